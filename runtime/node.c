@@ -1,0 +1,1283 @@
+/*
+ * node.c - the node: deployment, routing of events, start and stop,
+ * hot reload, replay of durable events after a restart.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "http.h"
+#include "loop.h"
+#include "node.h"
+#include "node_call.h"
+#include "node_commit.h"
+#include "node_event.h"
+#include "node_instance.h"
+#include "node_loader.h"
+#include "node_sched.h"
+#include "resource.h"
+#include "store.h"
+#include "watch.h"
+#include "workflow.h"
+
+/* How long a stop waits for mailboxes to drain before giving up. */
+#define STOP_GRACE_MS 10000
+
+/* A resource with what the node keeps about it. */
+struct node_res {
+	struct res res; /* first: resources see only this */
+	struct node_target target;
+	struct node_output *outputs;
+	size_t noutputs;
+	bool started;
+	char *name;
+};
+
+struct node_wf {
+	struct node_wf *next;
+	struct workflow *wf;
+	struct node_instance **insts;
+	size_t ninsts;
+	struct node_res **res;
+	size_t nres;
+};
+
+struct type_slot {
+	struct type_slot *next;
+	const void *type;
+	void *value;
+};
+
+struct delayed {
+	uint64_t due;
+	struct node_event *ev;
+};
+
+enum node_state { NS_NEW, NS_STARTING, NS_RUNNING, NS_STOPPING, NS_DONE };
+
+struct node {
+	char *data_dir;
+	char *name;
+	struct node_opts opts;
+	struct rlog *log;
+	struct store *store;
+	struct code_cache *codes;
+	bool own_codes;
+	struct loop *loop;
+	struct commit *commit;
+	struct sched *sched;
+	struct http_server *http;
+	struct http_client *http_client;
+	struct watch *watch;
+	struct node_wf *wfs;
+	struct type_slot *slots;
+
+	struct node_target **targets; /* by id */
+	size_t ntargets;
+
+	_Atomic uint64_t next_qid;
+
+	/* delayed events: a min-heap by due time, loop thread */
+	struct delayed *heap;
+	size_t nheap, capheap;
+	struct loop_timer *delay_timer;
+
+	/* control events in flight (init, stop) */
+	pthread_mutex_t ctl_mu;
+	int ctl_pending;
+	int ctl_failed;
+	char ctl_err[1024];
+
+	_Atomic int state;
+	struct loop_timer *stop_timer;
+};
+
+/* ------------------------------------------------------------------ */
+/* accessors                                                           */
+
+struct rlog *
+node_log(struct node *n)
+{
+	return n->log;
+}
+
+struct loop *
+node_loop(struct node *n)
+{
+	return n->loop;
+}
+
+struct store *
+node_store(struct node *n)
+{
+	return n->store;
+}
+
+struct commit *
+node_commit(struct node *n)
+{
+	return n->commit;
+}
+
+struct sched *
+node_sched(struct node *n)
+{
+	return n->sched;
+}
+
+struct http_server *
+node_http(struct node *n)
+{
+	return n->http;
+}
+
+const char *
+node_data_dir(struct node *n)
+{
+	return n->data_dir;
+}
+
+uint64_t
+node_next_qid(struct node *n)
+{
+	return atomic_fetch_add(&n->next_qid, 1);
+}
+
+const char *
+node_target_name(struct node *n, uint32_t id)
+{
+	return id < n->ntargets && n->targets[id] ? n->targets[id]->name : NULL;
+}
+
+bool
+node_stopping(struct node *n)
+{
+	return atomic_load(&n->state) >= NS_STOPPING;
+}
+
+void **
+node_type_slot(struct node *n, const void *type)
+{
+	struct type_slot *s;
+	for (s = n->slots; s != NULL; s = s->next) {
+		if (s->type == type) {
+			return &s->value;
+		}
+	}
+	if ((s = calloc(1, sizeof *s)) == NULL) {
+		return NULL;
+	}
+	s->type = type;
+	s->next = n->slots;
+	n->slots = s;
+	return &s->value;
+}
+
+struct http_client *
+node_http_client(struct node *n)
+{
+	if (n->http_client == NULL) {
+		n->http_client = http_client_new(n->loop);
+	}
+	return n->http_client;
+}
+
+/* ------------------------------------------------------------------ */
+/* delayed events                                                      */
+
+static void
+heap_swap(struct node *n, size_t a, size_t b)
+{
+	struct delayed t = n->heap[a];
+	n->heap[a] = n->heap[b];
+	n->heap[b] = t;
+}
+
+static void
+heap_push(struct node *n, struct node_event *ev)
+{
+	size_t i;
+	if (n->nheap == n->capheap) {
+		size_t ncap = n->capheap ? n->capheap * 2 : 64;
+		struct delayed *h = realloc(n->heap, ncap * sizeof *h);
+		if (h == NULL) {
+			/* Durable anyway: it comes back at the next start. */
+			rlog_write(n->log, RLOG_ERROR, NULL,
+			    "out of memory holding a delayed event; it will "
+			    "be delivered after a restart");
+			node_event_free(ev);
+			return;
+		}
+		n->heap = h;
+		n->capheap = ncap;
+	}
+	i = n->nheap++;
+	n->heap[i] = (struct delayed){ev->due_ms, ev};
+	while (i > 0 && n->heap[(i - 1) / 2].due > n->heap[i].due) {
+		heap_swap(n, i, (i - 1) / 2);
+		i = (i - 1) / 2;
+	}
+}
+
+static struct node_event *
+heap_pop(struct node *n)
+{
+	struct node_event *ev = n->heap[0].ev;
+	size_t i = 0;
+	n->heap[0] = n->heap[--n->nheap];
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+		if (l < n->nheap && n->heap[l].due < n->heap[m].due) {
+			m = l;
+		}
+		if (r < n->nheap && n->heap[r].due < n->heap[m].due) {
+			m = r;
+		}
+		if (m == i) {
+			break;
+		}
+		heap_swap(n, i, m);
+		i = m;
+	}
+	return ev;
+}
+
+static void
+arm_delay(struct node *n)
+{
+	uint64_t now = clock_wall_ms();
+	if (n->nheap == 0) {
+		loop_timer_stop(n->delay_timer);
+		return;
+	}
+	loop_timer_start(
+	    n->delay_timer, n->heap[0].due > now ? n->heap[0].due - now : 0);
+}
+
+static void
+on_delay(void *arg)
+{
+	struct node *n = arg;
+	uint64_t now = clock_wall_ms();
+	while (n->nheap > 0 && n->heap[0].due <= now) {
+		struct node_event *ev = heap_pop(n);
+		ev->due_ms = 0;
+		node_send(n, ev->to, ev);
+	}
+	arm_delay(n);
+}
+
+static void
+post_delayed(void *arg)
+{
+	struct node_event *ev = arg;
+	struct node *n = ev->to->kind == NT_INSTANCE ? ev->to->inst->node
+	                                             : ev->to->res->node;
+	if (node_stopping(n)) {
+		node_event_free(ev); /* durable: replayed at the next start */
+		return;
+	}
+	heap_push(n, ev);
+	arm_delay(n);
+}
+
+/* ------------------------------------------------------------------ */
+/* routing                                                             */
+
+static void
+deliver_res(void *arg)
+{
+	struct node_event *ev = arg;
+	struct node_target *t = ev->to;
+	struct res *r = t->res;
+
+	if (r->type->deliver == NULL ||
+	    !((struct node_res *)r)->started) {
+		if (ev->call != NULL) {
+			node_call_fail(ev->call, LEDGE_ECLOSED);
+		}
+		atomic_fetch_sub(&t->pending, 1);
+		node_event_free(ev);
+		return;
+	}
+	r->type->deliver(r, ev);
+}
+
+void
+node_send(struct node *n, struct node_target *t, struct node_event *ev)
+{
+	ev->to = t;
+	ev->target = t->id;
+	if (ev->due_ms != 0 && ev->due_ms > clock_wall_ms()) {
+		if (loop_post(n->loop, post_delayed, ev) != 0) {
+			node_event_free(ev);
+		}
+		return;
+	}
+	if (t->kind == NT_INSTANCE) {
+		ev->enq_us = clock_mono_us();
+		if (mb_push(&t->inst->mb, ev)) {
+			sched_enqueue(n->sched, t->inst);
+		}
+		return;
+	}
+	atomic_fetch_add(&t->pending, 1);
+	if (loop_post(n->loop, deliver_res, ev) != 0) {
+		atomic_fetch_sub(&t->pending, 1);
+		node_event_free(ev);
+	}
+}
+
+int
+node_admit(struct node_target *t)
+{
+	if (t->kind == NT_INSTANCE) {
+		return mb_reserve(&t->inst->mb, t->inst->mb.cap);
+	}
+	return atomic_load(&t->pending) < 10000 ? LEDGE_OK : LEDGE_EFULL;
+}
+
+void
+node_admitted(struct node_target *t, struct node_event *ev)
+{
+	if (t->kind == NT_INSTANCE) {
+		ev->flags |= NEF_RESERVED;
+	}
+}
+
+void
+node_event_done(struct node *n, struct res *r, struct node_event *ev, int err)
+{
+	struct node_res *nr = (struct node_res *)r;
+	if (err != LEDGE_OK) {
+		rlog_write(n->log, RLOG_WARN, r->name,
+		    "could not handle an event: %s", ledge_strerror(err));
+	}
+	if (ev->flags & NEF_DURABLE) {
+		struct commit_rec *rec = commit_rec_new();
+		unsigned char q[8];
+		store_be64(q, ev->qid);
+		if (rec != NULL &&
+		    commit_rec_del(rec, STORE_QUEUE, q, 8) == LEDGE_OK) {
+			commit_submit(n->commit, rec);
+		} else {
+			commit_rec_free(rec);
+		}
+	}
+	atomic_fetch_sub(&nr->target.pending, 1);
+	node_event_free(ev);
+}
+
+void
+node_event_reply(struct node *n, struct node_event *ev,
+    struct node_reply *reply)
+{
+	struct node_target *t = ev->to;
+	(void)n;
+	if (ev->call != NULL) {
+		node_call_complete(ev->call, reply);
+		node_call_unref(ev->call);
+		ev->call = NULL;
+	} else {
+		node_reply_free(reply);
+	}
+	if (t != NULL && t->kind == NT_RESOURCE) {
+		atomic_fetch_sub(&t->pending, 1);
+	}
+	node_event_free(ev);
+}
+
+struct node_target *
+node_res_output(struct res *r, const char *name, size_t i)
+{
+	struct node_res *nr = (struct node_res *)r;
+	for (size_t k = 0; k < nr->noutputs; k++) {
+		if (strcmp(nr->outputs[k].name, name) == 0) {
+			return i < nr->outputs[k].ntargets
+			    ? nr->outputs[k].targets[i]
+			    : NULL;
+		}
+	}
+	return NULL;
+}
+
+size_t
+node_res_cast(struct res *r, const char *name, const void *data, size_t len)
+{
+	struct node_target *t;
+	size_t reached = 0;
+	for (size_t i = 0; (t = node_res_output(r, name, i)) != NULL; i++) {
+		struct node_event *ev;
+		if (node_admit(t) != LEDGE_OK) {
+			continue;
+		}
+		if ((ev = node_event_new(NE_CAST, t->id, data, len)) == NULL) {
+			if (t->kind == NT_INSTANCE) {
+				mb_unreserve(&t->inst->mb);
+			}
+			continue;
+		}
+		node_admitted(t, ev);
+		ev->source = r->id;
+		node_send(r->node, t, ev);
+		reached++;
+	}
+	return reached;
+}
+
+/* ------------------------------------------------------------------ */
+/* creation                                                            */
+
+static void
+on_fatal(void *arg, const char *why)
+{
+	struct node *n = arg;
+	rlog_write(n->log, RLOG_ERROR, n->name,
+	    "the store failed (%s); stopping at once so that a restart "
+	    "recovers the last durable state",
+	    why);
+	_exit(70);
+}
+
+static char *
+join_path(const char *a, const char *b)
+{
+	size_t n = strlen(a) + strlen(b) + 2;
+	char *s = malloc(n);
+	if (s != NULL) {
+		snprintf(s, n, "%s/%s", a, b);
+	}
+	return s;
+}
+
+int
+node_new(struct node **np, const struct node_opts *o, struct rlog *log,
+    char *err, size_t errlen)
+{
+	struct node *n = calloc(1, sizeof *n);
+	char host[256] = "node";
+	char *store_dir = NULL, *code_dir = NULL;
+	int rv = LEDGE_ENOMEM;
+
+	if (n == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return LEDGE_ENOMEM;
+	}
+	n->opts = *o;
+	n->log = log;
+	gethostname(host, sizeof host - 1);
+	n->data_dir = strdup(o->data_dir ? o->data_dir : "./.ledge");
+	n->name = strdup(o->name ? o->name : host);
+	pthread_mutex_init(&n->ctl_mu, NULL);
+	if (n->data_dir == NULL || n->name == NULL ||
+	    (store_dir = join_path(n->data_dir, "store")) == NULL ||
+	    (code_dir = join_path(n->data_dir, "code")) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	if ((rv = store_open(&n->store, store_dir, &o->store, err, errlen)) !=
+	    LEDGE_OK) {
+		goto fail;
+	}
+	if (o->codes != NULL) {
+		n->codes = o->codes;
+	} else if ((rv = code_cache_open(&n->codes, code_dir, err, errlen)) !=
+	    LEDGE_OK) {
+		goto fail;
+	} else {
+		n->own_codes = true;
+	}
+	rv = LEDGE_ENOMEM;
+	if (loop_new(&n->loop) != 0 ||
+	    (n->delay_timer = loop_timer_new(n->loop, on_delay, n)) == NULL) {
+		snprintf(err, errlen, "cannot create the event loop");
+		goto fail;
+	}
+	atomic_init(&n->next_qid, store_meta_get_u64(n->store, "next_qid"));
+	if (atomic_load(&n->next_qid) == 0) {
+		atomic_store(&n->next_qid, 1);
+	}
+	if (commit_start(&n->commit, n->store, log, on_fatal, n) != LEDGE_OK) {
+		snprintf(err, errlen, "cannot start the committer thread");
+		goto fail;
+	}
+	if (sched_start(&n->sched, n, o->workers) != 0) {
+		snprintf(err, errlen, "cannot start the worker threads");
+		goto fail;
+	}
+	if (o->http_addr != NULL &&
+	    http_server_new(n->loop, o->http_addr, &n->http, err, errlen) !=
+	        0) {
+		rv = LEDGE_EINVAL;
+		goto fail;
+	}
+	free(store_dir);
+	free(code_dir);
+	*np = n;
+	return LEDGE_OK;
+fail:
+	free(store_dir);
+	free(code_dir);
+	node_free(n);
+	return rv;
+}
+
+static int
+add_target(struct node *n, struct node_target *t)
+{
+	if (t->id >= n->ntargets) {
+		size_t ncap = n->ntargets ? n->ntargets : 64;
+		while (ncap <= t->id) {
+			ncap *= 2;
+		}
+		struct node_target **nt =
+		    realloc(n->targets, ncap * sizeof *nt);
+		if (nt == NULL) {
+			return LEDGE_ENOMEM;
+		}
+		memset(nt + n->ntargets, 0,
+		    (ncap - n->ntargets) * sizeof *nt);
+		n->targets = nt;
+		n->ntargets = ncap;
+	}
+	n->targets[t->id] = t;
+	return LEDGE_OK;
+}
+
+static char *
+qualified(const char *wf, const char *name)
+{
+	size_t len = strlen(wf) + strlen(name) + 2;
+	char *s = malloc(len);
+	if (s != NULL) {
+		snprintf(s, len, "%s/%s", wf, name);
+	}
+	return s;
+}
+
+static struct node_target *
+find_local(struct node_wf *w, const char *name)
+{
+	for (size_t i = 0; i < w->ninsts; i++) {
+		if (strcmp(w->insts[i]->spec->name, name) == 0) {
+			return &w->insts[i]->target;
+		}
+	}
+	for (size_t i = 0; i < w->nres; i++) {
+		if (strcmp(w->res[i]->res.spec->name, name) == 0) {
+			return &w->res[i]->target;
+		}
+	}
+	return NULL;
+}
+
+static int
+resolve_outputs(struct node_wf *w, const struct wf_output *spec, size_t n,
+    struct node_output **out)
+{
+	struct node_output *o;
+	if (n == 0) {
+		*out = NULL;
+		return LEDGE_OK;
+	}
+	if ((o = calloc(n, sizeof *o)) == NULL) {
+		return LEDGE_ENOMEM;
+	}
+	*out = o;
+	for (size_t i = 0; i < n; i++) {
+		o[i].name = spec[i].name;
+		o[i].ntargets = spec[i].ntargets;
+		if ((o[i].targets = calloc(spec[i].ntargets + 1,
+		         sizeof *o[i].targets)) == NULL) {
+			return LEDGE_ENOMEM;
+		}
+		for (size_t k = 0; k < spec[i].ntargets; k++) {
+			if ((o[i].targets[k] =
+			            find_local(w, spec[i].targets[k])) == NULL) {
+				return LEDGE_EINVAL;
+			}
+		}
+	}
+	return LEDGE_OK;
+}
+
+static void
+free_outputs(struct node_output *o, size_t n)
+{
+	for (size_t i = 0; o != NULL && i < n; i++) {
+		free(o[i].targets);
+	}
+	free(o);
+}
+
+static void
+free_instance(struct node_instance *inst)
+{
+	if (inst == NULL) {
+		return;
+	}
+	mb_fini(&inst->mb);
+	instance_dirty_clear(inst);
+	hmap_fini(&inst->dirty);
+	free_outputs(inst->outputs, inst->noutputs);
+	code_release(inst->code);
+	free((char *)inst->target.name);
+	free(inst);
+}
+
+static void
+free_res(struct node_res *nr)
+{
+	if (nr == NULL) {
+		return;
+	}
+	if (nr->started && nr->res.type->stop) {
+		nr->res.type->stop(&nr->res);
+	}
+	free_outputs(nr->outputs, nr->noutputs);
+	free(nr->name);
+	free(nr);
+}
+
+static void
+free_wf(struct node_wf *w)
+{
+	for (size_t i = 0; i < w->nres; i++) {
+		free_res(w->res[i]);
+	}
+	for (size_t i = 0; i < w->ninsts; i++) {
+		free_instance(w->insts[i]);
+	}
+	free(w->insts);
+	free(w->res);
+	wf_free(w->wf);
+	free(w);
+}
+
+static int
+make_instance(struct node *n, struct node_wf *w, const struct wf_function *f,
+    struct node_instance **out, char *err, size_t errlen)
+{
+	struct node_instance *inst = calloc(1, sizeof *inst);
+	char why[512];
+	int rv;
+
+	if (inst == NULL) {
+		return LEDGE_ENOMEM;
+	}
+	*out = inst;
+	inst->node = n;
+	inst->wf = w->wf;
+	inst->spec = f;
+	mb_init(&inst->mb, f->mailbox ? f->mailbox : 1024);
+	hmap_init(&inst->dirty);
+	inst->target.kind = NT_INSTANCE;
+	inst->target.inst = inst;
+	if ((inst->target.name = qualified(w->wf->name, f->name)) == NULL) {
+		return LEDGE_ENOMEM;
+	}
+	if ((rv = code_load(n->codes, f->code_path, &inst->code, why,
+	         sizeof why)) != LEDGE_OK) {
+		snprintf(err, errlen, "%s:%d:%d: code '%s': %s", w->wf->file,
+		    f->code_pos.line, f->code_pos.col, f->code, why);
+		return rv;
+	}
+	if ((rv = store_registry_id(n->store, inst->target.name,
+	         &inst->target.id)) != LEDGE_OK) {
+		snprintf(err, errlen, "%s: cannot register in the store: %s",
+		    inst->target.name, ledge_strerror(rv));
+		return rv;
+	}
+	return add_target(n, &inst->target);
+}
+
+static int
+make_res(struct node *n, struct node_wf *w, const struct wf_resource *spec,
+    struct node_res **out, char *err, size_t errlen)
+{
+	struct node_res *nr = calloc(1, sizeof *nr);
+	int rv;
+	if (nr == NULL) {
+		return LEDGE_ENOMEM;
+	}
+	*out = nr;
+	nr->res.type = res_type_find(spec->type);
+	nr->res.node = n;
+	nr->res.wf = w->wf;
+	nr->res.spec = spec;
+	if (nr->res.type == NULL) {
+		snprintf(err, errlen, "%s: unknown resource type '%s'",
+		    spec->name, spec->type);
+		return LEDGE_EINVAL;
+	}
+	if ((nr->name = qualified(w->wf->name, spec->name)) == NULL) {
+		return LEDGE_ENOMEM;
+	}
+	nr->res.name = nr->name;
+	nr->target.kind = NT_RESOURCE;
+	nr->target.res = &nr->res;
+	nr->target.name = nr->name;
+	if ((rv = store_registry_id(n->store, nr->name, &nr->target.id)) !=
+	    LEDGE_OK) {
+		snprintf(err, errlen, "%s: cannot register in the store: %s",
+		    nr->name, ledge_strerror(rv));
+		return rv;
+	}
+	nr->res.id = nr->target.id;
+	return add_target(n, &nr->target);
+}
+
+int
+node_deploy(struct node *n, struct workflow *wf, char *err, size_t errlen)
+{
+	struct node_wf *w;
+	int rv = LEDGE_ENOMEM;
+
+	for (w = n->wfs; w != NULL; w = w->next) {
+		if (strcmp(w->wf->name, wf->name) == 0) {
+			snprintf(err, errlen,
+			    "%s:%d:%d: workflow '%s' is already running (from "
+			    "%s)",
+			    wf->file, wf->name_pos.line, wf->name_pos.col,
+			    wf->name, w->wf->file);
+			wf_free(wf);
+			return LEDGE_EINVAL;
+		}
+	}
+	if ((w = calloc(1, sizeof *w)) == NULL) {
+		wf_free(wf);
+		snprintf(err, errlen, "out of memory");
+		return LEDGE_ENOMEM;
+	}
+	w->wf = wf;
+	if ((w->insts = calloc(wf->nfunctions + 1, sizeof *w->insts)) ==
+	        NULL ||
+	    (w->res = calloc(wf->nresources + 1, sizeof *w->res)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	for (size_t i = 0; i < wf->nfunctions; i++) {
+		w->ninsts++;
+		if ((rv = make_instance(n, w, &wf->functions[i], &w->insts[i],
+		         err, errlen)) != LEDGE_OK) {
+			goto fail;
+		}
+	}
+	for (size_t i = 0; i < wf->nresources; i++) {
+		w->nres++;
+		if ((rv = make_res(n, w, &wf->resources[i], &w->res[i], err,
+		         errlen)) != LEDGE_OK) {
+			goto fail;
+		}
+	}
+	for (size_t i = 0; i < w->ninsts; i++) {
+		struct node_instance *inst = w->insts[i];
+		if ((rv = resolve_outputs(w, inst->spec->outputs,
+		         inst->spec->noutputs, &inst->outputs)) != LEDGE_OK) {
+			inst->noutputs = inst->spec->noutputs;
+			snprintf(err, errlen, "%s: cannot wire outputs",
+			    inst->target.name);
+			goto fail;
+		}
+		inst->noutputs = inst->spec->noutputs;
+	}
+	for (size_t i = 0; i < w->nres; i++) {
+		struct node_res *nr = w->res[i];
+		if ((rv = resolve_outputs(w, nr->res.spec->outputs,
+		         nr->res.spec->noutputs, &nr->outputs)) != LEDGE_OK) {
+			nr->noutputs = nr->res.spec->noutputs;
+			snprintf(err, errlen, "%s: cannot wire outputs",
+			    nr->name);
+			goto fail;
+		}
+		nr->noutputs = nr->res.spec->noutputs;
+	}
+	w->next = n->wfs;
+	n->wfs = w;
+	return LEDGE_OK;
+fail:
+	if (rv == LEDGE_ENOMEM && err[0] == '\0') {
+		snprintf(err, errlen, "out of memory");
+	}
+	for (size_t i = 0; i < w->ninsts; i++) {
+		if (w->insts[i] && w->insts[i]->target.id < n->ntargets) {
+			n->targets[w->insts[i]->target.id] = NULL;
+		}
+	}
+	for (size_t i = 0; i < w->nres; i++) {
+		if (w->res[i] && w->res[i]->target.id < n->ntargets) {
+			n->targets[w->res[i]->target.id] = NULL;
+		}
+	}
+	free_wf(w);
+	return rv;
+}
+
+/* ------------------------------------------------------------------ */
+/* control events                                                      */
+
+static void
+push_ctl(struct node *n, struct node_instance *inst, int kind, void *ctl)
+{
+	struct node_event *ev = node_event_new((uint8_t)kind, inst->target.id,
+	    NULL, 0);
+	if (ev == NULL) {
+		/* Out of memory at start or stop: nothing sensible is left. */
+		rlog_write(n->log, RLOG_ERROR, inst->target.name,
+		    "out of memory queueing a control event");
+		abort();
+	}
+	ev->ctl = ctl;
+	node_send(n, &inst->target, ev);
+}
+
+static void
+ctl_check(void *arg)
+{
+	struct node *n = arg;
+	int pending;
+	pthread_mutex_lock(&n->ctl_mu);
+	pending = n->ctl_pending;
+	pthread_mutex_unlock(&n->ctl_mu);
+	if (pending == 0) {
+		loop_exit(n->loop);
+	}
+}
+
+void
+node_instance_ctl_done(struct node *n, struct node_instance *inst, int kind,
+    int rv)
+{
+	switch (kind) {
+	case NE_INIT:
+		pthread_mutex_lock(&n->ctl_mu);
+		if (rv != LEDGE_OK) {
+			atomic_store(&inst->status, NI_FAILED);
+			n->ctl_failed++;
+			size_t used = strlen(n->ctl_err);
+			snprintf(n->ctl_err + used, sizeof n->ctl_err - used,
+			    "%s%s: init failed: %s (%d)", used ? "; " : "",
+			    inst->target.name, ledge_strerror(rv), rv);
+		} else {
+			atomic_store(&inst->status, NI_RUNNING);
+		}
+		n->ctl_pending--;
+		pthread_mutex_unlock(&n->ctl_mu);
+		loop_post(n->loop, ctl_check, n);
+		break;
+	case NE_RELOAD:
+		if (rv == LEDGE_OK) {
+			rlog_write(n->log, RLOG_INFO, inst->target.name,
+			    "reloaded: now running code %.12s",
+			    inst->code->hash);
+		} else {
+			rlog_write(n->log, RLOG_ERROR, inst->target.name,
+			    "reload failed: init of the new code returned "
+			    "%s (%d); still running code %.12s",
+			    ledge_strerror(rv), rv, inst->code->hash);
+		}
+		break;
+	case NE_STOP:
+		pthread_mutex_lock(&inst->mb.mu);
+		inst->mb.closed = true;
+		pthread_mutex_unlock(&inst->mb.mu);
+		atomic_store(&inst->status, NI_STOPPED);
+		pthread_mutex_lock(&n->ctl_mu);
+		n->ctl_pending--;
+		pthread_mutex_unlock(&n->ctl_mu);
+		loop_post(n->loop, ctl_check, n);
+		break;
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* start                                                               */
+
+struct replay {
+	struct node *n;
+	size_t count, dropped;
+};
+
+static int
+replay_one(void *arg, ledge_bytes key, ledge_bytes val)
+{
+	struct replay *rp = arg;
+	struct node *n = rp->n;
+	struct node_event *ev;
+	struct node_target *t;
+
+	if (key.len != 8) {
+		return 0;
+	}
+	ev = node_event_decode(val.data, val.len);
+	if (ev == NULL || ev->target >= n->ntargets ||
+	    (t = n->targets[ev->target]) == NULL) {
+		/* Not for anything deployed now: left in the store for when
+		 * its workflow runs again. */
+		node_event_free(ev);
+		rp->dropped++;
+		return 0;
+	}
+	ev->qid = store_rd64(key.data);
+	ev->flags |= NEF_DURABLE;
+	if (t->kind == NT_RESOURCE && !t->res->type->accepts_cast) {
+		node_event_free(ev);
+		rp->dropped++;
+		return 0;
+	}
+	node_send(n, t, ev);
+	rp->count++;
+	return 0;
+}
+
+static void
+describe_res(struct node_res *nr, char *buf, size_t len)
+{
+	if (nr->res.type->describe) {
+		nr->res.type->describe(&nr->res, buf, len);
+	} else {
+		buf[0] = '\0';
+	}
+}
+
+static void
+print_summary(struct node *n)
+{
+	char line[512];
+	int workers, blocked;
+
+	sched_counts(n->sched, &workers, &blocked);
+	rlog_write(n->log, RLOG_INFO, n->name,
+	    "node running: data in %s, %d workers", n->data_dir, workers);
+	for (struct node_wf *w = n->wfs; w != NULL; w = w->next) {
+		rlog_write(n->log, RLOG_INFO, n->name, "workflow %s (%s)",
+		    w->wf->name, w->wf->file);
+		for (size_t i = 0; i < w->ninsts; i++) {
+			struct node_instance *inst = w->insts[i];
+			rlog_write(n->log, RLOG_INFO, n->name,
+			    "  function %s: %s, code %.12s", inst->spec->name,
+			    inst->spec->code, inst->code->hash);
+		}
+		for (size_t i = 0; i < w->nres; i++) {
+			describe_res(w->res[i], line, sizeof line);
+			rlog_write(n->log, RLOG_INFO, n->name,
+			    "  resource %s: %s%s%s", w->res[i]->res.spec->name,
+			    w->res[i]->res.type->name, line[0] ? " " : "", line);
+		}
+	}
+	if (n->http != NULL) {
+		rlog_write(n->log, RLOG_INFO, n->name,
+		    "listening on http://%s:%d", http_server_host(n->http),
+		    http_server_port(n->http));
+	}
+}
+
+static void on_stop_signal(void *arg);
+static void on_hup(void *arg);
+static void on_file_changed(void *arg, const char *path);
+
+int
+node_start(struct node *n, char *err, size_t errlen)
+{
+	struct replay rp = {n, 0, 0};
+	char why[512];
+	int ninst = 0;
+
+	atomic_store(&n->state, NS_STARTING);
+	/* Resources first: events reaching an instance queue behind its
+	 * init, and calls made by an init can reach an egress resource. */
+	for (struct node_wf *w = n->wfs; w != NULL; w = w->next) {
+		for (size_t i = 0; i < w->nres; i++) {
+			struct node_res *nr = w->res[i];
+			why[0] = '\0';
+			if (nr->res.type->start &&
+			    nr->res.type->start(&nr->res, why, sizeof why) != 0) {
+				snprintf(err, errlen, "%s: cannot start: %s",
+				    nr->name, why);
+				return LEDGE_EINVAL;
+			}
+			nr->started = true;
+		}
+		ninst += (int)w->ninsts;
+	}
+	pthread_mutex_lock(&n->ctl_mu);
+	n->ctl_pending = ninst;
+	n->ctl_failed = 0;
+	n->ctl_err[0] = '\0';
+	pthread_mutex_unlock(&n->ctl_mu);
+	for (struct node_wf *w = n->wfs; w != NULL; w = w->next) {
+		for (size_t i = 0; i < w->ninsts; i++) {
+			push_ctl(n, w->insts[i], NE_INIT, NULL);
+		}
+	}
+	store_scan(n->store, STORE_QUEUE, replay_one, &rp);
+	if (rp.count > 0) {
+		rlog_write(n->log, RLOG_INFO, n->name,
+		    "replaying %zu durable events from the last run", rp.count);
+	}
+	/* Run the loop until every init has answered. */
+	if (ninst > 0) {
+		loop_run(n->loop);
+	}
+	if (n->ctl_failed > 0) {
+		snprintf(err, errlen, "%s", n->ctl_err);
+		return LEDGE_EFAIL;
+	}
+	loop_signal(n->loop, SIGINT, on_stop_signal, n);
+	loop_signal(n->loop, SIGTERM, on_stop_signal, n);
+	loop_signal(n->loop, SIGHUP, on_hup, n);
+	if (n->opts.watch && watch_new(&n->watch, n->loop, on_file_changed, n) == 0) {
+		for (struct node_wf *w = n->wfs; w != NULL; w = w->next) {
+			for (size_t i = 0; i < w->ninsts; i++) {
+				if (watch_add(n->watch,
+				        w->insts[i]->spec->code_path) != 0) {
+					rlog_write(n->log, RLOG_WARN, n->name,
+					    "cannot watch %s for changes: %s",
+					    w->insts[i]->spec->code_path,
+					    strerror(errno));
+				}
+			}
+		}
+	}
+	atomic_store(&n->state, NS_RUNNING);
+	print_summary(n);
+	return LEDGE_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* reload                                                              */
+
+void
+node_reload(struct node *n, const char *path)
+{
+	for (struct node_wf *w = n->wfs; w != NULL; w = w->next) {
+		for (size_t i = 0; i < w->ninsts; i++) {
+			struct node_instance *inst = w->insts[i];
+			struct node_code *code;
+			char why[512];
+			if (path != NULL &&
+			    strcmp(inst->spec->code_path, path) != 0) {
+				continue;
+			}
+			if (code_load(n->codes, inst->spec->code_path, &code,
+			        why, sizeof why) != LEDGE_OK) {
+				rlog_write(n->log, RLOG_ERROR,
+				    inst->target.name,
+				    "reload failed: code '%s': %s; still "
+				    "running the old code",
+				    inst->spec->code_path, why);
+				continue;
+			}
+			rlog_write(n->log, RLOG_DEBUG, inst->target.name,
+			    "reloading code %.12s", code->hash);
+			/* The worker compares hashes: an unchanged file is
+			 * a no-op there. */
+			push_ctl(n, inst, NE_RELOAD, code);
+		}
+	}
+}
+
+static void
+on_file_changed(void *arg, const char *path)
+{
+	struct node *n = arg;
+	if (!node_stopping(n)) {
+		node_reload(n, path);
+	}
+}
+
+static void
+on_hup(void *arg)
+{
+	struct node *n = arg;
+	rlog_write(n->log, RLOG_INFO, n->name,
+	    "SIGHUP: reloading changed code, reopening logs");
+	for (struct node_wf *w = n->wfs; w != NULL; w = w->next) {
+		for (size_t i = 0; i < w->nres; i++) {
+			struct node_res *nr = w->res[i];
+			if (nr->started && nr->res.type->reopen) {
+				nr->res.type->reopen(&nr->res);
+			}
+		}
+	}
+	node_reload(n, NULL);
+}
+
+/* ------------------------------------------------------------------ */
+/* run and stop                                                        */
+
+static void
+stop_now(struct node *n)
+{
+	if (atomic_load(&n->state) == NS_DONE) {
+		return;
+	}
+	atomic_store(&n->state, NS_DONE);
+	loop_exit(n->loop);
+}
+
+static void
+on_stop_timeout(void *arg)
+{
+	struct node *n = arg;
+	rlog_write(n->log, RLOG_WARN, n->name,
+	    "mailboxes did not drain within %d ms; stopping anyway (durable "
+	    "events stay queued for the next start)",
+	    STOP_GRACE_MS);
+	stop_now(n);
+}
+
+static void
+stop_check(void *arg)
+{
+	struct node *n = arg;
+	int pending;
+	pthread_mutex_lock(&n->ctl_mu);
+	pending = n->ctl_pending;
+	pthread_mutex_unlock(&n->ctl_mu);
+	if (pending == 0) {
+		stop_now(n);
+	}
+}
+
+static void
+begin_stop(struct node *n)
+{
+	int ninst = 0;
+	if (atomic_load(&n->state) >= NS_STOPPING) {
+		return;
+	}
+	atomic_store(&n->state, NS_STOPPING);
+	rlog_write(n->log, RLOG_INFO, n->name,
+	    "stopping: draining mailboxes, then calling stop handlers");
+	if (n->http != NULL) {
+		http_server_close_listener(n->http);
+	}
+	for (struct node_wf *w = n->wfs; w != NULL; w = w->next) {
+		ninst += (int)w->ninsts;
+	}
+	pthread_mutex_lock(&n->ctl_mu);
+	n->ctl_pending = ninst;
+	pthread_mutex_unlock(&n->ctl_mu);
+	for (struct node_wf *w = n->wfs; w != NULL; w = w->next) {
+		for (size_t i = 0; i < w->ninsts; i++) {
+			push_ctl(n, w->insts[i], NE_STOP, NULL);
+		}
+	}
+	n->stop_timer = loop_timer_new(n->loop, on_stop_timeout, n);
+	if (n->stop_timer != NULL) {
+		loop_timer_start(n->stop_timer, STOP_GRACE_MS);
+	}
+	if (ninst == 0) {
+		stop_now(n);
+	}
+}
+
+static void
+on_stop_signal(void *arg)
+{
+	struct node *n = arg;
+	if (atomic_load(&n->state) >= NS_STOPPING) {
+		rlog_write(n->log, RLOG_WARN, n->name,
+		    "second stop signal: exiting now");
+		stop_now(n);
+		return;
+	}
+	begin_stop(n);
+}
+
+static void
+request_stop_cb(void *arg)
+{
+	begin_stop(arg);
+}
+
+void
+node_request_stop(struct node *n)
+{
+	loop_post(n->loop, request_stop_cb, n);
+}
+
+int
+node_run(struct node *n)
+{
+	/* ctl_check (used while starting) exits the loop when pending
+	 * control events reach 0; during the run the stop path uses
+	 * stop_check instead. */
+	while (atomic_load(&n->state) != NS_DONE) {
+		loop_run(n->loop);
+		if (atomic_load(&n->state) == NS_STOPPING) {
+			stop_check(n);
+		}
+	}
+	return 0;
+}
+
+void
+node_free(struct node *n)
+{
+	if (n == NULL) {
+		return;
+	}
+	atomic_store(&n->state, NS_DONE);
+	/* Nothing runs handlers any more; then let what is submitted commit
+	 * and its completions (answers, events held for resources, their
+	 * own consumption records) play out, a few rounds deep. */
+	sched_stop(n->sched);
+	n->sched = NULL;
+	for (int i = 0; i < 3 && n->commit != NULL && n->loop != NULL; i++) {
+		commit_flush(n->commit);
+		loop_drain(n->loop);
+	}
+	commit_stop(n->commit);
+	watch_free(n->watch);
+	n->watch = NULL;
+	while (n->nheap > 0) {
+		node_event_free(heap_pop(n)); /* durable: replayed next time */
+	}
+	free(n->heap);
+	for (struct node_wf *w = n->wfs; w != NULL; w = w->next) {
+		for (size_t i = 0; i < w->nres; i++) {
+			struct node_res *nr = w->res[i];
+			if (nr->started && nr->res.type->stop) {
+				nr->res.type->stop(&nr->res);
+			}
+			nr->started = false;
+		}
+	}
+	while (n->wfs != NULL) {
+		struct node_wf *w = n->wfs;
+		n->wfs = w->next;
+		free_wf(w); /* calls still queued fail with LEDGE_ECLOSED */
+	}
+	if (n->loop != NULL) {
+		loop_drain(n->loop);
+		loop_timer_free(n->delay_timer);
+		loop_timer_free(n->stop_timer);
+		http_server_free(n->http);
+		http_client_free(n->http_client);
+		loop_free(n->loop);
+	}
+	commit_free(n->commit);
+	while (n->slots != NULL) {
+		struct type_slot *s = n->slots;
+		n->slots = s->next;
+		free(s);
+	}
+	if (n->own_codes) {
+		code_cache_close(n->codes);
+	}
+	store_close(n->store);
+	pthread_mutex_destroy(&n->ctl_mu);
+	free(n->targets);
+	free(n->data_dir);
+	free(n->name);
+	free(n);
+}

@@ -1,0 +1,173 @@
+/*
+ * node.h - a node: the process-level object that hosts instances and
+ * resources, owns the store, the loop, the workers and the committer.
+ *
+ * Lifecycle (one thread, the "main" thread, drives it):
+ *   node_new -> node_deploy (each workflow) -> node_start -> node_run
+ *   (returns after node_request_stop or a signal) -> node_free.
+ *
+ * The rest of the runtime reaches shared services through accessors and
+ * the event routing functions below; nothing reads a global.
+ */
+#ifndef LEDGE_NODE_H
+#define LEDGE_NODE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "log.h"
+#include "store.h"
+
+struct code_cache;
+struct commit;
+struct loop;
+struct http_server;
+struct node;
+struct node_event;
+struct node_reply;
+struct node_target;
+struct node_instance;
+struct res;
+struct sched;
+struct workflow;
+
+struct node_opts {
+	const char *data_dir;   /* default "./.ledge" */
+	const char *http_addr;  /* "host:port" for the HTTP listener; NULL:
+	                           none (http-ingress then cannot start) */
+	int workers;            /* 0: one per CPU, at least 2 */
+	struct store_opts store;
+	bool watch;             /* hot-reload code files when they change */
+	const char *name;       /* node name for logs (default: hostname) */
+	struct code_cache *codes; /* borrowed code cache, or NULL: the node
+	                             opens DATA/code itself */
+};
+
+/*
+ * Create a node: open the store and code cache under data_dir, start the
+ * committer and the workers, bind the HTTP listener.  On failure returns
+ * a LEDGE_* code with a reason in err.
+ */
+int node_new(struct node **np, const struct node_opts *o, struct rlog *log,
+    char *err, size_t errlen);
+
+/*
+ * Add a validated workflow (ownership passes to the node, also on
+ * failure).  Loads code and creates instances and resources but starts
+ * nothing.  Fails if the name is taken or a route clashes, with a reason
+ * in err.
+ */
+int node_deploy(struct node *n, struct workflow *wf, char *err,
+    size_t errlen);
+
+/*
+ * Start everything deployed: run each instance's init, replay durable
+ * events left by an earlier run, start resources, print what runs.
+ * On failure (an init failed, a resource could not start) everything is
+ * stopped again and the reason is in err.
+ */
+int node_start(struct node *n, char *err, size_t errlen);
+
+/*
+ * Run the event loop until a stop is requested (SIGINT, SIGTERM or
+ * node_request_stop); then drain mailboxes, call each stop handler and
+ * commit.  Returns 0 after a clean stop.
+ */
+int node_run(struct node *n);
+
+/* Ask node_run to stop (any thread, async-signal-unsafe). */
+void node_request_stop(struct node *n);
+
+/* Free the node (after node_run returned, or without running it). */
+void node_free(struct node *n);
+
+/*
+ * Hot-reload every function whose code file is `path` (NULL: every
+ * function whose file changed).  Each instance switches at an event
+ * boundary; the outcome is logged.  Loop thread.
+ */
+void node_reload(struct node *n, const char *path);
+
+/* --- services ------------------------------------------------------ */
+
+struct rlog *node_log(struct node *n);
+struct loop *node_loop(struct node *n);
+struct store *node_store(struct node *n);
+struct commit *node_commit(struct node *n);
+struct sched *node_sched(struct node *n);
+/* The HTTP listener, or NULL if the node has none. */
+struct http_server *node_http(struct node *n);
+/* The folder of the data directory. */
+const char *node_data_dir(struct node *n);
+
+/* A fresh id for a durable event (never reused, also across restarts). */
+uint64_t node_next_qid(struct node *n);
+
+/* --- routing events ------------------------------------------------ */
+
+/*
+ * Hand an event to a target now: an instance's mailbox (scheduling it),
+ * or a resource (on the loop thread).  Delayed events wait for their
+ * time first.  Takes ownership.  Any thread.
+ */
+void node_send(struct node *n, struct node_target *t, struct node_event *ev);
+
+/*
+ * A resource is finished with an event it was given: a durable event's
+ * queue entry is deleted (committed), then the event is freed.  `err` is
+ * logged when not LEDGE_OK.  Loop thread.
+ */
+void node_event_done(struct node *n, struct res *r, struct node_event *ev,
+    int err);
+
+/*
+ * A resource answers a call event it was given; `reply` is moved.  The
+ * event is freed.  Loop thread.
+ */
+void node_event_reply(struct node *n, struct node_event *ev,
+    struct node_reply *reply);
+
+/* --- for resources ------------------------------------------------ */
+
+/* The i-th target of output `name` of resource r; NULL past the end. */
+struct node_target *node_res_output(struct res *r, const char *name,
+    size_t i);
+
+/*
+ * Admit an event from outside the node to target t: reserves a mailbox
+ * slot (limit: the instance's `mailbox`).  On LEDGE_OK mark the event
+ * with node_admitted() before node_send.  Returns LEDGE_EFULL (the
+ * caller answers 503 or drops a tick) or LEDGE_ECLOSED (stopping).
+ */
+int node_admit(struct node_target *t);
+void node_admitted(struct node_target *t, struct node_event *ev);
+
+/*
+ * Cast a copy of `data` to every target of output `name` of r (a timer
+ * tick).  Targets that are full are skipped and counted.  Returns the
+ * number of targets reached.  Loop thread.
+ */
+size_t node_res_cast(struct res *r, const char *name, const void *data,
+    size_t len);
+
+/* The name ("workflow/name") of target `id`, or NULL. */
+const char *node_target_name(struct node *n, uint32_t id);
+
+/* True once a stop has begun (resources refuse new work then). */
+bool node_stopping(struct node *n);
+
+/*
+ * A per-node slot for a resource type's shared state (http-ingress keeps
+ * its route table here).  Loop thread.
+ */
+void **node_type_slot(struct node *n, const void *type);
+
+/* The node's HTTP client (created on first use); NULL when out of memory. */
+struct http_client *node_http_client(struct node *n);
+
+/* Called by the host when an instance finished a control event. */
+void node_instance_ctl_done(struct node *n, struct node_instance *inst,
+    int kind, int rv);
+
+#endif

@@ -1,0 +1,403 @@
+/*
+ * node_commit.c - the committer thread.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hmap.h"
+#include "node_call.h"
+#include "node_commit.h"
+
+struct commit {
+	struct store *store;
+	struct rlog *log;
+	void (*on_fatal)(void *, const char *);
+	void *fatal_arg;
+	pthread_t th;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct commit_rec *head, *tail;
+	uint64_t next_seq;       /* under mu */
+	bool stopping;
+	bool stopped;            /* thread gone: submissions fail fast */
+	pthread_cond_t idle_cv;  /* signalled after each batch finishes */
+	uint64_t finished;       /* seq of the last finished record, mu */
+	_Atomic uint64_t durable;
+	_Atomic uint64_t last_seq;
+	uint64_t max_qid;        /* committer thread only */
+	struct hmap qputs;       /* committer thread only */
+	struct commit_stats stats;
+	pthread_mutex_t stats_mu;
+};
+
+#define OP_HDR 10
+
+struct commit_rec *
+commit_rec_new(void)
+{
+	return calloc(1, sizeof(struct commit_rec));
+}
+
+void
+commit_rec_free(struct commit_rec *r)
+{
+	if (r != NULL) {
+		free(r->ops);
+		free(r);
+	}
+}
+
+static unsigned char *
+rec_append(struct commit_rec *r, enum store_db db, int op, const void *key,
+    size_t klen, size_t vlen)
+{
+	size_t need = OP_HDR + klen + vlen;
+	unsigned char *p;
+
+	if (klen > UINT32_MAX || vlen > UINT32_MAX) {
+		return NULL;
+	}
+	if (r->cap - r->len < need) {
+		size_t ncap = r->cap ? r->cap * 2 : 256;
+		while (ncap - r->len < need) {
+			ncap *= 2;
+		}
+		if ((p = realloc(r->ops, ncap)) == NULL) {
+			return NULL;
+		}
+		r->ops = p;
+		r->cap = ncap;
+	}
+	p = r->ops + r->len;
+	p[0] = (unsigned char)db;
+	p[1] = (unsigned char)op;
+	store_be32(p + 2, (uint32_t)klen);
+	store_be32(p + 6, (uint32_t)vlen);
+	memcpy(p + OP_HDR, key, klen);
+	r->len += need;
+	if (db == STORE_QUEUE && op == REC_PUT && klen == 8) {
+		uint64_t q = store_rd64(key);
+		if (q > r->max_qid) {
+			r->max_qid = q;
+		}
+	}
+	return p + OP_HDR + klen;
+}
+
+int
+commit_rec_put(struct commit_rec *r, enum store_db db, const void *key,
+    size_t klen, const void *val, size_t vlen)
+{
+	unsigned char *p = rec_append(r, db, REC_PUT, key, klen, vlen);
+	if (p == NULL) {
+		return LEDGE_ENOMEM;
+	}
+	if (vlen) {
+		memcpy(p, val, vlen);
+	}
+	return LEDGE_OK;
+}
+
+unsigned char *
+commit_rec_put_reserve(struct commit_rec *r, enum store_db db,
+    const void *key, size_t klen, size_t vlen)
+{
+	return rec_append(r, db, REC_PUT, key, klen, vlen);
+}
+
+int
+commit_rec_del(
+    struct commit_rec *r, enum store_db db, const void *key, size_t klen)
+{
+	return rec_append(r, db, REC_DEL, key, klen, 0) ? LEDGE_OK
+	                                                : LEDGE_ENOMEM;
+}
+
+static void finish(struct commit_rec *batch, int err);
+
+uint64_t
+commit_submit(struct commit *c, struct commit_rec *r)
+{
+	uint64_t seq;
+	bool wake;
+
+	r->next = NULL;
+	pthread_mutex_lock(&c->mu);
+	if (c->stopped) {
+		pthread_mutex_unlock(&c->mu);
+		finish(r, LEDGE_ECLOSED);
+		return 0;
+	}
+	seq = r->seq = ++c->next_seq;
+	wake = c->head == NULL;
+	if (c->tail) {
+		c->tail->next = r;
+	} else {
+		c->head = r;
+	}
+	c->tail = r;
+	atomic_store_explicit(&c->last_seq, seq, memory_order_release);
+	pthread_mutex_unlock(&c->mu);
+	if (wake) {
+		pthread_cond_signal(&c->cv);
+	}
+	return seq;
+}
+
+uint64_t
+commit_durable(struct commit *c)
+{
+	return atomic_load_explicit(&c->durable, memory_order_acquire);
+}
+
+uint64_t
+commit_last_seq(struct commit *c)
+{
+	return atomic_load_explicit(&c->last_seq, memory_order_acquire);
+}
+
+void
+commit_get_stats(struct commit *c, struct commit_stats *out)
+{
+	pthread_mutex_lock(&c->stats_mu);
+	*out = c->stats;
+	pthread_mutex_unlock(&c->stats_mu);
+}
+
+/*
+ * First pass over a batch: a queue put followed by a delete of the same
+ * id (an event emitted and consumed within the batch) becomes two NOPs.
+ */
+static size_t
+cancel_pairs(struct commit *c, struct commit_rec *batch)
+{
+	size_t cancelled = 0;
+	hmap_clear(&c->qputs);
+	for (struct commit_rec *r = batch; r != NULL; r = r->next) {
+		for (size_t off = 0; off < r->len;) {
+			unsigned char *p = r->ops + off;
+			uint32_t klen = store_rd32(p + 2);
+			uint32_t vlen = store_rd32(p + 6);
+			if (p[0] == STORE_QUEUE && klen == 8) {
+				if (p[1] == REC_PUT) {
+					hmap_put(&c->qputs, p + OP_HDR, 8, p,
+					    NULL);
+				} else if (p[1] == REC_DEL) {
+					unsigned char *put = hmap_del(
+					    &c->qputs, p + OP_HDR, 8);
+					if (put != NULL) {
+						put[1] = REC_NOP;
+						p[1] = REC_NOP;
+						cancelled += 2;
+					}
+				}
+			}
+			off += OP_HDR + klen + vlen;
+		}
+	}
+	return cancelled;
+}
+
+static int
+apply(struct commit *c, struct commit_rec *batch, size_t *nops)
+{
+	struct store_batch *b;
+	int rv = store_batch_begin(c->store, &b);
+	uint64_t max_qid = c->max_qid;
+
+	if (rv != LEDGE_OK) {
+		return rv;
+	}
+	for (struct commit_rec *r = batch; r != NULL && rv == LEDGE_OK;
+	     r = r->next) {
+		for (size_t off = 0; off < r->len && rv == LEDGE_OK;) {
+			unsigned char *p = r->ops + off;
+			uint32_t klen = store_rd32(p + 2);
+			uint32_t vlen = store_rd32(p + 6);
+			unsigned char *key = p + OP_HDR;
+			if (p[1] == REC_PUT) {
+				rv = store_batch_put(b, p[0], key, klen,
+				    key + klen, vlen);
+				(*nops)++;
+			} else if (p[1] == REC_DEL) {
+				rv = store_batch_del(b, p[0], key, klen);
+				(*nops)++;
+			}
+			off += OP_HDR + klen + vlen;
+		}
+		if (r->max_qid > max_qid) {
+			max_qid = r->max_qid;
+		}
+	}
+	/* Queue ids must never repeat, even once the queue is empty. */
+	if (rv == LEDGE_OK && max_qid > c->max_qid) {
+		rv = store_meta_put_u64(b, "next_qid", max_qid + 1);
+	}
+	if (rv != LEDGE_OK) {
+		store_batch_abort(b);
+		return rv;
+	}
+	if ((rv = store_batch_commit(b)) == LEDGE_OK) {
+		c->max_qid = max_qid;
+	}
+	return rv;
+}
+
+static void
+finish(struct commit_rec *batch, int err)
+{
+	while (batch != NULL) {
+		struct commit_rec *next = batch->next;
+		if (batch->call != NULL) {
+			/* The reply was staged in the call before the record
+			 * was queued; now it may go out. */
+			node_call_notify(batch->call, err);
+			node_call_unref(batch->call);
+		}
+		if (batch->done != NULL) {
+			batch->done(batch->arg, err);
+		}
+		commit_rec_free(batch);
+		batch = next;
+	}
+}
+
+static void
+mark_finished(struct commit *c, uint64_t seq)
+{
+	pthread_mutex_lock(&c->mu);
+	c->finished = seq;
+	pthread_cond_broadcast(&c->idle_cv);
+	pthread_mutex_unlock(&c->mu);
+}
+
+static void *
+run(void *arg)
+{
+	struct commit *c = arg;
+	for (;;) {
+		struct commit_rec *batch, *last;
+		size_t nrec = 0, nops = 0, cancelled = 0;
+		bool any = false;
+		int rv = LEDGE_OK;
+
+		pthread_mutex_lock(&c->mu);
+		while (c->head == NULL && !c->stopping) {
+			pthread_cond_wait(&c->cv, &c->mu);
+		}
+		if (c->head == NULL) {
+			pthread_mutex_unlock(&c->mu);
+			break;
+		}
+		batch = c->head;
+		last = c->tail;
+		c->head = c->tail = NULL;
+		pthread_mutex_unlock(&c->mu);
+
+		for (struct commit_rec *r = batch; r != NULL; r = r->next) {
+			nrec++;
+			any |= r->len > 0;
+		}
+		if (any) {
+			cancelled = cancel_pairs(c, batch);
+			rv = apply(c, batch, &nops);
+		}
+		if (rv != LEDGE_OK) {
+			rlog_write(c->log, RLOG_ERROR, NULL,
+			    "store commit failed: %s", ledge_strerror(rv));
+			c->on_fatal(c->fatal_arg, ledge_strerror(rv));
+			finish(batch, rv);
+			mark_finished(c, last->seq);
+			continue;
+		}
+		atomic_store_explicit(
+		    &c->durable, last->seq, memory_order_release);
+		pthread_mutex_lock(&c->stats_mu);
+		c->stats.batches += any;
+		c->stats.records += nrec;
+		c->stats.ops += nops;
+		c->stats.cancelled += cancelled;
+		pthread_mutex_unlock(&c->stats_mu);
+		uint64_t last_seq = last->seq;
+		finish(batch, LEDGE_OK);
+		mark_finished(c, last_seq);
+	}
+	return NULL;
+}
+
+int
+commit_start(struct commit **cp, struct store *store, struct rlog *log,
+    void (*on_fatal)(void *, const char *), void *fatal_arg)
+{
+	struct commit *c = calloc(1, sizeof *c);
+	if (c == NULL) {
+		return LEDGE_ENOMEM;
+	}
+	c->store = store;
+	c->log = log;
+	c->on_fatal = on_fatal;
+	c->fatal_arg = fatal_arg;
+	c->max_qid = store_meta_get_u64(store, "next_qid");
+	hmap_init(&c->qputs);
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_mutex_init(&c->stats_mu, NULL);
+	pthread_cond_init(&c->cv, NULL);
+	pthread_cond_init(&c->idle_cv, NULL);
+	if (pthread_create(&c->th, NULL, run, c) != 0) {
+		pthread_cond_destroy(&c->idle_cv);
+		pthread_cond_destroy(&c->cv);
+		pthread_mutex_destroy(&c->mu);
+		pthread_mutex_destroy(&c->stats_mu);
+		free(c);
+		return LEDGE_ENOMEM;
+	}
+	*cp = c;
+	return LEDGE_OK;
+}
+
+void
+commit_flush(struct commit *c)
+{
+	pthread_mutex_lock(&c->mu);
+	while (!c->stopped && c->finished < c->next_seq) {
+		pthread_cond_wait(&c->idle_cv, &c->mu);
+	}
+	pthread_mutex_unlock(&c->mu);
+}
+
+void
+commit_stop(struct commit *c)
+{
+	if (c == NULL) {
+		return;
+	}
+	pthread_mutex_lock(&c->mu);
+	if (c->stopped) {
+		pthread_mutex_unlock(&c->mu);
+		return;
+	}
+	c->stopping = true;
+	pthread_cond_signal(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+	pthread_join(c->th, NULL);
+	pthread_mutex_lock(&c->mu);
+	c->stopped = true;
+	pthread_cond_broadcast(&c->idle_cv);
+	pthread_mutex_unlock(&c->mu);
+}
+
+void
+commit_free(struct commit *c)
+{
+	if (c == NULL) {
+		return;
+	}
+	commit_stop(c);
+	hmap_fini(&c->qputs);
+	pthread_cond_destroy(&c->idle_cv);
+	pthread_cond_destroy(&c->cv);
+	pthread_mutex_destroy(&c->mu);
+	pthread_mutex_destroy(&c->stats_mu);
+	free(c);
+}

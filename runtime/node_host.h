@@ -1,0 +1,52 @@
+/*
+ * node_host.h - running function code: the boundary between the node and
+ * the instances it hosts.
+ *
+ * The node speaks to hosted code in messages: an event goes in (host_run
+ * takes them from an instance's mailbox), and what comes out is a result
+ * made only of data - a commit record (state writes, consumed and emitted
+ * events), a reply, log lines, events to route.  During a handler the
+ * code asks the node for three things: state reads (from an LMDB
+ * snapshot, which a separate host process could open read-only as well),
+ * calls (a request/reply message), and logging.  Today the host runs
+ * in-process on the scheduler's workers; because nothing else crosses the
+ * boundary, instances can move into a supervised host process later
+ * without changing the scheduler or the committer.
+ *
+ * Threads: a node_worker belongs to one thread.
+ */
+#ifndef LEDGE_NODE_HOST_H
+#define LEDGE_NODE_HOST_H
+
+#include <stdbool.h>
+
+struct node;
+struct node_instance;
+struct node_worker;
+struct sched;
+
+/* Events taken from one mailbox per turn. */
+#define HOST_BATCH 32
+/* Default deadline of ledge_call / ledge_http_fetch with timeout 0. */
+#define HOST_CALL_TIMEOUT_MS 5000
+
+struct node_worker *host_worker_new(
+    struct node *node, struct sched *sched, bool extra);
+void host_worker_free(struct node_worker *w);
+struct sched *host_worker_sched(struct node_worker *w);
+bool host_worker_extra(struct node_worker *w);
+
+/*
+ * Run a batch of the instance's events, then hand it back to the
+ * scheduler if more wait.  Called by a worker for an instance the
+ * scheduler gave it (so no other thread runs this instance meanwhile).
+ */
+void host_run(struct node_worker *w, struct node_instance *inst);
+
+/*
+ * The instance whose code the calling thread is running, or NULL; for the
+ * crash reporter, which names the function that brought the node down.
+ */
+const char *host_current(void);
+
+#endif

@@ -1,0 +1,152 @@
+/*
+ * node_instance.h - function instances and the targets events go to.
+ *
+ * An instance is one function placed on this node: its code, its outputs,
+ * its mailbox and its cache of state writes not yet visible in the store.
+ * It is an actor: at most one worker runs it at a time, which is what
+ * lets function code go without locks.
+ *
+ * A target is anything an output can point at: an instance or a
+ * resource.  Outputs are resolved to target pointers when a workflow is
+ * deployed, so sending an event never looks a name up by string.
+ *
+ * Threads: the mailbox functions are safe from any thread.  Everything
+ * marked "owner" is touched only by the worker currently running the
+ * instance (the scheduler guarantees there is one at a time).
+ */
+#ifndef LEDGE_NODE_INSTANCE_H
+#define LEDGE_NODE_INSTANCE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "hmap.h"
+#include "node_event.h"
+
+struct node;
+struct node_code;
+struct res;
+struct wf_function;
+struct workflow;
+
+enum node_target_kind { NT_INSTANCE = 1, NT_RESOURCE = 2 };
+
+struct node_target {
+	uint32_t id;                 /* persistent id (registry) */
+	enum node_target_kind kind;
+	const char *name;            /* "workflow/name" */
+	struct node_instance *inst;  /* NT_INSTANCE */
+	struct res *res;             /* NT_RESOURCE */
+	atomic_uint pending;         /* events handed to a resource, unfinished */
+};
+
+struct node_output {
+	const char *name;
+	size_t ntargets;
+	struct node_target **targets;
+};
+
+struct node_mailbox {
+	pthread_mutex_t mu;
+	struct node_event *head, *tail;
+	uint32_t depth;   /* queued + reserved slots */
+	uint32_t cap;     /* limit for events from outside the node */
+	bool scheduled;   /* in the run queue or being run */
+	bool closed;      /* stopped: refuses everything but control events */
+};
+
+enum node_instance_status {
+	NI_STARTING = 0,
+	NI_RUNNING,
+	NI_FAILED,
+	NI_STOPPED,
+};
+
+/* One entry of the write-behind cache (owner). */
+struct node_dirty {
+	uint64_t seq;     /* record that wrote it */
+	uint32_t klen, vlen;
+	bool del;
+	unsigned char bytes[]; /* key, then value */
+};
+
+struct node_instance {
+	struct node_target target;   /* id, name; target.inst == this */
+	struct node *node;
+	const struct workflow *wf;
+	const struct wf_function *spec;
+	struct node_output *outputs;
+	size_t noutputs;
+	struct node_code *code;      /* owner; swapped at event boundaries */
+	struct node_mailbox mb;
+	struct node_instance *runq_next; /* scheduler's link */
+
+	struct hmap dirty;           /* owner: key -> struct node_dirty */
+	uint64_t last_seq;           /* owner: seq of last record with ops */
+	uint64_t init_gen;           /* owner: bumps at each (re)init */
+
+	/* The instance this one is blocked calling, for cycle detection. */
+	_Atomic(struct node_instance *) waiting_on;
+	atomic_int status;
+
+	/* counters (relaxed atomics, read by metrics) */
+	atomic_uint_fast64_t n_events, n_errors, n_emitted, n_busy_us;
+};
+
+/* --- mailbox ------------------------------------------------------- */
+
+void mb_init(struct node_mailbox *mb, uint32_t cap);
+void mb_fini(struct node_mailbox *mb);
+
+/*
+ * Reserve a slot if fewer than `limit` are taken.  Returns LEDGE_OK,
+ * LEDGE_EFULL or LEDGE_ECLOSED.
+ */
+int mb_reserve(struct node_mailbox *mb, uint32_t limit);
+void mb_unreserve(struct node_mailbox *mb);
+
+/*
+ * Append an event (using a reserved slot if ev has NEF_RESERVED, else
+ * taking a new one without a limit).  Returns true when the instance was
+ * idle and the caller must hand it to the scheduler.  Never fails; events
+ * to a closed mailbox are still queued (the instance drains them).
+ */
+bool mb_push(struct node_mailbox *mb, struct node_event *ev);
+
+/*
+ * Take up to `max` events (in order) into a list.  Returns the count;
+ * when 0, the mailbox is marked idle.
+ */
+size_t mb_take(struct node_mailbox *mb, struct node_event **list, size_t max);
+
+/* After a batch: true if more events wait (stay scheduled), else idle. */
+bool mb_more(struct node_mailbox *mb);
+
+/* Events queued now (approximate, for metrics and admission). */
+uint32_t mb_depth(struct node_mailbox *mb);
+
+/* --- outputs ------------------------------------------------------- */
+
+/* The output called `name`, or NULL. */
+const struct node_output *instance_output(
+    const struct node_instance *inst, const char *name);
+
+/* --- write-behind cache (owner) ------------------------------------ */
+
+/* Look up a cached write; NULL if the store has the latest value. */
+const struct node_dirty *instance_dirty_get(
+    struct node_instance *inst, const void *key, size_t klen);
+
+/* Record a write made by the record `seq`; LEDGE_OK or LEDGE_ENOMEM. */
+int instance_dirty_put(struct node_instance *inst, uint64_t seq,
+    const void *key, size_t klen, const void *val, size_t vlen, bool del);
+
+/* Forget writes whose record is durable (seq <= durable). */
+void instance_dirty_evict(struct node_instance *inst, uint64_t durable);
+
+/* Free every cached write. */
+void instance_dirty_clear(struct node_instance *inst);
+
+#endif
