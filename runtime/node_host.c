@@ -1108,6 +1108,14 @@ exec_event(struct node_worker *w, struct node_instance *inst,
 
 	if (ev->kind == NE_RELOAD) {
 		code = ev->ctl;
+		if (code == inst->code) {
+			/* The same bytes (the cache shares them): nothing to
+			 * switch, no init to run. */
+			code_release(code);
+			ev->ctl = NULL;
+			node_event_free(ev);
+			return;
+		}
 	}
 	fn = code->fn;
 	ctx_reset(c, inst, ev, code);

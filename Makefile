@@ -1,0 +1,44 @@
+# The README's two commands:
+#   make run    install what is missing, build, start the embedded demo
+#   make test   install what is missing, build, run every test
+# Everything else is plain Meson: meson setup build && ninja -C build.
+
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+HTTP ?= 127.0.0.1:8080
+
+.PHONY: all deps build run test asan clean
+
+all: build
+
+deps:
+	@tools/deps.sh
+
+build: deps
+	@test -f $(BUILD)/build.ninja || meson setup $(BUILD)
+	@ninja -C $(BUILD)
+
+run: build
+	@echo
+	@echo "  starting hello and counter; try, from another terminal:"
+	@echo "    curl http://$(HTTP)/hello"
+	@echo "    curl -X POST http://$(HTTP)/counter"
+	@echo "    curl http://$(HTTP)/counter"
+	@echo "  Ctrl-C stops; the counter keeps its value in ./.ledge"
+	@echo
+	@./$(BUILD)/ledge run --http $(HTTP) \
+		$(BUILD)/functions/hello/workflow.yaml \
+		$(BUILD)/functions/counter/workflow.yaml
+
+test: build
+	@tools/run-tests.sh $(BUILD)
+
+# The whole suite under AddressSanitizer and UndefinedBehaviorSanitizer.
+asan: deps
+	@test -f $(ASAN_BUILD)/build.ninja || meson setup $(ASAN_BUILD) \
+		-Db_sanitize=address,undefined -Db_lundef=false
+	@ninja -C $(ASAN_BUILD)
+	@tools/run-tests.sh $(ASAN_BUILD)
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

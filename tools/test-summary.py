@@ -1,0 +1,48 @@
+#!/usr/bin/env python3
+"""Count the tests in meson's testlog.json.
+
+Each Criterion program prints "Synthesis: Tested: T | Passing: P |
+Failing: F | Crashing: C"; every one of its tests counts.  A program that
+died before printing it (a crash, a timeout) counts as one failure.
+Prints one line per program and, last, "N passed, N failed".
+"""
+import json
+import re
+import sys
+
+SYNTH = re.compile(r"Synthesis: Tested: (\d+) \| Passing: (\d+) \| "
+                   r"Failing: (\d+) \| Crashing: (\d+)")
+
+
+def main(path):
+    passed = failed = 0
+    try:
+        lines = open(path, encoding="utf-8", errors="replace").readlines()
+    except OSError as e:
+        print(f"no test log: {e}")
+        print("0 passed, 1 failed")
+        return 1
+    for line in lines:
+        t = json.loads(line)
+        out = (t.get("stdout") or "") + (t.get("stderr") or "")
+        m = None
+        for m in SYNTH.finditer(out):
+            pass
+        ok = t.get("result") == "OK"
+        if m:
+            p, f = int(m.group(2)), int(m.group(3)) + int(m.group(4))
+            if not ok and f == 0:
+                f = 1  # the program failed after its tests (exit status)
+        else:
+            p, f = (1, 0) if ok else (0, 1)
+        passed += p
+        failed += f
+        print(f"  {t.get('name')}: {p} passed, {f} failed"
+              f"{'' if ok else ' (' + str(t.get('result')) + ')'}")
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else
+                  "build/meson-logs/testlog.json"))
