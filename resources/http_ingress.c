@@ -266,6 +266,10 @@ on_call_done(struct node_call *call, void *arg)
 {
 	struct pending *p = arg;
 	(void)call;
+	if (loop_on_thread(node_loop(p->rt->node))) {
+		answer_call(p); /* an inline run answered: no detour */
+		return;
+	}
 	if (loop_post(node_loop(p->rt->node), answer_call, p) != 0) {
 		/* Out of memory: the client will see its timeout. */
 		return;
@@ -426,7 +430,7 @@ start_cast(struct router *rt, struct pending *p, struct node_target *t,
 	commit_submit(node_commit(n), rec);
 	/* Early release: the consumer's record can only commit after
 	 * this one. */
-	node_send(n, t, ev);
+	node_send_inline(n, t, ev);
 	return LEDGE_OK;
 }
 
@@ -561,7 +565,7 @@ on_request(void *arg, struct http_req *req)
 	}
 	ev->call = p->call; /* the event holds the second reference */
 	loop_timer_start(p->timer, ro->timeout_ms);
-	node_send(rt->node, t, ev);
+	node_send_inline(rt->node, t, ev); /* may answer (and free p) */
 }
 
 static void

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -30,6 +31,8 @@ struct loop {
 	pthread_mutex_t mu;
 	struct post *head, *tail;
 	bool notified;           /* efd written and not yet drained */
+	pthread_t thread;        /* running loop_run */
+	_Atomic bool running;
 	struct sig *sigs;
 };
 
@@ -143,8 +146,17 @@ loop_free(struct loop *l)
 int
 loop_run(struct loop *l)
 {
+	l->thread = pthread_self();
+	atomic_store(&l->running, true);
 	event_base_dispatch(l->base);
+	atomic_store(&l->running, false);
 	return 0;
+}
+
+bool
+loop_on_thread(struct loop *l)
+{
+	return atomic_load(&l->running) && pthread_equal(l->thread, pthread_self());
 }
 
 void

@@ -51,6 +51,9 @@ struct loop_fd *loop_fd_new(
     struct loop *l, int fd, void (*fn)(void *arg), void *arg);
 void loop_fd_free(struct loop_fd *f);
 
+/* True when called on the thread running loop_run. */
+bool loop_on_thread(struct loop *l);
+
 /* For the HTTP module (the other user of libevent): the event_base. */
 void *loop_event_base(struct loop *l);
 

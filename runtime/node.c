@@ -19,6 +19,7 @@
 #include "node_call.h"
 #include "node_commit.h"
 #include "node_event.h"
+#include "node_host.h"
 #include "node_instance.h"
 #include "node_loader.h"
 #include "node_sched.h"
@@ -73,6 +74,7 @@ struct node {
 	struct loop *loop;
 	struct commit *commit;
 	struct sched *sched;
+	struct node_worker *inline_worker; /* loop thread's, or NULL */
 	struct http_server *http;
 	struct http_client *http_client;
 	struct watch *watch;
@@ -335,6 +337,20 @@ node_send(struct node *n, struct node_target *t, struct node_event *ev)
 	}
 }
 
+void
+node_send_inline(struct node *n, struct node_target *t, struct node_event *ev)
+{
+	if (t->kind == NT_INSTANCE && n->inline_worker != NULL &&
+	    ev->due_ms == 0 && loop_on_thread(n->loop)) {
+		ev->to = t;
+		ev->target = t->id;
+		if (host_run_inline(n->inline_worker, t->inst, ev)) {
+			return;
+		}
+	}
+	node_send(n, t, ev);
+}
+
 int
 node_admit(struct node_target *t)
 {
@@ -426,7 +442,7 @@ node_res_cast(struct res *r, const char *name, const void *data, size_t len)
 		}
 		node_admitted(t, ev);
 		ev->source = r->id;
-		node_send(r->node, t, ev);
+		node_send_inline(r->node, t, ev);
 		reached++;
 	}
 	return reached;
@@ -510,6 +526,11 @@ node_new(struct node **np, const struct node_opts *o, struct rlog *log,
 	}
 	if (sched_start(&n->sched, n, o->workers) != 0) {
 		snprintf(err, errlen, "cannot start the worker threads");
+		goto fail;
+	}
+	if (!o->no_inline &&
+	    (n->inline_worker = host_worker_new_inline(n, n->sched)) == NULL) {
+		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
 	if (o->http_addr != NULL &&
@@ -678,6 +699,7 @@ make_instance(struct node *n, struct node_wf *w, const struct wf_function *f,
 	inst->spec = f;
 	mb_init(&inst->mb, f->mailbox ? f->mailbox : 1024);
 	hmap_init(&inst->dirty);
+	atomic_init(&inst->inline_ok, true);
 	inst->target.kind = NT_INSTANCE;
 	inst->target.inst = inst;
 	if ((inst->target.name = qualified(w->wf->name, f->name)) == NULL) {
@@ -1232,6 +1254,20 @@ node_free(struct node *n)
 	 * own consumption records) play out, a few rounds deep. */
 	sched_stop(n->sched);
 	n->sched = NULL;
+	if (n->commit != NULL) {
+		struct commit_stats st;
+		commit_get_stats(n->commit, &st);
+		rlog_write(n->log, RLOG_INFO, n->name,
+		    "store: %llu records in %llu commits (%.1f per commit), "
+		    "%llu operations, %llu cancelled in-batch",
+		    (unsigned long long)st.records,
+		    (unsigned long long)st.batches,
+		    st.batches ? (double)st.records / (double)st.batches : 0.0,
+		    (unsigned long long)st.ops,
+		    (unsigned long long)st.cancelled);
+	}
+	host_worker_free(n->inline_worker);
+	n->inline_worker = NULL;
 	for (int i = 0; i < 3 && n->commit != NULL && n->loop != NULL; i++) {
 		commit_flush(n->commit);
 		loop_drain(n->loop);

@@ -42,6 +42,7 @@ struct node_opts {
 	const char *name;       /* node name for logs (default: hostname) */
 	struct code_cache *codes; /* borrowed code cache, or NULL: the node
 	                             opens DATA/code itself */
+	bool no_inline;         /* never run handlers on the loop thread */
 };
 
 /*
@@ -112,6 +113,14 @@ uint64_t node_next_qid(struct node *n);
  * time first.  Takes ownership.  Any thread.
  */
 void node_send(struct node *n, struct node_target *t, struct node_event *ev);
+
+/*
+ * node_send, but from the loop thread an event for an idle instance may
+ * run right here (see host_run_inline).  Used by resources for events
+ * from outside (HTTP requests, ticks).
+ */
+void node_send_inline(
+    struct node *n, struct node_target *t, struct node_event *ev);
 
 /*
  * A resource is finished with an event it was given: a durable event's

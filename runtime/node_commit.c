@@ -26,6 +26,7 @@ struct commit {
 	_Atomic uint64_t durable;
 	_Atomic uint64_t last_seq;
 	uint64_t max_qid;        /* committer thread only */
+
 	struct hmap qputs;       /* committer thread only */
 	struct commit_stats stats;
 	pthread_mutex_t stats_mu;
@@ -272,17 +273,62 @@ mark_finished(struct commit *c, uint64_t seq)
 	pthread_mutex_unlock(&c->mu);
 }
 
+/* Release a durable list of records: mark, count, complete. */
+static void
+release(struct commit *c, struct commit_rec *list, int err)
+{
+	uint64_t last = 0;
+	for (struct commit_rec *r = list; r != NULL; r = r->next) {
+		last = r->seq;
+	}
+	if (list == NULL) {
+		return;
+	}
+	if (err == LEDGE_OK) {
+		atomic_store_explicit(&c->durable, last, memory_order_release);
+	}
+	finish(list, err);
+	mark_finished(c, last);
+}
+
+static void
+append(struct commit_rec **list, struct commit_rec *more)
+{
+	while (*list != NULL) {
+		list = &(*list)->next;
+	}
+	*list = more;
+}
+
+/*
+ * The committer.  A committed batch is "held" until its meta page is on
+ * disk (see store_sync): the next commit's sync puts it there, or, when
+ * nothing else is queued, an explicit sync.  Under load that is one sync
+ * per batch, and no completion ever runs before its effects are durable.
+ */
 static void *
 run(void *arg)
 {
 	struct commit *c = arg;
+	struct commit_rec *held = NULL;
+
 	for (;;) {
-		struct commit_rec *batch, *last;
+		struct commit_rec *batch;
 		size_t nrec = 0, nops = 0, cancelled = 0;
 		bool any = false;
 		int rv = LEDGE_OK;
 
 		pthread_mutex_lock(&c->mu);
+		if (c->head == NULL && held != NULL) {
+			pthread_mutex_unlock(&c->mu);
+			rv = store_sync(c->store);
+			if (rv != LEDGE_OK) {
+				c->on_fatal(c->fatal_arg, "sync failed");
+			}
+			release(c, held, rv);
+			held = NULL;
+			continue;
+		}
 		while (c->head == NULL && !c->stopping) {
 			pthread_cond_wait(&c->cv, &c->mu);
 		}
@@ -291,7 +337,6 @@ run(void *arg)
 			break;
 		}
 		batch = c->head;
-		last = c->tail;
 		c->head = c->tail = NULL;
 		pthread_mutex_unlock(&c->mu);
 
@@ -307,21 +352,27 @@ run(void *arg)
 			rlog_write(c->log, RLOG_ERROR, NULL,
 			    "store commit failed: %s", ledge_strerror(rv));
 			c->on_fatal(c->fatal_arg, ledge_strerror(rv));
-			finish(batch, rv);
-			mark_finished(c, last->seq);
+			release(c, held, rv);
+			held = NULL;
+			release(c, batch, rv);
 			continue;
 		}
-		atomic_store_explicit(
-		    &c->durable, last->seq, memory_order_release);
 		pthread_mutex_lock(&c->stats_mu);
 		c->stats.batches += any;
 		c->stats.records += nrec;
 		c->stats.ops += nops;
 		c->stats.cancelled += cancelled;
 		pthread_mutex_unlock(&c->stats_mu);
-		uint64_t last_seq = last->seq;
-		finish(batch, LEDGE_OK);
-		mark_finished(c, last_seq);
+		if (any) {
+			/* This commit synced: what was held is durable. */
+			release(c, held, LEDGE_OK);
+			held = batch;
+		} else if (held != NULL) {
+			/* Nothing to write, but ordered after what is held. */
+			append(&held, batch);
+		} else {
+			release(c, batch, LEDGE_OK);
+		}
 	}
 	return NULL;
 }

@@ -47,6 +47,7 @@ struct host_ctx {
 	struct node_event *ev;   /* the event being handled */
 	struct node_code *code;  /* the code running it */
 	uint64_t dep;            /* newest commit seq this result depends on */
+	bool aborted;            /* inline run hit a blocking call: redo it */
 
 	struct wentry *writes;   /* malloc'd, reused */
 	size_t nwrites, capw;
@@ -68,6 +69,7 @@ struct node_worker {
 	struct node *node;
 	struct sched *sched;
 	bool extra;
+	bool on_loop;            /* the loop thread's worker, for inline runs */
 	struct store_reader *reader;
 	struct arena arena;
 	struct hmap wmap;
@@ -343,6 +345,14 @@ do_call(struct host_ctx *c, const char *output, struct node_event *ev,
 	struct node_call *call;
 	int rv;
 
+	/* A function that calls is never run inline again; if this run is
+	 * inline, it is abandoned and redone by a worker. */
+	atomic_store(&c->inst->inline_ok, false);
+	if (c->w->on_loop) {
+		c->aborted = true;
+		node_event_free(ev);
+		return LEDGE_ECLOSED;
+	}
 	if (out == NULL) {
 		node_event_free(ev);
 		return LEDGE_ENOENT;
@@ -464,7 +474,7 @@ static void
 api_logv(ledge_ctx *ctx, int level, const char *fmt, va_list ap)
 {
 	struct host_ctx *c = HC(ctx);
-	if (fmt == NULL) {
+	if (fmt == NULL || c->aborted) {
 		return;
 	}
 	rlog_vwrite(node_log(c->inst->node), level, c->inst->target.name, fmt,
@@ -770,6 +780,16 @@ host_worker_new(struct node *node, struct sched *sched, bool extra)
 	return w;
 }
 
+struct node_worker *
+host_worker_new_inline(struct node *node, struct sched *sched)
+{
+	struct node_worker *w = host_worker_new(node, sched, false);
+	if (w != NULL) {
+		w->on_loop = true;
+	}
+	return w;
+}
+
 void
 host_worker_free(struct node_worker *w)
 {
@@ -811,6 +831,7 @@ ctx_reset(struct host_ctx *c, struct node_instance *inst,
 	c->ev = ev;
 	c->code = code;
 	c->dep = ev->dep;
+	c->aborted = false;
 	c->nwrites = 0;
 	c->emits = c->emits_tail = NULL;
 	c->nemits = 0;
@@ -1141,6 +1162,20 @@ exec_event(struct node_worker *w, struct node_instance *inst,
 		rv = LEDGE_EINVAL;
 	}
 	current_name = NULL;
+	if (c->aborted) {
+		/* Nothing of this run happened: drop its effects and give the
+		 * event back, first in line, to a worker. */
+		free_emits_from(c, &c->emits);
+		c->nwrites = 0;
+		mb_push_front(&inst->mb, ev);
+		return;
+	}
+	if (w->on_loop && clock_mono_us() - t0 > HOST_INLINE_MAX_US) {
+		atomic_store(&inst->inline_ok, false);
+		rlog_write(node_log(inst->node), RLOG_DEBUG, inst->target.name,
+		    "handler took %llu us: running it on workers from now on",
+		    (unsigned long long)(clock_mono_us() - t0));
+	}
 	if (rv != LEDGE_OK && ev->kind != NE_INIT && ev->kind != NE_RELOAD) {
 		if (rv == LEDGE_ENOTSUP && (ev->kind == NE_CAST || ev->kind == NE_CALL)) {
 			rlog_write(node_log(inst->node), RLOG_WARN,
@@ -1172,6 +1207,34 @@ exec_event(struct node_worker *w, struct node_instance *inst,
 		node_instance_ctl_done(inst->node, inst, ev->kind, rv);
 	}
 	node_event_free(ev);
+}
+
+bool
+host_run_inline(
+    struct node_worker *w, struct node_instance *inst, struct node_event *ev)
+{
+	uint64_t durable;
+
+	if ((ev->kind != NE_CAST && ev->kind != NE_CALL) ||
+	    !atomic_load_explicit(&inst->inline_ok, memory_order_relaxed) ||
+	    !mb_try_claim(&inst->mb)) {
+		return false;
+	}
+	/* The slot reserved at admission is this event's; it is not queued. */
+	if (ev->flags & NEF_RESERVED) {
+		mb_unreserve(&inst->mb);
+		ev->flags &= (uint8_t)~NEF_RESERVED;
+	}
+	durable = commit_durable(node_commit(inst->node));
+	if (store_reader_begin(w->reader) == LEDGE_OK) {
+		instance_dirty_evict(inst, durable);
+	}
+	exec_event(w, inst, ev);
+	store_reader_end(w->reader);
+	if (mb_more(&inst->mb)) {
+		sched_enqueue(w->sched, inst);
+	}
+	return true;
 }
 
 void

@@ -21,6 +21,7 @@
 #include <stdbool.h>
 
 struct node;
+struct node_event;
 struct node_instance;
 struct node_worker;
 struct sched;
@@ -32,6 +33,10 @@ struct sched;
 
 struct node_worker *host_worker_new(
     struct node *node, struct sched *sched, bool extra);
+
+/* The worker the loop thread uses for inline runs (host_run_inline). */
+struct node_worker *host_worker_new_inline(
+    struct node *node, struct sched *sched);
 void host_worker_free(struct node_worker *w);
 struct sched *host_worker_sched(struct node_worker *w);
 bool host_worker_extra(struct node_worker *w);
@@ -42,6 +47,26 @@ bool host_worker_extra(struct node_worker *w);
  * scheduler gave it (so no other thread runs this instance meanwhile).
  */
 void host_run(struct node_worker *w, struct node_instance *inst);
+
+/*
+ * Inline runs.  Handing an event to a worker thread and the answer back
+ * costs two thread wake-ups, more than a short handler itself.  So the
+ * loop thread runs an event of an idle instance (empty mailbox, not
+ * scheduled) itself, speculatively: if the handler makes a blocking call
+ * (ledge_call, ledge_http_fetch), which the loop thread must never wait
+ * on, the call fails at once, everything the handler did is discarded -
+ * nothing of it was visible yet, effects only leave a handler when it
+ * returns - and the event goes back to the head of the mailbox for a
+ * worker to run from the start.  A function that blocks, or whose handler
+ * runs longer than HOST_INLINE_MAX_US, is run by workers from then on.
+ *
+ * Returns false when the event cannot run inline (instance busy, not
+ * eligible, a control event); the caller then sends it normally.
+ * Loop thread only.
+ */
+#define HOST_INLINE_MAX_US 500
+bool host_run_inline(struct node_worker *w, struct node_instance *inst,
+    struct node_event *ev);
 
 /*
  * The instance whose code the calling thread is running, or NULL; for the

@@ -70,6 +70,35 @@ mb_push(struct node_mailbox *mb, struct node_event *ev)
 	return wake;
 }
 
+bool
+mb_try_claim(struct node_mailbox *mb)
+{
+	bool ok;
+	pthread_mutex_lock(&mb->mu);
+	ok = !mb->scheduled && mb->head == NULL && !mb->closed;
+	if (ok) {
+		mb->scheduled = true;
+	}
+	pthread_mutex_unlock(&mb->mu);
+	return ok;
+}
+
+void
+mb_push_front(struct node_mailbox *mb, struct node_event *ev)
+{
+	pthread_mutex_lock(&mb->mu);
+	if (!(ev->flags & NEF_RESERVED)) {
+		mb->depth++;
+	}
+	ev->flags &= (uint8_t)~NEF_RESERVED;
+	ev->next = mb->head;
+	mb->head = ev;
+	if (mb->tail == NULL) {
+		mb->tail = ev;
+	}
+	pthread_mutex_unlock(&mb->mu);
+}
+
 size_t
 mb_take(struct node_mailbox *mb, struct node_event **list, size_t max)
 {

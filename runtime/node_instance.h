@@ -87,6 +87,10 @@ struct node_instance {
 	uint64_t last_seq;           /* owner: seq of last record with ops */
 	uint64_t init_gen;           /* owner: bumps at each (re)init */
 
+	/* Events for it may run on the loop thread (see node_host.h);
+	 * cleared for good once it blocks or runs long. */
+	atomic_bool inline_ok;
+
 	/* The instance this one is blocked calling, for cycle detection. */
 	_Atomic(struct node_instance *) waiting_on;
 	atomic_int status;
@@ -114,6 +118,16 @@ void mb_unreserve(struct node_mailbox *mb);
  * to a closed mailbox are still queued (the instance drains them).
  */
 bool mb_push(struct node_mailbox *mb, struct node_event *ev);
+
+/*
+ * Claim an idle instance with an empty mailbox for running an event
+ * directly (as if it had been scheduled).  True on success; the caller
+ * then runs it and calls mb_more like a worker.
+ */
+bool mb_try_claim(struct node_mailbox *mb);
+
+/* Put an event back at the head (the instance is scheduled or claimed). */
+void mb_push_front(struct node_mailbox *mb, struct node_event *ev);
 
 /*
  * Take up to `max` events (in order) into a list.  Returns the count;

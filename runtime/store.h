@@ -56,6 +56,15 @@ int store_open(struct store **sp, const char *dir, const struct store_opts *o,
 /* Close; every reader and batch must be finished. */
 void store_close(struct store *s);
 
+/*
+ * Durability.  The store is opened with MDB_NOMETASYNC: a commit syncs
+ * its data pages before it writes the new meta page, so a crash never
+ * tears it, but that meta page only reaches the disk with the next sync.
+ * A batch is therefore durable once a later commit (which syncs) or
+ * store_sync has returned.  With nosync, neither syncs.
+ */
+int store_sync(struct store *s);
+
 /* Bytes used by the data file. */
 uint64_t store_size(struct store *s);
 

@@ -81,7 +81,8 @@ store_open(struct store **sp, const char *dir, const struct store_opts *o,
 	MDB_txn *txn = NULL;
 	size_t map_mb = o && o->map_mb ? o->map_mb
 	                               : (sizeof(void *) == 8 ? 8192 : 512);
-	unsigned flags = MDB_NOTLS | (o && o->nosync ? MDB_NOSYNC : 0);
+	unsigned flags = MDB_NOTLS |
+	    (o && o->nosync ? MDB_NOSYNC : MDB_NOMETASYNC);
 	int rc;
 
 	if (mkdirs(dir) != 0) {
@@ -144,6 +145,13 @@ store_close(struct store *s)
 	mdb_env_close(s->env);
 	pthread_mutex_destroy(&s->reg_mu);
 	free(s);
+}
+
+int
+store_sync(struct store *s)
+{
+	/* force = 0: a no-op when opened with MDB_NOSYNC. */
+	return mdb_env_sync(s->env, 0) == 0 ? LEDGE_OK : LEDGE_ESTORE;
 }
 
 uint64_t

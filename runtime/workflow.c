@@ -545,12 +545,12 @@ static int walk_limits(
     struct loader *ld, int idx, int depth, const yaml_node_t *owner);
 
 static int
-walk_children(
-    struct loader *ld, const yaml_node_t *n, int depth, const yaml_node_t *owner)
+walk_children(struct loader *ld, const yaml_node_t *n, int depth,
+    const yaml_node_t *owner)
 {
 	if (n->type == YAML_SEQUENCE_NODE) {
 		for (yaml_node_item_t *i = n->data.sequence.items.start;
-		    i < n->data.sequence.items.top; i++) {
+		     i < n->data.sequence.items.top; i++) {
 			if (walk_limits(ld, *i, depth + 1, owner) != 0) {
 				return -1;
 			}
@@ -558,7 +558,7 @@ walk_children(
 		return 0;
 	}
 	for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
-	    p < n->data.mapping.pairs.top; p++) {
+	     p < n->data.mapping.pairs.top; p++) {
 		if (walk_limits(ld, p->key, depth + 1, owner) != 0 ||
 		    walk_limits(ld, p->value, depth + 1, owner) != 0) {
 			return -1;
@@ -601,8 +601,8 @@ walk_limits(struct loader *ld, int idx, int depth, const yaml_node_t *owner)
 		return 0;
 	}
 	if (depth > MAX_DEPTH) {
-		report(ld, pos_of(n), "nesting deeper than %d levels",
-		    MAX_DEPTH);
+		report(
+		    ld, pos_of(n), "nesting deeper than %d levels", MAX_DEPTH);
 		return -1;
 	}
 	if (!again && n->type == YAML_MAPPING_NODE) {
@@ -892,6 +892,7 @@ load_code_map(struct loader *ld, struct wf_function *f, yaml_node_t *v)
 	const yaml_node_t *mine = NULL;
 	bool listed = false;
 	char found[SHOW_SIZE];
+	char shown[SHOW_SIZE];
 	char list[LIST_SIZE];
 
 	f->code_arch = calloc(npairs(v) + 1, sizeof *f->code_arch);
@@ -913,7 +914,8 @@ load_code_map(struct loader *ld, struct wf_function *f, yaml_node_t *v)
 		if (!is_path(path)) {
 			report(ld, pos_of(path),
 			    "'%s' must be a path to a shared object, found %s",
-			    text_of(arch), describe(path, found, sizeof found));
+			    clip(text_of(arch), shown, sizeof shown),
+			    describe(path, found, sizeof found));
 			continue;
 		}
 		i = f->ncode_arch++;
@@ -964,6 +966,7 @@ static void
 load_labels(struct loader *ld, yaml_node_t *n, struct wf_placement *pl)
 {
 	char found[SHOW_SIZE];
+	char shown[SHOW_SIZE];
 
 	if ((n = opt_map(ld, n, "labels", NULL)) == NULL) {
 		return;
@@ -986,7 +989,8 @@ load_labels(struct loader *ld, yaml_node_t *n, struct wf_placement *pl)
 		if (!is_scalar(v)) {
 			report(ld, pos_of(v),
 			    "label '%s': expected a scalar, found %s",
-			    text_of(k), describe(v, found, sizeof found));
+			    clip(text_of(k), shown, sizeof shown),
+			    describe(v, found, sizeof found));
 			continue;
 		}
 		i = pl->nlabels++;
@@ -1240,7 +1244,7 @@ check_params(struct loader *ld, const struct wf_resource *r,
 		return; /* reported by load_config */
 	}
 	cfg = is_map(cfg) ? cfg : NULL;
-	while (params != NULL && params[n].name != NULL && n < MAX_PARAMS) {
+	while (params != NULL && n < MAX_PARAMS && params[n].name != NULL) {
 		names[n] = params[n].name;
 		n++;
 	}
@@ -1441,8 +1445,7 @@ index_names(struct loader *ld)
 			first = i;
 		} else if (x->kind != ld->names[first].kind) {
 			report(ld, x->pos,
-			    "duplicate name '%s' (already a %s at "
-			    "line %d)",
+			    "duplicate name '%s' (already a %s at line %d)",
 			    x->name, kinds[ld->names[first].kind],
 			    ld->names[first].pos.line);
 		}
@@ -1657,7 +1660,10 @@ syntax_error(struct loader *ld, const yaml_parser_t *parser)
 	}
 }
 
-/* Load the one document of the file into ld->doc; -1 if there is none. */
+/*
+ * Load the file's one document into ld->doc.  Returns -1, with the reason
+ * reported, if there is no document to validate (and none to delete).
+ */
 static int
 parse(struct loader *ld)
 {

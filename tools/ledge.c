@@ -66,6 +66,9 @@ static const char usage_run[] =
     "      --no-sync         do not fsync commits: survives a process\n"
     "                        crash but not a power loss (faster)\n"
     "      --store-size MB   largest store size (default 8192)\n"
+    "      --no-inline       always run handlers on worker threads (by\n"
+    "                        default short handlers of idle instances run\n"
+    "                        on the I/O thread, saving two thread hops)\n"
     "  -n, --name NAME       node name in logs (default: host name)\n"
     "  -h, --help            this text\n";
 
@@ -293,6 +296,7 @@ cmd_run(int argc, char **argv)
 	    {"no-watch", no_argument, NULL, 'W'},
 	    {"no-sync", no_argument, NULL, 'S'},
 	    {"store-size", required_argument, NULL, 'z'},
+	    {"no-inline", no_argument, NULL, 'I'},
 	    {"name", required_argument, NULL, 'n'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -349,6 +353,9 @@ cmd_run(int argc, char **argv)
 			break;
 		case 'n':
 			o.name = optarg;
+			break;
+		case 'I':
+			o.no_inline = true;
 			break;
 		case 'h':
 			fputs(usage_run, stdout);
