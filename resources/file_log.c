@@ -22,13 +22,17 @@
 #include "../runtime/resource.h"
 
 static const struct res_param params[] = {
-	{.name = "path", .kind = RP_STR, .required = true,
-	    .help = "file to append to, relative to the workflow's folder"},
-	{.name = "timestamp", .kind = RP_BOOL,
-	    .help = "start each line with an ISO 8601 time (default true)"},
-	{.name = "source", .kind = RP_BOOL,
-	    .help = "name the sender on each line (default true)"},
-	{.name = NULL},
+	{ .name = "path",
+	    .kind = RP_STR,
+	    .required = true,
+	    .help = "file to append to, relative to the workflow's folder" },
+	{ .name = "timestamp",
+	    .kind = RP_BOOL,
+	    .help = "start each line with an ISO 8601 time (default true)" },
+	{ .name = "source",
+	    .kind = RP_BOOL,
+	    .help = "name the sender on each line (default true)" },
+	{ .name = NULL },
 };
 
 struct flog {

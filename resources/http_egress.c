@@ -19,26 +19,37 @@
 #include "../runtime/node_event.h"
 #include "../runtime/resource.h"
 
-static const char *const methods[] = {"GET", "POST", "PUT", "DELETE",
-    "PATCH", NULL};
+static const char *const methods[] = { "GET", "POST", "PUT", "DELETE", "PATCH",
+	NULL };
 
 static const struct res_param params[] = {
-	{.name = "url", .kind = RP_STR,
-	    .help = "target of casts; base for relative request URLs"},
-	{.name = "method", .kind = RP_ENUM, .choices = methods,
-	    .help = "method for casts (default POST)"},
-	{.name = "content_type", .kind = RP_STR,
-	    .help = "content type for casts (default application/octet-stream)"},
-	{.name = "timeout_ms", .kind = RP_INT, .min = 1, .max = 3600000,
-	    .help = "default request timeout (default 5000)"},
-	{.name = "max_response", .kind = RP_INT, .min = 0, .max = 1LL << 30,
-	    .help = "largest response body in bytes (default 16777216)"},
-	{.name = NULL},
+	{ .name = "url",
+	    .kind = RP_STR,
+	    .help = "target of casts; base for relative request URLs" },
+	{ .name = "method",
+	    .kind = RP_ENUM,
+	    .choices = methods,
+	    .help = "method for casts (default POST)" },
+	{ .name = "content_type",
+	    .kind = RP_STR,
+	    .help =
+	        "content type for casts (default application/octet-stream)" },
+	{ .name = "timeout_ms",
+	    .kind = RP_INT,
+	    .min = 1,
+	    .max = 3600000,
+	    .help = "default request timeout (default 5000)" },
+	{ .name = "max_response",
+	    .kind = RP_INT,
+	    .min = 0,
+	    .max = 1LL << 30,
+	    .help = "largest response body in bytes (default 16777216)" },
+	{ .name = NULL },
 };
 
 struct egress {
-	const char *url;    /* from the config, may be NULL */
-	char *origin;       /* scheme://host[:port] of url, or NULL */
+	const char *url; /* from the config, may be NULL */
+	char *origin;    /* scheme://host[:port] of url, or NULL */
 	const char *method;
 	const char *ctype;
 	uint32_t timeout_ms;
@@ -51,8 +62,7 @@ struct out_req {
 };
 
 static int
-check(const struct workflow *wf, const struct wf_resource *spec,
-    struct diag *d)
+check(const struct workflow *wf, const struct wf_resource *spec, struct diag *d)
 {
 	const char *url = wf_config_get(&spec->config, "url");
 	if (url != NULL && strncasecmp(url, "http://", 7) != 0) {
@@ -60,7 +70,8 @@ check(const struct workflow *wf, const struct wf_resource *spec,
 			if (strcmp(spec->config.keys[i], "url") == 0) {
 				diag_add(d, wf->file, spec->config.pos[i].line,
 				    spec->config.pos[i].col,
-				    "url '%s' must start with http:// (https is "
+				    "url '%s' must start with http:// (https "
+				    "is "
 				    "not supported yet)",
 				    url);
 			}
@@ -145,10 +156,11 @@ on_result(void *arg, const struct http_client_result *res)
 			}
 		}
 		if (reply.err == LEDGE_OK && res->nheaders > 0 &&
-		    (reply.headers = calloc(res->nheaders,
-		         sizeof *reply.headers)) != NULL) {
+		    (reply.headers = calloc(
+		         res->nheaders, sizeof *reply.headers)) != NULL) {
 			for (size_t i = 0; i < res->nheaders; i++) {
-				reply.headers[i].name = strdup(res->headers[i].name);
+				reply.headers[i].name =
+				    strdup(res->headers[i].name);
 				reply.headers[i].value =
 				    strdup(res->headers[i].value);
 				reply.nheaders = i + 1;
@@ -188,8 +200,8 @@ deliver(struct res *r, struct node_event *ev)
 	const struct node_http *h = ev->http;
 	struct out_req *q;
 	const char *url = e->url, *method = e->method ? e->method : "POST";
-	ledge_header ct = {"Content-Type",
-	    e->ctype ? e->ctype : "application/octet-stream"};
+	ledge_header ct = { "Content-Type",
+		e->ctype ? e->ctype : "application/octet-stream" };
 	const ledge_header *hs = &ct;
 	size_t nh = 1;
 	uint32_t timeout = e->timeout_ms;

@@ -35,30 +35,46 @@
 #include "../runtime/resource.h"
 #include "../runtime/store.h"
 
-static const char *const modes[] = {"call", "cast", NULL};
-static const char *const outputs[] = {"request", NULL};
+static const char *const modes[] = { "call", "cast", NULL };
+static const char *const outputs[] = { "request", NULL };
 
 static const struct res_param params[] = {
-	{.name = "path", .kind = RP_STR, .help = "exact request path, e.g. /hello"},
-	{.name = "prefix", .kind = RP_STR, .help = "path prefix, e.g. /api/"},
-	{.name = "methods", .kind = RP_LIST, .help = "allowed methods (default: any)"},
-	{.name = "mode", .kind = RP_ENUM, .choices = modes,
-	    .help = "call: the reply is the response; cast: answer 202 at once"},
-	{.name = "max_body", .kind = RP_INT, .min = 0, .max = 1LL << 30,
-	    .help = "largest request body in bytes (default 1048576)"},
-	{.name = "timeout_ms", .kind = RP_INT, .min = 1, .max = 3600000,
-	    .help = "reply deadline before 504 (default 5000)"},
-	{.name = "idempotency_ttl_s", .kind = RP_INT, .min = 0, .max = 30 * 86400,
-	    .help = "how long Idempotency-Key answers are kept (default 86400)"},
-	{.name = NULL},
+	{ .name = "path",
+	    .kind = RP_STR,
+	    .help = "exact request path, e.g. /hello" },
+	{ .name = "prefix", .kind = RP_STR, .help = "path prefix, e.g. /api/" },
+	{ .name = "methods",
+	    .kind = RP_LIST,
+	    .help = "allowed methods (default: any)" },
+	{ .name = "mode",
+	    .kind = RP_ENUM,
+	    .choices = modes,
+	    .help =
+	        "call: the reply is the response; cast: answer 202 at once" },
+	{ .name = "max_body",
+	    .kind = RP_INT,
+	    .min = 0,
+	    .max = 1LL << 30,
+	    .help = "largest request body in bytes (default 1048576)" },
+	{ .name = "timeout_ms",
+	    .kind = RP_INT,
+	    .min = 1,
+	    .max = 3600000,
+	    .help = "reply deadline before 504 (default 5000)" },
+	{ .name = "idempotency_ttl_s",
+	    .kind = RP_INT,
+	    .min = 0,
+	    .max = 30 * 86400,
+	    .help =
+	        "how long Idempotency-Key answers are kept (default 86400)" },
+	{ .name = NULL },
 };
 
-static const char *const known_methods[] = {"GET", "POST", "PUT", "DELETE",
-    "PATCH", "HEAD", "OPTIONS", NULL};
+static const char *const known_methods[] = { "GET", "POST", "PUT", "DELETE",
+	"PATCH", "HEAD", "OPTIONS", NULL };
 
 static int
-check(const struct workflow *wf, const struct wf_resource *spec,
-    struct diag *d)
+check(const struct workflow *wf, const struct wf_resource *spec, struct diag *d)
 {
 	const char *path = wf_config_get(&spec->config, "path");
 	const char *prefix = wf_config_get(&spec->config, "prefix");
@@ -102,15 +118,14 @@ check(const struct workflow *wf, const struct wf_resource *spec,
 	return errs;
 }
 
-
 extern const struct res_type res_http_ingress;
 
-#define M_GET 1u
-#define M_POST 2u
-#define M_PUT 4u
-#define M_DELETE 8u
-#define M_PATCH 16u
-#define M_HEAD 32u
+#define M_GET     1u
+#define M_POST    2u
+#define M_PUT     4u
+#define M_DELETE  8u
+#define M_PATCH   16u
+#define M_HEAD    32u
 #define M_OPTIONS 64u
 
 /* Most request headers accepted (431 beyond). */
@@ -121,9 +136,9 @@ extern const struct res_type res_http_ingress;
 struct route {
 	struct route *next;
 	struct res *r;
-	const char *path;  /* exact path or prefix (from the config) */
+	const char *path; /* exact path or prefix (from the config) */
 	bool prefix;
-	unsigned methods;  /* 0: any */
+	unsigned methods; /* 0: any */
 	bool cast;
 	size_t max_body;
 	uint32_t timeout_ms;
@@ -138,7 +153,7 @@ struct router {
 	struct route *routes;
 	int nroutes;
 	int npending;
-	struct hmap inflight;        /* idempotency keys being handled */
+	struct hmap inflight; /* idempotency keys being handled */
 	struct loop_timer *prune;
 	void **slot;
 };
@@ -147,11 +162,11 @@ struct router {
 struct pending {
 	struct router *rt;
 	uint32_t route_id;
-	struct http_req *req;        /* NULL once answered */
+	struct http_req *req; /* NULL once answered */
 	struct loop_timer *timer;
-	struct node_call *call;      /* our reference (mode call) */
-	int err;                     /* commit result (mode cast) */
-	unsigned char *idem;         /* in-flight key, owned */
+	struct node_call *call; /* our reference (mode call) */
+	int err;                /* commit result (mode cast) */
+	unsigned char *idem;    /* in-flight key, owned */
 	size_t idem_len;
 };
 
@@ -161,9 +176,9 @@ method_bit(const char *m)
 	static const struct {
 		const char *name;
 		unsigned bit;
-	} map[] = {{"GET", M_GET}, {"POST", M_POST}, {"PUT", M_PUT},
-	    {"DELETE", M_DELETE}, {"PATCH", M_PATCH}, {"HEAD", M_HEAD},
-	    {"OPTIONS", M_OPTIONS}};
+	} map[] = { { "GET", M_GET }, { "POST", M_POST }, { "PUT", M_PUT },
+		{ "DELETE", M_DELETE }, { "PATCH", M_PATCH },
+		{ "HEAD", M_HEAD }, { "OPTIONS", M_OPTIONS } };
 	for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
 		if (strcasecmp(m, map[i].name) == 0) {
 			return map[i].bit;
@@ -175,8 +190,8 @@ method_bit(const char *m)
 static void
 methods_text(unsigned m, char *buf, size_t len)
 {
-	static const char *const names[] = {"GET", "POST", "PUT", "DELETE",
-	    "PATCH", "HEAD", "OPTIONS"};
+	static const char *const names[] = { "GET", "POST", "PUT", "DELETE",
+		"PATCH", "HEAD", "OPTIONS" };
 	size_t used = 0;
 	buf[0] = '\0';
 	for (int i = 0; i < 7; i++) {
@@ -240,7 +255,8 @@ answer_call(void *arg)
 	if (p->req != NULL) {
 		switch (rep->err) {
 		case LEDGE_OK:
-			http_req_respond(p->req, rep->status ? rep->status : 200,
+			http_req_respond(p->req,
+			    rep->status ? rep->status : 200,
 			    rep->content_type ? rep->content_type
 			                      : "text/plain; charset=utf-8",
 			    rep->headers, rep->nheaders, rep->body, rep->len);
@@ -355,12 +371,12 @@ replay_idem(struct router *rt, const struct route *ro, const char *key,
 	    LEDGE_OK) {
 		char ctype[256];
 		size_t n = a.ctype_len < sizeof ctype - 1 ? a.ctype_len
-		                                         : sizeof ctype - 1;
-		ledge_header h = {"Idempotent-Replayed", "true"};
+		                                          : sizeof ctype - 1;
+		ledge_header h = { "Idempotent-Replayed", "true" };
 		memcpy(ctype, a.ctype, n);
 		ctype[n] = '\0';
-		http_req_respond(req, a.status, n ? ctype : NULL, &h, 1,
-		    a.body, a.len);
+		http_req_respond(
+		    req, a.status, n ? ctype : NULL, &h, 1, a.body, a.len);
 		found = true;
 	}
 	store_reader_end(rt->reader);
@@ -368,14 +384,12 @@ replay_idem(struct router *rt, const struct route *ro, const char *key,
 }
 
 static struct node_event *
-make_event(const struct route *ro, struct node_target *t,
-    struct http_req *req)
+make_event(const struct route *ro, struct node_target *t, struct http_req *req)
 {
 	ledge_header hs[MAX_HEADERS];
 	size_t nh = http_req_headers(req, hs, MAX_HEADERS);
-	struct node_event *ev =
-	    node_event_new(ro->cast ? NE_CAST : NE_CALL, t->id, NULL,
-	        http_req_body_len(req));
+	struct node_event *ev = node_event_new(
+	    ro->cast ? NE_CAST : NE_CALL, t->id, NULL, http_req_body_len(req));
 	if (ev == NULL) {
 		return NULL;
 	}
@@ -413,12 +427,12 @@ start_cast(struct router *rt, struct pending *p, struct node_target *t,
 	node_event_encode(ev, v);
 	if (key != NULL && p->route_id && ev->http->idem_ttl_s) {
 		struct idem_answer a = {
-		    .expires_ms = clock_wall_ms() +
-		        (uint64_t)ev->http->idem_ttl_s * 1000,
-		    .status = 202,
-		    .ctype = "text/plain; charset=utf-8",
-		    .body = "accepted\n",
-		    .len = 9,
+			.expires_ms = clock_wall_ms() +
+			    (uint64_t)ev->http->idem_ttl_s * 1000,
+			.status = 202,
+			.ctype = "text/plain; charset=utf-8",
+			.body = "accepted\n",
+			.len = 9,
 		};
 		if (idem_add(rec, p->route_id, key, &a) != LEDGE_OK) {
 			commit_rec_free(rec);
@@ -455,7 +469,7 @@ on_request(void *arg, struct http_req *req)
 		if (allowed != 0) {
 			char text[128];
 			methods_text(allowed, text, sizeof text);
-			ledge_header h = {"Allow", text};
+			ledge_header h = { "Allow", text };
 			http_req_respond(req, 405, "text/plain; charset=utf-8",
 			    &h, 1, "method not allowed\n", 19);
 		} else {
@@ -537,7 +551,8 @@ on_request(void *arg, struct http_req *req)
 	rt->npending++;
 	if (ro->cast) {
 		if (start_cast(rt, p, t, ev, key) != LEDGE_OK) {
-			if (ev->flags & NEF_RESERVED && t->kind == NT_INSTANCE) {
+			if (ev->flags & NEF_RESERVED &&
+			    t->kind == NT_INSTANCE) {
 				mb_unreserve(&t->inst->mb);
 			}
 			ev->flags &= (uint8_t)~NEF_RESERVED;
@@ -679,9 +694,8 @@ start(struct res *r, char *err, size_t errlen)
 		    (o->methods == 0 || ro->methods == 0 ||
 		        (o->methods & ro->methods))) {
 			snprintf(err, errlen,
-			    "the route %s%s is already served by %s",
-			    ro->path, ro->prefix ? " (prefix)" : "",
-			    o->r->name);
+			    "the route %s%s is already served by %s", ro->path,
+			    ro->prefix ? " (prefix)" : "", o->r->name);
 			free(ro);
 			router_maybe_free(rt);
 			return -1;

@@ -18,18 +18,29 @@
 #include "../runtime/node_instance.h"
 #include "../runtime/resource.h"
 
-static const char *const outputs[] = {"tick", NULL};
+static const char *const outputs[] = { "tick", NULL };
 
 static const struct res_param params[] = {
-	{.name = "period_ms", .kind = RP_INT, .required = true, .min = 1,
-	    .max = 86400000, .help = "time between ticks"},
-	{.name = "payload", .kind = RP_STR,
-	    .help = "bytes of each tick (default: the tick number)"},
-	{.name = "jitter_ms", .kind = RP_INT, .min = 0, .max = 86400000,
-	    .help = "random extra delay up to this, per tick (default 0)"},
-	{.name = "count", .kind = RP_INT, .min = 0, .max = 1LL << 40,
-	    .help = "stop after this many ticks (default 0: never)"},
-	{.name = NULL},
+	{ .name = "period_ms",
+	    .kind = RP_INT,
+	    .required = true,
+	    .min = 1,
+	    .max = 86400000,
+	    .help = "time between ticks" },
+	{ .name = "payload",
+	    .kind = RP_STR,
+	    .help = "bytes of each tick (default: the tick number)" },
+	{ .name = "jitter_ms",
+	    .kind = RP_INT,
+	    .min = 0,
+	    .max = 86400000,
+	    .help = "random extra delay up to this, per tick (default 0)" },
+	{ .name = "count",
+	    .kind = RP_INT,
+	    .min = 0,
+	    .max = 1LL << 40,
+	    .help = "stop after this many ticks (default 0: never)" },
+	{ .name = NULL },
 };
 
 struct timer {
@@ -83,7 +94,8 @@ on_tick(void *arg)
 		return;
 	}
 	if (data == NULL) {
-		len = (size_t)snprintf(num, sizeof num, "%" PRIu64, t->sent + 1);
+		len =
+		    (size_t)snprintf(num, sizeof num, "%" PRIu64, t->sent + 1);
 		data = num;
 	}
 	if (node_res_cast(t->r, "tick", data, len) == 0 &&
@@ -116,7 +128,8 @@ start(struct res *r, char *err, size_t errlen)
 	t->jitter = cfg_u64(r, "jitter_ms", 0);
 	t->count = cfg_u64(r, "count", 0);
 	t->payload = wf_config_get(&r->spec->config, "payload");
-	t->rng = clock_mono_us() ^ ((uint64_t)r->id << 32) ^ 0x9e3779b97f4a7c15ull;
+	t->rng =
+	    clock_mono_us() ^ ((uint64_t)r->id << 32) ^ 0x9e3779b97f4a7c15ull;
 	t->next = clock_mono_ms();
 	r->priv = t;
 	arm(t);

@@ -3,7 +3,7 @@
 
 #include "hmap.h"
 
-#define EMPTY 0
+#define EMPTY   0
 #define DELETED 1
 
 void
@@ -94,8 +94,7 @@ grow(struct hmap *m)
 }
 
 int
-hmap_put(struct hmap *m, const void *key, size_t klen, void *value,
-    void **old)
+hmap_put(struct hmap *m, const void *key, size_t klen, void *value, void **old)
 {
 	uint64_t h = hmap_hash(key, klen);
 	struct hmap_slot *s;
@@ -122,7 +121,7 @@ hmap_put(struct hmap *m, const void *key, size_t klen, void *value,
 	if (m->slots[i].hash == EMPTY) {
 		m->used++;
 	}
-	m->slots[i] = (struct hmap_slot){h, key, klen, value};
+	m->slots[i] = (struct hmap_slot) { h, key, klen, value };
 	m->count++;
 	return 0;
 }

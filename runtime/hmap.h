@@ -38,8 +38,8 @@ void *hmap_get(const struct hmap *m, const void *key, size_t klen);
  * when old is not NULL.  Returns 0, or -1 when out of memory (the map is
  * unchanged then).
  */
-int hmap_put(struct hmap *m, const void *key, size_t klen, void *value,
-    void **old);
+int hmap_put(
+    struct hmap *m, const void *key, size_t klen, void *value, void **old);
 
 /* Remove a key; returns its value or NULL. */
 void *hmap_del(struct hmap *m, const void *key, size_t klen);

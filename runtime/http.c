@@ -32,9 +32,9 @@ struct http_req {
 	struct http_server *srv;
 	struct evhttp_request *req; /* NULL once the connection is gone */
 	struct evhttp_connection *conn;
-	char *path;                 /* decoded, owned */
-	const char *query;          /* inside req's URI, or "" */
-	char *query_copy;           /* owned copy (survives a dead req) */
+	char *path;        /* decoded, owned */
+	const char *query; /* inside req's URI, or "" */
+	char *query_copy;  /* owned copy (survives a dead req) */
 	struct http_req *prev, *next;
 };
 
@@ -81,7 +81,9 @@ reason(int status)
 	case 504:
 		return "Gateway Timeout";
 	default:
-		return status < 300 ? "OK" : status < 500 ? "Error" : "Server Error";
+		return status < 300 ? "OK"
+		    : status < 500  ? "Error"
+		                    : "Server Error";
 	}
 }
 
@@ -118,10 +120,11 @@ method_type(const char *m, enum evhttp_cmd_type *out)
 	static const struct {
 		const char *name;
 		enum evhttp_cmd_type t;
-	} map[] = {{"GET", EVHTTP_REQ_GET}, {"POST", EVHTTP_REQ_POST},
-	    {"HEAD", EVHTTP_REQ_HEAD}, {"PUT", EVHTTP_REQ_PUT},
-	    {"DELETE", EVHTTP_REQ_DELETE}, {"OPTIONS", EVHTTP_REQ_OPTIONS},
-	    {"PATCH", EVHTTP_REQ_PATCH}};
+	} map[] = { { "GET", EVHTTP_REQ_GET }, { "POST", EVHTTP_REQ_POST },
+		{ "HEAD", EVHTTP_REQ_HEAD }, { "PUT", EVHTTP_REQ_PUT },
+		{ "DELETE", EVHTTP_REQ_DELETE },
+		{ "OPTIONS", EVHTTP_REQ_OPTIONS },
+		{ "PATCH", EVHTTP_REQ_PATCH } };
 	for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
 		if (strcasecmp(m, map[i].name) == 0) {
 			*out = map[i].t;
@@ -263,11 +266,12 @@ http_server_new(struct loop *l, const char *addr, struct http_server **out,
 	evhttp_set_max_body_size(s->http, 1 << 20);
 	evhttp_set_timeout(s->http, 30);
 	evhttp_set_gencb(s->http, on_request, s);
-	s->sock = evhttp_bind_socket_with_handle(
-	    s->http, s->host, (ev_uint16_t)port);
+	s->sock =
+	    evhttp_bind_socket_with_handle(s->http, s->host, (ev_uint16_t)port);
 	if (s->sock == NULL) {
-		snprintf(err, errlen, "cannot listen on %s (in use, or not "
-		                      "an address of this machine)",
+		snprintf(err, errlen,
+		    "cannot listen on %s (in use, or not "
+		    "an address of this machine)",
 		    addr);
 		evhttp_free(s->http);
 		free(s);
@@ -279,7 +283,8 @@ http_server_new(struct loop *l, const char *addr, struct http_server **out,
 		if (ss.ss_family == AF_INET) {
 			s->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
 		} else if (ss.ss_family == AF_INET6) {
-			s->port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+			s->port =
+			    ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
 		}
 	}
 	*out = s;
@@ -387,17 +392,17 @@ http_req_headers(const struct http_req *r, ledge_header *out, size_t max)
 const char *
 http_req_header(const struct http_req *r, const char *name)
 {
-	return r->req ? evhttp_find_header(
-	                    evhttp_request_get_input_headers(r->req), name)
-	              : NULL;
+	return r->req
+	    ? evhttp_find_header(evhttp_request_get_input_headers(r->req), name)
+	    : NULL;
 }
 
 size_t
 http_req_body_len(const struct http_req *r)
 {
-	return r->req ? evbuffer_get_length(
-	                    evhttp_request_get_input_buffer(r->req))
-	              : 0;
+	return r->req
+	    ? evbuffer_get_length(evhttp_request_get_input_buffer(r->req))
+	    : 0;
 }
 
 void
@@ -419,8 +424,7 @@ http_req_alive(const struct http_req *r)
 
 void
 http_req_respond(struct http_req *r, int status, const char *content_type,
-    const ledge_header *headers, size_t nheaders, const void *body,
-    size_t len)
+    const ledge_header *headers, size_t nheaders, const void *body, size_t len)
 {
 	struct evhttp_request *req = r->req;
 	struct evkeyvalq *out;
@@ -571,10 +575,9 @@ on_response(struct evhttp_request *req, void *arg)
 }
 
 void
-http_client_request(struct http_client *c, const char *method,
-    const char *url, const ledge_header *headers, size_t nheaders,
-    const void *body, size_t len, uint32_t timeout_ms, size_t max_response,
-    http_client_cb cb, void *arg)
+http_client_request(struct http_client *c, const char *method, const char *url,
+    const ledge_header *headers, size_t nheaders, const void *body, size_t len,
+    uint32_t timeout_ms, size_t max_response, http_client_cb cb, void *arg)
 {
 	struct evhttp_uri *uri = evhttp_uri_parse(url);
 	enum evhttp_cmd_type type;
@@ -609,8 +612,8 @@ http_client_request(struct http_client *c, const char *method,
 	q->arg = arg;
 	q->conn = evhttp_connection_base_new(loop_event_base(c->loop), c->dns,
 	    host, (ev_uint16_t)(port < 0 ? 80 : port));
-	if (q->conn == NULL || (req = evhttp_request_new(on_response, q)) ==
-	                           NULL) {
+	if (q->conn == NULL ||
+	    (req = evhttp_request_new(on_response, q)) == NULL) {
 		evhttp_uri_free(uri);
 		if (q->conn) {
 			evhttp_connection_free(q->conn);
@@ -619,8 +622,8 @@ http_client_request(struct http_client *c, const char *method,
 		fail_now(cb, arg, LEDGE_ENOMEM);
 		return;
 	}
-	struct timeval tv = {(time_t)(timeout_ms / 1000),
-	    (suseconds_t)(timeout_ms % 1000) * 1000};
+	struct timeval tv = { (time_t)(timeout_ms / 1000),
+		(suseconds_t)(timeout_ms % 1000) * 1000 };
 	evhttp_connection_set_timeout_tv(q->conn, &tv);
 	evhttp_connection_set_max_body_size(q->conn, (ev_ssize_t)max_response);
 	evhttp_request_set_error_cb(req, on_error);
@@ -641,8 +644,8 @@ http_client_request(struct http_client *c, const char *method,
 		snprintf(cl, sizeof cl, "%zu", len);
 		evhttp_add_header(out, "Content-Length", cl);
 		if (len > 0) {
-			evbuffer_add(evhttp_request_get_output_buffer(req), body,
-			    len);
+			evbuffer_add(
+			    evhttp_request_get_output_buffer(req), body, len);
 		}
 	}
 	evhttp_uri_free(uri);

@@ -31,8 +31,8 @@ typedef void (*http_handler)(void *arg, struct http_req *req);
  * to the handler set with http_server_set_handler.  On failure returns
  * non-zero with a reason in err.
  */
-int http_server_new(struct loop *l, const char *addr,
-    struct http_server **out, char *err, size_t errlen);
+int http_server_new(struct loop *l, const char *addr, struct http_server **out,
+    char *err, size_t errlen);
 
 /* Close the listener and every connection; requests still held by
  * handlers become dead (answering them is a no-op). */
@@ -68,15 +68,14 @@ bool http_req_alive(const struct http_req *r);
  * Send the response and free the request.  `content_type` NULL: none.
  * Headers named Content-Length or Transfer-Encoding are ignored.
  */
-void http_req_respond(struct http_req *r, int status,
-    const char *content_type, const ledge_header *headers,
-    size_t nheaders, const void *body, size_t len);
+void http_req_respond(struct http_req *r, int status, const char *content_type,
+    const ledge_header *headers, size_t nheaders, const void *body, size_t len);
 
 /* --- client -------------------------------------------------------- */
 
 struct http_client_result {
-	int err;      /* LEDGE_OK, LEDGE_ECONN, LEDGE_ETIMEDOUT, LEDGE_EINVAL,
-	                 LEDGE_ETOOBIG */
+	int err; /* LEDGE_OK, LEDGE_ECONN, LEDGE_ETIMEDOUT, LEDGE_EINVAL,
+	            LEDGE_ETOOBIG */
 	int status;
 	size_t nheaders;
 	const ledge_header *headers; /* valid during the callback */

@@ -26,8 +26,8 @@ idem_add(struct commit_rec *rec, uint32_t route, const char *key,
 		return LEDGE_EINVAL;
 	}
 	make_key(k, route, key, klen);
-	if ((v = commit_rec_put_reserve(rec, STORE_IDEM, k, 4 + klen,
-	         12 + clen + a->len)) == NULL) {
+	if ((v = commit_rec_put_reserve(
+	         rec, STORE_IDEM, k, 4 + klen, 12 + clen + a->len)) == NULL) {
 		return LEDGE_ENOMEM;
 	}
 	store_be64(v, a->expires_ms);
@@ -109,10 +109,10 @@ prune_one(void *arg, ledge_bytes key, ledge_bytes val)
 }
 
 size_t
-idem_prune(struct store_reader *r, struct commit_rec *rec, uint64_t now_ms,
-    size_t max)
+idem_prune(
+    struct store_reader *r, struct commit_rec *rec, uint64_t now_ms, size_t max)
 {
-	struct prune p = {rec, now_ms, max, 0};
+	struct prune p = { rec, now_ms, max, 0 };
 	store_scan_reader(r, STORE_IDEMTIME, prune_one, &p);
 	return p.n;
 }

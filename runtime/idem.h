@@ -26,11 +26,11 @@ struct store_reader;
 #define IDEM_MAX_KEY 200
 
 struct idem_answer {
-	uint64_t expires_ms;   /* wall clock */
+	uint64_t expires_ms; /* wall clock */
 	int status;
-	const char *ctype;     /* idem_add: a C string or NULL; idem_get:
-	                          ctype_len bytes, not NUL-terminated */
-	size_t ctype_len;      /* set by idem_get */
+	const char *ctype; /* idem_add: a C string or NULL; idem_get:
+	                      ctype_len bytes, not NUL-terminated */
+	size_t ctype_len;  /* set by idem_get */
 	const void *body;
 	size_t len;
 };

@@ -4,7 +4,7 @@
 
 #include "log.h"
 
-static const char *const level_names[] = {"ERROR", "WARN", "INFO", "DEBUG"};
+static const char *const level_names[] = { "ERROR", "WARN", "INFO", "DEBUG" };
 
 void
 rlog_init(struct rlog *l, FILE *fp, int level)
@@ -23,7 +23,7 @@ rlog_fini(struct rlog *l)
 int
 rlog_level_parse(const char *s)
 {
-	static const char *const names[] = {"error", "warn", "info", "debug"};
+	static const char *const names[] = { "error", "warn", "info", "debug" };
 	for (int i = 0; i < 4; i++) {
 		if (strcmp(s, names[i]) == 0) {
 			return i;
@@ -33,8 +33,8 @@ rlog_level_parse(const char *s)
 }
 
 void
-rlog_vwrite(struct rlog *l, int level, const char *who, const char *fmt,
-    va_list ap)
+rlog_vwrite(
+    struct rlog *l, int level, const char *who, const char *fmt, va_list ap)
 {
 	char msg[4096];
 	char stamp[40];

@@ -20,8 +20,8 @@ enum rlog_level {
 };
 
 struct rlog {
-	FILE *fp;           /* borrowed; stderr by default */
-	int level;          /* messages above it are dropped */
+	FILE *fp;  /* borrowed; stderr by default */
+	int level; /* messages above it are dropped */
 	pthread_mutex_t mu;
 };
 
@@ -38,7 +38,7 @@ int rlog_level_parse(const char *s);
  */
 void rlog_write(struct rlog *l, int level, const char *who, const char *fmt,
     ...) __attribute__((format(printf, 4, 5)));
-void rlog_vwrite(struct rlog *l, int level, const char *who, const char *fmt,
-    va_list ap);
+void rlog_vwrite(
+    struct rlog *l, int level, const char *who, const char *fmt, va_list ap);
 
 #endif

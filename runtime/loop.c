@@ -26,12 +26,12 @@ struct sig {
 
 struct loop {
 	struct event_base *base;
-	int efd;                 /* eventfd: wakes the loop for posts */
+	int efd; /* eventfd: wakes the loop for posts */
 	struct event *post_ev;
 	pthread_mutex_t mu;
 	struct post *head, *tail;
-	bool notified;           /* efd written and not yet drained */
-	pthread_t thread;        /* running loop_run */
+	bool notified;    /* efd written and not yet drained */
+	pthread_t thread; /* running loop_run */
 	_Atomic bool running;
 	struct sig *sigs;
 };
@@ -79,8 +79,7 @@ on_post(evutil_socket_t fd, short what, void *arg)
 {
 	uint64_t v;
 	(void)what;
-	while (read(fd, &v, sizeof v) < 0 && errno == EINTR) {
-	}
+	while (read(fd, &v, sizeof v) < 0 && errno == EINTR) { }
 	run_posts(arg);
 }
 
@@ -103,8 +102,8 @@ loop_new(struct loop **lp)
 	event_config_free(cfg);
 	l->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (l->base == NULL || l->efd < 0 ||
-	    (l->post_ev = event_new(l->base, l->efd, EV_READ | EV_PERSIST,
-	         on_post, l)) == NULL ||
+	    (l->post_ev = event_new(
+	         l->base, l->efd, EV_READ | EV_PERSIST, on_post, l)) == NULL ||
 	    event_add(l->post_ev, NULL) != 0) {
 		if (l->post_ev) {
 			event_free(l->post_ev);
@@ -156,7 +155,8 @@ loop_run(struct loop *l)
 bool
 loop_on_thread(struct loop *l)
 {
-	return atomic_load(&l->running) && pthread_equal(l->thread, pthread_self());
+	return atomic_load(&l->running) &&
+	    pthread_equal(l->thread, pthread_self());
 }
 
 void
@@ -222,7 +222,8 @@ loop_timer_new(struct loop *l, void (*fn)(void *), void *arg)
 void
 loop_timer_start(struct loop_timer *t, uint64_t ms)
 {
-	struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+	struct timeval tv = { (time_t)(ms / 1000),
+		(suseconds_t)(ms % 1000) * 1000 };
 	evtimer_add(t->ev, &tv);
 }
 

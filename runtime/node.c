@@ -221,7 +221,7 @@ heap_push(struct node *n, struct node_event *ev)
 		n->capheap = ncap;
 	}
 	i = n->nheap++;
-	n->heap[i] = (struct delayed){ev->due_ms, ev};
+	n->heap[i] = (struct delayed) { ev->due_ms, ev };
 	while (i > 0 && n->heap[(i - 1) / 2].due > n->heap[i].due) {
 		heap_swap(n, i, (i - 1) / 2);
 		i = (i - 1) / 2;
@@ -300,8 +300,7 @@ deliver_res(void *arg)
 	struct node_target *t = ev->to;
 	struct res *r = t->res;
 
-	if (r->type->deliver == NULL ||
-	    !((struct node_res *)r)->started) {
+	if (r->type->deliver == NULL || !((struct node_res *)r)->started) {
 		if (ev->call != NULL) {
 			node_call_fail(ev->call, LEDGE_ECLOSED);
 		}
@@ -392,8 +391,8 @@ node_event_done(struct node *n, struct res *r, struct node_event *ev, int err)
 }
 
 void
-node_event_reply(struct node *n, struct node_event *ev,
-    struct node_reply *reply)
+node_event_reply(
+    struct node *n, struct node_event *ev, struct node_reply *reply)
 {
 	struct node_target *t = ev->to;
 	(void)n;
@@ -563,8 +562,7 @@ add_target(struct node *n, struct node_target *t)
 		if (nt == NULL) {
 			return LEDGE_ENOMEM;
 		}
-		memset(nt + n->ntargets, 0,
-		    (ncap - n->ntargets) * sizeof *nt);
+		memset(nt + n->ntargets, 0, (ncap - n->ntargets) * sizeof *nt);
 		n->targets = nt;
 		n->ntargets = ncap;
 	}
@@ -615,13 +613,13 @@ resolve_outputs(struct node_wf *w, const struct wf_output *spec, size_t n,
 	for (size_t i = 0; i < n; i++) {
 		o[i].name = spec[i].name;
 		o[i].ntargets = spec[i].ntargets;
-		if ((o[i].targets = calloc(spec[i].ntargets + 1,
-		         sizeof *o[i].targets)) == NULL) {
+		if ((o[i].targets = calloc(
+		         spec[i].ntargets + 1, sizeof *o[i].targets)) == NULL) {
 			return LEDGE_ENOMEM;
 		}
 		for (size_t k = 0; k < spec[i].ntargets; k++) {
-			if ((o[i].targets[k] =
-			            find_local(w, spec[i].targets[k])) == NULL) {
+			if ((o[i].targets[k] = find_local(
+			         w, spec[i].targets[k])) == NULL) {
 				return LEDGE_EINVAL;
 			}
 		}
@@ -711,8 +709,8 @@ make_instance(struct node *n, struct node_wf *w, const struct wf_function *f,
 		    f->code_pos.line, f->code_pos.col, f->code, why);
 		return rv;
 	}
-	if ((rv = store_registry_id(n->store, inst->target.name,
-	         &inst->target.id)) != LEDGE_OK) {
+	if ((rv = store_registry_id(
+	         n->store, inst->target.name, &inst->target.id)) != LEDGE_OK) {
 		snprintf(err, errlen, "%s: cannot register in the store: %s",
 		    inst->target.name, ledge_strerror(rv));
 		return rv;
@@ -779,8 +777,7 @@ node_deploy(struct node *n, struct workflow *wf, char *err, size_t errlen)
 		return LEDGE_ENOMEM;
 	}
 	w->wf = wf;
-	if ((w->insts = calloc(wf->nfunctions + 1, sizeof *w->insts)) ==
-	        NULL ||
+	if ((w->insts = calloc(wf->nfunctions + 1, sizeof *w->insts)) == NULL ||
 	    (w->res = calloc(wf->nresources + 1, sizeof *w->res)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
@@ -815,8 +812,8 @@ node_deploy(struct node *n, struct workflow *wf, char *err, size_t errlen)
 		if ((rv = resolve_outputs(w, nr->res.spec->outputs,
 		         nr->res.spec->noutputs, &nr->outputs)) != LEDGE_OK) {
 			nr->noutputs = nr->res.spec->noutputs;
-			snprintf(err, errlen, "%s: cannot wire outputs",
-			    nr->name);
+			snprintf(
+			    err, errlen, "%s: cannot wire outputs", nr->name);
 			goto fail;
 		}
 		nr->noutputs = nr->res.spec->noutputs;
@@ -848,8 +845,8 @@ fail:
 static void
 push_ctl(struct node *n, struct node_instance *inst, int kind, void *ctl)
 {
-	struct node_event *ev = node_event_new((uint8_t)kind, inst->target.id,
-	    NULL, 0);
+	struct node_event *ev =
+	    node_event_new((uint8_t)kind, inst->target.id, NULL, 0);
 	if (ev == NULL) {
 		/* Out of memory at start or stop: nothing sensible is left. */
 		rlog_write(n->log, RLOG_ERROR, inst->target.name,
@@ -874,8 +871,8 @@ ctl_check(void *arg)
 }
 
 void
-node_instance_ctl_done(struct node *n, struct node_instance *inst, int kind,
-    int rv)
+node_instance_ctl_done(
+    struct node *n, struct node_instance *inst, int kind, int rv)
 {
 	switch (kind) {
 	case NE_INIT:
@@ -991,7 +988,8 @@ print_summary(struct node *n)
 			describe_res(w->res[i], line, sizeof line);
 			rlog_write(n->log, RLOG_INFO, n->name,
 			    "  resource %s: %s%s%s", w->res[i]->res.spec->name,
-			    w->res[i]->res.type->name, line[0] ? " " : "", line);
+			    w->res[i]->res.type->name, line[0] ? " " : "",
+			    line);
 		}
 	}
 	if (n->http != NULL) {
@@ -1008,7 +1006,7 @@ static void on_file_changed(void *arg, const char *path);
 int
 node_start(struct node *n, char *err, size_t errlen)
 {
-	struct replay rp = {n, 0, 0};
+	struct replay rp = { n, 0, 0 };
 	char why[512];
 	int ninst = 0;
 
@@ -1020,7 +1018,8 @@ node_start(struct node *n, char *err, size_t errlen)
 			struct node_res *nr = w->res[i];
 			why[0] = '\0';
 			if (nr->res.type->start &&
-			    nr->res.type->start(&nr->res, why, sizeof why) != 0) {
+			    nr->res.type->start(&nr->res, why, sizeof why) !=
+			        0) {
 				snprintf(err, errlen, "%s: cannot start: %s",
 				    nr->name, why);
 				return LEDGE_EINVAL;
@@ -1055,7 +1054,8 @@ node_start(struct node *n, char *err, size_t errlen)
 	loop_signal(n->loop, SIGINT, on_stop_signal, n);
 	loop_signal(n->loop, SIGTERM, on_stop_signal, n);
 	loop_signal(n->loop, SIGHUP, on_hup, n);
-	if (n->opts.watch && watch_new(&n->watch, n->loop, on_file_changed, n) == 0) {
+	if (n->opts.watch &&
+	    watch_new(&n->watch, n->loop, on_file_changed, n) == 0) {
 		for (struct node_wf *w = n->wfs; w != NULL; w = w->next) {
 			for (size_t i = 0; i < w->ninsts; i++) {
 				if (watch_add(n->watch,

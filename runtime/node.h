@@ -33,16 +33,16 @@ struct sched;
 struct workflow;
 
 struct node_opts {
-	const char *data_dir;   /* default "./.ledge" */
-	const char *http_addr;  /* "host:port" for the HTTP listener; NULL:
-	                           none (http-ingress then cannot start) */
-	int workers;            /* 0: one per CPU, at least 2 */
+	const char *data_dir;  /* default "./.ledge" */
+	const char *http_addr; /* "host:port" for the HTTP listener; NULL:
+	                          none (http-ingress then cannot start) */
+	int workers;           /* 0: one per CPU, at least 2 */
 	struct store_opts store;
-	bool watch;             /* hot-reload code files when they change */
-	const char *name;       /* node name for logs (default: hostname) */
+	bool watch;               /* hot-reload code files when they change */
+	const char *name;         /* node name for logs (default: hostname) */
 	struct code_cache *codes; /* borrowed code cache, or NULL: the node
 	                             opens DATA/code itself */
-	bool no_inline;         /* never run handlers on the loop thread */
+	bool no_inline;           /* never run handlers on the loop thread */
 };
 
 /*
@@ -59,8 +59,7 @@ int node_new(struct node **np, const struct node_opts *o, struct rlog *log,
  * nothing.  Fails if the name is taken or a route clashes, with a reason
  * in err.
  */
-int node_deploy(struct node *n, struct workflow *wf, char *err,
-    size_t errlen);
+int node_deploy(struct node *n, struct workflow *wf, char *err, size_t errlen);
 
 /*
  * Start everything deployed: run each instance's init, replay durable
@@ -127,21 +126,20 @@ void node_send_inline(
  * queue entry is deleted (committed), then the event is freed.  `err` is
  * logged when not LEDGE_OK.  Loop thread.
  */
-void node_event_done(struct node *n, struct res *r, struct node_event *ev,
-    int err);
+void node_event_done(
+    struct node *n, struct res *r, struct node_event *ev, int err);
 
 /*
  * A resource answers a call event it was given; `reply` is moved.  The
  * event is freed.  Loop thread.
  */
-void node_event_reply(struct node *n, struct node_event *ev,
-    struct node_reply *reply);
+void node_event_reply(
+    struct node *n, struct node_event *ev, struct node_reply *reply);
 
 /* --- for resources ------------------------------------------------ */
 
 /* The i-th target of output `name` of resource r; NULL past the end. */
-struct node_target *node_res_output(struct res *r, const char *name,
-    size_t i);
+struct node_target *node_res_output(struct res *r, const char *name, size_t i);
 
 /*
  * Admit an event from outside the node to target t: reserves a mailbox
@@ -157,8 +155,8 @@ void node_admitted(struct node_target *t, struct node_event *ev);
  * tick).  Targets that are full are skipped and counted.  Returns the
  * number of targets reached.  Loop thread.
  */
-size_t node_res_cast(struct res *r, const char *name, const void *data,
-    size_t len);
+size_t node_res_cast(
+    struct res *r, const char *name, const void *data, size_t len);
 
 /* The name ("workflow/name") of target `id`, or NULL. */
 const char *node_target_name(struct node *n, uint32_t id);
@@ -176,7 +174,7 @@ void **node_type_slot(struct node *n, const void *type);
 struct http_client *node_http_client(struct node *n);
 
 /* Called by the host when an instance finished a control event. */
-void node_instance_ctl_done(struct node *n, struct node_instance *inst,
-    int kind, int rv);
+void node_instance_ctl_done(
+    struct node *n, struct node_instance *inst, int kind, int rv);
 
 #endif

@@ -28,23 +28,23 @@
 
 /* A reply; every pointer is owned by the reply. */
 struct node_reply {
-	int err;             /* LEDGE_OK or the failure */
-	int status;          /* HTTP status given by the function, 0 = none */
-	char *content_type;  /* NULL = default */
+	int err;            /* LEDGE_OK or the failure */
+	int status;         /* HTTP status given by the function, 0 = none */
+	char *content_type; /* NULL = default */
 	size_t nheaders;
 	ledge_header *headers; /* names and values owned */
 	unsigned char *body;
 	size_t len;
-	uint64_t dep;        /* commit seq the reply's content depends on */
+	uint64_t dep; /* commit seq the reply's content depends on */
 };
 
 struct node_call {
 	atomic_int refs;
-	bool external;          /* reply only once its effects are durable */
+	bool external; /* reply only once its effects are durable */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	bool done;              /* a reply (or error) is in `reply` */
-	bool abandoned;         /* the caller stopped waiting */
+	bool done;      /* a reply (or error) is in `reply` */
+	bool abandoned; /* the caller stopped waiting */
 	struct node_reply reply;
 	/* Callback form: called once on completion, on the completing
 	 * thread, with mu not held.  NULL for the waiting form. */

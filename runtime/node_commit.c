@@ -18,16 +18,16 @@ struct commit {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct commit_rec *head, *tail;
-	uint64_t next_seq;       /* under mu */
+	uint64_t next_seq; /* under mu */
 	bool stopping;
-	bool stopped;            /* thread gone: submissions fail fast */
-	pthread_cond_t idle_cv;  /* signalled after each batch finishes */
-	uint64_t finished;       /* seq of the last finished record, mu */
+	bool stopped;           /* thread gone: submissions fail fast */
+	pthread_cond_t idle_cv; /* signalled after each batch finishes */
+	uint64_t finished;      /* seq of the last finished record, mu */
 	_Atomic uint64_t durable;
 	_Atomic uint64_t last_seq;
-	uint64_t max_qid;        /* committer thread only */
+	uint64_t max_qid; /* committer thread only */
 
-	struct hmap qputs;       /* committer thread only */
+	struct hmap qputs; /* committer thread only */
 	struct commit_stats stats;
 	pthread_mutex_t stats_mu;
 };
@@ -101,8 +101,8 @@ commit_rec_put(struct commit_rec *r, enum store_db db, const void *key,
 }
 
 unsigned char *
-commit_rec_put_reserve(struct commit_rec *r, enum store_db db,
-    const void *key, size_t klen, size_t vlen)
+commit_rec_put_reserve(struct commit_rec *r, enum store_db db, const void *key,
+    size_t klen, size_t vlen)
 {
 	return rec_append(r, db, REC_PUT, key, klen, vlen);
 }
@@ -182,11 +182,11 @@ cancel_pairs(struct commit *c, struct commit_rec *batch)
 			uint32_t vlen = store_rd32(p + 6);
 			if (p[0] == STORE_QUEUE && klen == 8) {
 				if (p[1] == REC_PUT) {
-					hmap_put(&c->qputs, p + OP_HDR, 8, p,
-					    NULL);
+					hmap_put(
+					    &c->qputs, p + OP_HDR, 8, p, NULL);
 				} else if (p[1] == REC_DEL) {
-					unsigned char *put = hmap_del(
-					    &c->qputs, p + OP_HDR, 8);
+					unsigned char *put =
+					    hmap_del(&c->qputs, p + OP_HDR, 8);
 					if (put != NULL) {
 						put[1] = REC_NOP;
 						p[1] = REC_NOP;
@@ -218,8 +218,8 @@ apply(struct commit *c, struct commit_rec *batch, size_t *nops)
 			uint32_t vlen = store_rd32(p + 6);
 			unsigned char *key = p + OP_HDR;
 			if (p[1] == REC_PUT) {
-				rv = store_batch_put(b, p[0], key, klen,
-				    key + klen, vlen);
+				rv = store_batch_put(
+				    b, p[0], key, klen, key + klen, vlen);
 				(*nops)++;
 			} else if (p[1] == REC_DEL) {
 				rv = store_batch_del(b, p[0], key, klen);

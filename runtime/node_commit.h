@@ -50,7 +50,7 @@ struct commit_rec {
 	uint64_t seq;
 	unsigned char *ops; /* [u8 db][u8 op][u32 klen][u32 vlen][key][val]* */
 	size_t len, cap;
-	uint64_t max_qid;   /* highest queue id put by this record */
+	uint64_t max_qid; /* highest queue id put by this record */
 	/* once durable (err = LEDGE_OK) or failed */
 	struct node_call *call; /* external call to complete (one ref) */
 	void (*done)(void *arg, int err);

@@ -66,8 +66,8 @@ node_http_new(const char *method, const char *path, const char *query,
     const char *url, const ledge_header *headers, size_t nheaders)
 {
 	size_t size = sizeof(struct node_http) +
-	    nheaders * sizeof(ledge_header) + slen(method) +
-	    slen(path) + slen(query) + slen(url) + 4;
+	    nheaders * sizeof(ledge_header) + slen(method) + slen(path) +
+	    slen(query) + slen(url) + 4;
 	struct node_http *h;
 	char *p;
 
@@ -238,7 +238,7 @@ rdstr(struct rd *r)
 static struct node_http *
 decode_http(struct rd *r)
 {
-	char *s[4] = {NULL, NULL, NULL, NULL};
+	char *s[4] = { NULL, NULL, NULL, NULL };
 	ledge_header *hs = NULL;
 	struct node_http *h = NULL;
 	uint32_t timeout = rd32(r), n = 0, done = 0;
@@ -280,7 +280,7 @@ decode_http(struct rd *r)
 struct node_event *
 node_event_decode(const void *data, size_t len)
 {
-	struct rd r = {data, (const unsigned char *)data + len, false};
+	struct rd r = { data, (const unsigned char *)data + len, false };
 	const unsigned char *p = data;
 	struct node_event *ev;
 	uint32_t plen;
@@ -303,7 +303,8 @@ node_event_decode(const void *data, size_t len)
 	if (p[3]) {
 		ev->http = decode_http(&r);
 	}
-	if (r.bad || r.p != r.end || (ev->kind != NE_CAST && ev->kind != NE_CALL)) {
+	if (r.bad || r.p != r.end ||
+	    (ev->kind != NE_CAST && ev->kind != NE_CALL)) {
 		node_event_free(ev);
 		return NULL;
 	}

@@ -27,7 +27,7 @@ enum node_event_kind {
 };
 
 enum node_event_flags {
-	NEF_DURABLE = 1, /* has a queue id; consumption must be committed */
+	NEF_DURABLE = 1,  /* has a queue id; consumption must be committed */
 	NEF_RESERVED = 2, /* holds a mailbox slot reserved at emit time */
 	NEF_HTTPIN = 4    /* an HTTP request from http-ingress; `source` is
 	                     the ingress resource (its route) */
@@ -39,14 +39,14 @@ enum node_event_flags {
 /* HTTP metadata of an event (a request in, or a request out). */
 struct node_http {
 	char *method;
-	char *path;   /* decoded path of an incoming request */
-	char *query;  /* raw query string, "" if none */
-	char *url;    /* target of an outgoing request */
+	char *path;  /* decoded path of an incoming request */
+	char *query; /* raw query string, "" if none */
+	char *url;   /* target of an outgoing request */
 	size_t nheaders;
 	ledge_header *headers;
 	uint32_t timeout_ms; /* outgoing: 0 = resource default */
 	uint32_t idem_ttl_s; /* incoming: keep an Idempotency-Key answer */
-	/* all strings live in this one allocation */
+	                     /* all strings live in this one allocation */
 };
 
 struct node_call;
@@ -55,18 +55,18 @@ struct node_event {
 	struct node_event *next; /* link while in a mailbox or list */
 	uint8_t kind;
 	uint8_t flags;
-	uint32_t target;         /* target id */
-	uint32_t source;         /* sender's target id, 0 = outside */
-	uint64_t qid;            /* queue id when NEF_DURABLE */
-	uint64_t dep;            /* commit seq this event depends on */
-	uint64_t due_ms;         /* wall clock ms for delayed casts, 0 = now */
-	uint64_t enq_us;         /* monotonic time it entered the mailbox */
-	struct node_http *http;  /* owned, may be NULL */
-	struct node_call *call;  /* one reference, for NE_CALL */
-	void *ctl;               /* control payload (NE_RELOAD: new code) */
-	struct node_target *to;  /* destination while being routed */
+	uint32_t target;        /* target id */
+	uint32_t source;        /* sender's target id, 0 = outside */
+	uint64_t qid;           /* queue id when NEF_DURABLE */
+	uint64_t dep;           /* commit seq this event depends on */
+	uint64_t due_ms;        /* wall clock ms for delayed casts, 0 = now */
+	uint64_t enq_us;        /* monotonic time it entered the mailbox */
+	struct node_http *http; /* owned, may be NULL */
+	struct node_call *call; /* one reference, for NE_CALL */
+	void *ctl;              /* control payload (NE_RELOAD: new code) */
+	struct node_target *to; /* destination while being routed */
 	size_t len;
-	unsigned char data[];    /* payload */
+	unsigned char data[]; /* payload */
 };
 
 /* Largest payload an event may carry. */

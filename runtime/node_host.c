@@ -44,12 +44,12 @@ struct host_ctx {
 	struct ledge_ctx pub; /* first: functions see only this */
 	struct node_worker *w;
 	struct node_instance *inst;
-	struct node_event *ev;   /* the event being handled */
-	struct node_code *code;  /* the code running it */
-	uint64_t dep;            /* newest commit seq this result depends on */
-	bool aborted;            /* inline run hit a blocking call: redo it */
+	struct node_event *ev;  /* the event being handled */
+	struct node_code *code; /* the code running it */
+	uint64_t dep;           /* newest commit seq this result depends on */
+	bool aborted;           /* inline run hit a blocking call: redo it */
 
-	struct wentry *writes;   /* malloc'd, reused */
+	struct wentry *writes; /* malloc'd, reused */
 	size_t nwrites, capw;
 	bool windexed;
 
@@ -58,10 +58,10 @@ struct host_ctx {
 
 	bool replied;
 	int status;
-	const char *ctype;       /* arena */
+	const char *ctype; /* arena */
 	const unsigned char *body;
 	size_t blen;
-	ledge_header *rh;   /* arena */
+	ledge_header *rh; /* arena */
 	size_t nrh, caprh;
 };
 
@@ -69,7 +69,7 @@ struct node_worker {
 	struct node *node;
 	struct sched *sched;
 	bool extra;
-	bool on_loop;            /* the loop thread's worker, for inline runs */
+	bool on_loop; /* the loop thread's worker, for inline runs */
 	struct store_reader *reader;
 	struct arena arena;
 	struct hmap wmap;
@@ -209,8 +209,8 @@ api_state_get(ledge_ctx *ctx, const void *key, size_t klen, ledge_bytes *out)
 }
 
 static int
-api_state_put(ledge_ctx *ctx, const void *key, size_t klen, const void *val,
-    size_t vlen)
+api_state_put(
+    ledge_ctx *ctx, const void *key, size_t klen, const void *val, size_t vlen)
 {
 	if (klen == 0 || key == NULL || (val == NULL && vlen > 0)) {
 		return LEDGE_EINVAL;
@@ -398,7 +398,8 @@ do_call(struct host_ctx *c, const char *output, struct node_event *ev,
 	}
 	node_send(c->inst->node, t, ev);
 	sched_block_enter(c->w->sched);
-	rv = node_call_wait(call, timeout_ms ? timeout_ms : HOST_CALL_TIMEOUT_MS);
+	rv = node_call_wait(
+	    call, timeout_ms ? timeout_ms : HOST_CALL_TIMEOUT_MS);
 	sched_block_leave(c->w->sched);
 	atomic_store(&c->inst->waiting_on, NULL);
 	if (rv == LEDGE_OK && call->reply.err != LEDGE_OK) {
@@ -477,8 +478,8 @@ api_logv(ledge_ctx *ctx, int level, const char *fmt, va_list ap)
 	if (fmt == NULL || c->aborted) {
 		return;
 	}
-	rlog_vwrite(node_log(c->inst->node), level, c->inst->target.name, fmt,
-	    ap);
+	rlog_vwrite(
+	    node_log(c->inst->node), level, c->inst->target.name, fmt, ap);
 }
 
 static const char *
@@ -494,7 +495,7 @@ static const struct node_http *
 req_http(struct host_ctx *c)
 {
 	return c->ev != NULL && (c->ev->flags & NEF_HTTPIN) ? c->ev->http
-	                                                     : NULL;
+	                                                    : NULL;
 }
 
 static const char *
@@ -584,9 +585,9 @@ api_http_query_param(ledge_ctx *ctx, const char *name, const char **value)
 			return LEDGE_ENOMEM;
 		}
 		if (strlen(k) == nlen && strcmp(k, name) == 0) {
-			*value = eq ? url_decode(&c->w->arena, eq + 1,
-			                  seg - klen - 1)
-			            : arena_strdup(&c->w->arena, "");
+			*value = eq
+			    ? url_decode(&c->w->arena, eq + 1, seg - klen - 1)
+			    : arena_strdup(&c->w->arena, "");
 			return *value ? LEDGE_OK : LEDGE_ENOMEM;
 		}
 		p += seg;
@@ -617,8 +618,8 @@ api_http_set_header(ledge_ctx *ctx, const char *name, const char *value)
 	if (c->ev == NULL || c->ev->kind != NE_CALL) {
 		return LEDGE_ESTATE;
 	}
-	if (name == NULL || value == NULL || *name == '\0' ||
-	    has_crlf(name) || has_crlf(value) || strchr(name, ':')) {
+	if (name == NULL || value == NULL || *name == '\0' || has_crlf(name) ||
+	    has_crlf(value) || strchr(name, ':')) {
 		return LEDGE_EINVAL;
 	}
 	if (strcasecmp(name, "content-type") == 0) {
@@ -627,8 +628,7 @@ api_http_set_header(ledge_ctx *ctx, const char *name, const char *value)
 	}
 	if (c->nrh == c->caprh) {
 		size_t ncap = c->caprh ? c->caprh * 2 : 8;
-		ledge_header *nh =
-		    arena_alloc(&c->w->arena, ncap * sizeof *nh);
+		ledge_header *nh = arena_alloc(&c->w->arena, ncap * sizeof *nh);
 		if (nh == NULL) {
 			return LEDGE_ENOMEM;
 		}
@@ -679,8 +679,8 @@ api_http_fetch(ledge_ctx *ctx, const char *output,
 	struct node_reply *r;
 	int rv;
 
-	if (output == NULL || req == NULL || resp == NULL ||
-	    req->url == NULL || (req->body == NULL && req->body_len > 0) ||
+	if (output == NULL || req == NULL || resp == NULL || req->url == NULL ||
+	    (req->body == NULL && req->body_len > 0) ||
 	    (req->headers == NULL && req->nheaders > 0)) {
 		return LEDGE_EINVAL;
 	}
@@ -819,8 +819,8 @@ host_worker_extra(struct node_worker *w)
 /* one event                                                           */
 
 static void
-ctx_reset(struct host_ctx *c, struct node_instance *inst,
-    struct node_event *ev, struct node_code *code)
+ctx_reset(struct host_ctx *c, struct node_instance *inst, struct node_event *ev,
+    struct node_code *code)
 {
 	arena_reset(&c->w->arena);
 	if (c->windexed) {
@@ -857,8 +857,8 @@ build_record(struct host_ctx *c, struct commit_rec *rec)
 		struct wentry *e = &c->writes[i];
 		memcpy(key + 4, e->key, e->klen);
 		rv = e->del ? commit_rec_del(rec, STORE_STATE, key, 4 + e->klen)
-		            : commit_rec_put(rec, STORE_STATE, key,
-		                  4 + e->klen, e->val, e->vlen);
+		            : commit_rec_put(rec, STORE_STATE, key, 4 + e->klen,
+		                  e->val, e->vlen);
 	}
 	if (rv == LEDGE_OK && (c->ev->flags & NEF_DURABLE)) {
 		store_be64(q, c->ev->qid);
@@ -925,8 +925,8 @@ oom:
  * retry finds it exactly when the effects are there.
  */
 static int
-add_idem(struct host_ctx *c, const struct node_reply *reply,
-    struct commit_rec **rec)
+add_idem(
+    struct host_ctx *c, const struct node_reply *reply, struct commit_rec **rec)
 {
 	const struct node_http *h = req_http(c);
 	const char *key = h ? node_http_header(h, "Idempotency-Key") : NULL;
@@ -997,8 +997,8 @@ finish(struct host_ctx *c, int rv)
 	struct commit_rec *rec = NULL;
 	struct node_reply reply;
 	struct node_event *held = NULL, **held_tail = &held;
-	bool has_ops = c->nwrites > 0 || c->nemits > 0 ||
-	    (ev->flags & NEF_DURABLE);
+	bool has_ops =
+	    c->nwrites > 0 || c->nemits > 0 || (ev->flags & NEF_DURABLE);
 	bool is_call = ev->kind == NE_CALL && ev->call != NULL;
 	/* What this result builds on, besides its own record. */
 	uint64_t dep = c->dep > inst->last_seq ? c->dep : inst->last_seq;
@@ -1010,7 +1010,8 @@ finish(struct host_ctx *c, int rv)
 			commit_rec_free(rec);
 			rec = NULL;
 			rv = LEDGE_ENOMEM;
-			rlog_write(node_log(node), RLOG_ERROR, inst->target.name,
+			rlog_write(node_log(node), RLOG_ERROR,
+			    inst->target.name,
 			    "out of memory committing a %s; its effects are "
 			    "dropped",
 			    kind_name(ev->kind));
@@ -1023,7 +1024,8 @@ finish(struct host_ctx *c, int rv)
 			unsigned char q[8];
 			store_be64(q, ev->qid);
 			if ((rec = commit_rec_new()) != NULL &&
-			    commit_rec_del(rec, STORE_QUEUE, q, 8) != LEDGE_OK) {
+			    commit_rec_del(rec, STORE_QUEUE, q, 8) !=
+			        LEDGE_OK) {
 				commit_rec_free(rec);
 				rec = NULL;
 			}
@@ -1034,7 +1036,8 @@ finish(struct host_ctx *c, int rv)
 
 	if (is_call) {
 		build_reply(c, rv == LEDGE_OK ? LEDGE_OK : LEDGE_EFAIL, &reply);
-		if (reply.err == LEDGE_OK && add_idem(c, &reply, &rec) != LEDGE_OK) {
+		if (reply.err == LEDGE_OK &&
+		    add_idem(c, &reply, &rec) != LEDGE_OK) {
 			node_reply_free(&reply);
 			reply.err = LEDGE_ENOMEM;
 		}
@@ -1079,14 +1082,14 @@ finish(struct host_ctx *c, int rv)
 	if (rv == LEDGE_OK && c->nwrites > 0) {
 		for (size_t i = 0; i < c->nwrites; i++) {
 			struct wentry *e = &c->writes[i];
-			if (instance_dirty_put(inst, seq, e->key, e->klen, e->val,
-			        e->vlen, e->del) != LEDGE_OK) {
+			if (instance_dirty_put(inst, seq, e->key, e->klen,
+			        e->val, e->vlen, e->del) != LEDGE_OK) {
 				/* The write is committed regardless; without
 				 * its cache entry a read could see an older
 				 * value, so wait until the store has it. */
 				sched_block_enter(c->w->sched);
 				while (commit_durable(cm) < seq) {
-					struct timespec ts = {0, 100000};
+					struct timespec ts = { 0, 100000 };
 					nanosleep(&ts, NULL);
 				}
 				sched_block_leave(c->w->sched);
@@ -1117,13 +1120,13 @@ finish(struct host_ctx *c, int rv)
 }
 
 static void
-exec_event(struct node_worker *w, struct node_instance *inst,
-    struct node_event *ev)
+exec_event(
+    struct node_worker *w, struct node_instance *inst, struct node_event *ev)
 {
 	struct host_ctx *c = &w->ctx;
 	struct node_code *code = inst->code;
 	const ledge_function *fn;
-	ledge_bytes msg = {ev->data, ev->len};
+	ledge_bytes msg = { ev->data, ev->len };
 	uint64_t t0 = clock_mono_us();
 	int rv = LEDGE_OK;
 
@@ -1177,7 +1180,8 @@ exec_event(struct node_worker *w, struct node_instance *inst,
 		    (unsigned long long)(clock_mono_us() - t0));
 	}
 	if (rv != LEDGE_OK && ev->kind != NE_INIT && ev->kind != NE_RELOAD) {
-		if (rv == LEDGE_ENOTSUP && (ev->kind == NE_CAST || ev->kind == NE_CALL)) {
+		if (rv == LEDGE_ENOTSUP &&
+		    (ev->kind == NE_CAST || ev->kind == NE_CALL)) {
 			rlog_write(node_log(inst->node), RLOG_WARN,
 			    inst->target.name,
 			    "got a %s but the function has no %s handler",

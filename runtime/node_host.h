@@ -65,8 +65,8 @@ void host_run(struct node_worker *w, struct node_instance *inst);
  * Loop thread only.
  */
 #define HOST_INLINE_MAX_US 500
-bool host_run_inline(struct node_worker *w, struct node_instance *inst,
-    struct node_event *ev);
+bool host_run_inline(
+    struct node_worker *w, struct node_instance *inst, struct node_event *ev);
 
 /*
  * The instance whose code the calling thread is running, or NULL; for the

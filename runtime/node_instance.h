@@ -34,12 +34,12 @@ struct workflow;
 enum node_target_kind { NT_INSTANCE = 1, NT_RESOURCE = 2 };
 
 struct node_target {
-	uint32_t id;                 /* persistent id (registry) */
+	uint32_t id; /* persistent id (registry) */
 	enum node_target_kind kind;
-	const char *name;            /* "workflow/name" */
-	struct node_instance *inst;  /* NT_INSTANCE */
-	struct res *res;             /* NT_RESOURCE */
-	atomic_uint pending;         /* events handed to a resource, unfinished */
+	const char *name;           /* "workflow/name" */
+	struct node_instance *inst; /* NT_INSTANCE */
+	struct res *res;            /* NT_RESOURCE */
+	atomic_uint pending; /* events handed to a resource, unfinished */
 };
 
 struct node_output {
@@ -51,10 +51,10 @@ struct node_output {
 struct node_mailbox {
 	pthread_mutex_t mu;
 	struct node_event *head, *tail;
-	uint32_t depth;   /* queued + reserved slots */
-	uint32_t cap;     /* limit for events from outside the node */
-	bool scheduled;   /* in the run queue or being run */
-	bool closed;      /* stopped: refuses everything but control events */
+	uint32_t depth; /* queued + reserved slots */
+	uint32_t cap;   /* limit for events from outside the node */
+	bool scheduled; /* in the run queue or being run */
+	bool closed;    /* stopped: refuses everything but control events */
 };
 
 enum node_instance_status {
@@ -66,26 +66,26 @@ enum node_instance_status {
 
 /* One entry of the write-behind cache (owner). */
 struct node_dirty {
-	uint64_t seq;     /* record that wrote it */
+	uint64_t seq; /* record that wrote it */
 	uint32_t klen, vlen;
 	bool del;
 	unsigned char bytes[]; /* key, then value */
 };
 
 struct node_instance {
-	struct node_target target;   /* id, name; target.inst == this */
+	struct node_target target; /* id, name; target.inst == this */
 	struct node *node;
 	const struct workflow *wf;
 	const struct wf_function *spec;
 	struct node_output *outputs;
 	size_t noutputs;
-	struct node_code *code;      /* owner; swapped at event boundaries */
+	struct node_code *code; /* owner; swapped at event boundaries */
 	struct node_mailbox mb;
 	struct node_instance *runq_next; /* scheduler's link */
 
-	struct hmap dirty;           /* owner: key -> struct node_dirty */
-	uint64_t last_seq;           /* owner: seq of last record with ops */
-	uint64_t init_gen;           /* owner: bumps at each (re)init */
+	struct hmap dirty; /* owner: key -> struct node_dirty */
+	uint64_t last_seq; /* owner: seq of last record with ops */
+	uint64_t init_gen; /* owner: bumps at each (re)init */
 
 	/* Events for it may run on the loop thread (see node_host.h);
 	 * cleared for good once it blocks or runs long. */

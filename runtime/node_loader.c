@@ -32,8 +32,8 @@ struct code_cache {
 };
 
 int
-code_cache_open(struct code_cache **cp, const char *dir, char *err,
-    size_t errlen)
+code_cache_open(
+    struct code_cache **cp, const char *dir, char *err, size_t errlen)
 {
 	struct code_cache *c;
 	if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
@@ -264,8 +264,8 @@ write_copy(const char *dst, const unsigned char *data, size_t len, char *err,
 		done += (size_t)n;
 	}
 	if (fsync(fd) != 0 || close(fd) != 0 || rename(tmp, dst) != 0) {
-		snprintf(err, errlen, "cannot write code copy: %s",
-		    strerror(errno));
+		snprintf(
+		    err, errlen, "cannot write code copy: %s", strerror(errno));
 		unlink(tmp);
 		return LEDGE_EINVAL;
 	}
@@ -276,8 +276,8 @@ static int
 check_descriptor(const ledge_function *fn, char *err, size_t errlen)
 {
 	if (fn == NULL) {
-		snprintf(err, errlen, "%s() returned NULL",
-		    LEDGE_DESCRIPTOR_SYMBOL);
+		snprintf(
+		    err, errlen, "%s() returned NULL", LEDGE_DESCRIPTOR_SYMBOL);
 		return LEDGE_EINVAL;
 	}
 	if (fn->magic != LEDGE_MAGIC) {
@@ -295,8 +295,8 @@ check_descriptor(const ledge_function *fn, char *err, size_t errlen)
 		return LEDGE_EINVAL;
 	}
 	if (fn->size < offsetof(ledge_function, stop) + sizeof fn->stop) {
-		snprintf(err, errlen, "descriptor too small (%u bytes)",
-		    fn->size);
+		snprintf(
+		    err, errlen, "descriptor too small (%u bytes)", fn->size);
 		return LEDGE_EINVAL;
 	}
 	if (fn->cast == NULL && fn->call == NULL) {

@@ -37,8 +37,8 @@ struct code_cache;
  * A cache keeping private copies in folder `dir` (created if needed).
  * Returns LEDGE_OK or an error with a reason in err.
  */
-int code_cache_open(struct code_cache **cp, const char *dir, char *err,
-    size_t errlen);
+int code_cache_open(
+    struct code_cache **cp, const char *dir, char *err, size_t errlen);
 
 /* Close; every code must have been released. */
 void code_cache_close(struct code_cache *c);

@@ -16,13 +16,13 @@
 struct sched {
 	struct node *node;
 	pthread_mutex_t mu;
-	pthread_cond_t cv;       /* workers wait for instances here */
-	pthread_cond_t done_cv;  /* sched_stop waits for workers here */
+	pthread_cond_t cv;      /* workers wait for instances here */
+	pthread_cond_t done_cv; /* sched_stop waits for workers here */
 	struct node_instance *head, *tail;
-	int base;                /* configured workers */
-	int alive;               /* workers running */
-	int blocked;             /* of those, blocked in a call */
-	int idle;                /* of those, waiting for work */
+	int base;    /* configured workers */
+	int alive;   /* workers running */
+	int blocked; /* of those, blocked in a call */
+	int idle;    /* of those, waiting for work */
 	bool stopping;
 	/* Threads that have left their loop, to be joined (so that nothing
 	 * runs on this struct once sched_stop returns). */
@@ -90,10 +90,10 @@ worker_main(void *arg)
 		while ((inst = pop(s)) == NULL && !s->stopping) {
 			s->idle++;
 			if (extra) {
-				struct timespec dl = clock_deadline(
-				    EXTRA_IDLE_S * 1000);
-				int rc = pthread_cond_timedwait(
-				    &s->cv, &s->mu, &dl);
+				struct timespec dl =
+				    clock_deadline(EXTRA_IDLE_S * 1000);
+				int rc =
+				    pthread_cond_timedwait(&s->cv, &s->mu, &dl);
 				s->idle--;
 				if (rc != 0 && s->head == NULL &&
 				    s->alive - s->blocked > s->base) {

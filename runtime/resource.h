@@ -21,20 +21,20 @@
 #include "workflow.h"
 
 enum res_param_kind {
-	RP_STR,   /* any scalar, kept as text */
-	RP_INT,   /* an integer in [min, max] */
-	RP_BOOL,  /* true/false/yes/no/on/off */
-	RP_ENUM,  /* one of `choices` */
-	RP_LIST,  /* a scalar or a sequence of scalars */
+	RP_STR,  /* any scalar, kept as text */
+	RP_INT,  /* an integer in [min, max] */
+	RP_BOOL, /* true/false/yes/no/on/off */
+	RP_ENUM, /* one of `choices` */
+	RP_LIST, /* a scalar or a sequence of scalars */
 };
 
 struct res_param {
 	const char *name; /* NULL ends the table */
 	enum res_param_kind kind;
 	bool required;
-	long long min, max;          /* RP_INT */
-	const char *const *choices;  /* RP_ENUM, NULL-terminated */
-	const char *help;            /* one line, for --help and errors */
+	long long min, max;         /* RP_INT */
+	const char *const *choices; /* RP_ENUM, NULL-terminated */
+	const char *help;           /* one line, for --help and errors */
 };
 
 struct res;
@@ -88,9 +88,9 @@ struct res {
 	struct node *node;
 	const struct workflow *wf;
 	const struct wf_resource *spec;
-	const char *name;    /* "workflow/resource"; owned by the node */
-	uint32_t id;         /* its target id in the node */
-	void *priv;          /* owned by the type */
+	const char *name; /* "workflow/resource"; owned by the node */
+	uint32_t id;      /* its target id in the node */
+	void *priv;       /* owned by the type */
 };
 
 /* The resource type called `name`, or NULL. */

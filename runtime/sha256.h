@@ -9,8 +9,8 @@
 
 struct sha256 {
 	uint32_t h[8];
-	uint64_t len;           /* bytes hashed so far */
-	unsigned char buf[64];  /* partial block */
+	uint64_t len;          /* bytes hashed so far */
+	unsigned char buf[64]; /* partial block */
 	size_t nbuf;
 };
 

@@ -12,8 +12,8 @@
 
 #include "store.h"
 
-static const char *const db_names[STORE_NDB] = {
-	"state", "queue", "idem", "idemtime", "registry", "meta"};
+static const char *const db_names[STORE_NDB] = { "state", "queue", "idem",
+	"idemtime", "registry", "meta" };
 
 struct store {
 	MDB_env *env;
@@ -79,10 +79,10 @@ store_open(struct store **sp, const char *dir, const struct store_opts *o,
 {
 	struct store *s;
 	MDB_txn *txn = NULL;
-	size_t map_mb = o && o->map_mb ? o->map_mb
-	                               : (sizeof(void *) == 8 ? 8192 : 512);
-	unsigned flags = MDB_NOTLS |
-	    (o && o->nosync ? MDB_NOSYNC : MDB_NOMETASYNC);
+	size_t map_mb =
+	    o && o->map_mb ? o->map_mb : (sizeof(void *) == 8 ? 8192 : 512);
+	unsigned flags =
+	    MDB_NOTLS | (o && o->nosync ? MDB_NOSYNC : MDB_NOMETASYNC);
 	int rc;
 
 	if (mkdirs(dir) != 0) {
@@ -109,10 +109,10 @@ store_open(struct store **sp, const char *dir, const struct store_opts *o,
 		goto fail;
 	}
 	for (int i = 0; i < STORE_NDB; i++) {
-		if ((rc = mdb_dbi_open(txn, db_names[i], MDB_CREATE,
-		         &s->dbi[i])) != 0) {
-			snprintf(err, errlen, "store '%s': database %s: %s", dir,
-			    db_names[i], mdb_strerror(rc));
+		if ((rc = mdb_dbi_open(
+		         txn, db_names[i], MDB_CREATE, &s->dbi[i])) != 0) {
+			snprintf(err, errlen, "store '%s': database %s: %s",
+			    dir, db_names[i], mdb_strerror(rc));
 			mdb_txn_abort(txn);
 			goto fail;
 		}
@@ -159,7 +159,8 @@ store_size(struct store *s)
 {
 	MDB_envinfo info;
 	MDB_stat st;
-	if (mdb_env_info(s->env, &info) != 0 || mdb_env_stat(s->env, &st) != 0) {
+	if (mdb_env_info(s->env, &info) != 0 ||
+	    mdb_env_stat(s->env, &st) != 0) {
 		return 0;
 	}
 	return (uint64_t)(info.me_last_pgno + 1) * st.ms_psize;
@@ -236,7 +237,7 @@ int
 store_get(struct store_reader *r, enum store_db db, const void *key,
     size_t klen, ledge_bytes *out)
 {
-	MDB_val k = {klen, (void *)key}, v;
+	MDB_val k = { klen, (void *)key }, v;
 	int rc;
 	if (!r->active) {
 		return LEDGE_ESTATE;
@@ -266,7 +267,7 @@ scan_cursor(MDB_txn *txn, MDB_dbi dbi, const void *prefix, size_t plen,
     size_t skip, int (*fn)(void *, ledge_bytes, ledge_bytes), void *arg)
 {
 	MDB_cursor *c;
-	MDB_val k = {plen, (void *)prefix}, v;
+	MDB_val k = { plen, (void *)prefix }, v;
 	int rc, ret = 0;
 
 	if ((rc = mdb_cursor_open(txn, dbi, &c)) != 0) {
@@ -275,13 +276,14 @@ scan_cursor(MDB_txn *txn, MDB_dbi dbi, const void *prefix, size_t plen,
 	rc = plen ? mdb_cursor_get(c, &k, &v, MDB_SET_RANGE)
 	          : mdb_cursor_get(c, &k, &v, MDB_FIRST);
 	while (rc == 0) {
-		if (plen && (k.mv_size < plen ||
-		                memcmp(k.mv_data, prefix, plen) != 0)) {
+		if (plen &&
+		    (k.mv_size < plen ||
+		        memcmp(k.mv_data, prefix, plen) != 0)) {
 			break;
 		}
-		ledge_bytes kb = {(const char *)k.mv_data + skip,
-		    k.mv_size - skip};
-		ledge_bytes vb = {v.mv_data, v.mv_size};
+		ledge_bytes kb = { (const char *)k.mv_data + skip,
+			k.mv_size - skip };
+		ledge_bytes vb = { v.mv_data, v.mv_size };
 		if ((ret = fn(arg, kb, vb)) != 0) {
 			break;
 		}
@@ -338,7 +340,7 @@ int
 store_batch_put(struct store_batch *b, enum store_db db, const void *key,
     size_t klen, const void *val, size_t vlen)
 {
-	MDB_val k = {klen, (void *)key}, v = {vlen, (void *)val};
+	MDB_val k = { klen, (void *)key }, v = { vlen, (void *)val };
 	if (klen == 0) {
 		return LEDGE_EINVAL;
 	}
@@ -349,7 +351,7 @@ int
 store_batch_del(
     struct store_batch *b, enum store_db db, const void *key, size_t klen)
 {
-	MDB_val k = {klen, (void *)key};
+	MDB_val k = { klen, (void *)key };
 	int rc = mdb_del(b->txn, b->s->dbi[db], &k, NULL);
 	return rc == MDB_NOTFOUND ? LEDGE_OK : map_err(rc);
 }
@@ -396,7 +398,7 @@ int
 store_registry_id(struct store *s, const char *name, uint32_t *id)
 {
 	MDB_txn *txn;
-	MDB_val k = {strlen(name), (void *)name}, v;
+	MDB_val k = { strlen(name), (void *)name }, v;
 	uint32_t next = 1;
 	int rc;
 
@@ -410,7 +412,7 @@ store_registry_id(struct store *s, const char *name, uint32_t *id)
 		mdb_txn_abort(txn);
 		goto out;
 	}
-	MDB_val nk = {sizeof "next_id" - 1, (void *)"next_id"}, nv;
+	MDB_val nk = { sizeof "next_id" - 1, (void *)"next_id" }, nv;
 	if (mdb_get(txn, s->dbi[STORE_META], &nk, &nv) == 0 &&
 	    nv.mv_size == 4) {
 		next = store_rd32(nv.mv_data);
@@ -418,8 +420,8 @@ store_registry_id(struct store *s, const char *name, uint32_t *id)
 	unsigned char idb[4], nextb[4];
 	store_be32(idb, next);
 	store_be32(nextb, next + 1);
-	v = (MDB_val){4, idb};
-	nv = (MDB_val){4, nextb};
+	v = (MDB_val) { 4, idb };
+	nv = (MDB_val) { 4, nextb };
 	if ((rc = mdb_put(txn, s->dbi[STORE_REGISTRY], &k, &v, 0)) != 0 ||
 	    (rc = mdb_put(txn, s->dbi[STORE_META], &nk, &nv, 0)) != 0) {
 		mdb_txn_abort(txn);
@@ -445,7 +447,7 @@ uint64_t
 store_meta_get_u64(struct store *s, const char *name)
 {
 	MDB_txn *txn;
-	MDB_val k = {strlen(name), (void *)name}, v;
+	MDB_val k = { strlen(name), (void *)name }, v;
 	uint64_t out = 0;
 	if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn) != 0) {
 		return 0;

@@ -17,9 +17,9 @@
 
 struct wfile {
 	struct wfile *next;
-	int wd;          /* watch descriptor of its folder */
-	char *path;      /* as given */
-	char *base;      /* points into path */
+	int wd;     /* watch descriptor of its folder */
+	char *path; /* as given */
+	char *base; /* points into path */
 	bool changed;
 };
 
@@ -49,7 +49,8 @@ static void
 on_inotify(void *arg)
 {
 	struct watch *w = arg;
-	char buf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
+	char buf[8192]
+	    __attribute__((aligned(__alignof__(struct inotify_event))));
 	bool any = false;
 	ssize_t n;
 
@@ -72,8 +73,8 @@ on_inotify(void *arg)
 }
 
 int
-watch_new(struct watch **wp, struct loop *l,
-    void (*fn)(void *, const char *), void *arg)
+watch_new(struct watch **wp, struct loop *l, void (*fn)(void *, const char *),
+    void *arg)
 {
 	struct watch *w = calloc(1, sizeof *w);
 	if (w == NULL) {
@@ -144,8 +145,8 @@ watch_add(struct watch *w, const char *path)
 		return -1;
 	}
 	f->base = strrchr(f->path, '/') ? strrchr(f->path, '/') + 1 : f->path;
-	f->wd = inotify_add_watch(w->fd, dir,
-	    IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_ATTRIB);
+	f->wd = inotify_add_watch(
+	    w->fd, dir, IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_ATTRIB);
 	if (f->wd < 0) {
 		free(f->path);
 		free(f);

@@ -29,36 +29,36 @@ struct wf_pos {
 /* A flattened config map: {a: {b: 1}, c: [x, y]} -> a.b=1, c.0=x, c.1=y */
 struct wf_config {
 	size_t count;
-	char **keys;          /* owned */
-	char **values;        /* owned; scalars as written in the YAML */
-	struct wf_pos *pos;   /* position of each value */
-	ledge_kv *view;       /* owned; the same pairs for ledge_config */
-	ledge_config sdk;     /* {count, view}, handed to functions */
+	char **keys;        /* owned */
+	char **values;      /* owned; scalars as written in the YAML */
+	struct wf_pos *pos; /* position of each value */
+	ledge_kv *view;     /* owned; the same pairs for ledge_config */
+	ledge_config sdk;   /* {count, view}, handed to functions */
 };
 
 struct wf_output {
-	char *name;           /* the output name, e.g. "out" */
-	char **targets;       /* names of functions/resources; owned */
+	char *name;     /* the output name, e.g. "out" */
+	char **targets; /* names of functions/resources; owned */
 	size_t ntargets;
-	struct wf_pos pos;    /* of the output's key */
+	struct wf_pos pos; /* of the output's key */
 	struct wf_pos *target_pos;
 };
 
 struct wf_placement {
 	size_t nlabels;
-	char **label_keys;    /* required node labels */
+	char **label_keys; /* required node labels */
 	char **label_values;
-	char *node;           /* a named node, or NULL */
-	char *arch;           /* e.g. "x86_64", or NULL */
+	char *node; /* a named node, or NULL */
+	char *arch; /* e.g. "x86_64", or NULL */
 	size_t nresources;
-	char **resources;     /* resource types the node must offer */
+	char **resources; /* resource types the node must offer */
 };
 
 struct wf_function {
 	char *name;
 	struct wf_pos pos;
-	char *code;           /* path as written (for this machine's arch) */
-	char *code_path;      /* resolved against the workflow's folder */
+	char *code;      /* path as written (for this machine's arch) */
+	char *code_path; /* resolved against the workflow's folder */
 	struct wf_pos code_pos;
 	/* `code: {x86_64: a.so, aarch64: b.so}`: every variant, resolved.
 	 * `code`/`code_path` above are the one for this machine (uname -m);
@@ -70,8 +70,8 @@ struct wf_function {
 	struct wf_output *outputs;
 	size_t noutputs;
 	struct wf_placement placement;
-	uint32_t mailbox;     /* mailbox capacity (default 1024) */
-	uint32_t replicas;    /* state: {replicas: N} (default 0) */
+	uint32_t mailbox;  /* mailbox capacity (default 1024) */
+	uint32_t replicas; /* state: {replicas: N} (default 0) */
 };
 
 struct wf_resource {
@@ -87,8 +87,8 @@ struct wf_resource {
 struct workflow {
 	char *name;
 	struct wf_pos name_pos;
-	char *file;           /* the path given to wf_load */
-	char *dir;            /* its folder, for relative code paths */
+	char *file; /* the path given to wf_load */
+	char *dir;  /* its folder, for relative code paths */
 	struct wf_function *functions;
 	size_t nfunctions;
 	struct wf_resource *resources;
@@ -128,8 +128,8 @@ const char *wf_config_get(const struct wf_config *c, const char *key);
  * and config {methods: [GET, POST]} fills out[0]="GET", out[1]="POST".
  * Returns the number of items (may exceed max; only max are stored).
  */
-size_t wf_config_list(const struct wf_config *c, const char *key,
-    const char **out, size_t max);
+size_t wf_config_list(
+    const struct wf_config *c, const char *key, const char **out, size_t max);
 
 /* Find a function or a resource by name; NULL if absent. */
 const struct wf_function *wf_find_function(

@@ -47,22 +47,22 @@ extern "C" {
  * Errors.  One list, fixed values, 0 is success.  Values never change
  * meaning; new ones are appended.  ledge_strerror() gives the text.
  */
-#define LEDGE_ERRORS(X)                                                    \
-	X(OK, 0, "success")                                                \
-	X(ENOENT, 1, "not found")                                          \
-	X(EINVAL, 2, "invalid argument")                                   \
-	X(ENOMEM, 3, "out of memory")                                      \
-	X(ETIMEDOUT, 4, "timed out")                                       \
-	X(EFULL, 5, "mailbox full")                                        \
-	X(ECYCLE, 6, "call cycle: the target is waiting on this call")     \
-	X(ENOTSUP, 7, "not supported")                                     \
-	X(ETOOBIG, 8, "too large")                                         \
-	X(ESTORE, 9, "state store error")                                  \
-	X(ECLOSED, 10, "target stopped")                                   \
-	X(EPROTO, 11, "malformed message")                                 \
-	X(EFAIL, 12, "function failed")                                    \
-	X(ECONN, 13, "connection failed")                                  \
-	X(ENOTHTTP, 14, "event is not an HTTP request")                    \
+#define LEDGE_ERRORS(X)                                                        \
+	X(OK, 0, "success")                                                    \
+	X(ENOENT, 1, "not found")                                              \
+	X(EINVAL, 2, "invalid argument")                                       \
+	X(ENOMEM, 3, "out of memory")                                          \
+	X(ETIMEDOUT, 4, "timed out")                                           \
+	X(EFULL, 5, "mailbox full")                                            \
+	X(ECYCLE, 6, "call cycle: the target is waiting on this call")         \
+	X(ENOTSUP, 7, "not supported")                                         \
+	X(ETOOBIG, 8, "too large")                                             \
+	X(ESTORE, 9, "state store error")                                      \
+	X(ECLOSED, 10, "target stopped")                                       \
+	X(EPROTO, 11, "malformed message")                                     \
+	X(EFAIL, 12, "function failed")                                        \
+	X(ECONN, 13, "connection failed")                                      \
+	X(ENOTHTTP, 14, "event is not an HTTP request")                        \
 	X(ESTATE, 15, "wrong state for this operation")
 
 /** Error codes returned by every ledge_* call that can fail. */
@@ -82,8 +82,8 @@ static inline const char *
 ledge_strerror(int err)
 {
 	switch (err) {
-#define LEDGE__STR(name, value, text)                                      \
-	case value:                                                        \
+#define LEDGE__STR(name, value, text)                                          \
+	case value:                                                            \
 		return text;
 		LEDGE_ERRORS(LEDGE__STR)
 #undef LEDGE__STR
@@ -122,14 +122,14 @@ typedef struct ledge_header {
 
 /** A request for an http-egress resource (see ledge_http_fetch). */
 typedef struct ledge_http_request {
-	const char *method;     /**< "GET" when NULL */
-	const char *url;        /**< absolute http:// URL, or a path that is
-	                             appended to the resource's `base_url` */
+	const char *method; /**< "GET" when NULL */
+	const char *url;    /**< absolute http:// URL, or a path that is
+	                         appended to the resource's `base_url` */
 	const ledge_header *headers;
 	size_t nheaders;
 	const void *body;
 	size_t body_len;
-	uint32_t timeout_ms;    /**< 0: the resource's default */
+	uint32_t timeout_ms; /**< 0: the resource's default */
 } ledge_http_request;
 
 /** A response from an http-egress resource; borrowed until return. */
@@ -222,7 +222,7 @@ typedef struct ledge_function {
 } ledge_function;
 
 #if defined(__GNUC__) || defined(__clang__)
-#define LEDGE_EXPORT __attribute__((visibility("default")))
+#define LEDGE_EXPORT        __attribute__((visibility("default")))
 #define LEDGE__PRINTF(f, a) __attribute__((format(printf, f, a)))
 #else
 #define LEDGE_EXPORT
@@ -234,17 +234,18 @@ typedef struct ledge_function {
  * `LEDGE_FUNCTION(.name = "counter", .cast = counter_cast);`
  * Use it exactly once per shared object.
  */
-#define LEDGE_FUNCTION(...)                                                \
-	LEDGE_EXPORT const ledge_function *ledge_descriptor(void);         \
-	LEDGE_EXPORT const ledge_function *ledge_descriptor(void)          \
-	{                                                                  \
-		static const ledge_function ledge__descriptor = {          \
-			.magic = LEDGE_MAGIC,                              \
-			.abi = LEDGE_ABI_VERSION,                          \
-			.size = sizeof(ledge_function),                    \
-			__VA_ARGS__};                                      \
-		return &ledge__descriptor;                                 \
-	}                                                                  \
+#define LEDGE_FUNCTION(...)                                                    \
+	LEDGE_EXPORT const ledge_function *ledge_descriptor(void);             \
+	LEDGE_EXPORT const ledge_function *ledge_descriptor(void)              \
+	{                                                                      \
+		static const ledge_function ledge__descriptor = {              \
+			.magic = LEDGE_MAGIC,                                  \
+			.abi = LEDGE_ABI_VERSION,                              \
+			.size = sizeof(ledge_function),                        \
+			__VA_ARGS__                                            \
+		};                                                             \
+		return &ledge__descriptor;                                     \
+	}                                                                      \
 	typedef int ledge__descriptor_defined
 
 /* ------------------------------------------------------------------ */
@@ -356,8 +357,7 @@ ledge_state_put_raw(ledge_ctx *ctx, const void *key, size_t klen,
 
 /** ledge_state_put_raw with a NUL-terminated key. */
 static inline int
-ledge_state_put(
-    ledge_ctx *ctx, const char *key, const void *value, size_t vlen)
+ledge_state_put(ledge_ctx *ctx, const char *key, const void *value, size_t vlen)
 {
 	return ctx->api->state_put(ctx, key, strlen(key), value, vlen);
 }

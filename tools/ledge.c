@@ -102,7 +102,8 @@ on_crash(int sig)
 	const char *who = host_current();
 	char buf[512];
 	size_t n = 0;
-	const char *parts[] = {"ledge: fatal signal ", NULL, NULL, NULL, NULL};
+	const char *parts[] = { "ledge: fatal signal ", NULL, NULL, NULL,
+		NULL };
 	char num[8];
 	int k = 0, s = sig;
 	char tmp[8];
@@ -145,7 +146,7 @@ static void
 install_crash_handler(void)
 {
 	static char stack[64 * 1024];
-	stack_t ss = {.ss_sp = stack, .ss_size = sizeof stack};
+	stack_t ss = { .ss_sp = stack, .ss_size = sizeof stack };
 	struct sigaction sa;
 	sigaltstack(&ss, NULL);
 	memset(&sa, 0, sizeof sa);
@@ -245,7 +246,7 @@ rm_tree(const char *path)
 static int
 cmd_validate(int argc, char **argv)
 {
-	struct check_ctx cc = {0};
+	struct check_ctx cc = { 0 };
 	struct workflow **wfs;
 	char tmpl[] = "/tmp/ledge-validate-XXXXXX";
 	char err[512];
@@ -289,30 +290,30 @@ static int
 cmd_run(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"data", required_argument, NULL, 'd'},
-	    {"http", required_argument, NULL, 'H'},
-	    {"workers", required_argument, NULL, 'w'},
-	    {"log-level", required_argument, NULL, 'l'},
-	    {"no-watch", no_argument, NULL, 'W'},
-	    {"no-sync", no_argument, NULL, 'S'},
-	    {"store-size", required_argument, NULL, 'z'},
-	    {"no-inline", no_argument, NULL, 'I'},
-	    {"name", required_argument, NULL, 'n'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+		{ "data", required_argument, NULL, 'd' },
+		{ "http", required_argument, NULL, 'H' },
+		{ "workers", required_argument, NULL, 'w' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "no-watch", no_argument, NULL, 'W' },
+		{ "no-sync", no_argument, NULL, 'S' },
+		{ "store-size", required_argument, NULL, 'z' },
+		{ "no-inline", no_argument, NULL, 'I' },
+		{ "name", required_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
-	struct node_opts o = {.data_dir = "./.ledge",
-	    .http_addr = "127.0.0.1:8080", .watch = true};
+	struct node_opts o = { .data_dir = "./.ledge",
+		.http_addr = "127.0.0.1:8080",
+		.watch = true };
 	struct rlog log;
-	struct check_ctx cc = {0};
+	struct check_ctx cc = { 0 };
 	struct workflow **wfs = NULL;
 	struct node *node = NULL;
 	char err[2048], codedir[PATH_MAX];
 	int level = RLOG_INFO, c, nwf, rc = 1;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "d:H:w:l:n:h", opts, NULL)) !=
-	    -1) {
+	while ((c = getopt_long(argc, argv, "d:H:w:l:n:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
 			o.data_dir = optarg;
@@ -323,8 +324,9 @@ cmd_run(int argc, char **argv)
 		case 'w':
 			o.workers = atoi(optarg);
 			if (o.workers < 1 || o.workers > 128) {
-				fprintf(stderr, "ledge run: --workers must be "
-				                "between 1 and 128\n");
+				fprintf(stderr,
+				    "ledge run: --workers must be "
+				    "between 1 and 128\n");
 				return 2;
 			}
 			break;
@@ -346,8 +348,9 @@ cmd_run(int argc, char **argv)
 		case 'z':
 			o.store.map_mb = strtoul(optarg, NULL, 10);
 			if (o.store.map_mb < 16) {
-				fprintf(stderr, "ledge run: --store-size must "
-				                "be at least 16 (MB)\n");
+				fprintf(stderr,
+				    "ledge run: --store-size must "
+				    "be at least 16 (MB)\n");
 				return 2;
 			}
 			break;
@@ -367,13 +370,15 @@ cmd_run(int argc, char **argv)
 	}
 	nwf = argc - optind;
 	if (nwf < 1) {
-		fprintf(stderr, "ledge run: no workflow given\n\n%s", usage_run);
+		fprintf(
+		    stderr, "ledge run: no workflow given\n\n%s", usage_run);
 		return 2;
 	}
 	rlog_init(&log, stderr, level);
 	snprintf(codedir, sizeof codedir, "%s/code", o.data_dir);
 	if (mkdir(o.data_dir, 0755) != 0 && errno != EEXIST) {
-		fprintf(stderr, "ledge run: cannot create data folder '%s': %s\n",
+		fprintf(stderr,
+		    "ledge run: cannot create data folder '%s': %s\n",
 		    o.data_dir, strerror(errno));
 		goto out;
 	}
@@ -401,8 +406,9 @@ cmd_run(int argc, char **argv)
 		struct workflow *wf = wfs[i];
 		wfs[i] = NULL;
 		if (node_deploy(node, wf, err, sizeof err) != LEDGE_OK) {
-			fprintf(stderr, "ledge run: %s\nledge run: nothing "
-			                "started\n",
+			fprintf(stderr,
+			    "ledge run: %s\nledge run: nothing "
+			    "started\n",
 			    err);
 			goto out;
 		}
@@ -573,8 +579,7 @@ cmd_function(int argc, char **argv)
 		    args[0], strerror(errno));
 		_exit(127);
 	}
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-	}
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR) { }
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		fprintf(stderr, "ledge function build: the compiler failed\n");
 		return 1;

@@ -29,7 +29,8 @@ shoot(ledge_ctx *ctx, ledge_bytes msg)
 	if (rv == LEDGE_ECYCLE) {
 		ledge_log(ctx, LEDGE_LOG_INFO,
 		    "%s: the other paddle is calling me right now; shot "
-		    "missed", me);
+		    "missed",
+		    me);
 		return LEDGE_OK;
 	}
 	if (rv != LEDGE_OK || reply.len != sizeof theirs) {

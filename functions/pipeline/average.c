@@ -49,8 +49,8 @@ average(ledge_ctx *ctx, ledge_bytes msg)
 		sum += r.v[i];
 	}
 	ledge_state_put(ctx, "ring", &r, sizeof r);
-	len = snprintf(out, sizeof out, "%llu avg=%.2f n=%u", seq,
-	    sum / r.count, r.count);
+	len = snprintf(
+	    out, sizeof out, "%llu avg=%.2f n=%u", seq, sum / r.count, r.count);
 	return ledge_cast(ctx, "out", out, (size_t)len);
 }
 

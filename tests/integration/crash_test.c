@@ -49,7 +49,7 @@ struct client {
 static void
 sleep_ms(int ms)
 {
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
 	nanosleep(&ts, NULL);
 }
 
@@ -66,7 +66,7 @@ client_main(void *arg)
 
 	for (int i = 0; i < sh->per_client; i++) {
 		char key[64], hdr[96];
-		const char *headers[2] = {hdr, NULL};
+		const char *headers[2] = { hdr, NULL };
 		snprintf(key, sizeof key, "c%d-%d", c->id, i);
 		snprintf(hdr, sizeof hdr, "Idempotency-Key: %s", key);
 		for (int attempt = 0; attempt < 2000; attempt++) {
@@ -126,8 +126,9 @@ torture(struct lrun *r, struct shared *sh, int kills)
 
 	atomic_store(&sh->port, r->port);
 	for (int i = 0; i < CLIENTS; i++) {
-		cl[i] = (struct client){sh, i};
-		cr_assert_eq(pthread_create(&th[i], NULL, client_main, &cl[i]), 0);
+		cl[i] = (struct client) { sh, i };
+		cr_assert_eq(
+		    pthread_create(&th[i], NULL, client_main, &cl[i]), 0);
 	}
 	for (int k = 1; k <= kills; k++) {
 		/* Kill at a point spread over the run. */
@@ -150,7 +151,7 @@ torture(struct lrun *r, struct shared *sh, int kills)
 Test(crash, kill9_exact_count_with_idempotency_keys, .timeout = 240)
 {
 	struct lrun *r = lrun_new("crash-keys");
-	struct shared sh = {.per_client = 150, .use_keys = true};
+	struct shared sh = { .per_client = 150, .use_keys = true };
 
 	cr_assert_not_null(r);
 	lrun_workflow(r, "counter.yaml", counter_wf);
@@ -174,7 +175,7 @@ Test(crash, kill9_exact_count_with_idempotency_keys, .timeout = 240)
 Test(crash, kill9_no_acknowledged_increment_lost, .timeout = 240)
 {
 	struct lrun *r = lrun_new("crash-nokeys");
-	struct shared sh = {.per_client = 150, .use_keys = false};
+	struct shared sh = { .per_client = 150, .use_keys = false };
 	long v;
 
 	cr_assert_not_null(r);
@@ -185,8 +186,8 @@ Test(crash, kill9_no_acknowledged_increment_lost, .timeout = 240)
 	/* Without keys a client cannot tell an increment that happened
 	 * before the crash from one that did not: at least every
 	 * acknowledged one, at most those plus the unanswered attempts. */
-	cr_expect_geq(v, atomic_load(&sh.acked), "lost increments: %ld < %d",
-	    v, atomic_load(&sh.acked));
+	cr_expect_geq(v, atomic_load(&sh.acked), "lost increments: %ld < %d", v,
+	    atomic_load(&sh.acked));
 	cr_expect_leq(v, atomic_load(&sh.acked) + atomic_load(&sh.failed),
 	    "applied twice: %ld > %d + %d", v, atomic_load(&sh.acked),
 	    atomic_load(&sh.failed));

@@ -21,7 +21,7 @@
 
 #include "ledge_run.h"
 
-#define CLIENTS 3
+#define CLIENTS     3
 #define MAX_ANSWERS 20000
 
 static const char *const wf_text =
@@ -46,7 +46,7 @@ struct stream {
 static void
 sleep_ms(int ms)
 {
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
 	nanosleep(&ts, NULL);
 }
 
@@ -61,8 +61,8 @@ client_main(void *arg)
 	}
 	while (!atomic_load(&s->stop)) {
 		struct httpc_resp resp;
-		if (httpc_request(c, "POST", "/counter", NULL, NULL, 0, &resp) !=
-		        0 ||
+		if (httpc_request(
+		        c, "POST", "/counter", NULL, NULL, 0, &resp) != 0 ||
 		    resp.status != 200) {
 			atomic_fetch_add(&s->errors, 1);
 			if (resp.status) {
@@ -164,8 +164,8 @@ Test(reload, counter_plus1_to_plus2_under_load, .timeout = 120)
 		    "answers %ld then %ld: an increment lost or doubled",
 		    s->answers[i - 1], s->answers[i]);
 		if (d == 1) {
-			cr_assert_eq(twos, 0, "+1 after +2 at %ld",
-			    s->answers[i]);
+			cr_assert_eq(
+			    twos, 0, "+1 after +2 at %ld", s->answers[i]);
 			ones++;
 		} else {
 			if (twos == 0) {
@@ -208,8 +208,8 @@ Test(reload, failed_init_keeps_the_old_code, .timeout = 60)
 	install(r, "not_a_so.so");
 	cr_assert_eq(proc_wait_log_count(r->p, "reload failed", 2, 10000), 0);
 	char *log = lrun_logtext(r);
-	cr_expect(strstr(log, "not a shared object") != NULL,
-	    "the reason is logged");
+	cr_expect(
+	    strstr(log, "not a shared object") != NULL, "the reason is logged");
 	free(log);
 	cr_assert_eq(lrun_http(r, "POST", "/counter", NULL, &resp), 0);
 	cr_expect_str_eq(resp.body, "6\n");
@@ -220,7 +220,7 @@ Test(reload, failed_init_keeps_the_old_code, .timeout = 60)
 Test(reload, sighup_reloads_changed_code, .timeout = 60)
 {
 	struct lrun *r = lrun_new("reload-hup");
-	const char *no_watch[] = {"--no-watch", NULL};
+	const char *no_watch[] = { "--no-watch", NULL };
 	struct httpc_resp resp;
 
 	cr_assert_not_null(r);

@@ -40,8 +40,8 @@ lrun_new(const char *tag)
 char *
 lrun_fixture(const char *name)
 {
-	return dup_printf("%s/%s",
-	    test_path("LEDGE_FIXTURES", "build/tests/fixtures"), name);
+	return dup_printf(
+	    "%s/%s", test_path("LEDGE_FIXTURES", "build/tests/fixtures"), name);
 }
 
 /* Replace every `from` in s by `to` (malloc'd). */
@@ -216,8 +216,8 @@ int
 lrun_http(struct lrun *r, const char *method, const char *path,
     const char *body, struct httpc_resp *resp)
 {
-	return httpc_once("127.0.0.1", r->port, 10000, method, path, NULL,
-	    body, body ? strlen(body) : 0, resp);
+	return httpc_once("127.0.0.1", r->port, 10000, method, path, NULL, body,
+	    body ? strlen(body) : 0, resp);
 }
 
 void

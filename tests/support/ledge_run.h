@@ -21,14 +21,14 @@
 #include "proc.h"
 
 struct lrun {
-	char *dir;   /* scratch folder */
-	char *data;  /* dir/data: the data folder given to ledge */
-	char *log;   /* dir/ledge.log: stdout and stderr of every start */
+	char *dir;  /* scratch folder */
+	char *data; /* dir/data: the data folder given to ledge */
+	char *log;  /* dir/ledge.log: stdout and stderr of every start */
 	char *files[8];
 	size_t nfiles;
 	struct proc *p;
-	int port;    /* HTTP port of the running node, or -1 */
-	int starts;  /* how many times it was started */
+	int port;   /* HTTP port of the running node, or -1 */
+	int starts; /* how many times it was started */
 };
 
 /* A scratch folder named after `tag`; NULL on failure. */
