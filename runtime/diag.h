@@ -21,10 +21,12 @@ struct diag_entry {
 };
 
 struct diag {
-	struct diag_entry *items; /* owned */
-	size_t count;
+	struct diag_entry *items; /* owned; only items[0 .. min(count, cap))
+	                             are valid */
+	size_t count;             /* problems reported, stored or not */
 	size_t cap;
-	size_t limit; /* stop recording after this many (0: 200) */
+	size_t limit; /* stop storing after this many (0: 200); diag_print
+	                 then ends with "(N more not shown)" */
 };
 
 /* Initialise an empty list; never fails. */

@@ -51,7 +51,8 @@ struct res_type {
 	/*
 	 * Checks beyond the schema (e.g. "exactly one of path and prefix").
 	 * Adds each problem to `d` with a position and returns its count.
-	 * Runs during validation, on any thread, with no node.  May be NULL.
+	 * Runs during validation, only for resources that passed the schema
+	 * checks, on any thread, with no node.  May be NULL.
 	 */
 	int (*check)(const struct workflow *wf, const struct wf_resource *spec,
 	    struct diag *d);

@@ -274,7 +274,18 @@ describe(const yaml_node_t *n, char *buf, size_t size)
 	if (is_null(n)) {
 		return "nothing";
 	}
-	snprintf(buf, size, "'%s'", clip(text_of(n), clipped, sizeof clipped));
+	const char *t = clip(text_of(n), clipped, sizeof clipped);
+	size_t len = strlen(t);
+	if (size < 3) {
+		return "a value";
+	}
+	if (len > size - 3) {
+		len = size - 3;
+	}
+	buf[0] = '\'';
+	memcpy(buf + 1, t, len);
+	buf[len + 1] = '\'';
+	buf[len + 2] = '\0';
 	return buf;
 }
 
