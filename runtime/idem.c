@@ -99,8 +99,11 @@ prune_one(void *arg, ledge_bytes key, ledge_bytes val)
 	if (key.len < 12 || store_rd64(k) >= p->now || p->n >= p->max) {
 		return 1;
 	}
+	/* The answer goes only if it still carries this expiry: the key may
+	 * have been used again since, with a fresh answer.  Checked at commit
+	 * time, so a fresh answer committed meanwhile is safe too. */
 	if (commit_rec_del(p->rec, STORE_IDEMTIME, k, key.len) != LEDGE_OK ||
-	    commit_rec_del(p->rec, STORE_IDEM, k + 8, key.len - 8) !=
+	    commit_rec_del_if(p->rec, STORE_IDEM, k + 8, key.len - 8, k, 8) !=
 	        LEDGE_OK) {
 		return 1;
 	}

@@ -37,7 +37,8 @@ struct idem_answer {
 
 /*
  * Add the entry and its expiry index to a record.
- * Returns LEDGE_OK or LEDGE_ENOMEM.
+ * Returns LEDGE_OK, LEDGE_EINVAL (empty key or one over IDEM_MAX_KEY, a
+ * content type over 65535 bytes) or LEDGE_ENOMEM.
  */
 int idem_add(struct commit_rec *rec, uint32_t route, const char *key,
     const struct idem_answer *a);
@@ -52,7 +53,8 @@ int idem_get(struct store_reader *r, uint32_t route, const char *key,
 
 /*
  * Add deletes of up to `max` entries that expired before now_ms to rec,
- * reading the index from the reader's snapshot.  Returns how many.
+ * reading the index from the reader's snapshot.  An answer stored again
+ * under the same key with a later expiry is kept.  Returns how many.
  */
 size_t idem_prune(struct store_reader *r, struct commit_rec *rec,
     uint64_t now_ms, size_t max);

@@ -80,6 +80,7 @@ node_call_notify(struct node_call *c, int err)
 		node_reply_free(&c->reply);
 		c->reply.err = err;
 	}
+	c->notified = true;
 	pthread_cond_signal(&c->cv);
 	pthread_mutex_unlock(&c->mu);
 	if (c->on_done != NULL) {
@@ -111,10 +112,10 @@ node_call_wait(struct node_call *c, uint32_t timeout_ms)
 	int rv = LEDGE_OK;
 
 	pthread_mutex_lock(&c->mu);
-	while (!c->done) {
+	while (!c->notified) {
 		if (pthread_cond_timedwait(&c->cv, &c->mu, &deadline) ==
 		        ETIMEDOUT &&
-		    !c->done) {
+		    !c->notified) {
 			c->abandoned = true;
 			rv = LEDGE_ETIMEDOUT;
 			break;

@@ -108,6 +108,20 @@ commit_rec_put_reserve(struct commit_rec *r, enum store_db db, const void *key,
 }
 
 int
+commit_rec_del_if(struct commit_rec *r, enum store_db db, const void *key,
+    size_t klen, const void *prefix, size_t plen)
+{
+	unsigned char *p = rec_append(r, db, REC_DELIF, key, klen, plen);
+	if (p == NULL) {
+		return LEDGE_ENOMEM;
+	}
+	if (plen) {
+		memcpy(p, prefix, plen);
+	}
+	return LEDGE_OK;
+}
+
+int
 commit_rec_del(
     struct commit_rec *r, enum store_db db, const void *key, size_t klen)
 {
@@ -200,6 +214,25 @@ cancel_pairs(struct commit *c, struct commit_rec *batch)
 	return cancelled;
 }
 
+/* Delete key only if its value starts with `prefix`. */
+static int
+del_if(struct store_batch *b, enum store_db db, const void *key, size_t klen,
+    const void *prefix, size_t plen)
+{
+	ledge_bytes cur;
+	int rv = store_batch_get(b, db, key, klen, &cur);
+	if (rv == LEDGE_ENOENT) {
+		return LEDGE_OK;
+	}
+	if (rv != LEDGE_OK) {
+		return rv;
+	}
+	if (cur.len < plen || memcmp(cur.data, prefix, plen) != 0) {
+		return LEDGE_OK;
+	}
+	return store_batch_del(b, db, key, klen);
+}
+
 static int
 apply(struct commit *c, struct commit_rec *batch, size_t *nops)
 {
@@ -223,6 +256,9 @@ apply(struct commit *c, struct commit_rec *batch, size_t *nops)
 				(*nops)++;
 			} else if (p[1] == REC_DEL) {
 				rv = store_batch_del(b, p[0], key, klen);
+				(*nops)++;
+			} else if (p[1] == REC_DELIF) {
+				rv = del_if(b, p[0], key, klen, key + klen, vlen);
 				(*nops)++;
 			}
 			off += OP_HDR + klen + vlen;
@@ -333,6 +369,9 @@ run(void *arg)
 			pthread_cond_wait(&c->cv, &c->mu);
 		}
 		if (c->head == NULL) {
+			/* From now on submissions fail fast (commit_submit). */
+			c->stopped = true;
+			pthread_cond_broadcast(&c->idle_cv);
 			pthread_mutex_unlock(&c->mu);
 			break;
 		}
@@ -389,7 +428,9 @@ commit_start(struct commit **cp, struct store *store, struct rlog *log,
 	c->log = log;
 	c->on_fatal = on_fatal;
 	c->fatal_arg = fatal_arg;
-	c->max_qid = store_meta_get_u64(store, "next_qid");
+	/* The store keeps the next id; max_qid is the highest one used. */
+	uint64_t next = store_meta_get_u64(store, "next_qid");
+	c->max_qid = next ? next - 1 : 0;
 	hmap_init(&c->qputs);
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_mutex_init(&c->stats_mu, NULL);

@@ -41,7 +41,8 @@ struct node_call;
 enum rec_op {
 	REC_PUT = 1,
 	REC_DEL = 2,
-	REC_NOP = 3, /* cancelled within a batch */
+	REC_NOP = 3,   /* cancelled within a batch */
+	REC_DELIF = 4, /* delete if the value starts with the given bytes */
 };
 
 /* One record: a packed list of operations plus what to do once durable. */
@@ -93,6 +94,10 @@ int commit_rec_put(struct commit_rec *r, enum store_db db, const void *key,
     size_t klen, const void *val, size_t vlen);
 int commit_rec_del(
     struct commit_rec *r, enum store_db db, const void *key, size_t klen);
+/* Delete `key` only if, at commit time, its value starts with the
+ * `plen` bytes of `prefix` (a compare-and-delete). */
+int commit_rec_del_if(struct commit_rec *r, enum store_db db,
+    const void *key, size_t klen, const void *prefix, size_t plen);
 /* Reserve room for a put whose value the caller writes at the returned
  * pointer (vlen bytes); NULL when out of memory. */
 unsigned char *commit_rec_put_reserve(struct commit_rec *r, enum store_db db,

@@ -225,6 +225,7 @@ rdstr(struct rd *r)
 	uint32_t n = rd32(r);
 	char *s;
 	if (r->bad || (size_t)(r->end - r->p) < n ||
+	    memchr(r->p, '\0', n) != NULL ||
 	    (s = malloc((size_t)n + 1)) == NULL) {
 		r->bad = true;
 		return NULL;

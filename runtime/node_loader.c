@@ -160,12 +160,57 @@ host_machine(void)
 #endif
 }
 
-/* Check the ELF header, so that wrong files get a reason a person can use. */
+/*
+ * Check the program headers: an interpreter means an executable (also a
+ * position-independent one, which carries the shared-object type), and a
+ * loadable segment reaching past the end of the file (a truncated copy)
+ * would make dlopen fault while mapping it.
+ */
+#define CHECK_PHDRS(Ehdr, Phdr)                                            \
+	do {                                                               \
+		const Ehdr *h = (const void *)d;                           \
+		if (h->e_phentsize != sizeof(Phdr) || h->e_phoff > len ||  \
+		    (uint64_t)h->e_phnum * sizeof(Phdr) >                  \
+		        len - h->e_phoff) {                                \
+			snprintf(err, errlen,                              \
+			    "truncated or corrupt ELF file (program "      \
+			    "headers)");                                   \
+			return LEDGE_EINVAL;                               \
+		}                                                          \
+		for (unsigned i = 0; i < h->e_phnum; i++) {                \
+			Phdr ph;                                           \
+			memcpy(&ph, d + h->e_phoff + i * sizeof ph,        \
+			    sizeof ph);                                    \
+			if (ph.p_type == PT_INTERP) {                      \
+				snprintf(err, errlen, "%s", exe_msg);      \
+				return LEDGE_EINVAL;                       \
+			}                                                  \
+			if (ph.p_type == PT_LOAD &&                        \
+			    (ph.p_offset > len ||                          \
+			        ph.p_filesz > len - ph.p_offset)) {        \
+				snprintf(err, errlen,                      \
+				    "truncated: a segment ends past the "  \
+				    "end of the file (%zu bytes); was it " \
+				    "still being written?",                \
+				    len);                                  \
+				return LEDGE_EINVAL;                       \
+			}                                                  \
+		}                                                          \
+	} while (0)
+
+static const char exe_msg[] = "is an executable, not a shared object (build "
+                              "it with `ledge function build`)";
+
+/* Check the ELF headers, so that wrong files get a reason a person can
+ * use, and dlopen never sees a file it could crash on. */
 static int
 check_elf(const unsigned char *d, size_t len, char *err, size_t errlen)
 {
 	unsigned want_class = sizeof(void *) == 8 ? ELFCLASS64 : ELFCLASS32;
 	unsigned type, machine;
+	const unsigned one = 1;
+	unsigned want_data =
+	    *(const unsigned char *)&one ? ELFDATA2LSB : ELFDATA2MSB;
 
 	if (len < EI_NIDENT || memcmp(d, ELFMAG, SELFMAG) != 0) {
 		snprintf(err, errlen, "not a shared object (no ELF header)");
@@ -177,8 +222,9 @@ check_elf(const unsigned char *d, size_t len, char *err, size_t errlen)
 		    want_class == ELFCLASS64 ? 64 : 32);
 		return LEDGE_EINVAL;
 	}
-	if (d[EI_DATA] != ELFDATA2LSB && d[EI_DATA] != ELFDATA2MSB) {
-		snprintf(err, errlen, "corrupt ELF header");
+	if (d[EI_DATA] != want_data) {
+		snprintf(err, errlen, "built for a %s-endian machine",
+		    d[EI_DATA] == ELFDATA2MSB ? "big" : "little");
 		return LEDGE_EINVAL;
 	}
 	if (len < (want_class == ELFCLASS64 ? sizeof(Elf64_Ehdr)
@@ -202,9 +248,7 @@ check_elf(const unsigned char *d, size_t len, char *err, size_t errlen)
 		return LEDGE_EINVAL;
 	}
 	if (type == ET_EXEC) {
-		snprintf(err, errlen,
-		    "is an executable, not a shared object (build it with "
-		    "`ledge function build`)");
+		snprintf(err, errlen, "%s", exe_msg);
 		return LEDGE_EINVAL;
 	}
 	if (type != ET_DYN) {
@@ -212,6 +256,11 @@ check_elf(const unsigned char *d, size_t len, char *err, size_t errlen)
 		    "is an ELF object file, not a shared object (link it "
 		    "with -shared, or use `ledge function build`)");
 		return LEDGE_EINVAL;
+	}
+	if (want_class == ELFCLASS64) {
+		CHECK_PHDRS(Elf64_Ehdr, Elf64_Phdr);
+	} else {
+		CHECK_PHDRS(Elf32_Ehdr, Elf32_Phdr);
 	}
 	return LEDGE_OK;
 }

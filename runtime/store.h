@@ -106,6 +106,10 @@ int store_scan_reader(struct store_reader *r, enum store_db db,
 int store_batch_begin(struct store *s, struct store_batch **bp);
 int store_batch_put(struct store_batch *b, enum store_db db, const void *key,
     size_t klen, const void *val, size_t vlen);
+/* Read within the batch (sees its own writes); *out is valid until the
+ * next write of the batch.  LEDGE_OK or LEDGE_ENOENT. */
+int store_batch_get(struct store_batch *b, enum store_db db, const void *key,
+    size_t klen, ledge_bytes *out);
 /* Delete; a missing key is not an error. */
 int store_batch_del(
     struct store_batch *b, enum store_db db, const void *key, size_t klen);

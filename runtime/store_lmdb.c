@@ -348,6 +348,20 @@ store_batch_put(struct store_batch *b, enum store_db db, const void *key,
 }
 
 int
+store_batch_get(struct store_batch *b, enum store_db db, const void *key,
+    size_t klen, ledge_bytes *out)
+{
+	MDB_val k = {klen, (void *)key}, v;
+	int rc = mdb_get(b->txn, b->s->dbi[db], &k, &v);
+	if (rc != 0) {
+		return map_err(rc);
+	}
+	out->data = v.mv_data;
+	out->len = v.mv_size;
+	return LEDGE_OK;
+}
+
+int
 store_batch_del(
     struct store_batch *b, enum store_db db, const void *key, size_t klen)
 {

@@ -3,10 +3,13 @@
 
 Each Criterion program prints "Synthesis: Tested: T | Passing: P |
 Failing: F | Crashing: C"; every one of its tests counts.  A program that
-died before printing it (a crash, a timeout) counts as one failure.
+died before printing it (a crash, a timeout) counts as one failure.  Each
+sanitizer report file in the folder given as the second argument counts
+as one more failure (and is shown).
 Prints one line per program and, last, "N passed, N failed".
 """
 import json
+import os
 import re
 import sys
 
@@ -14,7 +17,14 @@ SYNTH = re.compile(r"Synthesis: Tested: (\d+) \| Passing: (\d+) \| "
                    r"Failing: (\d+) \| Crashing: (\d+)")
 
 
-def main(path):
+def sanitizer_reports(folder):
+    """Report files left by ASan/LSan/UBSan (log_path=...)."""
+    if not folder or not os.path.isdir(folder):
+        return []
+    return sorted(os.path.join(folder, f) for f in os.listdir(folder))
+
+
+def main(path, san=None):
     passed = failed = 0
     try:
         lines = open(path, encoding="utf-8", errors="replace").readlines()
@@ -39,10 +49,18 @@ def main(path):
         failed += f
         print(f"  {t.get('name')}: {p} passed, {f} failed"
               f"{'' if ok else ' (' + str(t.get('result')) + ')'}")
+    reports = sanitizer_reports(san)
+    for r in reports:
+        failed += 1
+        print(f"  sanitizer report {os.path.basename(r)}:")
+        with open(r, encoding="utf-8", errors="replace") as f:
+            for line in f.readlines()[:40]:
+                print("    " + line.rstrip())
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
 
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else
-                  "build/meson-logs/testlog.json"))
+                  "build/meson-logs/testlog.json",
+                  sys.argv[2] if len(sys.argv) > 2 else None))
