@@ -341,7 +341,9 @@ match(struct router *rt, const char *path, unsigned m, unsigned *allowed)
 		if (!hit) {
 			continue;
 		}
-		if (ro->methods != 0 && !(ro->methods & m)) {
+		/* HEAD goes wherever GET goes (the body is left out). */
+		unsigned want = m == M_HEAD ? (M_HEAD | M_GET) : m;
+		if (ro->methods != 0 && !(ro->methods & want)) {
 			*allowed |= ro->methods;
 			continue;
 		}

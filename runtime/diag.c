@@ -122,29 +122,34 @@ min3(size_t a, size_t b, size_t c)
 }
 
 /*
- * Levenshtein distance between a and b, or `bound + 1` as soon as it is
- * known to exceed `bound` (every later row only grows from its minimum).
- * `row` has room for strlen(b) + 1 entries.
+ * Edit distance between a and b counting a swap of two neighbouring
+ * letters as one edit ('ehco' is 1 from 'echo'; optimal string alignment),
+ * or `bound + 1` as soon as it is known to exceed `bound`.  Both lengths
+ * are at most SUGGEST_MAX_LEN; `row` has room for lb + 1 entries.
  */
 static size_t
 distance(const char *a, size_t la, const char *b, size_t lb, size_t bound,
     size_t *row)
 {
+	size_t prev2[SUGGEST_MAX_LEN + 1], prev[SUGGEST_MAX_LEN + 1];
+
 	for (size_t j = 0; j <= lb; j++) {
-		row[j] = j;
+		prev[j] = j;
 	}
 	for (size_t i = 1; i <= la; i++) {
-		size_t diag = row[0];
 		size_t best;
 
 		row[0] = i;
 		best = row[0];
 		for (size_t j = 1; j <= lb; j++) {
-			size_t up = row[j];
 			size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
 
-			row[j] = min3(up + 1, row[j - 1] + 1, diag + cost);
-			diag = up;
+			row[j] = min3(
+			    prev[j] + 1, row[j - 1] + 1, prev[j - 1] + cost);
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] &&
+			    a[i - 2] == b[j - 1] && prev2[j - 2] + 1 < row[j]) {
+				row[j] = prev2[j - 2] + 1;
+			}
 			if (row[j] < best) {
 				best = row[j];
 			}
@@ -152,8 +157,10 @@ distance(const char *a, size_t la, const char *b, size_t lb, size_t bound,
 		if (best > bound) {
 			return bound + 1;
 		}
+		memcpy(prev2, prev, (lb + 1) * sizeof prev[0]);
+		memcpy(prev, row, (lb + 1) * sizeof row[0]);
 	}
-	return row[lb];
+	return la == 0 ? lb : row[lb];
 }
 
 const char *

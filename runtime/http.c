@@ -584,7 +584,7 @@ http_client_request(struct http_client *c, const char *method, const char *url,
 	struct evhttp_request *req;
 	struct creq *q;
 	const char *scheme, *host, *path, *query;
-	char target[8192];
+	char target[8192], hosthdr[300], addr[256];
 	int port;
 
 	if (uri == NULL || (scheme = evhttp_uri_get_scheme(uri)) == NULL ||
@@ -598,6 +598,22 @@ http_client_request(struct http_client *c, const char *method, const char *url,
 		return;
 	}
 	port = evhttp_uri_get_port(uri);
+	/* Host names the port unless it is the default (RFC 9110 7.2);
+	 * an IPv6 literal keeps its brackets there but not in the address
+	 * to connect to. */
+	snprintf(addr, sizeof addr, "%s", host);
+	if (addr[0] == '[') {
+		size_t n = strlen(addr);
+		memmove(addr, addr + 1, n);
+		if (n >= 2 && addr[n - 2] == ']') {
+			addr[n - 2] = '\0';
+		}
+	}
+	if (port > 0 && port != 80) {
+		snprintf(hosthdr, sizeof hosthdr, "%s:%d", host, port);
+	} else {
+		snprintf(hosthdr, sizeof hosthdr, "%s", host);
+	}
 	path = evhttp_uri_get_path(uri);
 	query = evhttp_uri_get_query(uri);
 	snprintf(target, sizeof target, "%s%s%s", path && *path ? path : "/",
@@ -611,7 +627,7 @@ http_client_request(struct http_client *c, const char *method, const char *url,
 	q->cb = cb;
 	q->arg = arg;
 	q->conn = evhttp_connection_base_new(loop_event_base(c->loop), c->dns,
-	    host, (ev_uint16_t)(port < 0 ? 80 : port));
+	    addr, (ev_uint16_t)(port < 0 ? 80 : port));
 	if (q->conn == NULL ||
 	    (req = evhttp_request_new(on_response, q)) == NULL) {
 		evhttp_uri_free(uri);
@@ -628,7 +644,7 @@ http_client_request(struct http_client *c, const char *method, const char *url,
 	evhttp_connection_set_max_body_size(q->conn, (ev_ssize_t)max_response);
 	evhttp_request_set_error_cb(req, on_error);
 	struct evkeyvalq *out = evhttp_request_get_output_headers(req);
-	evhttp_add_header(out, "Host", host);
+	evhttp_add_header(out, "Host", hosthdr);
 	evhttp_add_header(out, "Connection", "close");
 	for (size_t i = 0; i < nheaders; i++) {
 		if (strcasecmp(headers[i].name, "host") == 0 ||

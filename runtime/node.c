@@ -697,7 +697,8 @@ make_instance(struct node *n, struct node_wf *w, const struct wf_function *f,
 	inst->spec = f;
 	mb_init(&inst->mb, f->mailbox ? f->mailbox : 1024);
 	hmap_init(&inst->dirty);
-	atomic_init(&inst->inline_ok, true);
+	atomic_init(&inst->inline_ok, false);
+	inst->streak_needed = HOST_INLINE_STREAK;
 	inst->target.kind = NT_INSTANCE;
 	inst->target.inst = inst;
 	if ((inst->target.name = qualified(w->wf->name, f->name)) == NULL) {

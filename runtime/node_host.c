@@ -347,6 +347,7 @@ do_call(struct host_ctx *c, const char *output, struct node_event *ev,
 
 	/* A function that calls is never run inline again; if this run is
 	 * inline, it is abandoned and redone by a worker. */
+	c->inst->blocks = true;
 	atomic_store(&c->inst->inline_ok, false);
 	if (c->w->on_loop) {
 		c->aborted = true;
@@ -1119,6 +1120,36 @@ finish(struct host_ctx *c, int rv)
 	c->nemits = 0;
 }
 
+/* Keep score of how quick the instance's handlers are (see node_host.h). */
+static void
+learn_speed(struct node_worker *w, struct node_instance *inst, uint64_t us)
+{
+	if (inst->blocks) {
+		return;
+	}
+	if (us > HOST_INLINE_MAX_US) {
+		inst->fast_streak = 0;
+		if (inst->streak_needed < (1u << 20)) {
+			inst->streak_needed *= 2;
+		}
+		if (atomic_load(&inst->inline_ok)) {
+			atomic_store(&inst->inline_ok, false);
+			rlog_write(node_log(inst->node), RLOG_DEBUG,
+			    inst->target.name,
+			    "handler took %llu us%s: back to workers until "
+			    "%u fast runs",
+			    (unsigned long long)us,
+			    w->on_loop ? " on the loop thread" : "",
+			    inst->streak_needed);
+		}
+		return;
+	}
+	if (inst->fast_streak < inst->streak_needed &&
+	    ++inst->fast_streak == inst->streak_needed) {
+		atomic_store(&inst->inline_ok, true);
+	}
+}
+
 static void
 exec_event(
     struct node_worker *w, struct node_instance *inst, struct node_event *ev)
@@ -1173,11 +1204,8 @@ exec_event(
 		mb_push_front(&inst->mb, ev);
 		return;
 	}
-	if (w->on_loop && clock_mono_us() - t0 > HOST_INLINE_MAX_US) {
-		atomic_store(&inst->inline_ok, false);
-		rlog_write(node_log(inst->node), RLOG_DEBUG, inst->target.name,
-		    "handler took %llu us: running it on workers from now on",
-		    (unsigned long long)(clock_mono_us() - t0));
+	if (ev->kind == NE_CAST || ev->kind == NE_CALL) {
+		learn_speed(w, inst, clock_mono_us() - t0);
 	}
 	if (rv != LEDGE_OK && ev->kind != NE_INIT && ev->kind != NE_RELOAD) {
 		if (rv == LEDGE_ENOTSUP &&

@@ -57,14 +57,19 @@ void host_run(struct node_worker *w, struct node_instance *inst);
  * on, the call fails at once, everything the handler did is discarded -
  * nothing of it was visible yet, effects only leave a handler when it
  * returns - and the event goes back to the head of the mailbox for a
- * worker to run from the start.  A function that blocks, or whose handler
- * runs longer than HOST_INLINE_MAX_US, is run by workers from then on.
+ * worker to run from the start.  Only instances that have shown they are
+ * quick run inline: HOST_INLINE_STREAK handler runs in a row, each under
+ * HOST_INLINE_MAX_US, earn it; a slower run ends it and doubles the streak
+ * needed next time (so a handler that is sometimes slow rarely stalls the
+ * loop), and a blocking call ends it for good.
  *
  * Returns false when the event cannot run inline (instance busy, not
  * eligible, a control event); the caller then sends it normally.
  * Loop thread only.
  */
-#define HOST_INLINE_MAX_US 500
+#define HOST_INLINE_MAX_US 250
+/* Fast runs (on workers) an instance needs before its first inline run. */
+#define HOST_INLINE_STREAK 16
 bool host_run_inline(
     struct node_worker *w, struct node_instance *inst, struct node_event *ev);
 

@@ -87,9 +87,14 @@ struct node_instance {
 	uint64_t last_seq; /* owner: seq of last record with ops */
 	uint64_t init_gen; /* owner: bumps at each (re)init */
 
-	/* Events for it may run on the loop thread (see node_host.h);
-	 * cleared for good once it blocks or runs long. */
+	/* Events for it may run on the loop thread (see node_host.h).  An
+	 * instance earns that with a streak of fast runs; a slow run ends
+	 * the streak and doubles the next one needed; a blocking call ends
+	 * it for good.  The counters are the owner's. */
 	atomic_bool inline_ok;
+	uint32_t fast_streak;   /* owner */
+	uint32_t streak_needed; /* owner */
+	bool blocks;            /* owner: has made a blocking call */
 
 	/* The instance this one is blocked calling, for cycle detection. */
 	_Atomic(struct node_instance *) waiting_on;

@@ -442,7 +442,7 @@ check_keys(struct loader *ld, const yaml_node_t *map, const char *const *keys,
 {
 	char list[LIST_SIZE];
 	char shown[SHOW_SIZE];
-	char where[LIST_SIZE];
+	char where[LIST_SIZE + SHOW_SIZE + 16];
 
 	where[0] = '\0';
 	if (kind != NULL) {

@@ -32,8 +32,14 @@ def main(path, san=None):
         print(f"no test log: {e}")
         print("0 passed, 1 failed")
         return 1
+    if not lines:
+        print("  no test ran (did the build fail?)")
+        failed += 1
     for line in lines:
-        t = json.loads(line)
+        try:
+            t = json.loads(line)
+        except ValueError:
+            continue
         out = (t.get("stdout") or "") + (t.get("stderr") or "")
         m = None
         for m in SYNTH.finditer(out):
