@@ -819,8 +819,12 @@ node_deploy(struct node *n, struct workflow *wf, char *err, size_t errlen)
 		}
 		nr->noutputs = nr->res.spec->noutputs;
 	}
-	w->next = n->wfs;
-	n->wfs = w;
+	/* Kept in the order given, for the start-up summary. */
+	struct node_wf **tail = &n->wfs;
+	while (*tail != NULL) {
+		tail = &(*tail)->next;
+	}
+	*tail = w;
 	return LEDGE_OK;
 fail:
 	if (rv == LEDGE_ENOMEM && err[0] == '\0') {

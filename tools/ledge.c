@@ -4,6 +4,7 @@
  * line.
  */
 #include <errno.h>
+#include <ftw.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
@@ -235,12 +236,31 @@ needs_http(struct workflow **wfs, int n)
 }
 
 static int
+rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	return flag == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+/* Remove a scratch folder this process made (mkdtemp). */
+static int
 rm_tree(const char *path)
 {
-	char cmd[PATH_MAX + 32];
-	/* A folder we created ourselves with mkdtemp; no user input. */
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
-	return system(cmd);
+	return nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* `ledge help`: the commands, then the resource types this build has. */
+static void
+print_help(FILE *fp)
+{
+	const struct res_type *const *t = res_types();
+	fputs(usage_main, fp);
+	fputs("\nresource types (the `type:` of a resource in a workflow):\n",
+	    fp);
+	for (size_t i = 0; t[i] != NULL; i++) {
+		fprintf(fp, "  %-13s %s\n", t[i]->name, t[i]->summary);
+	}
 }
 
 static int
@@ -595,7 +615,7 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	install_crash_handler();
 	if (cmd == NULL) {
-		fputs(usage_main, stderr);
+		print_help(stderr);
 		return 2;
 	}
 	if (strcmp(cmd, "run") == 0) {
@@ -616,7 +636,7 @@ main(int argc, char **argv)
 	    strcmp(cmd, "-h") == 0) {
 		const char *topic = argc > 2 ? argv[2] : NULL;
 		if (topic == NULL) {
-			fputs(usage_main, stdout);
+			print_help(stdout);
 		} else if (strcmp(topic, "run") == 0) {
 			fputs(usage_run, stdout);
 		} else if (strcmp(topic, "validate") == 0) {
