@@ -461,6 +461,7 @@ on_fatal(void *arg, const char *why)
 	_exit(70);
 }
 
+/* "a/b", for file paths and for "workflow/name" (malloc'd). */
 static char *
 join_path(const char *a, const char *b)
 {
@@ -568,17 +569,6 @@ add_target(struct node *n, struct node_target *t)
 	}
 	n->targets[t->id] = t;
 	return LEDGE_OK;
-}
-
-static char *
-qualified(const char *wf, const char *name)
-{
-	size_t len = strlen(wf) + strlen(name) + 2;
-	char *s = malloc(len);
-	if (s != NULL) {
-		snprintf(s, len, "%s/%s", wf, name);
-	}
-	return s;
 }
 
 static struct node_target *
@@ -701,7 +691,7 @@ make_instance(struct node *n, struct node_wf *w, const struct wf_function *f,
 	inst->streak_needed = HOST_INLINE_STREAK;
 	inst->target.kind = NT_INSTANCE;
 	inst->target.inst = inst;
-	if ((inst->target.name = qualified(w->wf->name, f->name)) == NULL) {
+	if ((inst->target.name = join_path(w->wf->name, f->name)) == NULL) {
 		return LEDGE_ENOMEM;
 	}
 	if ((rv = code_load(n->codes, f->code_path, &inst->code, why,
@@ -738,7 +728,7 @@ make_res(struct node *n, struct node_wf *w, const struct wf_resource *spec,
 		    spec->name, spec->type);
 		return LEDGE_EINVAL;
 	}
-	if ((nr->name = qualified(w->wf->name, spec->name)) == NULL) {
+	if ((nr->name = join_path(w->wf->name, spec->name)) == NULL) {
 		return LEDGE_ENOMEM;
 	}
 	nr->res.name = nr->name;
