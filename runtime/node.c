@@ -48,6 +48,12 @@ struct node_wf {
 	size_t ninsts;
 	struct node_res **res;
 	size_t nres;
+	/* start-up: inits still to answer, failures (ctl_mu) */
+	int init_pending;
+	int init_failed;
+	char init_err[1024];
+	void (*on_started)(void *arg, int rv, const char *err);
+	void *started_arg;
 };
 
 struct type_slot {
@@ -94,8 +100,6 @@ struct node {
 	/* control events in flight (init, stop) */
 	pthread_mutex_t ctl_mu;
 	int ctl_pending;
-	int ctl_failed;
-	char ctl_err[1024];
 
 	_Atomic int state;
 	struct loop_timer *stop_timer;
@@ -683,6 +687,7 @@ make_instance(struct node *n, struct node_wf *w, const struct wf_function *f,
 	}
 	*out = inst;
 	inst->node = n;
+	inst->owner = w;
 	inst->wf = w->wf;
 	inst->spec = f;
 	mb_init(&inst->mb, f->mailbox ? f->mailbox : 1024);
@@ -852,40 +857,73 @@ push_ctl(struct node *n, struct node_instance *inst, int kind, void *ctl)
 	node_send(n, &inst->target, ev);
 }
 
+/* While node_start runs the loop: stop it once every init answered. */
 static void
-ctl_check(void *arg)
+startup_check(struct node *n)
 {
-	struct node *n = arg;
-	int pending;
+	bool pending = false;
+	if (atomic_load(&n->state) != NS_STARTING) {
+		return;
+	}
 	pthread_mutex_lock(&n->ctl_mu);
-	pending = n->ctl_pending;
+	for (struct node_wf *w = n->wfs; w != NULL; w = w->next) {
+		pending |= w->init_pending > 0;
+	}
 	pthread_mutex_unlock(&n->ctl_mu);
-	if (pending == 0) {
+	if (!pending) {
 		loop_exit(n->loop);
 	}
 }
+
+static void stop_resources(struct node_wf *w);
+
+/* Loop thread: every init of workflow w has answered. */
+static void
+wf_inited(void *arg)
+{
+	struct node_wf *w = arg;
+	struct node *n =
+	    w->res && w->nres ? w->res[0]->res.node : w->insts[0]->node;
+	if (w->init_failed > 0 && atomic_load(&n->state) == NS_RUNNING) {
+		/* Deployed into a running node: take it down again. */
+		stop_resources(w);
+	}
+	if (w->on_started != NULL) {
+		w->on_started(w->started_arg,
+		    w->init_failed ? LEDGE_EFAIL : LEDGE_OK, w->init_err);
+		w->on_started = NULL;
+	}
+	startup_check(n);
+}
+
+static void stop_check_cb(void *arg);
 
 void
 node_instance_ctl_done(
     struct node *n, struct node_instance *inst, int kind, int rv)
 {
 	switch (kind) {
-	case NE_INIT:
+	case NE_INIT: {
+		struct node_wf *w = inst->owner;
+		bool last;
 		pthread_mutex_lock(&n->ctl_mu);
 		if (rv != LEDGE_OK) {
 			atomic_store(&inst->status, NI_FAILED);
-			n->ctl_failed++;
-			size_t used = strlen(n->ctl_err);
-			snprintf(n->ctl_err + used, sizeof n->ctl_err - used,
+			w->init_failed++;
+			size_t used = strlen(w->init_err);
+			snprintf(w->init_err + used, sizeof w->init_err - used,
 			    "%s%s: init failed: %s (%d)", used ? "; " : "",
 			    inst->target.name, ledge_strerror(rv), rv);
 		} else {
 			atomic_store(&inst->status, NI_RUNNING);
 		}
-		n->ctl_pending--;
+		last = --w->init_pending == 0;
 		pthread_mutex_unlock(&n->ctl_mu);
-		loop_post(n->loop, ctl_check, n);
+		if (last) {
+			loop_post(n->loop, wf_inited, w);
+		}
 		break;
+	}
 	case NE_RELOAD:
 		if (rv == LEDGE_OK) {
 			rlog_write(n->log, RLOG_INFO, inst->target.name,
@@ -906,7 +944,7 @@ node_instance_ctl_done(
 		pthread_mutex_lock(&n->ctl_mu);
 		n->ctl_pending--;
 		pthread_mutex_unlock(&n->ctl_mu);
-		loop_post(n->loop, ctl_check, n);
+		loop_post(n->loop, stop_check_cb, n);
 		break;
 	}
 }
@@ -916,8 +954,25 @@ node_instance_ctl_done(
 
 struct replay {
 	struct node *n;
+	struct node_wf *only; /* replay only events for this workflow */
 	size_t count, dropped;
 };
+
+static bool
+wf_owns(struct node_wf *w, struct node_target *t)
+{
+	for (size_t i = 0; i < w->ninsts; i++) {
+		if (&w->insts[i]->target == t) {
+			return true;
+		}
+	}
+	for (size_t i = 0; i < w->nres; i++) {
+		if (&w->res[i]->target == t) {
+			return true;
+		}
+	}
+	return false;
+}
 
 static int
 replay_one(void *arg, ledge_bytes key, ledge_bytes val)
@@ -937,6 +992,10 @@ replay_one(void *arg, ledge_bytes key, ledge_bytes val)
 		 * its workflow runs again. */
 		node_event_free(ev);
 		rp->dropped++;
+		return 0;
+	}
+	if (rp->only != NULL && !wf_owns(rp->only, t)) {
+		node_event_free(ev);
 		return 0;
 	}
 	ev->qid = store_rd64(key.data);
@@ -998,74 +1057,200 @@ static void on_stop_signal(void *arg);
 static void on_hup(void *arg);
 static void on_file_changed(void *arg, const char *path);
 
-int
-node_start(struct node *n, char *err, size_t errlen)
+static void
+stop_resources(struct node_wf *w)
 {
-	struct replay rp = { n, 0, 0 };
-	char why[512];
-	int ninst = 0;
-
-	atomic_store(&n->state, NS_STARTING);
-	/* Resources first: events reaching an instance queue behind its
-	 * init, and calls made by an init can reach an egress resource. */
-	for (struct node_wf *w = n->wfs; w != NULL; w = w->next) {
-		for (size_t i = 0; i < w->nres; i++) {
-			struct node_res *nr = w->res[i];
-			why[0] = '\0';
-			if (nr->res.type->start &&
-			    nr->res.type->start(&nr->res, why, sizeof why) !=
-			        0) {
-				snprintf(err, errlen, "%s: cannot start: %s",
-				    nr->name, why);
-				return LEDGE_EINVAL;
-			}
-			nr->started = true;
+	for (size_t i = 0; i < w->nres; i++) {
+		struct node_res *nr = w->res[i];
+		if (nr->started && nr->res.type->stop) {
+			nr->res.type->stop(&nr->res);
 		}
-		ninst += (int)w->ninsts;
+		nr->started = false;
+	}
+}
+
+/*
+ * Start a deployed workflow: its resources first (events that reach an
+ * instance queue behind its init, and an init may call an egress
+ * resource), then the inits, then the durable events it left in the store.
+ * wf_inited runs once every init has answered.  Loop thread, or before
+ * the loop runs.
+ */
+static int
+start_wf(struct node *n, struct node_wf *w, char *err, size_t errlen)
+{
+	struct replay rp = { n, w, 0, 0 };
+	char why[512];
+
+	for (size_t i = 0; i < w->nres; i++) {
+		struct node_res *nr = w->res[i];
+		why[0] = '\0';
+		if (nr->res.type->start &&
+		    nr->res.type->start(&nr->res, why, sizeof why) != 0) {
+			snprintf(
+			    err, errlen, "%s: cannot start: %s", nr->name, why);
+			stop_resources(w);
+			return LEDGE_EINVAL;
+		}
+		nr->started = true;
 	}
 	pthread_mutex_lock(&n->ctl_mu);
-	n->ctl_pending = ninst;
-	n->ctl_failed = 0;
-	n->ctl_err[0] = '\0';
+	w->init_pending = (int)w->ninsts;
+	w->init_failed = 0;
+	w->init_err[0] = '\0';
 	pthread_mutex_unlock(&n->ctl_mu);
-	for (struct node_wf *w = n->wfs; w != NULL; w = w->next) {
-		for (size_t i = 0; i < w->ninsts; i++) {
-			push_ctl(n, w->insts[i], NE_INIT, NULL);
+	for (size_t i = 0; i < w->ninsts; i++) {
+		push_ctl(n, w->insts[i], NE_INIT, NULL);
+		if (n->watch != NULL &&
+		    watch_add(n->watch, w->insts[i]->spec->code_path) != 0) {
+			rlog_write(n->log, RLOG_WARN, n->name,
+			    "cannot watch %s for changes: %s",
+			    w->insts[i]->spec->code_path, strerror(errno));
 		}
 	}
 	store_scan(n->store, STORE_QUEUE, replay_one, &rp);
 	if (rp.count > 0) {
 		rlog_write(n->log, RLOG_INFO, n->name,
-		    "replaying %zu durable events from the last run", rp.count);
+		    "%s: replaying %zu durable events from the last run",
+		    w->wf->name, rp.count);
+	}
+	if (w->ninsts == 0) {
+		loop_post(n->loop, wf_inited, w);
+	}
+	return LEDGE_OK;
+}
+
+int
+node_start(struct node *n, char *err, size_t errlen)
+{
+	size_t used = 0;
+
+	atomic_store(&n->state, NS_STARTING);
+	if (n->opts.watch &&
+	    watch_new(&n->watch, n->loop, on_file_changed, n) != 0) {
+		rlog_write(n->log, RLOG_WARN, n->name,
+		    "cannot watch code files (inotify): hot reload on file "
+		    "change is off; SIGHUP still reloads");
+	}
+	for (struct node_wf *w = n->wfs; w != NULL; w = w->next) {
+		if (start_wf(n, w, err, errlen) != LEDGE_OK) {
+			return LEDGE_EINVAL;
+		}
 	}
 	/* Run the loop until every init has answered. */
-	if (ninst > 0) {
+	if (n->wfs != NULL) {
 		loop_run(n->loop);
 	}
-	if (n->ctl_failed > 0) {
-		snprintf(err, errlen, "%s", n->ctl_err);
+	err[0] = '\0';
+	for (struct node_wf *w = n->wfs; w != NULL; w = w->next) {
+		if (w->init_failed > 0 && used < errlen) {
+			used += (size_t)snprintf(err + used, errlen - used,
+			    "%s%s", used ? "; " : "", w->init_err);
+		}
+	}
+	if (used > 0) {
 		return LEDGE_EFAIL;
 	}
 	loop_signal(n->loop, SIGINT, on_stop_signal, n);
 	loop_signal(n->loop, SIGTERM, on_stop_signal, n);
 	loop_signal(n->loop, SIGHUP, on_hup, n);
-	if (n->opts.watch &&
-	    watch_new(&n->watch, n->loop, on_file_changed, n) == 0) {
-		for (struct node_wf *w = n->wfs; w != NULL; w = w->next) {
-			for (size_t i = 0; i < w->ninsts; i++) {
-				if (watch_add(n->watch,
-				        w->insts[i]->spec->code_path) != 0) {
-					rlog_write(n->log, RLOG_WARN, n->name,
-					    "cannot watch %s for changes: %s",
-					    w->insts[i]->spec->code_path,
-					    strerror(errno));
-				}
-			}
-		}
-	}
 	atomic_store(&n->state, NS_RUNNING);
 	print_summary(n);
 	return LEDGE_OK;
+}
+
+int
+node_deploy_async(struct node *n, struct workflow *wf,
+    void (*done)(void *arg, int rv, const char *err), void *arg, char *err,
+    size_t errlen)
+{
+	struct node_wf *w;
+	int rv;
+
+	if (atomic_load(&n->state) != NS_RUNNING) {
+		wf_free(wf);
+		snprintf(err, errlen, "the node is not running");
+		return LEDGE_ESTATE;
+	}
+	if ((rv = node_deploy(n, wf, err, errlen)) != LEDGE_OK) {
+		return rv;
+	}
+	for (w = n->wfs; w->next != NULL; w = w->next) { }
+	w->on_started = done;
+	w->started_arg = arg;
+	if ((rv = start_wf(n, w, err, errlen)) != LEDGE_OK) {
+		w->on_started = NULL;
+		return rv;
+	}
+	return LEDGE_OK;
+}
+
+struct deploy_wait {
+	struct node *n;
+	struct workflow *wf;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool done;
+	int rv;
+	char err[1024];
+};
+
+static void
+deploy_done(void *arg, int rv, const char *err)
+{
+	struct deploy_wait *d = arg;
+	pthread_mutex_lock(&d->mu);
+	d->rv = rv;
+	snprintf(d->err, sizeof d->err, "%s", err ? err : "");
+	d->done = true;
+	pthread_cond_signal(&d->cv);
+	pthread_mutex_unlock(&d->mu);
+}
+
+static void
+deploy_on_loop(void *arg)
+{
+	struct deploy_wait *d = arg;
+	char err[1024];
+	int rv =
+	    node_deploy_async(d->n, d->wf, deploy_done, d, err, sizeof err);
+	if (rv != LEDGE_OK) {
+		deploy_done(d, rv, err);
+	}
+}
+
+int
+node_deploy_wait(struct node *n, struct workflow *wf, char *err, size_t errlen)
+{
+	struct deploy_wait d = { .n = n, .wf = wf };
+	pthread_mutex_init(&d.mu, NULL);
+	pthread_cond_init(&d.cv, NULL);
+	if (loop_post(n->loop, deploy_on_loop, &d) != 0) {
+		wf_free(wf);
+		snprintf(err, errlen, "out of memory");
+		return LEDGE_ENOMEM;
+	}
+	pthread_mutex_lock(&d.mu);
+	while (!d.done) {
+		pthread_cond_wait(&d.cv, &d.mu);
+	}
+	pthread_mutex_unlock(&d.mu);
+	pthread_cond_destroy(&d.cv);
+	pthread_mutex_destroy(&d.mu);
+	snprintf(err, errlen, "%s", d.err);
+	return d.rv;
+}
+
+struct node_target *
+node_find_target(struct node *n, const char *name)
+{
+	for (size_t i = 0; i < n->ntargets; i++) {
+		if (n->targets[i] != NULL &&
+		    strcmp(n->targets[i]->name, name) == 0) {
+			return n->targets[i];
+		}
+	}
+	return NULL;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1165,6 +1350,15 @@ stop_check(void *arg)
 }
 
 static void
+stop_check_cb(void *arg)
+{
+	struct node *n = arg;
+	if (atomic_load(&n->state) == NS_STOPPING) {
+		stop_check(n);
+	}
+}
+
+static void
 begin_stop(struct node *n)
 {
 	int ninst = 0;
@@ -1225,9 +1419,8 @@ node_request_stop(struct node *n)
 int
 node_run(struct node *n)
 {
-	/* ctl_check (used while starting) exits the loop when pending
-	 * control events reach 0; during the run the stop path uses
-	 * stop_check instead. */
+	/* The loop returns when a stop has drained the node (stop_check),
+	 * or early when something called loop_exit; then look again. */
 	while (atomic_load(&n->state) != NS_DONE) {
 		loop_run(n->loop);
 		if (atomic_load(&n->state) == NS_STOPPING) {

@@ -70,6 +70,26 @@ int node_deploy(struct node *n, struct workflow *wf, char *err, size_t errlen);
 int node_start(struct node *n, char *err, size_t errlen);
 
 /*
+ * Add and start a workflow on a running node (after node_start), on the
+ * loop thread: like node_deploy, then its resources start, its instances
+ * run init, and its durable events from an earlier run are replayed.
+ * `done` is called on the loop thread once every init has answered, with
+ * LEDGE_OK or LEDGE_EFAIL and the reasons (the workflow's resources are
+ * stopped again then).  A non-OK return means it did not start (and done
+ * is not called); ownership of wf passes in every case.
+ */
+int node_deploy_async(struct node *n, struct workflow *wf,
+    void (*done)(void *arg, int rv, const char *err), void *arg, char *err,
+    size_t errlen);
+
+/* node_deploy_async from another thread, waiting for the outcome. */
+int node_deploy_wait(
+    struct node *n, struct workflow *wf, char *err, size_t errlen);
+
+/* The target called "workflow/name", or NULL.  Any thread, once deployed. */
+struct node_target *node_find_target(struct node *n, const char *name);
+
+/*
  * Run the event loop until a stop is requested (SIGINT, SIGTERM or
  * node_request_stop); then drain mailboxes, call each stop handler and
  * commit.  Returns 0 after a clean stop.

@@ -12,7 +12,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 san="$(cd "$build" && pwd)/sanitizer"
 
 rm -rf "$san"
-mkdir -p "$san"
+mkdir -p "$san" "$build/meson-logs"
+# A log left by an earlier run must never be counted for this one.
+rm -f "$build/meson-logs/testlog.json"
 export ASAN_OPTIONS="log_path=$san/asan:detect_leaks=1:abort_on_error=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
 export UBSAN_OPTIONS="log_path=$san/ubsan:print_stacktrace=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
 
