@@ -674,6 +674,46 @@ free_wf(struct node_wf *w)
 	free(w);
 }
 
+/* Persistent ids for every function and resource of w, in one go. */
+static int
+register_targets(struct node *n, struct node_wf *w, char *err, size_t errlen)
+{
+	size_t count = w->ninsts + w->nres;
+	const char **names = calloc(count + 1, sizeof *names);
+	uint32_t *ids = calloc(count + 1, sizeof *ids);
+	struct node_target **ts = calloc(count + 1, sizeof *ts);
+	int rv = LEDGE_ENOMEM;
+
+	if (names != NULL && ids != NULL && ts != NULL) {
+		for (size_t i = 0; i < w->ninsts; i++) {
+			ts[i] = &w->insts[i]->target;
+		}
+		for (size_t i = 0; i < w->nres; i++) {
+			ts[w->ninsts + i] = &w->res[i]->target;
+		}
+		for (size_t i = 0; i < count; i++) {
+			names[i] = ts[i]->name;
+		}
+		rv = store_registry_ids(n->store, names, count, ids);
+	}
+	for (size_t i = 0; rv == LEDGE_OK && i < count; i++) {
+		ts[i]->id = ids[i];
+		if (ts[i]->kind == NT_RESOURCE) {
+			ts[i]->res->id = ids[i];
+		}
+		rv = add_target(n, ts[i]);
+	}
+	if (rv != LEDGE_OK) {
+		snprintf(err, errlen,
+		    "workflow %s: cannot register in the store: %s",
+		    w->wf->name, ledge_strerror(rv));
+	}
+	free(names);
+	free(ids);
+	free(ts);
+	return rv;
+}
+
 static int
 make_instance(struct node *n, struct node_wf *w, const struct wf_function *f,
     struct node_instance **out, char *err, size_t errlen)
@@ -719,7 +759,6 @@ make_res(struct node *n, struct node_wf *w, const struct wf_resource *spec,
     struct node_res **out, char *err, size_t errlen)
 {
 	struct node_res *nr = calloc(1, sizeof *nr);
-	int rv;
 	if (nr == NULL) {
 		return LEDGE_ENOMEM;
 	}
@@ -740,14 +779,7 @@ make_res(struct node *n, struct node_wf *w, const struct wf_resource *spec,
 	nr->target.kind = NT_RESOURCE;
 	nr->target.res = &nr->res;
 	nr->target.name = nr->name;
-	if ((rv = store_registry_id(n->store, nr->name, &nr->target.id)) !=
-	    LEDGE_OK) {
-		snprintf(err, errlen, "%s: cannot register in the store: %s",
-		    nr->name, ledge_strerror(rv));
-		return rv;
-	}
-	nr->res.id = nr->target.id;
-	return add_target(n, &nr->target);
+	return LEDGE_OK;
 }
 
 int
@@ -791,6 +823,9 @@ node_deploy(struct node *n, struct workflow *wf, char *err, size_t errlen)
 		         errlen)) != LEDGE_OK) {
 			goto fail;
 		}
+	}
+	if ((rv = register_targets(n, w, err, errlen)) != LEDGE_OK) {
+		goto fail;
 	}
 	for (size_t i = 0; i < w->ninsts; i++) {
 		struct node_instance *inst = w->insts[i];

@@ -166,36 +166,35 @@ host_machine(void)
  * loadable segment reaching past the end of the file (a truncated copy)
  * would make dlopen fault while mapping it.
  */
-#define CHECK_PHDRS(Ehdr, Phdr)                                            \
-	do {                                                               \
-		const Ehdr *h = (const void *)d;                           \
-		if (h->e_phentsize != sizeof(Phdr) || h->e_phoff > len ||  \
-		    (uint64_t)h->e_phnum * sizeof(Phdr) >                  \
-		        len - h->e_phoff) {                                \
-			snprintf(err, errlen,                              \
-			    "truncated or corrupt ELF file (program "      \
-			    "headers)");                                   \
-			return LEDGE_EINVAL;                               \
-		}                                                          \
-		for (unsigned i = 0; i < h->e_phnum; i++) {                \
-			Phdr ph;                                           \
-			memcpy(&ph, d + h->e_phoff + i * sizeof ph,        \
-			    sizeof ph);                                    \
-			if (ph.p_type == PT_INTERP) {                      \
-				snprintf(err, errlen, "%s", exe_msg);      \
-				return LEDGE_EINVAL;                       \
-			}                                                  \
-			if (ph.p_type == PT_LOAD &&                        \
-			    (ph.p_offset > len ||                          \
-			        ph.p_filesz > len - ph.p_offset)) {        \
-				snprintf(err, errlen,                      \
-				    "truncated: a segment ends past the "  \
-				    "end of the file (%zu bytes); was it " \
-				    "still being written?",                \
-				    len);                                  \
-				return LEDGE_EINVAL;                       \
-			}                                                  \
-		}                                                          \
+#define CHECK_PHDRS(Ehdr, Phdr)                                                \
+	do {                                                                   \
+		const Ehdr *h = (const void *)d;                               \
+		if (h->e_phentsize != sizeof(Phdr) || h->e_phoff > len ||      \
+		    (uint64_t)h->e_phnum * sizeof(Phdr) > len - h->e_phoff) {  \
+			snprintf(err, errlen,                                  \
+			    "truncated or corrupt ELF file (program "          \
+			    "headers)");                                       \
+			return LEDGE_EINVAL;                                   \
+		}                                                              \
+		for (unsigned i = 0; i < h->e_phnum; i++) {                    \
+			Phdr ph;                                               \
+			memcpy(                                                \
+			    &ph, d + h->e_phoff + i * sizeof ph, sizeof ph);   \
+			if (ph.p_type == PT_INTERP) {                          \
+				snprintf(err, errlen, "%s", exe_msg);          \
+				return LEDGE_EINVAL;                           \
+			}                                                      \
+			if (ph.p_type == PT_LOAD &&                            \
+			    (ph.p_offset > len ||                              \
+			        ph.p_filesz > len - ph.p_offset)) {            \
+				snprintf(err, errlen,                          \
+				    "truncated: a segment ends past the "      \
+				    "end of the file (%zu bytes); was it "     \
+				    "still being written?",                    \
+				    len);                                      \
+				return LEDGE_EINVAL;                           \
+			}                                                      \
+		}                                                              \
 	} while (0)
 
 static const char exe_msg[] = "is an executable, not a shared object (build "
@@ -285,10 +284,14 @@ write_copy(const char *dst, const unsigned char *data, size_t len, char *err,
     size_t errlen)
 {
 	char tmp[4200];
+	struct stat st;
 	int fd;
 	size_t done = 0;
 
-	if (access(dst, R_OK) == 0) {
+	/* The copy is a cache, rebuilt from the source at every load; no
+	 * fsync.  A copy cut short by a crash has the wrong size and is
+	 * written again. */
+	if (stat(dst, &st) == 0 && (size_t)st.st_size == len) {
 		return LEDGE_OK;
 	}
 	snprintf(tmp, sizeof tmp, "%s.%ld.tmp", dst, (long)getpid());
@@ -312,7 +315,7 @@ write_copy(const char *dst, const unsigned char *data, size_t len, char *err,
 		}
 		done += (size_t)n;
 	}
-	if (fsync(fd) != 0 || close(fd) != 0 || rename(tmp, dst) != 0) {
+	if (close(fd) != 0 || rename(tmp, dst) != 0) {
 		snprintf(
 		    err, errlen, "cannot write code copy: %s", strerror(errno));
 		unlink(tmp);

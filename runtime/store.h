@@ -130,6 +130,10 @@ int store_batch_scan(struct store_batch *b, enum store_db db,
 /* The persistent id of `name` in the registry, assigned on first use. */
 int store_registry_id(struct store *s, const char *name, uint32_t *id);
 
+/* The same for n names in one transaction (ids[i] for names[i]). */
+int store_registry_ids(
+    struct store *s, const char *const *names, size_t n, uint32_t *ids);
+
 /* Scan a whole database in key order, in its own read snapshot. */
 int store_scan(struct store *s, enum store_db db,
     int (*fn)(void *arg, ledge_bytes key, ledge_bytes value), void *arg);

@@ -351,7 +351,7 @@ int
 store_batch_get(struct store_batch *b, enum store_db db, const void *key,
     size_t klen, ledge_bytes *out)
 {
-	MDB_val k = {klen, (void *)key}, v;
+	MDB_val k = { klen, (void *)key }, v;
 	int rc = mdb_get(b->txn, b->s->dbi[db], &k, &v);
 	if (rc != 0) {
 		return map_err(rc);
@@ -409,44 +409,59 @@ store_scan(struct store *s, enum store_db db,
 }
 
 int
-store_registry_id(struct store *s, const char *name, uint32_t *id)
+store_registry_ids(
+    struct store *s, const char *const *names, size_t n, uint32_t *ids)
 {
 	MDB_txn *txn;
-	MDB_val k = { strlen(name), (void *)name }, v;
+	MDB_val nk = { sizeof "next_id" - 1, (void *)"next_id" }, nv;
 	uint32_t next = 1;
+	bool assigned = false;
 	int rc;
 
 	pthread_mutex_lock(&s->reg_mu);
 	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0) {
 		goto out;
 	}
-	if ((rc = mdb_get(txn, s->dbi[STORE_REGISTRY], &k, &v)) == 0 &&
-	    v.mv_size == 4) {
-		*id = store_rd32(v.mv_data);
-		mdb_txn_abort(txn);
-		goto out;
-	}
-	MDB_val nk = { sizeof "next_id" - 1, (void *)"next_id" }, nv;
 	if (mdb_get(txn, s->dbi[STORE_META], &nk, &nv) == 0 &&
 	    nv.mv_size == 4) {
 		next = store_rd32(nv.mv_data);
 	}
-	unsigned char idb[4], nextb[4];
-	store_be32(idb, next);
-	store_be32(nextb, next + 1);
-	v = (MDB_val) { 4, idb };
-	nv = (MDB_val) { 4, nextb };
-	if ((rc = mdb_put(txn, s->dbi[STORE_REGISTRY], &k, &v, 0)) != 0 ||
-	    (rc = mdb_put(txn, s->dbi[STORE_META], &nk, &nv, 0)) != 0) {
-		mdb_txn_abort(txn);
-		goto out;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		MDB_val k = { strlen(names[i]), (void *)names[i] }, v;
+		unsigned char idb[4];
+		if (mdb_get(txn, s->dbi[STORE_REGISTRY], &k, &v) == 0 &&
+		    v.mv_size == 4) {
+			ids[i] = store_rd32(v.mv_data);
+			continue;
+		}
+		store_be32(idb, next);
+		v = (MDB_val) { 4, idb };
+		if ((rc = mdb_put(txn, s->dbi[STORE_REGISTRY], &k, &v, 0)) ==
+		    0) {
+			ids[i] = next++;
+			assigned = true;
+		}
 	}
-	if ((rc = mdb_txn_commit(txn)) == 0) {
-		*id = next;
+	if (rc == 0 && assigned) {
+		unsigned char nextb[4];
+		store_be32(nextb, next);
+		nv = (MDB_val) { 4, nextb };
+		rc = mdb_put(txn, s->dbi[STORE_META], &nk, &nv, 0);
+	}
+	if (rc != 0 || !assigned) {
+		mdb_txn_abort(txn);
+	} else {
+		rc = mdb_txn_commit(txn);
 	}
 out:
 	pthread_mutex_unlock(&s->reg_mu);
 	return map_err(rc);
+}
+
+int
+store_registry_id(struct store *s, const char *name, uint32_t *id)
+{
+	return store_registry_ids(s, &name, 1, id);
 }
 
 int
