@@ -90,6 +90,11 @@ struct node {
 	struct node_target **targets; /* by id */
 	size_t ntargets;
 
+	/* The registry (name -> persistent id), loaded at start; new ids
+	 * are committed through the committer.  Loop thread (or before). */
+	struct hmap registry;
+	uint32_t next_id;
+
 	_Atomic uint64_t next_qid;
 
 	/* delayed events: a min-heap by due time, loop thread */
@@ -477,6 +482,56 @@ join_path(const char *a, const char *b)
 	return s;
 }
 
+struct reg_entry {
+	uint32_t id;
+	char name[];
+};
+
+static int
+load_one(void *arg, ledge_bytes key, ledge_bytes val)
+{
+	struct node *n = arg;
+	struct reg_entry *e;
+	if (val.len != 4 || (e = malloc(sizeof *e + key.len + 1)) == NULL) {
+		return val.len != 4 ? 0 : LEDGE_ENOMEM;
+	}
+	e->id = store_rd32(val.data);
+	memcpy(e->name, key.data, key.len);
+	e->name[key.len] = '\0';
+	if (hmap_put(&n->registry, e->name, key.len, e, NULL) != 0) {
+		free(e);
+		return LEDGE_ENOMEM;
+	}
+	if (e->id >= n->next_id) {
+		n->next_id = e->id + 1;
+	}
+	return 0;
+}
+
+static int
+load_registry(struct node *n)
+{
+	uint32_t stored;
+	n->next_id = 1;
+	int rv = store_scan(n->store, STORE_REGISTRY, load_one, n);
+	stored = (uint32_t)store_meta_get_u32(n->store, "next_id");
+	if (stored > n->next_id) {
+		n->next_id = stored;
+	}
+	return rv;
+}
+
+static void
+free_registry(struct node *n)
+{
+	struct hmap_slot *sl;
+	size_t pos = 0;
+	while ((sl = hmap_next(&n->registry, &pos)) != NULL) {
+		free(sl->value);
+	}
+	hmap_fini(&n->registry);
+}
+
 int
 node_new(struct node **np, const struct node_opts *o, struct rlog *log,
     char *err, size_t errlen)
@@ -523,6 +578,11 @@ node_new(struct node **np, const struct node_opts *o, struct rlog *log,
 	atomic_init(&n->next_qid, store_meta_get_u64(n->store, "next_qid"));
 	if (atomic_load(&n->next_qid) == 0) {
 		atomic_store(&n->next_qid, 1);
+	}
+	hmap_init(&n->registry);
+	if (load_registry(n) != LEDGE_OK) {
+		snprintf(err, errlen, "cannot read the registry of the store");
+		goto fail;
 	}
 	if (commit_start(&n->commit, n->store, log, on_fatal, n) != LEDGE_OK) {
 		snprintf(err, errlen, "cannot start the committer thread");
@@ -674,43 +734,74 @@ free_wf(struct node_wf *w)
 	free(w);
 }
 
-/* Persistent ids for every function and resource of w, in one go. */
+/*
+ * The persistent id of a name: from the registry, or a new one.  New ids
+ * go into `rec`, which the caller commits; nothing needs to wait for it,
+ * because anything durable that uses the id commits after it.
+ */
+static int
+registry_id(
+    struct node *n, const char *name, struct commit_rec **rec, uint32_t *id)
+{
+	size_t len = strlen(name);
+	struct reg_entry *e = hmap_get(&n->registry, name, len);
+	unsigned char idb[4];
+
+	if (e != NULL) {
+		*id = e->id;
+		return LEDGE_OK;
+	}
+	if ((*rec == NULL && (*rec = commit_rec_new()) == NULL) ||
+	    (e = malloc(sizeof *e + len + 1)) == NULL) {
+		return LEDGE_ENOMEM;
+	}
+	e->id = n->next_id;
+	memcpy(e->name, name, len + 1);
+	store_be32(idb, e->id);
+	if (commit_rec_put(*rec, STORE_REGISTRY, name, len, idb, 4) !=
+	        LEDGE_OK ||
+	    hmap_put(&n->registry, e->name, len, e, NULL) != 0) {
+		free(e);
+		return LEDGE_ENOMEM;
+	}
+	n->next_id++;
+	*id = e->id;
+	return LEDGE_OK;
+}
+
+/* Persistent ids for every function and resource of w. */
 static int
 register_targets(struct node *n, struct node_wf *w, char *err, size_t errlen)
 {
-	size_t count = w->ninsts + w->nres;
-	const char **names = calloc(count + 1, sizeof *names);
-	uint32_t *ids = calloc(count + 1, sizeof *ids);
-	struct node_target **ts = calloc(count + 1, sizeof *ts);
-	int rv = LEDGE_ENOMEM;
+	struct commit_rec *rec = NULL;
+	int rv = LEDGE_OK;
 
-	if (names != NULL && ids != NULL && ts != NULL) {
-		for (size_t i = 0; i < w->ninsts; i++) {
-			ts[i] = &w->insts[i]->target;
+	for (size_t i = 0; i < w->ninsts + w->nres && rv == LEDGE_OK; i++) {
+		struct node_target *t = i < w->ninsts
+		    ? &w->insts[i]->target
+		    : &w->res[i - w->ninsts]->target;
+		if ((rv = registry_id(n, t->name, &rec, &t->id)) == LEDGE_OK) {
+			if (t->kind == NT_RESOURCE) {
+				t->res->id = t->id;
+			}
+			rv = add_target(n, t);
 		}
-		for (size_t i = 0; i < w->nres; i++) {
-			ts[w->ninsts + i] = &w->res[i]->target;
-		}
-		for (size_t i = 0; i < count; i++) {
-			names[i] = ts[i]->name;
-		}
-		rv = store_registry_ids(n->store, names, count, ids);
 	}
-	for (size_t i = 0; rv == LEDGE_OK && i < count; i++) {
-		ts[i]->id = ids[i];
-		if (ts[i]->kind == NT_RESOURCE) {
-			ts[i]->res->id = ids[i];
+	if (rec != NULL) {
+		unsigned char nb[4];
+		store_be32(nb, n->next_id);
+		if (rv == LEDGE_OK) {
+			rv = commit_rec_put(
+			    rec, STORE_META, "next_id", 7, nb, 4);
 		}
-		rv = add_target(n, ts[i]);
+		/* Even on failure: the ids handed out stay taken. */
+		commit_submit(n->commit, rec);
 	}
 	if (rv != LEDGE_OK) {
 		snprintf(err, errlen,
 		    "workflow %s: cannot register in the store: %s",
 		    w->wf->name, ledge_strerror(rv));
 	}
-	free(names);
-	free(ids);
-	free(ts);
 	return rv;
 }
 
@@ -1533,6 +1624,7 @@ node_free(struct node *n)
 	if (n->own_codes) {
 		code_cache_close(n->codes);
 	}
+	free_registry(n);
 	store_close(n->store);
 	pthread_mutex_destroy(&n->ctl_mu);
 	free(n->targets);

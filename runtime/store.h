@@ -141,6 +141,8 @@ int store_scan(struct store *s, enum store_db db,
 /* Write a u64 to a key of `meta` / read it (0 if absent). */
 int store_meta_put_u64(struct store_batch *b, const char *name, uint64_t v);
 uint64_t store_meta_get_u64(struct store *s, const char *name);
+/* A 4-byte big-endian value of `meta` (0 if absent). */
+uint32_t store_meta_get_u32(struct store *s, const char *name);
 
 /* Big-endian helpers for composite keys. */
 static inline void

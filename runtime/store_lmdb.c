@@ -487,3 +487,19 @@ store_meta_get_u64(struct store *s, const char *name)
 	mdb_txn_abort(txn);
 	return out;
 }
+
+uint32_t
+store_meta_get_u32(struct store *s, const char *name)
+{
+	MDB_txn *txn;
+	MDB_val k = { strlen(name), (void *)name }, v;
+	uint32_t out = 0;
+	if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn) != 0) {
+		return 0;
+	}
+	if (mdb_get(txn, s->dbi[STORE_META], &k, &v) == 0 && v.mv_size == 4) {
+		out = store_rd32(v.mv_data);
+	}
+	mdb_txn_abort(txn);
+	return out;
+}
