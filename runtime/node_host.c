@@ -27,8 +27,12 @@
 #define WSET_LINEAR 8
 /* Largest state value. */
 #define STATE_MAX_VALUE (16u << 20)
-/* Internal casts may fill a mailbox up to this many times its cap. */
+/* A call may fill a mailbox up to this many times its cap. */
 #define INTERNAL_OVERCOMMIT 2
+/* A cast never fails because its target is busy: past the cap the
+ * producer is parked instead (backpressure).  Only this far past it - a
+ * cycle of instances feeding each other - does ledge_cast say EFULL. */
+#define CAST_HARD_LIMIT 16
 /* Longest wait-for chain followed when looking for call cycles. */
 #define CYCLE_DEPTH 64
 
@@ -48,6 +52,7 @@ struct host_ctx {
 	struct node_code *code; /* the code running it */
 	uint64_t dep;           /* newest commit seq this result depends on */
 	bool aborted;           /* inline run hit a blocking call: redo it */
+	struct node_instance *park_on; /* a target left over its cap */
 
 	struct wentry *writes; /* malloc'd, reused */
 	size_t nwrites, capw;
@@ -286,7 +291,7 @@ api_cast(ledge_ctx *ctx, const char *output, const void *data, size_t len,
 		}
 		if (reserve &&
 		    (rv = mb_reserve(&t->inst->mb,
-		         t->inst->mb.cap * INTERNAL_OVERCOMMIT)) != LEDGE_OK) {
+		         t->inst->mb.cap * CAST_HARD_LIMIT)) != LEDGE_OK) {
 			break;
 		}
 		if ((ev = node_event_new(NE_CAST, t->id, data, len)) == NULL) {
@@ -833,6 +838,7 @@ ctx_reset(struct host_ctx *c, struct node_instance *inst, struct node_event *ev,
 	c->code = code;
 	c->dep = ev->dep;
 	c->aborted = false;
+	c->park_on = NULL;
 	c->nwrites = 0;
 	c->emits = c->emits_tail = NULL;
 	c->nemits = 0;
@@ -1109,9 +1115,15 @@ finish(struct host_ctx *c, int rv)
 	}
 	for (struct node_event *e = c->emits; e != NULL;) {
 		struct node_event *next = e->next;
+		struct node_target *t = e->to;
 		e->next = NULL;
 		e->dep = seq;
-		node_send(node, e->to, e);
+		node_send(node, t, e);
+		if (c->park_on == NULL && t->kind == NT_INSTANCE &&
+		    t->inst != inst &&
+		    mb_depth(&t->inst->mb) > t->inst->mb.cap) {
+			c->park_on = t->inst;
+		}
 		e = next;
 	}
 	atomic_fetch_add_explicit(
@@ -1241,6 +1253,40 @@ exec_event(
 	node_event_free(ev);
 }
 
+/* Schedule the producers that were waiting for inst to drain. */
+static void
+wake_parked(struct node_worker *w, struct node_instance *inst)
+{
+	struct node_instance *p = instance_drained(inst);
+	while (p != NULL) {
+		struct node_instance *next = p->wait_next;
+		p->wait_next = NULL;
+		atomic_store(&p->parked_on, NULL);
+		sched_enqueue(w->sched, p);
+		p = next;
+	}
+}
+
+/*
+ * After an event whose casts left a target over its cap: put the rest of
+ * the batch back and park; or, if parking is not possible (the target
+ * drained meanwhile, or a cycle), carry on.  Returns true if parked (the
+ * instance stays scheduled and runs again when woken).
+ */
+static bool
+maybe_park(
+    struct node_worker *w, struct node_instance *inst, struct node_event **rest)
+{
+	struct node_instance *target = w->ctx.park_on;
+	w->ctx.park_on = NULL;
+	if (target == NULL) {
+		return false;
+	}
+	mb_push_front_list(&inst->mb, *rest);
+	*rest = NULL;
+	return instance_park(inst, target);
+}
+
 bool
 host_run_inline(
     struct node_worker *w, struct node_instance *inst, struct node_event *ev)
@@ -1263,7 +1309,8 @@ host_run_inline(
 	}
 	exec_event(w, inst, ev);
 	store_reader_end(w->reader);
-	if (mb_more(&inst->mb)) {
+	struct node_event *none = NULL;
+	if (!maybe_park(w, inst, &none) && mb_more(&inst->mb)) {
 		sched_enqueue(w->sched, inst);
 	}
 	return true;
@@ -1285,13 +1332,19 @@ host_run(struct node_worker *w, struct node_instance *inst)
 	if (store_reader_begin(w->reader) == LEDGE_OK) {
 		instance_dirty_evict(inst, durable);
 	}
+	wake_parked(w, inst);
 	while (list != NULL) {
 		struct node_event *next = list->next;
 		list->next = NULL;
 		exec_event(w, inst, list);
 		list = next;
+		if (w->ctx.park_on != NULL && maybe_park(w, inst, &list)) {
+			store_reader_end(w->reader);
+			return;
+		}
 	}
 	store_reader_end(w->reader);
+	wake_parked(w, inst);
 	if (mb_more(&inst->mb)) {
 		sched_enqueue(w->sched, inst);
 	}

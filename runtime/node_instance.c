@@ -151,6 +151,76 @@ mb_depth(struct node_mailbox *mb)
 	return d;
 }
 
+void
+mb_push_front_list(struct node_mailbox *mb, struct node_event *list)
+{
+	struct node_event *last = list;
+	size_t n = 0;
+	if (list == NULL) {
+		return;
+	}
+	for (struct node_event *e = list; e != NULL; e = e->next) {
+		last = e;
+		n++;
+	}
+	pthread_mutex_lock(&mb->mu);
+	last->next = mb->head;
+	mb->head = list;
+	if (mb->tail == NULL) {
+		mb->tail = last;
+	}
+	mb->depth += (uint32_t)n;
+	pthread_mutex_unlock(&mb->mu);
+}
+
+/* Longest chain of parked instances followed when looking for a cycle. */
+#define PARK_DEPTH 64
+
+bool
+instance_park(struct node_instance *producer, struct node_instance *target)
+{
+	bool parked = false;
+	struct node_instance *t = target;
+
+	/* Publish first, then look (as for call cycles): of two instances
+	 * parking on each other at once, at least one sees the other. */
+	atomic_store(&producer->parked_on, target);
+	for (int i = 0; t != NULL && i < PARK_DEPTH; i++) {
+		if (t == producer) {
+			atomic_store(&producer->parked_on, NULL);
+			return false;
+		}
+		t = atomic_load(&t->parked_on);
+	}
+	pthread_mutex_lock(&target->mb.mu);
+	if (target->mb.depth > target->mb.cap) {
+		producer->wait_next = target->waiters;
+		target->waiters = producer;
+		parked = true;
+	}
+	pthread_mutex_unlock(&target->mb.mu);
+	if (!parked) {
+		atomic_store(&producer->parked_on, NULL);
+	}
+	return parked;
+}
+
+struct node_instance *
+instance_drained(struct node_instance *target)
+{
+	struct node_instance *list = NULL;
+	if (target->waiters == NULL) {
+		return NULL; /* racy peek; the lock decides */
+	}
+	pthread_mutex_lock(&target->mb.mu);
+	if (target->mb.depth <= target->mb.cap / 2) {
+		list = target->waiters;
+		target->waiters = NULL;
+	}
+	pthread_mutex_unlock(&target->mb.mu);
+	return list;
+}
+
 const struct node_output *
 instance_output(const struct node_instance *inst, const char *name)
 {

@@ -97,6 +97,14 @@ struct node_instance {
 	uint32_t streak_needed; /* owner */
 	bool blocks;            /* owner: has made a blocking call */
 
+	/* Backpressure.  A producer whose cast went to an instance over its
+	 * mailbox cap is parked (not run) until that instance drains to
+	 * half its cap; `waiters` lists those parked on this one (mb.mu),
+	 * `wait_next` links this one into such a list. */
+	struct node_instance *waiters;
+	struct node_instance *wait_next;
+	_Atomic(struct node_instance *) parked_on;
+
 	/* The instance this one is blocked calling, for cycle detection. */
 	_Atomic(struct node_instance *) waiting_on;
 	atomic_int status;
@@ -146,6 +154,27 @@ bool mb_more(struct node_mailbox *mb);
 
 /* Events queued now (approximate, for metrics and admission). */
 uint32_t mb_depth(struct node_mailbox *mb);
+
+/* Put a list of events back at the head, in order (after a batch was cut
+ * short).  The instance is scheduled or claimed. */
+void mb_push_front_list(struct node_mailbox *mb, struct node_event *list);
+
+/* --- backpressure ---------------------------------------------------- */
+
+/*
+ * Park `producer` (scheduled, not running) until `target` has drained.
+ * Returns false - and does not park - when target is no longer over its
+ * cap, or when parking would close a cycle of parked instances (each
+ * waiting for the next to drain); the producer then just goes on.
+ */
+bool instance_park(
+    struct node_instance *producer, struct node_instance *target);
+
+/*
+ * If `target` has drained to half its cap, detach and return the list of
+ * producers parked on it (linked by wait_next; the caller schedules them).
+ */
+struct node_instance *instance_drained(struct node_instance *target);
 
 /* --- outputs ------------------------------------------------------- */
 

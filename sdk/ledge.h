@@ -258,8 +258,14 @@ typedef struct ledge_function {
  * kept durably until its target has handled it.  An output wired to a list
  * of targets sends one copy to each.
  *
- * @return LEDGE_OK; LEDGE_ENOENT if `output` is not wired; LEDGE_EFULL if a
- * target's mailbox is over its limit (nothing is sent to any target);
+ * A busy target does not make the cast fail: the event is queued (it is
+ * durable anyway), and this instance is not given more events until the
+ * target has caught up - backpressure that reaches the sources (HTTP 503,
+ * skipped timer ticks) instead of losing data.
+ *
+ * @return LEDGE_OK; LEDGE_ENOENT if `output` is not wired; LEDGE_EFULL only
+ * if a target is far (16 times its mailbox) behind, as in a cycle of
+ * instances feeding each other (nothing is sent to any target then);
  * LEDGE_ETOOBIG if `len` exceeds the host's event limit (16 MiB).
  */
 static inline int

@@ -18,7 +18,7 @@
 static void
 sleep_ms(int ms)
 {
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
 	nanosleep(&ts, NULL);
 }
 
@@ -96,7 +96,7 @@ static void
 one_at_a_time(const char *const *extra)
 {
 	struct lrun *r = lrun_new("sched-excl");
-	struct hammer h = {0};
+	struct hammer h = { 0 };
 	pthread_t th[8];
 
 	lrun_workflow(r, "wf.yaml",
@@ -134,7 +134,7 @@ Test(sched, one_event_at_a_time_per_instance, .timeout = 120)
 
 Test(sched, one_event_at_a_time_without_inline_runs, .timeout = 120)
 {
-	const char *extra[] = {"--no-inline", "--workers", "4", NULL};
+	const char *extra[] = { "--no-inline", "--workers", "4", NULL };
 	one_at_a_time(extra);
 }
 
@@ -177,7 +177,7 @@ Test(sched, call_cycle_fails_fast_instead_of_deadlocking, .timeout = 60)
 Test(sched, blocked_callers_do_not_starve_the_pool, .timeout = 60)
 {
 	struct lrun *r = lrun_new("sched-pool");
-	const char *one_worker[] = {"--workers", "1", NULL};
+	const char *one_worker[] = { "--workers", "1", NULL };
 	char *b;
 
 	/* One worker: a blocks it waiting on s, and s still runs. */
@@ -229,8 +229,8 @@ Test(sched, failed_handlers_leave_no_trace_along_a_chain, .timeout = 60)
 	cr_assert_eq(lrun_start(r, NULL), 0);
 	for (int i = 0; i < 30; i++) {
 		/* Every third one fails in r1 after writing and casting. */
-		free(http_body(r, "POST", "/in", i % 3 == 0 ? "fail" : "ok",
-		    &status));
+		free(http_body(
+		    r, "POST", "/in", i % 3 == 0 ? "fail" : "ok", &status));
 		cr_assert_eq(status, 202);
 	}
 	cr_expect(wait_body(r, "/r2", "n=20\n", 5000),
@@ -298,7 +298,7 @@ caster_main(void *arg)
 	struct caster *c = arg;
 	for (int i = 0; i < c->per; i++) {
 		char hdr[64];
-		const char *h[] = {hdr, NULL};
+		const char *h[] = { hdr, NULL };
 		snprintf(hdr, sizeof hdr, "Idempotency-Key: k%d-%d", c->id, i);
 		for (int a = 0; a < 3000; a++) {
 			struct httpc_resp resp;
@@ -307,8 +307,8 @@ caster_main(void *arg)
 				sleep_ms(5);
 				continue;
 			}
-			if (httpc_once("127.0.0.1", port, 5000, "POST", "/in", h,
-			        "ok", 2, &resp) == 0) {
+			if (httpc_once("127.0.0.1", port, 5000, "POST", "/in",
+			        h, "ok", 2, &resp) == 0) {
 				int st = resp.status;
 				httpc_resp_free(&resp);
 				if (st == 202) {
@@ -332,7 +332,7 @@ Test(sched, cast_chain_exactly_once_across_kill9, .timeout = 180)
 	lrun_workflow(r, "wf.yaml", chain_wf);
 	cr_assert_eq(lrun_start(r, NULL), 0);
 	for (int i = 0; i < 3; i++) {
-		cs[i] = (struct caster){.per = 200, .id = i};
+		cs[i] = (struct caster) { .per = 200, .id = i };
 		atomic_init(&cs[i].port, r->port);
 		atomic_init(&cs[i].accepted, 0);
 		pthread_create(&th[i], NULL, caster_main, &cs[i]);
@@ -363,7 +363,48 @@ Test(sched, cast_chain_exactly_once_across_kill9, .timeout = 180)
 	}
 	cr_assert_eq(total, 600);
 	/* Each accepted cast reached the end of the chain exactly once. */
-	cr_expect(wait_body(r, "/r2", "n=600\n", 10000), "r2 did not end at 600");
-	cr_expect(wait_body(r, "/r1", "n=600\n", 1000), "r1 did not end at 600");
+	cr_expect(
+	    wait_body(r, "/r2", "n=600\n", 10000), "r2 did not end at 600");
+	cr_expect(
+	    wait_body(r, "/r1", "n=600\n", 1000), "r1 did not end at 600");
+	lrun_free(r);
+}
+
+/* A fast producer feeding a slow consumer with a tiny mailbox: the
+ * producer is held back (parked), nothing is dropped. */
+Test(sched, backpressure_loses_nothing, .timeout = 60)
+{
+	struct lrun *r = lrun_new("sched-bp");
+	int status, accepted = 0;
+
+	lrun_workflow(r, "wf.yaml",
+	    "workflow: bp\n"
+	    "functions:\n"
+	    "  fast: { code: @F/relay.so, outputs: { out: slow } }\n"
+	    "  slow:\n"
+	    "    code: @F/relay.so\n"
+	    "    config: { sleep_ms: 2 }\n"
+	    "    mailbox: 4\n"
+	    "resources:\n"
+	    "  in:\n"
+	    "    type: http-ingress\n"
+	    "    config: { path: /in, mode: cast, methods: [POST] }\n"
+	    "    outputs: { request: fast }\n"
+	    "  read:\n"
+	    "    type: http-ingress\n"
+	    "    config: { path: /slow, methods: [GET] }\n"
+	    "    outputs: { request: slow }\n");
+	cr_assert_eq(lrun_start(r, NULL), 0);
+	for (int i = 0; i < 200; i++) {
+		free(http_body(r, "POST", "/in", "x", &status));
+		accepted += status == 202;
+	}
+	cr_assert_eq(accepted, 200);
+	cr_expect(wait_body(r, "/slow", "n=200\n", 10000),
+	    "events lost between a fast and a slow function");
+	char *log = lrun_logtext(r);
+	cr_expect(
+	    strstr(log, "mailbox full") == NULL, "a cast failed: %s", log);
+	free(log);
 	lrun_free(r);
 }
