@@ -1412,6 +1412,34 @@ node_reload(struct node *n, const char *path)
 	}
 }
 
+struct reload_req {
+	struct node *n;
+	char path[];
+};
+
+static void
+reload_on_loop(void *arg)
+{
+	struct reload_req *r = arg;
+	node_reload(r->n, r->path[0] ? r->path : NULL);
+	free(r);
+}
+
+void
+node_reload_async(struct node *n, const char *path)
+{
+	size_t len = path ? strlen(path) : 0;
+	struct reload_req *r = malloc(sizeof *r + len + 1);
+	if (r == NULL) {
+		return;
+	}
+	r->n = n;
+	memcpy(r->path, path ? path : "", len + 1);
+	if (loop_post(n->loop, reload_on_loop, r) != 0) {
+		free(r);
+	}
+}
+
 static void
 on_file_changed(void *arg, const char *path)
 {

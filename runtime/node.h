@@ -109,6 +109,9 @@ void node_free(struct node *n);
  */
 void node_reload(struct node *n, const char *path);
 
+/* node_reload from any thread (runs on the loop thread soon). */
+void node_reload_async(struct node *n, const char *path);
+
 /* --- services ------------------------------------------------------ */
 
 struct rlog *node_log(struct node *n);
