@@ -7,7 +7,7 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 HTTP ?= 127.0.0.1:8080
 
-.PHONY: all deps build run test asan clean
+.PHONY: all deps build run test asan bench clean
 
 all: build
 
@@ -40,5 +40,10 @@ asan: deps
 	@ninja -C $(ASAN_BUILD)
 	@tools/run-tests.sh $(ASAN_BUILD)
 
+# Every benchmark scenario against the ceiling and the peers, in one run
+# (release build in build-bench; table, CSV and chart in tools/bench/out).
+bench: deps
+	@tools/bench/bench.py $(SCENARIOS)
+
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) build-bench

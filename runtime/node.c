@@ -386,10 +386,10 @@ node_event_done(struct node *n, struct res *r, struct node_event *ev, int err)
 	}
 	if (ev->flags & NEF_DURABLE) {
 		struct commit_rec *rec = commit_rec_new();
-		unsigned char q[8];
-		store_be64(q, ev->qid);
+		unsigned char q[STORE_QKEY];
+		store_qkey(q, ev->target, ev->qid);
 		if (rec != NULL &&
-		    commit_rec_del(rec, STORE_QUEUE, q, 8) == LEDGE_OK) {
+		    commit_rec_del(rec, STORE_QUEUE, q, sizeof q) == LEDGE_OK) {
 			commit_submit(n->commit, rec);
 		} else {
 			commit_rec_free(rec);
@@ -836,13 +836,7 @@ make_instance(struct node *n, struct node_wf *w, const struct wf_function *f,
 		    f->code_pos.line, f->code_pos.col, f->code, why);
 		return rv;
 	}
-	if ((rv = store_registry_id(
-	         n->store, inst->target.name, &inst->target.id)) != LEDGE_OK) {
-		snprintf(err, errlen, "%s: cannot register in the store: %s",
-		    inst->target.name, ledge_strerror(rv));
-		return rv;
-	}
-	return add_target(n, &inst->target);
+	return LEDGE_OK; /* ids: register_targets */
 }
 
 static int
@@ -968,8 +962,18 @@ fail:
 /* ------------------------------------------------------------------ */
 /* control events                                                      */
 
+static void push_ctl_how(struct node *n, struct node_instance *inst, int kind,
+    void *ctl, bool may_inline);
+
 static void
 push_ctl(struct node *n, struct node_instance *inst, int kind, void *ctl)
+{
+	push_ctl_how(n, inst, kind, ctl, false);
+}
+
+static void
+push_ctl_how(struct node *n, struct node_instance *inst, int kind, void *ctl,
+    bool may_inline)
 {
 	struct node_event *ev =
 	    node_event_new((uint8_t)kind, inst->target.id, NULL, 0);
@@ -980,7 +984,11 @@ push_ctl(struct node *n, struct node_instance *inst, int kind, void *ctl)
 		abort();
 	}
 	ev->ctl = ctl;
-	node_send(n, &inst->target, ev);
+	if (may_inline) {
+		node_send_inline(n, &inst->target, ev);
+	} else {
+		node_send(n, &inst->target, ev);
+	}
 }
 
 /* While node_start runs the loop: stop it once every init answered. */
@@ -1080,25 +1088,8 @@ node_instance_ctl_done(
 
 struct replay {
 	struct node *n;
-	struct node_wf *only; /* replay only events for this workflow */
 	size_t count, dropped;
 };
-
-static bool
-wf_owns(struct node_wf *w, struct node_target *t)
-{
-	for (size_t i = 0; i < w->ninsts; i++) {
-		if (&w->insts[i]->target == t) {
-			return true;
-		}
-	}
-	for (size_t i = 0; i < w->nres; i++) {
-		if (&w->res[i]->target == t) {
-			return true;
-		}
-	}
-	return false;
-}
 
 static int
 replay_one(void *arg, ledge_bytes key, ledge_bytes val)
@@ -1108,7 +1099,7 @@ replay_one(void *arg, ledge_bytes key, ledge_bytes val)
 	struct node_event *ev;
 	struct node_target *t;
 
-	if (key.len != 8) {
+	if (key.len != STORE_QKEY) {
 		return 0;
 	}
 	ev = node_event_decode(val.data, val.len);
@@ -1120,11 +1111,7 @@ replay_one(void *arg, ledge_bytes key, ledge_bytes val)
 		rp->dropped++;
 		return 0;
 	}
-	if (rp->only != NULL && !wf_owns(rp->only, t)) {
-		node_event_free(ev);
-		return 0;
-	}
-	ev->qid = store_rd64(key.data);
+	ev->qid = store_rd64((const unsigned char *)key.data + 4);
 	ev->flags |= NEF_DURABLE;
 	if (t->kind == NT_RESOURCE && !t->res->type->accepts_cast) {
 		node_event_free(ev);
@@ -1205,7 +1192,7 @@ stop_resources(struct node_wf *w)
 static int
 start_wf(struct node *n, struct node_wf *w, char *err, size_t errlen)
 {
-	struct replay rp = { n, w, 0, 0 };
+	struct replay rp = { n, 0, 0 };
 	char why[512];
 
 	for (size_t i = 0; i < w->nres; i++) {
@@ -1226,7 +1213,7 @@ start_wf(struct node *n, struct node_wf *w, char *err, size_t errlen)
 	w->init_err[0] = '\0';
 	pthread_mutex_unlock(&n->ctl_mu);
 	for (size_t i = 0; i < w->ninsts; i++) {
-		push_ctl(n, w->insts[i], NE_INIT, NULL);
+		push_ctl_how(n, w->insts[i], NE_INIT, NULL, true);
 		if (n->watch != NULL &&
 		    watch_add(n->watch, w->insts[i]->spec->code_path) != 0) {
 			rlog_write(n->log, RLOG_WARN, n->name,
@@ -1234,7 +1221,16 @@ start_wf(struct node *n, struct node_wf *w, char *err, size_t errlen)
 			    w->insts[i]->spec->code_path, strerror(errno));
 		}
 	}
-	store_scan(n->store, STORE_QUEUE, replay_one, &rp);
+	/* Each target's events, by prefix: no scan of other workflows'. */
+	for (size_t i = 0; i < w->ninsts + w->nres; i++) {
+		struct node_target *t = i < w->ninsts
+		    ? &w->insts[i]->target
+		    : &w->res[i - w->ninsts]->target;
+		unsigned char prefix[4];
+		store_be32(prefix, t->id);
+		store_scan_prefix(n->store, STORE_QUEUE, prefix, sizeof prefix,
+		    replay_one, &rp);
+	}
 	if (rp.count > 0) {
 		rlog_write(n->log, RLOG_INFO, n->name,
 		    "%s: replaying %zu durable events from the last run",
@@ -1314,6 +1310,7 @@ node_deploy_async(struct node *n, struct workflow *wf,
 struct deploy_wait {
 	struct node *n;
 	struct workflow *wf;
+	uint64_t t0, t1; /* on the loop: request taken up, outcome known */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	bool done;
@@ -1325,7 +1322,9 @@ static void
 deploy_done(void *arg, int rv, const char *err)
 {
 	struct deploy_wait *d = arg;
+	uint64_t t1 = clock_mono_us();
 	pthread_mutex_lock(&d->mu);
+	d->t1 = t1;
 	d->rv = rv;
 	snprintf(d->err, sizeof d->err, "%s", err ? err : "");
 	d->done = true;
@@ -1338,6 +1337,7 @@ deploy_on_loop(void *arg)
 {
 	struct deploy_wait *d = arg;
 	char err[1024];
+	d->t0 = clock_mono_us();
 	int rv =
 	    node_deploy_async(d->n, d->wf, deploy_done, d, err, sizeof err);
 	if (rv != LEDGE_OK) {
@@ -1346,7 +1346,8 @@ deploy_on_loop(void *arg)
 }
 
 int
-node_deploy_wait(struct node *n, struct workflow *wf, char *err, size_t errlen)
+node_deploy_wait(struct node *n, struct workflow *wf, char *err, size_t errlen,
+    uint64_t *loop_us)
 {
 	struct deploy_wait d = { .n = n, .wf = wf };
 	pthread_mutex_init(&d.mu, NULL);
@@ -1364,6 +1365,9 @@ node_deploy_wait(struct node *n, struct workflow *wf, char *err, size_t errlen)
 	pthread_cond_destroy(&d.cv);
 	pthread_mutex_destroy(&d.mu);
 	snprintf(err, errlen, "%s", d.err);
+	if (loop_us != NULL) {
+		*loop_us = d.t1 - d.t0;
+	}
 	return d.rv;
 }
 

@@ -82,9 +82,14 @@ int node_deploy_async(struct node *n, struct workflow *wf,
     void (*done)(void *arg, int rv, const char *err), void *arg, char *err,
     size_t errlen);
 
-/* node_deploy_async from another thread, waiting for the outcome. */
-int node_deploy_wait(
-    struct node *n, struct workflow *wf, char *err, size_t errlen);
+/*
+ * node_deploy_async from another thread, waiting for the outcome.  If
+ * loop_us is not NULL it gets the time the node itself took, on its loop,
+ * from taking up the request to the last init's answer (without the
+ * hand-offs between the calling thread and the loop).
+ */
+int node_deploy_wait(struct node *n, struct workflow *wf, char *err,
+    size_t errlen, uint64_t *loop_us);
 
 /* The target called "workflow/name", or NULL.  Any thread, once deployed. */
 struct node_target *node_find_target(struct node *n, const char *name);

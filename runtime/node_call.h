@@ -44,7 +44,7 @@ struct node_call {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	bool done;      /* a reply (or error) is in `reply` */
-	bool notified;          /* ... and the caller may see it */
+	bool notified;  /* ... and the caller may see it */
 	bool abandoned; /* the caller stopped waiting */
 	struct node_reply reply;
 	/* Callback form: called once on completion, on the completing

@@ -77,8 +77,8 @@ rec_append(struct commit_rec *r, enum store_db db, int op, const void *key,
 	store_be32(p + 6, (uint32_t)vlen);
 	memcpy(p + OP_HDR, key, klen);
 	r->len += need;
-	if (db == STORE_QUEUE && op == REC_PUT && klen == 8) {
-		uint64_t q = store_rd64(key);
+	if (db == STORE_QUEUE && op == REC_PUT && klen >= 8) {
+		uint64_t q = store_rd64((const unsigned char *)key + klen - 8);
 		if (q > r->max_qid) {
 			r->max_qid = q;
 		}
@@ -258,7 +258,8 @@ apply(struct commit *c, struct commit_rec *batch, size_t *nops)
 				rv = store_batch_del(b, p[0], key, klen);
 				(*nops)++;
 			} else if (p[1] == REC_DELIF) {
-				rv = del_if(b, p[0], key, klen, key + klen, vlen);
+				rv = del_if(
+				    b, p[0], key, klen, key + klen, vlen);
 				(*nops)++;
 			}
 			off += OP_HDR + klen + vlen;

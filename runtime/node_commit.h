@@ -96,8 +96,8 @@ int commit_rec_del(
     struct commit_rec *r, enum store_db db, const void *key, size_t klen);
 /* Delete `key` only if, at commit time, its value starts with the
  * `plen` bytes of `prefix` (a compare-and-delete). */
-int commit_rec_del_if(struct commit_rec *r, enum store_db db,
-    const void *key, size_t klen, const void *prefix, size_t plen);
+int commit_rec_del_if(struct commit_rec *r, enum store_db db, const void *key,
+    size_t klen, const void *prefix, size_t plen);
 /* Reserve room for a put whose value the caller writes at the returned
  * pointer (vlen bytes); NULL when out of memory. */
 unsigned char *commit_rec_put_reserve(struct commit_rec *r, enum store_db db,

@@ -856,7 +856,7 @@ static int
 build_record(struct host_ctx *c, struct commit_rec *rec)
 {
 	unsigned char key[4 + LEDGE_STATE_MAX_KEY];
-	unsigned char q[8];
+	unsigned char q[STORE_QKEY];
 	int rv = LEDGE_OK;
 
 	store_be32(key, c->inst->target.id);
@@ -868,16 +868,16 @@ build_record(struct host_ctx *c, struct commit_rec *rec)
 		                  e->val, e->vlen);
 	}
 	if (rv == LEDGE_OK && (c->ev->flags & NEF_DURABLE)) {
-		store_be64(q, c->ev->qid);
-		rv = commit_rec_del(rec, STORE_QUEUE, q, 8);
+		store_qkey(q, c->ev->target, c->ev->qid);
+		rv = commit_rec_del(rec, STORE_QUEUE, q, sizeof q);
 	}
 	for (struct node_event *ev = c->emits; ev && rv == LEDGE_OK;
 	     ev = ev->next) {
 		unsigned char *p;
 		size_t n = node_event_encoded_size(ev);
-		store_be64(q, ev->qid);
-		if ((p = commit_rec_put_reserve(rec, STORE_QUEUE, q, 8, n)) ==
-		    NULL) {
+		store_qkey(q, ev->to->id, ev->qid);
+		if ((p = commit_rec_put_reserve(
+		         rec, STORE_QUEUE, q, sizeof q, n)) == NULL) {
 			rv = LEDGE_ENOMEM;
 		} else {
 			node_event_encode(ev, p);
@@ -1028,10 +1028,10 @@ finish(struct host_ctx *c, int rv)
 		free_emits_from(c, &c->emits);
 		c->nwrites = 0;
 		if (ev->flags & NEF_DURABLE) {
-			unsigned char q[8];
-			store_be64(q, ev->qid);
+			unsigned char q[STORE_QKEY];
+			store_qkey(q, ev->target, ev->qid);
 			if ((rec = commit_rec_new()) != NULL &&
-			    commit_rec_del(rec, STORE_QUEUE, q, 8) !=
+			    commit_rec_del(rec, STORE_QUEUE, q, sizeof q) !=
 			        LEDGE_OK) {
 				commit_rec_free(rec);
 				rec = NULL;
@@ -1293,9 +1293,12 @@ host_run_inline(
 {
 	uint64_t durable;
 
-	if ((ev->kind != NE_CAST && ev->kind != NE_CALL) ||
-	    !atomic_load_explicit(&inst->inline_ok, memory_order_relaxed) ||
-	    !mb_try_claim(&inst->mb)) {
+	/* A new instance's init may run here too (it has no history to
+	 * judge by; it is speculative like any inline run). */
+	bool eligible = ev->kind == NE_INIT ||
+	    ((ev->kind == NE_CAST || ev->kind == NE_CALL) &&
+	        atomic_load_explicit(&inst->inline_ok, memory_order_relaxed));
+	if (!eligible || !mb_try_claim(&inst->mb)) {
 		return false;
 	}
 	/* The slot reserved at admission is this event's; it is not queued. */

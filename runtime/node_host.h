@@ -63,8 +63,9 @@ void host_run(struct node_worker *w, struct node_instance *inst);
  * needed next time (so a handler that is sometimes slow rarely stalls the
  * loop), and a blocking call ends it for good.
  *
- * Returns false when the event cannot run inline (instance busy, not
- * eligible, a control event); the caller then sends it normally.
+ * The init of a new instance may run inline the same way.  Returns false
+ * when the event cannot run inline (instance busy, not eligible, another
+ * control event); the caller then sends it normally.
  * Loop thread only.
  */
 #define HOST_INLINE_MAX_US 250

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,10 +26,24 @@ struct code_entry {
 	struct node_code *code;
 };
 
+/* What a path held when it was last hashed, so that an unchanged file is
+ * not read and hashed again (a rename or any write changes the inode,
+ * size or modification time). */
+struct seen_file {
+	struct seen_file *next;
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
+	char hash[65];
+	char path[];
+};
+
 struct code_cache {
 	pthread_mutex_t mu;
 	char *dir;
 	struct code_entry *loaded;
+	struct seen_file *seen;
 };
 
 int
@@ -57,6 +72,11 @@ code_cache_close(struct code_cache *c)
 {
 	if (c == NULL) {
 		return;
+	}
+	while (c->seen != NULL) {
+		struct seen_file *f = c->seen;
+		c->seen = f->next;
+		free(f);
 	}
 	pthread_mutex_destroy(&c->mu);
 	free(c->dir);
@@ -420,26 +440,10 @@ open_copy(struct code_cache *c, const char *source, const char *copy,
 	return LEDGE_OK;
 }
 
-int
-code_load(struct code_cache *c, const char *path, struct node_code **out,
-    char *err, size_t errlen)
+/* A new reference to loaded code with this hash, or NULL; mu held. */
+static struct node_code *
+find_loaded(struct code_cache *c, const char *hash)
 {
-	unsigned char *data;
-	size_t len;
-	char hash[65];
-	char copy[4096];
-	int rv;
-
-	if ((rv = read_file(path, &data, &len, err, errlen)) != LEDGE_OK) {
-		return rv;
-	}
-	if ((rv = check_elf(data, len, err, errlen)) != LEDGE_OK) {
-		free(data);
-		return rv;
-	}
-	sha256_hex(data, len, hash);
-
-	pthread_mutex_lock(&c->mu);
 	for (struct code_entry *e = c->loaded; e != NULL; e = e->next) {
 		/* An entry whose count already fell to 0 is being unloaded:
 		 * never revive it, load a fresh one beside it. */
@@ -451,11 +455,91 @@ code_load(struct code_cache *c, const char *path, struct node_code **out,
 		    !atomic_compare_exchange_weak(&e->code->refs, &n, n + 1)) {
 		}
 		if (n > 0) {
-			*out = e->code;
-			pthread_mutex_unlock(&c->mu);
-			free(data);
-			return LEDGE_OK;
+			return e->code;
 		}
+	}
+	return NULL;
+}
+
+static bool
+same_file(const struct seen_file *f, const struct stat *st)
+{
+	return f->dev == st->st_dev && f->ino == st->st_ino &&
+	    f->size == st->st_size && f->mtime.tv_sec == st->st_mtim.tv_sec &&
+	    f->mtime.tv_nsec == st->st_mtim.tv_nsec;
+}
+
+/* Remember what `path` held when hashed; mu held.  Best effort. */
+static void
+remember(struct code_cache *c, const char *path, const struct stat *st,
+    const char *hash)
+{
+	struct seen_file *f;
+	for (f = c->seen; f != NULL; f = f->next) {
+		if (strcmp(f->path, path) == 0) {
+			break;
+		}
+	}
+	if (f == NULL) {
+		size_t n = strlen(path);
+		if ((f = malloc(sizeof *f + n + 1)) == NULL) {
+			return;
+		}
+		memcpy(f->path, path, n + 1);
+		f->next = c->seen;
+		c->seen = f;
+	}
+	f->dev = st->st_dev;
+	f->ino = st->st_ino;
+	f->size = st->st_size;
+	f->mtime = st->st_mtim;
+	memcpy(f->hash, hash, 65);
+}
+
+int
+code_load(struct code_cache *c, const char *path, struct node_code **out,
+    char *err, size_t errlen)
+{
+	unsigned char *data;
+	size_t len;
+	char hash[65];
+	char copy[4096];
+	struct stat st;
+	bool have_st = stat(path, &st) == 0;
+	int rv;
+
+	/* Unchanged since it was hashed, and loaded: no need to read it. */
+	if (have_st) {
+		pthread_mutex_lock(&c->mu);
+		for (struct seen_file *f = c->seen; f != NULL; f = f->next) {
+			if (strcmp(f->path, path) == 0 && same_file(f, &st) &&
+			    (*out = find_loaded(c, f->hash)) != NULL) {
+				pthread_mutex_unlock(&c->mu);
+				return LEDGE_OK;
+			}
+		}
+		pthread_mutex_unlock(&c->mu);
+	}
+	if ((rv = read_file(path, &data, &len, err, errlen)) != LEDGE_OK) {
+		return rv;
+	}
+	if ((rv = check_elf(data, len, err, errlen)) != LEDGE_OK) {
+		free(data);
+		return rv;
+	}
+	sha256_hex(data, len, hash);
+
+	pthread_mutex_lock(&c->mu);
+	/* The file may change between stat and read; remember only what
+	 * was read, with its identity as stat saw it before, if the size
+	 * agrees (a later write changes mtime and is noticed then). */
+	if (have_st && (size_t)st.st_size == len) {
+		remember(c, path, &st, hash);
+	}
+	if ((*out = find_loaded(c, hash)) != NULL) {
+		pthread_mutex_unlock(&c->mu);
+		free(data);
+		return LEDGE_OK;
 	}
 	snprintf(copy, sizeof copy, "%s/%s.so", c->dir, hash);
 	rv = write_copy(copy, data, len, err, errlen);

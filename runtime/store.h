@@ -3,7 +3,7 @@
  *
  * Databases inside it:
  *   state     instance id (u32 BE) + user key  -> value
- *   queue     event id (u64 BE)                 -> encoded event (outbox
+ *   queue     target id (u32 BE) + event id (u64 BE) -> encoded event (outbox
  *             of committed handlers, delayed casts, accepted HTTP casts)
  *   idem      route id (u32 BE) + key           -> stored HTTP answer
  *   idemtime  time (u64 BE) + route + key       -> empty (for pruning)
@@ -138,6 +138,11 @@ int store_registry_ids(
 int store_scan(struct store *s, enum store_db db,
     int (*fn)(void *arg, ledge_bytes key, ledge_bytes value), void *arg);
 
+/* The same for the keys that start with `prefix`. */
+int store_scan_prefix(struct store *s, enum store_db db, const void *prefix,
+    size_t plen, int (*fn)(void *arg, ledge_bytes key, ledge_bytes value),
+    void *arg);
+
 /* Write a u64 to a key of `meta` / read it (0 if absent). */
 int store_meta_put_u64(struct store_batch *b, const char *name, uint64_t v);
 uint64_t store_meta_get_u64(struct store *s, const char *name);
@@ -172,6 +177,17 @@ static inline uint64_t
 store_rd64(const unsigned char *p)
 {
 	return (uint64_t)store_rd32(p) << 32 | store_rd32(p + 4);
+}
+
+/* Key of a durable event: its target, then its id (queue ids are
+ * unique, so the id alone orders; the target first lets one target's
+ * events be found without a full scan). */
+#define STORE_QKEY 12
+static inline void
+store_qkey(unsigned char *k, uint32_t target, uint64_t qid)
+{
+	store_be32(k, target);
+	store_be64(k + 4, qid);
 }
 
 #endif

@@ -409,6 +409,20 @@ store_scan(struct store *s, enum store_db db,
 }
 
 int
+store_scan_prefix(struct store *s, enum store_db db, const void *prefix,
+    size_t plen, int (*fn)(void *, ledge_bytes, ledge_bytes), void *arg)
+{
+	MDB_txn *txn;
+	int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+	if (rc != 0) {
+		return map_err(rc);
+	}
+	rc = scan_cursor(txn, s->dbi[db], prefix, plen, 0, fn, arg);
+	mdb_txn_abort(txn);
+	return rc;
+}
+
+int
 store_registry_ids(
     struct store *s, const char *const *names, size_t n, uint32_t *ids)
 {

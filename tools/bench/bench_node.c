@@ -39,7 +39,7 @@ parse(struct bnode *b, const char *yaml)
 void
 bnode_start(struct bnode *b, const char *yaml)
 {
-	struct node_opts o = {0};
+	struct node_opts o = { 0 };
 	char err[1024];
 
 	snprintf(b->dir, sizeof b->dir, "/tmp/ledge-bench-XXXXXX");
@@ -70,7 +70,8 @@ int
 bnode_deploy(struct bnode *b, const char *yaml)
 {
 	char err[1024];
-	int rv = node_deploy_wait(b->node, parse(b, yaml), err, sizeof err);
+	int rv =
+	    node_deploy_wait(b->node, parse(b, yaml), err, sizeof err, NULL);
 	if (rv != 0) {
 		fprintf(stderr, "deploy: %s\n", err);
 	}

@@ -10,9 +10,9 @@
  * timed from injection to the sink.  --stateful: every function also
  * makes one state write.  Prints one line of key=value.
  */
+#include <limits.h>
 #include <sched.h>
 #include <stdio.h>
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -23,7 +23,7 @@
 int
 main(int argc, char **argv)
 {
-	struct bench_stats st = {0};
+	struct bench_stats st = { 0 };
 	struct bnode b;
 	struct node_target *head;
 	const char *dir = NULL, *hop = "pass.so";
@@ -45,8 +45,9 @@ main(int argc, char **argv)
 	}
 	static char absdir[PATH_MAX];
 	if (dir == NULL || realpath(dir, absdir) == NULL) {
-		fprintf(stderr, "usage: bench_chain [--stateful] [--events N] "
-		                "[--samples M] FUNCDIR\n");
+		fprintf(stderr,
+		    "usage: bench_chain [--stateful] [--events N] "
+		    "[--samples M] FUNCDIR\n");
 		return 2;
 	}
 	dir = absdir;

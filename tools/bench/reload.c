@@ -12,8 +12,8 @@
  * once (handler runs and the counter's committed state both equal the
  * events sent).  Prints one line of key=value.
  */
-#include <stdio.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -48,9 +48,10 @@ copy(const char *from, const char *to)
 int
 main(int argc, char **argv)
 {
-	struct bench_stats st = {0};
+	struct bench_stats st = { 0 };
 	struct bnode b;
-	char so[PATH_MAX], v1[PATH_MAX + 32], v2[PATH_MAX + 32], yaml[2 * PATH_MAX];
+	char so[PATH_MAX], v1[PATH_MAX + 32], v2[PATH_MAX + 32],
+	    yaml[2 * PATH_MAX];
 	long rate = argc > 2 ? atol(argv[2]) : 20000;
 	double seconds = argc > 3 ? atof(argv[3]) : 2.0;
 	long total = (long)((double)rate * seconds);
@@ -58,7 +59,8 @@ main(int argc, char **argv)
 
 	char dir[PATH_MAX];
 	if (argc < 2 || realpath(argv[1], dir) == NULL) {
-		fprintf(stderr, "usage: bench_reload FUNCDIR [RATE [SECONDS]]\n");
+		fprintf(
+		    stderr, "usage: bench_reload FUNCDIR [RATE [SECONDS]]\n");
 		return 2;
 	}
 	snprintf(v1, sizeof v1, "%s/bcounter_v1.so", dir);
@@ -133,8 +135,8 @@ main(int argc, char **argv)
 	for (long i = 0; i < n; i++) {
 		/* Events are handled in order, at about i / rate seconds. */
 		uint64_t when = (uint64_t)((double)i / (double)rate * 1e9);
-		bool near = when + 50000000 > reload_at &&
-		    when < reload_at + 500000000;
+		bool near =
+		    when + 50000000 > reload_at && when < reload_at + 500000000;
 		uint64_t lat = st.samples[i];
 		if (near) {
 			max_reload = lat > max_reload ? lat : max_reload;
@@ -142,8 +144,9 @@ main(int argc, char **argv)
 			max_base = lat > max_base ? lat : max_base;
 		}
 	}
-	printf("B7 rate=%ld sent=%ld handled=%ld state=%llu lost=%ld "
-	       "duplicated=%ld max_pause_us=%.1f baseline_max_latency_us=%.1f\n",
+	printf(
+	    "B7 rate=%ld sent=%ld handled=%ld state=%llu lost=%ld "
+	    "duplicated=%ld max_pause_us=%.1f baseline_max_latency_us=%.1f\n",
 	    rate, total, handled, (unsigned long long)state,
 	    total > (long)state ? total - (long)state : 0,
 	    handled > total ? handled - total : 0, (double)max_reload / 1e3,

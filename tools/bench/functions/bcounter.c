@@ -1,8 +1,8 @@
 /*
  * bench: a counter for the hot-reload scenario.  Each cast adds one to
  * state "n" and records how long the event waited (now minus the send
- * time it carries, ns) into the driver's bench_stats.  Built twice (VERSION 1 and 2) to have two different code
- * files that do the same thing.
+ * time it carries, ns) into the driver's bench_stats.  Built twice (VERSION 1
+ * and 2) to have two different code files that do the same thing.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +14,8 @@
 #define VERSION 1
 #endif
 
-static const char version[] = "bcounter version " __FILE__ " " "VERSION"
+static const char version[] = "bcounter version " __FILE__ " "
+                              "VERSION"
 #if VERSION == 2
                               " two"
 #endif

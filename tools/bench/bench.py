@@ -1,0 +1,501 @@
+#!/usr/bin/env python3
+"""ledge benchmarks: every scenario in one run, beside a ceiling or peer
+measured in the same run.
+
+    make bench                      # everything
+    tools/bench/bench.py B1 B3      # some scenarios
+    tools/bench/bench.py --quick    # shorter loads (a smoke run)
+
+Builds a release tree (build-bench), runs the scenarios, prints one table
+(scenario, ledge, reference, ratio, target, met?) and writes it as
+tools/bench/out/bench.csv, bench.md and a chart bench.png (gnuplot).
+
+HTTP load is wrk; the other scenarios use the C drivers in tools/bench/.
+Peers come from ../shared/peers/run-peers.sh (workerd with a Durable
+Object counter, functions-framework, the bare libevent server); a peer
+that cannot start is reported and its rows say so.  Only ratios within one
+run compare: the machine is shared and absolute numbers drift.
+"""
+import argparse
+import csv
+import os
+import platform
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+OUT = os.path.join(ROOT, "tools", "bench", "out")
+PEERS = os.environ.get("LEDGE_PEERS", os.path.join(os.path.dirname(ROOT), "shared", "peers"))
+PEERS_CACHE = os.environ.get("PEERS_CACHE", os.path.expanduser("~/.cache/peers"))
+ALL = ["B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8"]
+
+
+def log(msg):
+    print(f"bench: {msg}", file=sys.stderr, flush=True)
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, check=True, text=True, capture_output=True, **kw).stdout
+
+
+def ensure_tools():
+    missing = [p for p, b in (("wrk", "wrk"), ("gnuplot-nox", "gnuplot")) if shutil.which(b) is None]
+    if missing:
+        if os.geteuid() == 0:
+            log("installing " + " ".join(missing))
+            subprocess.run(["apt-get", "install", "-y", "-qq"] + missing, check=False,
+                           capture_output=True)
+        else:
+            log("missing: sudo apt-get install -y " + " ".join(missing))
+
+
+def build(tree):
+    if not os.path.exists(os.path.join(tree, "build.ninja")):
+        log(f"configuring {tree} (release)")
+        run(["meson", "setup", tree, "--buildtype=release", "-Dtests=false"], cwd=ROOT)
+    log(f"building {tree}")
+    run(["ninja", "-C", tree], cwd=ROOT)
+
+
+# --------------------------------------------------------------------------
+# HTTP load
+
+def to_ms(v):
+    if v.endswith("us"):
+        return float(v[:-2]) / 1000
+    if v.endswith("ms"):
+        return float(v[:-2])
+    if v.endswith("s"):
+        return float(v[:-1]) * 1000
+    return float(v)
+
+
+def wrk(url, args, script=None):
+    cmd = ["wrk"] + args.split() + ["--latency"]
+    if script:
+        cmd += ["-s", script]
+    out = run(cmd + [url])
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p50 = to_ms(re.search(r"\s50%\s+(\S+)", out).group(1))
+    p99 = to_ms(re.search(r"\s99%\s+(\S+)", out).group(1))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {"rps": rps, "p50": p50, "p99": p99, "non2xx": int(errors.group(1)) if errors else 0}
+
+
+def wait_http(url, tries=100):
+    import urllib.request
+    for _ in range(tries):
+        try:
+            urllib.request.urlopen(url, timeout=1).read()
+            return True
+        except Exception:
+            time.sleep(0.1)
+    return False
+
+
+def start_ceiling(port):
+    binary = os.path.join(PEERS_CACHE, "evhttp-ceiling")
+    src = os.path.join(PEERS, "evhttp", "ceiling.c")
+    if not os.path.exists(binary) and os.path.exists(src):
+        os.makedirs(PEERS_CACHE, exist_ok=True)
+        subprocess.run(["cc", "-O2", src, "-o", binary, "-levent"], check=False)
+    if not os.path.exists(binary):
+        return None
+    p = subprocess.Popen([binary, str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if not wait_http(f"http://127.0.0.1:{port}/"):
+        p.kill()
+        return None
+    return p
+
+
+def start_ledge(tree, workflows, port, data, extra=()):
+    cmd = [os.path.join(tree, "ledge"), "run", "-l", "warn", "-H", f"127.0.0.1:{port}",
+           "-d", data] + list(extra) + workflows
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    return p
+
+
+def stop(p):
+    if p and p.poll() is None:
+        p.send_signal(signal.SIGINT)
+        try:
+            p.wait(15)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+def peers_run(wrk_args):
+    """run-peers.sh: name -> {rps, p50, p99}, or {} and a reason."""
+    script = os.path.join(PEERS, "run-peers.sh")
+    if not os.path.exists(script):
+        return {}, f"no peers at {PEERS}"
+    log("measuring peers (run-peers.sh)")
+    env = dict(os.environ, WRK_ARGS=wrk_args, PEERS_CACHE=PEERS_CACHE)
+    r = subprocess.run(["bash", script], text=True, capture_output=True, env=env)
+    peers = {}
+    for line in r.stdout.splitlines():
+        f = line.split()
+        if len(f) == 4 and f[0] != "name":
+            try:
+                peers[f[0]] = {"rps": float(f[1]), "p50": float(f[2]), "p99": float(f[3])}
+            except ValueError:
+                pass
+    why = "" if peers else ("run-peers.sh failed: " + (r.stderr.strip().splitlines() or ["?"])[-1])
+    return peers, why
+
+
+# --------------------------------------------------------------------------
+# results
+
+ROWS = []
+
+
+def row(sc, metric, value, unit, ref=None, ref_name="", target=None, better="higher", note=""):
+    """target: (kind, number): ('ratio', x) = value/ref >= x, ('max', x) = value <= x,
+    ('min', x) = value >= x, ('refratio', x) = ref/value >= x."""
+    ratio = met = None
+    if value is not None and target:
+        kind, x = target
+        if kind == "ratio" and ref:
+            ratio = value / ref
+            met = ratio >= x
+        elif kind == "refratio" and ref and value:
+            ratio = ref / value
+            met = ratio >= x
+        elif kind == "max":
+            ratio = value / x if x else None
+            met = value <= x
+        elif kind == "min":
+            ratio = value / x
+            met = value >= x
+    ROWS.append({"scenario": sc, "metric": metric, "ledge": value, "unit": unit, "reference": ref,
+                 "reference_name": ref_name, "ratio": ratio, "target": target, "met": met,
+                 "note": note})
+
+
+def target_text(t):
+    if not t:
+        return ""
+    kind, x = t
+    return {"ratio": f">= {x} x", "refratio": f"<= 1/{x:g} of it", "max": f"<= {x:g}",
+            "min": f">= {x:g}"}[kind]
+
+
+def fmt(v):
+    if v is None:
+        return "-"
+    if abs(v) >= 1000:
+        return f"{v:,.0f}"
+    if abs(v) >= 10:
+        return f"{v:.1f}"
+    return f"{v:.3g}"
+
+
+# --------------------------------------------------------------------------
+# scenarios
+
+def b1_b2(tree, args, peers, peers_why, which):
+    tmp = tempfile.mkdtemp(prefix="ledge-bench-")
+    script = os.path.join(tmp, "post.lua")
+    with open(script, "w") as f:
+        f.write('wrk.method = "POST"\n')
+    port_c, port_l = 8790, 8793
+    wfs = [os.path.join(tree, "functions", "hello", "workflow.yaml"),
+           os.path.join(tree, "functions", "counter", "workflow.yaml")]
+    ledge = start_ledge(tree, wfs, port_l, os.path.join(tmp, "data"))
+    if not wait_http(f"http://127.0.0.1:{port_l}/hello"):
+        log("ledge did not start: " + (ledge.stderr.read() if ledge.poll() is not None else ""))
+        stop(ledge)
+        return
+    ceiling = start_ceiling(port_c)
+    res = {"ceil": [], "hello": [], "counter": []}
+    rounds = 1 if args.quick else 3
+    for _ in range(rounds):
+        if ceiling:
+            res["ceil"].append(wrk(f"http://127.0.0.1:{port_c}/", args.wrk))
+        if "B1" in which:
+            res["hello"].append(wrk(f"http://127.0.0.1:{port_l}/hello", args.wrk))
+        if "B2" in which:
+            res["counter"].append(wrk(f"http://127.0.0.1:{port_l}/counter", args.wrk, script))
+    stop(ceiling)
+    stop(ledge)
+    shutil.rmtree(tmp, ignore_errors=True)
+
+    def med(k, f):
+        return statistics.median(r[f] for r in res[k]) if res[k] else None
+
+    ceil = med("ceil", "rps")
+    cname = "bare libevent (same run)" if ceil else "bare libevent: did not start"
+    wd = peers.get("workerd-hello")
+    do = peers.get("workerd-durable-counter")
+    if "B1" in which:
+        h = med("hello", "rps")
+        row("B1", "HTTP hello, req/s", h, "req/s", ceil, cname, ("ratio", 0.8))
+        row("B1", "HTTP hello vs workerd, req/s", h, "req/s", wd and wd["rps"],
+            "workerd hello" if wd else f"workerd: {peers_why or 'no result'}", ("ratio", 3))
+        if peers.get("functions-framework-hello"):
+            ff = peers["functions-framework-hello"]
+            row("B1", "HTTP hello vs functions-framework, req/s", h, "req/s", ff["rps"],
+                "functions-framework hello", None)
+    if "B2" in which:
+        c = med("counter", "rps")
+        p99 = med("counter", "p99")
+        row("B2", "durable counter, req/s", c, "req/s", ceil, cname, ("ratio", 0.5))
+        row("B2", "durable counter vs workerd DO, req/s", c, "req/s", do and do["rps"],
+            "workerd Durable Object" if do else f"workerd: {peers_why or 'no result'}",
+            ("ratio", 10))
+        row("B2", "durable counter p99, ms", p99, "ms", do and do["p99"],
+            "workerd Durable Object p99" if do else "workerd: no result", ("refratio", 10))
+
+
+def driver(tree, name, *args):
+    out = run([os.path.join(tree, "tools", "bench", "bench_" + name)] + list(args))
+    line = [l for l in out.splitlines() if re.match(r"B\d ", l)][-1]
+    return {k: float(v) for k, v in re.findall(r"(\w+)=([\d.]+)", line)}
+
+
+def b3(tree, args):
+    fdir = os.path.join(tree, "tools", "bench")
+    n = "50000" if args.quick else "300000"
+    s = driver(tree, "chain", "--events", n, "--samples", "3000", fdir)
+    f = driver(tree, "chain", "--stateful", "--events", n, "--samples", "3000", fdir)
+    note = "EDGELESS publishes ~15 ms mean for a 5-stage chain"
+    row("B3", "5-function cast chain, p50 end to end, us", s["p50_us"], "us", 15000.0,
+        "EDGELESS (published)", ("max", 50), note=note)
+    row("B3", "chain p99, us", s["p99_us"], "us", None, "", None)
+    row("B3", "chain, events/s (handler runs), stateless", s["events_per_s"], "events/s",
+        None, "", ("min", 500000), note=f"{s['chains_per_s']:,.0f} chains/s")
+    row("B3", "chain, events/s, one state write per hop", f["events_per_s"], "events/s",
+        None, "", ("min", 200000), note=f"{f['chains_per_s']:,.0f} chains/s")
+
+
+def b5(tree, args):
+    r = driver(tree, "cold", os.path.join(tree, "tools", "bench"), "20" if args.quick else "100")
+    row("B5", "first instance of a new .so (load + init), p50, us", r["first_p50_us"], "us",
+        None, "", ("max", 1000), note=f"p99 {r['first_p99_us']:.0f} us on the node's loop; "
+        f"{r['first_e2e_p50_us']:.0f} us p50 from another thread")
+    row("B5", "another instance of a loaded function, p50, us", r["another_p50_us"], "us",
+        None, "", ("max", 50), note=f"p99 {r['another_p99_us']:.0f} us on the node's loop; "
+        f"{r['another_e2e_p50_us']:.0f} us p50 from another thread")
+    row("B5", "workflow start to first event, ms", None, "ms", None,
+        "needs `ledge workflow start` (domain issue)", ("max", 50))
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return None
+
+
+def b6(tree, args):
+    tmp = tempfile.mkdtemp(prefix="ledge-bench-mem-")
+    counter = os.path.join(tree, "functions", "counter", "counter.so")
+    n = 1000 if args.quick else 10000
+
+    def measure(yaml_text, port):
+        wf = os.path.join(tmp, f"wf{port}.yaml")
+        with open(wf, "w") as f:
+            f.write(yaml_text)
+        p = start_ledge(tree, [wf], port, os.path.join(tmp, f"data{port}"), ["--no-watch"])
+        ok = wait_http(f"http://127.0.0.1:{port}/c", 300)
+        time.sleep(1.0)
+        rss = rss_kib(p.pid) if ok else None
+        stop(p)
+        return rss
+
+    route = ("resources:\n  http:\n    type: http-ingress\n"
+             "    config: { path: /c }\n    outputs: { request: c0 }\n")
+    base = measure(f"workflow: one\nfunctions:\n  c0: {{ code: {counter} }}\n" + route, 8795)
+    many = "".join(f"  c{i}: {{ code: {counter} }}\n" for i in range(n))
+    big = measure(f"workflow: many\nfunctions:\n{many}" + route, 8796)
+    shutil.rmtree(tmp, ignore_errors=True)
+    per = (big - base) * 1024 / (n - 1) if base and big else None
+    row("B6", f"RSS per idle counter instance ({n:,} instances), bytes", per, "B", None, "",
+        ("max", 8192))
+    wd = workerd_rss()
+    row("B6", "node baseline RSS (one counter), MB", base and base / 1024, "MB", wd and wd / 1024,
+        "workerd idle RSS" if wd else "workerd: not started", ("max", 10))
+
+
+def workerd_rss():
+    binary = os.path.join(PEERS_CACHE, "node_modules", "@cloudflare", "workerd-linux-64", "bin",
+                          "workerd")
+    cfg = os.path.join(PEERS, "workerd")
+    if not os.path.exists(binary) or not os.path.isdir(cfg):
+        return None
+    tmp = tempfile.mkdtemp(prefix="ledge-bench-wd-")
+    for f in ("config.capnp", "worker.js"):
+        shutil.copy(os.path.join(cfg, f), tmp)
+    os.makedirs(os.path.join(tmp, "do-data"), exist_ok=True)
+    p = subprocess.Popen([binary, "serve", "config.capnp", "--experimental"], cwd=tmp,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    rss = None
+    if wait_http("http://127.0.0.1:8788/"):
+        time.sleep(1.0)
+        rss = rss_kib(p.pid)
+    p.kill()
+    p.wait()
+    shutil.rmtree(tmp, ignore_errors=True)
+    return rss
+
+
+def b7(tree, args):
+    r = driver(tree, "reload", os.path.join(tree, "tools", "bench"), "20000",
+               "2" if args.quick else "4")
+    row("B7", "hot reload at 20k events/s: longest wait around it, us", r["max_pause_us"], "us",
+        r["baseline_max_latency_us"], "longest wait elsewhere in the run", ("max", 1000))
+    row("B7", "events lost / duplicated across the reload", r["lost"] + r["duplicated"], "",
+        None, f"{int(r['sent']):,} sent, {int(r['handled']):,} handled, counter "
+        f"{int(r['state']):,}", ("max", 0))
+
+
+# --------------------------------------------------------------------------
+# output
+
+def machine():
+    cpu = "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            m = re.search(r"model name\s*:\s*(.*)", f.read())
+            cpu = m.group(1) if m else cpu
+    except OSError:
+        pass
+    return f"{platform.node()}: {os.cpu_count()} CPUs ({cpu}), {platform.system()} {platform.release()}"
+
+
+def report(args):
+    os.makedirs(OUT, exist_ok=True)
+    head = ["scenario", "metric", "ledge", "reference", "ratio", "target", "met"]
+    lines = []
+    for r in ROWS:
+        ref = fmt(r["reference"])
+        if r["reference_name"]:
+            ref = f"{ref} ({r['reference_name']})" if r["reference"] is not None else r["reference_name"]
+        met = {True: "yes", False: "NO", None: "-"}[r["met"]]
+        ledge = fmt(r["ledge"]) + (f" [{r['note']}]" if r["note"] else "")
+        lines.append([r["scenario"], r["metric"], ledge, ref,
+                      fmt(r["ratio"]) if r["ratio"] is not None else "-",
+                      target_text(r["target"]), met])
+    widths = [max(len(h), *(len(l[i]) for l in lines)) for i, h in enumerate(head)]
+    print()
+    print("  ".join(h.ljust(w) for h, w in zip(head, widths)))
+    for l in lines:
+        print("  ".join(c.ljust(w) for c, w in zip(l, widths)))
+    print(f"\n{machine()}; wrk {args.wrk}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    print("Only ratios within one run compare.")
+
+    with open(os.path.join(OUT, "bench.csv"), "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["scenario", "metric", "ledge", "unit", "reference", "reference_name",
+                    "ratio", "target", "met"])
+        for r in ROWS:
+            w.writerow([r["scenario"], r["metric"], r["ledge"], r["unit"], r["reference"],
+                        r["reference_name"], r["ratio"], target_text(r["target"]), r["met"]])
+    with open(os.path.join(OUT, "bench.md"), "w") as f:
+        f.write("| " + " | ".join(head) + " |\n|" + "---|" * len(head) + "\n")
+        for l in lines:
+            f.write("| " + " | ".join(c.replace("|", "/") for c in l) + " |\n")
+        f.write(f"\n{machine()}; `wrk {args.wrk}`; "
+                f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n")
+    chart()
+
+
+def chart():
+    """One bar per row with a target: how far the target is met (1 = just)."""
+    pts = []
+    for r in ROWS:
+        if r["met"] is None or not r["target"]:
+            continue
+        kind, x = r["target"]
+        if kind == "max" and x == 0:
+            score = 1.0 if r["met"] else 0.05
+        elif kind in ("ratio", "refratio", "min"):
+            score = r["ratio"] / x
+        else:
+            score = x / r["ledge"] if r["ledge"] else 10.0
+        label = f"{r['scenario']} {r['metric'].split(',')[0]}"[:48]
+        pts.append((label, max(score, 0.001)))
+    if not pts or shutil.which("gnuplot") is None:
+        return
+    data = os.path.join(OUT, "bench.dat")
+    lo = 0.05
+    with open(data, "w") as f:
+        for i, (label, score) in enumerate(pts):
+            color = 0x30A050 if score >= 1 else 0xC04040
+            f.write(f'{i} {max(score, lo):.4f} {color}\n')
+    ytics = ", ".join(f'"{l}" {i}' for i, (l, _) in enumerate(pts))
+    gp = f"""
+set terminal pngcairo size 1100,{140 + 32 * len(pts)} font "sans,10"
+set output "{os.path.join(OUT, 'bench.png')}"
+set title "ledge vs its targets: factor by which each is met (>= 1 met, log scale)"
+set logscale x
+set xrange [{lo}:{max(2, max(s for _, s in pts) * 1.5)}]
+set yrange [-1:{len(pts)}]
+set ytics ({ytics})
+set grid xtics
+set style fill solid 0.8
+unset key
+set arrow from 1, graph 0 to 1, graph 1 nohead lw 2 dt 2 lc rgb "#444444"
+plot "{data}" using 2:1:({lo}):2:($1-0.35):($1+0.35):3 with boxxyerror lc rgb variable
+"""
+    try:
+        subprocess.run(["gnuplot"], input=gp, text=True, check=True, capture_output=True)
+    except subprocess.CalledProcessError as e:
+        log("gnuplot failed: " + e.stderr.strip())
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("scenarios", nargs="*", help="B1 .. B8 (default: all)")
+    ap.add_argument("--build", default=os.path.join(ROOT, "build-bench"),
+                    help="release build tree (default build-bench)")
+    ap.add_argument("--quick", action="store_true", help="short loads, one round")
+    ap.add_argument("--wrk", default=os.environ.get("BENCH_WRK_ARGS", "-t2 -c32 -d5s"),
+                    help="wrk arguments (default -t2 -c32 -d5s)")
+    args = ap.parse_args()
+    if args.quick and "BENCH_WRK_ARGS" not in os.environ and args.wrk == "-t2 -c32 -d5s":
+        args.wrk = "-t2 -c32 -d2s"
+    which = [s.upper() for s in args.scenarios] or ALL
+    bad = [s for s in which if s not in ALL]
+    if bad:
+        ap.error(f"unknown scenario {bad[0]} (B1..B8)")
+    ensure_tools()
+    build(args.build)
+    peers, why = ({}, "")
+    if "B1" in which or "B2" in which:
+        peers, why = peers_run(args.wrk)
+        if why:
+            log(why)
+        b1_b2(args.build, args, peers, why, which)
+    if "B3" in which:
+        log("B3 chain")
+        b3(args.build, args)
+    if "B4" in which:
+        row("B4", "call between two nodes, RTT", None, "us", None,
+            "needs the domain (issue 3)", ("ratio", 1.5))
+    if "B5" in which:
+        log("B5 cold start")
+        b5(args.build, args)
+    if "B6" in which:
+        log("B6 memory")
+        b6(args.build, args)
+    if "B7" in which:
+        log("B7 hot reload")
+        b7(args.build, args)
+    if "B8" in which:
+        row("B8", "failover: node killed -> answering elsewhere", None, "s", None,
+            "needs the domain (issue 3)", ("max", 2))
+    report(args)
+
+
+if __name__ == "__main__":
+    main()
