@@ -157,7 +157,7 @@ def peers_run(wrk_args):
 ROWS = []
 
 
-def row(sc, metric, value, unit, ref=None, ref_name="", target=None, better="higher", note=""):
+def row(sc, metric, value, unit, ref=None, ref_name="", target=None, note="", short=""):
     """target: (kind, number): ('ratio', x) = value/ref >= x, ('max', x) = value <= x,
     ('min', x) = value >= x, ('refratio', x) = ref/value >= x."""
     ratio = met = None
@@ -177,7 +177,7 @@ def row(sc, metric, value, unit, ref=None, ref_name="", target=None, better="hig
             met = value >= x
     ROWS.append({"scenario": sc, "metric": metric, "ledge": value, "unit": unit, "reference": ref,
                  "reference_name": ref_name, "ratio": ratio, "target": target, "met": met,
-                 "note": note})
+                 "note": note, "short": short})
 
 
 def target_text(t):
@@ -237,9 +237,11 @@ def b1_b2(tree, args, peers, peers_why, which):
     do = peers.get("workerd-durable-counter")
     if "B1" in which:
         h = med("hello", "rps")
-        row("B1", "HTTP hello, req/s", h, "req/s", ceil, cname, ("ratio", 0.8))
+        row("B1", "HTTP hello, req/s", h, "req/s", ceil, cname, ("ratio", 0.8),
+            short="hello vs bare libevent")
         row("B1", "HTTP hello vs workerd, req/s", h, "req/s", wd and wd["rps"],
-            "workerd hello" if wd else f"workerd: {peers_why or 'no result'}", ("ratio", 3))
+            "workerd hello" if wd else f"workerd: {peers_why or 'no result'}", ("ratio", 3),
+            short="hello vs workerd")
         if peers.get("functions-framework-hello"):
             ff = peers["functions-framework-hello"]
             row("B1", "HTTP hello vs functions-framework, req/s", h, "req/s", ff["rps"],
@@ -247,12 +249,14 @@ def b1_b2(tree, args, peers, peers_why, which):
     if "B2" in which:
         c = med("counter", "rps")
         p99 = med("counter", "p99")
-        row("B2", "durable counter, req/s", c, "req/s", ceil, cname, ("ratio", 0.5))
+        row("B2", "durable counter, req/s", c, "req/s", ceil, cname, ("ratio", 0.5),
+            short="counter vs bare libevent")
         row("B2", "durable counter vs workerd DO, req/s", c, "req/s", do and do["rps"],
             "workerd Durable Object" if do else f"workerd: {peers_why or 'no result'}",
-            ("ratio", 10))
+            ("ratio", 10), short="counter vs workerd DO")
         row("B2", "durable counter p99, ms", p99, "ms", do and do["p99"],
-            "workerd Durable Object p99" if do else "workerd: no result", ("refratio", 10))
+            "workerd Durable Object p99" if do else "workerd: no result", ("refratio", 10),
+            short="counter p99 vs workerd DO")
 
 
 def driver(tree, name, *args):
@@ -268,22 +272,25 @@ def b3(tree, args):
     f = driver(tree, "chain", "--stateful", "--events", n, "--samples", "3000", fdir)
     note = "EDGELESS publishes ~15 ms mean for a 5-stage chain"
     row("B3", "5-function cast chain, p50 end to end, us", s["p50_us"], "us", 15000.0,
-        "EDGELESS (published)", ("max", 50), note=note)
+        "EDGELESS (published)", ("max", 50), note=note, short="chain p50 latency")
     row("B3", "chain p99, us", s["p99_us"], "us", None, "", None)
     row("B3", "chain, events/s (handler runs), stateless", s["events_per_s"], "events/s",
-        None, "", ("min", 500000), note=f"{s['chains_per_s']:,.0f} chains/s")
+        None, "", ("min", 500000), note=f"{s['chains_per_s']:,.0f} chains/s",
+        short="chain events/s, stateless")
     row("B3", "chain, events/s, one state write per hop", f["events_per_s"], "events/s",
-        None, "", ("min", 200000), note=f"{f['chains_per_s']:,.0f} chains/s")
+        None, "", ("min", 200000), note=f"{f['chains_per_s']:,.0f} chains/s",
+        short="chain events/s, stateful")
 
 
 def b5(tree, args):
     r = driver(tree, "cold", os.path.join(tree, "tools", "bench"), "20" if args.quick else "100")
     row("B5", "first instance of a new .so (load + init), p50, us", r["first_p50_us"], "us",
         None, "", ("max", 1000), note=f"p99 {r['first_p99_us']:.0f} us on the node's loop; "
-        f"{r['first_e2e_p50_us']:.0f} us p50 from another thread")
+        f"{r['first_e2e_p50_us']:.0f} us p50 from another thread", short="cold start, new .so")
     row("B5", "another instance of a loaded function, p50, us", r["another_p50_us"], "us",
         None, "", ("max", 50), note=f"p99 {r['another_p99_us']:.0f} us on the node's loop; "
-        f"{r['another_e2e_p50_us']:.0f} us p50 from another thread")
+        f"{r['another_e2e_p50_us']:.0f} us p50 from another thread",
+        short="cold start, loaded code")
     row("B5", "workflow start to first event, ms", None, "ms", None,
         "needs `ledge workflow start` (domain issue)", ("max", 50))
 
@@ -320,10 +327,11 @@ def b6(tree, args):
     shutil.rmtree(tmp, ignore_errors=True)
     per = (big - base) * 1024 / (n - 1) if base and big else None
     row("B6", f"RSS per idle counter instance ({n:,} instances), bytes", per, "B", None, "",
-        ("max", 8192))
+        ("max", 8192), short="RSS per idle instance")
     wd = workerd_rss()
     row("B6", "node baseline RSS (one counter), MB", base and base / 1024, "MB", wd and wd / 1024,
-        "workerd idle RSS" if wd else "workerd: not started", ("max", 10))
+        "workerd idle RSS" if wd else "workerd: not started", ("max", 10),
+        short="node baseline RSS")
 
 
 def workerd_rss():
@@ -352,10 +360,11 @@ def b7(tree, args):
     r = driver(tree, "reload", os.path.join(tree, "tools", "bench"), "20000",
                "2" if args.quick else "4")
     row("B7", "hot reload at 20k events/s: longest wait around it, us", r["max_pause_us"], "us",
-        r["baseline_max_latency_us"], "longest wait elsewhere in the run", ("max", 1000))
+        r["baseline_max_latency_us"], "longest wait elsewhere in the run", ("max", 1000),
+        short="hot reload pause")
     row("B7", "events lost / duplicated across the reload", r["lost"] + r["duplicated"], "",
         None, f"{int(r['sent']):,} sent, {int(r['handled']):,} handled, counter "
-        f"{int(r['state']):,}", ("max", 0))
+        f"{int(r['state']):,}", ("max", 0), short="reload: lost + duplicated = 0")
 
 
 # --------------------------------------------------------------------------
@@ -418,11 +427,13 @@ def chart():
         kind, x = r["target"]
         if kind == "max" and x == 0:
             score = 1.0 if r["met"] else 0.05
-        elif kind in ("ratio", "refratio", "min"):
+        elif kind in ("ratio", "refratio"):
             score = r["ratio"] / x
+        elif kind == "min":
+            score = r["ratio"]  # already value / target
         else:
             score = x / r["ledge"] if r["ledge"] else 10.0
-        label = f"{r['scenario']} {r['metric'].split(',')[0]}"[:48]
+        label = f"{r['scenario']} {r['short'] or r['metric'].split(',')[0]}"[:46]
         pts.append((label, max(score, 0.001)))
     if not pts or shutil.which("gnuplot") is None:
         return
