@@ -414,15 +414,16 @@ start_cast(struct router *rt, struct pending *p, struct node_target *t,
 {
 	struct node *n = rt->node;
 	struct commit_rec *rec = commit_rec_new();
-	unsigned char q[8], *v;
+	unsigned char q[STORE_QKEY], *v;
 	size_t sz;
 
 	ev->flags |= NEF_DURABLE;
 	ev->qid = node_next_qid(n);
-	store_be64(q, ev->qid);
+	store_qkey(q, t->id, ev->qid);
 	sz = node_event_encoded_size(ev);
 	if (rec == NULL ||
-	    (v = commit_rec_put_reserve(rec, STORE_QUEUE, q, 8, sz)) == NULL) {
+	    (v = commit_rec_put_reserve(rec, STORE_QUEUE, q, sizeof q, sz)) ==
+	        NULL) {
 		commit_rec_free(rec);
 		return LEDGE_ENOMEM;
 	}
