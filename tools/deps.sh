@@ -4,7 +4,8 @@
 set -eu
 
 PACKAGES="meson ninja-build pkg-config gcc libc6-dev python3 \
-libevent-dev liblmdb-dev libyaml-dev libcriterion-dev curl"
+libevent-dev liblmdb-dev libyaml-dev libcriterion-dev libnng-dev \
+libmsgpack-dev cmake curl"
 
 missing=""
 for p in $PACKAGES; do
