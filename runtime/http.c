@@ -26,6 +26,12 @@ struct http_server {
 	char host[256];
 	int port;
 	struct http_req *live; /* requests held by handlers */
+	struct {
+		const char *path;
+		http_handler fn;
+		void *arg;
+	} paths[4];
+	int npaths;
 };
 
 struct http_req {
@@ -202,7 +208,27 @@ on_request(struct evhttp_request *req, void *arg)
 	if (r->conn != NULL) {
 		evhttp_connection_set_closecb(r->conn, on_conn_close, r);
 	}
+	for (int i = 0; i < s->npaths; i++) {
+		if (strcmp(r->path, s->paths[i].path) == 0) {
+			s->paths[i].fn(s->paths[i].arg, r);
+			return;
+		}
+	}
 	s->fn(s->arg, r);
+}
+
+int
+http_server_add_path(
+    struct http_server *s, const char *path, http_handler fn, void *arg)
+{
+	if (s->npaths == 4) {
+		return -1;
+	}
+	s->paths[s->npaths].path = path;
+	s->paths[s->npaths].fn = fn;
+	s->paths[s->npaths].arg = arg;
+	s->npaths++;
+	return 0;
 }
 
 static void

@@ -40,6 +40,13 @@ void http_server_free(struct http_server *s);
 
 void http_server_set_handler(struct http_server *s, http_handler fn, void *arg);
 
+/*
+ * Serve one exact path with its own handler, ahead of the general one
+ * (e.g. /metrics).  Up to 4 such paths; `path` must outlive the server.
+ */
+int http_server_add_path(
+    struct http_server *s, const char *path, http_handler fn, void *arg);
+
 /* Largest body read before the request is refused with 413. */
 void http_server_set_max_body(struct http_server *s, size_t max);
 

@@ -11,6 +11,8 @@ rlog_init(struct rlog *l, FILE *fp, int level)
 {
 	l->fp = fp;
 	l->level = level;
+	l->tap = NULL;
+	l->tap_arg = NULL;
 	pthread_mutex_init(&l->mu, NULL);
 }
 
@@ -64,6 +66,9 @@ rlog_vwrite(
 	}
 	fflush(l->fp);
 	pthread_mutex_unlock(&l->mu);
+	if (l->tap != NULL) {
+		l->tap(l->tap_arg, level, who, msg);
+	}
 }
 
 void

@@ -23,6 +23,11 @@ struct rlog {
 	FILE *fp;  /* borrowed; stderr by default */
 	int level; /* messages above it are dropped */
 	pthread_mutex_t mu;
+	/* Optional: also given every line written (e.g. to forward function
+	 * logs to the orchestrator), on the writing thread, with the formatted
+	 * message; it must not log itself. */
+	void (*tap)(void *arg, int level, const char *who, const char *msg);
+	void *tap_arg;
 };
 
 /* Set up a log writing to `fp` (not owned) at `level`. */

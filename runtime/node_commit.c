@@ -2,6 +2,7 @@
  * node_commit.c - the committer thread.
  */
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,6 +31,16 @@ struct commit {
 	struct hmap qputs; /* committer thread only */
 	struct commit_stats stats;
 	pthread_mutex_t stats_mu;
+	/* outbox numbering, committer thread only */
+	struct hmap obx_next; /* peer (4 bytes) -> struct obx_peer */
+	void (*on_outbox)(void *, uint32_t, uint64_t, const void *, size_t);
+	void *outbox_arg;
+};
+
+struct obx_peer {
+	unsigned char key[4];
+	uint64_t next; /* last number handed out */
+	bool touched;  /* in this batch */
 };
 
 #define OP_HDR 10
@@ -122,6 +133,50 @@ commit_rec_del_if(struct commit_rec *r, enum store_db db, const void *key,
 }
 
 int
+commit_rec_outbox(
+    struct commit_rec *r, uint32_t peer, const void *data, size_t len)
+{
+	unsigned char key[12] = { 0 };
+	unsigned char *p;
+	store_be32(key, peer);
+	/* The committer writes the sequence into the last 8 key bytes. */
+	p = rec_append(r, STORE_OUTBOX, REC_OUTBOX, key, sizeof key, len);
+	if (p == NULL) {
+		return LEDGE_ENOMEM;
+	}
+	if (len) {
+		memcpy(p, data, len);
+	}
+	return LEDGE_OK;
+}
+
+void
+commit_set_outbox_hook(struct commit *c,
+    void (*fn)(void *, uint32_t, uint64_t, const void *, size_t), void *arg)
+{
+	c->on_outbox = fn;
+	c->outbox_arg = arg;
+}
+
+/* The numbering state of a peer, loaded from meta on first use. */
+static struct obx_peer *
+obx_peer(struct commit *c, const unsigned char *peer)
+{
+	struct obx_peer *o = hmap_get(&c->obx_next, peer, 4);
+	if (o == NULL && (o = calloc(1, sizeof *o)) != NULL) {
+		char name[16];
+		memcpy(o->key, peer, 4);
+		snprintf(name, sizeof name, "obx%08x", store_rd32(peer));
+		o->next = store_meta_get_u64(c->store, name);
+		if (hmap_put(&c->obx_next, o->key, 4, o, NULL) != 0) {
+			free(o);
+			o = NULL;
+		}
+	}
+	return o;
+}
+
+int
 commit_rec_del(
     struct commit_rec *r, enum store_db db, const void *key, size_t klen)
 {
@@ -129,7 +184,7 @@ commit_rec_del(
 	                                                : LEDGE_ENOMEM;
 }
 
-static void finish(struct commit_rec *batch, int err);
+static void finish(struct commit *c, struct commit_rec *batch, int err);
 
 uint64_t
 commit_submit(struct commit *c, struct commit_rec *r)
@@ -141,7 +196,7 @@ commit_submit(struct commit *c, struct commit_rec *r)
 	pthread_mutex_lock(&c->mu);
 	if (c->stopped) {
 		pthread_mutex_unlock(&c->mu);
-		finish(r, LEDGE_ECLOSED);
+		finish(c, r, LEDGE_ECLOSED);
 		return 0;
 	}
 	seq = r->seq = ++c->next_seq;
@@ -261,6 +316,17 @@ apply(struct commit *c, struct commit_rec *batch, size_t *nops)
 				rv = del_if(
 				    b, p[0], key, klen, key + klen, vlen);
 				(*nops)++;
+			} else if (p[1] == REC_OUTBOX) {
+				struct obx_peer *o = obx_peer(c, key);
+				if (o == NULL) {
+					rv = LEDGE_ENOMEM;
+				} else {
+					store_be64(key + 4, ++o->next);
+					o->touched = true;
+					rv = store_batch_put(b, STORE_OUTBOX,
+					    key, klen, key + klen, vlen);
+					(*nops)++;
+				}
 			}
 			off += OP_HDR + klen + vlen;
 		}
@@ -271,6 +337,19 @@ apply(struct commit *c, struct commit_rec *batch, size_t *nops)
 	/* Queue ids must never repeat, even once the queue is empty. */
 	if (rv == LEDGE_OK && max_qid > c->max_qid) {
 		rv = store_meta_put_u64(b, "next_qid", max_qid + 1);
+	}
+	/* Neither may outbox numbers, per peer. */
+	struct hmap_slot *sl;
+	size_t pos = 0;
+	while (rv == LEDGE_OK && (sl = hmap_next(&c->obx_next, &pos)) != NULL) {
+		struct obx_peer *o = sl->value;
+		if (o->touched) {
+			char name[16];
+			snprintf(
+			    name, sizeof name, "obx%08x", store_rd32(o->key));
+			rv = store_meta_put_u64(b, name, o->next);
+			o->touched = false;
+		}
 	}
 	if (rv != LEDGE_OK) {
 		store_batch_abort(b);
@@ -283,10 +362,24 @@ apply(struct commit *c, struct commit_rec *batch, size_t *nops)
 }
 
 static void
-finish(struct commit_rec *batch, int err)
+finish(struct commit *c, struct commit_rec *batch, int err)
 {
 	while (batch != NULL) {
 		struct commit_rec *next = batch->next;
+		if (err == LEDGE_OK && c->on_outbox != NULL) {
+			for (size_t off = 0; off < batch->len;) {
+				unsigned char *p = batch->ops + off;
+				uint32_t klen = store_rd32(p + 2);
+				uint32_t vlen = store_rd32(p + 6);
+				if (p[1] == REC_OUTBOX) {
+					c->on_outbox(c->outbox_arg,
+					    store_rd32(p + OP_HDR),
+					    store_rd64(p + OP_HDR + 4),
+					    p + OP_HDR + klen, vlen);
+				}
+				off += OP_HDR + klen + vlen;
+			}
+		}
 		if (batch->call != NULL) {
 			/* The reply was staged in the call before the record
 			 * was queued; now it may go out. */
@@ -324,7 +417,7 @@ release(struct commit *c, struct commit_rec *list, int err)
 	if (err == LEDGE_OK) {
 		atomic_store_explicit(&c->durable, last, memory_order_release);
 	}
-	finish(list, err);
+	finish(c, list, err);
 	mark_finished(c, last);
 }
 
@@ -433,6 +526,7 @@ commit_start(struct commit **cp, struct store *store, struct rlog *log,
 	uint64_t next = store_meta_get_u64(store, "next_qid");
 	c->max_qid = next ? next - 1 : 0;
 	hmap_init(&c->qputs);
+	hmap_init(&c->obx_next);
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_mutex_init(&c->stats_mu, NULL);
 	pthread_cond_init(&c->cv, NULL);
@@ -488,6 +582,12 @@ commit_free(struct commit *c)
 	}
 	commit_stop(c);
 	hmap_fini(&c->qputs);
+	struct hmap_slot *sl;
+	size_t pos = 0;
+	while ((sl = hmap_next(&c->obx_next, &pos)) != NULL) {
+		free(sl->value);
+	}
+	hmap_fini(&c->obx_next);
 	pthread_cond_destroy(&c->idle_cv);
 	pthread_cond_destroy(&c->cv);
 	pthread_mutex_destroy(&c->mu);

@@ -41,8 +41,9 @@ struct node_call;
 enum rec_op {
 	REC_PUT = 1,
 	REC_DEL = 2,
-	REC_NOP = 3,   /* cancelled within a batch */
-	REC_DELIF = 4, /* delete if the value starts with the given bytes */
+	REC_NOP = 3,    /* cancelled within a batch */
+	REC_DELIF = 4,  /* delete if the value starts with the given bytes */
+	REC_OUTBOX = 5, /* append to a peer's outbox (see commit_rec_outbox) */
 };
 
 /* One record: a packed list of operations plus what to do once durable. */
@@ -75,6 +76,16 @@ int commit_start(struct commit **cp, struct store *store, struct rlog *log,
 void commit_flush(struct commit *c);
 
 /*
+ * Who gets outbox entries once they are durable: fn(arg, peer, seq, data,
+ * len) on the committer thread, in commit order; data is valid during the
+ * call.  Set before anything is submitted.
+ */
+void commit_set_outbox_hook(struct commit *c,
+    void (*fn)(
+        void *arg, uint32_t peer, uint64_t seq, const void *data, size_t len),
+    void *arg);
+
+/*
  * Commit what is queued and stop the thread.  Records submitted after
  * this are not committed: their completions run at once with
  * LEDGE_ECLOSED (what is durable already stays; the rest is redone
@@ -98,6 +109,15 @@ int commit_rec_del(
  * `plen` bytes of `prefix` (a compare-and-delete). */
 int commit_rec_del_if(struct commit_rec *r, enum store_db db, const void *key,
     size_t klen, const void *prefix, size_t plen);
+/*
+ * Append an event for another node to the outbox of peer `peer`.  The
+ * committer numbers outbox entries per peer in commit order (1, 2, ...,
+ * without gaps), stores them in STORE_OUTBOX under (peer, number), and once
+ * they are durable hands each to the outbox hook (commit_set_outbox_hook),
+ * in that order.
+ */
+int commit_rec_outbox(
+    struct commit_rec *r, uint32_t peer, const void *data, size_t len);
 /* Reserve room for a put whose value the caller writes at the returned
  * pointer (vlen bytes); NULL when out of memory. */
 unsigned char *commit_rec_put_reserve(struct commit_rec *r, enum store_db db,

@@ -9,6 +9,9 @@
  *   idemtime  time (u64 BE) + route + key       -> empty (for pruning)
  *   registry  "workflow/name"                   -> id (u32)
  *   meta      name                              -> value (counters)
+ *   outbox    peer id (u32 BE) + seq (u64 BE)   -> event for another node
+ *   orc_*     the orchestrator's desired state (workflows, code by hash,
+ *             nodes, placements); unused on nodes
  *
  * Threads: store_open/close on one thread.  Readers: one per thread, each
  * used by one thread at a time (MDB_NOTLS, so a reader may move between
@@ -37,6 +40,11 @@ enum store_db {
 	STORE_IDEMTIME,
 	STORE_REGISTRY,
 	STORE_META,
+	STORE_OUTBOX,
+	STORE_ORC_WF,
+	STORE_ORC_CODE,
+	STORE_ORC_NODE,
+	STORE_ORC_PLACE,
 	STORE_NDB
 };
 

@@ -13,7 +13,8 @@
 #include "store.h"
 
 static const char *const db_names[STORE_NDB] = { "state", "queue", "idem",
-	"idemtime", "registry", "meta" };
+	"idemtime", "registry", "meta", "outbox", "orc_wf", "orc_code",
+	"orc_node", "orc_place" };
 
 struct store {
 	MDB_env *env;
