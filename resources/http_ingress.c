@@ -32,6 +32,7 @@
 #include "../runtime/node_commit.h"
 #include "../runtime/node_event.h"
 #include "../runtime/node_instance.h"
+#include "../runtime/node_link.h"
 #include "../runtime/resource.h"
 #include "../runtime/store.h"
 
@@ -408,6 +409,25 @@ make_event(const struct route *ro, struct node_target *t, struct http_req *req)
 	return ev;
 }
 
+/* The stored answer of an accepted cast with an Idempotency-Key. */
+static int
+add_idem_202(struct commit_rec *rec, struct pending *p, const char *key,
+    const struct node_event *ev)
+{
+	if (key == NULL || p->route_id == 0 || ev->http->idem_ttl_s == 0) {
+		return LEDGE_OK;
+	}
+	struct idem_answer a = {
+		.expires_ms =
+		    clock_wall_ms() + (uint64_t)ev->http->idem_ttl_s * 1000,
+		.status = 202,
+		.ctype = "text/plain; charset=utf-8",
+		.body = "accepted\n",
+		.len = 9,
+	};
+	return idem_add(rec, p->route_id, key, &a);
+}
+
 static int
 start_cast(struct router *rt, struct pending *p, struct node_target *t,
     struct node_event *ev, const char *key)
@@ -419,6 +439,29 @@ start_cast(struct router *rt, struct pending *p, struct node_target *t,
 
 	ev->flags |= NEF_DURABLE;
 	ev->qid = node_next_qid(n);
+	if (t->kind == NT_REMOTE) {
+		/* For another node: the outbox; the link delivers it. */
+		sz = link_entry_size(t->name, ev);
+		unsigned char *entry = malloc(sz);
+		if (rec == NULL || entry == NULL) {
+			free(entry);
+			commit_rec_free(rec);
+			return LEDGE_ENOMEM;
+		}
+		link_entry_encode(entry, t->name, ev);
+		int orv = commit_rec_outbox(rec, t->rem->peer, entry, sz);
+		free(entry);
+		if (orv != LEDGE_OK ||
+		    add_idem_202(rec, p, key, ev) != LEDGE_OK) {
+			commit_rec_free(rec);
+			return LEDGE_ENOMEM;
+		}
+		rec->done = on_cast_committed;
+		rec->arg = p;
+		commit_submit(node_commit(n), rec);
+		node_event_free(ev);
+		return LEDGE_OK;
+	}
 	store_qkey(q, t->id, ev->qid);
 	sz = node_event_encoded_size(ev);
 	if (rec == NULL ||
@@ -428,19 +471,9 @@ start_cast(struct router *rt, struct pending *p, struct node_target *t,
 		return LEDGE_ENOMEM;
 	}
 	node_event_encode(ev, v);
-	if (key != NULL && p->route_id && ev->http->idem_ttl_s) {
-		struct idem_answer a = {
-			.expires_ms = clock_wall_ms() +
-			    (uint64_t)ev->http->idem_ttl_s * 1000,
-			.status = 202,
-			.ctype = "text/plain; charset=utf-8",
-			.body = "accepted\n",
-			.len = 9,
-		};
-		if (idem_add(rec, p->route_id, key, &a) != LEDGE_OK) {
-			commit_rec_free(rec);
-			return LEDGE_ENOMEM;
-		}
+	if (add_idem_202(rec, p, key, ev) != LEDGE_OK) {
+		commit_rec_free(rec);
+		return LEDGE_ENOMEM;
 	}
 	rec->done = on_cast_committed;
 	rec->arg = p;

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -21,12 +22,16 @@
 #include "node_event.h"
 #include "node_host.h"
 #include "node_instance.h"
+#include "node_link.h"
 #include "node_loader.h"
 #include "node_sched.h"
 #include "resource.h"
 #include "store.h"
 #include "watch.h"
 #include "workflow.h"
+
+/* Transport ceiling of a remote call (callers time out earlier). */
+#define REMOTE_CALL_MAX_MS 60000
 
 /* How long a stop waits for mailboxes to drain before giving up. */
 #define STOP_GRACE_MS 10000
@@ -54,6 +59,11 @@ struct node_wf {
 	char init_err[1024];
 	void (*on_started)(void *arg, int rv, const char *err);
 	void *started_arg;
+	/* parts placed on other nodes that outputs here go to */
+	struct node_target **remotes;
+	size_t nremotes;
+	const struct node_placement *placement; /* during node_deploy */
+	struct undeploy *undeploying;           /* while it stops */
 };
 
 struct type_slot {
@@ -81,10 +91,13 @@ struct node {
 	struct commit *commit;
 	struct sched *sched;
 	struct node_worker *inline_worker; /* loop thread's, or NULL */
+	struct links *links;
+	uint64_t incarnation;
 	struct http_server *http;
 	struct http_client *http_client;
 	struct watch *watch;
 	struct node_wf *wfs;
+	struct node_wf *retired; /* undeployed, freed with the node */
 	struct type_slot *slots;
 
 	struct node_target **targets; /* by id */
@@ -141,6 +154,46 @@ struct sched *
 node_sched(struct node *n)
 {
 	return n->sched;
+}
+
+struct links *
+node_links(struct node *n)
+{
+	return n->links;
+}
+
+const char *
+node_name(struct node *n)
+{
+	return n->name;
+}
+
+uint64_t
+node_incarnation(struct node *n)
+{
+	return n->incarnation;
+}
+
+/* A random id for this data folder, made once and kept. */
+static uint64_t
+incarnation(struct store *s)
+{
+	uint64_t v = store_meta_get_u64(s, "incarnation");
+	struct store_batch *b;
+	while (v == 0) {
+		if (getrandom(&v, sizeof v, 0) != (ssize_t)sizeof v) {
+			v = clock_wall_ms() ^ ((uint64_t)getpid() << 32);
+		}
+	}
+	if (store_meta_get_u64(s, "incarnation") != v &&
+	    store_batch_begin(s, &b) == LEDGE_OK) {
+		if (store_meta_put_u64(b, "incarnation", v) == LEDGE_OK) {
+			store_batch_commit(b);
+		} else {
+			store_batch_abort(b);
+		}
+	}
+	return v;
 }
 
 struct http_server *
@@ -320,6 +373,35 @@ deliver_res(void *arg)
 	r->type->deliver(r, ev);
 }
 
+/*
+ * To a part on another node: a call goes over the link now; a cast (from
+ * a resource: a tick, an HTTP cast) goes through the outbox, committed
+ * like any effect, and leaves once durable.
+ */
+static void
+send_remote(struct node *n, struct node_target *t, struct node_event *ev)
+{
+	if (ev->kind == NE_CALL) {
+		links_call(
+		    n->links, t->rem->node, t->name, ev, REMOTE_CALL_MAX_MS);
+		return;
+	}
+	struct commit_rec *rec = commit_rec_new();
+	size_t len = link_entry_size(t->name, ev);
+	unsigned char *entry = malloc(len);
+	if (rec != NULL && entry != NULL) {
+		link_entry_encode(entry, t->name, ev);
+		if (commit_rec_outbox(rec, t->rem->peer, entry, len) ==
+		    LEDGE_OK) {
+			commit_submit(n->commit, rec);
+			rec = NULL;
+		}
+	}
+	free(entry);
+	commit_rec_free(rec);
+	node_event_free(ev);
+}
+
 void
 node_send(struct node *n, struct node_target *t, struct node_event *ev)
 {
@@ -336,6 +418,10 @@ node_send(struct node *n, struct node_target *t, struct node_event *ev)
 		if (mb_push(&t->inst->mb, ev)) {
 			sched_enqueue(n->sched, t->inst);
 		}
+		return;
+	}
+	if (t->kind == NT_REMOTE) {
+		send_remote(n, t, ev);
 		return;
 	}
 	atomic_fetch_add(&t->pending, 1);
@@ -364,6 +450,10 @@ node_admit(struct node_target *t)
 {
 	if (t->kind == NT_INSTANCE) {
 		return mb_reserve(&t->inst->mb, t->inst->mb.cap);
+	}
+	if (t->kind == NT_REMOTE) {
+		return LEDGE_OK; /* the outbox holds; links apply backpressure
+		                  */
 	}
 	return atomic_load(&t->pending) < 10000 ? LEDGE_OK : LEDGE_EFULL;
 }
@@ -588,6 +678,13 @@ node_new(struct node **np, const struct node_opts *o, struct rlog *log,
 		snprintf(err, errlen, "cannot start the committer thread");
 		goto fail;
 	}
+	n->incarnation = incarnation(n->store);
+	if (links_new(&n->links, n, n->name, n->incarnation, o->tls) !=
+	    LEDGE_OK) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	commit_set_outbox_hook(n->commit, links_on_outbox, n->links);
 	if (sched_start(&n->sched, n, o->workers) != 0) {
 		snprintf(err, errlen, "cannot start the worker threads");
 		goto fail;
@@ -651,9 +748,53 @@ find_local(struct node_wf *w, const char *name)
 	return NULL;
 }
 
+/* A part placed on another node: its proxy target (made on first use). */
+static struct node_target *
+find_remote(struct node *n, struct node_wf *w, const char *part)
+{
+	const struct node_placement *pl = w->placement;
+	char *name;
+	for (size_t i = 0; i < w->nremotes; i++) {
+		const char *slash = strchr(w->remotes[i]->name, '/');
+		if (slash && strcmp(slash + 1, part) == 0) {
+			return w->remotes[i];
+		}
+	}
+	for (size_t i = 0; pl != NULL && i < pl->nremote; i++) {
+		struct node_target *t = NULL, **grown;
+		if (strcmp(pl->remote_part[i], part) != 0) {
+			continue;
+		}
+		if ((name = join_path(w->wf->name, part)) == NULL ||
+		    (t = calloc(1, sizeof *t)) == NULL ||
+		    (t->rem = calloc(1, sizeof *t->rem)) == NULL ||
+		    (t->rem->node = strdup(pl->remote_node[i])) == NULL ||
+		    (grown = realloc(w->remotes,
+		         (w->nremotes + 1) * sizeof *grown)) == NULL) {
+			if (t != NULL && t->rem != NULL) {
+				free(t->rem->node);
+			}
+			if (t != NULL) {
+				free(t->rem);
+			}
+			free(t);
+			free(name);
+			return NULL;
+		}
+		t->kind = NT_REMOTE;
+		t->name = name;
+		t->rem->peer = links_peer(n->links, pl->remote_node[i]);
+		links_set_url(n->links, pl->remote_node[i], pl->remote_url[i]);
+		w->remotes = grown;
+		w->remotes[w->nremotes++] = t;
+		return t;
+	}
+	return NULL;
+}
+
 static int
-resolve_outputs(struct node_wf *w, const struct wf_output *spec, size_t n,
-    struct node_output **out)
+resolve_outputs(struct node *node, struct node_wf *w,
+    const struct wf_output *spec, size_t n, struct node_output **out)
 {
 	struct node_output *o;
 	if (n == 0) {
@@ -673,7 +814,9 @@ resolve_outputs(struct node_wf *w, const struct wf_output *spec, size_t n,
 		}
 		for (size_t k = 0; k < spec[i].ntargets; k++) {
 			if ((o[i].targets[k] = find_local(
-			         w, spec[i].targets[k])) == NULL) {
+			         w, spec[i].targets[k])) == NULL &&
+			    (o[i].targets[k] = find_remote(
+			         node, w, spec[i].targets[k])) == NULL) {
 				return LEDGE_EINVAL;
 			}
 		}
@@ -728,6 +871,13 @@ free_wf(struct node_wf *w)
 	for (size_t i = 0; i < w->ninsts; i++) {
 		free_instance(w->insts[i]);
 	}
+	for (size_t i = 0; i < w->nremotes; i++) {
+		free(w->remotes[i]->rem->node);
+		free(w->remotes[i]->rem);
+		free((char *)w->remotes[i]->name);
+		free(w->remotes[i]);
+	}
+	free(w->remotes);
 	free(w->insts);
 	free(w->res);
 	wf_free(w->wf);
@@ -867,8 +1017,29 @@ make_res(struct node *n, struct node_wf *w, const struct wf_resource *spec,
 	return LEDGE_OK;
 }
 
+static bool
+is_local(const struct node_placement *pl, const char *part)
+{
+	if (pl == NULL) {
+		return true;
+	}
+	for (size_t i = 0; i < pl->nlocal; i++) {
+		if (strcmp(pl->local[i], part) == 0) {
+			return true;
+		}
+	}
+	return false;
+}
+
 int
 node_deploy(struct node *n, struct workflow *wf, char *err, size_t errlen)
+{
+	return node_deploy_placed(n, wf, NULL, err, errlen);
+}
+
+int
+node_deploy_placed(struct node *n, struct workflow *wf,
+    const struct node_placement *pl, char *err, size_t errlen)
 {
 	struct node_wf *w;
 	int rv = LEDGE_ENOMEM;
@@ -890,22 +1061,29 @@ node_deploy(struct node *n, struct workflow *wf, char *err, size_t errlen)
 		return LEDGE_ENOMEM;
 	}
 	w->wf = wf;
+	w->placement = pl;
 	if ((w->insts = calloc(wf->nfunctions + 1, sizeof *w->insts)) == NULL ||
 	    (w->res = calloc(wf->nresources + 1, sizeof *w->res)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
 	for (size_t i = 0; i < wf->nfunctions; i++) {
+		if (!is_local(pl, wf->functions[i].name)) {
+			continue;
+		}
 		w->ninsts++;
-		if ((rv = make_instance(n, w, &wf->functions[i], &w->insts[i],
-		         err, errlen)) != LEDGE_OK) {
+		if ((rv = make_instance(n, w, &wf->functions[i],
+		         &w->insts[w->ninsts - 1], err, errlen)) != LEDGE_OK) {
 			goto fail;
 		}
 	}
 	for (size_t i = 0; i < wf->nresources; i++) {
+		if (!is_local(pl, wf->resources[i].name)) {
+			continue;
+		}
 		w->nres++;
-		if ((rv = make_res(n, w, &wf->resources[i], &w->res[i], err,
-		         errlen)) != LEDGE_OK) {
+		if ((rv = make_res(n, w, &wf->resources[i],
+		         &w->res[w->nres - 1], err, errlen)) != LEDGE_OK) {
 			goto fail;
 		}
 	}
@@ -914,7 +1092,7 @@ node_deploy(struct node *n, struct workflow *wf, char *err, size_t errlen)
 	}
 	for (size_t i = 0; i < w->ninsts; i++) {
 		struct node_instance *inst = w->insts[i];
-		if ((rv = resolve_outputs(w, inst->spec->outputs,
+		if ((rv = resolve_outputs(n, w, inst->spec->outputs,
 		         inst->spec->noutputs, &inst->outputs)) != LEDGE_OK) {
 			inst->noutputs = inst->spec->noutputs;
 			snprintf(err, errlen, "%s: cannot wire outputs",
@@ -925,7 +1103,7 @@ node_deploy(struct node *n, struct workflow *wf, char *err, size_t errlen)
 	}
 	for (size_t i = 0; i < w->nres; i++) {
 		struct node_res *nr = w->res[i];
-		if ((rv = resolve_outputs(w, nr->res.spec->outputs,
+		if ((rv = resolve_outputs(n, w, nr->res.spec->outputs,
 		         nr->res.spec->noutputs, &nr->outputs)) != LEDGE_OK) {
 			nr->noutputs = nr->res.spec->noutputs;
 			snprintf(
@@ -934,6 +1112,7 @@ node_deploy(struct node *n, struct workflow *wf, char *err, size_t errlen)
 		}
 		nr->noutputs = nr->res.spec->noutputs;
 	}
+	w->placement = NULL;
 	/* Kept in the order given, for the start-up summary. */
 	struct node_wf **tail = &n->wfs;
 	while (*tail != NULL) {
@@ -1032,6 +1211,8 @@ wf_inited(void *arg)
 
 static void stop_check_cb(void *arg);
 
+static void undeploy_step(void *arg);
+
 void
 node_instance_ctl_done(
     struct node *n, struct node_instance *inst, int kind, int rv)
@@ -1070,16 +1251,22 @@ node_instance_ctl_done(
 			    ledge_strerror(rv), rv, inst->code->hash);
 		}
 		break;
-	case NE_STOP:
+	case NE_STOP: {
+		struct node_wf *w = inst->owner;
 		pthread_mutex_lock(&inst->mb.mu);
 		inst->mb.closed = true;
 		pthread_mutex_unlock(&inst->mb.mu);
 		atomic_store(&inst->status, NI_STOPPED);
+		if (w->undeploying != NULL && !node_stopping(n)) {
+			loop_post(n->loop, undeploy_step, w);
+			break;
+		}
 		pthread_mutex_lock(&n->ctl_mu);
 		n->ctl_pending--;
 		pthread_mutex_unlock(&n->ctl_mu);
 		loop_post(n->loop, stop_check_cb, n);
 		break;
+	}
 	}
 }
 
@@ -1248,6 +1435,7 @@ node_start(struct node *n, char *err, size_t errlen)
 	size_t used = 0;
 
 	atomic_store(&n->state, NS_STARTING);
+	links_restore(n->links);
 	if (n->opts.watch &&
 	    watch_new(&n->watch, n->loop, on_file_changed, n) != 0) {
 		rlog_write(n->log, RLOG_WARN, n->name,
@@ -1283,6 +1471,7 @@ node_start(struct node *n, char *err, size_t errlen)
 
 int
 node_deploy_async(struct node *n, struct workflow *wf,
+    const struct node_placement *pl,
     void (*done)(void *arg, int rv, const char *err), void *arg, char *err,
     size_t errlen)
 {
@@ -1294,7 +1483,7 @@ node_deploy_async(struct node *n, struct workflow *wf,
 		snprintf(err, errlen, "the node is not running");
 		return LEDGE_ESTATE;
 	}
-	if ((rv = node_deploy(n, wf, err, errlen)) != LEDGE_OK) {
+	if ((rv = node_deploy_placed(n, wf, pl, err, errlen)) != LEDGE_OK) {
 		return rv;
 	}
 	for (w = n->wfs; w->next != NULL; w = w->next) { }
@@ -1338,8 +1527,8 @@ deploy_on_loop(void *arg)
 	struct deploy_wait *d = arg;
 	char err[1024];
 	d->t0 = clock_mono_us();
-	int rv =
-	    node_deploy_async(d->n, d->wf, deploy_done, d, err, sizeof err);
+	int rv = node_deploy_async(
+	    d->n, d->wf, NULL, deploy_done, d, err, sizeof err);
 	if (rv != LEDGE_OK) {
 		deploy_done(d, rv, err);
 	}
@@ -1369,6 +1558,127 @@ node_deploy_wait(struct node *n, struct workflow *wf, char *err, size_t errlen,
 		*loop_us = d.t1 - d.t0;
 	}
 	return d.rv;
+}
+
+bool
+node_has_workflow(struct node *n, const char *name)
+{
+	for (struct node_wf *w = n->wfs; w != NULL; w = w->next) {
+		if (strcmp(w->wf->name, name) == 0) {
+			return true;
+		}
+	}
+	return false;
+}
+
+void
+node_foreach_instance(struct node *n,
+    void (*fn)(void *arg, const struct node_inst_stats *st), void *arg)
+{
+	for (struct node_wf *w = n->wfs; w != NULL; w = w->next) {
+		for (size_t i = 0; i < w->ninsts; i++) {
+			struct node_instance *inst = w->insts[i];
+			struct node_inst_stats st = {
+				.name = inst->target.name,
+				.events = atomic_load(&inst->n_events),
+				.errors = atomic_load(&inst->n_errors),
+				.emitted = atomic_load(&inst->n_emitted),
+				.busy_us = atomic_load(&inst->n_busy_us),
+				.mailbox = mb_depth(&inst->mb),
+				.status = atomic_load(&inst->status),
+				.id = inst->target.id,
+			};
+			fn(arg, &st);
+		}
+	}
+}
+
+/* An undeploy in progress: waiting for the stop of each instance. */
+struct undeploy {
+	struct node *n;
+	struct node_wf *w;
+	int pending;
+	void (*done)(void *);
+	void *arg;
+	struct undeploy *next;
+};
+
+static void
+undeploy_finish(struct node *n, struct undeploy *u)
+{
+	struct node_wf *w = u->w;
+	/* Off the routing tables; the memory stays until node_free, since
+	 * work posted earlier may still point at it. */
+	for (size_t i = 0; i < w->ninsts; i++) {
+		if (w->insts[i]->target.id < n->ntargets) {
+			n->targets[w->insts[i]->target.id] = NULL;
+		}
+	}
+	for (size_t i = 0; i < w->nres; i++) {
+		if (w->res[i]->target.id < n->ntargets) {
+			n->targets[w->res[i]->target.id] = NULL;
+		}
+	}
+	for (struct node_wf **pp = &n->wfs; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == w) {
+			*pp = w->next;
+			break;
+		}
+	}
+	w->next = n->retired;
+	n->retired = w;
+	rlog_write(n->log, RLOG_INFO, n->name, "workflow %s stopped here",
+	    w->wf->name);
+	w->undeploying = NULL;
+	if (u->done) {
+		u->done(u->arg);
+	}
+	free(u);
+}
+
+int
+node_undeploy_async(
+    struct node *n, const char *name, void (*done)(void *), void *arg)
+{
+	struct node_wf *w;
+	struct undeploy *u;
+	for (w = n->wfs; w != NULL; w = w->next) {
+		if (strcmp(w->wf->name, name) == 0 && !w->undeploying) {
+			break;
+		}
+	}
+	if (w == NULL) {
+		return LEDGE_ENOENT;
+	}
+	if ((u = calloc(1, sizeof *u)) == NULL) {
+		return LEDGE_ENOMEM;
+	}
+	w->undeploying = u;
+	u->n = n;
+	u->w = w;
+	u->done = done;
+	u->arg = arg;
+	stop_resources(w);
+	u->pending = (int)w->ninsts;
+	if (u->pending == 0) {
+		undeploy_finish(n, u);
+		return LEDGE_OK;
+	}
+	for (size_t i = 0; i < w->ninsts; i++) {
+		push_ctl(n, w->insts[i], NE_STOP, NULL);
+	}
+	return LEDGE_OK;
+}
+
+/* Loop thread: an instance of an undeploying workflow has stopped. */
+static void
+undeploy_step(void *arg)
+{
+	struct node_wf *w = arg;
+	struct undeploy *u = w->undeploying;
+	if (u != NULL && --u->pending == 0) {
+		undeploy_finish(u->n, u);
+	}
 }
 
 struct node_target *
@@ -1639,7 +1949,14 @@ node_free(struct node *n)
 		n->wfs = w->next;
 		free_wf(w); /* calls still queued fail with LEDGE_ECLOSED */
 	}
+	while (n->retired != NULL) {
+		struct node_wf *w = n->retired;
+		n->retired = w->next;
+		free_wf(w);
+	}
 	if (n->loop != NULL) {
+		loop_drain(n->loop);
+		links_free(n->links);
 		loop_drain(n->loop);
 		loop_timer_free(n->delay_timer);
 		loop_timer_free(n->stop_timer);

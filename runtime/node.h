@@ -32,17 +32,35 @@ struct res;
 struct sched;
 struct workflow;
 
+/*
+ * Where the parts of a workflow run, for a node of a domain: the parts to
+ * run here, and for parts elsewhere the node and its address.  A part in
+ * neither list is not used by this node.
+ */
+struct node_placement {
+	size_t nlocal;
+	const char *const *local; /* part names ("filter") */
+	size_t nremote;
+	const char *const *remote_part;
+	const char *const *remote_node; /* node names */
+	const char *const *remote_url;  /* their addresses */
+};
+
+struct msg_tls;
+struct links;
+
 struct node_opts {
 	const char *data_dir;  /* default "./.ledge" */
 	const char *http_addr; /* "host:port" for the HTTP listener; NULL:
 	                          none (http-ingress then cannot start) */
 	int workers;           /* 0: one per CPU, at least 2 */
 	struct store_opts store;
-	bool watch;               /* hot-reload code files when they change */
-	const char *name;         /* node name for logs (default: hostname) */
-	struct code_cache *codes; /* borrowed code cache, or NULL: the node
-	                             opens DATA/code itself */
-	bool no_inline;           /* never run handlers on the loop thread */
+	bool watch;                /* hot-reload code files when they change */
+	const char *name;          /* node name for logs (default: hostname) */
+	struct code_cache *codes;  /* borrowed code cache, or NULL: the node
+	                              opens DATA/code itself */
+	bool no_inline;            /* never run handlers on the loop thread */
+	const struct msg_tls *tls; /* for links to other nodes (tls+tcp://) */
 };
 
 /*
@@ -62,6 +80,14 @@ int node_new(struct node **np, const struct node_opts *o, struct rlog *log,
 int node_deploy(struct node *n, struct workflow *wf, char *err, size_t errlen);
 
 /*
+ * node_deploy for a node of a domain: only the parts `pl` says are local
+ * run here; outputs to parts on other nodes go over links.  pl is only
+ * read during the call.
+ */
+int node_deploy_placed(struct node *n, struct workflow *wf,
+    const struct node_placement *pl, char *err, size_t errlen);
+
+/*
  * Start everything deployed: run each instance's init, replay durable
  * events left by an earlier run, start resources, print what runs.
  * On failure (an init failed, a resource could not start) everything is
@@ -79,6 +105,7 @@ int node_start(struct node *n, char *err, size_t errlen);
  * is not called); ownership of wf passes in every case.
  */
 int node_deploy_async(struct node *n, struct workflow *wf,
+    const struct node_placement *pl,
     void (*done)(void *arg, int rv, const char *err), void *arg, char *err,
     size_t errlen);
 
@@ -90,6 +117,32 @@ int node_deploy_async(struct node *n, struct workflow *wf,
  */
 int node_deploy_wait(struct node *n, struct workflow *wf, char *err,
     size_t errlen, uint64_t *loop_us);
+
+/*
+ * Stop a workflow and take it off this node (loop thread): its resources
+ * stop, each instance drains its mailbox and runs stop, then `done(arg)`
+ * runs on the loop thread.  Durable events still queued for it stay in
+ * the store (a later deploy replays them).  Returns LEDGE_ENOENT if the
+ * workflow is not here (done is not called then).
+ */
+int node_undeploy_async(
+    struct node *n, const char *name, void (*done)(void *arg), void *arg);
+
+/* True if workflow `name` is deployed on this node. */
+bool node_has_workflow(struct node *n, const char *name);
+
+/* Statistics of one instance, for heartbeats and metrics. */
+struct node_inst_stats {
+	const char *name; /* "workflow/function" */
+	uint64_t events, errors, emitted, busy_us;
+	uint32_t mailbox;
+	int status; /* enum node_instance_status */
+	uint32_t id;
+};
+
+/* Call fn for every instance (loop thread). */
+void node_foreach_instance(struct node *n,
+    void (*fn)(void *arg, const struct node_inst_stats *st), void *arg);
 
 /* The target called "workflow/name", or NULL.  Any thread, once deployed. */
 struct node_target *node_find_target(struct node *n, const char *name);
@@ -124,6 +177,12 @@ struct loop *node_loop(struct node *n);
 struct store *node_store(struct node *n);
 struct commit *node_commit(struct node *n);
 struct sched *node_sched(struct node *n);
+/* Links to other nodes. */
+struct links *node_links(struct node *n);
+/* The node's name and its incarnation (random, kept in the store). */
+const char *node_name(struct node *n);
+uint64_t node_incarnation(struct node *n);
+
 /* The HTTP listener, or NULL if the node has none. */
 struct http_server *node_http(struct node *n);
 /* The folder of the data directory. */

@@ -17,6 +17,7 @@
 #include "node_event.h"
 #include "node_host.h"
 #include "node_instance.h"
+#include "node_link.h"
 #include "node_loader.h"
 #include "node_sched.h"
 #include "resource.h"
@@ -874,7 +875,20 @@ build_record(struct host_ctx *c, struct commit_rec *rec)
 	for (struct node_event *ev = c->emits; ev && rv == LEDGE_OK;
 	     ev = ev->next) {
 		unsigned char *p;
-		size_t n = node_event_encoded_size(ev);
+		size_t n;
+		if (ev->to->kind == NT_REMOTE) {
+			/* To another node: the outbox, numbered at commit. */
+			n = link_entry_size(ev->to->name, ev);
+			if ((p = malloc(n)) == NULL) {
+				rv = LEDGE_ENOMEM;
+				break;
+			}
+			link_entry_encode(p, ev->to->name, ev);
+			rv = commit_rec_outbox(rec, ev->to->rem->peer, p, n);
+			free(p);
+			continue;
+		}
+		n = node_event_encoded_size(ev);
 		store_qkey(q, ev->to->id, ev->qid);
 		if ((p = commit_rec_put_reserve(
 		         rec, STORE_QUEUE, q, sizeof q, n)) == NULL) {
@@ -1118,6 +1132,12 @@ finish(struct host_ctx *c, int rv)
 		struct node_target *t = e->to;
 		e->next = NULL;
 		e->dep = seq;
+		if (t->kind == NT_REMOTE) {
+			/* In the outbox; the link sends it once durable. */
+			node_event_free(e);
+			e = next;
+			continue;
+		}
 		node_send(node, t, e);
 		if (c->park_on == NULL && t->kind == NT_INSTANCE &&
 		    t->inst != inst &&

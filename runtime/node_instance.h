@@ -31,7 +31,13 @@ struct res;
 struct wf_function;
 struct workflow;
 
-enum node_target_kind { NT_INSTANCE = 1, NT_RESOURCE = 2 };
+enum node_target_kind { NT_INSTANCE = 1, NT_RESOURCE = 2, NT_REMOTE = 3 };
+
+/* A part of a workflow that runs on another node. */
+struct node_remote {
+	char *node;    /* the node's name */
+	uint32_t peer; /* its link id (node_link.h) */
+};
 
 struct node_target {
 	uint32_t id; /* persistent id (registry) */
@@ -39,6 +45,7 @@ struct node_target {
 	const char *name;           /* "workflow/name" */
 	struct node_instance *inst; /* NT_INSTANCE */
 	struct res *res;            /* NT_RESOURCE */
+	struct node_remote *rem;    /* NT_REMOTE */
 	atomic_uint pending; /* events handed to a resource, unfinished */
 };
 
