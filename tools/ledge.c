@@ -23,6 +23,8 @@
 #include "../runtime/node_loader.h"
 #include "../runtime/resource.h"
 #include "../runtime/workflow.h"
+#include "cli_domain.h"
+#include "cli_serve.h"
 
 #ifndef LEDGE_VERSION
 #define LEDGE_VERSION "unknown"
@@ -42,6 +44,28 @@ static const char usage_main[] =
     "                               every problem as file:line:col\n"
     "  function build SRC.c... -o NAME.so\n"
     "                               compile a function with the right flags\n"
+    "\n"
+    "  orchestrator [OPTIONS]       run the orchestrator of a domain\n"
+    "  node --listen URL [OPTIONS]  run a node of a domain (joins the\n"
+    "                               orchestrator)\n"
+    "\n"
+    "commands for a domain (through its orchestrator: --orchestrator URL,\n"
+    "or LEDGE_ORCHESTRATOR, default tcp://127.0.0.1:7600; --json for\n"
+    "scripts):\n"
+    "  workflow start FILE.yaml     validate, upload code, place and start\n"
+    "  workflow stop|show NAME, workflow list\n"
+    "                               stop, inspect and list workflows\n"
+    "  node list, node drain NAME   the nodes; move everything off one\n"
+    "  function move WORKFLOW FUNCTION NODE\n"
+    "                               move a function, with its state\n"
+    "  function reload WORKFLOW FUNCTION FILE.so\n"
+    "                               hot-reload new code everywhere it runs\n"
+    "  invoke WORKFLOW TARGET [--call] DATA\n"
+    "                               send an event (a call prints the reply)\n"
+    "  state get WORKFLOW FUNCTION [KEY]\n"
+    "                               print a function's state\n"
+    "  logs WORKFLOW [-f]           print (and follow) function logs\n"
+    "\n"
     "  version                      print the version\n"
     "  help [COMMAND]               this text, or a command's\n"
     "\n"
@@ -625,7 +649,50 @@ main(int argc, char **argv)
 		return cmd_validate(argc - 2, argv + 2);
 	}
 	if (strcmp(cmd, "function") == 0) {
+		const char *sub = argc > 2 ? argv[2] : NULL;
+		if (sub != NULL &&
+		    (strcmp(sub, "move") == 0 || strcmp(sub, "reload") == 0)) {
+			return cli_function_domain(argc - 2, argv + 2);
+		}
+		if (sub == NULL || strcmp(sub, "--help") == 0 ||
+		    strcmp(sub, "-h") == 0) {
+			FILE *fp = sub == NULL ? stderr : stdout;
+			fputs(usage_build, fp);
+			fputc('\n', fp);
+			cli_help("function", fp);
+			return sub == NULL ? 2 : 0;
+		}
 		return cmd_function(argc - 2, argv + 2);
+	}
+	if (strcmp(cmd, "workflow") == 0) {
+		return cli_workflow(argc - 2, argv + 2);
+	}
+	if (strcmp(cmd, "orchestrator") == 0) {
+		return cmd_orchestrator(argc - 1, argv + 1);
+	}
+	if (strcmp(cmd, "node") == 0) {
+		const char *sub = argc > 2 ? argv[2] : NULL;
+		if (sub != NULL &&
+		    (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0)) {
+			fputs(cli_serve_usage_node(), stdout);
+			fputc('\n', stdout);
+			cli_help("node", stdout);
+			return 0;
+		}
+		if (sub != NULL &&
+		    (strcmp(sub, "list") == 0 || strcmp(sub, "drain") == 0)) {
+			return cli_node(argc - 2, argv + 2);
+		}
+		return cmd_node(argc - 1, argv + 1);
+	}
+	if (strcmp(cmd, "invoke") == 0) {
+		return cli_invoke(argc - 2, argv + 2);
+	}
+	if (strcmp(cmd, "state") == 0) {
+		return cli_state(argc - 2, argv + 2);
+	}
+	if (strcmp(cmd, "logs") == 0) {
+		return cli_logs(argc - 2, argv + 2);
 	}
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
 		printf("ledge %s (function ABI %u)\n", LEDGE_VERSION,
@@ -643,6 +710,16 @@ main(int argc, char **argv)
 			fputs(usage_validate, stdout);
 		} else if (strcmp(topic, "function") == 0) {
 			fputs(usage_build, stdout);
+			fputc('\n', stdout);
+			cli_help("function", stdout);
+		} else if (strcmp(topic, "orchestrator") == 0) {
+			fputs(cli_serve_usage_orchestrator(), stdout);
+		} else if (strcmp(topic, "node") == 0) {
+			fputs(cli_serve_usage_node(), stdout);
+			fputc('\n', stdout);
+			cli_help("node", stdout);
+		} else if (cli_help(topic, stdout) == 0) {
+			/* a domain command */
 		} else {
 			fprintf(stderr, "ledge help: no command '%s'\n", topic);
 			return 2;

@@ -1,0 +1,22 @@
+/*
+ * cli_serve.h - the long-running commands of a domain: `ledge
+ * orchestrator` and `ledge node` (serving; `ledge node list|drain` are in
+ * cli_domain.h).
+ *
+ * Both run until SIGINT or SIGTERM on the calling (main) thread and
+ * return the process exit code: 0 after a clean stop, 1 when the process
+ * could not start (the reason is on stderr), 2 for a usage error.
+ */
+#ifndef LEDGE_CLI_SERVE_H
+#define LEDGE_CLI_SERVE_H
+
+/* argv[0] is the command word ("orchestrator" or "node"), as for
+ * getopt_long.  argv is permuted by getopt. */
+int cmd_orchestrator(int argc, char **argv);
+int cmd_node(int argc, char **argv);
+
+/* The --help texts (static strings). */
+const char *cli_serve_usage_orchestrator(void);
+const char *cli_serve_usage_node(void);
+
+#endif
