@@ -88,7 +88,8 @@ void msg_client_free(struct msg_client *c);
 
 /*
  * Send a request; `cb` runs exactly once on the loop thread with the reply
- * (data valid during the call) or an error.  Any thread.
+ * (data valid during the call) or an error.  cb may be NULL: the reply
+ * is not waited for (dropped when it comes).  Any thread.
  */
 void msg_call(struct msg_client *c, const void *data, size_t len,
     uint32_t timeout_ms, msg_reply_cb cb, void *arg);

@@ -392,7 +392,9 @@ deliver_reply(void *arg)
 	if (err == MSG_OK && atomic_load(&c->closing)) {
 		err = MSG_ECLOSED;
 	}
-	if (err == MSG_OK) {
+	if (k->cb == NULL) {
+		/* sent without waiting for the answer */
+	} else if (err == MSG_OK) {
 		k->cb(k->arg, MSG_OK, nng_msg_body(k->reply),
 		    nng_msg_len(k->reply));
 	} else {
@@ -490,7 +492,9 @@ msg_call(struct msg_client *c, const void *data, size_t len,
 	nng_msg *m = NULL;
 
 	if (k == NULL) {
-		cb(arg, MSG_ENOMEM, NULL, 0);
+		if (cb != NULL) {
+			cb(arg, MSG_ENOMEM, NULL, 0);
+		}
 		return;
 	}
 	k->c = c;
@@ -511,7 +515,9 @@ msg_call(struct msg_client *c, const void *data, size_t len,
 			nng_ctx_close(k->ctx);
 			free(k);
 			client_unref(c);
-			cb(arg, MSG_ENOMEM, NULL, 0);
+			if (cb != NULL) {
+				cb(arg, MSG_ENOMEM, NULL, 0);
+			}
 			return;
 		}
 		loop_post(c->loop, deliver_reply, k);

@@ -452,8 +452,9 @@ node_admit(struct node_target *t)
 		return mb_reserve(&t->inst->mb, t->inst->mb.cap);
 	}
 	if (t->kind == NT_REMOTE) {
-		return LEDGE_OK; /* the outbox holds; links apply backpressure
-		                  */
+		/* The outbox is durable, but bounded all the same. */
+		return links_full(t->rem->links, t->rem->peer) ? LEDGE_EFULL
+		                                               : LEDGE_OK;
 	}
 	return atomic_load(&t->pending) < 10000 ? LEDGE_OK : LEDGE_EFULL;
 }
@@ -784,6 +785,7 @@ find_remote(struct node *n, struct node_wf *w, const char *part)
 		t->kind = NT_REMOTE;
 		t->name = name;
 		t->rem->peer = links_peer(n->links, pl->remote_node[i]);
+		t->rem->links = n->links;
 		links_set_url(n->links, pl->remote_node[i], pl->remote_url[i]);
 		w->remotes = grown;
 		w->remotes[w->nremotes++] = t;
@@ -955,6 +957,61 @@ register_targets(struct node *n, struct node_wf *w, char *err, size_t errlen)
 	return rv;
 }
 
+/* Persistent ids for the proxies of parts placed elsewhere: their
+ * events queued here (from when they ran here) are found by that id. */
+static int
+register_remotes(struct node *n, struct node_wf *w, char *err, size_t errlen)
+{
+	struct commit_rec *rec = NULL;
+	int rv = LEDGE_OK;
+	for (size_t i = 0; i < w->nremotes && rv == LEDGE_OK; i++) {
+		rv = registry_id(
+		    n, w->remotes[i]->name, &rec, &w->remotes[i]->id);
+	}
+	if (rec != NULL) {
+		unsigned char nb[4];
+		store_be32(nb, n->next_id);
+		if (rv == LEDGE_OK) {
+			rv = commit_rec_put(
+			    rec, STORE_META, "next_id", 7, nb, 4);
+		}
+		commit_submit(n->commit, rec);
+	}
+	if (rv != LEDGE_OK) {
+		snprintf(err, errlen,
+		    "workflow %s: cannot register in the store: %s",
+		    w->wf->name, ledge_strerror(rv));
+	}
+	return rv;
+}
+
+int
+node_registry_id(struct node *n, const char *name, uint32_t *id)
+{
+	struct commit_rec *rec = NULL;
+	int rv = registry_id(n, name, &rec, id);
+	if (rec != NULL) {
+		unsigned char nb[4];
+		store_be32(nb, n->next_id);
+		if (rv == LEDGE_OK) {
+			rv = commit_rec_put(
+			    rec, STORE_META, "next_id", 7, nb, 4);
+		}
+		commit_submit(n->commit, rec);
+	}
+	return rv;
+}
+
+bool
+node_registry_lookup(struct node *n, const char *name, uint32_t *id)
+{
+	struct reg_entry *e = hmap_get(&n->registry, name, strlen(name));
+	if (e != NULL) {
+		*id = e->id;
+	}
+	return e != NULL;
+}
+
 static int
 make_instance(struct node *n, struct node_wf *w, const struct wf_function *f,
     struct node_instance **out, char *err, size_t errlen)
@@ -1111,6 +1168,20 @@ node_deploy_placed(struct node *n, struct workflow *wf,
 			goto fail;
 		}
 		nr->noutputs = nr->res.spec->noutputs;
+	}
+	/* Every part placed elsewhere gets its proxy, also those no output
+	 * here names: events that arrive for a part that moved away, and
+	 * those still queued for it, are forwarded to its node. */
+	for (size_t i = 0; pl != NULL && i < pl->nremote; i++) {
+		if (find_remote(n, w, pl->remote_part[i]) == NULL) {
+			snprintf(err, errlen, "%s: cannot reach part %s",
+			    wf->name, pl->remote_part[i]);
+			rv = LEDGE_ENOMEM;
+			goto fail;
+		}
+	}
+	if ((rv = register_remotes(n, w, err, errlen)) != LEDGE_OK) {
+		goto fail;
 	}
 	w->placement = NULL;
 	/* Kept in the order given, for the start-up summary. */
@@ -1290,6 +1361,11 @@ replay_one(void *arg, ledge_bytes key, ledge_bytes val)
 		return 0;
 	}
 	ev = node_event_decode(val.data, val.len);
+	if (ev != NULL) {
+		/* The key names the target here (a copy of the queue from
+		 * another node, a replica's, carries that node's ids). */
+		ev->target = store_rd32(key.data);
+	}
 	if (ev == NULL || ev->target >= n->ntargets ||
 	    (t = n->targets[ev->target]) == NULL) {
 		/* Not for anything deployed now: left in the store for when
@@ -1308,6 +1384,73 @@ replay_one(void *arg, ledge_bytes key, ledge_bytes val)
 	node_send(n, t, ev);
 	rp->count++;
 	return 0;
+}
+
+/* Events queued here for a part that now runs elsewhere: each becomes an
+ * outbox entry for its node, in the same commit that takes it out of the
+ * queue, so it is delivered exactly once. */
+struct handover {
+	struct node_target *t;
+	struct commit_rec *rec;
+	size_t count;
+	int rv;
+};
+
+static int
+handover_one(void *arg, ledge_bytes key, ledge_bytes val)
+{
+	struct handover *h = arg;
+	struct node_event *ev;
+	unsigned char *entry;
+	size_t len;
+
+	if (key.len != STORE_QKEY ||
+	    (ev = node_event_decode(val.data, val.len)) == NULL) {
+		return 0;
+	}
+	len = link_entry_size(h->t->name, ev);
+	if ((entry = malloc(len)) == NULL) {
+		node_event_free(ev);
+		h->rv = LEDGE_ENOMEM;
+		return 1;
+	}
+	link_entry_encode(entry, h->t->name, ev);
+	node_event_free(ev);
+	if (commit_rec_outbox(h->rec, h->t->rem->peer, entry, len) !=
+	        LEDGE_OK ||
+	    commit_rec_del(h->rec, STORE_QUEUE, key.data, key.len) !=
+	        LEDGE_OK) {
+		h->rv = LEDGE_ENOMEM;
+		free(entry);
+		return 1;
+	}
+	free(entry);
+	h->count++;
+	return 0;
+}
+
+static void
+hand_over_queued(struct node *n, struct node_wf *w)
+{
+	for (size_t i = 0; i < w->nremotes; i++) {
+		struct handover h = { w->remotes[i], commit_rec_new(), 0, 0 };
+		unsigned char prefix[4];
+		if (h.rec == NULL || h.t->id == 0) {
+			commit_rec_free(h.rec);
+			continue;
+		}
+		store_be32(prefix, h.t->id);
+		store_scan_prefix(n->store, STORE_QUEUE, prefix, sizeof prefix,
+		    handover_one, &h);
+		if (h.rv != LEDGE_OK || h.count == 0) {
+			commit_rec_free(h.rec);
+			continue;
+		}
+		commit_submit(n->commit, h.rec);
+		rlog_write(n->log, RLOG_INFO, n->name,
+		    "%s: %zu queued events go to node %s, where it runs now",
+		    h.t->name, h.count, h.t->rem->node);
+	}
 }
 
 static void
@@ -1423,6 +1566,7 @@ start_wf(struct node *n, struct node_wf *w, char *err, size_t errlen)
 		    "%s: replaying %zu durable events from the last run",
 		    w->wf->name, rp.count);
 	}
+	hand_over_queued(n, w);
 	if (w->ninsts == 0) {
 		loop_post(n->loop, wf_inited, w);
 	}
@@ -1588,6 +1732,9 @@ node_foreach_instance(struct node *n,
 				.status = atomic_load(&inst->status),
 				.id = inst->target.id,
 			};
+			for (size_t b = 0; b < NODE_HIST_N; b++) {
+				st.hist[b] = atomic_load(&inst->n_hist[b]);
+			}
 			fn(arg, &st);
 		}
 	}
@@ -1613,6 +1760,9 @@ undeploy_finish(struct node *n, struct undeploy *u)
 		if (w->insts[i]->target.id < n->ntargets) {
 			n->targets[w->insts[i]->target.id] = NULL;
 		}
+		/* Its writes are over; a new primary streams from now on. */
+		commit_set_replicas(
+		    n->commit, w->insts[i]->target.id, NULL, NULL, 0);
 	}
 	for (size_t i = 0; i < w->nres; i++) {
 		if (w->res[i]->target.id < n->ntargets) {
@@ -1690,11 +1840,79 @@ node_find_target(struct node *n, const char *name)
 			return n->targets[i];
 		}
 	}
+	for (struct node_wf *w = n->wfs; w != NULL; w = w->next) {
+		for (size_t i = 0; i < w->nremotes; i++) {
+			if (strcmp(w->remotes[i]->name, name) == 0) {
+				return w->remotes[i];
+			}
+		}
+	}
 	return NULL;
+}
+
+int
+node_set_replicas(struct node *n, const char *name, const char *const *nodes,
+    const char *const *urls, size_t count)
+{
+	struct node_target *t = node_find_target(n, name);
+	uint32_t *peers;
+	struct commit_rec *rec;
+	int rv;
+
+	if (t == NULL || t->kind != NT_INSTANCE) {
+		return LEDGE_ENOENT;
+	}
+	if ((peers = calloc(count + 1, sizeof *peers)) == NULL) {
+		return LEDGE_ENOMEM;
+	}
+	for (size_t i = 0; i < count; i++) {
+		peers[i] = links_peer(n->links, nodes[i]);
+		if (urls != NULL && urls[i] != NULL && urls[i][0]) {
+			links_set_url(n->links, nodes[i], urls[i]);
+		}
+	}
+	rv = commit_set_replicas(n->commit, t->id, name, peers, count);
+	free(peers);
+	if (rv != LEDGE_OK || count == 0) {
+		return rv;
+	}
+	/* Everything so far, then every write after it, in order. */
+	if ((rec = commit_rec_new()) == NULL ||
+	    commit_rec_snapshot(rec, t->id) != LEDGE_OK) {
+		commit_rec_free(rec);
+		return LEDGE_ENOMEM;
+	}
+	commit_submit(n->commit, rec);
+	return LEDGE_OK;
 }
 
 /* ------------------------------------------------------------------ */
 /* reload                                                              */
+
+int
+node_reload_instance(struct node *n, const char *name, const char *path,
+    char *err, size_t errlen)
+{
+	struct node_target *t = node_find_target(n, name);
+	struct node_code *code;
+	char why[512];
+	if (t == NULL || t->kind != NT_INSTANCE) {
+		snprintf(err, errlen, "no function %s runs on node %s", name,
+		    n->name);
+		return LEDGE_ENOENT;
+	}
+	if (code_load(n->codes, path, &code, why, sizeof why) != LEDGE_OK) {
+		snprintf(err, errlen,
+		    "%s: code '%s': %s; still running the "
+		    "old code",
+		    name, path, why);
+		rlog_write(n->log, RLOG_ERROR, name, "reload failed: %s", err);
+		return LEDGE_EINVAL;
+	}
+	rlog_write(n->log, RLOG_INFO, name, "reloading code %.12s", code->hash);
+	push_ctl(n, t->inst, NE_RELOAD, code);
+	return LEDGE_OK;
+}
 
 void
 node_reload(struct node *n, const char *path)

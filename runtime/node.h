@@ -131,14 +131,34 @@ int node_undeploy_async(
 /* True if workflow `name` is deployed on this node. */
 bool node_has_workflow(struct node *n, const char *name);
 
+/* Handler time histogram: upper bounds of the buckets, microseconds (the
+ * last bucket, +Inf, is every event). */
+#define NODE_HIST_N 10
+#define NODE_HIST_BOUNDS                                                       \
+	{                                                                      \
+		10, 50, 100, 500, 1000, 5000, 10000, 50000, 100000, 1000000    \
+	}
+
 /* Statistics of one instance, for heartbeats and metrics. */
 struct node_inst_stats {
 	const char *name; /* "workflow/function" */
 	uint64_t events, errors, emitted, busy_us;
+	uint64_t hist[NODE_HIST_N]; /* events per bucket (not cumulative) */
 	uint32_t mailbox;
 	int status; /* enum node_instance_status */
 	uint32_t id;
 };
+
+/*
+ * Replicate the state of instance `name` ("workflow/function") to the
+ * nodes `nodes` (count of them; urls[i] their addresses, or NULL when the
+ * links know them): first a snapshot of its state and queue, then each
+ * committed write, over the links (node_commit.h, REPL_MARK).  count 0
+ * stops replication.  Loop thread.  LEDGE_OK, LEDGE_ENOENT if no such
+ * instance runs here, LEDGE_ENOMEM.
+ */
+int node_set_replicas(struct node *n, const char *name,
+    const char *const *nodes, const char *const *urls, size_t count);
 
 /* Call fn for every instance (loop thread). */
 void node_foreach_instance(struct node *n,
@@ -167,6 +187,18 @@ void node_free(struct node *n);
  */
 void node_reload(struct node *n, const char *path);
 
+/*
+ * Hot-reload one instance ("workflow/function") with the code at `path`
+ * (a domain ships code by hash, so the path differs from the spec's).
+ * The switch happens at an event boundary, as for node_reload; if the
+ * new code's init fails the instance keeps the old code (logged).
+ * Loop thread.  LEDGE_OK once the reload is queued; LEDGE_ENOENT (no
+ * such instance here) or LEDGE_EINVAL (the code cannot be loaded), with
+ * the reason in err.
+ */
+int node_reload_instance(struct node *n, const char *name, const char *path,
+    char *err, size_t errlen);
+
 /* node_reload from any thread (runs on the loop thread soon). */
 void node_reload_async(struct node *n, const char *path);
 
@@ -187,6 +219,14 @@ uint64_t node_incarnation(struct node *n);
 struct http_server *node_http(struct node *n);
 /* The folder of the data directory. */
 const char *node_data_dir(struct node *n);
+
+/*
+ * The persistent id of a target name ("workflow/part"), assigned (and
+ * committed) on first use; node_registry_lookup only finds ids assigned
+ * before.  Loop thread.  LEDGE_OK or LEDGE_ENOMEM.
+ */
+int node_registry_id(struct node *n, const char *name, uint32_t *id);
+bool node_registry_lookup(struct node *n, const char *name, uint32_t *id);
 
 /* A fresh id for a durable event (never reused, also across restarts). */
 uint64_t node_next_qid(struct node *n);

@@ -14,6 +14,7 @@
 
 #include "clock.h"
 #include "diag.h"
+#include "hmap.h"
 #include "log.h"
 #include "loop.h"
 #include "msg.h"
@@ -46,6 +47,19 @@ struct agent {
 	struct loop_timer *join_timer, *hb_timer;
 	bool joined, join_inflight, waiting_logged;
 	uint64_t epoch;
+	/* state size per instance ("wf/fn" -> struct state_size), measured
+	 * every STATE_SIZE_EVERY heartbeats */
+	struct hmap sizes;
+	unsigned hb_count;
+	struct store_reader *size_reader;
+};
+
+#define STATE_SIZE_EVERY    10
+#define STATE_SIZE_MAX_KEYS 200000
+
+struct state_size {
+	uint64_t bytes;
+	char name[];
 };
 
 /* ------------------------------------------------------------------ */
@@ -93,22 +107,47 @@ reply_ok(struct msg_req *req)
 
 static void on_join_timer(void *arg);
 
+static void forget_part(struct agent *a, const char *name, struct msg_req *req);
+
+struct fenced_wf {
+	struct agent *a;
+	char *part; /* "wf/part" */
+};
+
+static void
+fenced_stopped(void *arg)
+{
+	struct fenced_wf *f = arg;
+	/* Its state is stale: the part runs elsewhere, from a replica or
+	 * afresh.  Dropped so that it cannot come back to life here. */
+	forget_part(f->a, f->part, NULL);
+	free(f->part);
+	free(f);
+}
+
 static void
 undeploy_fenced(struct agent *a, wire_v fenced)
 {
 	for (size_t i = 0; i < wire_len(fenced); i++) {
 		char *part = wire_str_dup(wire_at(fenced, i));
 		char *slash = part ? strchr(part, '/') : NULL;
-		if (slash != NULL) {
-			*slash = '\0';
-			if (node_undeploy_async(a->n, part, NULL, NULL) ==
-			    LEDGE_OK) {
-				rlog_write(node_log(a->n), RLOG_WARN,
-				    node_name(a->n),
-				    "fenced: the domain moved %s/%s elsewhere "
-				    "while this node was away; stopped it here",
-				    part, slash + 1);
-			}
+		struct fenced_wf *f;
+		if (slash == NULL || (f = calloc(1, sizeof *f)) == NULL) {
+			free(part);
+			continue;
+		}
+		f->a = a;
+		f->part = strdup(part);
+		*slash = '\0';
+		rlog_write(node_log(a->n), RLOG_WARN, node_name(a->n),
+		    "fenced: the domain moved %s/%s elsewhere while this node "
+		    "was away; stopping it here",
+		    part, slash + 1);
+		if (f->part == NULL) {
+			free(f);
+		} else if (node_undeploy_async(a->n, part, fenced_stopped, f) !=
+		    LEDGE_OK) {
+			fenced_stopped(f);
 		}
 		free(part);
 	}
@@ -161,6 +200,7 @@ on_join(void *arg, int err, const void *data, size_t len)
 struct hb_ctx {
 	struct wire_w *w;
 	size_t n;
+	struct agent *a;
 };
 
 static void
@@ -191,7 +231,7 @@ send_join(struct agent *a)
 	}
 	uname(&u);
 	sysinfo(&si);
-	struct hb_ctx hc = { &w, 0 };
+	struct hb_ctx hc = { &w, 0, a };
 	node_foreach_instance(a->n, count_inst, &hc);
 	wire_map(&w, 11);
 	wire_str(&w, "t");
@@ -240,11 +280,52 @@ on_join_timer(void *arg)
 	send_join(arg);
 }
 
+struct sum {
+	uint64_t bytes, keys;
+};
+
+static int
+sum_entry(void *arg, ledge_bytes key, ledge_bytes value)
+{
+	struct sum *s = arg;
+	s->bytes += key.len + value.len;
+	return ++s->keys >= STATE_SIZE_MAX_KEYS;
+}
+
+/* Heartbeat: measure the committed state of an instance (bounded). */
+static void
+measure_inst(void *arg, const struct node_inst_stats *st)
+{
+	struct agent *a = arg;
+	struct sum s = { 0, 0 };
+	size_t nlen = strlen(st->name);
+	struct state_size *z = hmap_get(&a->sizes, st->name, nlen);
+	if (a->size_reader == NULL) {
+		return;
+	}
+	store_state_scan(a->size_reader, st->id, sum_entry, &s);
+	if (z == NULL && (z = malloc(sizeof *z + nlen + 1)) != NULL) {
+		memcpy(z->name, st->name, nlen + 1);
+		if (hmap_put(&a->sizes, z->name, nlen, z, NULL) != 0) {
+			free(z);
+			z = NULL;
+		}
+	}
+	if (z != NULL) {
+		z->bytes = s.bytes;
+	}
+}
+
 static void
 write_inst(void *arg, const struct node_inst_stats *st)
 {
-	struct wire_w *w = ((struct hb_ctx *)arg)->w;
-	wire_map(w, 6);
+	struct hb_ctx *hc = arg;
+	struct wire_w *w = hc->w;
+	struct state_size *z =
+	    hmap_get(&hc->a->sizes, st->name, strlen(st->name));
+	wire_map(w, 7);
+	wire_str(w, "state_bytes");
+	wire_u64(w, z ? z->bytes : 0);
 	wire_str(w, "part");
 	wire_str(w, st->name);
 	wire_str(w, "events");
@@ -264,11 +345,27 @@ on_hb_timer(void *arg)
 {
 	struct agent *a = arg;
 	struct wire_w w;
-	struct hb_ctx hc = { &w, 0 };
+	struct hb_ctx hc = { &w, 0, a };
 	const void *d;
 	size_t len;
 
 	loop_timer_start(a->hb_timer, HEARTBEAT_MS);
+	if (a->hb_count++ % STATE_SIZE_EVERY == 0) {
+		struct hmap_slot *sl;
+		size_t pos = 0;
+		while ((sl = hmap_next(&a->sizes, &pos)) != NULL) {
+			free(sl->value);
+		}
+		hmap_clear(&a->sizes);
+		if (a->size_reader != NULL ||
+		    store_reader_open(node_store(a->n), &a->size_reader) ==
+		        LEDGE_OK) {
+			if (store_reader_begin(a->size_reader) == LEDGE_OK) {
+				node_foreach_instance(a->n, measure_inst, a);
+				store_reader_end(a->size_reader);
+			}
+		}
+	}
 	if (wire_w_init(&w) != 0) {
 		return;
 	}
@@ -338,6 +435,7 @@ struct deploy_job {
 	struct wire_r msg;
 	char *wf;
 	size_t missing; /* code fetches outstanding */
+	bool reload;    /* a reload of one function, not a deploy */
 	bool failed;
 	char err[512];
 };
@@ -361,6 +459,11 @@ static char *
 hash_for(wire_v code, const struct wf_function *f)
 {
 	char key[4200];
+	/* A function reloaded across the domain has code of its own. */
+	snprintf(key, sizeof key, "@fn:%s", f->name);
+	if (wire_ok(wire_get(code, key))) {
+		return wire_str_dup(wire_get(code, key));
+	}
 	if (f->ncode_arch > 0) {
 		struct utsname u;
 		uname(&u);
@@ -379,11 +482,57 @@ job_free(struct deploy_job *j)
 	free(j);
 }
 
+/* The deploy's `replicas`: part -> [{node, url}] for parts run here. */
+static void
+set_replicas(struct deploy_job *j)
+{
+	wire_v reps = wire_get(wire_root(&j->msg), "replicas");
+	for (size_t i = 0; i < wire_len(reps); i++) {
+		char *part = wire_str_dup(wire_key_at(reps, i));
+		wire_v arr = wire_val_at(reps, i);
+		size_t n = wire_len(arr);
+		char **nodes = calloc(n + 1, sizeof *nodes);
+		char **urls = calloc(n + 1, sizeof *urls);
+		char name[512];
+		if (part != NULL && nodes != NULL && urls != NULL) {
+			for (size_t k = 0; k < n; k++) {
+				nodes[k] = wire_str_dup(
+				    wire_get(wire_at(arr, k), "node"));
+				urls[k] = wire_str_dup(
+				    wire_get(wire_at(arr, k), "url"));
+				if (nodes[k] == NULL) {
+					n = k;
+					break;
+				}
+			}
+			snprintf(name, sizeof name, "%s/%s", j->wf, part);
+			if (node_set_replicas(j->a->n, name,
+			        (const char *const *)nodes,
+			        (const char *const *)urls, n) == LEDGE_OK &&
+			    n > 0) {
+				rlog_write(node_log(j->a->n), RLOG_INFO,
+				    node_name(j->a->n),
+				    "%s: state replicated to %zu node%s", name,
+				    n, n == 1 ? "" : "s");
+			}
+		}
+		for (size_t k = 0;
+		     nodes != NULL && urls != NULL && k < wire_len(arr); k++) {
+			free(nodes[k]);
+			free(urls[k]);
+		}
+		free(nodes);
+		free(urls);
+		free(part);
+	}
+}
+
 static void
 deploy_done(void *arg, int rv, const char *err)
 {
 	struct deploy_job *j = arg;
 	if (rv == LEDGE_OK) {
+		set_replicas(j);
 		rlog_write(node_log(j->a->n), RLOG_INFO, node_name(j->a->n),
 		    "workflow %s deployed here", j->wf);
 		reply_ok(j->req);
@@ -523,12 +672,18 @@ undeployed_then_deploy(void *arg)
 	do_deploy(arg);
 }
 
+static void do_reload(struct deploy_job *j);
+
 static void
 continue_deploy(struct deploy_job *j)
 {
 	if (j->failed) {
 		reply_err(j->req, "failed", "%s", j->err);
 		job_free(j);
+		return;
+	}
+	if (j->reload) {
+		do_reload(j);
 		return;
 	}
 	/* A new placement replaces what runs here: stop it first (its state
@@ -657,6 +812,17 @@ handle_deploy(struct agent *a, struct msg_req *req)
 	root = wire_root(&j->msg);
 	j->wf = wire_str_dup(wire_get(root, "wf"));
 	code = wire_get(root, "code");
+	/* Nodes declared lost: what they send with an older epoch is
+	 * refused from now on. */
+	wire_v lost = wire_get(root, "fenced_nodes");
+	for (size_t i = 0; i < wire_len(lost); i++) {
+		char *node = wire_str_dup(wire_key_at(lost, i));
+		if (node != NULL) {
+			links_fence(node_links(a->n), node,
+			    wire_as_u64(wire_val_at(lost, i), 0));
+		}
+		free(node);
+	}
 	if (j->wf == NULL) {
 		reply_err(req, "invalid", "deploy without wf");
 		job_free(j);
@@ -692,6 +858,62 @@ handle_undeploy(struct agent *a, struct msg_req *req, wire_v root)
 		reply_ok(req); /* not here: nothing to stop */
 	}
 	free(wf);
+}
+
+/* reload: new code (by hash) for one function running here. */
+static void
+do_reload(struct deploy_job *j)
+{
+	wire_v root = wire_root(&j->msg);
+	char *fn = wire_str_dup(wire_get(root, "fn"));
+	char *hash = wire_str_dup(wire_get(root, "hash"));
+	char name[512], path[4096], err[1024];
+	snprintf(name, sizeof name, "%s/%s", j->wf, fn ? fn : "");
+	code_path(j->a, hash ? hash : "", path, sizeof path);
+	if (node_reload_instance(j->a->n, name, path, err, sizeof err) !=
+	    LEDGE_OK) {
+		reply_err(j->req, "failed", "%s: %s", node_name(j->a->n), err);
+	} else {
+		reply_ok(j->req);
+	}
+	free(fn);
+	free(hash);
+	job_free(j);
+}
+
+static void
+handle_reload(struct agent *a, struct msg_req *req)
+{
+	struct deploy_job *j = calloc(1, sizeof *j);
+	const void *data;
+	size_t len;
+	char *h;
+
+	data = msg_req_data(req, &len);
+	if (j == NULL || wire_parse(&j->msg, data, len) != 0) {
+		free(j);
+		reply_err(req, "invalid", "malformed reload");
+		return;
+	}
+	j->a = a;
+	j->req = req;
+	j->reload = true;
+	j->wf = wire_str_dup(wire_get(wire_root(&j->msg), "wf"));
+	h = wire_str_dup(wire_get(wire_root(&j->msg), "hash"));
+	if (j->wf == NULL || h == NULL || strlen(h) != 64) {
+		reply_err(req, "invalid", "reload needs wf, fn and hash");
+		free(h);
+		job_free(j);
+		return;
+	}
+	j->missing = 1;
+	if (!have_code(a, h)) {
+		fetch_code(j, h);
+	}
+	free(h);
+	if (--j->missing == 0) {
+		continue_deploy(j);
+	}
 }
 
 /* ------------------------------------------------------------------ */
@@ -771,6 +993,210 @@ handle_state(struct agent *a, struct msg_req *req, wire_v root)
 	d = wire_data(&w, &len);
 	msg_reply(req, d, d ? len : 0);
 	wire_w_fini(&w);
+}
+
+/* The part name "wf/part" of a request, or "" (with a reply sent). */
+static bool
+part_of(
+    struct agent *a, struct msg_req *req, wire_v root, char *name, size_t len)
+{
+	char *wf = wire_str_dup(wire_get(root, "wf"));
+	char *part = wire_str_dup(wire_get(root, "part"));
+	struct node_target *t;
+	bool ok = wf != NULL && part != NULL;
+	if (ok) {
+		snprintf(name, len, "%s/%s", wf, part);
+	}
+	free(wf);
+	free(part);
+	if (!ok) {
+		reply_err(req, "invalid", "wf and part are required");
+		return false;
+	}
+	if ((t = node_find_target(a->n, name)) != NULL &&
+	    t->kind == NT_INSTANCE) {
+		reply_err(req, "busy", "%s still runs on node %s", name,
+		    node_name(a->n));
+		return false;
+	}
+	return true;
+}
+
+/*
+ * export: the committed state of a part that no longer runs here (the
+ * orchestrator deployed the new placement to this node first), for the
+ * node it moves to.
+ */
+static void
+handle_export(struct agent *a, struct msg_req *req, wire_v root)
+{
+	char name[512];
+	uint32_t id;
+	struct store_reader *r = NULL;
+	struct wire_w w;
+	const void *d;
+	size_t len;
+
+	if (!part_of(a, req, root, name, sizeof name)) {
+		return;
+	}
+	/* Every write of its last handler runs is applied. */
+	commit_flush(node_commit(a->n));
+	if (wire_w_init(&w) != 0) {
+		reply_err(req, "busy", "out of memory");
+		return;
+	}
+	struct scan s = { &w, 0, NULL, 0, true };
+	bool have = node_registry_lookup(a->n, name, &id) &&
+	    store_reader_open(node_store(a->n), &r) == LEDGE_OK &&
+	    store_reader_begin(r) == LEDGE_OK;
+	if (have) {
+		store_state_scan(r, id, scan_state, &s);
+	}
+	wire_map(&w, 2);
+	wire_str(&w, "ok");
+	wire_bool(&w, true);
+	wire_str(&w, "state");
+	wire_array(&w, s.n);
+	s.counting = false;
+	if (have) {
+		store_state_scan(r, id, scan_state, &s);
+		store_reader_end(r);
+	}
+	store_reader_close(r);
+	d = wire_data(&w, &len);
+	if (d == NULL) {
+		reply_err(req, "busy", "out of memory");
+	} else {
+		rlog_write(node_log(a->n), RLOG_INFO, node_name(a->n),
+		    "%s: state exported (%zu entries, %zu bytes)", name, s.n,
+		    len);
+		msg_reply(req, d, len);
+	}
+	wire_w_fini(&w);
+}
+
+struct durable_ok {
+	struct loop *loop;
+	struct msg_req *req;
+};
+
+static void
+durable_ok_on_loop(void *arg)
+{
+	struct durable_ok *d = arg;
+	reply_ok(d->req);
+	free(d);
+}
+
+/* Committer thread: answer once the record is durable (on the loop). */
+static void
+durable_reply(void *arg, int err)
+{
+	struct durable_ok *d = arg;
+	(void)err; /* a failed commit ends the node */
+	loop_post(d->loop, durable_ok_on_loop, d);
+}
+
+/* rec answers req once durable; false (nothing set) when out of memory. */
+static bool
+reply_when_durable(struct agent *a, struct commit_rec *rec, struct msg_req *req)
+{
+	struct durable_ok *d = malloc(sizeof *d);
+	if (d == NULL) {
+		return false;
+	}
+	d->loop = node_loop(a->n);
+	d->req = req;
+	rec->done = durable_reply;
+	rec->arg = d;
+	return true;
+}
+
+/* import: the state of a part about to run here; replaces what is here. */
+static void
+handle_import(struct agent *a, struct msg_req *req, wire_v root)
+{
+	char name[512];
+	uint32_t id;
+	unsigned char prefix[4];
+	wire_v state = wire_get(root, "state");
+	struct commit_rec *rec;
+
+	if (!part_of(a, req, root, name, sizeof name)) {
+		return;
+	}
+	if (node_registry_id(a->n, name, &id) != LEDGE_OK ||
+	    (rec = commit_rec_new()) == NULL) {
+		reply_err(req, "busy", "out of memory");
+		return;
+	}
+	store_be32(prefix, id);
+	int rv = commit_rec_del_prefix(rec, STORE_STATE, prefix, 4);
+	for (size_t i = 0; i < wire_len(state) && rv == LEDGE_OK; i++) {
+		wire_v e = wire_at(state, i);
+		const void *k, *v;
+		size_t klen, vlen;
+		unsigned char *key;
+		if (!wire_as_bin(wire_get(e, "key"), &k, &klen) ||
+		    !wire_as_bin(wire_get(e, "value"), &v, &vlen) ||
+		    (key = malloc(klen + 4)) == NULL) {
+			rv = LEDGE_EINVAL;
+			break;
+		}
+		memcpy(key, prefix, 4);
+		memcpy(key + 4, k, klen);
+		rv = commit_rec_put(rec, STORE_STATE, key, klen + 4, v, vlen);
+		free(key);
+	}
+	if (rv != LEDGE_OK) {
+		commit_rec_free(rec);
+		reply_err(req, "invalid", "bad state entries for %s", name);
+		return;
+	}
+	if (!reply_when_durable(a, rec, req)) {
+		commit_rec_free(rec);
+		reply_err(req, "busy", "out of memory");
+		return;
+	}
+	rlog_write(node_log(a->n), RLOG_INFO, node_name(a->n),
+	    "%s: state imported (%zu entries)", name, wire_len(state));
+	commit_submit(node_commit(a->n), rec);
+}
+
+/* forget: drop the state of a part that moved away (or was fenced). */
+static void
+forget_part(struct agent *a, const char *name, struct msg_req *req)
+{
+	uint32_t id;
+	unsigned char prefix[4];
+	struct commit_rec *rec;
+	if (!node_registry_lookup(a->n, name, &id) ||
+	    (rec = commit_rec_new()) == NULL) {
+		if (req) {
+			reply_ok(req);
+		}
+		return;
+	}
+	store_be32(prefix, id);
+	commit_rec_del_prefix(rec, STORE_STATE, prefix, 4);
+	if (req != NULL && !reply_when_durable(a, rec, req)) {
+		commit_rec_free(rec);
+		reply_err(req, "busy", "out of memory");
+		return;
+	}
+	commit_submit(node_commit(a->n), rec);
+	rlog_write(node_log(a->n), RLOG_INFO, node_name(a->n),
+	    "%s: state dropped here (it runs elsewhere)", name);
+}
+
+static void
+handle_forget(struct agent *a, struct msg_req *req, wire_v root)
+{
+	char name[512];
+	if (part_of(a, req, root, name, sizeof name)) {
+		forget_part(a, name, req);
+	}
 }
 
 struct invoke {
@@ -938,6 +1364,22 @@ on_request(void *arg, struct msg_req *req)
 	} else if (wire_str_eq(t, "fence")) {
 		undeploy_fenced(a, wire_get(root, "parts"));
 		reply_ok(req);
+	} else if (wire_str_eq(t, "reload")) {
+		handle_reload(a, req);
+	} else if (wire_str_eq(t, "export")) {
+		handle_export(a, req, root);
+	} else if (wire_str_eq(t, "import")) {
+		handle_import(a, req, root);
+	} else if (wire_str_eq(t, "forget")) {
+		handle_forget(a, req, root);
+	} else if (wire_str_eq(t, "fence.node")) {
+		char *node = wire_str_dup(wire_get(root, "node"));
+		if (node != NULL) {
+			links_fence(node_links(a->n), node,
+			    wire_as_u64(wire_get(root, "min_epoch"), 0));
+		}
+		free(node);
+		reply_ok(req);
 	} else if (wire_str_eq(t, "ping")) {
 		reply_ok(req);
 	} else {
@@ -961,6 +1403,7 @@ agent_start(struct agent **ap, struct node *n, const struct agent_opts *o,
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
+	hmap_init(&a->sizes);
 	a->n = n;
 	a->tls = o->tls;
 	a->orchestrator = strdup(o->orchestrator);
@@ -1037,5 +1480,14 @@ agent_free(struct agent *a)
 	free(a->orchestrator);
 	free(a->listen);
 	free(a->http);
+	{
+		struct hmap_slot *sl;
+		size_t pos = 0;
+		while ((sl = hmap_next(&a->sizes, &pos)) != NULL) {
+			free(sl->value);
+		}
+		hmap_fini(&a->sizes);
+	}
+	store_reader_close(a->size_reader);
 	free(a);
 }

@@ -290,6 +290,11 @@ api_cast(ledge_ctx *ctx, const char *output, const void *data, size_t len,
 			rv = LEDGE_EINVAL;
 			break;
 		}
+		if (t->kind == NT_REMOTE &&
+		    links_full(node_links(c->inst->node), t->rem->peer)) {
+			rv = LEDGE_EFULL; /* its node is down or behind */
+			break;
+		}
 		if (reserve &&
 		    (rv = mb_reserve(&t->inst->mb,
 		         t->inst->mb.cap * CAST_HARD_LIMIT)) != LEDGE_OK) {
@@ -1254,8 +1259,19 @@ exec_event(
 	}
 	finish(c, rv);
 	atomic_fetch_add_explicit(&inst->n_events, 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(
-	    &inst->n_busy_us, clock_mono_us() - t0, memory_order_relaxed);
+	{
+		static const uint32_t le[NODE_HIST_N] = NODE_HIST_BOUNDS;
+		uint64_t dt = clock_mono_us() - t0;
+		atomic_fetch_add_explicit(
+		    &inst->n_busy_us, dt, memory_order_relaxed);
+		for (size_t b = 0; b < NODE_HIST_N; b++) {
+			if (dt <= le[b]) {
+				atomic_fetch_add_explicit(
+				    &inst->n_hist[b], 1, memory_order_relaxed);
+				break;
+			}
+		}
+	}
 
 	if (ev->kind == NE_RELOAD) {
 		if (rv == LEDGE_OK) {

@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "hmap.h"
+#include "node.h"
 #include "node_event.h"
 
 struct node;
@@ -35,8 +36,9 @@ enum node_target_kind { NT_INSTANCE = 1, NT_RESOURCE = 2, NT_REMOTE = 3 };
 
 /* A part of a workflow that runs on another node. */
 struct node_remote {
-	char *node;    /* the node's name */
-	uint32_t peer; /* its link id (node_link.h) */
+	char *node;          /* the node's name */
+	uint32_t peer;       /* its link id (node_link.h) */
+	struct links *links; /* the node's links (for backpressure) */
 };
 
 struct node_target {
@@ -118,6 +120,7 @@ struct node_instance {
 
 	/* counters (relaxed atomics, read by metrics) */
 	atomic_uint_fast64_t n_events, n_errors, n_emitted, n_busy_us;
+	atomic_uint_fast64_t n_hist[NODE_HIST_N]; /* handler times */
 };
 
 /* --- mailbox ------------------------------------------------------- */

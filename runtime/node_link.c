@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "hmap.h"
 #include "log.h"
 #include "loop.h"
@@ -43,12 +44,16 @@ struct peer {
 	struct msg_client *client;
 	/* outgoing, loop thread */
 	struct out_entry *head, *tail;
-	size_t nq;
+	_Atomic size_t nq;
 	uint64_t acked;
 	bool inflight;
 	struct loop_timer *retry;
 	uint32_t backoff_ms;
 	bool fenced_logged;
+	/* statistics (loop thread; read under mu for metrics) */
+	uint64_t sent_hi; /* highest seq sent so far */
+	uint64_t sent_us; /* when the batch in flight left */
+	uint64_t batches, retransmits, rtt_us;
 	/* incoming */
 	uint64_t max_epoch;
 };
@@ -71,6 +76,7 @@ struct links {
 	uint32_t next_peer_id;
 	struct hmap in; /* loop thread */
 	_Atomic size_t backlog;
+	_Atomic uint64_t repl_applied, forwarded;
 };
 
 /* ------------------------------------------------------------------ */
@@ -115,6 +121,89 @@ link_entry_decode(
 	}
 	memcpy(*target, p + 2, n);
 	(*target)[n] = '\0';
+	return 0;
+}
+
+/*
+ * A replication entry (REPL_MARK, node_commit.h): the writes of one
+ * record of the primary to the part named in it, added to `rec` under
+ * this node's id for that name.  Returns 0, or -1 for a malformed entry.
+ * Entries for a part that runs here are stale (from a primary that was
+ * replaced) and ignored.
+ */
+static int
+apply_repl(
+    struct links *l, struct commit_rec *rec, const unsigned char *p, size_t len)
+{
+	size_t n = (size_t)p[0] << 8 | p[1];
+	char name[512];
+	uint32_t id;
+	struct node_target *t;
+	unsigned char kbuf[4 + 1024];
+
+	if (n < 2 || n > len - 2 || n > sizeof name) {
+		return -1;
+	}
+	memcpy(name, p + 3, n - 1);
+	name[n - 1] = '\0';
+	if (memchr(name, '\0', n - 1) != NULL) {
+		return -1;
+	}
+	if ((t = node_find_target(l->n, name)) != NULL &&
+	    t->kind == NT_INSTANCE) {
+		return 0;
+	}
+	if (node_registry_id(l->n, name, &id) != LEDGE_OK) {
+		return -1;
+	}
+	store_be32(kbuf, id);
+	for (size_t off = 2 + n; off < len;) {
+		const unsigned char *o = p + off;
+		uint32_t klen, vlen;
+		unsigned char *key;
+		int rv;
+		if (len - off < 10) {
+			return -1;
+		}
+		klen = store_rd32(o + 2);
+		vlen = store_rd32(o + 6);
+		if (klen > len - off - 10 || vlen > len - off - 10 - klen ||
+		    (o[0] != STORE_STATE && o[0] != STORE_QUEUE)) {
+			return -1;
+		}
+		key = klen <= sizeof kbuf - 4 ? kbuf : malloc(4 + klen);
+		if (key == NULL) {
+			return -1;
+		}
+		memcpy(key, kbuf, 4);
+		memcpy(key + 4, o + 10, klen);
+		switch (o[1]) {
+		case REC_PUT:
+			rv = commit_rec_put(
+			    rec, o[0], key, 4 + klen, o + 10 + klen, vlen);
+			break;
+		case REC_DEL:
+			rv = commit_rec_del(rec, o[0], key, 4 + klen);
+			break;
+		case REC_DELIF:
+			rv = commit_rec_del_if(
+			    rec, o[0], key, 4 + klen, o + 10 + klen, vlen);
+			break;
+		case REC_DELPREFIX:
+			rv = commit_rec_del_prefix(rec, o[0], key, 4 + klen);
+			break;
+		default:
+			rv = LEDGE_EINVAL;
+		}
+		if (key != kbuf) {
+			free(key);
+		}
+		if (rv != LEDGE_OK) {
+			return -1;
+		}
+		off += 10 + klen + vlen;
+	}
+	atomic_fetch_add(&l->repl_applied, 1);
 	return 0;
 }
 
@@ -258,6 +347,32 @@ links_free(struct links *l)
 	free(l);
 }
 
+bool
+links_full(struct links *l, uint32_t peer)
+{
+	struct peer *p;
+	bool full = false;
+	pthread_mutex_lock(&l->mu);
+	if ((p = find_peer_locked(l, NULL, peer)) != NULL) {
+		full = atomic_load(&p->nq) >= LINK_QUEUE_MAX;
+	}
+	pthread_mutex_unlock(&l->mu);
+	return full;
+}
+
+void
+links_fence(struct links *l, const char *name, uint64_t min_epoch)
+{
+	struct peer *p;
+	links_peer(l, name);
+	pthread_mutex_lock(&l->mu);
+	if ((p = find_peer_locked(l, name, 0)) != NULL &&
+	    p->max_epoch < min_epoch) {
+		p->max_epoch = min_epoch;
+	}
+	pthread_mutex_unlock(&l->mu);
+}
+
 void
 links_set_epoch(struct links *l, uint64_t epoch)
 {
@@ -268,6 +383,28 @@ size_t
 links_backlog(struct links *l)
 {
 	return atomic_load(&l->backlog);
+}
+
+void
+links_stats(struct links *l, struct links_totals *tot,
+    void (*fn)(void *arg, const struct link_stats *st), void *arg)
+{
+	tot->repl_applied = atomic_load(&l->repl_applied);
+	tot->forwarded = atomic_load(&l->forwarded);
+	tot->backlog = atomic_load(&l->backlog);
+	pthread_mutex_lock(&l->mu);
+	for (struct peer *p = l->peers; fn != NULL && p != NULL; p = p->next) {
+		struct link_stats st = {
+			.peer = p->name,
+			.queued = atomic_load(&p->nq),
+			.acked = p->acked,
+			.batches = p->batches,
+			.retransmits = p->retransmits,
+			.rtt_us = p->rtt_us,
+		};
+		fn(arg, &st);
+	}
+	pthread_mutex_unlock(&l->mu);
 }
 
 static void kick(struct peer *p);
@@ -481,6 +618,12 @@ on_ack(void *arg, int err, const void *data, size_t len)
 		return;
 	}
 	p->fenced_logged = false;
+	{
+		uint64_t us = clock_mono_us() - p->sent_us;
+		pthread_mutex_lock(&p->l->mu);
+		p->rtt_us = p->rtt_us ? (p->rtt_us * 7 + us) / 8 : us;
+		pthread_mutex_unlock(&p->l->mu);
+	}
 	drop_acked(p, wire_as_u64(wire_get(root, "acked"), 0));
 	wire_r_fini(&r);
 	p->backoff_ms = RETRY_MIN_MS;
@@ -531,6 +674,18 @@ kick(struct peer *p)
 		schedule_retry(p);
 		return;
 	}
+	pthread_mutex_lock(&p->l->mu);
+	p->batches++;
+	if (p->head->seq <= p->sent_hi) {
+		uint64_t last = p->head->seq + n - 1;
+		p->retransmits +=
+		    (last < p->sent_hi ? last : p->sent_hi) - p->head->seq + 1;
+	}
+	if (p->head->seq + n - 1 > p->sent_hi) {
+		p->sent_hi = p->head->seq + n - 1;
+	}
+	pthread_mutex_unlock(&p->l->mu);
+	p->sent_us = clock_mono_us();
 	p->inflight = true;
 	msg_call(p->client, data, len, ACK_TIMEOUT_MS, on_ack, p);
 	wire_w_fini(&w);
@@ -684,13 +839,33 @@ links_handle_ev(struct links *l, struct msg_req *req, wire_v msg)
 		if (s < next) {
 			continue; /* a resend of what is applied */
 		}
-		if (s > next || !wire_as_bin(wire_at(events, i), &p, &len) ||
-		    link_entry_decode(p, len, &target, &ev) != 0) {
+		if (s > next || !wire_as_bin(wire_at(events, i), &p, &len)) {
+			break;
+		}
+		if (len > 2 && ((const unsigned char *)p)[2] == REPL_MARK) {
+			if (apply_repl(l, rec, p, len) != 0) {
+				break;
+			}
+			next++;
+			continue;
+		}
+		if (link_entry_decode(p, len, &target, &ev) != 0) {
 			break;
 		}
 		t = node_find_target(l->n, target);
 		free(target);
-		if (t == NULL || t->kind == NT_REMOTE) {
+		if (t != NULL && t->kind == NT_REMOTE) {
+			/* It moved on: forward it, in this same commit. */
+			node_event_free(ev);
+			if (commit_rec_outbox(rec, t->rem->peer, p, len) !=
+			    LEDGE_OK) {
+				break;
+			}
+			atomic_fetch_add(&l->forwarded, 1);
+			next++;
+			continue;
+		}
+		if (t == NULL) {
 			/* Not deployed here (yet): stop; the sender resends. */
 			node_event_free(ev);
 			break;

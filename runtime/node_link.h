@@ -81,6 +81,41 @@ void links_handle_call(struct links *l, struct msg_req *req, wire_v msg);
 size_t links_backlog(struct links *l);
 
 /*
+ * Backpressure: true while LINK_QUEUE_MAX events for `peer` wait to be
+ * acknowledged (a peer that is down or slow).  New casts to it are then
+ * refused with LEDGE_EFULL (HTTP 503 at an ingress) instead of growing
+ * the queue without bound.  Any thread.
+ */
+#define LINK_QUEUE_MAX 100000
+bool links_full(struct links *l, uint32_t peer);
+
+/* Refuse events and calls from node `name` sent with an epoch below
+ * min_epoch (it was declared lost; it must join again first).  Any
+ * thread. */
+void links_fence(struct links *l, const char *name, uint64_t min_epoch);
+
+/* Counters of one outgoing link, for metrics. */
+struct link_stats {
+	const char *peer;     /* node name */
+	size_t queued;        /* entries not acknowledged yet */
+	uint64_t acked;       /* highest seq acknowledged */
+	uint64_t batches;     /* batches sent */
+	uint64_t retransmits; /* entries sent more than once */
+	uint64_t rtt_us;      /* smoothed round trip of a batch */
+};
+
+struct links_totals {
+	uint64_t repl_applied; /* replication entries applied here */
+	uint64_t forwarded;    /* events passed on to a part's new node */
+	size_t backlog;        /* outgoing entries not yet acknowledged */
+};
+
+/* Totals into *tot, and fn for each outgoing link (under the links
+ * lock: fn must not call back into links).  Any thread. */
+void links_stats(struct links *l, struct links_totals *tot,
+    void (*fn)(void *arg, const struct link_stats *st), void *arg);
+
+/*
  * An outbox entry: u16 BE length of the target name, the name, then the
  * event's durable encoding.
  */

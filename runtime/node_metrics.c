@@ -1,7 +1,8 @@
 /*
  * node_metrics.c - Prometheus text exposition of a node: events in/out,
- * errors and busy time per instance, mailbox depths, committer batches,
- * store size, link backlog.
+ * errors, busy time and a handler time histogram per instance, mailbox
+ * depths, committer batches, store size, per-link queue, retransmits and
+ * round-trip time, replication.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +36,59 @@ series(void *arg, const struct node_inst_stats *st)
 	    names[r->which], r->node, st->name, v);
 }
 
+static void
+histogram(void *arg, const struct node_inst_stats *st)
+{
+	struct render *r = arg;
+	static const uint32_t le[NODE_HIST_N] = NODE_HIST_BOUNDS;
+	uint64_t cum = 0;
+	for (size_t b = 0; b < NODE_HIST_N; b++) {
+		cum += st->hist[b];
+		fprintf(r->fp,
+		    "ledge_handler_seconds_bucket{node=\"%s\",instance=\"%s\","
+		    "le=\"%g\"} %llu\n",
+		    r->node, st->name, le[b] / 1e6, (unsigned long long)cum);
+	}
+	fprintf(r->fp,
+	    "ledge_handler_seconds_bucket{node=\"%s\",instance=\"%s\","
+	    "le=\"+Inf\"} %llu\n"
+	    "ledge_handler_seconds_sum{node=\"%s\",instance=\"%s\"} %.9g\n"
+	    "ledge_handler_seconds_count{node=\"%s\",instance=\"%s\"} "
+	    "%llu\n",
+	    r->node, st->name, (unsigned long long)st->events, r->node,
+	    st->name, (double)st->busy_us / 1e6, r->node, st->name,
+	    (unsigned long long)st->events);
+}
+
+static void
+link_series(void *arg, const struct link_stats *st)
+{
+	struct render *r = arg;
+	switch (r->which) {
+	case 0:
+		fprintf(r->fp,
+		    "ledge_link_queued{node=\"%s\",peer=\"%s\"} %zu\n", r->node,
+		    st->peer, st->queued);
+		break;
+	case 1:
+		fprintf(r->fp,
+		    "ledge_link_batches_total{node=\"%s\",peer=\"%s\"} %llu\n",
+		    r->node, st->peer, (unsigned long long)st->batches);
+		break;
+	case 2:
+		fprintf(r->fp,
+		    "ledge_link_retransmits_total{node=\"%s\",peer=\"%s\"} "
+		    "%llu\n",
+		    r->node, st->peer, (unsigned long long)st->retransmits);
+		break;
+	default:
+		fprintf(r->fp,
+		    "ledge_link_rtt_seconds{node=\"%s\",peer=\"%s\"} %.6f\n",
+		    r->node, st->peer, (double)st->rtt_us / 1e6);
+		break;
+	}
+}
+
 int
 node_metrics_render(struct node *n, char **out, size_t *len)
 {
@@ -62,6 +116,37 @@ node_metrics_render(struct node *n, char **out, size_t *len)
 		    help[r.which][2], help[r.which][0], help[r.which][1]);
 		node_foreach_instance(n, series, &r);
 	}
+	fprintf(fp,
+	    "# HELP ledge_handler_seconds Time of each handler run.\n"
+	    "# TYPE ledge_handler_seconds histogram\n");
+	node_foreach_instance(n, histogram, &r);
+	static const char *const lhelp[][3] = {
+		{ "ledge_link_queued", "gauge",
+		    "Events for the peer not acknowledged yet." },
+		{ "ledge_link_batches_total", "counter",
+		    "Event batches sent to the peer." },
+		{ "ledge_link_retransmits_total", "counter",
+		    "Events sent to the peer more than once." },
+		{ "ledge_link_rtt_seconds", "gauge",
+		    "Smoothed round trip of a batch to the peer." },
+	};
+	struct links_totals lt;
+	for (r.which = 0; r.which < 4; r.which++) {
+		fprintf(fp, "# HELP %s %s\n# TYPE %s %s\n", lhelp[r.which][0],
+		    lhelp[r.which][2], lhelp[r.which][0], lhelp[r.which][1]);
+		links_stats(node_links(n), &lt, link_series, &r);
+	}
+	fprintf(fp,
+	    "# HELP ledge_repl_applied_total State replication entries "
+	    "applied here.\n"
+	    "# TYPE ledge_repl_applied_total counter\n"
+	    "ledge_repl_applied_total{node=\"%s\"} %llu\n"
+	    "# HELP ledge_link_forwarded_total Events passed on to the node a "
+	    "part moved to.\n"
+	    "# TYPE ledge_link_forwarded_total counter\n"
+	    "ledge_link_forwarded_total{node=\"%s\"} %llu\n",
+	    r.node, (unsigned long long)lt.repl_applied, r.node,
+	    (unsigned long long)lt.forwarded);
 	commit_get_stats(node_commit(n), &cs);
 	fprintf(fp,
 	    "# HELP ledge_commit_batches_total LMDB write transactions.\n"

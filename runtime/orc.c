@@ -29,7 +29,7 @@ enum { H_UP = 0, H_LOST = 1 };
 
 struct part_stat {
 	char *part;
-	uint64_t events, errors, emitted, mailbox;
+	uint64_t events, errors, emitted, mailbox, state_bytes;
 };
 
 struct onode {
@@ -72,6 +72,7 @@ struct owf {
 	struct oplace *place; /* functions, then resources */
 	char **deployed_on;   /* nodes it was last deployed to */
 	size_t ndeployed;
+	bool busy; /* a move of its parts is under way */
 };
 
 struct log_line {
@@ -94,6 +95,7 @@ struct orc {
 	uint64_t next_epoch; /* placement epochs, domain-wide */
 	struct log_line *logs;
 	uint64_t log_seq;
+	bool replace_wanted; /* a busy workflow waits for replace_all */
 };
 
 /* ------------------------------------------------------------------ */
@@ -422,6 +424,53 @@ parts_on(struct orc *o, const char *node)
 /* ------------------------------------------------------------------ */
 /* placement and deployment                                            */
 
+static void
+place_node(struct orc *o, struct onode *n, struct orc_place_node *pn)
+{
+	*pn = (struct orc_place_node) {
+		.name = n->name,
+		.nlabels = n->nlabels,
+		.label_keys = (const char *const *)n->lk,
+		.label_values = (const char *const *)n->lv,
+		.arch = n->arch,
+		.cores = n->cores,
+		.nresources = n->nres,
+		.resources = (const char *const *)n->res,
+		.up = n->health == H_UP,
+		.draining = n->draining,
+		.instances = parts_on(o, n->name),
+	};
+}
+
+/* Whether part i of w could run on node n; if not, why (malloc'd). */
+static bool
+fits(struct orc *o, struct owf *w, size_t i, struct onode *n, char **why)
+{
+	struct orc_place_node pn;
+	struct orc_place_choice *ch = calloc(w->nparts + 1, sizeof *ch);
+	bool ok;
+	*why = NULL;
+	if (ch == NULL) {
+		*why = strdup("out of memory");
+		return false;
+	}
+	place_node(o, n, &pn);
+	pn.draining = false; /* asked for by name */
+	if (orc_place_workflow(w->wf, &pn, 1, NULL, ch) != LEDGE_OK) {
+		ok = false;
+		*why = strdup("placement failed");
+	} else {
+		ok = ch[i].node == 0;
+		if (!ok) {
+			*why = ch[i].why;
+			ch[i].why = NULL;
+		}
+	}
+	orc_place_choices_free(ch, w->nparts);
+	free(ch);
+	return ok;
+}
+
 static int
 place(struct orc *o, struct owf *w)
 {
@@ -444,19 +493,7 @@ place(struct orc *o, struct owf *w)
 		return LEDGE_ENOMEM;
 	}
 	for (struct onode *n = o->nodes; n != NULL; n = n->next, i++) {
-		nodes[i] = (struct orc_place_node) {
-			.name = n->name,
-			.nlabels = n->nlabels,
-			.label_keys = (const char *const *)n->lk,
-			.label_values = (const char *const *)n->lv,
-			.arch = n->arch,
-			.cores = n->cores,
-			.nresources = n->nres,
-			.resources = (const char *const *)n->res,
-			.up = n->health == H_UP,
-			.draining = n->draining,
-			.instances = parts_on(o, n->name),
-		};
+		place_node(o, n, &nodes[i]);
 	}
 	for (size_t k = 0; k < np; k++) {
 		cur[k].node = w->place[k].node;
@@ -469,6 +506,14 @@ place(struct orc *o, struct owf *w)
 			struct oplace *p = &w->place[k];
 			const char *to =
 			    ch[k].node >= 0 ? nodes[ch[k].node].name : NULL;
+			struct onode *cn =
+			    p->node ? find_node(o, p->node) : NULL;
+			if (to == NULL && cn != NULL && cn->health == H_UP &&
+			    cn->draining) {
+				/* Nowhere else to go: it stays on the
+				 * draining node rather than stop. */
+				to = cn->name;
+			}
 			bool moved = (to == NULL) != (p->node == NULL) ||
 			    (to && p->node && strcmp(to, p->node) != 0);
 			free(p->why);
@@ -506,6 +551,7 @@ struct deploy_op {
 	char errors[2048];
 	void (*done)(struct deploy_op *d);
 	struct msg_req *req; /* the CLI request to answer, or NULL */
+	void *user;          /* for done */
 	struct deploy_part {
 		struct deploy_op *d;
 		char *node;
@@ -593,7 +639,7 @@ deploy_message(struct orc *o, struct owf *w, struct onode *n, struct wire_w *m)
 	if (wire_w_init(m) != 0) {
 		return -1;
 	}
-	wire_map(m, 8);
+	wire_map(m, 10);
 	wire_str(m, "t");
 	wire_str(m, "deploy");
 	wire_str(m, "wf");
@@ -641,6 +687,43 @@ deploy_message(struct orc *o, struct owf *w, struct onode *n, struct wire_w *m)
 		wire_str(m, "url");
 		wire_str(m, on ? on->url : "");
 	}
+	/* Where the state of its functions is replicated to. */
+	size_t nrep = 0;
+	for (size_t i = 0; i < w->nparts; i++) {
+		nrep += w->place[i].node && w->place[i].nrep > 0 &&
+		    strcmp(w->place[i].node, n->name) == 0;
+	}
+	wire_str(m, "replicas");
+	wire_map(m, nrep);
+	for (size_t i = 0; i < w->nparts; i++) {
+		struct oplace *p = &w->place[i];
+		if (!p->node || p->nrep == 0 || strcmp(p->node, n->name) != 0) {
+			continue;
+		}
+		wire_str(m, part_name(w, i));
+		wire_array(m, p->nrep);
+		for (size_t k = 0; k < p->nrep; k++) {
+			struct onode *rn = find_node(o, p->rep[k]);
+			wire_map(m, 2);
+			wire_str(m, "node");
+			wire_str(m, p->rep[k]);
+			wire_str(m, "url");
+			wire_str(m, rn && rn->url ? rn->url : "");
+		}
+	}
+	/* Lost nodes: their messages sent before they rejoin are refused. */
+	size_t nlost = 0;
+	for (struct onode *x = o->nodes; x != NULL; x = x->next) {
+		nlost += x->health == H_LOST;
+	}
+	wire_str(m, "fenced_nodes");
+	wire_map(m, nlost);
+	for (struct onode *x = o->nodes; x != NULL; x = x->next) {
+		if (x->health == H_LOST) {
+			wire_str(m, x->name);
+			wire_u64(m, x->epoch + 1);
+		}
+	}
 	return 0;
 }
 
@@ -666,9 +749,19 @@ send_to_node(
  * nodes that had parts before and have none now).  `only`: just this
  * node (NULL: all).  done runs when every node answered.
  */
+static void deploy_wf_user(struct orc *o, struct owf *w, const char *only,
+    struct msg_req *req, void (*done)(struct deploy_op *), void *user);
+
 static void
 deploy_wf(struct orc *o, struct owf *w, const char *only, struct msg_req *req,
     void (*done)(struct deploy_op *))
+{
+	deploy_wf_user(o, w, only, req, done, NULL);
+}
+
+static void
+deploy_wf_user(struct orc *o, struct owf *w, const char *only,
+    struct msg_req *req, void (*done)(struct deploy_op *), void *user)
 {
 	struct deploy_op *d = calloc(1, sizeof *d);
 	size_t nn = 0;
@@ -693,6 +786,7 @@ deploy_wf(struct orc *o, struct owf *w, const char *only, struct msg_req *req,
 	d->wf = strdup(w->name);
 	d->req = req;
 	d->done = done;
+	d->user = user;
 	d->pending = 1; /* held until every message is sent */
 	for (struct onode *n = o->nodes; n != NULL; n = n->next) {
 		bool has = false;
@@ -804,43 +898,467 @@ reply_placed(struct deploy_op *d)
 	send_wire(d->req, &m);
 }
 
+/* ------------------------------------------------------------------ */
+/* moves: a new placement, with the state of moved functions carried   */
+
+/*
+ * A transition takes a workflow from its old placement (`old`, node
+ * names per part) to the one in w->place.  A function that leaves a node
+ * that is up takes its state along:
+ *
+ *   1. the nodes it leaves get the new placement first: the part stops
+ *      there, and events still queued for it, or arriving, go on to its
+ *      new node (the links hold them until it runs there);
+ *   2. its state is exported from the old node and imported into the
+ *      new one (durable there before the answer);
+ *   3. every node gets the new placement: the part starts on its new
+ *      node with that state;
+ *   4. the old node drops its copy; the placement is saved.
+ *
+ * A function whose node was lost starts from a replica of its state if
+ * it has one (the replica node already holds it), else empty.  If step 1
+ * or 2 fails, the moved parts go back where they were.
+ */
+struct tmove {
+	size_t part;
+	char *from, *to;
+	struct oplace saved; /* the placement before, to go back */
+};
+
+struct trans {
+	struct orc *o;
+	char *wf;
+	struct msg_req *req; /* fn.move: answered at the end, or NULL */
+	void (*done)(struct trans *t);
+	void *user;
+	struct tmove *moves;
+	size_t nmoves, step;
+	int pending;
+	char err[1024];
+};
+
+static void trans_step(struct trans *t);
+static void replace_all(struct orc *o);
+
+static void
+trans_free(struct trans *t)
+{
+	for (size_t i = 0; i < t->nmoves; i++) {
+		free(t->moves[i].from);
+		free(t->moves[i].to);
+		free_place(&t->moves[i].saved);
+	}
+	free(t->moves);
+	free(t->wf);
+	free(t);
+}
+
+static void trans_fail(struct trans *t, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+trans_fail(struct trans *t, const char *fmt, ...)
+{
+	va_list ap;
+	if (t->err[0]) {
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(t->err, sizeof t->err, fmt, ap);
+	va_end(ap);
+}
+
+static void
+trans_finish(struct trans *t)
+{
+	struct owf *w = find_wf(t->o, t->wf);
+	if (w != NULL) {
+		w->busy = false;
+	}
+	if (t->req != NULL) {
+		if (t->err[0]) {
+			reply_err(t->req, "failed", "%s", t->err);
+		} else {
+			struct wire_w m;
+			struct tmove *mv = t->nmoves ? &t->moves[0] : NULL;
+			if (wire_w_init(&m) == 0) {
+				wire_map(&m, 4);
+				wire_str(&m, "ok");
+				wire_bool(&m, true);
+				wire_str(&m, "from");
+				wire_str(&m, mv ? mv->from : NULL);
+				wire_str(&m, "to");
+				wire_str(&m, mv ? mv->to : NULL);
+				wire_str(&m, "epoch");
+				wire_u64(
+				    &m, w && mv ? w->place[mv->part].epoch : 0);
+				send_wire(t->req, &m);
+			}
+		}
+	}
+	if (t->done != NULL) {
+		t->done(t);
+	}
+	struct orc *o = t->o;
+	trans_free(t);
+	if (o->replace_wanted) {
+		o->replace_wanted = false;
+		replace_all(o);
+	}
+}
+
+/* Step 3 answered: save, and let the old nodes drop their copies. */
+static void
+trans_deployed_all(struct deploy_op *d)
+{
+	struct trans *t = d->user;
+	struct owf *w = find_wf(t->o, t->wf);
+	if (w != NULL) {
+		save_wf(t->o, w);
+	}
+	if (d->errors[0]) {
+		/* The placement stands (the nodes that answered run it); a
+		 * node that did not gets it again when it rejoins. */
+		rlog_write(t->o->log, RLOG_WARN, "orchestrator",
+		    "workflow %s: %s", t->wf, d->errors);
+	}
+	for (size_t i = 0; w != NULL && i < t->nmoves; i++) {
+		struct onode *n = find_node(t->o, t->moves[i].from);
+		struct wire_w m;
+		if (n == NULL || n->health != H_UP || node_client(t->o, n) ||
+		    wire_w_init(&m) != 0) {
+			continue;
+		}
+		wire_map(&m, 3);
+		wire_str(&m, "t");
+		wire_str(&m, "forget");
+		wire_str(&m, "wf");
+		wire_str(&m, t->wf);
+		wire_str(&m, "part");
+		wire_str(&m, part_name(w, t->moves[i].part));
+		size_t len;
+		const void *data = wire_data(&m, &len);
+		if (data != NULL) {
+			msg_call(n->client, data, len, DEPLOY_TIMEOUT_MS, NULL,
+			    NULL);
+		}
+		wire_w_fini(&m);
+		rlog_write(t->o->log, RLOG_INFO, "orchestrator",
+		    "%s/%s moved from %s to %s with its state", t->wf,
+		    part_name(w, t->moves[i].part), t->moves[i].from,
+		    t->moves[i].to);
+	}
+	trans_finish(t);
+}
+
+/* Put the moved parts back where they were and deploy that. */
+static void
+trans_undo(struct trans *t)
+{
+	struct owf *w = find_wf(t->o, t->wf);
+	rlog_write(t->o->log, RLOG_WARN, "orchestrator",
+	    "workflow %s: move abandoned: %s", t->wf, t->err);
+	for (size_t i = 0; w != NULL && i < t->nmoves; i++) {
+		struct oplace *p = &w->place[t->moves[i].part];
+		free_place(p);
+		*p = t->moves[i].saved;
+		memset(&t->moves[i].saved, 0, sizeof t->moves[i].saved);
+	}
+	t->nmoves = 0; /* nothing to forget */
+	if (w == NULL) {
+		trans_finish(t);
+		return;
+	}
+	deploy_wf_user(t->o, w, NULL, NULL, trans_deployed_all, t);
+}
+
+static void
+trans_left(struct deploy_op *d)
+{
+	struct trans *t = d->user;
+	if (d->errors[0]) {
+		trans_fail(t, "%s", d->errors);
+	}
+	if (--t->pending == 0) {
+		trans_step(t);
+	}
+}
+
+static void
+on_imported(void *arg, int err, const void *data, size_t len)
+{
+	struct trans *t = arg;
+	struct wire_r r;
+	if (err != MSG_OK) {
+		trans_fail(t, "node %s did not take the state of %s (%s)",
+		    t->moves[t->step].to, t->wf,
+		    err == MSG_ETIMEDOUT ? "timed out" : "unreachable");
+	} else if (wire_parse(&r, data, len) == 0) {
+		if (!wire_as_bool(wire_get(wire_root(&r), "ok"), false)) {
+			char *e =
+			    wire_str_dup(wire_get(wire_root(&r), "error"));
+			trans_fail(t, "node %s: %s", t->moves[t->step].to,
+			    e ? e : "import failed");
+			free(e);
+		}
+		wire_r_fini(&r);
+	}
+	t->step++;
+	trans_step(t);
+}
+
+static void
+on_exported(void *arg, int err, const void *data, size_t len)
+{
+	struct trans *t = arg;
+	struct tmove *mv = &t->moves[t->step];
+	struct owf *w = find_wf(t->o, t->wf);
+	struct onode *to = find_node(t->o, mv->to);
+	struct wire_r r;
+	struct wire_w m;
+	wire_v root, state;
+	const void *out;
+	size_t olen;
+
+	if (err != MSG_OK || wire_parse(&r, data, len) != 0) {
+		trans_fail(t, "node %s did not give up the state of %s/%s (%s)",
+		    mv->from, t->wf, w ? part_name(w, mv->part) : "?",
+		    err == MSG_ETIMEDOUT ? "timed out" : "unreachable");
+		trans_step(t);
+		return;
+	}
+	root = wire_root(&r);
+	if (!wire_as_bool(wire_get(root, "ok"), false) || w == NULL ||
+	    to == NULL || node_client(t->o, to) != 0 || wire_w_init(&m) != 0) {
+		char *e = wire_str_dup(wire_get(root, "error"));
+		trans_fail(t, "node %s: %s", mv->from,
+		    e ? e : "cannot export the state");
+		free(e);
+		wire_r_fini(&r);
+		trans_step(t);
+		return;
+	}
+	state = wire_get(root, "state");
+	wire_map(&m, 5);
+	wire_str(&m, "t");
+	wire_str(&m, "import");
+	wire_str(&m, "wf");
+	wire_str(&m, t->wf);
+	wire_str(&m, "part");
+	wire_str(&m, part_name(w, mv->part));
+	wire_str(&m, "epoch");
+	wire_u64(&m, w->place[mv->part].epoch);
+	wire_str(&m, "state");
+	wire_array(&m, wire_len(state));
+	for (size_t i = 0; i < wire_len(state); i++) {
+		const void *k = "", *v = "";
+		size_t kl = 0, vl = 0;
+		wire_as_bin(wire_get(wire_at(state, i), "key"), &k, &kl);
+		wire_as_bin(wire_get(wire_at(state, i), "value"), &v, &vl);
+		wire_map(&m, 2);
+		wire_str(&m, "key");
+		wire_bin(&m, k, kl);
+		wire_str(&m, "value");
+		wire_bin(&m, v, vl);
+	}
+	wire_r_fini(&r);
+	if ((out = wire_data(&m, &olen)) == NULL) {
+		wire_w_fini(&m);
+		trans_fail(t, "out of memory");
+		trans_step(t);
+		return;
+	}
+	msg_call(to->client, out, olen, DEPLOY_TIMEOUT_MS, on_imported, t);
+	wire_w_fini(&m);
+}
+
+/* Export the state of move t->step (its old node no longer runs it). */
+static void
+trans_export(struct trans *t)
+{
+	struct tmove *mv = &t->moves[t->step];
+	struct owf *w = find_wf(t->o, t->wf);
+	struct onode *from = find_node(t->o, mv->from);
+	struct wire_w m;
+	const void *data;
+	size_t len;
+
+	if (w == NULL || from == NULL || node_client(t->o, from) != 0 ||
+	    wire_w_init(&m) != 0) {
+		trans_fail(t, "node %s cannot be reached", mv->from);
+		trans_step(t);
+		return;
+	}
+	wire_map(&m, 3);
+	wire_str(&m, "t");
+	wire_str(&m, "export");
+	wire_str(&m, "wf");
+	wire_str(&m, t->wf);
+	wire_str(&m, "part");
+	wire_str(&m, part_name(w, mv->part));
+	data = wire_data(&m, &len);
+	msg_call(from->client, data, data ? len : 0, DEPLOY_TIMEOUT_MS,
+	    on_exported, t);
+	wire_w_fini(&m);
+}
+
+/* After step 1, and after each export/import: the next thing to do. */
+static void
+trans_step(struct trans *t)
+{
+	struct owf *w = find_wf(t->o, t->wf);
+	if (w == NULL) {
+		trans_fail(t, "workflow %s was stopped meanwhile", t->wf);
+		trans_finish(t);
+		return;
+	}
+	if (t->err[0]) {
+		trans_undo(t);
+		return;
+	}
+	if (t->step < t->nmoves) {
+		trans_export(t);
+		return;
+	}
+	deploy_wf_user(t->o, w, NULL, NULL, trans_deployed_all, t);
+}
+
+/*
+ * Start moving w from `old` (node name per part, NULL: pending; borrowed)
+ * to its current w->place.  `oldp`: the placements before, kept to go
+ * back.  done (may be NULL) runs at the end, before t is freed.
+ */
+static void
+trans_start(struct orc *o, struct owf *w, const struct oplace *oldp,
+    struct msg_req *req, void (*done)(struct trans *), void *user)
+{
+	struct trans *t = calloc(1, sizeof *t);
+	if (t == NULL || (t->wf = strdup(w->name)) == NULL ||
+	    (t->moves = calloc(w->nparts + 1, sizeof *t->moves)) == NULL) {
+		if (t != NULL) {
+			free(t->wf);
+		}
+		free(t);
+		if (req) {
+			reply_err(req, "busy", "out of memory");
+		}
+		return;
+	}
+	t->o = o;
+	t->req = req;
+	t->done = done;
+	t->user = user;
+	w->busy = true;
+	for (size_t i = 0; i < w->nparts; i++) {
+		const char *from = oldp[i].node, *to = w->place[i].node;
+		struct onode *fn = from ? find_node(o, from) : NULL;
+		struct tmove *mv;
+		if (!part_is_fn(w, i) || from == NULL || to == NULL ||
+		    strcmp(from, to) == 0 || fn == NULL || fn->health != H_UP) {
+			continue;
+		}
+		mv = &t->moves[t->nmoves++];
+		mv->part = i;
+		mv->from = strdup(from);
+		mv->to = strdup(to);
+		mv->saved.node = xstrdup(oldp[i].node);
+		mv->saved.epoch = oldp[i].epoch;
+		mv->saved.nrep = oldp[i].nrep;
+		mv->saved.rep = calloc(oldp[i].nrep + 1, sizeof(char *));
+		for (size_t k = 0; mv->saved.rep && k < oldp[i].nrep; k++) {
+			mv->saved.rep[k] = xstrdup(oldp[i].rep[k]);
+		}
+		if (mv->saved.rep == NULL) {
+			mv->saved.nrep = 0;
+		}
+	}
+	/* Step 1: the nodes parts leave stop them first. */
+	t->pending = 1;
+	for (size_t i = 0; i < t->nmoves; i++) {
+		bool seen = false;
+		for (size_t k = 0; k < i; k++) {
+			seen |= strcmp(t->moves[k].from, t->moves[i].from) == 0;
+		}
+		if (!seen) {
+			t->pending++;
+			deploy_wf_user(
+			    o, w, t->moves[i].from, NULL, trans_left, t);
+		}
+	}
+	if (--t->pending == 0) {
+		trans_step(t);
+	}
+}
+
+/* Copies of the placements of w (to compare and to go back to). */
+static struct oplace *
+save_places(struct owf *w)
+{
+	struct oplace *c = calloc(w->nparts + 1, sizeof *c);
+	for (size_t i = 0; c && i < w->nparts; i++) {
+		c[i].node = xstrdup(w->place[i].node);
+		c[i].epoch = w->place[i].epoch;
+		c[i].nrep = w->place[i].nrep;
+		c[i].rep = calloc(c[i].nrep + 1, sizeof *c[i].rep);
+		for (size_t k = 0; c[i].rep && k < c[i].nrep; k++) {
+			c[i].rep[k] = xstrdup(w->place[i].rep[k]);
+		}
+		if (c[i].rep == NULL) {
+			c[i].nrep = 0;
+		}
+	}
+	return c;
+}
+
+static void
+free_places(struct oplace *c, size_t n)
+{
+	for (size_t i = 0; c && i < n; i++) {
+		free_place(&c[i]);
+	}
+	free(c);
+}
+
+static bool
+places_differ(const struct owf *w, const struct oplace *c)
+{
+	for (size_t i = 0; i < w->nparts; i++) {
+		const struct oplace *p = &w->place[i];
+		if ((p->node == NULL) != (c[i].node == NULL) ||
+		    (p->node && strcmp(p->node, c[i].node) != 0) ||
+		    p->epoch != c[i].epoch || p->nrep != c[i].nrep) {
+			return true;
+		}
+		for (size_t k = 0; k < p->nrep; k++) {
+			if (strcmp(p->rep[k], c[i].rep[k]) != 0) {
+				return true;
+			}
+		}
+	}
+	return false;
+}
+
 /* Place again every workflow with parts pending or on a node that can no
- * longer take them, and deploy those that changed. */
+ * longer take them, and move what changed (with its state). */
 static void
 replace_all(struct orc *o)
 {
 	for (struct owf *w = o->wfs; w != NULL; w = w->next) {
-		char *before = NULL;
-		size_t blen = 0;
-		FILE *fp = open_memstream(&before, &blen);
-		for (size_t i = 0; fp && i < w->nparts; i++) {
-			fprintf(fp, "%s@%" PRIu64 ";",
-			    w->place[i].node ? w->place[i].node : "-",
-			    w->place[i].epoch);
+		struct oplace *before;
+		if (w->busy) {
+			o->replace_wanted = true;
+			continue;
 		}
-		if (fp) {
-			fclose(fp);
+		if ((before = save_places(w)) == NULL) {
+			continue;
 		}
 		place(o, w);
-		char *after = NULL;
-		size_t alen = 0;
-		fp = open_memstream(&after, &alen);
-		for (size_t i = 0; fp && i < w->nparts; i++) {
-			fprintf(fp, "%s@%" PRIu64 ";",
-			    w->place[i].node ? w->place[i].node : "-",
-			    w->place[i].epoch);
-		}
-		if (fp) {
-			fclose(fp);
-		}
-		if (before && after && strcmp(before, after) != 0) {
+		if (places_differ(w, before)) {
 			rlog_write(o->log, RLOG_INFO, "orchestrator",
 			    "workflow %s placed again", w->name);
-			save_wf(o, w);
-			deploy_wf(o, w, NULL, NULL, NULL);
+			trans_start(o, w, before, NULL, NULL, NULL);
 		}
-		free(before);
-		free(after);
+		free_places(before, w->nparts);
 	}
 }
 
@@ -1162,7 +1680,7 @@ handle_wf_show(struct orc *o, struct msg_req *req, wire_v root)
 		wire_str(&m, "epoch");
 		wire_u64(&m, p->epoch);
 		wire_str(&m, "state_bytes");
-		wire_u64(&m, 0);
+		wire_u64(&m, st ? st->state_bytes : 0);
 		wire_str(&m, "events_in");
 		wire_u64(&m, st ? st->events : 0);
 		wire_str(&m, "events_out");
@@ -1649,6 +2167,8 @@ on_published(void *arg, const void *data, size_t len)
 				    wire_as_u64(wire_get(s, "emitted"), 0);
 				n->stats[i].mailbox =
 				    wire_as_u64(wire_get(s, "mailbox"), 0);
+				n->stats[i].state_bytes =
+				    wire_as_u64(wire_get(s, "state_bytes"), 0);
 				n->nstats = i + 1;
 			}
 		}
@@ -1673,7 +2193,392 @@ on_published(void *arg, const void *data, size_t len)
 }
 
 /* ------------------------------------------------------------------ */
+/* fn.move, node.drain, fn.reload                                      */
+
+static ssize_t
+fn_index(struct owf *w, const char *fn)
+{
+	for (size_t i = 0; fn && i < w->wf->nfunctions; i++) {
+		if (strcmp(w->wf->functions[i].name, fn) == 0) {
+			return (ssize_t)i;
+		}
+	}
+	return -1;
+}
+
+static void
+handle_fn_move(struct orc *o, struct msg_req *req, wire_v root)
+{
+	char *wfn = wire_str_dup(wire_get(root, "wf"));
+	char *fn = wire_str_dup(wire_get(root, "fn"));
+	char *to = wire_str_dup(wire_get(root, "node"));
+	struct owf *w = wfn ? find_wf(o, wfn) : NULL;
+	struct onode *n = to ? find_node(o, to) : NULL, *from;
+	struct oplace *before;
+	ssize_t i;
+	char *why = NULL;
+
+	if (w == NULL) {
+		reply_err(req, "not-found", "no workflow '%s' in the domain",
+		    wfn ? wfn : "");
+	} else if ((i = fn_index(w, fn)) < 0) {
+		reply_err(req, "not-found", "workflow %s has no function '%s'",
+		    w->name, fn ? fn : "");
+	} else if (n == NULL) {
+		reply_err(req, "not-found", "no node '%s' in the domain",
+		    to ? to : "");
+	} else if (n->health != H_UP) {
+		reply_err(req, "unreachable", "node %s is lost", n->name);
+	} else if (w->busy) {
+		reply_err(req, "busy",
+		    "workflow %s is being moved already; try again", w->name);
+	} else if (w->place[i].node && strcmp(w->place[i].node, to) == 0) {
+		reply_err(
+		    req, "exists", "%s/%s already runs on %s", w->name, fn, to);
+	} else if (!fits(o, w, (size_t)i, n, &why)) {
+		reply_err(req, "no-node", "cannot move to %s: %s", to,
+		    why ? why : "it does not fit");
+	} else if (w->place[i].node &&
+	    ((from = find_node(o, w->place[i].node)) == NULL ||
+	        from->health != H_UP)) {
+		reply_err(req, "unreachable",
+		    "%s/%s is on node %s, which is lost; it is placed again "
+		    "by itself",
+		    w->name, fn, w->place[i].node);
+	} else if ((before = save_places(w)) == NULL) {
+		reply_err(req, "busy", "out of memory");
+	} else {
+		struct oplace *p = &w->place[i];
+		free(p->node);
+		p->node = strdup(to);
+		p->epoch = o->next_epoch++;
+		/* Its new node keeps no replica of itself: place() picks
+		 * the replicas again, keeping the rest. */
+		place(o, w);
+		rlog_write(o->log, RLOG_INFO, "orchestrator",
+		    "moving %s/%s from %s to %s", w->name, fn,
+		    before[i].node ? before[i].node : "(pending)", to);
+		trans_start(o, w, before, req, NULL, NULL);
+		free_places(before, w->nparts);
+	}
+	free(why);
+	free(wfn);
+	free(fn);
+	free(to);
+}
+
+/* A drain: one transition per workflow; answered when all are over. */
+struct drain {
+	struct orc *o;
+	struct msg_req *req;
+	char *node;
+	int pending;
+	size_t nmoved;
+	struct wire_w items; /* msgpack {part, from, to}, appended */
+	char errors[2048];
+	size_t nstay;
+	struct wire_w stay;
+};
+
+static void
+drain_reply(struct drain *dr)
+{
+	struct wire_w m;
+	size_t ilen = 0, slen = 0;
+	const void *items = wire_data(&dr->items, &ilen);
+	const void *stay = wire_data(&dr->stay, &slen);
+	if (wire_w_init(&m) == 0) {
+		wire_map(&m, dr->errors[0] ? 4 : 3);
+		wire_str(&m, "ok");
+		wire_bool(&m, dr->errors[0] == '\0');
+		if (dr->errors[0]) {
+			wire_str(&m, "error");
+			wire_str(&m, dr->errors);
+		}
+		wire_str(&m, "moved");
+		wire_array(&m, dr->nmoved);
+		wire_raw(&m, items, items ? ilen : 0);
+		wire_str(&m, "stay");
+		wire_array(&m, dr->nstay);
+		wire_raw(&m, stay, stay ? slen : 0);
+		send_wire(dr->req, &m);
+	}
+	rlog_write(dr->o->log, RLOG_INFO, "orchestrator",
+	    "node %s drained: %zu parts moved, %zu stay", dr->node, dr->nmoved,
+	    dr->nstay);
+	wire_w_fini(&dr->items);
+	wire_w_fini(&dr->stay);
+	free(dr->node);
+	free(dr);
+}
+
+static void
+drain_wf_done(struct trans *t)
+{
+	struct drain *dr = t->user;
+	if (t->err[0]) {
+		size_t used = strlen(dr->errors);
+		snprintf(dr->errors + used, sizeof dr->errors - used, "%s%s",
+		    used ? "; " : "", t->err);
+	} else {
+		struct owf *w = find_wf(dr->o, t->wf);
+		for (size_t i = 0; w != NULL && i < t->nmoves; i++) {
+			char part[512];
+			snprintf(part, sizeof part, "%s/%s", t->wf,
+			    part_name(w, t->moves[i].part));
+			wire_map(&dr->items, 3);
+			wire_str(&dr->items, "part");
+			wire_str(&dr->items, part);
+			wire_str(&dr->items, "from");
+			wire_str(&dr->items, t->moves[i].from);
+			wire_str(&dr->items, "to");
+			wire_str(&dr->items, t->moves[i].to);
+			dr->nmoved++;
+		}
+	}
+	if (--dr->pending == 0) {
+		drain_reply(dr);
+	}
+}
+
+static void
+handle_node_drain(struct orc *o, struct msg_req *req, wire_v root)
+{
+	char *name = wire_str_dup(wire_get(root, "name"));
+	struct onode *n = name ? find_node(o, name) : NULL;
+	struct drain *dr;
+
+	if (n == NULL) {
+		reply_err(req, "not-found", "no node '%s' in the domain",
+		    name ? name : "");
+		free(name);
+		return;
+	}
+	for (struct owf *w = o->wfs; w != NULL; w = w->next) {
+		if (w->busy) {
+			reply_err(req, "busy",
+			    "workflow %s is being moved; try again", w->name);
+			free(name);
+			return;
+		}
+	}
+	if ((dr = calloc(1, sizeof *dr)) == NULL ||
+	    wire_w_init(&dr->items) != 0 || wire_w_init(&dr->stay) != 0) {
+		free(dr);
+		reply_err(req, "busy", "out of memory");
+		free(name);
+		return;
+	}
+	dr->o = o;
+	dr->req = req;
+	dr->node = name;
+	dr->pending = 1;
+	n->draining = true;
+	rlog_write(
+	    o->log, RLOG_INFO, "orchestrator", "draining node %s", n->name);
+	for (struct owf *w = o->wfs; w != NULL; w = w->next) {
+		struct oplace *before = save_places(w);
+		if (before == NULL) {
+			continue;
+		}
+		place(o, w);
+		/* What fits nowhere else stays (and says why). */
+		for (size_t i = 0; i < w->nparts; i++) {
+			struct oplace *p = &w->place[i];
+			if (p->node != NULL && before[i].node &&
+			    strcmp(p->node, n->name) == 0 &&
+			    strcmp(before[i].node, n->name) == 0) {
+				char part[512];
+				snprintf(part, sizeof part, "%s/%s", w->name,
+				    part_name(w, i));
+				wire_map(&dr->stay, 2);
+				wire_str(&dr->stay, "part");
+				wire_str(&dr->stay, part);
+				wire_str(&dr->stay, "why");
+				wire_str(&dr->stay,
+				    p->why ? p->why : "no other node fits");
+				dr->nstay++;
+			}
+		}
+		if (places_differ(w, before)) {
+			dr->pending++;
+			trans_start(o, w, before, NULL, drain_wf_done, dr);
+		}
+		free_places(before, w->nparts);
+	}
+	if (--dr->pending == 0) {
+		drain_reply(dr);
+	}
+}
+
+struct reload_op {
+	struct msg_req *req;
+	char *node;
+};
+
+static void
+on_reloaded(void *arg, int err, const void *data, size_t len)
+{
+	struct reload_op *r = arg;
+	struct wire_r wr;
+	bool ok = false;
+	char *why = NULL;
+	if (err == MSG_OK && wire_parse(&wr, data, len) == 0) {
+		ok = wire_as_bool(wire_get(wire_root(&wr), "ok"), false);
+		why = wire_str_dup(wire_get(wire_root(&wr), "error"));
+		wire_r_fini(&wr);
+	}
+	if (!ok) {
+		reply_err(r->req, "failed", "%s",
+		    why ? why
+		        : err == MSG_ETIMEDOUT
+		        ? "the node did not answer in time"
+		        : "the node cannot be reached");
+	} else {
+		struct wire_w m;
+		if (wire_w_init(&m) == 0) {
+			wire_map(&m, 2);
+			wire_str(&m, "ok");
+			wire_bool(&m, true);
+			wire_str(&m, "nodes");
+			wire_array(&m, 1);
+			wire_str(&m, r->node);
+			send_wire(r->req, &m);
+		}
+	}
+	free(why);
+	free(r->node);
+	free(r);
+}
+
+static void
+handle_fn_reload(struct orc *o, struct msg_req *req, wire_v root)
+{
+	char *wfn = wire_str_dup(wire_get(root, "wf"));
+	char *fn = wire_str_dup(wire_get(root, "fn"));
+	char *hash = wire_str_dup(wire_get(root, "hash"));
+	struct owf *w = wfn ? find_wf(o, wfn) : NULL;
+	ssize_t i = -1;
+	char key[512];
+
+	if (w == NULL) {
+		reply_err(req, "not-found", "no workflow '%s' in the domain",
+		    wfn ? wfn : "");
+		goto out;
+	}
+	if ((i = fn_index(w, fn)) < 0) {
+		reply_err(req, "not-found", "workflow %s has no function '%s'",
+		    w->name, fn ? fn : "");
+		goto out;
+	}
+	if (hash == NULL || !have_code(o, hash)) {
+		reply_err(req, "need-code",
+		    "the orchestrator needs the code "
+		    "first (code.put)");
+		goto out;
+	}
+	/* The function's own code from now on (also for later deploys). */
+	snprintf(key, sizeof key, "@fn:%s", fn);
+	size_t k;
+	for (k = 0; k < w->ncode && strcmp(w->ck[k], key) != 0; k++) { }
+	if (k == w->ncode) {
+		char **ck = realloc(w->ck, (w->ncode + 2) * sizeof *ck);
+		char **cv =
+		    ck ? realloc(w->cv, (w->ncode + 2) * sizeof *cv) : NULL;
+		if (ck) {
+			w->ck = ck;
+		}
+		if (cv == NULL) {
+			reply_err(req, "busy", "out of memory");
+			goto out;
+		}
+		w->cv = cv;
+		w->ck[k] = strdup(key);
+		w->cv[k] = NULL;
+		w->ncode++;
+	}
+	free(w->cv[k]);
+	w->cv[k] = strdup(hash);
+	save_wf(o, w);
+	struct onode *n =
+	    w->place[i].node ? find_node(o, w->place[i].node) : NULL;
+	if (n == NULL || n->health != H_UP || node_client(o, n) != 0) {
+		/* It gets the new code when it is placed. */
+		struct wire_w m;
+		if (wire_w_init(&m) == 0) {
+			wire_map(&m, 2);
+			wire_str(&m, "ok");
+			wire_bool(&m, true);
+			wire_str(&m, "nodes");
+			wire_array(&m, 0);
+			send_wire(req, &m);
+		}
+		goto out;
+	}
+	struct reload_op *r = calloc(1, sizeof *r);
+	struct wire_w m;
+	if (r == NULL || wire_w_init(&m) != 0) {
+		free(r);
+		reply_err(req, "busy", "out of memory");
+		goto out;
+	}
+	r->req = req;
+	r->node = strdup(n->name);
+	wire_map(&m, 4);
+	wire_str(&m, "t");
+	wire_str(&m, "reload");
+	wire_str(&m, "wf");
+	wire_str(&m, w->name);
+	wire_str(&m, "fn");
+	wire_str(&m, fn);
+	wire_str(&m, "hash");
+	wire_str(&m, hash);
+	size_t len;
+	const void *data = wire_data(&m, &len);
+	msg_call(
+	    n->client, data, data ? len : 0, DEPLOY_TIMEOUT_MS, on_reloaded, r);
+	wire_w_fini(&m);
+	rlog_write(o->log, RLOG_INFO, "orchestrator",
+	    "reloading %s/%s with code %.12s on %s", w->name, fn, hash,
+	    n->name);
+out:
+	free(wfn);
+	free(fn);
+	free(hash);
+}
+
+/* ------------------------------------------------------------------ */
 /* failure detection                                                   */
+
+/* Tell every node that is up to refuse what `lost` sends until it has
+ * joined again (with a newer epoch). */
+static void
+fence_node(struct orc *o, struct onode *lost)
+{
+	struct wire_w m;
+	const void *data;
+	size_t len;
+	if (wire_w_init(&m) != 0) {
+		return;
+	}
+	wire_map(&m, 3);
+	wire_str(&m, "t");
+	wire_str(&m, "fence.node");
+	wire_str(&m, "node");
+	wire_str(&m, lost->name);
+	wire_str(&m, "min_epoch");
+	wire_u64(&m, lost->epoch + 1);
+	if ((data = wire_data(&m, &len)) != NULL) {
+		for (struct onode *n = o->nodes; n != NULL; n = n->next) {
+			if (n != lost && n->health == H_UP &&
+			    node_client(o, n) == 0) {
+				msg_call(n->client, data, len,
+				    DEPLOY_TIMEOUT_MS, NULL, NULL);
+			}
+		}
+	}
+	wire_w_fini(&m);
+}
 
 static void
 on_tick(void *arg)
@@ -1692,6 +2597,17 @@ on_tick(void *arg)
 			    "node %s lost: no heartbeat for %" PRIu64 " ms; "
 			    "placing its parts elsewhere",
 			    n->name, now - n->last_seen);
+			fence_node(o, n);
+		}
+	}
+	if (!lost && o->replace_wanted) {
+		bool busy = false;
+		for (struct owf *w = o->wfs; w != NULL; w = w->next) {
+			busy |= w->busy;
+		}
+		if (!busy) {
+			o->replace_wanted = false;
+			lost = true;
 		}
 	}
 	if (lost) {
@@ -1739,6 +2655,12 @@ on_request(void *arg, struct msg_req *req)
 		handle_relay(o, req, root, "fn");
 	} else if (wire_str_eq(t, "logs")) {
 		handle_logs(o, req, root);
+	} else if (wire_str_eq(t, "fn.move")) {
+		handle_fn_move(o, req, root);
+	} else if (wire_str_eq(t, "node.drain")) {
+		handle_node_drain(o, req, root);
+	} else if (wire_str_eq(t, "fn.reload")) {
+		handle_fn_reload(o, req, root);
 	} else {
 		reply_err(req, "invalid", "unknown request type");
 	}

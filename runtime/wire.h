@@ -42,6 +42,9 @@ void wire_i64(struct wire_w *w, int64_t v);
 void wire_bool(struct wire_w *w, bool v);
 void wire_bin(struct wire_w *w, const void *p, size_t n);
 void wire_nil(struct wire_w *w);
+/* Bytes that are already msgpack (e.g. items written with another
+ * wire_w), appended as they are; the caller keeps the counts right. */
+void wire_raw(struct wire_w *w, const void *p, size_t n);
 
 /* The encoded bytes (valid until the next write or fini); NULL if oom. */
 const void *wire_data(struct wire_w *w, size_t *len);

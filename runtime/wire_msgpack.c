@@ -107,6 +107,14 @@ wire_nil(struct wire_w *w)
 	PK(w, msgpack_pack_nil(&x_->pk));
 }
 
+void
+wire_raw(struct wire_w *w, const void *p, size_t n)
+{
+	if (n > 0) {
+		PK(w, msgpack_sbuffer_write(&x_->buf, p, n));
+	}
+}
+
 const void *
 wire_data(struct wire_w *w, size_t *len)
 {

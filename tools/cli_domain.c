@@ -904,7 +904,10 @@ human_wf_show(wire_v r, const struct cli_view *v, FILE *out)
 		} else if (wire_len(wire_get(it, "replica_nodes")) > 0) {
 			tb_val(&t, wire_get(it, "replica_nodes"));
 		} else {
-			tb_val(&t, wire_get(it, "replicas"));
+			/* Wanted, but no node can keep one now. */
+			tb_fmt(&t, "none of %llu",
+			    (unsigned long long)wire_as_u64(
+			        wire_get(it, "replicas"), 0));
 		}
 	}
 	rc |= tb_print(&t, out, "  ");
@@ -966,25 +969,36 @@ human_drain(wire_v r, const struct cli_view *v, FILE *out)
 {
 	static const char *const head[] = { "PART", "FROM", "TO", NULL };
 	wire_v moved = wire_get(r, "moved");
+	wire_v stay = wire_get(r, "stay");
 	struct table t = { 0 };
-	int rc;
+	int rc = 0;
 
 	if (wire_len(moved) == 0) {
 		fprintf(
 		    out, "node %s is draining: no part had to move\n", v->name);
-		return 0;
+	} else {
+		fprintf(out, "node %s is draining: %zu part%s moved\n", v->name,
+		    wire_len(moved), wire_len(moved) == 1 ? "" : "s");
+		tb_header(&t, head);
+		for (size_t i = 0; i < wire_len(moved); i++) {
+			wire_v it = wire_at(moved, i);
+			tb_val(&t, wire_get(it, "part"));
+			tb_val(&t, wire_get(it, "from"));
+			tb_val(&t, wire_get(it, "to"));
+		}
+		rc = tb_print(&t, out, "  ");
+		tb_free(&t);
 	}
-	fprintf(out, "node %s is draining: %zu part%s moved\n", v->name,
-	    wire_len(moved), wire_len(moved) == 1 ? "" : "s");
-	tb_header(&t, head);
-	for (size_t i = 0; i < wire_len(moved); i++) {
-		wire_v it = wire_at(moved, i);
-		tb_val(&t, wire_get(it, "part"));
-		tb_val(&t, wire_get(it, "from"));
-		tb_val(&t, wire_get(it, "to"));
+	/* Parts that fit no other node keep running where they are. */
+	for (size_t i = 0; rc == 0 && i < wire_len(stay); i++) {
+		char *part = text_of(wire_get(wire_at(stay, i), "part"));
+		char *why = text_of(wire_get(wire_at(stay, i), "why"));
+		if (part != NULL && why != NULL) {
+			fprintf(out, "stays: %s (%s)\n", part, why);
+		}
+		free(part);
+		free(why);
 	}
-	rc = tb_print(&t, out, "  ");
-	tb_free(&t);
 	return rc;
 }
 
@@ -1272,8 +1286,10 @@ static void
 json_drain(struct json_out *j, wire_v r, const struct cli_view *v)
 {
 	static const char *const fields[] = { "part", "from", "to", NULL };
+	static const char *const sfields[] = { "part", "why", NULL };
 	json_kstr(j, "node", v->name);
 	json_items(j, "moved", wire_get(r, "moved"), fields);
+	json_items(j, "stay", wire_get(r, "stay"), sfields);
 }
 
 static void
@@ -1422,7 +1438,8 @@ static const struct {
 	[CLI_WF_SHOW] = { human_wf_show, json_wf_show,
 	    NAMES("name", "file", "parts", "pending") },
 	[CLI_NODE_LIST] = { human_node_list, json_node_list, NAMES("nodes") },
-	[CLI_NODE_DRAIN] = { human_drain, json_drain, NAMES("node", "moved") },
+	[CLI_NODE_DRAIN] = { human_drain, json_drain,
+	    NAMES("node", "moved", "stay") },
 	[CLI_FN_MOVE] = { human_move, json_move,
 	    NAMES("workflow", "function", "from", "to", "epoch") },
 	[CLI_FN_RELOAD] = { human_reload, json_reload,

@@ -127,14 +127,14 @@ static bool
 queue_has(uint64_t qid)
 {
 	struct store_reader *r;
-	unsigned char k[8];
+	unsigned char k[STORE_QKEY];
 	ledge_bytes v;
 	bool found;
 
-	store_be64(k, qid);
+	store_qkey(k, 3, qid);
 	cr_assert_eq(store_reader_open(store, &r), LEDGE_OK);
 	cr_assert_eq(store_reader_begin(r), LEDGE_OK);
-	found = store_get(r, STORE_QUEUE, k, 8, &v) == LEDGE_OK;
+	found = store_get(r, STORE_QUEUE, k, sizeof k, &v) == LEDGE_OK;
 	store_reader_end(r);
 	store_reader_close(r);
 	return found;
@@ -600,15 +600,17 @@ static struct commit_rec *
 rec_queue(int op, uint64_t qid)
 {
 	struct commit_rec *r = commit_rec_new();
-	unsigned char k[8];
+	unsigned char k[STORE_QKEY];
 
 	cr_assert_not_null(r);
-	store_be64(k, qid);
+	store_qkey(k, 3, qid);
 	if (op == REC_PUT) {
 		cr_assert_eq(
-		    commit_rec_put(r, STORE_QUEUE, k, 8, "event", 5), LEDGE_OK);
+		    commit_rec_put(r, STORE_QUEUE, k, sizeof k, "event", 5),
+		    LEDGE_OK);
 	} else {
-		cr_assert_eq(commit_rec_del(r, STORE_QUEUE, k, 8), LEDGE_OK);
+		cr_assert_eq(
+		    commit_rec_del(r, STORE_QUEUE, k, sizeof k), LEDGE_OK);
 	}
 	return r;
 }
@@ -950,5 +952,149 @@ Test(node_commit, many_threads_each_record_commits_once)
 	cr_expect_eq(st.ops, (uint64_t)SUB_THREADS * SUB_RECS);
 	cr_expect_geq(st.batches, 1);
 	cr_expect_leq(st.batches, st.records);
+	stop(c);
+}
+
+/* --- replication ---------------------------------------------------- */
+
+/* What the outbox hook saw: entries per peer, concatenated. */
+struct seen {
+	pthread_mutex_t mu;
+	size_t n;
+	uint32_t peer[16];
+	uint64_t seq[16];
+	unsigned char *data[16];
+	size_t len[16];
+};
+
+static void
+seen_hook(void *arg, uint32_t peer, uint64_t seq, const void *d, size_t len)
+{
+	struct seen *s = arg;
+	pthread_mutex_lock(&s->mu);
+	if (s->n < 16) {
+		s->peer[s->n] = peer;
+		s->seq[s->n] = seq;
+		s->data[s->n] = malloc(len);
+		memcpy(s->data[s->n], d, len);
+		s->len[s->n] = len;
+		s->n++;
+	}
+	pthread_mutex_unlock(&s->mu);
+}
+
+static void
+seen_fini(struct seen *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		free(s->data[i]);
+	}
+	pthread_mutex_destroy(&s->mu);
+}
+
+/* Count the ops of a replication entry named `name`; fails on junk. */
+static size_t
+repl_ops(const unsigned char *p, size_t len, const char *name, int *ops,
+    size_t maxops)
+{
+	size_t n = (size_t)p[0] << 8 | p[1], k = 0;
+	cr_assert_geq(len, 2 + n);
+	cr_assert_eq(p[2], REPL_MARK);
+	cr_assert_eq(n - 1, strlen(name));
+	cr_assert_eq(memcmp(p + 3, name, n - 1), 0);
+	for (size_t off = 2 + n; off < len;) {
+		uint32_t klen = store_rd32(p + off + 2);
+		uint32_t vlen = store_rd32(p + off + 6);
+		if (k < maxops) {
+			ops[k] = p[off + 1];
+		}
+		k++;
+		off += 10 + klen + vlen;
+		cr_assert_leq(off, len);
+	}
+	return k;
+}
+
+Test(node_commit, writes_of_a_replicated_target_go_to_each_replica)
+{
+	struct commit *c;
+	struct seen s = { .n = 0 };
+	uint32_t peers[2] = { 5, 6 };
+	int ops[8];
+
+	pthread_mutex_init(&s.mu, NULL);
+	c = start();
+	commit_set_outbox_hook(c, seen_hook, &s);
+	commit_submit(c, rec_put(7, "before", "x")); /* not replicated yet */
+	commit_flush(c);
+	cr_assert_eq(commit_set_replicas(c, 7, "wf/f", peers, 2), LEDGE_OK);
+	commit_submit(c, rec_put(8, "other", "y")); /* another target */
+	struct commit_rec *r = rec_put(7, "k", "v1");
+	unsigned char k[64];
+	cr_assert_eq(
+	    commit_rec_del(r, STORE_STATE, k, skey(k, 7, "before")), LEDGE_OK);
+	commit_submit(c, r);
+	commit_flush(c);
+	pthread_mutex_lock(&s.mu);
+	cr_assert_eq(s.n, 2, "one entry per replica, got %zu", s.n);
+	cr_expect_eq(s.peer[0], 5);
+	cr_expect_eq(s.peer[1], 6);
+	cr_expect_eq(s.seq[0], 1);
+	cr_expect_eq(s.seq[1], 1);
+	cr_expect_eq(s.len[0], s.len[1]);
+	cr_expect_eq(memcmp(s.data[0], s.data[1], s.len[0]), 0);
+	cr_assert_eq(repl_ops(s.data[0], s.len[0], "wf/f", ops, 8), 2,
+	    "the put and the delete, nothing of target 8");
+	cr_expect_eq(ops[0], REC_PUT);
+	cr_expect_eq(ops[1], REC_DEL);
+	pthread_mutex_unlock(&s.mu);
+
+	/* A snapshot: clear both tables, then every entry. */
+	r = commit_rec_new();
+	cr_assert_eq(commit_rec_snapshot(r, 7), LEDGE_OK);
+	commit_submit(c, r);
+	commit_flush(c);
+	pthread_mutex_lock(&s.mu);
+	cr_assert_eq(s.n, 4);
+	cr_expect_eq(s.seq[2], 2, "numbered after the first entry");
+	cr_assert_eq(repl_ops(s.data[2], s.len[2], "wf/f", ops, 8), 3);
+	cr_expect_eq(ops[0], REC_DELPREFIX);
+	cr_expect_eq(ops[1], REC_PUT, "the one state entry, k");
+	cr_expect_eq(ops[2], REC_DELPREFIX);
+	pthread_mutex_unlock(&s.mu);
+
+	/* Stopped: nothing more goes out. */
+	cr_assert_eq(commit_set_replicas(c, 7, NULL, NULL, 0), LEDGE_OK);
+	commit_submit(c, rec_put(7, "after", "z"));
+	commit_flush(c);
+	pthread_mutex_lock(&s.mu);
+	cr_expect_eq(s.n, 4);
+	pthread_mutex_unlock(&s.mu);
+	stop(c);
+	seen_fini(&s);
+}
+
+Test(node_commit, delete_prefix_removes_only_that_target)
+{
+	struct commit *c = start();
+	char v[16];
+	unsigned char prefix[4];
+	struct commit_rec *r;
+
+	commit_submit(c, rec_put(7, "a", "1"));
+	commit_submit(c, rec_put(7, "b", "2"));
+	commit_submit(c, rec_put(8, "a", "3"));
+	r = rec_put(7, "c", "3"); /* the same record, before the delete */
+	store_be32(prefix, 7);
+	cr_assert_eq(
+	    commit_rec_del_prefix(r, STORE_STATE, prefix, 4), LEDGE_OK);
+	commit_submit(c, r);
+	commit_submit(c, rec_put(7, "d", "4")); /* after it */
+	commit_flush(c);
+	cr_expect_not(read_state(7, "a", v, sizeof v));
+	cr_expect_not(read_state(7, "b", v, sizeof v));
+	cr_expect_not(read_state(7, "c", v, sizeof v));
+	cr_expect(read_state(7, "d", v, sizeof v));
+	cr_expect(read_state(8, "a", v, sizeof v) && strcmp(v, "3") == 0);
 	stop(c);
 }

@@ -631,7 +631,7 @@ Test(fmt, node_drain_and_function_move)
 	struct wire_w *x = w();
 	struct shown s;
 
-	wire_map(x, 2);
+	wire_map(x, 3);
 	ok_true(x);
 	wire_str(x, "moved");
 	wire_array(x, 2);
@@ -643,12 +643,18 @@ Test(fmt, node_drain_and_function_move)
 	kv_str(x, "part", "sensors/sensor");
 	kv_str(x, "from", "edge-1");
 	kv_str(x, "to", "cloud");
+	wire_str(x, "stay");
+	wire_array(x, 1);
+	wire_map(x, 2);
+	kv_str(x, "part", "sensors/pinned");
+	kv_str(x, "why", "pinned: node 'edge-1' is draining");
 	s = show(CLI_NODE_DRAIN, parsed(), v);
 	cr_expect_str_eq(s.out,
 	    "node edge-1 is draining: 2 parts moved\n"
 	    "  PART            FROM    TO\n"
 	    "  sensors/filter  edge-1  edge-2\n"
-	    "  sensors/sensor  edge-1  cloud\n");
+	    "  sensors/sensor  edge-1  cloud\n"
+	    "stays: sensors/pinned (pinned: node 'edge-1' is draining)\n");
 	shown_free(&s);
 	v.json = true;
 	s = show(CLI_NODE_DRAIN, wire_root(&R), v);
@@ -656,7 +662,8 @@ Test(fmt, node_drain_and_function_move)
 	    "{\"ok\":true,\"node\":\"edge-1\",\"moved\":[{\"part\":"
 	    "\"sensors/filter\",\"from\":\"edge-1\",\"to\":\"edge-2\"},"
 	    "{\"part\":\"sensors/sensor\",\"from\":\"edge-1\",\"to\":"
-	    "\"cloud\"}]}\n");
+	    "\"cloud\"}],\"stay\":[{\"part\":\"sensors/pinned\",\"why\":"
+	    "\"pinned: node 'edge-1' is draining\"}]}\n");
 	shown_free(&s);
 	fini_reply();
 
@@ -1559,8 +1566,9 @@ Test(fake, invoke_call_state_get_and_simple_commands)
 	cap_free(&c);
 	rc = RUN(cli_node, &c, "drain", "edge-1", "--json");
 	cr_expect_eq(rc, 0);
-	cr_expect_str_eq(
-	    c.out, "{\"ok\":true,\"node\":\"edge-1\",\"moved\":[]}\n");
+	cr_expect_str_eq(c.out,
+	    "{\"ok\":true,\"node\":\"edge-1\",\"moved\":[],"
+	    "\"stay\":[]}\n");
 	cap_free(&c);
 	cr_expect_str_eq(seen_now(), "state.get,wf.stop,node.drain");
 }
