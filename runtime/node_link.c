@@ -1030,6 +1030,7 @@ links_handle_call(struct links *l, struct msg_req *req, wire_v msg)
 struct call_out {
 	struct links *l;
 	struct node_event *ev;
+	char target[256], peer[128];
 };
 
 static void
@@ -1042,6 +1043,11 @@ on_call_reply(void *arg, int err, const void *data, size_t len)
 	memset(&r, 0, sizeof r);
 	if (err != MSG_OK) {
 		r.err = err == MSG_ETIMEDOUT ? LEDGE_ETIMEDOUT : LEDGE_ECONN;
+		rlog_write(node_log(co->l->n), RLOG_WARN, co->l->self,
+		    "call to %s on node %s failed: %s", co->target, co->peer,
+		    err == MSG_ETIMEDOUT
+		        ? "no answer in time (is the link down?)"
+		        : "the node cannot be reached");
 	} else if (wire_parse(&rd, data, len) != 0) {
 		r.err = LEDGE_EPROTO;
 	} else {
@@ -1136,6 +1142,8 @@ links_call(struct links *l, const char *peer, const char *target,
 	free(entry);
 	co->l = l;
 	co->ev = ev;
+	snprintf(co->target, sizeof co->target, "%s", target);
+	snprintf(co->peer, sizeof co->peer, "%s", peer);
 	if ((data = wire_data(&w, &len)) == NULL) {
 		wire_w_fini(&w);
 		on_call_reply(co, MSG_ENOMEM, NULL, 0);
