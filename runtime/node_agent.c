@@ -533,6 +533,15 @@ deploy_done(void *arg, int rv, const char *err)
 	struct deploy_job *j = arg;
 	if (rv == LEDGE_OK) {
 		set_replicas(j);
+		/* What waited for lost nodes goes where it runs now. */
+		wire_v lost = wire_get(wire_root(&j->msg), "fenced_nodes");
+		for (size_t i = 0; i < wire_len(lost); i++) {
+			char *node = wire_str_dup(wire_key_at(lost, i));
+			if (node != NULL) {
+				links_readdress(node_links(j->a->n), node);
+			}
+			free(node);
+		}
 		rlog_write(node_log(j->a->n), RLOG_INFO, node_name(j->a->n),
 		    "workflow %s deployed here", j->wf);
 		reply_ok(j->req);

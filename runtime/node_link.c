@@ -842,6 +842,11 @@ links_handle_ev(struct links *l, struct msg_req *req, wire_v msg)
 		if (s > next || !wire_as_bin(wire_at(events, i), &p, &len)) {
 			break;
 		}
+		if (len == 2 && ((const unsigned char *)p)[0] == 0 &&
+		    ((const unsigned char *)p)[1] == 0) {
+			next++; /* withdrawn by the sender (links_readdress) */
+			continue;
+		}
 		if (len > 2 && ((const unsigned char *)p)[2] == REPL_MARK) {
 			if (apply_repl(l, rec, p, len) != 0) {
 				break;
@@ -908,6 +913,113 @@ links_handle_ev(struct links *l, struct msg_req *req, wire_v msg)
 		ev->next = NULL;
 		node_send(l->n, ev->to, ev);
 	}
+}
+
+/* --- re-addressing ------------------------------------------------- */
+
+void
+links_readdress(struct links *l, const char *lost)
+{
+	struct peer *p;
+	struct commit_rec *rec;
+	struct node_event *ready = NULL, **tail = &ready;
+	size_t moved = 0, dropped = 0;
+	static const unsigned char nop[2] = { 0, 0 };
+
+	pthread_mutex_lock(&l->mu);
+	p = find_peer_locked(l, lost, 0);
+	pthread_mutex_unlock(&l->mu);
+	if (p == NULL || p->head == NULL || (rec = commit_rec_new()) == NULL) {
+		return;
+	}
+	for (struct out_entry *e = p->head; e != NULL; e = e->next) {
+		size_t n;
+		char *target;
+		struct node_event *ev;
+		struct node_target *t;
+		unsigned char key[12];
+		int rv = LEDGE_OK;
+
+		if (e->len <= 2) {
+			continue; /* withdrawn before */
+		}
+		n = (size_t)e->data[0] << 8 | e->data[1];
+		if (n + 2 > e->len) {
+			continue;
+		}
+		if (e->data[2] == REPL_MARK) {
+			/* A lost replica: the new one starts from a snapshot.
+			 */
+			dropped++;
+		} else {
+			if (link_entry_decode(e->data, e->len, &target, &ev) !=
+			    0) {
+				continue;
+			}
+			t = node_find_target(l->n, target);
+			free(target);
+			if (t != NULL && t->kind == NT_REMOTE &&
+			    t->rem->peer != p->id) {
+				node_event_free(ev);
+				rv = commit_rec_outbox(
+				    rec, t->rem->peer, e->data, e->len);
+			} else if (t != NULL && t->kind != NT_REMOTE) {
+				/* It runs here now. */
+				unsigned char q[STORE_QKEY], *v;
+				ev->flags = (uint8_t)((ev->flags & NEF_HTTPIN) |
+				    NEF_DURABLE);
+				ev->qid = node_next_qid(l->n);
+				ev->to = t;
+				ev->target = t->id;
+				store_qkey(q, t->id, ev->qid);
+				if ((v = commit_rec_put_reserve(rec,
+				         STORE_QUEUE, q, sizeof q,
+				         node_event_encoded_size(ev))) ==
+				    NULL) {
+					node_event_free(ev);
+					rv = LEDGE_ENOMEM;
+				} else {
+					node_event_encode(ev, v);
+					*tail = ev;
+					tail = &ev->next;
+				}
+			} else {
+				node_event_free(ev);
+				continue; /* still meant for that node */
+			}
+			if (rv != LEDGE_OK) {
+				break;
+			}
+			moved++;
+		}
+		/* A tombstone keeps the numbering of the link without gaps. */
+		store_be32(key, p->id);
+		store_be64(key + 4, e->seq);
+		if (commit_rec_put(rec, STORE_OUTBOX, key, sizeof key, nop,
+		        2) != LEDGE_OK) {
+			break;
+		}
+		e->len = 2;
+		e->data[0] = e->data[1] = 0;
+	}
+	if (commit_rec_empty(rec)) {
+		commit_rec_free(rec);
+		return;
+	}
+	commit_submit(node_commit(l->n), rec);
+	while (ready != NULL) {
+		struct node_event *ev = ready;
+		ready = ev->next;
+		ev->next = NULL;
+		node_send(l->n, ev->to, ev);
+	}
+	if (moved > 0) {
+		rlog_write(node_log(l->n), RLOG_INFO, l->self,
+		    "%zu events waiting for lost node %s go to where their "
+		    "targets run now",
+		    moved, lost);
+	}
+	(void)dropped;
 }
 
 /* --- calls ---------------------------------------------------------- */

@@ -89,6 +89,19 @@ size_t links_backlog(struct links *l);
 #define LINK_QUEUE_MAX 100000
 bool links_full(struct links *l, uint32_t peer);
 
+/*
+ * Node `lost` was declared lost and its parts placed elsewhere (the new
+ * placement is deployed here): events still waiting for it whose targets
+ * now run on another node are moved to that node's outbox, or into the
+ * local queue if they run here, in one commit that leaves a tombstone in
+ * their place (the link's numbering has no gaps).  Replication entries
+ * for it are dropped (a new replica starts from a snapshot).  Events that
+ * it acknowledged just before it was lost but that were not yet known
+ * acknowledged here may be handled twice (once there, once at the new
+ * place).  Loop thread.
+ */
+void links_readdress(struct links *l, const char *lost);
+
 /* Refuse events and calls from node `name` sent with an epoch below
  * min_epoch (it was declared lost; it must join again first).  Any
  * thread. */
