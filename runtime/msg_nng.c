@@ -8,6 +8,7 @@
  * clients and subscribers are reference counted: each posted item holds a
  * reference, and the object goes when the last one is dropped.
  */
+#include <errno.h>
 #include <nng/nng.h>
 #include <nng/protocol/pubsub0/pub.h>
 #include <nng/protocol/pubsub0/sub.h>
@@ -31,6 +32,40 @@ is_tls(const char *url)
 	return strncmp(url, "tls+tcp://", 10) == 0;
 }
 
+/* A PEM file's text, NUL-terminated (malloc'd), or NULL with a reason. */
+static char *
+read_pem(const char *path, char *err, size_t errlen)
+{
+	FILE *fp = fopen(path, "rb");
+	char *buf = NULL;
+	size_t len = 0, cap = 0, n;
+	if (fp == NULL) {
+		snprintf(
+		    err, errlen, "cannot read %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	do {
+		if (cap - len < 4096) {
+			char *grown;
+			cap = cap ? cap * 2 : 8192;
+			if (cap > (1u << 20) ||
+			    (grown = realloc(buf, cap)) == NULL) {
+				snprintf(err, errlen,
+				    "%s: too big for a PEM file", path);
+				free(buf);
+				fclose(fp);
+				return NULL;
+			}
+			buf = grown;
+		}
+		n = fread(buf + len, 1, cap - len - 1, fp);
+		len += n;
+	} while (n > 0);
+	fclose(fp);
+	buf[len] = '\0';
+	return buf;
+}
+
 static int
 tls_config(const struct msg_tls *tls, bool server, nng_tls_config **out,
     char *err, size_t errlen)
@@ -48,8 +83,19 @@ tls_config(const struct msg_tls *tls, bool server, nng_tls_config **out,
 		snprintf(err, errlen, "TLS: %s", nng_strerror(rv));
 		return -1;
 	}
-	if ((rv = nng_tls_config_cert_key_file(cfg, tls->cert, tls->key)) !=
-	    0) {
+	/* Certificate and key may be separate files (nng's *_file call
+	 * wants one file with both): read each, hand over the PEM text. */
+	char *cert = read_pem(tls->cert, err, errlen);
+	char *key = cert ? read_pem(tls->key, err, errlen) : NULL;
+	if (cert == NULL || key == NULL) {
+		free(cert);
+		nng_tls_config_free(cfg);
+		return -1;
+	}
+	rv = nng_tls_config_own_cert(cfg, cert, key, NULL);
+	free(cert);
+	free(key);
+	if (rv != 0) {
 		snprintf(err, errlen, "TLS certificate %s / key %s: %s",
 		    tls->cert, tls->key, nng_strerror(rv));
 		nng_tls_config_free(cfg);

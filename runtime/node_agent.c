@@ -162,8 +162,12 @@ on_join(void *arg, int err, const void *data, size_t len)
 	if (err != MSG_OK || wire_parse(&r, data, len) != 0) {
 		if (!a->waiting_logged) {
 			rlog_write(node_log(a->n), RLOG_INFO, node_name(a->n),
-			    "waiting for the orchestrator at %s",
-			    a->orchestrator);
+			    "waiting for the orchestrator at %s%s",
+			    a->orchestrator,
+			    strncmp(a->orchestrator, "tls+", 4) == 0
+			        ? " (if it runs, check that this node's "
+			          "certificate is signed by the domain's CA)"
+			        : "");
 			a->waiting_logged = true;
 		}
 		loop_timer_start(a->join_timer, JOIN_RETRY_MS);

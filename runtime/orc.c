@@ -72,7 +72,8 @@ struct owf {
 	struct oplace *place; /* functions, then resources */
 	char **deployed_on;   /* nodes it was last deployed to */
 	size_t ndeployed;
-	bool busy; /* a move of its parts is under way */
+	bool busy;     /* a move of its parts is under way */
+	bool replaced; /* its last wf.start replaced a running one */
 };
 
 struct log_line {
@@ -889,7 +890,7 @@ reply_placed(struct deploy_op *d)
 	wire_str(&m, "ok");
 	wire_bool(&m, true);
 	wire_str(&m, "new");
-	wire_bool(&m, true);
+	wire_bool(&m, !w->replaced);
 	write_placed(&m, w);
 	if (d->errors[0]) {
 		wire_str(&m, "warning");
@@ -1423,6 +1424,29 @@ make_owf(const char *name, const char *file, const char *yaml, size_t ylen,
 	return w;
 }
 
+/* Whether a and b have the same text and the same code. */
+static bool
+same_wf(const struct owf *a, const struct owf *b)
+{
+	if (strcmp(a->yaml, b->yaml) != 0 || strcmp(a->file, b->file) != 0) {
+		return false;
+	}
+	/* b is new: a's per-function reloads (@fn:) make them differ. */
+	if (a->ncode != b->ncode) {
+		return false;
+	}
+	for (size_t i = 0; i < a->ncode; i++) {
+		size_t k = 0;
+		while (k < b->ncode && strcmp(a->ck[i], b->ck[k]) != 0) {
+			k++;
+		}
+		if (k == b->ncode || strcmp(a->cv[i], b->cv[k]) != 0) {
+			return false;
+		}
+	}
+	return true;
+}
+
 static void
 handle_wf_start(struct orc *o, struct msg_req *req, wire_v root)
 {
@@ -1500,8 +1524,27 @@ handle_wf_start(struct orc *o, struct msg_req *req, wire_v root)
 	diag_fini(&d);
 	free(name);
 	free(file);
+	/* The same text and code again: nothing to do. */
+	if ((old = find_wf(o, w->wf->name)) != NULL && same_wf(old, w) &&
+	    !old->busy) {
+		struct wire_w m;
+		free_owf(w);
+		if (wire_w_init(&m) == 0) {
+			wire_map(&m, 5);
+			wire_str(&m, "ok");
+			wire_bool(&m, true);
+			wire_str(&m, "new");
+			wire_bool(&m, false);
+			wire_str(&m, "unchanged");
+			wire_bool(&m, true);
+			write_placed(&m, old);
+			send_wire(req, &m);
+		}
+		return;
+	}
 	/* Replacing a running workflow keeps its parts where they are. */
-	if ((old = find_wf(o, w->wf->name)) != NULL) {
+	if (old != NULL) {
+		w->replaced = true;
 		free(w->name);
 		w->name = strdup(w->wf->name);
 		for (size_t i = 0; i < w->nparts; i++) {

@@ -747,7 +747,11 @@ human_start(wire_v r, const struct cli_view *v, FILE *out)
 
 	fprintf(out, "workflow %s %s: %zu part%s placed, %zu pending\n",
 	    v->name,
-	    wire_as_bool(wire_get(r, "new"), true) ? "started" : "replaced",
+	    wire_as_bool(wire_get(r, "unchanged"), false)
+	        ? "unchanged (already "
+	          "running)"
+	        : wire_as_bool(wire_get(r, "new"), true) ? "started"
+	                                                 : "replaced",
 	    wire_len(placed), wire_len(placed) == 1 ? "" : "s",
 	    wire_len(pending));
 	if (wire_len(placed) > 0) {
@@ -1825,6 +1829,12 @@ transport_why(const struct opts *o, int rc, const char *err, uint32_t tmo,
 	if (rc == MSG_ETIMEDOUT) {
 		snprintf(hint, sizeof hint,
 		    " (no answer within %u ms; --timeout waits longer)", tmo);
+	} else if (strncmp(o->url, "tls+", 4) == 0 &&
+	    (strstr(err, "ryptographic") || strstr(err, "uthentication") ||
+	        strstr(err, "TLS"))) {
+		snprintf(hint, sizeof hint,
+		    " (the TLS handshake failed: --tls-cert must be signed by "
+		    "the domain's CA, --tls-ca)");
 	} else if (strncmp(err, "cannot reach", 12) == 0) {
 		snprintf(hint, sizeof hint,
 		    " (set --orchestrator or LEDGE_ORCHESTRATOR)");

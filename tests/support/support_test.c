@@ -1,7 +1,8 @@
 /*
  * support_test.c - tests of the test support code: httpc against the real
  * echo_server (and a few canned byte streams for parser edge cases), proc
- * with real child processes, and the file helpers.
+ * with real child processes, the file helpers, and the pieces of domain.h
+ * that need no ledge (JSON, base64, ports, running a command).
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -20,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "domain.h"
 #include "httpc.h"
 #include "proc.h"
 
@@ -1248,4 +1250,161 @@ Test(files, test_path_prefers_the_environment)
 	cr_assert_eq(unsetenv("LEDGE_SUPPORT_TEST_VAR"), 0);
 	cr_assert_str_eq(
 	    test_path("LEDGE_SUPPORT_TEST_VAR", "/fallback"), "/fallback");
+}
+
+/* ------------------------------------------------------------------ */
+/* domain.h: what needs no ledge                                       */
+
+Test(dom, json_reads_what_the_cli_prints)
+{
+	char err[128];
+	struct dj *v = dj_parse(
+	    " {\"ok\":true,\"nodes\":[{\"name\":\"n1\",\"labels\":"
+	    "{\"zone\":\"south\"},\"epoch\":3,\"lag\":-2.5e1},"
+	    "{\"name\":\"n\\\"2\\\\\",\"epoch\":18446744073709551615,"
+	    "\"node\":null}],\"s\":\"a\\n\\u00e9\\ud83d\\ude00/\\/\"}\n",
+	    err, sizeof err);
+	const struct dj *nodes, *n2;
+
+	cr_assert_not_null(v, "%s", err);
+	cr_assert(dj_true(dj_get(v, "ok")));
+	nodes = dj_get(v, "nodes");
+	cr_assert_eq(dj_len(nodes), 2);
+	cr_assert_str_eq(dj_gets(dj_at(nodes, 0), "name"), "n1");
+	cr_assert_str_eq(
+	    dj_gets(dj_get(dj_at(nodes, 0), "labels"), "zone"), "south");
+	cr_assert_eq(dj_int(dj_get(dj_at(nodes, 0), "epoch"), -1), 3);
+	cr_assert_eq(dj_get(dj_at(nodes, 0), "lag")->num, -25.0);
+	cr_assert_eq(dj_int(dj_get(dj_at(nodes, 0), "lag"), 7), 7);
+	n2 = dj_find(nodes, "name", "n\"2\\");
+	cr_assert_not_null(n2);
+	/* Beyond int64_t: a number, not an integer. */
+	cr_assert_eq(dj_int(dj_get(n2, "epoch"), -1), -1);
+	cr_assert_eq(dj_get(n2, "node")->type, DJ_NULL);
+	cr_assert_null(dj_gets(n2, "node"));
+	cr_assert_null(dj_find(nodes, "name", "n3"));
+	cr_assert_str_eq(dj_gets(v, "s"), "a\n\xc3\xa9\xf0\x9f\x98\x80//");
+	cr_assert_null(dj_get(v, "missing"));
+	cr_assert_null(dj_at(nodes, 2));
+	cr_assert_null(dj_get(nodes, "name"));
+	dj_free(v);
+
+	v = dj_parse("\"a\\u0000b\"", err, sizeof err);
+	cr_assert_not_null(v, "%s", err);
+	cr_assert_eq(v->len, 3);
+	cr_assert_eq(memcmp(v->str, "a\0b", 3), 0);
+	dj_free(v);
+	v = dj_parse("[]", err, sizeof err);
+	cr_assert_eq(dj_len(v), 0);
+	cr_assert_eq(v->type, DJ_ARR);
+	dj_free(v);
+}
+
+Test(dom, json_refuses_what_is_not_json)
+{
+	static const char *const bad[] = { "", "  ", "{", "[1,]", "{\"a\" 1}",
+		"{\"a\":}", "{1:2}", "tru", "01", "-", "1.", "1e", "\"abc",
+		"1 2", "\"\x01\"", "\"\\q\"", "\"\\u12g4\"", "[1 2]", "nul" };
+	char err[128];
+
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		struct dj *v = dj_parse(bad[i], err, sizeof err);
+		cr_expect_null(v, "accepted '%s'", bad[i]);
+		cr_expect(
+		    strncmp(err, "at byte ", 8) == 0, "'%s': %s", bad[i], err);
+		dj_free(v);
+	}
+	cr_assert_null(dj_parse(NULL, err, sizeof err));
+}
+
+Test(dom, base64_decodes_state_values)
+{
+	unsigned char *out;
+	size_t len;
+
+	cr_assert_eq(dom_b64_decode("AwAAAAAAAAA=", &out, &len), 0);
+	cr_assert_eq(len, 8);
+	cr_assert_eq(out[0], 3);
+	for (int i = 1; i < 8; i++) {
+		cr_assert_eq(out[i], 0);
+	}
+	free(out);
+	cr_assert_eq(dom_b64_decode("bg==", &out, &len), 0);
+	cr_assert_eq(len, 1);
+	cr_assert_str_eq((char *)out, "n");
+	free(out);
+	cr_assert_eq(dom_b64_decode("aGVsbG8", &out, &len), 0);
+	cr_assert_str_eq((char *)out, "hello");
+	free(out);
+	cr_assert_eq(dom_b64_decode("+/+/", &out, &len), 0);
+	cr_assert_eq(len, 3);
+	cr_assert_eq(out[0], 0xfb);
+	cr_assert_eq(out[1], 0xff);
+	cr_assert_eq(out[2], 0xbf);
+	free(out);
+	cr_assert_eq(dom_b64_decode("", &out, &len), 0);
+	cr_assert_eq(len, 0);
+	free(out);
+	cr_assert_eq(dom_b64_decode("a$==", &out, &len), -1);
+	cr_assert_null(out);
+	cr_assert_eq(dom_b64_decode("a", &out, &len), -1);
+	cr_assert_eq(dom_b64_decode("ab===", &out, &len), -1);
+}
+
+Test(dom, exec_keeps_stdout_and_stderr_apart)
+{
+	char *sh = dom_which("sh"), *out, *err;
+	int64_t t0;
+	int rc;
+
+	cr_assert_not_null(sh);
+	rc = dom_exec((const char *const[]) { sh, "-c",
+	                  "echo out; echo err >&2; exit 3", NULL },
+	    10000, &out, &err);
+	cr_assert_eq(rc, 3);
+	cr_assert_str_eq(out, "out\n");
+	cr_assert_str_eq(err, "err\n");
+	free(out);
+	free(err);
+	rc = dom_exec((const char *const[]) { sh, "-c", "kill -9 $$", NULL },
+	    10000, NULL, NULL);
+	cr_assert_eq(rc, 128 + SIGKILL);
+	t0 = now_ms();
+	rc = dom_exec((const char *const[]) { sh, "-c", "sleep 30", NULL }, 200,
+	    &out, NULL);
+	cr_assert_eq(rc, -1);
+	cr_assert_lt(now_ms() - t0, 5000);
+	cr_assert_str_eq(out, "");
+	free(out);
+	rc = dom_exec((const char *const[]) { "/nonexistent/ledge", NULL },
+	    10000, NULL, &err);
+	cr_assert_eq(rc, 127);
+	free(err);
+	free(sh);
+	cr_assert_null(dom_which("no-such-command-ledge-test"));
+}
+
+Test(dom, port_pair_is_free_on_both_ports)
+{
+	for (int i = 0; i < 5; i++) {
+		int p = dom_port_pair();
+		int fds[2];
+		cr_assert_gt(p, 0);
+		cr_assert_lt(p, 65535);
+		for (int k = 0; k < 2; k++) {
+			struct sockaddr_in a;
+			memset(&a, 0, sizeof a);
+			a.sin_family = AF_INET;
+			a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+			a.sin_port = htons((uint16_t)(p + k));
+			fds[k] = socket(AF_INET, SOCK_STREAM, 0);
+			cr_assert_geq(fds[k], 0);
+			cr_assert_eq(
+			    bind(fds[k], (struct sockaddr *)&a, sizeof a), 0,
+			    "port %d is taken", p + k);
+		}
+		close(fds[0]);
+		close(fds[1]);
+	}
+	cr_assert_gt(dom_port(), 0);
 }

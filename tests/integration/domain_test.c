@@ -1,0 +1,1364 @@
+/*
+ * domain_test.c - a domain of nodes (issue 3) with real processes: one
+ * `ledge orchestrator` and several `ledge node`s on loopback TCP (and
+ * tls+tcp), driven only through the `ledge` CLI and its --json output, the
+ * nodes' HTTP listeners and the processes' logs (tests/support/domain.h).
+ *
+ * Functions: tally.so (counts casts in state "n", logs "tally init n=.."
+ * when an instance starts and "tally cast n=.." for each cast, so a node's
+ * log shows which instances it ran), relay.so, caller.so and echo.so from
+ * tests/fixtures.  `placement:` pins parts to nodes by name or label.
+ *
+ * Tests that lose a node on purpose run the orchestrator with a short node
+ * timeout; the others with a long one, so that a busy machine does not
+ * lose a node by accident.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "domain.h"
+#include "httpc.h"
+#include "proc.h"
+#include "sha256.h"
+
+/* Node timeout of tests that lose no node, and of those that do. */
+#define CALM_TIMEOUT_S  5.0
+#define LOSS_TIMEOUT_S  1.5
+#define LOSS_TIMEOUT_MS 1500
+/* What polling may add to the 2 x node timeout bound on a failover: the
+ * orchestrator checks every 100 ms, a poll round here (`workflow show`
+ * and `invoke --call`) takes some tens of ms. */
+#define POLL_ALLOWANCE_MS 500
+/* Bound of waits for things that should happen at once (placement,
+ * delivery between nodes). */
+#define WAIT_MS 10000
+#define POLL_MS 20
+
+#define ARGS(...) ((const char *const[]) { __VA_ARGS__, NULL })
+
+static struct domain *doms[2];
+static size_t ndoms;
+static char *scratch[2];
+static size_t nscratch;
+
+static void
+fini(void)
+{
+	for (size_t i = 0; i < ndoms; i++) {
+		dom_free(doms[i]);
+	}
+	ndoms = 0;
+	for (size_t i = 0; i < nscratch; i++) {
+		tmpdir_remove(scratch[i]);
+		free(scratch[i]);
+	}
+	nscratch = 0;
+}
+
+TestSuite(domain, .fini = fini, .timeout = 60);
+
+/* The domain whose logs a failed assertion prints. */
+static struct domain *cur;
+
+/* cr_assert that first prints the tail of every log of the domain. */
+#define dassert(cond, ...)                                                     \
+	do {                                                                   \
+		if (!(cond)) {                                                 \
+			dom_dump(cur, stderr, 40);                             \
+			cr_assert_fail(__VA_ARGS__);                           \
+		}                                                              \
+	} while (0)
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+nap_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR) { }
+}
+
+static char *
+xfmt(const char *f, ...)
+{
+	va_list ap;
+	char *s;
+	int n;
+	va_start(ap, f);
+	n = vsnprintf(NULL, 0, f, ap);
+	va_end(ap);
+	cr_assert_geq(n, 0);
+	s = malloc((size_t)n + 1);
+	cr_assert_not_null(s);
+	va_start(ap, f);
+	vsnprintf(s, (size_t)n + 1, f, ap);
+	va_end(ap);
+	return s;
+}
+
+/* "a b c" of a NULL-terminated argument list, for messages (static). */
+static const char *
+joined(const char *const *args)
+{
+	static char buf[512];
+	size_t n = 0;
+	buf[0] = '\0';
+	for (size_t i = 0; args[i] != NULL && n < sizeof buf - 1; i++) {
+		n += (size_t)snprintf(
+		    buf + n, sizeof buf - n, "%s%s", i ? " " : "", args[i]);
+	}
+	return buf;
+}
+
+/* How many times `needle` occurs in `s`. */
+static size_t
+count(const char *s, const char *needle)
+{
+	size_t n = 0, k = strlen(needle);
+	while (s != NULL && (s = strstr(s, needle)) != NULL) {
+		n++;
+		s += k;
+	}
+	return n;
+}
+
+/* How many times `needle` occurs in the log of p. */
+static size_t
+log_count(const struct dom_proc *p, const char *needle)
+{
+	char *text = dom_log(p);
+	size_t n = count(text, needle);
+	free(text);
+	return n;
+}
+
+/* ------------------------------------------------------------------ */
+/* a domain and its processes, torn down by fini()                     */
+
+static struct domain *
+domain(const char *tag, const struct dom_tls *tls)
+{
+	struct domain *d = dom_new(tag, tls);
+	cr_assert_not_null(d, "cannot make a scratch folder");
+	cr_assert_lt(ndoms, sizeof doms / sizeof doms[0]);
+	doms[ndoms++] = d;
+	cur = d;
+	return d;
+}
+
+static void
+orchestrator(struct domain *d, double node_timeout_s)
+{
+	dassert(dom_orchestrator(d, node_timeout_s, NULL) != NULL,
+	    "the orchestrator did not start");
+}
+
+static struct dom_proc *
+node(struct domain *d, const char *name, const char *const *labels, bool http)
+{
+	struct dom_proc *p = dom_node(d, name, labels, http, NULL);
+	dassert(p != NULL, "node %s did not start", name);
+	return p;
+}
+
+static char *
+workflow_file(struct domain *d, const char *name, const char *yaml)
+{
+	char *path = dom_file(d, name, yaml);
+	cr_assert_not_null(path, "cannot write %s", name);
+	return path;
+}
+
+/* ------------------------------------------------------------------ */
+/* the CLI                                                             */
+
+/* `ledge ARGS --json`: demands exit 0 and {"ok": true}; the document. */
+static struct dj *
+ok_json(struct domain *d, const char *const *args)
+{
+	char *err = NULL;
+	int rc;
+	struct dj *v = dom_json(d, args, &rc, &err);
+	dassert(rc == 0 && v != NULL && dj_true(dj_get(v, "ok")),
+	    "ledge %s --json: exit %d, %s; stderr: %s", joined(args), rc,
+	    v ? "ok is not true" : "stdout is not JSON", err ? err : "");
+	free(err);
+	return v;
+}
+
+/* `ledge invoke WF TARGET DATA` (a cast), which must be accepted. */
+static void
+cast(struct domain *d, const char *wf, const char *target, const char *data)
+{
+	dj_free(ok_json(d, ARGS("invoke", wf, target, data)));
+}
+
+/* `ledge invoke WF TARGET --call DATA`: the reply (malloc'd), or NULL
+ * when the command failed (then *err, if given, gets its stderr). */
+static char *
+call(struct domain *d, const char *wf, const char *target, char **err)
+{
+	char *out = NULL, *e = NULL;
+	int rc =
+	    dom_cli(d, ARGS("invoke", wf, target, "--call", "hello"), &out, &e);
+	if (rc != 0) {
+		free(out);
+		out = NULL;
+	}
+	if (err != NULL) {
+		*err = e;
+	} else {
+		free(e);
+	}
+	return out;
+}
+
+/* Poll a call until it answers exactly `want`; asserts it does. */
+static void
+wait_call(
+    struct domain *d, const char *wf, const char *target, const char *want)
+{
+	int64_t end = now_ms() + WAIT_MS;
+	char *got = NULL, *err = NULL;
+	for (;;) {
+		free(got);
+		free(err);
+		got = call(d, wf, target, &err);
+		if ((got != NULL && strcmp(got, want) == 0) ||
+		    now_ms() >= end) {
+			break;
+		}
+		nap_ms(POLL_MS);
+	}
+	dassert(got != NULL && strcmp(got, want) == 0,
+	    "call %s/%s answered '%s' (stderr: %s), want '%s'", wf, target,
+	    got ? got : "(failed)", err ? err : "", want);
+	free(got);
+	free(err);
+}
+
+/* State "n" (a u64, as tally and relay keep it) of wf/fn through `state
+ * get`; 0 if the key is not there, -1 if the command failed. */
+static int64_t
+state_n(struct domain *d, const char *wf, const char *fn)
+{
+	int rc;
+	struct dj *v =
+	    dom_json(d, ARGS("state", "get", wf, fn, "n"), &rc, NULL);
+	const struct dj *e = dj_at(dj_get(v, "entries"), 0);
+	unsigned char *bytes = NULL;
+	size_t len = 0;
+	uint64_t n = 0;
+	int64_t out = -1;
+	if (v != NULL && dj_true(dj_get(v, "ok"))) {
+		if (e == NULL && rc == 1) {
+			out = 0; /* no such key yet */
+		} else if (rc == 0 && e != NULL &&
+		    dom_b64_decode(
+		        dj_gets(e, "value") ? dj_gets(e, "value") : "?", &bytes,
+		        &len) == 0 &&
+		    len == sizeof n) {
+			memcpy(&n, bytes, sizeof n);
+			out = (int64_t)n;
+		}
+	}
+	free(bytes);
+	dj_free(v);
+	return out;
+}
+
+/* Poll state "n" of wf/fn until it is `want`; asserts it is. */
+static void
+wait_n(struct domain *d, const char *wf, const char *fn, int64_t want)
+{
+	int64_t end = now_ms() + WAIT_MS, n;
+	while ((n = state_n(d, wf, fn)) != want && now_ms() < end) {
+		nap_ms(POLL_MS);
+	}
+	dassert(n == want, "%s/%s: n = %" PRId64 ", want %" PRId64, wf, fn, n,
+	    want);
+}
+
+/* Where a part is, from `workflow show`. */
+struct where {
+	char node[64]; /* "" while pending */
+	uint64_t epoch;
+	int copies; /* how many entries `parts` has for it */
+};
+
+static bool
+where_is(struct domain *d, const char *wf, const char *part, struct where *w)
+{
+	int rc;
+	struct dj *v = dom_json(d, ARGS("workflow", "show", wf), &rc, NULL);
+	const struct dj *parts = dj_get(v, "parts"), *p = NULL;
+	memset(w, 0, sizeof *w);
+	for (size_t i = 0; i < dj_len(parts); i++) {
+		const char *name = dj_gets(dj_at(parts, i), "part");
+		if (name != NULL && strcmp(name, part) == 0) {
+			p = dj_at(parts, i);
+			w->copies++;
+		}
+	}
+	if (rc == 0 && p != NULL) {
+		const char *n = dj_gets(p, "node");
+		snprintf(w->node, sizeof w->node, "%s", n ? n : "");
+		w->epoch = (uint64_t)dj_int(dj_get(p, "epoch"), 0);
+	}
+	dj_free(v);
+	return rc == 0 && p != NULL;
+}
+
+/* Poll until `part` is on `node`; returns where it is (asserted). */
+static struct where
+wait_on(struct domain *d, const char *wf, const char *part, const char *node)
+{
+	int64_t end = now_ms() + WAIT_MS;
+	struct where w;
+	while (!(where_is(d, wf, part, &w) && strcmp(w.node, node) == 0) &&
+	    now_ms() < end) {
+		nap_ms(POLL_MS);
+	}
+	dassert(strcmp(w.node, node) == 0, "%s/%s is on '%s', want '%s'", wf,
+	    part, w.node, node);
+	return w;
+}
+
+/* The `node list` entry of `name` as "health epoch" ("" if not listed). */
+struct nstat {
+	char health[16];
+	uint64_t epoch;
+};
+
+static struct nstat
+node_stat(struct domain *d, const char *name)
+{
+	int rc;
+	struct dj *v = dom_json(d, ARGS("node", "list"), &rc, NULL);
+	const struct dj *n = dj_find(dj_get(v, "nodes"), "name", name);
+	struct nstat s = { "", 0 };
+	if (rc == 0 && n != NULL) {
+		const char *h = dj_gets(n, "health");
+		snprintf(s.health, sizeof s.health, "%s", h ? h : "?");
+		s.epoch = (uint64_t)dj_int(dj_get(n, "epoch"), 0);
+	}
+	dj_free(v);
+	return s;
+}
+
+/* Poll `node list` until node `name` has health `health`. */
+static struct nstat
+wait_health(struct domain *d, const char *name, const char *health)
+{
+	int64_t end = now_ms() + WAIT_MS;
+	struct nstat s;
+	while (strcmp((s = node_stat(d, name)).health, health) != 0 &&
+	    now_ms() < end) {
+		nap_ms(POLL_MS);
+	}
+	dassert(strcmp(s.health, health) == 0, "node %s is '%s', want '%s'",
+	    name, s.health, health);
+	return s;
+}
+
+/* Poll `node list` until node `name` sent a heartbeat in the last
+ * second (a restarted orchestrator knows its nodes from its store before
+ * it hears from them). */
+static void
+wait_heartbeat(struct domain *d, const char *name)
+{
+	int64_t end = now_ms() + WAIT_MS, age = -1;
+	while (now_ms() < end) {
+		int rc;
+		struct dj *v = dom_json(d, ARGS("node", "list"), &rc, NULL);
+		const struct dj *n = dj_find(dj_get(v, "nodes"), "name", name);
+		age = dj_int(dj_get(n, "last_heartbeat_ms"), -1);
+		dj_free(v);
+		if (rc == 0 && age >= 0 && age < 1000) {
+			return;
+		}
+		nap_ms(POLL_MS);
+	}
+	dassert(
+	    false, "no heartbeat from %s (last %" PRId64 " ms ago)", name, age);
+}
+
+/* `ledge workflow start FILE --json`, asserted to succeed. */
+static struct dj *
+start_workflow(struct domain *d, const char *path)
+{
+	return ok_json(d, ARGS("workflow", "start", path));
+}
+
+/* The node a `workflow start` reply placed `part` on ("" if none). */
+static const char *
+placed_on(const struct dj *start, const char *part)
+{
+	const char *n =
+	    dj_gets(dj_find(dj_get(start, "placed"), "part", part), "node");
+	return n ? n : "";
+}
+
+/* ------------------------------------------------------------------ */
+/* 1. casts and calls across nodes                                     */
+
+static const char *const cross_wf =
+    "workflow: xn\n"
+    "functions:\n"
+    "  front:\n"
+    "    code: @F/tally.so\n"
+    "    outputs: { out: back }\n"
+    "    placement: { node: n1 }\n"
+    "  back:\n"
+    "    code: @F/tally.so\n"
+    "    outputs: { out: tail }\n"
+    "    placement: { node: n2 }\n"
+    "  tail:\n"
+    "    code: @F/tally.so\n"
+    "    placement: { node: n1 }\n"
+    "  asker:\n"
+    "    code: @F/caller.so\n"
+    "    config: { call_back: true }\n"
+    "    outputs: { peer: back }\n"
+    "    placement: { node: n1 }\n"
+    "resources:\n"
+    "  web:\n"
+    "    type: http-ingress\n"
+    "    config: { path: /ask, methods: [POST] }\n"
+    "    outputs: { request: asker }\n";
+
+Test(domain, casts_and_calls_cross_nodes_exactly_once)
+{
+	struct domain *d = domain("dom-cross", NULL);
+	struct dom_proc *n1, *n2;
+	struct httpc_resp resp;
+	char *path, *want, *got;
+	struct dj *st;
+	enum { K = 20, M = 5 };
+
+	orchestrator(d, CALM_TIMEOUT_S);
+	n1 = node(d, "n1", NULL, true);
+	n2 = node(d, "n2", NULL, false);
+	wait_health(d, "n1", "up");
+	wait_health(d, "n2", "up");
+
+	path = workflow_file(d, "xn.yaml", cross_wf);
+	st = start_workflow(d, path);
+	free(path);
+	cr_expect_str_eq(placed_on(st, "front"), "n1");
+	cr_expect_str_eq(placed_on(st, "back"), "n2");
+	cr_expect_str_eq(placed_on(st, "tail"), "n1");
+	cr_expect_str_eq(placed_on(st, "asker"), "n1");
+	/* http-ingress goes with its function, to the node with --http. */
+	cr_expect_str_eq(placed_on(st, "web"), "n1");
+	cr_expect_eq(dj_len(dj_get(st, "pending")), 0);
+	dj_free(st);
+
+	/* K casts into n1: front (n1) -> back (n2) -> tail (n1). */
+	for (int i = 0; i < K; i++) {
+		char data[16];
+		snprintf(data, sizeof data, "e%d", i);
+		cast(d, "xn", "front", data);
+	}
+	wait_n(d, "xn", "tail", K);
+	cr_expect_eq(state_n(d, "xn", "front"), K);
+	cr_expect_eq(state_n(d, "xn", "back"), K);
+
+	/* Calls: CLI -> back on n2; CLI -> asker on n1, which calls back on
+	 * n2; HTTP on n1 -> asker -> back, whose reply comes back. */
+	want = xfmt("n=%d\n", K);
+	got = call(d, "xn", "back", NULL);
+	cr_expect_str_eq(got ? got : "(failed)", want);
+	free(got);
+	got = call(d, "xn", "asker", NULL);
+	cr_expect_str_eq(got ? got : "(failed)", "inner rv=success");
+	free(got);
+	free(want);
+	cr_assert_eq(httpc_once("127.0.0.1", n1->http_port, 10000, "POST",
+	                 "/ask", NULL, "q", 1, &resp),
+	    HTTPC_OK);
+	/* caller.so adds its own newline after the reply. */
+	want = xfmt("rv=success reply=n=%d\n\n", K);
+	cr_expect_eq(resp.status, 200);
+	cr_expect_str_eq(resp.body, want);
+	free(want);
+	httpc_resp_free(&resp);
+
+	/* M casts straight to back (the CLI's cast lands on n2); they go on
+	 * to tail on n1. */
+	for (int i = 0; i < M; i++) {
+		cast(d, "xn", "back", "direct");
+	}
+	wait_n(d, "xn", "tail", K + M);
+	/* Not more, not less, everywhere, after a round trip through both
+	 * nodes. */
+	want = xfmt("n=%d\n", K + M);
+	wait_call(d, "xn", "back", want);
+	free(want);
+	cr_expect_eq(state_n(d, "xn", "front"), K);
+	cr_expect_eq(state_n(d, "xn", "back"), K + M);
+	cr_expect_eq(state_n(d, "xn", "tail"), K + M);
+
+	/* Each instance ran where it was placed, each event handled once. */
+	cr_expect_eq(log_count(n1, "[xn/front] tally cast"), K);
+	cr_expect_eq(log_count(n1, "[xn/tail] tally cast"), K + M);
+	cr_expect_eq(log_count(n2, "[xn/back] tally cast"), K + M);
+	cr_expect_eq(log_count(n1, "[xn/back]"), 0);
+	cr_expect_eq(log_count(n2, "[xn/front]"), 0);
+	cr_expect_eq(log_count(n2, "[xn/tail]"), 0);
+}
+
+/* ------------------------------------------------------------------ */
+/* 2. code is shipped once                                             */
+
+static const char *const ship_wf = "workflow: ship\n"
+                                   "functions:\n"
+                                   "  a:\n"
+                                   "    code: @F/relay.so\n"
+                                   "    outputs: { out: b }\n"
+                                   "    placement: { node: n1 }\n"
+                                   "  b:\n"
+                                   "    code: @F/relay.so\n"
+                                   "    placement: { node: n2 }\n";
+
+static const char *const ship2_wf = "workflow: ship2\n"
+                                    "functions:\n"
+                                    "  c:\n"
+                                    "    code: @F/relay.so\n"
+                                    "    placement: { node: n1 }\n"
+                                    "  e:\n"
+                                    "    code: @F/echo.so\n"
+                                    "    placement: { node: n2 }\n";
+
+/* The SHA-256 of a file, hex. */
+static void
+file_hash(const char *path, char hex[65])
+{
+	FILE *fp = fopen(path, "rb");
+	char *buf;
+	long n;
+	cr_assert_not_null(fp, "%s: %s", path, strerror(errno));
+	fseek(fp, 0, SEEK_END);
+	n = ftell(fp);
+	fseek(fp, 0, SEEK_SET);
+	buf = malloc((size_t)n + 1);
+	cr_assert_not_null(buf);
+	cr_assert_eq(fread(buf, 1, (size_t)n, fp), (size_t)n);
+	fclose(fp);
+	sha256_hex(buf, (size_t)n, hex);
+	free(buf);
+}
+
+/* The identity of a node's copy of a code file: a fetch writes a new file
+ * and renames it into place, so a second fetch changes the inode. */
+struct copy {
+	ino_t ino;
+	struct timespec mtime;
+};
+
+static struct copy
+code_copy(const struct dom_proc *n, const char *hash)
+{
+	char *p = xfmt("%s/code/%s.so", n->data, hash);
+	struct stat st;
+	struct copy c;
+	dassert(
+	    stat(p, &st) == 0, "%s has no code %.12s (%s)", n->name, hash, p);
+	free(p);
+	c.ino = st.st_ino;
+	c.mtime = st.st_mtim;
+	return c;
+}
+
+static bool
+same_copy(struct copy a, struct copy b)
+{
+	return a.ino == b.ino && a.mtime.tv_sec == b.mtime.tv_sec &&
+	    a.mtime.tv_nsec == b.mtime.tv_nsec;
+}
+
+Test(domain, code_is_uploaded_and_fetched_once)
+{
+	struct domain *d = domain("dom-ship", NULL);
+	struct dom_proc *n1, *n2;
+	char relay_hash[65], echo_hash[65], *relay, *echo, *path;
+	const struct dj *up;
+	struct copy r1, r2;
+	struct dj *st;
+
+	orchestrator(d, CALM_TIMEOUT_S);
+	n1 = node(d, "n1", NULL, false);
+	n2 = node(d, "n2", NULL, false);
+	wait_health(d, "n1", "up");
+	wait_health(d, "n2", "up");
+	relay = xfmt(
+	    "%s/relay.so", test_path("LEDGE_FIXTURES", "build/tests/fixtures"));
+	echo = xfmt(
+	    "%s/echo.so", test_path("LEDGE_FIXTURES", "build/tests/fixtures"));
+	file_hash(relay, relay_hash);
+	file_hash(echo, echo_hash);
+
+	/* Two functions share relay.so: it is uploaded once, named by the
+	 * SHA-256 of its bytes. */
+	path = workflow_file(d, "ship.yaml", ship_wf);
+	st = start_workflow(d, path);
+	up = dj_get(st, "uploaded");
+	cr_assert_eq(dj_len(up), 1, "uploads: %zu", dj_len(up));
+	cr_expect_str_eq(dj_gets(dj_at(up, 0), "path"), relay);
+	cr_expect_str_eq(dj_gets(dj_at(up, 0), "hash"), relay_hash);
+	dj_free(st);
+
+	/* Each node fetched it (once) and runs it. */
+	cast(d, "ship", "a", "x");
+	wait_n(d, "ship", "b", 1);
+	r1 = code_copy(n1, relay_hash);
+	r2 = code_copy(n2, relay_hash);
+
+	/* The same workflow again: nothing to upload, nothing to fetch. */
+	st = start_workflow(d, path);
+	cr_expect_eq(dj_len(dj_get(st, "uploaded")), 0,
+	    "a second start uploaded code again");
+	dj_free(st);
+	cast(d, "ship", "a", "y");
+	wait_n(d, "ship", "b", 2);
+
+	/* Another workflow sharing relay.so: only echo.so goes up. */
+	free(path);
+	path = workflow_file(d, "ship2.yaml", ship2_wf);
+	st = start_workflow(d, path);
+	up = dj_get(st, "uploaded");
+	cr_assert_eq(dj_len(up), 1, "uploads: %zu", dj_len(up));
+	cr_expect_str_eq(dj_gets(dj_at(up, 0), "path"), echo);
+	cr_expect_str_eq(dj_gets(dj_at(up, 0), "hash"), echo_hash);
+	dj_free(st);
+	cast(d, "ship2", "c", "z");
+	wait_n(d, "ship2", "c", 1);
+	code_copy(n2, echo_hash);
+
+	/* A node started again on its data folder keeps its code too. */
+	cr_assert_neq(dom_stop(n1, SIGTERM, 10000), -1);
+	dassert(dom_restart(n1) == 0, "n1 did not start again");
+	wait_health(d, "n1", "up");
+	cast(d, "ship", "a", "w");
+	wait_n(d, "ship", "b", 3);
+	wait_n(d, "ship", "a", 3);
+
+	/* relay.so was fetched once by each node: the copies are the same
+	 * files as after the first start. */
+	cr_expect(same_copy(r1, code_copy(n1, relay_hash)),
+	    "n1 fetched relay.so again");
+	cr_expect(same_copy(r2, code_copy(n2, relay_hash)),
+	    "n2 fetched relay.so again");
+	free(path);
+	free(relay);
+	free(echo);
+}
+
+/*
+ * docs/protocol.md: wf.start answers `new: false` when the workflow was
+ * running already (the same text and code: `unchanged`, nothing restarts).
+ */
+Test(domain, starting_a_running_workflow_again_says_replaced)
+{
+	struct domain *d = domain("dom-replace", NULL);
+	char *path;
+	struct dj *st;
+
+	orchestrator(d, CALM_TIMEOUT_S);
+	node(d, "n1", NULL, false);
+	node(d, "n2", NULL, false);
+	wait_health(d, "n1", "up");
+	wait_health(d, "n2", "up");
+	path = workflow_file(d, "ship.yaml", ship_wf);
+	st = start_workflow(d, path);
+	cr_expect(dj_true(dj_get(st, "new")), "a first start is new");
+	dj_free(st);
+	st = start_workflow(d, path);
+	cr_expect(!dj_true(dj_get(st, "new")),
+	    "a second start of the same workflow says new: true");
+	cr_expect(dj_true(dj_get(st, "unchanged")),
+	    "the same workflow again is unchanged");
+	dj_free(st);
+	free(path);
+}
+
+/* ------------------------------------------------------------------ */
+/* 3. placement by label, and why nothing fits                         */
+
+static const char *const north_wf =
+    "workflow: north\n"
+    "functions:\n"
+    "  f:\n"
+    "    code: @F/tally.so\n"
+    "    placement: { labels: { zone: north } }\n"
+    "  g:\n"
+    "    code: @F/tally.so\n"
+    "  h:\n"
+    "    code: @F/tally.so\n"
+    "    placement: { node: zz }\n";
+
+/* The reason `pending` gives for `part` in a start or show reply. */
+static const char *
+why(const struct dj *reply, const char *part)
+{
+	const char *w =
+	    dj_gets(dj_find(dj_get(reply, "pending"), "part", part), "why");
+	return w ? w : "";
+}
+
+/*
+ * The reason f waits: the filter, then every node with its labels, e.g.
+ * "f: no node has label zone=north; nodes: a (zone=south), b (no labels)"
+ * (the nodes in the orchestrator's order, which is not by name).
+ */
+static void
+expect_label_reason(const char *w)
+{
+	const char *head = "f: no node has label zone=north; nodes: ";
+	cr_expect(strncmp(w, head, strlen(head)) == 0 &&
+	        strstr(w, "a (zone=south)") != NULL &&
+	        strstr(w, "b (no labels)") != NULL &&
+	        strlen(w) ==
+	            strlen(head) + strlen("a (zone=south), b (no labels)"),
+	    "why: %s", w);
+}
+
+Test(domain, placement_by_label_waits_for_a_node_that_fits)
+{
+	struct domain *d = domain("dom-label", NULL);
+	struct dom_proc *c;
+	struct where g0, g1, f;
+	char *path, *err = NULL, *out = NULL;
+	struct dj *st, *list;
+	const struct dj *wl;
+	int rc;
+
+	orchestrator(d, CALM_TIMEOUT_S);
+	node(d, "a", ARGS("zone=south"), false);
+	node(d, "b", NULL, false);
+	wait_health(d, "a", "up");
+	wait_health(d, "b", "up");
+
+	path = workflow_file(d, "north.yaml", north_wf);
+	st = start_workflow(d, path);
+	free(path);
+	/* What fits is placed; what does not waits, with a reason that
+	 * names the filter and every node with its labels. */
+	cr_expect_str_neq(placed_on(st, "g"), "");
+	cr_expect_str_eq(placed_on(st, "f"), "");
+	cr_expect_eq(dj_len(dj_get(st, "pending")), 2);
+	fprintf(stderr, "pending: %s\n", why(st, "f"));
+	fprintf(stderr, "pending: %s\n", why(st, "h"));
+	expect_label_reason(why(st, "f"));
+	cr_expect(strstr(why(st, "h"), "'zz'") != NULL &&
+	        strstr(why(st, "h"), "a") != NULL &&
+	        strstr(why(st, "h"), "b") != NULL,
+	    "h: %s", why(st, "h"));
+	dj_free(st);
+
+	/* The same in `workflow show` and `workflow list`. */
+	st = ok_json(d, ARGS("workflow", "show", "north"));
+	expect_label_reason(why(st, "f"));
+	dj_free(st);
+	list = ok_json(d, ARGS("workflow", "list"));
+	wl = dj_find(dj_get(list, "workflows"), "name", "north");
+	cr_expect_eq(dj_int(dj_get(wl, "placed"), -1), 1);
+	cr_expect_eq(dj_int(dj_get(wl, "pending"), -1), 2);
+	dj_free(list);
+
+	/* A pending function cannot be invoked: exit 1 and why. */
+	rc = dom_cli(d, ARGS("invoke", "north", "f", "x"), &out, &err);
+	cr_expect_eq(rc, 1, "invoke of a pending function: exit %d", rc);
+	cr_expect(strstr(err, "north/f") != NULL, "stderr: %s", err);
+	free(out);
+	free(err);
+
+	cr_assert(where_is(d, "north", "g", &g0));
+	/* A node that fits arrives: f goes there, nothing else moves. */
+	c = node(d, "c", ARGS("zone=north", "disk=ssd"), false);
+	f = wait_on(d, "north", "f", "c");
+	cr_expect_gt(f.epoch, 0);
+	cast(d, "north", "f", "x");
+	wait_call(d, "north", "f", "n=1\n");
+	cr_expect_eq(log_count(c, "[north/f] tally cast n=1"), 1);
+	cr_assert(where_is(d, "north", "g", &g1));
+	cr_expect_str_eq(g1.node, g0.node, "g moved");
+	cr_expect_eq(g1.epoch, g0.epoch, "g was placed again");
+	/* h still waits for its node, which the reason now lists. */
+	st = ok_json(d, ARGS("workflow", "show", "north"));
+	cr_expect_eq(dj_len(dj_get(st, "pending")), 1);
+	cr_expect(strstr(why(st, "h"), "'zz'") != NULL &&
+	        strstr(why(st, "h"), "c") != NULL,
+	    "h: %s", why(st, "h"));
+	dj_free(st);
+}
+
+/* ------------------------------------------------------------------ */
+/* 4. a node killed with SIGKILL: its parts move                       */
+
+static const char *const failover_wf =
+    "workflow: fo\n"
+    "functions:\n"
+    "  f:\n"
+    "    code: @F/tally.so\n"
+    "    placement: { labels: { pool: edge } }\n"
+    "  src:\n"
+    "    code: @F/tally.so\n"
+    "    outputs: { out: f }\n"
+    "    placement: { node: c }\n";
+
+/* The node of a, b that is not `name`. */
+static struct dom_proc *
+other(struct dom_proc *a, struct dom_proc *b, const char *name)
+{
+	return strcmp(a->name, name) == 0 ? b : a;
+}
+
+/*
+ * Wait until node p logged "workflow WF deployed here" `times` times: a
+ * node learns where the parts of a workflow went when the orchestrator
+ * deploys it there again (`workflow show` may say so a little earlier).
+ */
+static void
+wait_deployed(struct dom_proc *p, const char *wf, int times)
+{
+	char *needle = xfmt("workflow %s deployed here", wf);
+	dassert(proc_wait_log_count(p->p, needle, times, WAIT_MS) == 0,
+	    "%s did not log '%s' %d times", p->name, needle, times);
+	free(needle);
+}
+
+Test(domain, killed_node_parts_move_within_twice_the_timeout)
+{
+	struct domain *d = domain("dom-kill", NULL);
+	struct dom_proc *a, *b, *c, *from, *to;
+	struct where w0, w;
+	char *path, *got = NULL, *msg;
+	struct dj *st;
+	int64_t t0, dt = -1, end;
+	enum { K = 5, K2 = 3 };
+
+	orchestrator(d, LOSS_TIMEOUT_S);
+	a = node(d, "a", ARGS("pool=edge"), false);
+	b = node(d, "b", ARGS("pool=edge"), false);
+	c = node(d, "c", NULL, false);
+	wait_health(d, "a", "up");
+	wait_health(d, "b", "up");
+	wait_health(d, "c", "up");
+
+	path = workflow_file(d, "fo.yaml", failover_wf);
+	dj_free(start_workflow(d, path));
+	free(path);
+	cr_assert(where_is(d, "fo", "f", &w0));
+	from = strcmp(w0.node, "a") == 0 ? a : b;
+	to = other(a, b, w0.node);
+	dassert(strcmp(w0.node, from->name) == 0, "f is on '%s'", w0.node);
+	for (int i = 0; i < K; i++) {
+		cast(d, "fo", "src", "x");
+	}
+	wait_n(d, "fo", "f", K);
+
+	/* kill -9; measure until `workflow show` names the other node and
+	 * the function answers there (with empty state: no replicas). */
+	t0 = now_ms();
+	cr_assert_eq(proc_kill(from->p, SIGKILL), 0);
+	end = t0 + 4 * LOSS_TIMEOUT_MS + 5000;
+	while (now_ms() < end) {
+		if (where_is(d, "fo", "f", &w) &&
+		    strcmp(w.node, to->name) == 0) {
+			free(got);
+			if ((got = call(d, "fo", "f", NULL)) != NULL &&
+			    strcmp(got, "n=0\n") == 0) {
+				dt = now_ms() - t0;
+				break;
+			}
+		}
+		nap_ms(POLL_MS);
+	}
+	fprintf(stderr,
+	    "failover after kill -9 of %s: %s in %" PRId64
+	    " ms (node timeout %d ms, bound %d ms)\n",
+	    from->name, to->name, dt, LOSS_TIMEOUT_MS,
+	    2 * LOSS_TIMEOUT_MS + POLL_ALLOWANCE_MS);
+	dassert(dt >= 0, "f did not answer on %s after the kill (last: %s)",
+	    to->name, got ? got : "no answer");
+	free(got);
+	cr_expect_leq(dt, 2 * LOSS_TIMEOUT_MS + POLL_ALLOWANCE_MS,
+	    "failover took %" PRId64 " ms", dt);
+	cr_expect_gt(w.epoch, w0.epoch, "a moved part gets a new epoch");
+	cr_expect_str_eq(node_stat(d, from->name).health, "lost");
+	msg = xfmt("node %s lost", from->name);
+	cr_expect_geq(log_count(d->orc, msg), 1);
+	free(msg);
+
+	/* src on c now sends to f on its new node. */
+	wait_deployed(c, "fo", 2);
+	for (int i = 0; i < K2; i++) {
+		cast(d, "fo", "src", "y");
+	}
+	wait_n(d, "fo", "f", K2);
+	wait_n(d, "fo", "src", K + K2);
+	cr_expect_eq(log_count(to, "[fo/f] tally init n=0"), 1);
+	cr_expect_eq(log_count(to, "[fo/f] tally cast"), K2);
+	st = ok_json(d, ARGS("workflow", "show", "fo"));
+	cr_expect_eq(dj_len(dj_get(st, "pending")), 0);
+	dj_free(st);
+}
+
+/*
+ * Events a node emitted towards a part whose node then died (queued in
+ * its outbox for that node) are not lost: they go to the part's new node.
+
+ */
+Test(domain, events_queued_for_a_killed_node_reach_its_parts_new_node)
+{
+	struct domain *d = domain("dom-queued", NULL);
+	struct dom_proc *a, *b, *c, *from, *to;
+	struct where w0;
+	char *path;
+	enum { K1 = 2, K2 = 3, K3 = 2 };
+
+	orchestrator(d, LOSS_TIMEOUT_S);
+	a = node(d, "a", ARGS("pool=edge"), false);
+	b = node(d, "b", ARGS("pool=edge"), false);
+	c = node(d, "c", NULL, false);
+	wait_health(d, "a", "up");
+	wait_health(d, "b", "up");
+	wait_health(d, "c", "up");
+	path = workflow_file(d, "fo.yaml", failover_wf);
+	dj_free(start_workflow(d, path));
+	free(path);
+	cr_assert(where_is(d, "fo", "f", &w0));
+	from = strcmp(w0.node, "a") == 0 ? a : b;
+	to = other(a, b, w0.node);
+	for (int i = 0; i < K1; i++) {
+		cast(d, "fo", "src", "x");
+	}
+	wait_n(d, "fo", "f", K1);
+
+	/* f's node dies; src on c goes on casting to f before anyone knows:
+	 * those events wait in c's outbox for the dead node. */
+	cr_assert_neq(dom_stop(from, SIGKILL, 5000), -1);
+	for (int i = 0; i < K2; i++) {
+		cast(d, "fo", "src", "queued");
+	}
+	wait_n(d, "fo", "src", K1 + K2);
+	cr_assert_eq(log_count(c, "workflow fo deployed here"), 1,
+	    "c learned of the move before the casts; the test proves nothing");
+
+	/* f starts afresh on the other node and gets them, and what
+	 * follows. */
+	wait_on(d, "fo", "f", to->name);
+	wait_deployed(c, "fo", 2);
+	for (int i = 0; i < K3; i++) {
+		cast(d, "fo", "src", "after");
+	}
+	wait_n(d, "fo", "src", K1 + K2 + K3);
+	wait_n(d, "fo", "f", K2 + K3);
+	cr_expect_eq(log_count(to, "[fo/f] tally cast"), K2 + K3);
+}
+
+/* ------------------------------------------------------------------ */
+/* 5. the orchestrator stops and starts again                          */
+
+static const char *const keep_wf =
+    "workflow: keep\n"
+    "functions:\n"
+    "  front:\n"
+    "    code: @F/tally.so\n"
+    "    outputs: { out: back }\n"
+    "    placement: { node: n1 }\n"
+    "  back:\n"
+    "    code: @F/tally.so\n"
+    "    placement: { node: n2 }\n"
+    "resources:\n"
+    "  web:\n"
+    "    type: http-ingress\n"
+    "    config: { path: /in, methods: [POST], mode: cast }\n"
+    "    outputs: { request: front }\n";
+
+static void
+orchestrator_restart(int sig)
+{
+	struct domain *d = domain("dom-orc", NULL);
+	struct dom_proc *n1, *n2;
+	struct where before[3], after[3];
+	static const char *const parts[] = { "front", "back", "web" };
+	char *path, *needle, *err = NULL;
+	const struct dj *wl;
+	struct dj *list;
+	int64_t ready;
+	int status, rc;
+	enum { K = 10, M = 7, K2 = 5 };
+
+	orchestrator(d, CALM_TIMEOUT_S);
+	n1 = node(d, "n1", NULL, true);
+	n2 = node(d, "n2", NULL, false);
+	wait_health(d, "n1", "up");
+	wait_health(d, "n2", "up");
+	path = workflow_file(d, "keep.yaml", keep_wf);
+	dj_free(start_workflow(d, path));
+	free(path);
+	for (int i = 0; i < K; i++) {
+		cast(d, "keep", "front", "x");
+	}
+	wait_n(d, "keep", "back", K);
+	for (int i = 0; i < 3; i++) {
+		cr_assert(where_is(d, "keep", parts[i], &before[i]));
+	}
+
+	status = dom_stop(d->orc, sig, 10000);
+	cr_assert_neq(status, -1, "the orchestrator did not stop");
+	if (sig == SIGTERM) {
+		cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		    "status %#x", status);
+		cr_expect_eq(log_count(d->orc, "stopped cleanly"), 1);
+	}
+
+	/* The nodes go on without it: HTTP into n1, through the link to
+	 * n2. */
+	for (int i = 0; i < M; i++) {
+		struct httpc_resp resp;
+		cr_assert_eq(httpc_once("127.0.0.1", n1->http_port, 10000,
+		                 "POST", "/in", NULL, "h", 1, &resp),
+		    HTTPC_OK);
+		cr_expect_eq(
+		    resp.status, 202, "status %d: %s", resp.status, resp.body);
+		httpc_resp_free(&resp);
+	}
+	needle = xfmt("[keep/back] tally cast n=%d", K + M);
+	dassert(proc_wait_log(n2->p, needle, WAIT_MS) == 0,
+	    "n2 did not count to %d while the orchestrator was away", K + M);
+	free(needle);
+	/* Both nodes tried to reach it (they rejoin every 2 s) and went on. */
+	dassert(proc_wait_log(n1->p, "waiting for the orchestrator", WAIT_MS) ==
+	            0 &&
+	        proc_wait_log(n2->p, "waiting for the orchestrator", WAIT_MS) ==
+	            0,
+	    "the nodes did not notice that the orchestrator was away");
+	cr_expect(proc_running(n1->p) && proc_running(n2->p));
+	/* The CLI says clearly that nobody answers. */
+	rc = dom_cli(d, ARGS("workflow", "list"), NULL, &err);
+	cr_expect_eq(rc, 1);
+	cr_expect(strstr(err, d->url) != NULL, "stderr: %s", err);
+	free(err);
+
+	dassert(dom_restart(d->orc) == 0, "the orchestrator did not restart");
+	ready = now_ms();
+	cr_expect_eq(
+	    log_count(d->orc, "1 workflows and 2 nodes from the store"), 1);
+	wait_heartbeat(d, "n1");
+	wait_heartbeat(d, "n2");
+	/*
+	 * A node tells the orchestrator what it runs when it joins, which it
+	 * does again every 2 s; a restarted orchestrator that wrongly
+	 * deployed anything would do it then.  Such a join leaves no trace
+	 * when it changes nothing, so let one round pass before checking
+	 * that nothing was started again.
+	 */
+	nap_ms((int)(ready + 2500 - now_ms()) > 0
+	        ? (int)(ready + 2500 - now_ms())
+	        : 0);
+
+	/* It still knows the workflow, on the same nodes, same epochs. */
+	list = ok_json(d, ARGS("workflow", "list"));
+	wl = dj_find(dj_get(list, "workflows"), "name", "keep");
+	cr_expect_eq(dj_int(dj_get(wl, "placed"), -1), 3);
+	cr_expect_eq(dj_int(dj_get(wl, "pending"), -1), 0);
+	dj_free(list);
+	for (int i = 0; i < 3; i++) {
+		cr_assert(where_is(d, "keep", parts[i], &after[i]));
+		cr_expect_str_eq(
+		    after[i].node, before[i].node, "%s moved", parts[i]);
+		cr_expect_eq(after[i].epoch, before[i].epoch,
+		    "%s: epoch %" PRIu64 " -> %" PRIu64, parts[i],
+		    before[i].epoch, after[i].epoch);
+	}
+
+	/* Nothing lost, nothing counted twice, and it goes on. */
+	cr_expect_eq(state_n(d, "keep", "front"), K + M);
+	cr_expect_eq(state_n(d, "keep", "back"), K + M);
+	for (int i = 0; i < K2; i++) {
+		cast(d, "keep", "front", "y");
+	}
+	wait_n(d, "keep", "back", K + M + K2);
+	cr_expect_eq(state_n(d, "keep", "front"), K + M + K2);
+
+	/* No instance was started again: one init each, never stopped. */
+	cr_expect_eq(log_count(n1, "[keep/front] tally init"), 1);
+	cr_expect_eq(log_count(n2, "[keep/back] tally init"), 1);
+	cr_expect_eq(log_count(n1, "workflow keep stopped here"), 0);
+	cr_expect_eq(log_count(n2, "workflow keep stopped here"), 0);
+	cr_expect_eq(log_count(n2, "[keep/back] tally cast"), K + M + K2);
+}
+
+Test(domain, orchestrator_restart_after_sigterm_keeps_everything)
+{
+	orchestrator_restart(SIGTERM);
+}
+
+Test(domain, orchestrator_restart_after_sigkill_keeps_everything)
+{
+	orchestrator_restart(SIGKILL);
+}
+
+/* ------------------------------------------------------------------ */
+/* 6. a node that was away comes back fenced                           */
+
+Test(domain, stopped_node_comes_back_fenced)
+{
+	struct domain *d = domain("dom-fence", NULL);
+	struct dom_proc *a, *b, *c, *from, *to;
+	struct where w0, w;
+	struct nstat s0, s1;
+	char *path, *msg;
+	int64_t t0;
+	enum { K1 = 4, K2 = 3, K3 = 5 };
+
+	orchestrator(d, LOSS_TIMEOUT_S);
+	a = node(d, "a", ARGS("pool=edge"), false);
+	b = node(d, "b", ARGS("pool=edge"), false);
+	c = node(d, "c", NULL, false);
+	wait_health(d, "a", "up");
+	wait_health(d, "b", "up");
+	wait_health(d, "c", "up");
+	path = workflow_file(d, "fo.yaml", failover_wf);
+	dj_free(start_workflow(d, path));
+	free(path);
+	cr_assert(where_is(d, "fo", "f", &w0));
+	from = strcmp(w0.node, "a") == 0 ? a : b;
+	to = other(a, b, w0.node);
+	for (int i = 0; i < K1; i++) {
+		cast(d, "fo", "src", "x");
+	}
+	wait_n(d, "fo", "f", K1);
+	s0 = node_stat(d, from->name);
+
+	/* Frozen for longer than the node timeout: lost, f moves. */
+	t0 = now_ms();
+	cr_assert_eq(proc_kill(from->p, SIGSTOP), 0);
+	w = wait_on(d, "fo", "f", to->name);
+	fprintf(stderr,
+	    "f moved off the stopped node %s to %s in %" PRId64 " ms\n",
+	    from->name, to->name, now_ms() - t0);
+	wait_health(d, from->name, "lost");
+	wait_deployed(c, "fo", 2);
+	for (int i = 0; i < K2; i++) {
+		cast(d, "fo", "src", "y");
+	}
+	wait_n(d, "fo", "f", K2);
+
+	/* Back: it learns it was fenced, stops its f, and rejoins with a
+	 * new epoch. */
+	cr_assert_eq(proc_kill(from->p, SIGCONT), 0);
+	dassert(proc_wait_log(
+	            from->p, "fenced: the domain moved fo/f", WAIT_MS) == 0,
+	    "%s did not say it was fenced", from->name);
+	s1 = wait_health(d, from->name, "up");
+	cr_expect_gt(s1.epoch, s0.epoch, "epoch %" PRIu64 " -> %" PRIu64,
+	    s0.epoch, s1.epoch);
+	msg = xfmt("node %s is back", from->name);
+	cr_expect_geq(log_count(d->orc, msg), 1);
+	free(msg);
+
+	/* One f, on the new node; events go there only. */
+	for (int i = 0; i < K3; i++) {
+		cast(d, "fo", "src", "z");
+	}
+	wait_n(d, "fo", "f", K2 + K3);
+	cr_assert(where_is(d, "fo", "f", &w));
+	cr_expect_str_eq(w.node, to->name);
+	cr_expect_eq(w.copies, 1);
+	cr_expect_eq(log_count(from, "[fo/f] tally cast"), K1,
+	    "the fenced instance handled events");
+	cr_expect_eq(log_count(to, "[fo/f] tally cast"), K2 + K3);
+	cr_expect_eq(state_n(d, "fo", "src"), K1 + K2 + K3);
+}
+
+/* ------------------------------------------------------------------ */
+/* 7. TLS: only certificates of the domain's CA get in                 */
+
+/* Run openssl with `args` in `dir`; asserts it succeeded. */
+static void
+openssl(const char *bin, const char *dir, const char *const *args)
+{
+	const char *argv[40];
+	char *out = NULL, *err = NULL, *cwd = getcwd(NULL, 0);
+	size_t n = 0;
+	int rc;
+	argv[n++] = bin;
+	for (size_t i = 0; args[i] != NULL && n < 39; i++) {
+		argv[n++] = args[i];
+	}
+	argv[n] = NULL;
+	cr_assert_not_null(cwd);
+	cr_assert_eq(chdir(dir), 0);
+	rc = dom_exec(argv, 30000, &out, &err);
+	cr_assert_eq(chdir(cwd), 0);
+	cr_assert_eq(
+	    rc, 0, "openssl %s: exit %d: %s", joined(args), rc, err ? err : "");
+	free(cwd);
+	free(out);
+	free(err);
+}
+
+/* A CA (NAME-ca.crt/.key) and a certificate it signed (NAME.crt/.key)
+ * for 127.0.0.1, client and server use. */
+static void
+make_pki(const char *bin, const char *dir, const char *name)
+{
+	char *cak = xfmt("%s-ca.key", name), *cac = xfmt("%s-ca.crt", name);
+	char *k = xfmt("%s.key", name), *csr = xfmt("%s.csr", name);
+	char *c = xfmt("%s.crt", name), *subj = xfmt("/CN=%s test CA", name);
+	char *ext = xfmt("%s/ext.cnf", dir);
+	FILE *fp = fopen(ext, "w");
+	cr_assert_not_null(fp);
+	fputs("subjectAltName=IP:127.0.0.1,DNS:localhost\n"
+	      "basicConstraints=CA:FALSE\n"
+	      "keyUsage=digitalSignature,keyEncipherment\n"
+	      "extendedKeyUsage=serverAuth,clientAuth\n",
+	    fp);
+	cr_assert_eq(fclose(fp), 0);
+	openssl(bin, dir,
+	    ARGS("req", "-x509", "-newkey", "ec", "-pkeyopt",
+	        "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", cak,
+	        "-out", cac, "-days", "2", "-subj", subj));
+	openssl(bin, dir,
+	    ARGS("req", "-new", "-newkey", "ec", "-pkeyopt",
+	        "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", k, "-out",
+	        csr, "-subj", "/CN=127.0.0.1"));
+	openssl(bin, dir,
+	    ARGS("x509", "-req", "-in", csr, "-CA", cac, "-CAkey", cak,
+	        "-CAcreateserial", "-out", c, "-days", "2", "-extfile",
+	        "ext.cnf"));
+	free(cak);
+	free(cac);
+	free(k);
+	free(csr);
+	free(c);
+	free(subj);
+	free(ext);
+}
+
+/*
+ * tls+tcp:// with separate certificate and key files: nodes with a
+ * certificate of the domain's CA join and talk; others are refused.
+ */
+Test(domain, tls_admits_only_certificates_of_the_domain_ca)
+{
+	char *ossl = dom_which("openssl");
+	char *dir, *cert, *key, *ca, *rcert, *rkey, *path, *out, *err;
+	struct dom_proc *rogue;
+	struct domain *d;
+	int64_t end;
+	int rc;
+
+	cr_assert_not_null(
+	    ossl, "the openssl command is needed (tools/deps.sh installs it)");
+	dir = tmpdir_make("dom-pki");
+	cr_assert_not_null(dir);
+	scratch[nscratch++] = dir;
+	make_pki(ossl, dir, "good");
+	make_pki(ossl, dir, "rogue");
+	free(ossl);
+	cert = xfmt("%s/good.crt", dir);
+	key = xfmt("%s/good.key", dir);
+	ca = xfmt("%s/good-ca.crt", dir);
+	rcert = xfmt("%s/rogue.crt", dir);
+	rkey = xfmt("%s/rogue.key", dir);
+
+	d = domain("dom-tls", &(struct dom_tls) { cert, key, ca });
+	orchestrator(d, CALM_TIMEOUT_S);
+	cr_assert(strncmp(d->url, "tls+tcp://", 10) == 0);
+	node(d, "n1", NULL, false);
+	node(d, "n2", NULL, false);
+	/* A node whose certificate another CA signed (it trusts the right
+	 * CA, so only its own certificate is wrong). */
+	rogue = dom_node(
+	    d, "rogue", NULL, false, &(struct dom_tls) { rcert, rkey, ca });
+	dassert(rogue != NULL, "the rogue node did not start");
+	wait_health(d, "n1", "up");
+	wait_health(d, "n2", "up");
+
+	/* Over TLS: CLI -> orchestrator -> n1, and the link n1 -> n2. */
+	path = workflow_file(d, "xn.yaml",
+	    "workflow: tls\n"
+	    "functions:\n"
+	    "  front:\n"
+	    "    code: @F/tally.so\n"
+	    "    outputs: { out: back }\n"
+	    "    placement: { node: n1 }\n"
+	    "  back:\n"
+	    "    code: @F/tally.so\n"
+	    "    placement: { node: n2 }\n");
+	dj_free(start_workflow(d, path));
+	free(path);
+	for (int i = 0; i < 3; i++) {
+		cast(d, "tls", "front", "x");
+	}
+	wait_n(d, "tls", "back", 3);
+
+	/* The rogue node never gets in: it is not listed while it tries,
+	 * until it says it is still waiting for the orchestrator (after its
+	 * first join attempt gave up). */
+	end = now_ms() + WAIT_MS;
+	for (;;) {
+		struct nstat s = node_stat(d, "rogue");
+		dassert(s.health[0] == '\0', "the rogue node joined (%s)",
+		    s.health);
+		if (log_count(rogue, "waiting for the orchestrator") > 0 ||
+		    now_ms() >= end) {
+			break;
+		}
+		nap_ms(100);
+	}
+	dassert(log_count(rogue, "waiting for the orchestrator") > 0,
+	    "the rogue node did not say that it cannot join");
+	cr_expect_str_eq(node_stat(d, "rogue").health, "");
+	cr_expect_eq(log_count(rogue, "joined the domain"), 0);
+	cr_expect(proc_running(rogue->p), "the rogue node exited");
+
+	/* A CLI without certificate options is a usage error (exit 2:
+	 * tls+tcp:// needs the three --tls-*); with the rogue certificate
+	 * it is turned away (exit 1).  Both say why and name the address. */
+	out = err = NULL;
+	rc = dom_cli_tls(d, &(struct dom_tls) { NULL, NULL, NULL },
+	    ARGS("node", "list"), &out, &err);
+	fprintf(stderr, "CLI without a certificate: exit %d: %s", rc, err);
+	cr_expect_eq(rc, 2, "exit %d", rc);
+	cr_expect(strstr(err, d->url) != NULL, "stderr: %s", err);
+	cr_expect(strstr(err, "--tls") != NULL, "stderr: %s", err);
+	free(out);
+	free(err);
+	out = err = NULL;
+	rc = dom_cli_tls(d, &(struct dom_tls) { rcert, rkey, ca },
+	    ARGS("node", "list"), &out, &err);
+	fprintf(stderr, "CLI with the rogue certificate: exit %d: %s", rc, err);
+	cr_expect_eq(rc, 1, "exit %d", rc);
+	cr_expect(strstr(err, d->url) != NULL, "stderr: %s", err);
+	cr_expect_eq(strstr(out, "n1"), NULL, "stdout: %s", out);
+	free(out);
+	free(err);
+
+	free(cert);
+	free(key);
+	free(ca);
+	free(rcert);
+	free(rkey);
+}
