@@ -1751,6 +1751,38 @@ struct undeploy {
 };
 
 static void
+undeploy_committed(void *arg)
+{
+	struct undeploy *u = arg;
+	struct node *n = u->n;
+	struct node_wf *w = u->w;
+	/* Its writes are over (and were streamed): replication stops. */
+	for (size_t i = 0; i < w->ninsts; i++) {
+		commit_set_replicas(
+		    n->commit, w->insts[i]->target.id, NULL, NULL, 0);
+	}
+	rlog_write(n->log, RLOG_INFO, n->name, "workflow %s stopped here",
+	    w->wf->name);
+	w->undeploying = NULL;
+	if (u->done) {
+		u->done(u->arg);
+	}
+	free(u);
+}
+
+/* Committer thread: everything before is durable. */
+static void
+undeploy_durable(void *arg, int err)
+{
+	struct undeploy *u = arg;
+	(void)err; /* a failed commit ends the node */
+	if (loop_post(u->n->loop, undeploy_committed, u) != 0) {
+		/* the loop is gone: the node is being freed */
+		free(u);
+	}
+}
+
+static void
 undeploy_finish(struct node *n, struct undeploy *u)
 {
 	struct node_wf *w = u->w;
@@ -1760,9 +1792,6 @@ undeploy_finish(struct node *n, struct undeploy *u)
 		if (w->insts[i]->target.id < n->ntargets) {
 			n->targets[w->insts[i]->target.id] = NULL;
 		}
-		/* Its writes are over; a new primary streams from now on. */
-		commit_set_replicas(
-		    n->commit, w->insts[i]->target.id, NULL, NULL, 0);
 	}
 	for (size_t i = 0; i < w->nres; i++) {
 		if (w->res[i]->target.id < n->ntargets) {
@@ -1777,13 +1806,18 @@ undeploy_finish(struct node *n, struct undeploy *u)
 	}
 	w->next = n->retired;
 	n->retired = w;
-	rlog_write(n->log, RLOG_INFO, n->name, "workflow %s stopped here",
-	    w->wf->name);
-	w->undeploying = NULL;
-	if (u->done) {
-		u->done(u->arg);
+	/* done waits for the last writes of its instances to be durable
+	 * (and visible): whatever runs next - the same parts deployed
+	 * again, an export of their state - must read them. */
+	struct commit_rec *rec = commit_rec_new();
+	if (rec == NULL) {
+		commit_flush(n->commit);
+		undeploy_committed(u);
+		return;
 	}
-	free(u);
+	rec->done = undeploy_durable;
+	rec->arg = u;
+	commit_submit(n->commit, rec);
 }
 
 int
