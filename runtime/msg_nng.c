@@ -500,9 +500,13 @@ msg_client_new(struct loop *l, const char *url, const struct msg_tls *tls,
 		free(c);
 		return -1;
 	}
-	/* A request lost with a connection is sent again on the next one;
-	 * the protocols above are idempotent (sequence numbers). */
-	nng_socket_set_ms(c->sock, NNG_OPT_REQ_RESENDTIME, 2000);
+	/* A request lost with a connection is sent again on the next one
+	 * (nng does that by itself when the peer disconnects).  No resend
+	 * on a timer: a slow answer (a deploy waiting for instances to
+	 * stop) is not a lost one, and not every request is idempotent;
+	 * each caller has its own timeout. */
+	nng_socket_set_ms(
+	    c->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
 	if (dial_to(c->sock, url, tls, err, errlen) != 0) {
 		nng_close(c->sock);
 		free(c->url);

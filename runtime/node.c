@@ -48,6 +48,7 @@ struct node_res {
 
 struct node_wf {
 	struct node_wf *next;
+	struct node *node;
 	struct workflow *wf;
 	struct node_instance **insts;
 	size_t ninsts;
@@ -212,6 +213,14 @@ uint64_t
 node_next_qid(struct node *n)
 {
 	return atomic_fetch_add(&n->next_qid, 1);
+}
+
+void
+node_qid_above(struct node *n, uint64_t qid)
+{
+	uint64_t cur = atomic_load(&n->next_qid);
+	while (cur <= qid &&
+	    !atomic_compare_exchange_weak(&n->next_qid, &cur, qid + 1)) { }
 }
 
 const char *
@@ -1117,6 +1126,7 @@ node_deploy_placed(struct node *n, struct workflow *wf,
 		snprintf(err, errlen, "out of memory");
 		return LEDGE_ENOMEM;
 	}
+	w->node = n;
 	w->wf = wf;
 	w->placement = pl;
 	if ((w->insts = calloc(wf->nfunctions + 1, sizeof *w->insts)) == NULL ||
@@ -1266,8 +1276,7 @@ static void
 wf_inited(void *arg)
 {
 	struct node_wf *w = arg;
-	struct node *n =
-	    w->res && w->nres ? w->res[0]->res.node : w->insts[0]->node;
+	struct node *n = w->node;
 	if (w->init_failed > 0 && atomic_load(&n->state) == NS_RUNNING) {
 		/* Deployed into a running node: take it down again. */
 		stop_resources(w);

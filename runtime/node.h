@@ -228,6 +228,10 @@ const char *node_data_dir(struct node *n);
 int node_registry_id(struct node *n, const char *name, uint32_t *id);
 bool node_registry_lookup(struct node *n, const char *name, uint32_t *id);
 
+/* Make sure ids handed out from now on are above `qid` (a copy of
+ * another node's queue arrived).  Any thread. */
+void node_qid_above(struct node *n, uint64_t qid);
+
 /* A fresh id for a durable event (never reused, also across restarts). */
 uint64_t node_next_qid(struct node *n);
 

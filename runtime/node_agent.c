@@ -542,7 +542,8 @@ deploy_done(void *arg, int rv, const char *err)
 		for (size_t i = 0; i < wire_len(lost); i++) {
 			char *node = wire_str_dup(wire_key_at(lost, i));
 			if (node != NULL) {
-				links_readdress(node_links(j->a->n), node);
+				links_readdress(
+				    node_links(j->a->n), node, true);
 			}
 			free(node);
 		}

@@ -363,6 +363,9 @@ repl_expand(struct commit *c, struct store_batch *b, struct commit_rec *r)
 	for (size_t i = 0; i < nbufs && rv == LEDGE_OK; i++) {
 		struct repl_buf *rb = &bufs[i];
 		size_t nlen = strlen(rb->t->name) + 1;
+		if (rb->len == 0) {
+			continue; /* only cancelled operations */
+		}
 		unsigned char okey[12] = { 0 };
 		for (size_t k = 0; k < rb->t->npeers && rv == LEDGE_OK; k++) {
 			unsigned char *e;

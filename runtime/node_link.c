@@ -24,9 +24,10 @@
 #define BATCH_MAX   256
 #define BATCH_BYTES (4u << 20)
 /* Time a batch may wait for its acknowledgement before it is resent. */
-#define ACK_TIMEOUT_MS 5000
-#define RETRY_MIN_MS   50
-#define RETRY_MAX_MS   2000
+#define ACK_TIMEOUT_MS   5000
+#define RETRY_MIN_MS     50
+#define RETRY_MAX_MS     2000
+#define RETRY_NOT_YET_MS 50
 
 struct out_entry {
 	struct out_entry *next;
@@ -181,6 +182,10 @@ apply_repl(
 		case REC_PUT:
 			rv = commit_rec_put(
 			    rec, o[0], key, 4 + klen, o + 10 + klen, vlen);
+			if (o[0] == STORE_QUEUE && klen == 8) {
+				/* Its queue ids must not collide with ours. */
+				node_qid_above(l->n, store_rd64(o + 10));
+			}
 			break;
 		case REC_DEL:
 			rv = commit_rec_del(rec, o[0], key, 4 + klen);
@@ -618,14 +623,28 @@ on_ack(void *arg, int err, const void *data, size_t len)
 		return;
 	}
 	p->fenced_logged = false;
+	uint64_t acked = wire_as_u64(wire_get(root, "acked"), 0);
+	bool progress = p->head == NULL || acked >= p->head->seq;
+	bool unknown = wire_str_eq(wire_get(root, "code"), "unknown-target");
 	{
 		uint64_t us = clock_mono_us() - p->sent_us;
 		pthread_mutex_lock(&p->l->mu);
 		p->rtt_us = p->rtt_us ? (p->rtt_us * 7 + us) / 8 : us;
 		pthread_mutex_unlock(&p->l->mu);
 	}
-	drop_acked(p, wire_as_u64(wire_get(root, "acked"), 0));
+	drop_acked(p, acked);
 	wire_r_fini(&r);
+	if (!progress) {
+		/* The peer took none of the batch: its target is not
+		 * deployed there (yet, e.g. during a move; or any more: then
+		 * this node may know where it runs now).  Try again soon. */
+		if (unknown && links_readdress(p->l, p->name, false) > 0) {
+			kick(p);
+			return;
+		}
+		loop_timer_start(p->retry, RETRY_NOT_YET_MS);
+		return;
+	}
 	p->backoff_ms = RETRY_MIN_MS;
 	kick(p);
 }
@@ -773,13 +792,19 @@ struct ack_wait {
 	struct links *l;
 	struct msg_req *req;
 	uint64_t acked;
+	char *unknown; /* the target of the first event not taken, if any */
 };
 
 static void
 ack_on_loop(void *arg)
 {
 	struct ack_wait *a = arg;
-	reply_simple(a->req, true, NULL, NULL, a->acked, true);
+	/* ok, with the watermark; and if an event was not taken because
+	 * its target is not here, which one (the sender may know where it
+	 * went: links_readdress). */
+	reply_simple(a->req, true, a->unknown ? "unknown-target" : NULL,
+	    a->unknown, a->acked, true);
+	free(a->unknown);
 	free(a);
 }
 
@@ -805,6 +830,7 @@ links_handle_ev(struct links *l, struct msg_req *req, wire_v msg)
 	struct ack_wait *a;
 	struct node_event *ready = NULL, **tail = &ready;
 	size_t n = wire_len(events);
+	char *unknown = NULL, *target_dup = NULL;
 
 	if (from == NULL || inc == 0 || seq == 0 || !wire_is_array(events)) {
 		reply_simple(
@@ -827,6 +853,13 @@ links_handle_ev(struct links *l, struct msg_req *req, wire_v msg)
 		return;
 	}
 	uint64_t next = st->applied + 1;
+	if (st->applied == 0 && seq > 1) {
+		/* Nothing from this sender was ever applied here, yet its
+		 * stream starts later: the earlier events were acknowledged
+		 * by an earlier store of this node (its data folder was
+		 * replaced).  Start where the sender is. */
+		next = seq;
+	}
 	for (size_t i = 0; i < n; i++) {
 		uint64_t s = seq + i;
 		const void *p;
@@ -858,7 +891,11 @@ links_handle_ev(struct links *l, struct msg_req *req, wire_v msg)
 			break;
 		}
 		t = node_find_target(l->n, target);
-		free(target);
+		free(target_dup);
+		target_dup = t == NULL ? target : NULL;
+		if (t != NULL) {
+			free(target);
+		}
 		if (t != NULL && t->kind == NT_REMOTE) {
 			/* It moved on: forward it, in this same commit. */
 			node_event_free(ev);
@@ -871,7 +908,10 @@ links_handle_ev(struct links *l, struct msg_req *req, wire_v msg)
 			continue;
 		}
 		if (t == NULL) {
-			/* Not deployed here (yet): stop; the sender resends. */
+			/* Not deployed here (yet, or any more): stop; the
+			 * sender resends, or sends it where it runs now. */
+			unknown = target_dup;
+			target_dup = NULL;
 			node_event_free(ev);
 			break;
 		}
@@ -901,9 +941,11 @@ links_handle_ev(struct links *l, struct msg_req *req, wire_v msg)
 	/* Acknowledged once durable - also for a batch that was all resent
 	 * events: the record is then empty and completes after whatever
 	 * earlier record applied them. */
+	free(target_dup);
 	a->l = l;
 	a->req = req;
 	a->acked = st->applied;
+	a->unknown = unknown;
 	rec->done = ack_durable;
 	rec->arg = a;
 	commit_submit(node_commit(l->n), rec);
@@ -917,8 +959,8 @@ links_handle_ev(struct links *l, struct msg_req *req, wire_v msg)
 
 /* --- re-addressing ------------------------------------------------- */
 
-void
-links_readdress(struct links *l, const char *lost)
+size_t
+links_readdress(struct links *l, const char *lost, bool is_lost)
 {
 	struct peer *p;
 	struct commit_rec *rec;
@@ -930,7 +972,7 @@ links_readdress(struct links *l, const char *lost)
 	p = find_peer_locked(l, lost, 0);
 	pthread_mutex_unlock(&l->mu);
 	if (p == NULL || p->head == NULL || (rec = commit_rec_new()) == NULL) {
-		return;
+		return 0;
 	}
 	for (struct out_entry *e = p->head; e != NULL; e = e->next) {
 		size_t n;
@@ -948,6 +990,9 @@ links_readdress(struct links *l, const char *lost)
 			continue;
 		}
 		if (e->data[2] == REPL_MARK) {
+			if (!is_lost) {
+				continue; /* it applies them */
+			}
 			/* A lost replica: the new one starts from a snapshot.
 			 */
 			dropped++;
@@ -1004,7 +1049,7 @@ links_readdress(struct links *l, const char *lost)
 	}
 	if (commit_rec_empty(rec)) {
 		commit_rec_free(rec);
-		return;
+		return 0;
 	}
 	commit_submit(node_commit(l->n), rec);
 	while (ready != NULL) {
@@ -1015,11 +1060,11 @@ links_readdress(struct links *l, const char *lost)
 	}
 	if (moved > 0) {
 		rlog_write(node_log(l->n), RLOG_INFO, l->self,
-		    "%zu events waiting for lost node %s go to where their "
-		    "targets run now",
+		    "%zu events waiting for node %s go to where their targets "
+		    "run now",
 		    moved, lost);
 	}
-	(void)dropped;
+	return moved + dropped;
 }
 
 /* --- calls ---------------------------------------------------------- */

@@ -90,17 +90,18 @@ size_t links_backlog(struct links *l);
 bool links_full(struct links *l, uint32_t peer);
 
 /*
- * Node `lost` was declared lost and its parts placed elsewhere (the new
- * placement is deployed here): events still waiting for it whose targets
- * now run on another node are moved to that node's outbox, or into the
- * local queue if they run here, in one commit that leaves a tombstone in
- * their place (the link's numbering has no gaps).  Replication entries
- * for it are dropped (a new replica starts from a snapshot).  Events that
- * it acknowledged just before it was lost but that were not yet known
- * acknowledged here may be handled twice (once there, once at the new
- * place).  Loop thread.
+ * Events waiting for node `peer` whose targets, by this node's wiring,
+ * run elsewhere now are moved to that node's outbox, or into the local
+ * queue if they run here, in one commit that leaves a tombstone in their
+ * place (the link's numbering has no gaps).  Used when `peer` was
+ * declared lost (`lost`: its replication entries are dropped too, a new
+ * replica starts from a snapshot), and when `peer` answered that it does not
+ * run an event's target (any more).  For a lost node, events it applied just
+ * before it was lost but whose acknowledgement never arrived may be
+ * handled twice (there and at the new place).  Returns how many entries
+ * were withdrawn.  Loop thread.
  */
-void links_readdress(struct links *l, const char *lost);
+size_t links_readdress(struct links *l, const char *peer, bool lost);
 
 /* Refuse events and calls from node `name` sent with an epoch below
  * min_epoch (it was declared lost; it must join again first).  Any

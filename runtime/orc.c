@@ -561,6 +561,12 @@ handle_join(struct orc *o, struct msg_req *req, wire_v root)
 	 * that still runs: a restarted orchestrator changes nothing). */
 	for (struct owf *w = o->wfs; w != NULL; w = w->next) {
 		bool mine = false;
+		if (w->busy) {
+			/* A move is under way: it deploys everything at its
+			 * end (a part must not start here before its state
+			 * has arrived). */
+			continue;
+		}
 		for (size_t i = 0; i < w->nparts; i++) {
 			mine |= w->place[i].node &&
 			    strcmp(w->place[i].node, n->name) == 0;

@@ -614,11 +614,22 @@ orc_handle_relay(
 	size_t len;
 	const void *data = msg_req_data(req, &len);
 
+	bool moving = false;
 	for (size_t i = 0; w && part && i < w->nparts; i++) {
 		if (strcmp(orc_part_name(w, i), part) == 0 &&
 		    w->place[i].node) {
 			n = orc_find_node(o, w->place[i].node);
+			moving = w->place[i].moving;
 		}
+	}
+	if (moving) {
+		/* Its new node may not run it yet. */
+		orc_reply_err(req, "busy",
+		    "%s/%s is being moved to node %s; try again in a moment",
+		    w->name, part, n ? n->name : "?");
+		free(wfn);
+		free(part);
+		return;
 	}
 	if (n == NULL || n->health != H_UP || orc_node_client(o, n) != 0 ||
 	    (rl = malloc(sizeof *rl)) == NULL) {
@@ -690,9 +701,42 @@ orc_handle_logs(struct orc *o, struct msg_req *req, wire_v root)
 /* fn.reload                                                           */
 
 struct reload_op {
+	struct orc *o;
 	struct msg_req *req;
-	char *node;
+	char *node, *wf, *fn, *hash;
 };
+
+/* From now on (also for later deploys) function fn of w runs `hash`. */
+static int
+set_fn_code(struct orc *o, struct owf *w, const char *fn, const char *hash)
+{
+	char key[512];
+	size_t k;
+	snprintf(key, sizeof key, "@fn:%s", fn);
+	for (k = 0; k < w->ncode && strcmp(w->ck[k], key) != 0; k++) { }
+	if (k == w->ncode) {
+		char **ck = realloc(w->ck, (w->ncode + 2) * sizeof *ck);
+		char **cv;
+		if (ck == NULL) {
+			return LEDGE_ENOMEM;
+		}
+		w->ck = ck;
+		if ((cv = realloc(w->cv, (w->ncode + 2) * sizeof *cv)) ==
+		    NULL) {
+			return LEDGE_ENOMEM;
+		}
+		w->cv = cv;
+		if ((w->ck[k] = strdup(key)) == NULL) {
+			return LEDGE_ENOMEM;
+		}
+		w->cv[k] = NULL;
+		w->ncode++;
+	}
+	free(w->cv[k]);
+	w->cv[k] = strdup(hash);
+	orc_save_wf(o, w);
+	return w->cv[k] ? LEDGE_OK : LEDGE_ENOMEM;
+}
 
 static void
 on_reloaded(void *arg, int err, const void *data, size_t len)
@@ -713,7 +757,13 @@ on_reloaded(void *arg, int err, const void *data, size_t len)
 		        ? "the node did not answer in time"
 		        : "the node cannot be reached");
 	} else {
+		/* The node took the code: it is the function's from now on
+		 * (a code the node refused is not remembered). */
+		struct owf *w = orc_find_wf(r->o, r->wf);
 		struct wire_w m;
+		if (w != NULL) {
+			set_fn_code(r->o, w, r->fn, r->hash);
+		}
 		if (wire_w_init(&m) == 0) {
 			wire_map(&m, 2);
 			wire_str(&m, "ok");
@@ -726,6 +776,9 @@ on_reloaded(void *arg, int err, const void *data, size_t len)
 	}
 	free(why);
 	free(r->node);
+	free(r->wf);
+	free(r->fn);
+	free(r->hash);
 	free(r);
 }
 
@@ -737,7 +790,6 @@ orc_handle_fn_reload(struct orc *o, struct msg_req *req, wire_v root)
 	char *hash = wire_str_dup(wire_get(root, "hash"));
 	struct owf *w = wfn ? orc_find_wf(o, wfn) : NULL;
 	ssize_t i = -1;
-	char key[512];
 
 	if (w == NULL) {
 		orc_reply_err(req, "not-found",
@@ -755,34 +807,15 @@ orc_handle_fn_reload(struct orc *o, struct msg_req *req, wire_v root)
 		    "first (code.put)");
 		goto out;
 	}
-	/* The function's own code from now on (also for later deploys). */
-	snprintf(key, sizeof key, "@fn:%s", fn);
-	size_t k;
-	for (k = 0; k < w->ncode && strcmp(w->ck[k], key) != 0; k++) { }
-	if (k == w->ncode) {
-		char **ck = realloc(w->ck, (w->ncode + 2) * sizeof *ck);
-		char **cv =
-		    ck ? realloc(w->cv, (w->ncode + 2) * sizeof *cv) : NULL;
-		if (ck) {
-			w->ck = ck;
-		}
-		if (cv == NULL) {
-			orc_reply_err(req, "busy", "out of memory");
-			goto out;
-		}
-		w->cv = cv;
-		w->ck[k] = strdup(key);
-		w->cv[k] = NULL;
-		w->ncode++;
-	}
-	free(w->cv[k]);
-	w->cv[k] = strdup(hash);
-	orc_save_wf(o, w);
 	struct onode *n =
 	    w->place[i].node ? orc_find_node(o, w->place[i].node) : NULL;
 	if (n == NULL || n->health != H_UP || orc_node_client(o, n) != 0) {
-		/* It gets the new code when it is placed. */
+		/* Not running now: it gets the new code when it is placed. */
 		struct wire_w m;
+		if (set_fn_code(o, w, fn, hash) != LEDGE_OK) {
+			orc_reply_err(req, "busy", "out of memory");
+			goto out;
+		}
 		if (wire_w_init(&m) == 0) {
 			wire_map(&m, 2);
 			wire_str(&m, "ok");
@@ -800,8 +833,12 @@ orc_handle_fn_reload(struct orc *o, struct msg_req *req, wire_v root)
 		orc_reply_err(req, "busy", "out of memory");
 		goto out;
 	}
+	r->o = o;
 	r->req = req;
 	r->node = strdup(n->name);
+	r->wf = strdup(w->name);
+	r->fn = strdup(fn);
+	r->hash = strdup(hash);
 	wire_map(&m, 4);
 	wire_str(&m, "t");
 	wire_str(&m, "reload");

@@ -360,6 +360,10 @@ deploy_wf_user(struct orc *o, struct owf *w, const char *only,
 	d->done = done;
 	d->user = user;
 	d->pending = 1; /* held until every message is sent */
+	bool placed = false;
+	for (size_t i = 0; i < w->nparts; i++) {
+		placed |= w->place[i].node != NULL;
+	}
 	for (struct onode *n = o->nodes; n != NULL; n = n->next) {
 		bool has = false;
 		struct wire_w m;
@@ -367,13 +371,19 @@ deploy_wf_user(struct orc *o, struct owf *w, const char *only,
 			has = w->place[i].node &&
 			    strcmp(w->place[i].node, n->name) == 0;
 		}
-		if (has) {
+		/* A node that ran parts of w and runs none now keeps w with
+		 * no local part, as a forwarder: events queued there, or
+		 * arriving late, for parts that left go on to their new
+		 * nodes.  Only stopping w takes it off. */
+		bool forwarder = !has && placed &&
+		    orc_in_list(w->deployed_on, w->ndeployed, n->name);
+		if (has || forwarder) {
 			now[nnow++] = strdup(n->name);
 		}
 		if (n->health != H_UP || (only && strcmp(only, n->name) != 0)) {
 			continue;
 		}
-		if (has) {
+		if (has || forwarder) {
 			if (deploy_message(o, w, n, &m) == 0) {
 				send_to_node(o, d, n, &m);
 				wire_w_fini(&m);
@@ -474,6 +484,9 @@ trans_finish(struct trans *t)
 	struct owf *w = orc_find_wf(t->o, t->wf);
 	if (w != NULL) {
 		w->busy = false;
+		for (size_t i = 0; i < w->nparts; i++) {
+			w->place[i].moving = false;
+		}
 	}
 	if (t->req != NULL) {
 		if (t->err[0]) {
@@ -760,6 +773,7 @@ trans_start(struct orc *o, struct owf *w, const struct oplace *oldp,
 		}
 		mv = &t->moves[t->nmoves++];
 		mv->part = i;
+		w->place[i].moving = true;
 		mv->from = strdup(from);
 		mv->to = strdup(to);
 		mv->saved.node = xstrdup(oldp[i].node);

@@ -77,7 +77,8 @@ struct oplace {
 	uint64_t epoch;
 	size_t nrep;
 	char **rep;
-	char *why; /* pending reason, or a note */
+	char *why;   /* pending reason, or a note */
+	bool moving; /* its state is on the way to `node` (a transition) */
 };
 
 struct owf {

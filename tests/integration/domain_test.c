@@ -16,8 +16,11 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,9 +54,13 @@ static size_t ndoms;
 static char *scratch[2];
 static size_t nscratch;
 
+static void casters_stop(void);
+
 static void
 fini(void)
 {
+	/* Threads running the CLI go first: they use the domain. */
+	casters_stop();
 	for (size_t i = 0; i < ndoms; i++) {
 		dom_free(doms[i]);
 	}
@@ -162,11 +169,19 @@ domain(const char *tag, const struct dom_tls *tls)
 	return d;
 }
 
+/* The orchestrator with more options (`extra`, NULL-terminated). */
+static void
+orchestrator_with(
+    struct domain *d, double node_timeout_s, const char *const *extra)
+{
+	dassert(dom_orchestrator(d, node_timeout_s, extra) != NULL,
+	    "the orchestrator did not start");
+}
+
 static void
 orchestrator(struct domain *d, double node_timeout_s)
 {
-	dassert(dom_orchestrator(d, node_timeout_s, NULL) != NULL,
-	    "the orchestrator did not start");
+	orchestrator_with(d, node_timeout_s, NULL);
 }
 
 static struct dom_proc *
@@ -299,7 +314,9 @@ wait_n(struct domain *d, const char *wf, const char *fn, int64_t want)
 struct where {
 	char node[64]; /* "" while pending */
 	uint64_t epoch;
-	int copies; /* how many entries `parts` has for it */
+	int copies;           /* how many entries `parts` has for it */
+	char replicas[4][64]; /* its replica_nodes */
+	size_t nreplicas;
 };
 
 static bool
@@ -319,7 +336,13 @@ where_is(struct domain *d, const char *wf, const char *part, struct where *w)
 	if (rc == 0 && p != NULL) {
 		const char *n = dj_gets(p, "node");
 		snprintf(w->node, sizeof w->node, "%s", n ? n : "");
+		const struct dj *rn = dj_get(p, "replica_nodes");
 		w->epoch = (uint64_t)dj_int(dj_get(p, "epoch"), 0);
+		for (size_t i = 0; i < dj_len(rn) && i < 4; i++) {
+			const char *r = dj_str(dj_at(rn, i));
+			snprintf(w->replicas[w->nreplicas++],
+			    sizeof w->replicas[0], "%s", r ? r : "?");
+		}
 	}
 	dj_free(v);
 	return rc == 0 && p != NULL;
@@ -1361,4 +1384,1090 @@ Test(domain, tls_admits_only_certificates_of_the_domain_ca)
 	free(ca);
 	free(rcert);
 	free(rkey);
+}
+
+/* ------------------------------------------------------------------ */
+/* helpers of the tests below                                          */
+
+/* The node of the domain called `name` (asserted to exist). */
+static struct dom_proc *
+by_name(struct domain *d, const char *name)
+{
+	for (size_t i = 0; i < d->nnodes; i++) {
+		if (strcmp(d->nodes[i]->name, name) == 0) {
+			return d->nodes[i];
+		}
+	}
+	dassert(false, "no node '%s' in the domain", name);
+	return NULL;
+}
+
+/* Poll a call until it answers at all; the answer (malloc'd, asserted). */
+static char *
+call_answer(struct domain *d, const char *wf, const char *target)
+{
+	int64_t end = now_ms() + WAIT_MS;
+	char *got, *err = NULL;
+	while ((got = call(d, wf, target, &err)) == NULL && now_ms() < end) {
+		free(err);
+		err = NULL;
+		nap_ms(POLL_MS);
+	}
+	dassert(got != NULL, "call %s/%s never answered (stderr: %s)", wf,
+	    target, err ? err : "");
+	free(err);
+	return got;
+}
+
+/* Poll `workflow show` until `part` has exactly the replica `rep` (and
+ * runs on `node`); asserts it does. */
+static void
+wait_replica(struct domain *d, const char *wf, const char *part,
+    const char *node, const char *rep)
+{
+	int64_t end = now_ms() + WAIT_MS;
+	struct where w;
+	bool ok;
+	for (;;) {
+		ok = where_is(d, wf, part, &w) && strcmp(w.node, node) == 0 &&
+		    w.nreplicas == 1 && strcmp(w.replicas[0], rep) == 0;
+		if (ok || now_ms() >= end) {
+			break;
+		}
+		nap_ms(POLL_MS);
+	}
+	dassert(ok, "%s/%s on '%s' with %zu replicas (%s), want on %s with %s",
+	    wf, part, w.node, w.nreplicas, w.nreplicas ? w.replicas[0] : "-",
+	    node, rep);
+}
+
+/* Gauge or counter `series` (name{labels}, exactly as exposed) in
+ * Prometheus text; NAN when it is not there. */
+static double
+metric(const char *text, const char *series)
+{
+	size_t n = strlen(series);
+	for (const char *l = text; l != NULL && *l;) {
+		if (strncmp(l, series, n) == 0 && l[n] == ' ') {
+			return strtod(l + n + 1, NULL);
+		}
+		l = strchr(l, '\n');
+		l = l ? l + 1 : NULL;
+	}
+	return NAN;
+}
+
+/* GET /metrics on 127.0.0.1:port (malloc'd body, asserted 200). */
+static char *
+scrape(int port)
+{
+	struct httpc_resp r;
+	char *body;
+	int rc = httpc_once(
+	    "127.0.0.1", port, 10000, "GET", "/metrics", NULL, NULL, 0, &r);
+	dassert(rc == HTTPC_OK, "GET /metrics on port %d: %s", port,
+	    httpc_strerror(rc));
+	dassert(r.status == 200, "GET /metrics on port %d: %d %s", port,
+	    r.status, r.body);
+	body = strdup(r.body);
+	httpc_resp_free(&r);
+	cr_assert_not_null(body);
+	return body;
+}
+
+/* `ledge ARGS --json` that must fail: exit 1, ok false; its stderr. */
+static char *
+fails(struct domain *d, const char *const *args)
+{
+	char *err = NULL;
+	int rc;
+	struct dj *v = dom_json(d, args, &rc, &err);
+	dassert(rc == 1 && v != NULL && !dj_true(dj_get(v, "ok")) &&
+	        dj_gets(v, "error") != NULL,
+	    "ledge %s --json: exit %d (want 1), stderr: %s", joined(args), rc,
+	    err ? err : "");
+	dj_free(v);
+	return err;
+}
+
+/* ------------------------------------------------------------------ */
+/* 8. replicated state survives kill -9, exactly                       */
+
+static const char *const repl_wf = "workflow: rp\n"
+                                   "functions:\n"
+                                   "  f:\n"
+                                   "    code: @F/tally.so\n"
+                                   "    state: { replicas: 1 }\n"
+                                   "    placement: { labels: { pool: edge } }\n"
+                                   "  src:\n"
+                                   "    code: @F/tally.so\n"
+                                   "    outputs: { out: f }\n"
+                                   "    placement: { node: c }\n";
+
+/* kill -9 of `from`: poll until f runs on `to`; the time it took (ms). */
+static int64_t
+failover(
+    struct domain *d, struct dom_proc *from, const char *to, struct where *w)
+{
+	int64_t t0 = now_ms(), end = t0 + 4 * LOSS_TIMEOUT_MS + 5000, dt = -1;
+	cr_assert_eq(proc_kill(from->p, SIGKILL), 0);
+	while (now_ms() < end) {
+		if (where_is(d, "rp", "f", w) && strcmp(w->node, to) == 0) {
+			dt = now_ms() - t0;
+			break;
+		}
+		nap_ms(POLL_MS);
+	}
+	fprintf(stderr,
+	    "replicated f: kill -9 of %s -> on %s in %" PRId64
+	    " ms (node timeout %d ms, bound %d ms)\n",
+	    from->name, to, dt, LOSS_TIMEOUT_MS,
+	    2 * LOSS_TIMEOUT_MS + POLL_ALLOWANCE_MS);
+	dassert(dt >= 0, "f did not move to %s after the kill (it is on '%s')",
+	    to, w->node);
+	cr_expect_leq(dt, 2 * LOSS_TIMEOUT_MS + POLL_ALLOWANCE_MS,
+	    "failover took %" PRId64 " ms", dt);
+	return dt;
+}
+
+/* Send `k` casts to src (on c, so they cross a link to f) and `m`
+ * straight to f. */
+static void
+feed(struct domain *d, int k, int m)
+{
+	for (int i = 0; i < k; i++) {
+		cast(d, "rp", "src", "link");
+	}
+	for (int i = 0; i < m; i++) {
+		cast(d, "rp", "f", "direct");
+	}
+}
+
+Test(domain, replicated_state_survives_kill_9_with_exact_counts)
+{
+	struct domain *d = domain("dom-repl", NULL);
+	struct dom_proc *a, *b, *c, *e, *from, *to;
+	struct where w0, w;
+	char *path, *want, *got, *msg;
+	size_t deploys;
+	enum { K1 = 6, K2 = 4, K3 = 5, K4 = 3, K5 = 2 };
+	const int k = K1 + K2, k2 = k + K3 + K4, k3 = k2 + K5 + K5;
+
+	orchestrator(d, LOSS_TIMEOUT_S);
+	a = node(d, "a", ARGS("pool=edge"), false);
+	b = node(d, "b", ARGS("pool=edge"), false);
+	c = node(d, "c", NULL, false);
+	wait_health(d, "a", "up");
+	wait_health(d, "b", "up");
+	wait_health(d, "c", "up");
+	path = workflow_file(d, "rp.yaml", repl_wf);
+	dj_free(start_workflow(d, path));
+	free(path);
+
+	/* f runs on one pool=edge node; its replica is the other one. */
+	cr_assert(where_is(d, "rp", "f", &w0));
+	dassert(strcmp(w0.node, "a") == 0 || strcmp(w0.node, "b") == 0,
+	    "f is on '%s'", w0.node);
+	from = by_name(d, w0.node);
+	to = other(a, b, w0.node);
+	dassert(w0.nreplicas == 1 && strcmp(w0.replicas[0], to->name) == 0,
+	    "f on %s has %zu replicas (%s), want %s", w0.node, w0.nreplicas,
+	    w0.nreplicas ? w0.replicas[0] : "-", to->name);
+
+	/* K acknowledged casts, through c's link and straight to f. */
+	feed(d, K1, K2);
+	wait_n(d, "rp", "f", k);
+	wait_n(d, "rp", "src", K1);
+	want = xfmt("n=%d\n", k);
+	wait_call(d, "rp", "f", want);
+
+	/* kill -9: f goes to its replica, with the state of the last
+	 * event: the first answer there is K, not 0, not more. */
+	deploys = log_count(c, "workflow rp deployed here");
+	failover(d, from, to->name, &w);
+	cr_expect_gt(w.epoch, w0.epoch, "a moved part gets a new epoch");
+	got = call_answer(d, "rp", "f");
+	cr_expect_str_eq(got, want, "after the failover");
+	free(got);
+	free(want);
+	cr_expect_eq(state_n(d, "rp", "f"), k);
+	msg = xfmt("[rp/f] tally init n=%d", k);
+	cr_expect_eq(
+	    log_count(to, msg), 1, "%s did not start f at %d", to->name, k);
+	free(msg);
+	cr_expect_str_eq(node_stat(d, from->name).health, "lost");
+
+	/* It goes on from there, by both paths, exactly (once c knows
+	 * where f is). */
+	wait_deployed(c, "rp", (int)deploys + 1);
+	feed(d, K3, K4);
+	wait_n(d, "rp", "f", k2);
+	wait_n(d, "rp", "src", K1 + K3);
+	cr_expect_eq(log_count(to, "[rp/f] tally cast"), K3 + K4);
+
+	/* With only one pool=edge node left it has no replica; once a node
+	 * that fits is up, it has one again. */
+	cr_assert(where_is(d, "rp", "f", &w));
+	cr_expect_eq(
+	    w.nreplicas, 0, "replica on %s", w.nreplicas ? w.replicas[0] : "-");
+	e = node(d, "e", ARGS("pool=edge"), false);
+	wait_health(d, "e", "up");
+	wait_replica(d, "rp", "f", to->name, "e");
+
+	/* And that replica holds the state: lose the new primary too. */
+	feed(d, K5, K5);
+	wait_n(d, "rp", "f", k3);
+	deploys = log_count(c, "workflow rp deployed here");
+	failover(d, to, "e", &w);
+	want = xfmt("n=%d\n", k3);
+	got = call_answer(d, "rp", "f");
+	cr_expect_str_eq(got, want, "after the second failover");
+	free(got);
+	free(want);
+	msg = xfmt("[rp/f] tally init n=%d", k3);
+	cr_expect_eq(log_count(e, msg), 1, "e did not start f at %d", k3);
+	free(msg);
+	wait_deployed(c, "rp", (int)deploys + 1);
+	feed(d, 1, 1);
+	wait_n(d, "rp", "f", k3 + 2);
+	wait_n(d, "rp", "src", K1 + K3 + K5 + 1);
+	cr_expect_eq(log_count(e, "[rp/f] tally cast"), 2);
+}
+
+/* ------------------------------------------------------------------ */
+/* 9. ledge function move carries the state                            */
+
+/*
+ * f counts casts; src on n3 casts to it over a link.  `f_code` is tally,
+ * or relay with `sleep_ms` (a busy f: events wait in its mailbox as it
+ * moves).
+ */
+static const char *const move_wf = "workflow: mv\n"
+                                   "functions:\n"
+                                   "  f:\n"
+                                   "    code: @F/%s\n"
+                                   "    config: { sleep_ms: %d }\n"
+                                   "    placement: { labels: { pool: edge } }\n"
+                                   "  src:\n"
+                                   "    code: @F/tally.so\n"
+                                   "    outputs: { out: f }\n"
+                                   "    placement: { node: n3 }\n";
+
+/*
+ * A thread that casts to `wf`, alternately to targets[0] and targets[1],
+ * with `ledge invoke` until told to stop, then `after` more; it counts
+ * what the domain accepted (exit 0) and what it refused, per target.  No
+ * assertions there: the test checks the counts after casters_join().
+ */
+struct caster {
+	struct domain *d;
+	const char *wf, *targets[2];
+	int after, max;
+	pthread_t th;
+	atomic_bool stop;
+	atomic_int sent;
+	int acked[2], refused[2];
+	char first_refusal[512];
+};
+
+static struct caster *casters[2];
+static size_t ncasters;
+
+static void *
+caster_main(void *arg)
+{
+	struct caster *c = arg;
+	int extra = 0;
+	for (int i = 0; extra < c->after && i < c->max; i++) {
+		int t = i % 2, rc;
+		char *out = NULL, *err = NULL;
+		if (atomic_load(&c->stop)) {
+			extra++;
+		}
+		rc = dom_cli(c->d, ARGS("invoke", c->wf, c->targets[t], "m"),
+		    &out, &err);
+		if (rc == 0) {
+			c->acked[t]++;
+		} else {
+			c->refused[t]++;
+			if (c->first_refusal[0] == '\0') {
+				snprintf(c->first_refusal,
+				    sizeof c->first_refusal,
+				    "invoke %s: exit %d: %s", c->targets[t], rc,
+				    err ? err : "");
+			}
+		}
+		free(out);
+		free(err);
+		atomic_fetch_add(&c->sent, 1);
+	}
+	return NULL;
+}
+
+static struct caster *
+caster_start(struct domain *d, const char *wf, const char *t0, const char *t1,
+    int after, int max)
+{
+	struct caster *c = calloc(1, sizeof *c);
+	cr_assert_not_null(c);
+	cr_assert_lt(ncasters, sizeof casters / sizeof casters[0]);
+	c->d = d;
+	c->wf = wf;
+	c->targets[0] = t0;
+	c->targets[1] = t1;
+	c->after = after;
+	c->max = max;
+	atomic_init(&c->stop, false);
+	atomic_init(&c->sent, 0);
+	cr_assert_eq(pthread_create(&c->th, NULL, caster_main, c), 0);
+	casters[ncasters++] = c;
+	return c;
+}
+
+/* Wait (bounded) until c has run `n` commands. */
+static void
+caster_wait(struct caster *c, int n)
+{
+	int64_t end = now_ms() + WAIT_MS;
+	while (atomic_load(&c->sent) < n && now_ms() < end) {
+		nap_ms(5);
+	}
+	dassert(atomic_load(&c->sent) >= n, "the caster ran %d commands",
+	    atomic_load(&c->sent));
+}
+
+/* Stop and join every caster (its counts stay readable until fini). */
+static void
+casters_join(void)
+{
+	for (size_t i = 0; i < ncasters; i++) {
+		if (casters[i]->th) {
+			atomic_store(&casters[i]->stop, true);
+			pthread_join(casters[i]->th, NULL);
+			casters[i]->th = 0;
+		}
+	}
+}
+
+static void
+casters_stop(void)
+{
+	casters_join();
+	for (size_t i = 0; i < ncasters; i++) {
+		free(casters[i]);
+	}
+	ncasters = 0;
+}
+
+/*
+ * Start n1, n2 (pool=edge, --http), n3 and workflow mv with f running
+ * `f_code` (`sleep_ms` per cast for relay); K casts through src.  *from
+ * gets f's node, *to the other pool=edge node.
+ */
+static struct domain *
+move_domain(const char *tag, const char *f_code, int sleep_ms, int k,
+    struct dom_proc **from, struct dom_proc **to)
+{
+	struct domain *d = domain(tag, NULL);
+	struct dom_proc *n1, *n2;
+	struct where w;
+	char *yaml, *path;
+
+	orchestrator(d, CALM_TIMEOUT_S);
+	n1 = node(d, "n1", ARGS("pool=edge"), true);
+	n2 = node(d, "n2", ARGS("pool=edge"), true);
+	node(d, "n3", NULL, false);
+	wait_health(d, "n1", "up");
+	wait_health(d, "n2", "up");
+	wait_health(d, "n3", "up");
+	yaml = xfmt(move_wf, f_code, sleep_ms);
+	path = workflow_file(d, "mv.yaml", yaml);
+	free(yaml);
+	dj_free(start_workflow(d, path));
+	free(path);
+	cr_assert(where_is(d, "mv", "f", &w));
+	dassert(strcmp(w.node, "n1") == 0 || strcmp(w.node, "n2") == 0,
+	    "f is on '%s'", w.node);
+	*from = by_name(d, w.node);
+	*to = other(n1, n2, w.node);
+	for (int i = 0; i < k; i++) {
+		cast(d, "mv", "src", "x");
+	}
+	wait_n(d, "mv", "f", k);
+	return d;
+}
+
+/*
+ * Move f (at count k) to `to` while a thread casts, alternately to src
+ * (over n3's link) and straight to f from the CLI, from before the move
+ * until after it; then every accepted cast must be counted exactly once.
+ * Returns f's final count.
+ */
+static int
+move_under_casts(struct domain *d, int k, struct dom_proc *to, int max)
+{
+	struct caster *cs = caster_start(d, "mv", "src", "f", 6, max);
+	struct where w;
+	struct dj *mv;
+	char *want, *text, *m;
+	int total;
+
+	caster_wait(cs, 6);
+	mv = ok_json(d, ARGS("function", "move", "mv", "f", to->name));
+	cr_expect_str_eq(dj_gets(mv, "to") ? dj_gets(mv, "to") : "", to->name);
+	dj_free(mv);
+	casters_join();
+	fprintf(stderr,
+	    "casts around the move: src %d accepted, %d refused; f %d "
+	    "accepted, %d refused%s%s\n",
+	    cs->acked[0], cs->refused[0], cs->acked[1], cs->refused[1],
+	    cs->first_refusal[0] ? "; first refusal: " : "", cs->first_refusal);
+	/* src does not move: nothing to refuse there. */
+	cr_expect_eq(cs->refused[0], 0, "%s", cs->first_refusal);
+	cr_expect_gt(cs->acked[1], 0, "no cast reached f directly");
+	total = k + cs->acked[0] + cs->acked[1];
+
+	/* The count reaches the total, and a last cast on each path lands
+	 * on exactly one more each: nothing lost, nothing twice. */
+	wait_n(d, "mv", "src", k + cs->acked[0]);
+	wait_n(d, "mv", "f", total);
+	cast(d, "mv", "src", "last");
+	cast(d, "mv", "f", "last");
+	total += 2;
+	wait_n(d, "mv", "f", total);
+	want = xfmt("n=%d\n", total);
+	wait_call(d, "mv", "f", want);
+	free(want);
+	cr_assert(where_is(d, "mv", "f", &w));
+	cr_expect_str_eq(w.node, to->name);
+	cr_expect_eq(w.copies, 1);
+
+	/* How many events for f reached a node after f had left it and were
+	 * passed on (for the record: it depends on timing). */
+	for (size_t i = 0; i < 2; i++) {
+		struct dom_proc *p = d->nodes[i];
+		text = scrape(p->http_port);
+		m = xfmt("ledge_link_forwarded_total{node=\"%s\"}", p->name);
+		fprintf(stderr, "events forwarded by %s: %g\n", p->name,
+		    metric(text, m));
+		free(m);
+		free(text);
+	}
+	return total;
+}
+
+/*
+ * A quiet move of f (at count k) from `from` to `to`: the reply says
+ * from, to and the new epoch; the state went along, and the instance
+ * there starts from it.
+ */
+static void
+quiet_move(struct domain *d, int k, struct dom_proc *from, struct dom_proc *to)
+{
+	struct where w0, w;
+	struct dj *mv;
+	char *want, *m;
+
+	cr_assert(where_is(d, "mv", "f", &w0));
+	mv = ok_json(d, ARGS("function", "move", "mv", "f", to->name));
+	cr_expect_str_eq(
+	    dj_gets(mv, "from") ? dj_gets(mv, "from") : "", from->name);
+	cr_expect_str_eq(dj_gets(mv, "to") ? dj_gets(mv, "to") : "", to->name);
+	cr_assert(where_is(d, "mv", "f", &w));
+	cr_expect_str_eq(w.node, to->name);
+	cr_expect_eq(w.copies, 1);
+	cr_expect_gt(w.epoch, w0.epoch);
+	cr_expect_eq((uint64_t)dj_int(dj_get(mv, "epoch"), -1), w.epoch,
+	    "the reply's epoch is not the one `workflow show` gives");
+	dj_free(mv);
+	cr_expect_eq(state_n(d, "mv", "f"), k);
+	want = xfmt("n=%d\n", k);
+	wait_call(d, "mv", "f", want);
+	free(want);
+	m = xfmt("[mv/f] tally init n=%d", k);
+	cr_expect_eq(log_count(to, m), 1);
+	free(m);
+	cr_expect_eq(log_count(to, "mv/f: state imported"), 1);
+	cr_expect_eq(log_count(from, "mv/f: state dropped here"), 1);
+}
+
+Test(domain, function_move_carries_state_and_refuses_misfits)
+{
+	struct dom_proc *from, *to;
+	struct domain *d;
+	struct where w;
+	char *err, *m;
+	enum { K = 8, K2 = 3, M2 = 4 };
+
+	d = move_domain("dom-move", "tally.so", 0, K, &from, &to);
+	quiet_move(d, K, from, to);
+
+	/* It goes on there: over n3's link, and straight from the CLI. */
+	for (int i = 0; i < K2; i++) {
+		cast(d, "mv", "src", "y");
+	}
+	for (int i = 0; i < M2; i++) {
+		cast(d, "mv", "f", "z");
+	}
+	wait_n(d, "mv", "src", K + K2);
+	wait_n(d, "mv", "f", K + K2 + M2);
+	cr_expect_eq(log_count(to, "[mv/f] tally cast"), K2 + M2);
+	cr_expect_eq(log_count(from, "[mv/f] tally cast"), K);
+
+	/* Where it does not fit: exit 1, and the reason names the
+	 * constraint. */
+	err = fails(d, ARGS("function", "move", "mv", "f", "n3"));
+	fprintf(stderr, "move to n3: %s", err);
+	cr_expect(strstr(err, "n3") != NULL && strstr(err, "pool=edge") != NULL,
+	    "stderr: %s", err);
+	free(err);
+	/* A node the domain does not know. */
+	err = fails(d, ARGS("function", "move", "mv", "f", "nx"));
+	cr_expect(strstr(err, "'nx'") != NULL, "stderr: %s", err);
+	free(err);
+	/* Where it is already. */
+	err = fails(d, ARGS("function", "move", "mv", "f", to->name));
+	m = xfmt("already runs on %s", to->name);
+	cr_expect(strstr(err, m) != NULL, "stderr: %s", err);
+	free(m);
+	free(err);
+	/* None of that moved it or touched its state. */
+	cr_assert(where_is(d, "mv", "f", &w));
+	cr_expect_str_eq(w.node, to->name);
+	cr_expect_eq(state_n(d, "mv", "f"), K + K2 + M2);
+}
+
+/*
+ * A move back and forth while casts keep coming: every accepted cast is
+ * counted exactly once.
+
+ * An event that reaches the old node after f stopped there is refused
+ * ("unknown-target"); its sender sends it where f runs now.
+ */
+Test(domain, function_move_carries_state_and_loses_nothing)
+{
+	struct dom_proc *from, *to;
+	struct domain *d;
+	int total;
+	enum { K = 8 };
+
+	d = move_domain("dom-move-casts", "tally.so", 0, K, &from, &to);
+	quiet_move(d, K, from, to);
+	total = move_under_casts(d, K, from, 1000);
+	/* Each instance handled each event once. */
+	cr_expect_eq(log_count(from, "[mv/f] tally cast") +
+	        log_count(to, "[mv/f] tally cast"),
+	    (size_t)total);
+}
+
+/*
+ * The same with a busy f: relay sleeps 300 ms per cast, so the old node
+ * takes seconds to stop it (NE_STOP queues behind the events in its
+ * mailbox).  Meanwhile nodes rejoin (every 2 s) and requests wait long:
+ * neither may start f on its new node before its state is there, or ask
+ * for the export before f stopped.
+ */
+Test(domain, function_move_of_a_busy_function_loses_nothing)
+{
+	struct dom_proc *from, *to;
+	struct domain *d;
+	enum { K = 2 };
+
+	d = move_domain("dom-move-busy", "relay.so", 300, K, &from, &to);
+	(void)from;
+	/* A bounded number of casts: f handles about three a second. */
+	move_under_casts(d, K, to, 16);
+}
+
+/* ------------------------------------------------------------------ */
+/* 10. ledge node drain                                                */
+
+static const char *const drain_wf = "workflow: dr\n"
+                                    "functions:\n"
+                                    "  a:\n"
+                                    "    code: @F/tally.so\n"
+                                    "    outputs: { out: b }\n"
+                                    "  b:\n"
+                                    "    code: @F/tally.so\n"
+                                    "  c:\n"
+                                    "    code: @F/tally.so\n"
+                                    "    outputs: { out: pin }\n"
+                                    "  pin:\n"
+                                    "    code: @F/tally.so\n"
+                                    "    placement: { node: n1 }\n";
+
+static const char *const drain2_wf = "workflow: dr2\n"
+                                     "functions:\n"
+                                     "  p:\n"
+                                     "    code: @F/tally.so\n"
+                                     "  q:\n"
+                                     "    code: @F/tally.so\n"
+                                     "  r:\n"
+                                     "    code: @F/tally.so\n"
+                                     "  s:\n"
+                                     "    code: @F/tally.so\n";
+
+Test(domain, drain_moves_everything_with_state)
+{
+	struct domain *d = domain("dom-drain", NULL);
+	struct dom_proc *n1;
+	static const char *const moving[] = { "a", "b", "c" };
+	static const char *const fresh[] = { "p", "q", "r", "s" };
+	const struct dj *moved, *stay, *it;
+	struct where w;
+	struct dj *st, *dr;
+	char *path, *msg;
+	enum { K = 5, M = 4, K2 = 3, M2 = 2 };
+
+	/* Everything starts on n1, the only node; n2 and n3 come later
+	 * (which moves nothing by itself). */
+	orchestrator(d, CALM_TIMEOUT_S);
+	n1 = node(d, "n1", NULL, false);
+	wait_health(d, "n1", "up");
+	path = workflow_file(d, "dr.yaml", drain_wf);
+	st = start_workflow(d, path);
+	free(path);
+	for (size_t i = 0; i < 3; i++) {
+		cr_assert_str_eq(placed_on(st, moving[i]), "n1");
+	}
+	cr_assert_str_eq(placed_on(st, "pin"), "n1");
+	dj_free(st);
+	node(d, "n2", NULL, false);
+	node(d, "n3", NULL, false);
+	wait_health(d, "n2", "up");
+	wait_health(d, "n3", "up");
+	for (int i = 0; i < K; i++) {
+		cast(d, "dr", "a", "x");
+	}
+	for (int i = 0; i < M; i++) {
+		cast(d, "dr", "c", "y");
+	}
+	wait_n(d, "dr", "b", K);
+	wait_n(d, "dr", "pin", M);
+
+	dr = ok_json(d, ARGS("node", "drain", "n1"));
+	moved = dj_get(dr, "moved");
+	stay = dj_get(dr, "stay");
+	fprintf(stderr, "drain: %zu moved, %zu stay (%s: %s)\n", dj_len(moved),
+	    dj_len(stay), dj_gets(dj_at(stay, 0), "part"),
+	    dj_gets(dj_at(stay, 0), "why"));
+	/* Each function off n1, listed with where it went, which is where
+	 * `workflow show` has it. */
+	cr_expect_eq(dj_len(moved), 3);
+	for (size_t i = 0; i < 3; i++) {
+		char *part = xfmt("dr/%s", moving[i]);
+		const char *to;
+		it = dj_find(moved, "part", part);
+		cr_expect_not_null(it, "%s is not in `moved`", part);
+		to = dj_gets(it, "to") ? dj_gets(it, "to") : "";
+		cr_expect_str_eq(dj_gets(it, "from") ? dj_gets(it, "from") : "",
+		    "n1", "%s", part);
+		cr_expect(strcmp(to, "n2") == 0 || strcmp(to, "n3") == 0,
+		    "%s went to '%s'", part, to);
+		cr_assert(where_is(d, "dr", moving[i], &w));
+		cr_expect_str_eq(w.node, to, "%s", part);
+		free(part);
+	}
+	/* pin may only run on n1: it stays, and the reply says why. */
+	cr_expect_eq(dj_len(stay), 1);
+	it = dj_find(stay, "part", "dr/pin");
+	cr_expect_not_null(it, "dr/pin is not in `stay`");
+	cr_expect(dj_gets(it, "why") != NULL &&
+	        strstr(dj_gets(it, "why"), "n1") != NULL,
+	    "why: %s", dj_gets(it, "why"));
+	cr_expect_null(dj_find(moved, "part", "dr/pin"));
+	dj_free(dr);
+	cr_assert(where_is(d, "dr", "pin", &w));
+	cr_expect_str_eq(w.node, "n1");
+
+	/* The state went along: exact counts where they run now, and each
+	 * new instance started from it. */
+	cr_expect_eq(state_n(d, "dr", "a"), K);
+	cr_expect_eq(state_n(d, "dr", "b"), K);
+	cr_expect_eq(state_n(d, "dr", "c"), M);
+	cr_expect_eq(state_n(d, "dr", "pin"), M);
+	for (size_t i = 0; i < 3; i++) {
+		int n = i == 2 ? M : K;
+		cr_assert(where_is(d, "dr", moving[i], &w));
+		msg = xfmt("[dr/%s] tally init n=%d", moving[i], n);
+		cr_expect_eq(log_count(by_name(d, w.node), msg), 1, "%s on %s",
+		    msg, w.node);
+		free(msg);
+	}
+
+	/* They go on from there: a -> b between the new nodes, c -> pin
+	 * back to n1. */
+	for (int i = 0; i < K2; i++) {
+		cast(d, "dr", "a", "x2");
+	}
+	for (int i = 0; i < M2; i++) {
+		cast(d, "dr", "c", "y2");
+	}
+	wait_n(d, "dr", "b", K + K2);
+	wait_n(d, "dr", "pin", M + M2);
+	cr_expect_eq(state_n(d, "dr", "a"), K + K2);
+	cr_expect_eq(state_n(d, "dr", "c"), M + M2);
+	cr_expect_eq(log_count(n1, "[dr/a] tally cast"), K);
+	cr_expect_eq(log_count(n1, "[dr/b] tally cast"), K);
+	cr_expect_eq(log_count(n1, "[dr/c] tally cast"), M);
+
+	/* n1 is draining: nothing new goes there. */
+	cr_expect_str_eq(node_stat(d, "n1").health, "draining");
+	path = workflow_file(d, "dr2.yaml", drain2_wf);
+	st = start_workflow(d, path);
+	free(path);
+	cr_expect_eq(dj_len(dj_get(st, "pending")), 0);
+	for (size_t i = 0; i < 4; i++) {
+		const char *on = placed_on(st, fresh[i]);
+		cr_expect(strcmp(on, "n2") == 0 || strcmp(on, "n3") == 0,
+		    "dr2/%s placed on '%s'", fresh[i], on);
+	}
+	dj_free(st);
+	cr_expect_eq(log_count(n1, "workflow dr2 deployed here"), 0);
+	cr_expect_eq(log_count(n1, "[dr2/"), 0);
+	/* A second drain has nothing left to move. */
+	dr = ok_json(d, ARGS("node", "drain", "n1"));
+	cr_expect_eq(dj_len(dj_get(dr, "moved")), 0);
+	cr_expect_eq(dj_len(dj_get(dr, "stay")), 1);
+	dj_free(dr);
+}
+
+/* ------------------------------------------------------------------ */
+/* 11. ledge function reload                                           */
+
+/* counter on n2 or n3 (role=counter), its HTTP ingress on n1 (the node
+ * with --http). */
+static const char *const reload_wf =
+    "workflow: rl\n"
+    "functions:\n"
+    "  counter:\n"
+    "    code: @F/counter_step1.so\n"
+    "    placement: { labels: { role: counter } }\n"
+    "resources:\n"
+    "  web:\n"
+    "    type: http-ingress\n"
+    "    config: { path: /counter, methods: [GET, POST] }\n"
+    "    outputs: { request: counter }\n";
+
+/* POST /counter on n1: the value it answers (asserted 200). */
+static long
+bump(struct dom_proc *n1)
+{
+	struct httpc_resp r;
+	long v;
+	cr_assert_eq(httpc_once("127.0.0.1", n1->http_port, 10000, "POST",
+	                 "/counter", NULL, "", 0, &r),
+	    HTTPC_OK);
+	dassert(r.status == 200, "POST /counter: %d %s", r.status, r.body);
+	v = strtol(r.body, NULL, 10);
+	httpc_resp_free(&r);
+	return v;
+}
+
+static char *
+fixture(const char *name)
+{
+	return xfmt(
+	    "%s/%s", test_path("LEDGE_FIXTURES", "build/tests/fixtures"), name);
+}
+
+/*
+ * Start the reload domain: n1 (--http), n2 and n3 (role=counter); counter
+ * counted to k through n1.  *n1 gets n1, *at the node running counter,
+ * *spare the other role=counter node.
+ */
+static struct domain *
+reload_domain(const char *tag, int k, struct dom_proc **n1,
+    struct dom_proc **at, struct dom_proc **spare)
+{
+	struct domain *d = domain(tag, NULL);
+	struct dom_proc *n2, *n3;
+	char *path;
+	struct dj *st;
+
+	orchestrator(d, CALM_TIMEOUT_S);
+	*n1 = node(d, "n1", NULL, true);
+	n2 = node(d, "n2", ARGS("role=counter"), false);
+	n3 = node(d, "n3", ARGS("role=counter"), false);
+	wait_health(d, "n1", "up");
+	wait_health(d, "n2", "up");
+	wait_health(d, "n3", "up");
+	path = workflow_file(d, "rl.yaml", reload_wf);
+	st = start_workflow(d, path);
+	free(path);
+	dassert(strcmp(placed_on(st, "counter"), "n2") == 0 ||
+	        strcmp(placed_on(st, "counter"), "n3") == 0,
+	    "counter is on '%s'", placed_on(st, "counter"));
+	cr_assert_str_eq(placed_on(st, "web"), "n1");
+	*at = by_name(d, placed_on(st, "counter"));
+	*spare = other(n2, n3, (*at)->name);
+	dj_free(st);
+	for (long i = 1; i <= k; i++) {
+		cr_assert_eq(bump(*n1), i);
+	}
+	return d;
+}
+
+Test(domain, function_reload_across_the_domain)
+{
+	struct dom_proc *n1, *at, *spare;
+	struct domain *d;
+	char *step2 = fixture("counter_step2.so");
+	char *bad = fixture("not_a_so.so"), *err, *msg, hash[65];
+	const struct dj *nodes;
+	struct dj *rl;
+	enum { K = 4 };
+
+	d = reload_domain("dom-reload", K, &n1, &at, &spare);
+	file_hash(step2, hash);
+
+	/* +1 code -> +2 code on the node where counter runs (not the one
+	 * the HTTP request comes in); the reply names it, the count goes
+	 * on from K. */
+	rl = ok_json(d, ARGS("function", "reload", "rl", "counter", step2));
+	nodes = dj_get(rl, "nodes");
+	cr_expect_eq(dj_len(nodes), 1);
+	cr_expect_str_eq(
+	    dj_str(dj_at(nodes, 0)) ? dj_str(dj_at(nodes, 0)) : "", at->name);
+	cr_expect_str_eq(dj_gets(rl, "hash") ? dj_gets(rl, "hash") : "", hash);
+	dj_free(rl);
+	msg = xfmt("[rl/counter] reloaded: now running code %.12s", hash);
+	dassert(proc_wait_log(at->p, msg, WAIT_MS) == 0, "%s did not log '%s'",
+	    at->name, msg);
+	free(msg);
+	cr_expect_eq(bump(n1), K + 2);
+	cr_expect_eq(bump(n1), K + 4);
+	cr_expect_eq(state_n(d, "rl", "counter"), K + 4);
+	/* The same instance, switched in place. */
+	cr_expect_eq(log_count(at, "workflow rl stopped here"), 0);
+	cr_expect_eq(log_count(spare, "rl/counter"), 0);
+
+	/* Not a shared object: exit 1, the node and the reason, and the +2
+	 * code runs on with its state. */
+	err = fails(d, ARGS("function", "reload", "rl", "counter", bad));
+	fprintf(stderr, "reload of not_a_so.so: %s", err);
+	cr_expect(strstr(err, at->name) != NULL &&
+	        strstr(err, "not a shared object") != NULL &&
+	        strstr(err, "still running the old code") != NULL,
+	    "stderr: %s", err);
+	free(err);
+	cr_expect_eq(bump(n1), K + 6);
+	cr_expect_eq(state_n(d, "rl", "counter"), K + 6);
+
+	/* A function the workflow does not have. */
+	err = fails(d, ARGS("function", "reload", "rl", "nope", step2));
+	cr_expect(strstr(err, "'nope'") != NULL, "stderr: %s", err);
+	free(err);
+	cr_expect_eq(bump(n1), K + 8);
+	free(step2);
+	free(bad);
+}
+
+/*
+ * Code a node refused in `function reload` is not remembered: a later
+ * move ships the code the function really runs.
+ */
+Test(domain, failed_reload_keeps_the_old_code_for_later_deploys)
+{
+	struct dom_proc *n1, *at, *spare;
+	struct domain *d;
+	char *step2 = fixture("counter_step2.so");
+	char *bad = fixture("not_a_so.so"), *got;
+	enum { K = 3 };
+
+	d = reload_domain("dom-reload-bad", K, &n1, &at, &spare);
+	dj_free(ok_json(d, ARGS("function", "reload", "rl", "counter", step2)));
+	cr_expect_eq(bump(n1), K + 2);
+	free(fails(d, ARGS("function", "reload", "rl", "counter", bad)));
+	cr_expect_eq(bump(n1), K + 4);
+
+	/* Moved, it runs the last code that loaded, with its state. */
+	dj_free(
+	    ok_json(d, ARGS("function", "move", "rl", "counter", spare->name)));
+	got = call_answer(d, "rl", "counter");
+	cr_expect_eq(strtol(got, NULL, 10), K + 4, "answer: %s", got);
+	free(got);
+	cr_expect_eq(bump(n1), K + 6);
+	cr_expect_eq(log_count(spare, "not a shared object"), 0);
+	free(step2);
+	free(bad);
+}
+
+/* ------------------------------------------------------------------ */
+/* 12. /metrics on nodes and the orchestrator                          */
+
+static const char *const metrics_wf = "workflow: mx\n"
+                                      "functions:\n"
+                                      "  front:\n"
+                                      "    code: @F/tally.so\n"
+                                      "    outputs: { out: back }\n"
+                                      "    placement: { node: n1 }\n"
+                                      "  back:\n"
+                                      "    code: @F/tally.so\n"
+                                      "    placement: { node: n2 }\n";
+
+/* The port of the orchestrator's /metrics, from its log line "metrics on
+ * http://127.0.0.1:PORT/metrics". */
+static int
+orc_http_port(struct domain *d)
+{
+	const char *key = "metrics on http://127.0.0.1:";
+	char *text = dom_log(d->orc), *at = strstr(text, key);
+	int port = at ? atoi(at + strlen(key)) : -1;
+	free(text);
+	dassert(port > 0, "the orchestrator did not say its metrics port");
+	return port;
+}
+
+/* Series `name{node="NODE",instance="INST"}` (its own labels appended:
+ * `extra` is "" or ",le=\"+Inf\""). */
+static double
+inst_metric(const char *text, const char *name, const char *node,
+    const char *inst, const char *extra)
+{
+	char *s =
+	    xfmt("%s{node=\"%s\",instance=\"%s\"%s}", name, node, inst, extra);
+	double v = metric(text, s);
+	free(s);
+	return v;
+}
+
+static double
+peer_metric(
+    const char *text, const char *name, const char *node, const char *peer)
+{
+	char *s = xfmt("%s{node=\"%s\",peer=\"%s\"}", name, node, peer);
+	double v = metric(text, s);
+	free(s);
+	return v;
+}
+
+/* Poll /metrics on `port` until `series` is `want`; the last text. */
+static char *
+wait_metric(int port, const char *series, double want)
+{
+	int64_t end = now_ms() + WAIT_MS;
+	char *text = NULL;
+	double v = NAN;
+	for (;;) {
+		free(text);
+		text = scrape(port);
+		v = metric(text, series);
+		if (v == want || now_ms() >= end) {
+			break;
+		}
+		nap_ms(POLL_MS);
+	}
+	dassert(v == want, "%s is %g, want %g", series, v, want);
+	return text;
+}
+
+/* The histogram of an instance: buckets never decrease, +Inf and _count
+ * are `events`. */
+static void
+expect_histogram(
+    const char *text, const char *node, const char *inst, double events)
+{
+	char *head = xfmt("ledge_handler_seconds_bucket{node=\"%s\","
+	                  "instance=\"%s\",le=\"",
+	    node, inst);
+	double last = 0;
+	size_t n = 0;
+	for (const char *l = strstr(text, head); l != NULL;
+	     l = strstr(l + 1, head)) {
+		const char *v = strchr(l, ' ');
+		double x = v ? strtod(v + 1, NULL) : -1;
+		cr_expect_geq(
+		    x, last, "bucket %zu of %s: %g after %g", n, inst, x, last);
+		last = x;
+		n++;
+	}
+	cr_expect_geq(n, 2, "%s: %zu buckets", inst, n);
+	cr_expect_eq(inst_metric(text, "ledge_handler_seconds_bucket", node,
+	                 inst, ",le=\"+Inf\""),
+	    events);
+	cr_expect_eq(
+	    inst_metric(text, "ledge_handler_seconds_count", node, inst, ""),
+	    events);
+	cr_expect_gt(
+	    inst_metric(text, "ledge_handler_seconds_sum", node, inst, ""), 0);
+	free(head);
+}
+
+Test(domain, metrics_on_nodes_and_orchestrator)
+{
+	struct domain *d = domain("dom-metrics", NULL);
+	struct dom_proc *n1, *n2;
+	char *path, *t1, *t2, *ot;
+	int oport;
+	enum { K = 7 };
+
+	orchestrator_with(d, LOSS_TIMEOUT_S, ARGS("--http", "127.0.0.1:0"));
+	oport = orc_http_port(d);
+	n1 = node(d, "n1", NULL, true);
+	n2 = node(d, "n2", NULL, true);
+	wait_health(d, "n1", "up");
+	wait_health(d, "n2", "up");
+	path = workflow_file(d, "mx.yaml", metrics_wf);
+	dj_free(start_workflow(d, path));
+	free(path);
+	for (int i = 0; i < K; i++) {
+		cast(d, "mx", "front", "x");
+	}
+	wait_n(d, "mx", "back", K);
+
+	/* n1: front ran its init and K casts, emitted K events, all
+	 * acknowledged by n2 (the queue empties once the acks are in). */
+	cr_assert_eq(log_count(n1, "[mx/front] tally init"), 1);
+	t1 = wait_metric(
+	    n1->http_port, "ledge_link_queued{node=\"n1\",peer=\"n2\"}", 0);
+	cr_expect_eq(inst_metric(t1, "ledge_instance_events_total", "n1",
+	                 "mx/front", ""),
+	    K + 1);
+	cr_expect_eq(inst_metric(t1, "ledge_instance_emitted_total", "n1",
+	                 "mx/front", ""),
+	    K);
+	cr_expect_eq(inst_metric(t1, "ledge_instance_errors_total", "n1",
+	                 "mx/front", ""),
+	    0);
+	cr_expect_eq(
+	    inst_metric(t1, "ledge_instance_mailbox", "n1", "mx/front", ""), 0);
+	expect_histogram(t1, "n1", "mx/front", K + 1);
+	cr_expect_gt(peer_metric(t1, "ledge_link_rtt_seconds", "n1", "n2"), 0);
+	cr_expect_geq(
+	    peer_metric(t1, "ledge_link_batches_total", "n1", "n2"), 1);
+	cr_expect_eq(
+	    peer_metric(t1, "ledge_link_retransmits_total", "n1", "n2"), 0);
+	cr_expect_gt(metric(t1, "ledge_store_bytes{node=\"n1\"}"), 0);
+	cr_expect_eq(metric(t1, "ledge_link_backlog{node=\"n1\"}"), 0);
+	cr_expect(isnan(inst_metric(
+	              t1, "ledge_instance_events_total", "n1", "mx/back", "")),
+	    "n1 shows an instance it does not run");
+	free(t1);
+
+	/* n2: back got them (init + K), emitted nothing. */
+	t2 = scrape(n2->http_port);
+	cr_expect_eq(
+	    inst_metric(t2, "ledge_instance_events_total", "n2", "mx/back", ""),
+	    K + 1);
+	cr_expect_eq(inst_metric(t2, "ledge_instance_emitted_total", "n2",
+	                 "mx/back", ""),
+	    0);
+	expect_histogram(t2, "n2", "mx/back", K + 1);
+	cr_expect_gt(metric(t2, "ledge_store_bytes{node=\"n2\"}"), 0);
+	free(t2);
+
+	/* The orchestrator: both up; after kill -9 of n2, 0 for n2. */
+	ot = scrape(oport);
+	cr_expect_eq(metric(ot, "ledge_node_up{node=\"n1\"}"), 1);
+	cr_expect_eq(metric(ot, "ledge_node_up{node=\"n2\"}"), 1);
+	cr_expect_eq(metric(ot, "ledge_parts{state=\"placed\"}"), 2);
+	free(ot);
+	cr_assert_eq(proc_kill(n2->p, SIGKILL), 0);
+	ot = wait_metric(oport, "ledge_node_up{node=\"n2\"}", 0);
+	cr_expect_eq(metric(ot, "ledge_node_up{node=\"n1\"}"), 1);
+	cr_expect_geq(
+	    metric(ot, "ledge_node_heartbeat_age_seconds{node=\"n2\"}"),
+	    LOSS_TIMEOUT_S);
+	free(ot);
 }
