@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/sysinfo.h>
 #include <sys/utsname.h>
@@ -47,6 +48,7 @@ struct agent {
 	struct loop_timer *join_timer, *hb_timer;
 	bool joined, join_inflight, waiting_logged;
 	uint64_t epoch;
+	uint64_t boot; /* random, new at each start of the process */
 	/* state size per instance ("wf/fn" -> struct state_size), measured
 	 * every STATE_SIZE_EVERY heartbeats */
 	struct hmap sizes;
@@ -237,9 +239,11 @@ send_join(struct agent *a)
 	sysinfo(&si);
 	struct hb_ctx hc = { &w, 0, a };
 	node_foreach_instance(a->n, count_inst, &hc);
-	wire_map(&w, 11);
+	wire_map(&w, 12);
 	wire_str(&w, "t");
 	wire_str(&w, "join");
+	wire_str(&w, "boot");
+	wire_u64(&w, a->boot);
 	wire_str(&w, "name");
 	wire_str(&w, node_name(a->n));
 	wire_str(&w, "url");
@@ -1418,6 +1422,10 @@ agent_start(struct agent **ap, struct node *n, const struct agent_opts *o,
 		return -1;
 	}
 	hmap_init(&a->sizes);
+	if (getrandom(&a->boot, sizeof a->boot, 0) != sizeof a->boot) {
+		a->boot = clock_wall_ms() ^ (uint64_t)getpid() << 32;
+	}
+	a->boot |= 1; /* never 0 */
 	a->n = n;
 	a->tls = o->tls;
 	a->orchestrator = strdup(o->orchestrator);

@@ -240,14 +240,18 @@ put_wire(struct orc *o, enum store_db db, const char *key, struct wire_w *w)
 	return store_batch_commit(b);
 }
 
-static void
-save_node(struct orc *o, struct onode *n)
+void
+orc_save_node(struct orc *o, struct onode *n)
 {
 	struct wire_w w;
 	if (wire_w_init(&w) != 0) {
 		return;
 	}
-	wire_map(&w, 9);
+	wire_map(&w, 11);
+	wire_str(&w, "draining");
+	wire_bool(&w, n->draining);
+	wire_str(&w, "boot");
+	wire_u64(&w, n->boot);
 	wire_str(&w, "url");
 	wire_str(&w, n->url);
 	wire_str(&w, "arch");
@@ -515,6 +519,19 @@ handle_join(struct orc *o, struct msg_req *req, wire_v root)
 		n->epoch++; /* its data folder is new */
 		changed = true;
 	}
+	uint64_t boot = wire_as_u64(wire_get(root, "boot"), 0);
+	if (n->draining && boot != 0 && n->boot != 0 && boot != n->boot) {
+		/* Drained, then restarted (maintenance done): it takes
+		 * work again. */
+		n->draining = false;
+		changed = true;
+		rlog_write(o->log, RLOG_INFO, "orchestrator",
+		    "node %s restarted: no longer draining", n->name);
+	}
+	if (boot != n->boot) {
+		n->boot = boot;
+		changed = true;
+	}
 	n->health = H_UP;
 	n->incarnation = inc;
 	n->last_seen = clock_mono_ms();
@@ -537,7 +554,7 @@ handle_join(struct orc *o, struct msg_req *req, wire_v root)
 	set_strs(&n->res, &n->nres, wire_get(root, "resources"), false);
 	orc_node_client(o, n);
 	if (fresh || changed) {
-		save_node(o, n);
+		orc_save_node(o, n);
 	}
 	if (wire_w_init(&m) == 0) {
 		wire_map(&m, 3);
@@ -788,6 +805,8 @@ load_node(void *arg, ledge_bytes key, ledge_bytes val)
 	n->mem_mb = wire_as_u64(wire_get(root, "mem_mb"), 0);
 	n->incarnation = wire_as_u64(wire_get(root, "incarnation"), 0);
 	n->epoch = wire_as_u64(wire_get(root, "epoch"), 1);
+	n->draining = wire_as_bool(wire_get(root, "draining"), false);
+	n->boot = wire_as_u64(wire_get(root, "boot"), 0);
 	set_strs(&n->lk, &n->nlabels, wire_get(root, "labels"), true);
 	size_t nv = 0;
 	set_strs(&n->lv, &nv, wire_get(root, "labels"), false);

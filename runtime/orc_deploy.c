@@ -1048,6 +1048,7 @@ orc_handle_node_drain(struct orc *o, struct msg_req *req, wire_v root)
 	dr->node = name;
 	dr->pending = 1;
 	n->draining = true;
+	orc_save_node(o, n); /* until it restarts */
 	rlog_write(
 	    o->log, RLOG_INFO, "orchestrator", "draining node %s", n->name);
 	for (struct owf *w = o->wfs; w != NULL; w = w->next) {

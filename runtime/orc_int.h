@@ -60,6 +60,7 @@ struct onode {
 	int cores;
 	uint64_t mem_mb;
 	uint64_t incarnation, epoch;
+	uint64_t boot; /* its process's start id, from its last join */
 	int health;
 	bool draining;
 	uint64_t last_seen; /* monotonic ms */
@@ -183,6 +184,8 @@ unsigned orc_parts_on(struct orc *o, const char *node);
 int orc_node_client(struct orc *o, struct onode *n);
 
 /* Save w, its placements and the epoch counter in the store. */
+/* Write node n (and whether it is draining) to the store. */
+void orc_save_node(struct orc *o, struct onode *n);
 void orc_save_wf(struct orc *o, struct owf *w);
 
 /* Delete w and its placements from the store. */

@@ -124,8 +124,11 @@ static const char usage_node_drain[] =
     "usage: ledge node drain [OPTIONS] NAME\n"
     "\n"
     "Drain node NAME: the orchestrator moves each part it runs, with its\n"
-    "state, to another feasible node and places nothing new on it.\n"
-    "Prints what moved where.\n";
+    "state, to another feasible node and places nothing new on it.  A part\n"
+    "that fits no other node (e.g. pinned with placement.node) stays and\n"
+    "is listed with the reason.  The node takes work again once its\n"
+    "`ledge node` process restarts (after the maintenance).  Prints what\n"
+    "moved where.\n";
 
 static const char usage_function[] =
     "usage: ledge function move [OPTIONS] WORKFLOW FUNCTION NODE\n"

@@ -2130,6 +2130,15 @@ Test(domain, drain_moves_everything_with_state)
 	cr_expect_eq(dj_len(dj_get(dr, "moved")), 0);
 	cr_expect_eq(dj_len(dj_get(dr, "stay")), 1);
 	dj_free(dr);
+
+	/* Maintenance over: once its process restarts, n1 takes work
+	 * again (pin runs there as before, with its state). */
+	cr_assert_eq(dom_stop(n1, SIGTERM, WAIT_MS), 0);
+	cr_assert_eq(dom_restart(n1), 0);
+	wait_health(d, "n1", "up");
+	wait_n(d, "dr", "pin", M + M2);
+	cast(d, "dr", "c", "y3");
+	wait_n(d, "dr", "pin", M + M2 + 1);
 }
 
 /* ------------------------------------------------------------------ */
