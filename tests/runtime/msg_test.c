@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "domain.h"
 #include "loop.h"
 #include "msg.h"
 
@@ -93,6 +94,7 @@ struct mk {
 	struct msg_server *s;
 	struct msg_client *c;
 	int rv;
+	char err[256];
 	atomic_int ready;
 };
 
@@ -100,11 +102,11 @@ static void
 make_both(void *arg)
 {
 	struct mk *m = arg;
-	char err[256];
-	m->rv =
-	    msg_server_new(L, m->url, NULL, echo, NULL, &m->s, err, sizeof err);
+	m->rv = msg_server_new(
+	    L, m->url, NULL, echo, NULL, &m->s, m->err, sizeof m->err);
 	if (m->rv == 0) {
-		m->rv = msg_client_new(L, m->url, NULL, &m->c, err, sizeof err);
+		m->rv = msg_client_new(
+		    L, m->url, NULL, &m->c, m->err, sizeof m->err);
 	}
 	atomic_store(&m->ready, 1);
 }
@@ -153,12 +155,18 @@ Test(msg, inproc_round_trips, .init = setup, .fini = teardown)
 Test(msg, tcp_round_trips, .init = setup, .fini = teardown)
 {
 	start();
-	round_trips("tcp://127.0.0.1:47311");
+	char url[64];
+	/* A free port below the kernel's range for outgoing connections
+	 * (a fixed one may be taken by any connection's local end). */
+	snprintf(url, sizeof url, "tcp://127.0.0.1:%d", dom_port());
+	round_trips(url);
 }
 
 Test(msg, sync_call_and_timeout, .init = setup, .fini = teardown)
 {
-	struct mk m = { .url = "tcp://127.0.0.1:47312" };
+	char url[64];
+	snprintf(url, sizeof url, "tcp://127.0.0.1:%d", dom_port());
+	struct mk m = { .url = url };
 	void *reply;
 	size_t n;
 	char err[256];
@@ -167,17 +175,22 @@ Test(msg, sync_call_and_timeout, .init = setup, .fini = teardown)
 	while (atomic_load(&m.ready) != 1) {
 		usleep(1000);
 	}
-	cr_assert_eq(msg_call_sync("tcp://127.0.0.1:47312", NULL, "hi", 2, 2000,
-	                 &reply, &n, err, sizeof err),
+	cr_assert_eq(m.rv, 0, "%s", m.err);
+	cr_assert_eq(msg_call_sync(
+	                 url, NULL, "hi", 2, 2000, &reply, &n, err, sizeof err),
 	    MSG_OK, "%s", err);
 	cr_expect_eq(n, 7);
 	cr_expect_eq(memcmp(reply, "echo:hi", 7), 0);
 	free(reply);
 	/* Nobody listens here. */
-	cr_expect_neq(msg_call_sync("tcp://127.0.0.1:47399", NULL, "hi", 2, 300,
-	                  &reply, &n, err, sizeof err),
+	int none = dom_port();
+	char none_url[64], none_port[16];
+	snprintf(none_url, sizeof none_url, "tcp://127.0.0.1:%d", none);
+	snprintf(none_port, sizeof none_port, "%d", none);
+	cr_expect_neq(msg_call_sync(none_url, NULL, "hi", 2, 300, &reply, &n,
+	                  err, sizeof err),
 	    MSG_OK);
-	cr_expect(strstr(err, "47399") != NULL,
+	cr_expect(strstr(err, none_port) != NULL,
 	    "the error names the address: %s", err);
 	loop_post(L, free_both, &m);
 	while (atomic_load(&m.ready) != 2) {
@@ -190,9 +203,9 @@ Test(msg, async_call_times_out_without_server, .init = setup, .fini = teardown)
 	struct msg_client *c;
 	char err[256];
 	struct got g = { 0 };
-	cr_assert_eq(msg_client_new(
-	                 L, "tcp://127.0.0.1:47398", NULL, &c, err, sizeof err),
-	    0);
+	char url[64];
+	snprintf(url, sizeof url, "tcp://127.0.0.1:%d", dom_port());
+	cr_assert_eq(msg_client_new(L, url, NULL, &c, err, sizeof err), 0);
 	start();
 	msg_call(c, "x", 1, 200, on_reply, &g);
 	wait_done(&g);
