@@ -24,6 +24,7 @@ run: build
 	@echo "    curl http://$(HTTP)/hello"
 	@echo "    curl -X POST http://$(HTTP)/counter"
 	@echo "    curl http://$(HTTP)/counter"
+	@echo "    $(BUILD)/ledge workflow show counter"
 	@echo "  Ctrl-C stops; the counter keeps its value in ./.ledge"
 	@echo
 	@./$(BUILD)/ledge run --http $(HTTP) \

@@ -223,17 +223,28 @@ free_onode(struct onode *n)
 /* ------------------------------------------------------------------ */
 /* persistence                                                         */
 
+/* Put w's bytes under key in batch b. */
+static int
+batch_put_wire(
+    struct store_batch *b, enum store_db db, const char *key, struct wire_w *w)
+{
+	size_t n;
+	const void *d = wire_data(w, &n);
+	if (d == NULL) {
+		return LEDGE_ENOMEM;
+	}
+	return store_batch_put(b, db, key, strlen(key), d, n);
+}
+
 static int
 put_wire(struct orc *o, enum store_db db, const char *key, struct wire_w *w)
 {
 	struct store_batch *b;
-	size_t n;
-	const void *d = wire_data(w, &n);
 	int rv;
-	if (d == NULL || store_batch_begin(o->store, &b) != LEDGE_OK) {
+	if (store_batch_begin(o->store, &b) != LEDGE_OK) {
 		return LEDGE_ENOMEM;
 	}
-	if ((rv = store_batch_put(b, db, key, strlen(key), d, n)) != LEDGE_OK) {
+	if ((rv = batch_put_wire(b, db, key, w)) != LEDGE_OK) {
 		store_batch_abort(b);
 		return rv;
 	}
@@ -281,14 +292,24 @@ orc_save_node(struct orc *o, struct onode *n)
 	wire_w_fini(&w);
 }
 
+/* The workflow, its parts' places and the epoch counter (kept ahead of
+ * every epoch handed out) in one commit. */
 void
 orc_save_wf(struct orc *o, struct owf *w)
 {
+	struct store_batch *b;
 	struct wire_w wr;
+	int rv;
 	if (wire_w_init(&wr) != 0) {
 		return;
 	}
-	wire_map(&wr, 3);
+	if (store_batch_begin(o->store, &b) != LEDGE_OK) {
+		wire_w_fini(&wr);
+		return;
+	}
+	wire_map(&wr, 4);
+	wire_str(&wr, "adopted");
+	wire_bool(&wr, w->adopted);
 	wire_str(&wr, "file");
 	wire_str(&wr, w->file);
 	wire_str(&wr, "yaml");
@@ -299,13 +320,14 @@ orc_save_wf(struct orc *o, struct owf *w)
 		wire_str(&wr, w->ck[i]);
 		wire_str(&wr, w->cv[i]);
 	}
-	put_wire(o, STORE_ORC_WF, w->name, &wr);
+	rv = batch_put_wire(b, STORE_ORC_WF, w->name, &wr);
 	wire_w_fini(&wr);
-	for (size_t i = 0; i < w->nparts; i++) {
+	for (size_t i = 0; rv == LEDGE_OK && i < w->nparts; i++) {
 		struct oplace *p = &w->place[i];
 		char key[512];
 		if (wire_w_init(&wr) != 0) {
-			return;
+			rv = LEDGE_ENOMEM;
+			break;
 		}
 		snprintf(
 		    key, sizeof key, "%s/%s", w->name, orc_part_name(w, i));
@@ -319,18 +341,16 @@ orc_save_wf(struct orc *o, struct owf *w)
 		for (size_t k = 0; k < p->nrep; k++) {
 			wire_str(&wr, p->rep[k]);
 		}
-		put_wire(o, STORE_ORC_PLACE, key, &wr);
+		rv = batch_put_wire(b, STORE_ORC_PLACE, key, &wr);
 		wire_w_fini(&wr);
 	}
-	/* Keep the epoch counter ahead of every epoch handed out. */
-	struct store_batch *b;
-	if (store_batch_begin(o->store, &b) == LEDGE_OK) {
-		if (store_meta_put_u64(b, "next_epoch", o->next_epoch) ==
-		    LEDGE_OK) {
-			store_batch_commit(b);
-		} else {
-			store_batch_abort(b);
-		}
+	if (rv == LEDGE_OK) {
+		rv = store_meta_put_u64(b, "next_epoch", o->next_epoch);
+	}
+	if (rv == LEDGE_OK) {
+		store_batch_commit(b);
+	} else {
+		store_batch_abort(b);
 	}
 }
 
@@ -578,10 +598,11 @@ handle_join(struct orc *o, struct msg_req *req, wire_v root)
 	 * that still runs: a restarted orchestrator changes nothing). */
 	for (struct owf *w = o->wfs; w != NULL; w = w->next) {
 		bool mine = false;
-		if (w->busy) {
+		if (w->busy || w->adopted) {
 			/* A move is under way: it deploys everything at its
 			 * end (a part must not start here before its state
-			 * has arrived). */
+			 * has arrived).  An adopted workflow is deployed by
+			 * its own process (ledge run). */
 			continue;
 		}
 		for (size_t i = 0; i < w->nparts; i++) {
@@ -843,6 +864,7 @@ load_wf(void *arg, ledge_bytes key, ledge_bytes val)
 	if (file && wire_as_str(wire_get(root, "yaml"), &yaml, &ylen) &&
 	    (w = orc_make_owf(
 	         name, file, yaml, ylen, wire_get(root, "code"), &d)) != NULL) {
+		w->adopted = wire_as_bool(wire_get(root, "adopted"), false);
 		w->next = o->wfs;
 		o->wfs = w;
 	} else {

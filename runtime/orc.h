@@ -38,6 +38,27 @@ struct orc_opts {
 int orc_start(struct orc **op, struct loop *l, struct store *store,
     struct rlog *log, const struct orc_opts *o, char *err, size_t errlen);
 
+/*
+ * Adopt a workflow that node `node` runs already (`ledge run` deploys its
+ * files itself and embeds an orchestrator): record it, with its code
+ * (read from code_paths[i], the file of function fn_names[i]; nfn of
+ * them) and every part on that node, so that the domain commands see it.
+ * Nothing is deployed, and the orchestrator never places it elsewhere.
+ * yaml is the workflow's text (ylen bytes), file its path for messages.
+ * Loop thread, or before the loop runs.  Returns 0, or -1 with a reason
+ * in err.
+ */
+int orc_adopt(struct orc *o, const char *file, const char *yaml, size_t ylen,
+    size_t nfn, const char *const *fn_names, const char *const *code_paths,
+    const char *node, char *err, size_t errlen);
+
+/*
+ * Forget every adopted workflow (before adopting the ones of this run:
+ * a workflow a previous `ledge run` had and this one has not is gone).
+ * Nothing is undeployed.  Loop thread, or before the loop runs.
+ */
+void orc_drop_adopted(struct orc *o);
+
 /* Stop and free (loop thread, or after the loop stopped). */
 void orc_free(struct orc *o);
 

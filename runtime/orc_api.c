@@ -861,3 +861,147 @@ out:
 	free(fn);
 	free(hash);
 }
+
+/* ------------------------------------------------------------------ */
+/* adoption (ledge run)                                                */
+
+static int
+store_code_file(
+    struct orc *o, const char *path, char hex[65], char *err, size_t errlen)
+{
+	FILE *fp = fopen(path, "rb");
+	char *buf = NULL;
+	size_t len = 0, cap = 0, n;
+	struct store_batch *b;
+	int rv = -1;
+
+	if (fp == NULL) {
+		snprintf(err, errlen, "cannot read %s", path);
+		return -1;
+	}
+	do {
+		if (cap - len < 65536) {
+			char *grown =
+			    realloc(buf, cap = cap ? cap * 2 : 262144);
+			if (grown == NULL) {
+				snprintf(err, errlen, "out of memory");
+				goto out;
+			}
+			buf = grown;
+		}
+		n = fread(buf + len, 1, cap - len, fp);
+		len += n;
+	} while (n > 0);
+	sha256_hex(buf, len, hex);
+	if (!have_code(o, hex)) {
+		if (store_batch_begin(o->store, &b) != LEDGE_OK) {
+			snprintf(err, errlen, "cannot write the store");
+			goto out;
+		}
+		if (store_batch_put(b, STORE_ORC_CODE, hex, 64, buf, len) !=
+		        LEDGE_OK ||
+		    store_batch_commit(b) != LEDGE_OK) {
+			store_batch_abort(b);
+			snprintf(err, errlen, "cannot write the store");
+			goto out;
+		}
+	}
+	rv = 0;
+out:
+	free(buf);
+	fclose(fp);
+	return rv;
+}
+
+int
+orc_adopt(struct orc *o, const char *file, const char *yaml, size_t ylen,
+    size_t nfn, const char *const *fn_names, const char *const *code_paths,
+    const char *node, char *err, size_t errlen)
+{
+	struct wire_w m;
+	struct wire_r r;
+	struct diag d;
+	struct owf *w, *old;
+	const void *data;
+	size_t len;
+	char hex[65], key[512];
+
+	if (wire_w_init(&m) != 0) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	/* Each function's own code, by hash (`@fn:NAME`, as after a
+	 * reload): no paths as written are needed. */
+	wire_map(&m, nfn);
+	for (size_t i = 0; i < nfn; i++) {
+		/* Functions sharing a file (often all of them) read and
+		 * hash it once. */
+		if ((i == 0 || strcmp(code_paths[i], code_paths[i - 1]) != 0) &&
+		    store_code_file(o, code_paths[i], hex, err, errlen) != 0) {
+			wire_w_fini(&m);
+			return -1;
+		}
+		snprintf(key, sizeof key, "@fn:%s", fn_names[i]);
+		wire_str(&m, key);
+		wire_str(&m, hex);
+	}
+	if ((data = wire_data(&m, &len)) == NULL ||
+	    wire_parse(&r, data, len) != 0) {
+		wire_w_fini(&m);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	diag_init(&d);
+	w = orc_make_owf("", file, yaml, ylen, wire_root(&r), &d);
+	wire_r_fini(&r);
+	wire_w_fini(&m);
+	if (w == NULL) {
+		snprintf(err, errlen, "%s",
+		    d.count > 0 && d.cap > 0 ? d.items[0].text
+		                             : "invalid workflow");
+		diag_fini(&d);
+		return -1;
+	}
+	diag_fini(&d);
+	free(w->name);
+	w->name = strdup(w->wf->name);
+	if ((old = orc_find_wf(o, w->wf->name)) != NULL) {
+		for (struct owf **pp = &o->wfs; *pp; pp = &(*pp)->next) {
+			if (*pp == old) {
+				*pp = old->next;
+				break;
+			}
+		}
+		orc_free_owf(old);
+	}
+	w->adopted = true;
+	for (size_t i = 0; i < w->nparts; i++) {
+		w->place[i].node = strdup(node);
+		w->place[i].epoch = o->next_epoch++;
+	}
+	w->deployed_on = calloc(2, sizeof *w->deployed_on);
+	if (w->deployed_on != NULL &&
+	    (w->deployed_on[0] = strdup(node)) != NULL) {
+		w->ndeployed = 1;
+	}
+	w->next = o->wfs;
+	o->wfs = w;
+	orc_save_wf(o, w);
+	return 0;
+}
+
+void
+orc_drop_adopted(struct orc *o)
+{
+	struct owf **pp = &o->wfs;
+	while (*pp != NULL) {
+		struct owf *w = *pp;
+		if (!w->adopted) {
+			pp = &w->next;
+			continue;
+		}
+		*pp = w->next;
+		orc_forget_wf(o, w->name);
+		orc_free_owf(w);
+	}
+}

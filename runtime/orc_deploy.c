@@ -860,6 +860,9 @@ orc_replace_all(struct orc *o)
 {
 	for (struct owf *w = o->wfs; w != NULL; w = w->next) {
 		struct oplace *before;
+		if (w->adopted) {
+			continue; /* runs where `ledge run` runs it */
+		}
 		if (w->busy) {
 			o->replace_wanted = true;
 			continue;
@@ -903,6 +906,12 @@ orc_handle_fn_move(struct orc *o, struct msg_req *req, wire_v root)
 		    to ? to : "");
 	} else if (n->health != H_UP) {
 		orc_reply_err(req, "unreachable", "node %s is lost", n->name);
+	} else if (w->adopted) {
+		orc_reply_err(req, "invalid",
+		    "workflow %s runs inside `ledge run`, which keeps it on "
+		    "its "
+		    "own node",
+		    w->name);
 	} else if (w->busy) {
 		orc_reply_err(req, "busy",
 		    "workflow %s is being moved already; try again", w->name);
@@ -1052,7 +1061,11 @@ orc_handle_node_drain(struct orc *o, struct msg_req *req, wire_v root)
 	rlog_write(
 	    o->log, RLOG_INFO, "orchestrator", "draining node %s", n->name);
 	for (struct owf *w = o->wfs; w != NULL; w = w->next) {
-		struct oplace *before = save_places(w);
+		struct oplace *before;
+		if (w->adopted) {
+			continue;
+		}
+		before = save_places(w);
 		if (before == NULL) {
 			continue;
 		}

@@ -93,6 +93,7 @@ struct owf {
 	char **deployed_on;   /* nodes it was last deployed to */
 	size_t ndeployed;
 	bool busy;     /* a move of its parts is under way */
+	bool adopted;  /* run by `ledge run` itself: never placed again */
 	bool replaced; /* its last wf.start replaced a running one */
 };
 

@@ -95,6 +95,14 @@ static const char usage_run[] =
     "                        default short handlers of idle instances run\n"
     "                        on the I/O thread, saving two thread hops)\n"
     "  -n, --name NAME       node name in logs (default: host name)\n"
+    "  -L, --listen URL      the orchestrator inside, for the domain\n"
+    "                        commands (ledge workflow show, invoke,\n"
+    "                        state get, logs, ...); default\n"
+    "                        $LEDGE_ORCHESTRATOR or tcp://127.0.0.1:7600\n"
+    "                        (heartbeats on the next port); \"none\" for\n"
+    "                        none.  Other nodes may join it.  If the\n"
+    "                        address is taken, the node runs without it\n"
+    "                        (logged)\n"
     "  -h, --help            this text\n";
 
 static const char usage_validate[] =
@@ -343,9 +351,12 @@ cmd_run(int argc, char **argv)
 		{ "store-size", required_argument, NULL, 'z' },
 		{ "no-inline", no_argument, NULL, 'I' },
 		{ "name", required_argument, NULL, 'n' },
+		{ "listen", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	const char *listen = getenv("LEDGE_ORCHESTRATOR");
+	struct run_domain *rd = NULL;
 	struct node_opts o = { .data_dir = "./.ledge",
 		.http_addr = "127.0.0.1:8080",
 		.watch = true };
@@ -357,7 +368,8 @@ cmd_run(int argc, char **argv)
 	int level = RLOG_INFO, c, nwf, rc = 1;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "d:H:w:l:n:h", opts, NULL)) != -1) {
+	while (
+	    (c = getopt_long(argc, argv, "d:H:w:l:n:L:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
 			o.data_dir = optarg;
@@ -404,6 +416,9 @@ cmd_run(int argc, char **argv)
 		case 'I':
 			o.no_inline = true;
 			break;
+		case 'L':
+			listen = optarg;
+			break;
 		case 'h':
 			fputs(usage_run, stdout);
 			return 0;
@@ -441,6 +456,15 @@ cmd_run(int argc, char **argv)
 	if (!needs_http(wfs, nwf)) {
 		o.http_addr = NULL;
 	}
+	if (listen == NULL || *listen == '\0') {
+		listen = "tcp://127.0.0.1:7600";
+	}
+	if (strcmp(listen, "none") == 0) {
+		listen = NULL;
+	} else if (run_domain_prepare(&rd, wfs, (size_t)nwf) != 0) {
+		fprintf(stderr, "ledge run: out of memory\n");
+		goto out;
+	}
 	o.codes = cc.codes;
 	if (node_new(&node, &o, &log, err, sizeof err) != LEDGE_OK) {
 		fprintf(stderr, "ledge run: %s\n", err);
@@ -462,10 +486,12 @@ cmd_run(int argc, char **argv)
 		fprintf(stderr, "ledge run: %s\nledge run: stopped\n", err);
 		goto out;
 	}
+	run_domain_start(rd, node, listen, o.data_dir, o.http_addr, &log);
 	rlog_write(&log, RLOG_INFO, NULL, "ready; Ctrl-C stops");
 	rc = node_run(node);
 	rlog_write(&log, RLOG_INFO, NULL, "stopped cleanly");
 out:
+	run_domain_free(rd);
 	node_free(node);
 	for (int i = 0; wfs != NULL && i < nwf; i++) {
 		wf_free(wfs[i]);

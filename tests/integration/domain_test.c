@@ -2480,3 +2480,78 @@ Test(domain, metrics_on_nodes_and_orchestrator)
 	    LOSS_TIMEOUT_S);
 	free(ot);
 }
+
+/* ------------------------------------------------------------------ */
+/* 13. `ledge run`: the orchestrator inside                            */
+
+static const char *const run_wf = "workflow: solo\n"
+                                  "functions:\n"
+                                  "  front:\n"
+                                  "    code: @F/tally.so\n"
+                                  "    outputs: { out: back }\n"
+                                  "  back:\n"
+                                  "    code: @F/tally.so\n";
+
+static const char *const run_more_wf = "workflow: more\n"
+                                       "functions:\n"
+                                       "  far:\n"
+                                       "    code: @F/tally.so\n"
+                                       "    placement: { node: n2 }\n";
+
+/*
+ * `ledge run FILE` answers the domain commands (workflow show, invoke,
+ * state get, workflow start); another node can join it; what it was given
+ * on its command line stays on it (no move), and a restart keeps both its
+ * own workflows and those started through it.
+ */
+Test(domain, ledge_run_answers_the_domain_commands)
+{
+	struct domain *d = domain("dom-run", NULL);
+	struct dom_proc *box;
+	char *path, *more, *out = NULL, *err = NULL;
+	struct where w;
+	int rc;
+
+	path = workflow_file(d, "solo.yaml", run_wf);
+	box = dom_run(d, "box", ARGS(path), false);
+	dassert(box != NULL, "ledge run did not start");
+	wait_health(d, "box", "up");
+	cr_assert(where_is(d, "solo", "front", &w));
+	cr_expect_str_eq(w.node, "box");
+	for (int i = 0; i < 5; i++) {
+		cast(d, "solo", "front", "x");
+	}
+	wait_n(d, "solo", "back", 5);
+	wait_n(d, "solo", "front", 5);
+
+	/* A node joins; a workflow started through `ledge run` goes there. */
+	node(d, "n2", NULL, false);
+	wait_health(d, "n2", "up");
+	more = workflow_file(d, "more.yaml", run_more_wf);
+	dj_free(start_workflow(d, more));
+	cast(d, "more", "far", "y");
+	wait_n(d, "more", "far", 1);
+	cr_assert(where_is(d, "more", "far", &w));
+	cr_expect_str_eq(w.node, "n2");
+
+	/* The parts `ledge run` was given stay on it. */
+	rc = dom_cli(
+	    d, ARGS("function", "move", "solo", "back", "n2"), &out, &err);
+	cr_expect_neq(rc, 0, "moved a part of ledge run's own workflow");
+	cr_expect_not_null(strstr(err ? err : "", "ledge run"), "%s", err);
+	free(out);
+	free(err);
+
+	/* A restart: its own workflow and state, and the other, are kept;
+	 * nothing ran twice. */
+	cr_assert_neq(dom_stop(box, SIGTERM, 10000), -1);
+	dassert(dom_restart(box) == 0, "ledge run did not start again");
+	wait_health(d, "box", "up");
+	cast(d, "solo", "front", "z");
+	wait_n(d, "solo", "back", 6);
+	cast(d, "more", "far", "y");
+	wait_n(d, "more", "far", 2);
+	cr_expect_eq(log_count(box, "[solo/back] tally cast"), 6);
+	free(path);
+	free(more);
+}

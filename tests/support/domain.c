@@ -1052,6 +1052,40 @@ dom_node(struct domain *d, const char *name, const char *const *labels,
 	return p;
 }
 
+struct dom_proc *
+dom_run(struct domain *d, const char *name, const char *const *files, bool http)
+{
+	struct dom_proc *p;
+	int port = dom_port_pair();
+	if (d->orc != NULL || d->tls || port < 0) {
+		return NULL;
+	}
+	free(d->url);
+	d->url = fmt("tcp://127.0.0.1:%d", port);
+	if (d->url == NULL || (p = proc_new(d, name, d->url)) == NULL) {
+		return NULL;
+	}
+	d->orc = p;
+	if (arg(p, bin()) | arg(p, "run") | arg(p, "-L") | arg(p, p->url) |
+	        arg(p, "-d") | arg(p, p->data) | arg(p, "-n") | arg(p, name) ||
+	    (http && (arg(p, "-H") | arg(p, "127.0.0.1:0")))) {
+		return NULL;
+	}
+	for (size_t i = 0; files[i] != NULL; i++) {
+		if (arg(p, files[i]) != 0) {
+			return NULL;
+		}
+	}
+	if (launch(p) != 0) {
+		return NULL;
+	}
+	if (http && (p->http_port = proc_http_port(p->p, 2000)) <= 0) {
+		print_log(p, "did not say its HTTP port");
+		return NULL;
+	}
+	return p;
+}
+
 int
 dom_restart(struct dom_proc *p)
 {

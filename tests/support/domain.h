@@ -170,6 +170,16 @@ struct dom_proc *dom_node(struct domain *d, const char *name,
     const char *const *labels, bool http, const struct dom_tls *tls);
 
 /*
+ * Start `ledge run -L URL -d DIR -n NAME [-H 127.0.0.1:0] FILES...` (the
+ * embedded orchestrator and node in one process) as the domain's
+ * orchestrator: the CLI talks to it.  `files` is NULL-terminated.  Waits
+ * up to 15 s for "ready".  Returns it (its http_port set with `http`), or
+ * NULL (the log is printed to stderr).  No TLS.
+ */
+struct dom_proc *dom_run(
+    struct domain *d, const char *name, const char *const *files, bool http);
+
+/*
  * Start p again with the same arguments (address, data folder, log) and
  * wait up to 15 s for its next "ready".  It must have stopped (see
  * dom_stop).  Returns 0, or -1 (the log is printed to stderr).
