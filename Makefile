@@ -31,8 +31,13 @@ run: build
 		$(BUILD)/functions/hello/workflow.yaml \
 		$(BUILD)/functions/counter/workflow.yaml
 
+# Fuzzing first (tools/fuzz.sh: each libFuzzer target for FUZZ_SECONDS in
+# build-fuzz, clang with ASan+UBSan), then the suite; the summary counts
+# both.
+FUZZ_SECONDS ?= 30
 test: build
-	@tools/run-tests.sh $(BUILD)
+	@tools/fuzz.sh $(FUZZ_SECONDS) || true
+	@FUZZ_RESULTS=build-fuzz/fuzz-results.txt tools/run-tests.sh $(BUILD)
 
 # The whole suite under AddressSanitizer and UndefinedBehaviorSanitizer.
 asan: deps
@@ -47,4 +52,4 @@ bench: deps
 	@tools/bench/bench.py $(SCENARIOS)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) build-bench
+	rm -rf $(BUILD) $(ASAN_BUILD) build-bench build-fuzz

@@ -342,7 +342,7 @@ wire_get(wire_v map, const char *key)
 	for (uint32_t i = 0; i < O(map)->via.map.size; i++) {
 		const msgpack_object *k = &O(map)->via.map.ptr[i].key;
 		if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == n &&
-		    memcmp(k->via.str.ptr, key, n) == 0) {
+		    (n == 0 || memcmp(k->via.str.ptr, key, n) == 0)) {
 			return (wire_v) { &O(map)->via.map.ptr[i].val };
 		}
 	}
@@ -394,7 +394,9 @@ wire_as_str(wire_v v, const char **p, size_t *n)
 	if (!v.p || O(v)->type != MSGPACK_OBJECT_STR) {
 		return false;
 	}
-	*p = O(v)->via.str.ptr;
+	/* msgpack-c leaves an empty string's pointer NULL; callers get a
+	 * valid one (memcmp, memchr and memcpy need it even for 0 bytes). */
+	*p = O(v)->via.str.size ? O(v)->via.str.ptr : "";
 	*n = O(v)->via.str.size;
 	return true;
 }
@@ -429,12 +431,12 @@ wire_as_bin(wire_v v, const void **p, size_t *n)
 		return false;
 	}
 	if (O(v)->type == MSGPACK_OBJECT_BIN) {
-		*p = O(v)->via.bin.ptr;
+		*p = O(v)->via.bin.size ? O(v)->via.bin.ptr : "";
 		*n = O(v)->via.bin.size;
 		return true;
 	}
 	if (O(v)->type == MSGPACK_OBJECT_STR) {
-		*p = O(v)->via.str.ptr;
+		*p = O(v)->via.str.size ? O(v)->via.str.ptr : "";
 		*n = O(v)->via.str.size;
 		return true;
 	}

@@ -6,6 +6,9 @@
 # process - test programs, their forked tests, and the ledge nodes they
 # start - go to files under BUILD/sanitizer/; each report counts as a
 # failure, since neither Criterion nor a killed child would fail on it.
+#
+# With FUZZ_RESULTS set (make test), the results of tools/fuzz.sh count
+# too, one per fuzz target.
 set -u
 build=${1:-build}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -23,6 +26,7 @@ meson test -C "$build" --print-errorlogs --num-processes 2 \
 status=$?
 # Show meson's own per-test lines and any failure details.
 grep -v '^\s*$' "$build/meson-logs/run-tests.out" | tail -n 200
-python3 "$here/test-summary.py" "$build/meson-logs/testlog.json" "$san"
+python3 "$here/test-summary.py" "$build/meson-logs/testlog.json" "$san" \
+	${FUZZ_RESULTS:+"$FUZZ_RESULTS"}
 summary=$?
 [ $status -eq 0 ] && [ $summary -eq 0 ]

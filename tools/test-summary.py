@@ -5,7 +5,10 @@ Each Criterion program prints "Synthesis: Tested: T | Passing: P |
 Failing: F | Crashing: C"; every one of its tests counts.  A program that
 died before printing it (a crash, a timeout) counts as one failure.  Each
 sanitizer report file in the folder given as the second argument counts
-as one more failure (and is shown).
+as one more failure (and is shown).  With a third argument, the results
+file of tools/fuzz.sh: each "fuzz NAME: ... ok" line is one pass, any
+other line (a failed target, a failed build) one failure; a missing file
+is one failure.
 Prints one line per program and, last, "N passed, N failed".
 """
 import json
@@ -24,7 +27,28 @@ def sanitizer_reports(folder):
     return sorted(os.path.join(folder, f) for f in os.listdir(folder))
 
 
-def main(path, san=None):
+def fuzz_results(path):
+    """(passed, failed) from tools/fuzz.sh's results file."""
+    try:
+        lines = [l.strip() for l in open(path, encoding="utf-8")
+                 if l.strip()]
+    except OSError as e:
+        print(f"  fuzz: no results ({e})")
+        return 0, 1
+    if not lines:
+        print("  fuzz: no target ran")
+        return 0, 1
+    passed = failed = 0
+    for line in lines:
+        print("  " + line)
+        if line.startswith("fuzz ") and line.endswith(", ok"):
+            passed += 1
+        else:
+            failed += 1
+    return passed, failed
+
+
+def main(path, san=None, fuzz=None):
     passed = failed = 0
     try:
         lines = open(path, encoding="utf-8", errors="replace").readlines()
@@ -62,6 +86,10 @@ def main(path, san=None):
         with open(r, encoding="utf-8", errors="replace") as f:
             for line in f.readlines()[:40]:
                 print("    " + line.rstrip())
+    if fuzz:
+        p, f = fuzz_results(fuzz)
+        passed += p
+        failed += f
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
 
@@ -69,4 +97,5 @@ def main(path, san=None):
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else
                   "build/meson-logs/testlog.json",
-                  sys.argv[2] if len(sys.argv) > 2 else None))
+                  sys.argv[2] if len(sys.argv) > 2 else None,
+                  sys.argv[3] if len(sys.argv) > 3 else None))
