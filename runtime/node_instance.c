@@ -194,8 +194,8 @@ instance_park(struct node_instance *producer, struct node_instance *target)
 	}
 	pthread_mutex_lock(&target->mb.mu);
 	if (target->mb.depth > target->mb.cap) {
-		producer->wait_next = target->waiters;
-		target->waiters = producer;
+		producer->wait_next = atomic_load(&target->waiters);
+		atomic_store(&target->waiters, producer);
 		parked = true;
 	}
 	pthread_mutex_unlock(&target->mb.mu);
@@ -209,13 +209,13 @@ struct node_instance *
 instance_drained(struct node_instance *target)
 {
 	struct node_instance *list = NULL;
-	if (target->waiters == NULL) {
-		return NULL; /* racy peek; the lock decides */
+	if (atomic_load_explicit(&target->waiters, memory_order_relaxed) ==
+	    NULL) {
+		return NULL; /* a peek without the lock; the lock decides */
 	}
 	pthread_mutex_lock(&target->mb.mu);
 	if (target->mb.depth <= target->mb.cap / 2) {
-		list = target->waiters;
-		target->waiters = NULL;
+		list = atomic_exchange(&target->waiters, NULL);
 	}
 	pthread_mutex_unlock(&target->mb.mu);
 	return list;

@@ -110,7 +110,8 @@ struct node_instance {
 	 * mailbox cap is parked (not run) until that instance drains to
 	 * half its cap; `waiters` lists those parked on this one (mb.mu),
 	 * `wait_next` links this one into such a list. */
-	struct node_instance *waiters;
+	_Atomic(struct node_instance *) waiters; /* atomic for the peek in
+	                                            instance_drained */
 	struct node_instance *wait_next;
 	_Atomic(struct node_instance *) parked_on;
 

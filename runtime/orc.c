@@ -41,7 +41,7 @@ bool
 orc_in_list(char **v, size_t n, const char *s)
 {
 	for (size_t i = 0; i < n; i++) {
-		if (strcmp(v[i], s) == 0) {
+		if (v[i] != NULL && strcmp(v[i], s) == 0) {
 			return true;
 		}
 	}
@@ -212,6 +212,7 @@ free_onode(struct onode *n)
 	orc_free_strs(n->lv, n->nlabels);
 	orc_free_strs(n->res, n->nres);
 	orc_free_strs(n->running, n->nrunning);
+	orc_free_strs(n->fence, n->nfence);
 	free_stats(n);
 	free(n->name);
 	free(n->url);
@@ -535,9 +536,41 @@ handle_join(struct orc *o, struct msg_req *req, wire_v root)
 		rlog_write(o->log, RLOG_INFO, "orchestrator",
 		    "node %s is back (epoch %" PRIu64 "); %zu parts fenced",
 		    n->name, n->epoch, nfenced);
+		orc_free_strs(n->fence, n->nfence);
+		n->fence = NULL;
+		n->nfence = 0;
+		if (nfenced > 0 &&
+		    (n->fence = calloc(nfenced + 1, sizeof *n->fence)) !=
+		        NULL) {
+			for (size_t i = 0; i < nfenced; i++) {
+				if ((n->fence[n->nfence] = strdup(fenced[i])) !=
+				    NULL) {
+					n->nfence++;
+				}
+			}
+		}
 	} else if (!fresh && n->incarnation != inc) {
 		n->epoch++; /* its data folder is new */
 		changed = true;
+	}
+	if (!fresh && n->health != H_LOST && n->nfence > 0) {
+		/* Told to stop these when it came back; as long as it still
+		 * reports them, it did not hear it (the reply was lost):
+		 * again. */
+		char **elsewhere = NULL; /* it runs, placed on another node */
+		size_t keep = 0, nelse = fenced_parts(o, n, &elsewhere);
+		fenced = calloc(n->nfence + 1, sizeof *fenced);
+		for (size_t i = 0; i < n->nfence; i++) {
+			if (fenced != NULL &&
+			    orc_in_list(elsewhere, nelse, n->fence[i])) {
+				fenced[nfenced++] = strdup(n->fence[i]);
+				n->fence[keep++] = n->fence[i];
+			} else {
+				free(n->fence[i]);
+			}
+		}
+		n->nfence = keep;
+		orc_free_strs(elsewhere, nelse);
 	}
 	uint64_t boot = wire_as_u64(wire_get(root, "boot"), 0);
 	if (n->draining && boot != 0 && n->boot != 0 && boot != n->boot) {

@@ -68,6 +68,10 @@ struct onode {
 	struct msg_client *client;
 	size_t nrunning;
 	char **running; /* wf/part, from its last join */
+	size_t nfence;
+	char **fence; /* parts it was told to stop on coming back, until its
+	                 joins no longer report them (a join reply can be
+	                 lost) */
 	size_t nstats;
 	struct part_stat *stats;
 	uint64_t store_bytes;

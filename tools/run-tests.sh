@@ -2,7 +2,7 @@
 # Run the whole test suite of a build tree and end with one line
 # "N passed, N failed" (every Criterion test counted on its own).
 #
-# Sanitizer reports (AddressSanitizer, LeakSanitizer, UBSan) of every
+# Sanitizer reports (AddressSanitizer, LeakSanitizer, UBSan, TSan) of every
 # process - test programs, their forked tests, and the ledge nodes they
 # start - go to files under BUILD/sanitizer/; each report counts as a
 # failure, since neither Criterion nor a killed child would fail on it.
@@ -20,6 +20,7 @@ mkdir -p "$san" "$build/meson-logs"
 rm -f "$build/meson-logs/testlog.json"
 export ASAN_OPTIONS="log_path=$san/asan:detect_leaks=1:abort_on_error=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
 export UBSAN_OPTIONS="log_path=$san/ubsan:print_stacktrace=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
+export TSAN_OPTIONS="log_path=$san/tsan${TSAN_OPTIONS:+:$TSAN_OPTIONS}"
 
 meson test -C "$build" --print-errorlogs --num-processes 2 \
 	${MESON_TEST_ARGS:-} >"$build/meson-logs/run-tests.out" 2>&1

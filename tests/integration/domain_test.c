@@ -31,17 +31,24 @@
 
 #include "domain.h"
 #include "httpc.h"
+#include "msg.h"
 #include "proc.h"
 #include "sha256.h"
+#include "wire.h"
 
 /* Node timeout of tests that lose no node, and of those that do. */
 #define CALM_TIMEOUT_S  5.0
-#define LOSS_TIMEOUT_S  1.5
-#define LOSS_TIMEOUT_MS 1500
+/* Times $LEDGE_TEST_TIME_SCALE: `make tsan` runs every process many times
+ * slower, to look for races, not to time them. */
+#define LOSS_TIMEOUT_S  (1.5 * time_scale())
+#define LOSS_TIMEOUT_MS ((int)(1500 * time_scale()))
 /* What polling may add to the 2 x node timeout bound on a failover: the
  * orchestrator checks every 100 ms, a poll round here (`workflow show`
  * and `invoke --call`) takes some tens of ms. */
 #define POLL_ALLOWANCE_MS 500
+/* The failover bound: 2 x node timeout + polling. */
+#define FAILOVER_BOUND_MS                                                      \
+	((int64_t)(2 * LOSS_TIMEOUT_MS + POLL_ALLOWANCE_MS * time_scale()))
 /* Bound of waits for things that should happen at once (placement,
  * delivery between nodes). */
 #define WAIT_MS 10000
@@ -85,6 +92,14 @@ static struct domain *cur;
 			cr_assert_fail(__VA_ARGS__);                           \
 		}                                                              \
 	} while (0)
+
+static double
+time_scale(void)
+{
+	const char *v = getenv("LEDGE_TEST_TIME_SCALE");
+	double s = v ? atof(v) : 1.0;
+	return s >= 1.0 ? s : 1.0;
+}
 
 static int64_t
 now_ms(void)
@@ -273,29 +288,8 @@ wait_call(
 static int64_t
 state_n(struct domain *d, const char *wf, const char *fn)
 {
-	int rc;
-	struct dj *v =
-	    dom_json(d, ARGS("state", "get", wf, fn, "n"), &rc, NULL);
-	const struct dj *e = dj_at(dj_get(v, "entries"), 0);
-	unsigned char *bytes = NULL;
-	size_t len = 0;
-	uint64_t n = 0;
-	int64_t out = -1;
-	if (v != NULL && dj_true(dj_get(v, "ok"))) {
-		if (e == NULL && rc == 1) {
-			out = 0; /* no such key yet */
-		} else if (rc == 0 && e != NULL &&
-		    dom_b64_decode(
-		        dj_gets(e, "value") ? dj_gets(e, "value") : "?", &bytes,
-		        &len) == 0 &&
-		    len == sizeof n) {
-			memcpy(&n, bytes, sizeof n);
-			out = (int64_t)n;
-		}
-	}
-	free(bytes);
-	dj_free(v);
-	return out;
+	uint64_t n;
+	return dom_state_u64(d, wf, fn, "n", &n) == 0 ? (int64_t)n : -1;
 }
 
 /* Poll state "n" of wf/fn until it is `want`; asserts it is. */
@@ -916,13 +910,13 @@ Test(domain, killed_node_parts_move_within_twice_the_timeout)
 	}
 	fprintf(stderr,
 	    "failover after kill -9 of %s: %s in %" PRId64
-	    " ms (node timeout %d ms, bound %d ms)\n",
+	    " ms (node timeout %d ms, bound %" PRId64 " ms)\n",
 	    from->name, to->name, dt, LOSS_TIMEOUT_MS,
-	    2 * LOSS_TIMEOUT_MS + POLL_ALLOWANCE_MS);
+	    FAILOVER_BOUND_MS);
 	dassert(dt >= 0, "f did not answer on %s after the kill (last: %s)",
 	    to->name, got ? got : "no answer");
 	free(got);
-	cr_expect_leq(dt, 2 * LOSS_TIMEOUT_MS + POLL_ALLOWANCE_MS,
+	cr_expect_leq(dt, FAILOVER_BOUND_MS,
 	    "failover took %" PRId64 " ms", dt);
 	cr_expect_gt(w.epoch, w0.epoch, "a moved part gets a new epoch");
 	cr_expect_str_eq(node_stat(d, from->name).health, "lost");
@@ -1520,12 +1514,12 @@ failover(
 	}
 	fprintf(stderr,
 	    "replicated f: kill -9 of %s -> on %s in %" PRId64
-	    " ms (node timeout %d ms, bound %d ms)\n",
+	    " ms (node timeout %d ms, bound %" PRId64 " ms)\n",
 	    from->name, to, dt, LOSS_TIMEOUT_MS,
-	    2 * LOSS_TIMEOUT_MS + POLL_ALLOWANCE_MS);
+	    FAILOVER_BOUND_MS);
 	dassert(dt >= 0, "f did not move to %s after the kill (it is on '%s')",
 	    to, w->node);
-	cr_expect_leq(dt, 2 * LOSS_TIMEOUT_MS + POLL_ALLOWANCE_MS,
+	cr_expect_leq(dt, FAILOVER_BOUND_MS,
 	    "failover took %" PRId64 " ms", dt);
 	return dt;
 }
@@ -2554,4 +2548,186 @@ Test(domain, ledge_run_answers_the_domain_commands)
 	cr_expect_eq(log_count(box, "[solo/back] tally cast"), 6);
 	free(path);
 	free(more);
+}
+
+/* ------------------------------------------------------------------ */
+/* 14. a rogue peer                                                    */
+
+/* Request types of the orchestrator and of a node (docs/protocol.md). */
+static const char *const rogue_types[] = { "join", "code.get", "code.put",
+	"wf.start", "wf.stop", "wf.list", "wf.show", "node.list", "invoke",
+	"state.get", "logs", "fn.move", "node.drain", "fn.reload", "ev", "call",
+	"deploy", "undeploy", "fence", "reload", "export", "import", "forget",
+	"fence.node", "ping", "no-such-type" };
+
+/* Field names the handlers read. */
+static const char *const rogue_keys[] = { "name", "wf", "fn", "target", "node",
+	"nodes", "parts", "part", "events", "from", "to", "seq", "ack", "epoch",
+	"boot", "url", "code", "hash", "yaml", "file", "data", "labels", "key",
+	"arch", "cores", "mem", "resources", "call", "timeout_ms", "inc",
+	"state", "entries", "stay", "placement", "replicas", "id", "source" };
+
+/* {"t": type, every key: a value of the wrong kind (shape 0 int, 1 map,
+ * 2 array of ints, 3 a string naming nothing, 4 nil, 5 huge int)}. */
+static void
+rogue_message(struct wire_w *w, const char *type, int shape)
+{
+	size_t nk = shape == 6 ? 0 : sizeof rogue_keys / sizeof rogue_keys[0];
+	wire_map(w, 1 + nk);
+	wire_str(w, "t");
+	wire_str(w, type);
+	for (size_t i = 0; i < nk; i++) {
+		wire_str(w, rogue_keys[i]);
+		switch (shape) {
+		case 0:
+			wire_i64(w, -7);
+			break;
+		case 1:
+			wire_map(w, 1);
+			wire_str(w, "x");
+			wire_array(w, 0);
+			break;
+		case 2:
+			wire_array(w, 3);
+			wire_u64(w, 1);
+			wire_u64(w, 2);
+			wire_u64(w, 3);
+			break;
+		case 3:
+			wire_str(w, "rogue-x");
+			break;
+		case 4:
+			wire_nil(w);
+			break;
+		default:
+			wire_u64(w, UINT64_MAX);
+			break;
+		}
+	}
+}
+
+/* Send bytes as a request; a reply, if any, must be a msgpack map. */
+static void
+rogue_send(const char *url, const void *data, size_t len, const char *what)
+{
+	void *reply = NULL;
+	size_t rlen = 0;
+	char err[256];
+	struct wire_r r;
+	if (msg_call_sync(url, NULL, data, len, 3000, &reply, &rlen, err,
+	        sizeof err) == MSG_OK) {
+		dassert(wire_parse(&r, reply, rlen) == 0 &&
+		        wire_is_map(wire_root(&r)),
+		    "%s to %s: the reply is not a message", what, url);
+		wire_r_fini(&r);
+	}
+	free(reply);
+}
+
+/*
+ * Messages no member of the domain would send - truncated, random,
+ * declaring sizes beyond what arrives, over the size limit, and every
+ * request type with fields of the wrong kinds - reach the orchestrator,
+ * a node and the orchestrator's heartbeat listener from a peer that is
+ * not in the domain.  Each gets an error (or nothing); no process dies,
+ * nothing they run changes, the domain works on.
+ */
+Test(domain, rogue_peer_messages_are_refused_and_nothing_breaks, .timeout = 240)
+{
+	struct domain *d = domain("dom-rogue", NULL);
+	struct dom_proc *n1, *n2;
+	const char *urls[2];
+	unsigned char junk[256];
+	unsigned seed = 7;
+	char pub_url[300], *path;
+	struct msg_pub *pub;
+	struct wire_w w;
+	const void *data;
+	size_t len;
+
+	orchestrator(d, CALM_TIMEOUT_S);
+	n1 = node(d, "n1", NULL, false);
+	n2 = node(d, "n2", NULL, false);
+	wait_health(d, "n1", "up");
+	wait_health(d, "n2", "up");
+	path = workflow_file(d, "mx.yaml", metrics_wf);
+	dj_free(start_workflow(d, path));
+	cast(d, "mx", "front", "x");
+	wait_n(d, "mx", "back", 1);
+	urls[0] = d->url;
+	urls[1] = n1->url;
+
+	for (size_t u = 0; u < 2; u++) {
+		const char *url = urls[u];
+		/* Every request type, fields of every wrong kind. */
+		for (size_t t = 0; t < sizeof rogue_types / sizeof *rogue_types;
+		     t++) {
+			for (int shape = 0; shape <= 6; shape++) {
+				cr_assert_eq(wire_w_init(&w), 0);
+				rogue_message(&w, rogue_types[t], shape);
+				data = wire_data(&w, &len);
+				cr_assert_not_null(data);
+				rogue_send(url, data, len, rogue_types[t]);
+				/* ... and cut short at every third byte. */
+				for (size_t cut = 1; cut < len && shape == 0;
+				     cut += 3) {
+					rogue_send(url, data, cut, "truncated");
+				}
+				wire_w_fini(&w);
+			}
+		}
+		/* Random bytes. */
+		for (int i = 0; i < 50; i++) {
+			for (size_t k = 0; k < sizeof junk; k++) {
+				junk[k] = (unsigned char)rand_r(&seed);
+			}
+			rogue_send(url, junk,
+			    1 + (size_t)rand_r(&seed) % sizeof junk,
+			    "random bytes");
+		}
+		/* A string declared 4 GiB long, an array of 2^32-1 entries,
+		 * a map nested 10,000 deep: sizes beyond what arrives. */
+		rogue_send(url,
+		    "\xdb\xff\xff\xff\xff"
+		    "abc",
+		    8, "str32 4 GiB");
+		rogue_send(url, "\xdd\xff\xff\xff\xff\x01", 6, "array32");
+		memset(junk, 0x81, sizeof junk);
+		rogue_send(url, junk, sizeof junk, "deep maps");
+		/* Over the 64 MiB message limit: the transport drops it. */
+		{
+			size_t big = MSG_MAX_BYTES + 1024;
+			unsigned char *b = calloc(1, big);
+			cr_assert_not_null(b);
+			b[0] = 0xc6; /* bin32 */
+			b[1] = b[2] = b[3] = b[4] = 0xff;
+			rogue_send(url, b, big, "oversized");
+			free(b);
+		}
+	}
+	/* Garbage heartbeats. */
+	cr_assert_eq(msg_pub_url(d->url, pub_url, sizeof pub_url), 0);
+	cr_assert_eq(msg_pub_new(pub_url, NULL, &pub, NULL, 0), 0);
+	for (int i = 0; i < 200; i++) {
+		cr_assert_eq(wire_w_init(&w), 0);
+		rogue_message(&w, i % 2 ? "hb" : "heartbeat", i % 7);
+		data = wire_data(&w, &len);
+		msg_publish(pub, data, i % 3 ? len : len / 2);
+		wire_w_fini(&w);
+	}
+	msg_pub_free(pub);
+
+	/* Everyone is alive, nothing moved, and the domain works on. */
+	dassert(proc_running(d->orc->p), "the orchestrator died");
+	dassert(proc_running(n1->p) && proc_running(n2->p), "a node died");
+	wait_health(d, "n1", "up");
+	wait_health(d, "n2", "up");
+	cast(d, "mx", "front", "y");
+	wait_n(d, "mx", "back", 2);
+	wait_n(d, "mx", "front", 2);
+	cr_expect_eq(log_count(n1, "[mx/front] tally init"), 1,
+	    "front was started again");
+	cr_expect_eq(
+	    log_count(n2, "[mx/back] tally init"), 1, "back was started again");
+	free(path);
 }

@@ -858,7 +858,7 @@ dom_b64_decode(const char *s, unsigned char **out, size_t *len)
 static const char *
 bin(void)
 {
-	return test_path("LEDGE_BIN", "build/ledge");
+	return test_ledge_bin();
 }
 
 static void
@@ -978,6 +978,13 @@ struct dom_proc *
 dom_orchestrator(
     struct domain *d, double node_timeout_s, const char *const *extra)
 {
+	return dom_orchestrator_at(d, node_timeout_s, extra, NULL);
+}
+
+struct dom_proc *
+dom_orchestrator_at(struct domain *d, double node_timeout_s,
+    const char *const *extra, const char *host)
+{
 	struct dom_proc *p;
 	char t[32];
 	int port = dom_port_pair();
@@ -985,7 +992,8 @@ dom_orchestrator(
 		return NULL;
 	}
 	free(d->url);
-	d->url = fmt("%s://127.0.0.1:%d", d->tls ? "tls+tcp" : "tcp", port);
+	d->url = fmt("%s://%s:%d", d->tls ? "tls+tcp" : "tcp",
+	    host ? host : "127.0.0.1", port);
 	if (d->url == NULL ||
 	    (p = proc_new(d, "orchestrator", d->url)) == NULL) {
 		return NULL;
@@ -1010,6 +1018,13 @@ struct dom_proc *
 dom_node(struct domain *d, const char *name, const char *const *labels,
     bool http, const struct dom_tls *tls)
 {
+	return dom_node_in(d, name, labels, http, tls, NULL, NULL);
+}
+
+struct dom_proc *
+dom_node_in(struct domain *d, const char *name, const char *const *labels,
+    bool http, const struct dom_tls *tls, const char *netns, const char *host)
+{
 	struct dom_proc *p;
 	char *url;
 	int port = dom_port();
@@ -1017,13 +1032,24 @@ dom_node(struct domain *d, const char *name, const char *const *labels,
 	    d->nnodes == sizeof d->nodes / sizeof d->nodes[0]) {
 		return NULL;
 	}
-	url = fmt("%s://127.0.0.1:%d", d->tls ? "tls+tcp" : "tcp", port);
+	url = fmt("%s://%s:%d", d->tls ? "tls+tcp" : "tcp",
+	    host ? host : "127.0.0.1", port);
 	p = url ? proc_new(d, name, url) : NULL;
 	free(url);
 	if (p == NULL) {
 		return NULL;
 	}
 	d->nodes[d->nnodes++] = p;
+	if (netns != NULL) {
+		char *ip = dom_which("ip");
+		int bad = ip == NULL ||
+		    (arg(p, ip) | arg(p, "netns") | arg(p, "exec") |
+		        arg(p, netns));
+		free(ip);
+		if (bad) {
+			return NULL;
+		}
+	}
 	if (arg(p, bin()) | arg(p, "node") | arg(p, "-o") | arg(p, d->url) |
 	    arg(p, "-l") | arg(p, p->url) | arg(p, "-d") | arg(p, p->data) |
 	    arg(p, "-n") | arg(p, name)) {
@@ -1173,6 +1199,40 @@ dom_json(struct domain *d, const char *const *args, int *rc, char **err)
 	v = dj_parse(out, why, sizeof why);
 	free(out);
 	return v;
+}
+
+int
+dom_state_u64(struct domain *d, const char *wf, const char *fn, const char *key,
+    uint64_t *out)
+{
+	const char *args[] = { "state", "get", wf, fn, key, NULL };
+	int rc, rv = -1;
+	struct dj *v = dom_json(d, args, &rc, NULL);
+	const struct dj *e = dj_at(dj_get(v, "entries"), 0);
+	unsigned char *bytes = NULL;
+	size_t len = 0;
+
+	if (v != NULL && rc == 1 && !dj_true(dj_get(v, "ok")) &&
+	    dj_gets(v, "code") != NULL &&
+	    strcmp(dj_gets(v, "code"), "not-found") == 0 &&
+	    strstr(dj_gets(v, "error") ? dj_gets(v, "error") : "", "no key") !=
+	        NULL) {
+		*out = 0; /* no such key yet */
+		rv = 0;
+	} else if (v != NULL && dj_true(dj_get(v, "ok"))) {
+		if (e == NULL && rc == 1) {
+			*out = 0; /* no such key yet */
+			rv = 0;
+		} else if (rc == 0 && e != NULL && dj_gets(e, "value") &&
+		    dom_b64_decode(dj_gets(e, "value"), &bytes, &len) == 0 &&
+		    len == sizeof *out) {
+			memcpy(out, bytes, sizeof *out);
+			rv = 0;
+		}
+	}
+	free(bytes);
+	dj_free(v);
+	return rv;
 }
 
 /* Replace every `from` in s by `to` (malloc'd). */

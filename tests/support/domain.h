@@ -158,6 +158,10 @@ struct domain *dom_new(const char *tag, const struct dom_tls *tls);
  */
 struct dom_proc *dom_orchestrator(
     struct domain *d, double node_timeout_s, const char *const *extra);
+/* The same, listening on `host` (an address of this network namespace)
+ * instead of 127.0.0.1. */
+struct dom_proc *dom_orchestrator_at(struct domain *d, double node_timeout_s,
+    const char *const *extra, const char *host);
 
 /*
  * Start `ledge node -o ORC -l URL -d DIR -n NAME [--label K=V...]
@@ -168,6 +172,11 @@ struct dom_proc *dom_orchestrator(
  */
 struct dom_proc *dom_node(struct domain *d, const char *name,
     const char *const *labels, bool http, const struct dom_tls *tls);
+/* The same inside network namespace `netns` (`ip netns exec`; NULL: this
+ * one), listening on `host` (NULL: 127.0.0.1). */
+struct dom_proc *dom_node_in(struct domain *d, const char *name,
+    const char *const *labels, bool http, const struct dom_tls *tls,
+    const char *netns, const char *host);
 
 /*
  * Start `ledge run -L URL -d DIR -n NAME [-H 127.0.0.1:0] FILES...` (the
@@ -210,6 +219,15 @@ int dom_cli(struct domain *d, const char *const *args, char **out, char **err);
  */
 struct dj *dom_json(
     struct domain *d, const char *const *args, int *rc, char **err);
+
+/*
+ * A u64 state value (as ledge_state_put_u64 writes it) of WF/FN under
+ * `key`, through `ledge state get --json`: 0 with *out set (0 when the
+ * key is absent), -1 when the command failed or the value is not 8
+ * bytes.
+ */
+int dom_state_u64(struct domain *d, const char *wf, const char *fn,
+    const char *key, uint64_t *out);
 
 /*
  * Write `text` into the domain's scratch folder as `name`, with @F/ and

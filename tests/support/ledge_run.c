@@ -9,7 +9,7 @@
 static const char *
 bin(void)
 {
-	return test_path("LEDGE_BIN", "build/ledge");
+	return test_ledge_bin();
 }
 
 static char *

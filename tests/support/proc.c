@@ -535,6 +535,14 @@ test_path(const char *var, const char *fallback)
 	return v != NULL && *v != '\0' ? v : fallback;
 }
 
+const char *
+test_ledge_bin(void)
+{
+	const char *v = getenv("LEDGE_TEST_BIN");
+	return v != NULL && *v != '\0' ? v
+	                               : test_path("LEDGE_BIN", "build/ledge");
+}
+
 int
 copy_file(const char *from, const char *to)
 {

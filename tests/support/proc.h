@@ -117,6 +117,14 @@ void tmpdir_remove(const char *path);
 const char *test_path(const char *var, const char *fallback);
 
 /*
+ * The ledge binary tests start: $LEDGE_TEST_BIN when set (`make tsan`
+ * runs the suite against a ThreadSanitizer build with it; meson's own
+ * test environment cannot be overridden from outside), else $LEDGE_BIN,
+ * else build/ledge.
+ */
+const char *test_ledge_bin(void);
+
+/*
  * Copy the file `from` to `to` atomically: write "<to>.tmp" with the mode
  * bits of `from`, then rename(2) it over `to`, so a process watching `to`
  * sees either the old or the complete new file.  Two copies to the same
