@@ -37,7 +37,7 @@
 #include "wire.h"
 
 /* Node timeout of tests that lose no node, and of those that do. */
-#define CALM_TIMEOUT_S  5.0
+#define CALM_TIMEOUT_S 5.0
 /* Times $LEDGE_TEST_TIME_SCALE: `make tsan` runs every process many times
  * slower, to look for races, not to time them. */
 #define LOSS_TIMEOUT_S  (1.5 * time_scale())
@@ -911,13 +911,12 @@ Test(domain, killed_node_parts_move_within_twice_the_timeout)
 	fprintf(stderr,
 	    "failover after kill -9 of %s: %s in %" PRId64
 	    " ms (node timeout %d ms, bound %" PRId64 " ms)\n",
-	    from->name, to->name, dt, LOSS_TIMEOUT_MS,
-	    FAILOVER_BOUND_MS);
+	    from->name, to->name, dt, LOSS_TIMEOUT_MS, FAILOVER_BOUND_MS);
 	dassert(dt >= 0, "f did not answer on %s after the kill (last: %s)",
 	    to->name, got ? got : "no answer");
 	free(got);
-	cr_expect_leq(dt, FAILOVER_BOUND_MS,
-	    "failover took %" PRId64 " ms", dt);
+	cr_expect_leq(
+	    dt, FAILOVER_BOUND_MS, "failover took %" PRId64 " ms", dt);
 	cr_expect_gt(w.epoch, w0.epoch, "a moved part gets a new epoch");
 	cr_expect_str_eq(node_stat(d, from->name).health, "lost");
 	msg = xfmt("node %s lost", from->name);
@@ -1515,12 +1514,11 @@ failover(
 	fprintf(stderr,
 	    "replicated f: kill -9 of %s -> on %s in %" PRId64
 	    " ms (node timeout %d ms, bound %" PRId64 " ms)\n",
-	    from->name, to, dt, LOSS_TIMEOUT_MS,
-	    FAILOVER_BOUND_MS);
+	    from->name, to, dt, LOSS_TIMEOUT_MS, FAILOVER_BOUND_MS);
 	dassert(dt >= 0, "f did not move to %s after the kill (it is on '%s')",
 	    to, w->node);
-	cr_expect_leq(dt, FAILOVER_BOUND_MS,
-	    "failover took %" PRId64 " ms", dt);
+	cr_expect_leq(
+	    dt, FAILOVER_BOUND_MS, "failover took %" PRId64 " ms", dt);
 	return dt;
 }
 
