@@ -87,30 +87,15 @@ struct client {
 	pthread_t th;
 };
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-nap_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR) { }
-}
-
 /* Increment once: POST /inc with this key until it is acknowledged. */
 static bool
 increment(struct torture *t, const char *key)
 {
 	char hdr[96];
 	const char *headers[] = { hdr, NULL };
-	int64_t end = now_ms() + ACK_BOUND_MS;
+	int64_t end = dom_now_ms() + ACK_BOUND_MS;
 	snprintf(hdr, sizeof hdr, "Idempotency-Key: %s", key);
-	for (bool first = true; now_ms() < end; first = false) {
+	for (bool first = true; dom_now_ms() < end; first = false) {
 		struct httpc_resp r;
 		int rv = httpc_once("127.0.0.1", atomic_load(&t->port), 3000,
 		    "POST", "/inc", headers, "1", 1, &r);
@@ -126,7 +111,7 @@ increment(struct torture *t, const char *key)
 		}
 		/* Refused connections while a is down, 409 while the same key
 		 * is in flight, 503 while the domain recovers: try again. */
-		nap_ms(20);
+		dom_nap_ms(20);
 	}
 	return false;
 }
@@ -156,7 +141,7 @@ kill_and_restart(struct torture *t, struct dom_proc *p, unsigned *seed)
 		fprintf(stderr, "torture: %s did not die\n", p->name);
 		return -1;
 	}
-	nap_ms((int)(rand_r(seed) % 300));
+	dom_nap_ms((int)(rand_r(seed) % 300));
 	if (dom_restart(p) != 0) {
 		fprintf(stderr, "torture: %s did not start again\n", p->name);
 		return -1;
@@ -243,7 +228,7 @@ main(int argc, char **argv)
 		return 2;
 	}
 	seed = seed_arg >= 0 ? (unsigned)seed_arg
-	                     : (unsigned)getpid() ^ (unsigned)now_ms();
+	                     : (unsigned)getpid() ^ (unsigned)dom_now_ms();
 	signal(SIGPIPE, SIG_IGN);
 
 	/* The domain. */
@@ -256,10 +241,10 @@ main(int argc, char **argv)
 		goto out;
 	}
 	atomic_store(&t.port, t.a->http_port);
-	end = now_ms() + 20000;
+	end = dom_now_ms() + 20000;
 	while (dom_cli(t.d, ARGS("workflow", "start", path), &out, &err) != 0) {
 		/* The nodes may not have joined yet. */
-		if (now_ms() > end) {
+		if (dom_now_ms() > end) {
 			fprintf(stderr, "torture: workflow start: %s%s\n",
 			    out ? out : "", err ? err : "");
 			goto out;
@@ -267,21 +252,21 @@ main(int argc, char **argv)
 		free(out);
 		free(err);
 		out = err = NULL;
-		nap_ms(200);
+		dom_nap_ms(200);
 	}
 	printf("torture: seed %u, %d kills of %s, %d clients, scratch %s\n",
 	    seed, kills, target, nclients, t.d->dir);
 	fflush(stdout);
 
 	/* Clients, and kills at random moments while they run. */
-	t0 = now_ms();
+	t0 = dom_now_ms();
 	for (int i = 0; i < nclients; i++) {
 		clients[i] = (struct client) { .t = &t, .id = i };
 		pthread_create(&clients[i].th, NULL, client_main, &clients[i]);
 	}
 	for (int k = 0; k < kills; k++) {
 		int who;
-		nap_ms(300 + (int)(rand_r(&seed) % 900));
+		dom_nap_ms(300 + (int)(rand_r(&seed) % 900));
 		if (strcmp(target, "nodes") == 0) {
 			who = (int)(rand_r(&seed) % 2);
 		} else if (strcmp(target, "orchestrator") == 0) {
@@ -299,26 +284,26 @@ main(int argc, char **argv)
 		}
 		killed[who]++;
 	}
-	nap_ms(500);
+	dom_nap_ms(500);
 	atomic_store(&t.stop, true);
 	for (int i = 0; i < nclients; i++) {
 		pthread_join(clients[i].th, NULL);
 	}
 
 	/* Both counts must reach the increments acknowledged, and stay. */
-	end = now_ms() + SETTLE_MS;
+	end = dom_now_ms() + SETTLE_MS;
 	for (;;) {
 		bool got =
 		    dom_state_u64(t.d, "tt", "front", "n", &front) == 0 &&
 		    dom_state_u64(t.d, "tt", "back", "n", &back) == 0;
 		if ((got && front == atomic_load(&t.acked) &&
 		        back == atomic_load(&t.acked)) ||
-		    now_ms() > end) {
+		    dom_now_ms() > end) {
 			break;
 		}
-		nap_ms(200);
+		dom_nap_ms(200);
 	}
-	nap_ms(500); /* nothing more may arrive (a duplicate, late) */
+	dom_nap_ms(500); /* nothing more may arrive (a duplicate, late) */
 	if (dom_state_u64(t.d, "tt", "front", "n", &front) != 0 ||
 	    dom_state_u64(t.d, "tt", "back", "n", &back) != 0) {
 		fprintf(stderr, "torture: cannot read the counts\n");
@@ -332,7 +317,7 @@ main(int argc, char **argv)
 	       "acknowledged in %d s); front n=%" PRIu64 ", back n=%" PRIu64
 	       ": %s\n",
 	    killed[0] + killed[1] + killed[2], killed[0], killed[1], killed[2],
-	    (double)(now_ms() - t0) / 1000.0,
+	    (double)(dom_now_ms() - t0) / 1000.0,
 	    (unsigned long long)atomic_load(&t.acked),
 	    (unsigned long long)atomic_load(&t.retries),
 	    (unsigned long long)atomic_load(&t.unacked), ACK_BOUND_MS / 1000,

@@ -101,21 +101,6 @@ time_scale(void)
 	return s >= 1.0 ? s : 1.0;
 }
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-nap_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR) { }
-}
-
 static char *
 xfmt(const char *f, ...)
 {
@@ -264,17 +249,17 @@ static void
 wait_call(
     struct domain *d, const char *wf, const char *target, const char *want)
 {
-	int64_t end = now_ms() + WAIT_MS;
+	int64_t end = dom_now_ms() + WAIT_MS;
 	char *got = NULL, *err = NULL;
 	for (;;) {
 		free(got);
 		free(err);
 		got = call(d, wf, target, &err);
 		if ((got != NULL && strcmp(got, want) == 0) ||
-		    now_ms() >= end) {
+		    dom_now_ms() >= end) {
 			break;
 		}
-		nap_ms(POLL_MS);
+		dom_nap_ms(POLL_MS);
 	}
 	dassert(got != NULL && strcmp(got, want) == 0,
 	    "call %s/%s answered '%s' (stderr: %s), want '%s'", wf, target,
@@ -296,9 +281,9 @@ state_n(struct domain *d, const char *wf, const char *fn)
 static void
 wait_n(struct domain *d, const char *wf, const char *fn, int64_t want)
 {
-	int64_t end = now_ms() + WAIT_MS, n;
-	while ((n = state_n(d, wf, fn)) != want && now_ms() < end) {
-		nap_ms(POLL_MS);
+	int64_t end = dom_now_ms() + WAIT_MS, n;
+	while ((n = state_n(d, wf, fn)) != want && dom_now_ms() < end) {
+		dom_nap_ms(POLL_MS);
 	}
 	dassert(n == want, "%s/%s: n = %" PRId64 ", want %" PRId64, wf, fn, n,
 	    want);
@@ -346,11 +331,11 @@ where_is(struct domain *d, const char *wf, const char *part, struct where *w)
 static struct where
 wait_on(struct domain *d, const char *wf, const char *part, const char *node)
 {
-	int64_t end = now_ms() + WAIT_MS;
+	int64_t end = dom_now_ms() + WAIT_MS;
 	struct where w;
 	while (!(where_is(d, wf, part, &w) && strcmp(w.node, node) == 0) &&
-	    now_ms() < end) {
-		nap_ms(POLL_MS);
+	    dom_now_ms() < end) {
+		dom_nap_ms(POLL_MS);
 	}
 	dassert(strcmp(w.node, node) == 0, "%s/%s is on '%s', want '%s'", wf,
 	    part, w.node, node);
@@ -383,11 +368,11 @@ node_stat(struct domain *d, const char *name)
 static struct nstat
 wait_health(struct domain *d, const char *name, const char *health)
 {
-	int64_t end = now_ms() + WAIT_MS;
+	int64_t end = dom_now_ms() + WAIT_MS;
 	struct nstat s;
 	while (strcmp((s = node_stat(d, name)).health, health) != 0 &&
-	    now_ms() < end) {
-		nap_ms(POLL_MS);
+	    dom_now_ms() < end) {
+		dom_nap_ms(POLL_MS);
 	}
 	dassert(strcmp(s.health, health) == 0, "node %s is '%s', want '%s'",
 	    name, s.health, health);
@@ -400,8 +385,8 @@ wait_health(struct domain *d, const char *name, const char *health)
 static void
 wait_heartbeat(struct domain *d, const char *name)
 {
-	int64_t end = now_ms() + WAIT_MS, age = -1;
-	while (now_ms() < end) {
+	int64_t end = dom_now_ms() + WAIT_MS, age = -1;
+	while (dom_now_ms() < end) {
 		int rc;
 		struct dj *v = dom_json(d, ARGS("node", "list"), &rc, NULL);
 		const struct dj *n = dj_find(dj_get(v, "nodes"), "name", name);
@@ -410,7 +395,7 @@ wait_heartbeat(struct domain *d, const char *name)
 		if (rc == 0 && age >= 0 && age < 1000) {
 			return;
 		}
-		nap_ms(POLL_MS);
+		dom_nap_ms(POLL_MS);
 	}
 	dassert(
 	    false, "no heartbeat from %s (last %" PRId64 " ms ago)", name, age);
@@ -893,20 +878,20 @@ Test(domain, killed_node_parts_move_within_twice_the_timeout)
 
 	/* kill -9; measure until `workflow show` names the other node and
 	 * the function answers there (with empty state: no replicas). */
-	t0 = now_ms();
+	t0 = dom_now_ms();
 	cr_assert_eq(proc_kill(from->p, SIGKILL), 0);
 	end = t0 + 4 * LOSS_TIMEOUT_MS + 5000;
-	while (now_ms() < end) {
+	while (dom_now_ms() < end) {
 		if (where_is(d, "fo", "f", &w) &&
 		    strcmp(w.node, to->name) == 0) {
 			free(got);
 			if ((got = call(d, "fo", "f", NULL)) != NULL &&
 			    strcmp(got, "n=0\n") == 0) {
-				dt = now_ms() - t0;
+				dt = dom_now_ms() - t0;
 				break;
 			}
 		}
-		nap_ms(POLL_MS);
+		dom_nap_ms(POLL_MS);
 	}
 	fprintf(stderr,
 	    "failover after kill -9 of %s: %s in %" PRId64
@@ -1076,7 +1061,7 @@ orchestrator_restart(int sig)
 	free(err);
 
 	dassert(dom_restart(d->orc) == 0, "the orchestrator did not restart");
-	ready = now_ms();
+	ready = dom_now_ms();
 	cr_expect_eq(
 	    log_count(d->orc, "1 workflows and 2 nodes from the store"), 1);
 	wait_heartbeat(d, "n1");
@@ -1088,8 +1073,8 @@ orchestrator_restart(int sig)
 	 * when it changes nothing, so let one round pass before checking
 	 * that nothing was started again.
 	 */
-	nap_ms((int)(ready + 2500 - now_ms()) > 0
-	        ? (int)(ready + 2500 - now_ms())
+	dom_nap_ms((int)(ready + 2500 - dom_now_ms()) > 0
+	        ? (int)(ready + 2500 - dom_now_ms())
 	        : 0);
 
 	/* It still knows the workflow, on the same nodes, same epochs. */
@@ -1167,12 +1152,12 @@ Test(domain, stopped_node_comes_back_fenced)
 	s0 = node_stat(d, from->name);
 
 	/* Frozen for longer than the node timeout: lost, f moves. */
-	t0 = now_ms();
+	t0 = dom_now_ms();
 	cr_assert_eq(proc_kill(from->p, SIGSTOP), 0);
 	w = wait_on(d, "fo", "f", to->name);
 	fprintf(stderr,
 	    "f moved off the stopped node %s to %s in %" PRId64 " ms\n",
-	    from->name, to->name, now_ms() - t0);
+	    from->name, to->name, dom_now_ms() - t0);
 	wait_health(d, from->name, "lost");
 	wait_deployed(c, "fo", 2);
 	for (int i = 0; i < K2; i++) {
@@ -1333,16 +1318,16 @@ Test(domain, tls_admits_only_certificates_of_the_domain_ca)
 	/* The rogue node never gets in: it is not listed while it tries,
 	 * until it says it is still waiting for the orchestrator (after its
 	 * first join attempt gave up). */
-	end = now_ms() + WAIT_MS;
+	end = dom_now_ms() + WAIT_MS;
 	for (;;) {
 		struct nstat s = node_stat(d, "rogue");
 		dassert(s.health[0] == '\0', "the rogue node joined (%s)",
 		    s.health);
 		if (log_count(rogue, "waiting for the orchestrator") > 0 ||
-		    now_ms() >= end) {
+		    dom_now_ms() >= end) {
 			break;
 		}
-		nap_ms(100);
+		dom_nap_ms(100);
 	}
 	dassert(log_count(rogue, "waiting for the orchestrator") > 0,
 	    "the rogue node did not say that it cannot join");
@@ -1399,12 +1384,13 @@ by_name(struct domain *d, const char *name)
 static char *
 call_answer(struct domain *d, const char *wf, const char *target)
 {
-	int64_t end = now_ms() + WAIT_MS;
+	int64_t end = dom_now_ms() + WAIT_MS;
 	char *got, *err = NULL;
-	while ((got = call(d, wf, target, &err)) == NULL && now_ms() < end) {
+	while (
+	    (got = call(d, wf, target, &err)) == NULL && dom_now_ms() < end) {
 		free(err);
 		err = NULL;
-		nap_ms(POLL_MS);
+		dom_nap_ms(POLL_MS);
 	}
 	dassert(got != NULL, "call %s/%s never answered (stderr: %s)", wf,
 	    target, err ? err : "");
@@ -1418,16 +1404,16 @@ static void
 wait_replica(struct domain *d, const char *wf, const char *part,
     const char *node, const char *rep)
 {
-	int64_t end = now_ms() + WAIT_MS;
+	int64_t end = dom_now_ms() + WAIT_MS;
 	struct where w;
 	bool ok;
 	for (;;) {
 		ok = where_is(d, wf, part, &w) && strcmp(w.node, node) == 0 &&
 		    w.nreplicas == 1 && strcmp(w.replicas[0], rep) == 0;
-		if (ok || now_ms() >= end) {
+		if (ok || dom_now_ms() >= end) {
 			break;
 		}
-		nap_ms(POLL_MS);
+		dom_nap_ms(POLL_MS);
 	}
 	dassert(ok, "%s/%s on '%s' with %zu replicas (%s), want on %s with %s",
 	    wf, part, w.node, w.nreplicas, w.nreplicas ? w.replicas[0] : "-",
@@ -1502,14 +1488,15 @@ static int64_t
 failover(
     struct domain *d, struct dom_proc *from, const char *to, struct where *w)
 {
-	int64_t t0 = now_ms(), end = t0 + 4 * LOSS_TIMEOUT_MS + 5000, dt = -1;
+	int64_t t0 = dom_now_ms(), end = t0 + 4 * LOSS_TIMEOUT_MS + 5000,
+	        dt = -1;
 	cr_assert_eq(proc_kill(from->p, SIGKILL), 0);
-	while (now_ms() < end) {
+	while (dom_now_ms() < end) {
 		if (where_is(d, "rp", "f", w) && strcmp(w->node, to) == 0) {
-			dt = now_ms() - t0;
+			dt = dom_now_ms() - t0;
 			break;
 		}
-		nap_ms(POLL_MS);
+		dom_nap_ms(POLL_MS);
 	}
 	fprintf(stderr,
 	    "replicated f: kill -9 of %s -> on %s in %" PRId64
@@ -1720,9 +1707,9 @@ caster_start(struct domain *d, const char *wf, const char *t0, const char *t1,
 static void
 caster_wait(struct caster *c, int n)
 {
-	int64_t end = now_ms() + WAIT_MS;
-	while (atomic_load(&c->sent) < n && now_ms() < end) {
-		nap_ms(5);
+	int64_t end = dom_now_ms() + WAIT_MS;
+	while (atomic_load(&c->sent) < n && dom_now_ms() < end) {
+		dom_nap_ms(5);
 	}
 	dassert(atomic_load(&c->sent) >= n, "the caster ran %d commands",
 	    atomic_load(&c->sent));
@@ -2347,17 +2334,17 @@ peer_metric(
 static char *
 wait_metric(int port, const char *series, double want)
 {
-	int64_t end = now_ms() + WAIT_MS;
+	int64_t end = dom_now_ms() + WAIT_MS;
 	char *text = NULL;
 	double v = NAN;
 	for (;;) {
 		free(text);
 		text = scrape(port);
 		v = metric(text, series);
-		if (v == want || now_ms() >= end) {
+		if (v == want || dom_now_ms() >= end) {
 			break;
 		}
-		nap_ms(POLL_MS);
+		dom_nap_ms(POLL_MS);
 	}
 	dassert(v == want, "%s is %g, want %g", series, v, want);
 	return text;

@@ -42,21 +42,6 @@ struct net {
 static struct net net;
 static struct domain *dom;
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-nap_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR) { }
-}
-
 /* Run a shell command line; its exit status (stderr kept in *err if
  * given). */
 static int
@@ -215,10 +200,10 @@ static void
 start_workflow(const char *name, const char *yaml)
 {
 	char *path = dom_file(dom, name, yaml), *out = NULL, *err = NULL;
-	int64_t end = now_ms() + WAIT_MS;
+	int64_t end = dom_now_ms() + WAIT_MS;
 	cr_assert_not_null(path);
 	while (dom_cli(dom, ARGS("workflow", "start", path), &out, &err) != 0) {
-		if (now_ms() > end) {
+		if (dom_now_ms() > end) {
 			dom_dump(dom, stderr, 40);
 			cr_assert_fail("workflow start: %s%s", out ? out : "",
 			    err ? err : "");
@@ -226,7 +211,7 @@ start_workflow(const char *name, const char *yaml)
 		free(out);
 		free(err);
 		out = err = NULL;
-		nap_ms(200);
+		dom_nap_ms(200);
 	}
 	free(out);
 	free(err);
@@ -253,11 +238,11 @@ static uint64_t
 state(const char *wf, const char *fn, const char *key)
 {
 	uint64_t v = 0;
-	int64_t end = now_ms() + WAIT_MS;
+	int64_t end = dom_now_ms() + WAIT_MS;
 	while (dom_state_u64(dom, wf, fn, key, &v) != 0) {
-		cr_assert_lt(
-		    now_ms(), end, "state get %s/%s %s failed", wf, fn, key);
-		nap_ms(200);
+		cr_assert_lt(dom_now_ms(), end, "state get %s/%s %s failed", wf,
+		    fn, key);
+		dom_nap_ms(200);
 	}
 	return v;
 }
@@ -266,10 +251,10 @@ state(const char *wf, const char *fn, const char *key)
 static void
 wait_state(const char *wf, const char *fn, const char *key, uint64_t want)
 {
-	int64_t end = now_ms() + WAIT_MS;
+	int64_t end = dom_now_ms() + WAIT_MS;
 	uint64_t v;
-	while ((v = state(wf, fn, key)) != want && now_ms() < end) {
-		nap_ms(200);
+	while ((v = state(wf, fn, key)) != want && dom_now_ms() < end) {
+		dom_nap_ms(200);
 	}
 	if (v != want) {
 		dom_dump(dom, stderr, 40);
@@ -321,8 +306,8 @@ Test(netfault, loss_and_a_partition_keep_casts_in_order_and_once)
 		} else if (phase == 2) {
 			partition(1, false);
 		}
-		t = now_ms() + (phase == 1 ? 10000 : 5000);
-		while (now_ms() < t) {
+		t = dom_now_ms() + (phase == 1 ? 10000 : 5000);
+		while (dom_now_ms() < t) {
 			snprintf(num, sizeof num, "%" PRIu64, ++n);
 			invoke("sq", "front", num);
 		}
@@ -395,9 +380,10 @@ Test(netfault, a_partitioned_node_is_fenced_and_the_domain_converges)
 
 	partition(1, true);
 	/* b is lost after 2 s; back starts on c (empty: no replicas). */
-	end = now_ms() + WAIT_MS;
-	while (log_count(c, "[fz/back] tally init") == 0 && now_ms() < end) {
-		nap_ms(100);
+	end = dom_now_ms() + WAIT_MS;
+	while (
+	    log_count(c, "[fz/back] tally init") == 0 && dom_now_ms() < end) {
+		dom_nap_ms(100);
 	}
 	cr_assert_geq(
 	    log_count(c, "[fz/back] tally init"), 1, "back did not start on c");
@@ -405,7 +391,7 @@ Test(netfault, a_partitioned_node_is_fenced_and_the_domain_converges)
 		invoke("fz", "front", "y");
 	}
 	wait_state("fz", "back", "n", 5); /* on c, from 0 */
-	nap_ms(6000);                     /* cut off for about 10 s in all */
+	dom_nap_ms(6000);                 /* cut off for about 10 s in all */
 	b_before = log_count(b, "[fz/back] tally cast");
 	partition(1, false);
 
@@ -415,8 +401,8 @@ Test(netfault, a_partitioned_node_is_fenced_and_the_domain_converges)
 		dom_dump(dom, stderr, 60);
 		cr_assert_fail("b did not learn it was fenced");
 	}
-	end = now_ms() + WAIT_MS;
-	while (now_ms() < end) {
+	end = dom_now_ms() + WAIT_MS;
+	while (dom_now_ms() < end) {
 		free(out);
 		free(err);
 		out = err = NULL;
@@ -424,7 +410,7 @@ Test(netfault, a_partitioned_node_is_fenced_and_the_domain_converges)
 		    strstr(out, "lost") == NULL) {
 			break;
 		}
-		nap_ms(200);
+		dom_nap_ms(200);
 	}
 	cr_assert_not_null(out);
 	cr_assert_null(strstr(out, "lost"), "not every node is up:\n%s", out);

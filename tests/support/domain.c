@@ -22,16 +22,16 @@
 #define CLI_MS     30000
 #define CLI_ANSWER "8000" /* --timeout of every CLI command */
 
-static int64_t
-now_ms(void)
+int64_t
+dom_now_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void
-nap_ms(int ms)
+void
+dom_nap_ms(int ms)
 {
 	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
 	while (nanosleep(&ts, &ts) != 0 && errno == EINTR) { }
@@ -95,7 +95,7 @@ pick_port(int span)
 		fclose(fp);
 	}
 	if (seed == 0) {
-		seed = (unsigned)getpid() ^ (unsigned)now_ms();
+		seed = (unsigned)getpid() ^ (unsigned)dom_now_ms();
 	}
 	if (lo - span > 12000) {
 		for (int i = 0; i < 200; i++) {
@@ -212,7 +212,7 @@ dom_exec(const char *const argv[], int timeout_ms, char **out, char **err)
 	int ofd = capture_fd(), efd = capture_fd();
 	int nfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	int status = -1, st;
-	int64_t end = now_ms() + timeout_ms;
+	int64_t end = dom_now_ms() + timeout_ms;
 	pid_t pid = -1, parent = getpid();
 
 	if (out != NULL) {
@@ -263,13 +263,13 @@ dom_exec(const char *const argv[], int timeout_ms, char **out, char **err)
 		if (r < 0 && errno != EINTR) {
 			break;
 		}
-		if (now_ms() >= end) {
+		if (dom_now_ms() >= end) {
 			(void)kill(-pid, SIGKILL);
 			(void)kill(pid, SIGKILL);
 			while (waitpid(pid, &st, 0) < 0 && errno == EINTR) { }
 			break;
 		}
-		nap_ms(2);
+		dom_nap_ms(2);
 	}
 	if (out != NULL) {
 		*out = read_all(ofd);

@@ -111,6 +111,11 @@ bool dj_true(const struct dj *v);
  */
 int dom_b64_decode(const char *s, unsigned char **out, size_t *len);
 
+/* Milliseconds of the monotonic clock. */
+int64_t dom_now_ms(void);
+/* Sleep ms milliseconds (signals do not cut it short). */
+void dom_nap_ms(int ms);
+
 /* ------------------------------------------------------------------ */
 /* the domain                                                          */
 
