@@ -9,7 +9,7 @@ HTTP ?= 127.0.0.1:8080
 
 TSAN_BUILD ?= build-tsan
 
-.PHONY: all deps build run test asan tsan bench clean
+.PHONY: all deps build run test asan tsan long bench clean
 
 all: build
 
@@ -62,6 +62,10 @@ tsan: build
 	@LEDGE_TEST_BIN=$(CURDIR)/$(TSAN_BUILD)/ledge LEDGE_TEST_TIME_SCALE=3 \
 		TSAN_OPTIONS="suppressions=$(CURDIR)/tools/tsan.supp" \
 		MESON_TEST_ARGS="--suite integration" tools/run-tests.sh $(BUILD)
+
+# The long form of the guarantee tests (about an hour): tools/long.sh.
+long: build
+	@tools/long.sh
 
 bench: deps
 	@tools/bench/bench.py $(SCENARIOS)
