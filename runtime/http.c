@@ -6,6 +6,7 @@
 #include <event2/dns.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <event2/http_struct.h>
 #include <event2/keyvalq_struct.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -179,9 +180,17 @@ on_request(struct evhttp_request *req, void *arg)
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
 	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
 	const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
-	struct http_req *r = calloc(1, sizeof *r);
+	struct http_req *r;
 
-	if (r == NULL) {
+	/* libevent takes any "HTTP/d.d" and answers in the same version
+	 * (a fuzzer found "HTTP/0.0 200"): only 1.0 and 1.1 are spoken. */
+	if (req->major != 1 || (req->minor != 0 && req->minor != 1)) {
+		req->major = 1;
+		req->minor = 0;
+		evhttp_send_error(req, 505, "HTTP Version Not Supported");
+		return;
+	}
+	if ((r = calloc(1, sizeof *r)) == NULL) {
 		evhttp_send_error(req, 503, "Service Unavailable");
 		return;
 	}
