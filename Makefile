@@ -38,7 +38,7 @@ run: build
 # both.
 FUZZ_SECONDS ?= 30
 test: build
-	@tools/fuzz.sh $(FUZZ_SECONDS) || true
+	@FUZZ_SEED=1 tools/fuzz.sh $(FUZZ_SECONDS) || true
 	@FUZZ_RESULTS=build-fuzz/fuzz-results.txt tools/run-tests.sh $(BUILD)
 
 # The whole suite under AddressSanitizer and UndefinedBehaviorSanitizer.

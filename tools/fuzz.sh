@@ -10,6 +10,9 @@
 # fuzz_replay_test keeps running it once it is fixed) and the script
 # fails.  Prints one line per target ("fuzz NAME: N runs in S s, ok" or
 # "... FAILED") and writes them to build-fuzz/fuzz-results.txt.
+# FUZZ_SEED fixes libFuzzer's seed (make test uses 1, so that CI explores
+# the same inputs each time and fails only when the code changed; the
+# long form leaves it random to find new ones).
 set -u
 here=$(cd "$(dirname "$0")/.." && pwd)
 tree=${FUZZ_BUILD:-$here/build-fuzz}
@@ -42,6 +45,7 @@ for t in $targets; do
 	UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1" \
 	"$tree/tests/fuzz/fuzz_$t" -max_total_time="$secs" -timeout=10 \
 		-rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
+		${FUZZ_SEED:+-seed="$FUZZ_SEED"} \
 		-artifact_prefix="$art/" "$corpus" "$here/tests/fuzz/corpus/$t" \
 		>"$log" 2>&1
 	rc=$?
