@@ -229,19 +229,31 @@ start_workflow(const char *name, const char *yaml)
 }
 
 /* `ledge invoke WF TARGET DATA`, retried (with the same data) only when
- * the orchestrator could not be reached: then the cast was not taken. */
+ * it was surely not taken: the node does not run the target yet (right
+ * after `workflow start`). */
 static void
 invoke(const char *wf, const char *target, const char *data)
 {
-	char *out = NULL, *err = NULL;
-	int rc = dom_cli(dom, ARGS("invoke", wf, target, data), &out, &err);
+	char *out = NULL, *err = NULL, why[512];
+	int64_t end = dom_now_ms() + WAIT_MS;
+	int rc;
+	for (;;) {
+		rc = dom_cli(dom, ARGS("invoke", wf, target, data), &out, &err);
+		snprintf(why, sizeof why, "%s", err ? err : "");
+		free(out);
+		free(err);
+		out = err = NULL;
+		if (rc == 0 || strstr(why, " on node ") == NULL ||
+		    strncmp(why, "ledge invoke: no ", 17) != 0 ||
+		    dom_now_ms() > end) {
+			break;
+		}
+		dom_nap_ms(100);
+	}
 	if (rc != 0) {
 		dom_dump(dom, stderr, 40);
 	}
-	cr_assert_eq(
-	    rc, 0, "invoke %s %s %s: %s", wf, target, data, err ? err : "");
-	free(out);
-	free(err);
+	cr_assert_eq(rc, 0, "invoke %s %s %s: %s", wf, target, data, why);
 }
 
 static uint64_t
