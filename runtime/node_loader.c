@@ -83,8 +83,8 @@ code_cache_close(struct code_cache *c)
 	free(c);
 }
 
-static int
-read_file(const char *path, unsigned char **data, size_t *len, char *err,
+int
+code_read_file(const char *path, unsigned char **data, size_t *len, char *err,
     size_t errlen)
 {
 	struct stat st;
@@ -289,7 +289,7 @@ code_hash_file(const char *path, char hash[65], char *err, size_t errlen)
 {
 	unsigned char *data;
 	size_t len;
-	int rv = read_file(path, &data, &len, err, errlen);
+	int rv = code_read_file(path, &data, &len, err, errlen);
 	if (rv != LEDGE_OK) {
 		return rv;
 	}
@@ -520,7 +520,7 @@ code_load(struct code_cache *c, const char *path, struct node_code **out,
 		}
 		pthread_mutex_unlock(&c->mu);
 	}
-	if ((rv = read_file(path, &data, &len, err, errlen)) != LEDGE_OK) {
+	if ((rv = code_read_file(path, &data, &len, err, errlen)) != LEDGE_OK) {
 		return rv;
 	}
 	if ((rv = check_elf(data, len, err, errlen)) != LEDGE_OK) {

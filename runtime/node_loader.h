@@ -54,6 +54,15 @@ void code_cache_close(struct code_cache *c);
 int code_load(struct code_cache *c, const char *path, struct node_code **out,
     char *err, size_t errlen);
 
+/*
+ * Read a whole code file (a regular file of at most 256 MiB) into a
+ * malloc'd buffer the caller frees.  LEDGE_OK, or LEDGE_ENOENT (cannot
+ * read), LEDGE_EINVAL (not a regular file, too large), LEDGE_ENOMEM, with
+ * a reason in err.
+ */
+int code_read_file(const char *path, unsigned char **data, size_t *len,
+    char *err, size_t errlen);
+
 /* Hash the file at `path` without loading it (hex into hash). */
 int code_hash_file(const char *path, char hash[65], char *err, size_t errlen);
 

@@ -12,6 +12,7 @@
 #include "diag.h"
 #include "log.h"
 #include "msg.h"
+#include "node_loader.h"
 #include "orc_int.h"
 #include "sha256.h"
 #include "store.h"
@@ -515,6 +516,26 @@ orc_handle_node_list(struct orc *o, struct msg_req *req)
 	orc_send_wire(req, &m);
 }
 
+/* Keep code `bytes` under their SHA-256 `hex` (once). */
+static int
+put_code(struct orc *o, const char *hex, const void *bytes, size_t n)
+{
+	struct store_batch *b;
+	int rv;
+	if (have_code(o, hex)) {
+		return LEDGE_OK;
+	}
+	if ((rv = store_batch_begin(o->store, &b)) != LEDGE_OK) {
+		return rv;
+	}
+	if ((rv = store_batch_put(b, STORE_ORC_CODE, hex, 64, bytes, n)) !=
+	    LEDGE_OK) {
+		store_batch_abort(b);
+		return rv;
+	}
+	return store_batch_commit(b);
+}
+
 void
 orc_handle_code_put(struct orc *o, struct msg_req *req, wire_v root)
 {
@@ -522,7 +543,6 @@ orc_handle_code_put(struct orc *o, struct msg_req *req, wire_v root)
 	const void *bytes;
 	size_t n;
 	char hex[65];
-	struct store_batch *b;
 
 	if (hash == NULL || !wire_as_bin(wire_get(root, "bytes"), &bytes, &n)) {
 		orc_reply_err(req, "invalid", "code.put needs hash and bytes");
@@ -537,15 +557,11 @@ orc_handle_code_put(struct orc *o, struct msg_req *req, wire_v root)
 		free(hash);
 		return;
 	}
-	if (store_batch_begin(o->store, &b) != LEDGE_OK ||
-	    store_batch_put(b, STORE_ORC_CODE, hash, 64, bytes, n) !=
-	        LEDGE_OK) {
-		store_batch_abort(b);
+	if (put_code(o, hex, bytes, n) != LEDGE_OK) {
 		orc_reply_err(req, "busy", "cannot store the code");
 		free(hash);
 		return;
 	}
-	store_batch_commit(b);
 	free(hash);
 	reply_ok(req);
 }
@@ -865,52 +881,27 @@ out:
 /* ------------------------------------------------------------------ */
 /* adoption (ledge run)                                                */
 
+/* Keep the code file at `path` (hex gets its SHA-256). */
 static int
 store_code_file(
     struct orc *o, const char *path, char hex[65], char *err, size_t errlen)
 {
-	FILE *fp = fopen(path, "rb");
-	char *buf = NULL;
-	size_t len = 0, cap = 0, n;
-	struct store_batch *b;
-	int rv = -1;
-
-	if (fp == NULL) {
-		snprintf(err, errlen, "cannot read %s", path);
+	unsigned char *buf;
+	size_t len;
+	char why[256];
+	int rv;
+	if (code_read_file(path, &buf, &len, why, sizeof why) != LEDGE_OK) {
+		snprintf(err, errlen, "%s: %s", path, why);
 		return -1;
 	}
-	do {
-		if (cap - len < 65536) {
-			char *grown =
-			    realloc(buf, cap = cap ? cap * 2 : 262144);
-			if (grown == NULL) {
-				snprintf(err, errlen, "out of memory");
-				goto out;
-			}
-			buf = grown;
-		}
-		n = fread(buf + len, 1, cap - len, fp);
-		len += n;
-	} while (n > 0);
 	sha256_hex(buf, len, hex);
-	if (!have_code(o, hex)) {
-		if (store_batch_begin(o->store, &b) != LEDGE_OK) {
-			snprintf(err, errlen, "cannot write the store");
-			goto out;
-		}
-		if (store_batch_put(b, STORE_ORC_CODE, hex, 64, buf, len) !=
-		        LEDGE_OK ||
-		    store_batch_commit(b) != LEDGE_OK) {
-			store_batch_abort(b);
-			snprintf(err, errlen, "cannot write the store");
-			goto out;
-		}
-	}
-	rv = 0;
-out:
+	rv = put_code(o, hex, buf, len);
 	free(buf);
-	fclose(fp);
-	return rv;
+	if (rv != LEDGE_OK) {
+		snprintf(err, errlen, "cannot write the store");
+		return -1;
+	}
+	return 0;
 }
 
 int

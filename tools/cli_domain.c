@@ -2134,8 +2134,8 @@ read_all(FILE *fp, size_t max, char **out, size_t *len)
 	return 0;
 }
 
-static int
-read_path(const char *path, size_t max, char **out, size_t *len)
+int
+cli_read_file(const char *path, size_t max, char **out, size_t *len)
 {
 	FILE *fp = fopen(path, "rb");
 	int rc, e;
@@ -2338,7 +2338,7 @@ upload(const struct opts *o, const struct cli_view *v, const char *path,
 	size_t n;
 	int rc;
 
-	if (read_path(path, WIRE_MAX_BYTES - ENVELOPE, &data, &n) != 0) {
+	if (cli_read_file(path, WIRE_MAX_BYTES - ENVELOPE, &data, &n) != 0) {
 		if (errno == EFBIG) {
 			return fail(v, stdout, stderr, "local",
 			    "%s is larger than the %u MiB a message can carry",
@@ -2482,7 +2482,7 @@ run_wf_start(const struct cmd *c, const struct opts *o)
 		return 1;
 	}
 	v.name = s.wf->name;
-	if (read_path(file, 1u << 20, &s.yaml, &s.ylen) != 0) {
+	if (cli_read_file(file, 1u << 20, &s.yaml, &s.ylen) != 0) {
 		fail(&v, stdout, stderr, "local", "cannot read %s: %s", file,
 		    strerror(errno));
 		goto out;

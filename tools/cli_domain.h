@@ -40,6 +40,12 @@ int cli_node(int argc, char **argv);            /* list, drain */
 int cli_function_domain(int argc, char **argv); /* move, reload */
 int cli_invoke(int argc, char **argv);
 int cli_state(int argc, char **argv); /* get */
+
+/*
+ * Read the file at `path` (at most max bytes) into a malloc'd buffer, not
+ * NUL-terminated.  0, or -1 with errno set (*out is then NULL).
+ */
+int cli_read_file(const char *path, size_t max, char **out, size_t *len);
 int cli_logs(int argc, char **argv);
 
 /*

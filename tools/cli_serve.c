@@ -22,6 +22,7 @@
 #include "../runtime/orc.h"
 #include "../runtime/store.h"
 #include "../runtime/workflow.h"
+#include "cli_domain.h"
 #include "cli_serve.h"
 
 static const char usage_orc[] =
@@ -415,34 +416,6 @@ struct run_domain {
 	char node_url[64];
 };
 
-static char *
-read_text(const char *path, size_t *len)
-{
-	FILE *fp = fopen(path, "rb");
-	char *buf = NULL;
-	size_t cap = 0, n;
-	*len = 0;
-	if (fp == NULL) {
-		return NULL;
-	}
-	do {
-		if (cap - *len < 4096) {
-			char *grown = realloc(buf, cap = cap ? cap * 2 : 16384);
-			if (grown == NULL) {
-				free(buf);
-				fclose(fp);
-				return NULL;
-			}
-			buf = grown;
-		}
-		n = fread(buf + *len, 1, cap - *len - 1, fp);
-		*len += n;
-	} while (n > 0);
-	fclose(fp);
-	buf[*len] = '\0';
-	return buf;
-}
-
 int
 run_domain_prepare(
     struct run_domain **rdp, struct workflow *const *wfs, size_t nwf)
@@ -459,7 +432,8 @@ run_domain_prepare(
 		const struct workflow *wf = wfs[i];
 		struct run_wf *r = &rd->wfs[i];
 		if ((r->file = strdup(wf->file)) == NULL ||
-		    (r->yaml = read_text(wf->file, &r->ylen)) == NULL ||
+		    cli_read_file(wf->file, 1u << 20, &r->yaml, &r->ylen) !=
+		        0 ||
 		    (r->fn = calloc(wf->nfunctions + 1, sizeof *r->fn)) ==
 		        NULL ||
 		    (r->code = calloc(wf->nfunctions + 1, sizeof *r->code)) ==
