@@ -133,4 +133,35 @@ void msg_sub_free(struct msg_sub *s);
  */
 int msg_pub_url(const char *url, char *buf, size_t len);
 
+/* --- channel ------------------------------------------------------ */
+
+/*
+ * A channel between two processes of one machine (nng pair0, for
+ * ipc:// addresses): one side listens, the other dials; messages go both
+ * ways, in order.  Blocking calls, for a thread that may wait (a worker
+ * supervising a function host, the host itself); no loop.
+ *
+ * Errors: 0, or -1 with the reason in err (msg_chan_listen/dial);
+ * msg_chan_send: 0 or -1 (the peer is gone or did not take it within
+ * 5 s); msg_chan_recv: 0 with a malloc'd message the caller frees, 1 when
+ * nothing came within timeout_ms, -1 on a closed or broken channel.
+ * Threads: one thread at a time per channel.
+ */
+struct msg_chan;
+int msg_chan_listen(
+    const char *url, struct msg_chan **out, char *err, size_t errlen);
+int msg_chan_dial(
+    const char *url, struct msg_chan **out, char *err, size_t errlen);
+int msg_chan_send(struct msg_chan *c, const void *data, size_t len);
+int msg_chan_recv(struct msg_chan *c, int timeout_ms, void **data, size_t *len);
+void msg_chan_free(struct msg_chan *c);
+
+/*
+ * At the end of a process, after every socket above is freed: wait for
+ * the transport's background clean-up of closed sockets to finish and
+ * release its global resources (so that leak checkers see nothing).  No
+ * msg_* call may follow.
+ */
+void msg_fini(void);
+
 #endif

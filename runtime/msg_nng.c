@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <nng/nng.h>
+#include <nng/protocol/pair0/pair.h>
 #include <nng/protocol/pubsub0/pub.h>
 #include <nng/protocol/pubsub0/sub.h>
 #include <nng/protocol/reqrep0/rep.h>
@@ -818,4 +819,106 @@ msg_pub_url(const char *url, char *buf, size_t len)
 		return snprintf(buf, len, "%s.pub", url) < (int)len ? 0 : -1;
 	}
 	return -1;
+}
+
+/* --- channel ------------------------------------------------------- */
+
+struct msg_chan {
+	nng_socket sock;
+};
+
+static int
+chan_open(const char *url, bool listen, struct msg_chan **out, char *err,
+    size_t errlen)
+{
+	struct msg_chan *c = calloc(1, sizeof *c);
+	int rv;
+
+	*out = NULL;
+	if (c == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if ((rv = nng_pair0_open(&c->sock)) != 0) {
+		snprintf(err, errlen, "pair socket: %s", nng_strerror(rv));
+		free(c);
+		return -1;
+	}
+	nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, MSG_MAX_BYTES);
+	nng_socket_set_ms(c->sock, NNG_OPT_SENDTIMEO, 5000);
+	nng_socket_set_ms(c->sock, NNG_OPT_RECONNMINT, 10);
+	nng_socket_set_ms(c->sock, NNG_OPT_RECONNMAXT, 200);
+	rv = listen ? nng_listen(c->sock, url, NULL, 0)
+	            : nng_dial(c->sock, url, NULL, 0);
+	if (rv != 0) {
+		snprintf(err, errlen, "%s %s: %s",
+		    listen ? "listen on" : "dial", url, nng_strerror(rv));
+		nng_close(c->sock);
+		free(c);
+		return -1;
+	}
+	*out = c;
+	return 0;
+}
+
+int
+msg_chan_listen(
+    const char *url, struct msg_chan **out, char *err, size_t errlen)
+{
+	return chan_open(url, true, out, err, errlen);
+}
+
+int
+msg_chan_dial(const char *url, struct msg_chan **out, char *err, size_t errlen)
+{
+	return chan_open(url, false, out, err, errlen);
+}
+
+int
+msg_chan_send(struct msg_chan *c, const void *data, size_t len)
+{
+	return nng_send(c->sock, (void *)data, len, 0) == 0 ? 0 : -1;
+}
+
+int
+msg_chan_recv(struct msg_chan *c, int timeout_ms, void **data, size_t *len)
+{
+	void *buf = NULL;
+	size_t n = 0;
+	int rv;
+
+	*data = NULL;
+	*len = 0;
+	nng_socket_set_ms(c->sock, NNG_OPT_RECVTIMEO, timeout_ms);
+	rv = nng_recv(c->sock, &buf, &n, NNG_FLAG_ALLOC);
+	if (rv == NNG_ETIMEDOUT) {
+		return 1;
+	}
+	if (rv != 0) {
+		return -1;
+	}
+	/* The caller frees with free(), not nng_free. */
+	if ((*data = malloc(n ? n : 1)) == NULL) {
+		nng_free(buf, n);
+		return -1;
+	}
+	memcpy(*data, buf, n);
+	nng_free(buf, n);
+	*len = n;
+	return 0;
+}
+
+void
+msg_chan_free(struct msg_chan *c)
+{
+	if (c != NULL) {
+		nng_close(c->sock);
+		free(c);
+	}
+}
+
+void
+msg_fini(void)
+{
+	nng_fini();
 }

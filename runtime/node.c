@@ -15,6 +15,7 @@
 
 #include "clock.h"
 #include "http.h"
+#include "isolate.h"
 #include "loop.h"
 #include "node.h"
 #include "node_call.h"
@@ -850,6 +851,7 @@ free_instance(struct node_instance *inst)
 	if (inst == NULL) {
 		return;
 	}
+	isolate_free(inst->iso);
 	mb_fini(&inst->mb);
 	instance_dirty_clear(inst);
 	hmap_fini(&inst->dirty);
@@ -1051,6 +1053,14 @@ make_instance(struct node *n, struct node_wf *w, const struct wf_function *f,
 		snprintf(err, errlen, "%s:%d:%d: code '%s': %s", w->wf->file,
 		    f->code_pos.line, f->code_pos.col, f->code, why);
 		return rv;
+	}
+	if (f->isolated) {
+		inst->iso = isolate_new(n->opts.host_exe, inst->target.name,
+		    &f->config.sdk, f->timeout_ms, f->memory_mb, n->log);
+		if (inst->iso == NULL) {
+			return LEDGE_ENOMEM;
+		}
+		inst->blocks = true; /* never on the loop thread */
 	}
 	return LEDGE_OK; /* ids: register_targets */
 }
@@ -1743,6 +1753,16 @@ node_foreach_instance(struct node *n,
 			};
 			for (size_t b = 0; b < NODE_HIST_N; b++) {
 				st.hist[b] = atomic_load(&inst->n_hist[b]);
+			}
+			if (inst->iso != NULL) {
+				struct isolate_stats is;
+				isolate_stats(inst->iso, &is);
+				st.isolated = true;
+				st.host_starts = is.starts;
+				st.host_crashed = is.fails[ISO_CRASHED];
+				st.host_timeout = is.fails[ISO_TIMEOUT];
+				st.host_memory = is.fails[ISO_MEMORY];
+				st.host_broken = is.fails[ISO_BROKEN];
 			}
 			fn(arg, &st);
 		}

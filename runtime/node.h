@@ -61,6 +61,11 @@ struct node_opts {
 	                              opens DATA/code itself */
 	bool no_inline;            /* never run handlers on the loop thread */
 	const struct msg_tls *tls; /* for links to other nodes (tls+tcp://) */
+	const char *host_exe;      /* the ledge binary, run as the host of
+	                              `isolation: process` functions
+	                              (`ledge host`); borrowed for the node's
+	                              life.  NULL: such functions fail every
+	                              event (logged) */
 };
 
 /*
@@ -147,6 +152,12 @@ struct node_inst_stats {
 	uint32_t mailbox;
 	int status; /* enum node_instance_status */
 	uint32_t id;
+	/* isolation: process only: hosts started, and hosts killed because
+	 * they crashed, timed out, broke the memory limit, or could not
+	 * start (isolate.h). */
+	bool isolated;
+	uint64_t host_starts;
+	uint64_t host_crashed, host_timeout, host_memory, host_broken;
 };
 
 /*

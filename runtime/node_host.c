@@ -11,6 +11,7 @@
 #include "clock.h"
 #include "hmap.h"
 #include "idem.h"
+#include "isolate.h"
 #include "node.h"
 #include "node_call.h"
 #include "node_commit.h"
@@ -53,6 +54,8 @@ struct host_ctx {
 	struct node_code *code; /* the code running it */
 	uint64_t dep;           /* newest commit seq this result depends on */
 	bool aborted;           /* inline run hit a blocking call: redo it */
+	int fail_err; /* isolation: the host failed (LEDGE_ETIMEDOUT: a
+	                 timeout, for a 504), else 0 */
 	struct node_instance *park_on; /* a target left over its cap */
 
 	struct wentry *writes; /* malloc'd, reused */
@@ -844,6 +847,7 @@ ctx_reset(struct host_ctx *c, struct node_instance *inst, struct node_event *ev,
 	c->code = code;
 	c->dep = ev->dep;
 	c->aborted = false;
+	c->fail_err = 0;
 	c->park_on = NULL;
 	c->nwrites = 0;
 	c->emits = c->emits_tail = NULL;
@@ -1061,7 +1065,10 @@ finish(struct host_ctx *c, int rv)
 	}
 
 	if (is_call) {
-		build_reply(c, rv == LEDGE_OK ? LEDGE_OK : LEDGE_EFAIL, &reply);
+		build_reply(c,
+		    rv == LEDGE_OK ? LEDGE_OK
+		                   : (c->fail_err ? c->fail_err : LEDGE_EFAIL),
+		    &reply);
 		if (reply.err == LEDGE_OK &&
 		    add_idem(c, &reply, &rec) != LEDGE_OK) {
 			node_reply_free(&reply);
@@ -1187,6 +1194,50 @@ learn_speed(struct node_worker *w, struct node_instance *inst, uint64_t us)
 	}
 }
 
+/*
+ * isolation: process: the callback runs in the instance's host process,
+ * which calls back into this context for every ledge_* call (isolate.h).
+ * Never on the loop thread: it may take as long as the function likes.
+ */
+static int
+run_isolated(struct host_ctx *c, struct node_code *code, ledge_bytes msg)
+{
+	struct node_instance *inst = c->inst;
+	enum iso_fail fail;
+	enum iso_kind kind;
+	int rv;
+
+	switch (c->ev->kind) {
+	case NE_CAST:
+		kind = ISO_CAST;
+		break;
+	case NE_CALL:
+		kind = ISO_CALL;
+		break;
+	case NE_INIT:
+	case NE_RELOAD:
+		kind = ISO_INIT;
+		break;
+	case NE_STOP:
+		kind = ISO_STOP;
+		break;
+	default:
+		return LEDGE_EINVAL;
+	}
+	if (c->w->on_loop) {
+		c->aborted = true; /* a worker runs it (see exec_event) */
+		return LEDGE_EINVAL;
+	}
+	sched_block_enter(c->w->sched);
+	rv = isolate_run(
+	    inst->iso, code->path, &c->pub, kind, msg.data, msg.len, &fail);
+	sched_block_leave(c->w->sched);
+	if (fail == ISO_TIMEOUT) {
+		c->fail_err = LEDGE_ETIMEDOUT;
+	}
+	return rv;
+}
+
 static void
 exec_event(
     struct node_worker *w, struct node_instance *inst, struct node_event *ev)
@@ -1212,25 +1263,30 @@ exec_event(
 	fn = code->fn;
 	ctx_reset(c, inst, ev, code);
 	current_name = inst->target.name;
-	switch (ev->kind) {
-	case NE_CAST:
-		rv = fn->cast ? fn->cast(&c->pub, msg) : LEDGE_ENOTSUP;
-		break;
-	case NE_CALL:
-		rv = fn->call ? fn->call(&c->pub, msg) : LEDGE_ENOTSUP;
-		break;
-	case NE_INIT:
-	case NE_RELOAD:
-		rv = fn->init ? fn->init(&c->pub, &inst->spec->config.sdk)
-		              : LEDGE_OK;
-		break;
-	case NE_STOP:
-		if (fn->stop) {
-			fn->stop(&c->pub);
+	if (inst->iso != NULL) {
+		rv = run_isolated(c, code, msg);
+	} else {
+		switch (ev->kind) {
+		case NE_CAST:
+			rv = fn->cast ? fn->cast(&c->pub, msg) : LEDGE_ENOTSUP;
+			break;
+		case NE_CALL:
+			rv = fn->call ? fn->call(&c->pub, msg) : LEDGE_ENOTSUP;
+			break;
+		case NE_INIT:
+		case NE_RELOAD:
+			rv = fn->init
+			    ? fn->init(&c->pub, &inst->spec->config.sdk)
+			    : LEDGE_OK;
+			break;
+		case NE_STOP:
+			if (fn->stop) {
+				fn->stop(&c->pub);
+			}
+			break;
+		default:
+			rv = LEDGE_EINVAL;
 		}
-		break;
-	default:
-		rv = LEDGE_EINVAL;
 	}
 	current_name = NULL;
 	if (c->aborted) {
@@ -1331,9 +1387,11 @@ host_run_inline(
 
 	/* A new instance's init may run here too (it has no history to
 	 * judge by; it is speculative like any inline run). */
-	bool eligible = ev->kind == NE_INIT ||
-	    ((ev->kind == NE_CAST || ev->kind == NE_CALL) &&
-	        atomic_load_explicit(&inst->inline_ok, memory_order_relaxed));
+	bool eligible = inst->iso == NULL &&
+	    (ev->kind == NE_INIT ||
+	        ((ev->kind == NE_CAST || ev->kind == NE_CALL) &&
+	            atomic_load_explicit(
+	                &inst->inline_ok, memory_order_relaxed)));
 	if (!eligible || !mb_try_claim(&inst->mb)) {
 		return false;
 	}

@@ -115,6 +115,10 @@ struct node_instance {
 	struct node_instance *wait_next;
 	_Atomic(struct node_instance *) parked_on;
 
+	/* isolation: process: the host process that runs its callbacks
+	 * (isolate.h), or NULL.  The owner's. */
+	struct isolate *iso;
+
 	/* The instance this one is blocked calling, for cycle detection. */
 	_Atomic(struct node_instance *) waiting_on;
 	atomic_int status;

@@ -387,17 +387,17 @@ base_name(const char *path)
 	return s ? s + 1 : path;
 }
 
-static int
-open_copy(struct code_cache *c, const char *source, const char *copy,
-    const char hash[65], struct node_code **out, char *err, size_t errlen)
+int
+code_dlopen(const char *path, void **dlp, const ledge_function **fnp, char *err,
+    size_t errlen)
 {
 	const ledge_function *(*get)(void);
-	struct node_code *code;
+	const ledge_function *fn;
 	void *dl;
 	int rv;
 
 	dlerror();
-	if ((dl = dlopen(copy, RTLD_NOW | RTLD_LOCAL)) == NULL) {
+	if ((dl = dlopen(path, RTLD_NOW | RTLD_LOCAL)) == NULL) {
 		const char *e = dlerror();
 		/* dlerror names the private copy; name the user's file. */
 		const char *colon = e ? strstr(e, ".so: ") : NULL;
@@ -414,9 +414,26 @@ open_copy(struct code_cache *c, const char *source, const char *copy,
 		dlclose(dl);
 		return LEDGE_EINVAL;
 	}
-	const ledge_function *fn = get();
+	fn = get();
 	if ((rv = check_descriptor(fn, err, errlen)) != LEDGE_OK) {
 		dlclose(dl);
+		return rv;
+	}
+	*dlp = dl;
+	*fnp = fn;
+	return LEDGE_OK;
+}
+
+static int
+open_copy(struct code_cache *c, const char *source, const char *copy,
+    const char hash[65], struct node_code **out, char *err, size_t errlen)
+{
+	const ledge_function *fn;
+	struct node_code *code;
+	void *dl;
+	int rv;
+
+	if ((rv = code_dlopen(copy, &dl, &fn, err, errlen)) != LEDGE_OK) {
 		return rv;
 	}
 	if ((code = calloc(1, sizeof *code)) == NULL ||

@@ -55,6 +55,16 @@ int code_load(struct code_cache *c, const char *path, struct node_code **out,
     char *err, size_t errlen);
 
 /*
+ * dlopen `path` (RTLD_NOW | RTLD_LOCAL) and check the descriptor it
+ * exports, without the cache: for a function host process, which loads
+ * the private copy the node made and checked.  LEDGE_OK with the handle
+ * and the descriptor (inside the mapping), or LEDGE_EINVAL with a reason
+ * in err.
+ */
+int code_dlopen(const char *path, void **dl, const ledge_function **fn,
+    char *err, size_t errlen);
+
+/*
  * Read a whole code file (a regular file of at most 256 MiB) into a
  * malloc'd buffer the caller frees.  LEDGE_OK, or LEDGE_ENOENT (cannot
  * read), LEDGE_EINVAL (not a regular file, too large), LEDGE_ENOMEM, with

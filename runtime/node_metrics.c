@@ -60,6 +60,34 @@ histogram(void *arg, const struct node_inst_stats *st)
 	    (unsigned long long)st->events);
 }
 
+/* isolation: process: host starts and failures by reason. */
+static void
+host_series(void *arg, const struct node_inst_stats *st)
+{
+	struct render *r = arg;
+	static const char *const reasons[] = { "crash", "timeout", "memory",
+		"start" };
+	const uint64_t v[] = { st->host_crashed, st->host_timeout,
+		st->host_memory, st->host_broken };
+
+	if (!st->isolated) {
+		return;
+	}
+	if (r->which == 0) {
+		fprintf(r->fp,
+		    "ledge_host_starts_total{node=\"%s\",instance=\"%s\"} "
+		    "%llu\n",
+		    r->node, st->name, (unsigned long long)st->host_starts);
+		return;
+	}
+	for (size_t i = 0; i < 4; i++) {
+		fprintf(r->fp,
+		    "ledge_host_failures_total{node=\"%s\",instance=\"%s\","
+		    "reason=\"%s\"} %llu\n",
+		    r->node, st->name, reasons[i], (unsigned long long)v[i]);
+	}
+}
+
 static void
 link_series(void *arg, const struct link_stats *st)
 {
@@ -120,6 +148,18 @@ node_metrics_render(struct node *n, char **out, size_t *len)
 	    "# HELP ledge_handler_seconds Time of each handler run.\n"
 	    "# TYPE ledge_handler_seconds histogram\n");
 	node_foreach_instance(n, histogram, &r);
+	fprintf(fp,
+	    "# HELP ledge_host_starts_total Host processes started for an "
+	    "instance with isolation: process.\n"
+	    "# TYPE ledge_host_starts_total counter\n");
+	r.which = 0;
+	node_foreach_instance(n, host_series, &r);
+	fprintf(fp,
+	    "# HELP ledge_host_failures_total Host processes killed: crashed, "
+	    "past timeout_ms, past memory_mb, or could not start.\n"
+	    "# TYPE ledge_host_failures_total counter\n");
+	r.which = 1;
+	node_foreach_instance(n, host_series, &r);
 	static const char *const lhelp[][3] = {
 		{ "ledge_link_queued", "gauge",
 		    "Events for the peer not acknowledged yet." },

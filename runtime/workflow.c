@@ -54,6 +54,15 @@ struct name_ref {
 	struct wf_pos pos;
 };
 
+/* `isolation:` and `limits:`, of a function or the whole workflow. */
+struct isolation {
+	bool set;        /* isolation: given */
+	bool process;    /* isolation: process */
+	bool has_limits; /* limits: given */
+	uint32_t timeout_ms, memory_mb;
+	struct wf_pos limits_pos;
+};
+
 struct loader {
 	const char *file; /* name used in messages */
 	const char *text;
@@ -72,6 +81,7 @@ struct loader {
 	const char **name_list; /* the same names, for suggestions */
 	size_t nnames;
 	bool *res_clean; /* per resource: no schema error, so run check() */
+	struct isolation top; /* the workflow's `isolation:`/`limits:` */
 };
 
 /* ------------------------------------------------------------------ */
@@ -1087,12 +1097,88 @@ load_state(struct loader *ld, yaml_node_t *n, struct wf_function *f)
 	}
 }
 
+/* Longest `limits: {timeout_ms}` (an hour) and `memory_mb` (1 TiB). */
+#define LIMIT_TIMEOUT_MAX 3600000
+#define LIMIT_MEMORY_MAX  (1 << 20)
+
+/* `isolation: node|process` and `limits: {timeout_ms, memory_mb}` in
+ * map `m` (a function's or the top level) into *is. */
+static void
+load_isolation(struct loader *ld, yaml_node_t *m, struct isolation *is,
+    const char *kind, const char *name)
+{
+	static const char *const keys[] = { "timeout_ms", "memory_mb" };
+	yaml_node_t *n = map_value(ld, m, "isolation");
+	char found[SHOW_SIZE];
+	long long v;
+
+	if (n != NULL) {
+		if (is_scalar(n) &&
+		    (strcmp(text_of(n), "node") == 0 ||
+		        strcmp(text_of(n), "process") == 0)) {
+			is->set = true;
+			is->process = strcmp(text_of(n), "process") == 0;
+		} else {
+			report(ld, pos_of(n),
+			    "'isolation' must be node (in the node's own "
+			    "process, the default) or process (a supervised "
+			    "host process), found %s",
+			    describe(n, found, sizeof found));
+		}
+	}
+	if ((n = opt_map(ld, map_value(ld, m, "limits"), "limits", NULL)) ==
+	    NULL) {
+		return;
+	}
+	check_keys(ld, n, keys, 2, kind, name);
+	is->has_limits = true;
+	is->limits_pos = pos_of(n);
+	is->timeout_ms = is->memory_mb = 0;
+	if (map_value(ld, n, "timeout_ms") != NULL &&
+	    get_int(ld, map_value(ld, n, "timeout_ms"), "timeout_ms", 1,
+	        LIMIT_TIMEOUT_MAX, &v)) {
+		is->timeout_ms = (uint32_t)v;
+	}
+	if (map_value(ld, n, "memory_mb") != NULL &&
+	    get_int(ld, map_value(ld, n, "memory_mb"), "memory_mb", 1,
+	        LIMIT_MEMORY_MAX, &v)) {
+		is->memory_mb = (uint32_t)v;
+	}
+}
+
+/* A function's own isolation over the workflow's; limits need a host
+ * process (code in the node's own process can be neither stopped nor
+ * measured on its own). */
+static void
+apply_isolation(
+    struct loader *ld, struct wf_function *f, const struct isolation *own)
+{
+	const struct isolation *top = &ld->top;
+	const struct isolation *lim = own->has_limits ? own : top;
+
+	f->isolated = own->set ? own->process : top->process;
+	if (!lim->has_limits) {
+		return;
+	}
+	if (!f->isolated) {
+		report(ld, lim->limits_pos,
+		    "function '%s': 'limits' need 'isolation: process' (code "
+		    "in the node's own process cannot be stopped or measured "
+		    "on its own)",
+		    f->name);
+		return;
+	}
+	f->timeout_ms = lim->timeout_ms;
+	f->memory_mb = lim->memory_mb;
+}
+
 static void
 load_function(
     struct loader *ld, struct wf_function *f, yaml_node_t *k, yaml_node_t *v)
 {
 	static const char *const keys[] = { "code", "config", "outputs",
-		"placement", "state", "mailbox" };
+		"placement", "state", "mailbox", "isolation", "limits" };
+	struct isolation own = { 0 };
 	char found[SHOW_SIZE];
 	yaml_node_t *mb;
 	long long n;
@@ -1122,6 +1208,8 @@ load_function(
 	if (mb != NULL && get_int(ld, mb, "mailbox", 1, MAILBOX_MAX, &n)) {
 		f->mailbox = (uint32_t)n;
 	}
+	load_isolation(ld, v, &own, "the limits of function", f->name);
+	apply_isolation(ld, f, &own);
 }
 
 static void
@@ -1368,7 +1456,7 @@ static void
 load_top(struct loader *ld, yaml_node_t *root)
 {
 	static const char *const keys[] = { "workflow", "functions",
-		"resources" };
+		"resources", "isolation", "limits" };
 	yaml_node_t *name = map_value(ld, root, "workflow");
 	yaml_node_t *fns;
 	yaml_node_t *res;
@@ -1382,6 +1470,8 @@ load_top(struct loader *ld, yaml_node_t *root)
 		ld->wf->name_pos = pos_of(name);
 		ld->wf->name = dup(ld, text_of(name));
 	}
+	load_isolation(ld, root, &ld->top, "the limits of workflow",
+	    ld->wf->name ? ld->wf->name : "?");
 	fns = opt_map(ld, map_value(ld, root, "functions"), "functions", &bad);
 	res = opt_map(ld, map_value(ld, root, "resources"), "resources", &bad);
 	if (fns != NULL) {

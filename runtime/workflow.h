@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <stdbool.h>
+
 #include "../sdk/ledge.h"
 #include "diag.h"
 
@@ -72,6 +74,13 @@ struct wf_function {
 	struct wf_placement placement;
 	uint32_t mailbox;  /* mailbox capacity (default 1024) */
 	uint32_t replicas; /* state: {replicas: N} (default 0) */
+	/* `isolation: process`: instances run in a supervised host process
+	 * (runtime/isolate.h) instead of the node's own; `limits:` apply
+	 * there only (0: none).  Either may come from the workflow's top
+	 * level, as the default for its functions. */
+	bool isolated;
+	uint32_t timeout_ms; /* limits: {timeout_ms: N}: per callback */
+	uint32_t memory_mb;  /* limits: {memory_mb: N}: host's resident size */
 };
 
 struct wf_resource {

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../runtime/host_proc.h"
 #include "../runtime/http.h"
 #include "../runtime/log.h"
 #include "../runtime/loop.h"
@@ -262,7 +263,8 @@ cmd_node(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct agent_opts ao = { 0 };
-	struct node_opts no = { .data_dir = "./.ledge-node" };
+	struct node_opts no = { .data_dir = "./.ledge-node",
+		.host_exe = cli_self_exe() };
 	struct msg_tls tls = { 0 };
 	const char *lk[64], *lv[64];
 	char *labels[64];
@@ -522,4 +524,80 @@ run_domain_free(struct run_domain *rd)
 	}
 	free(rd->wfs);
 	free(rd);
+}
+
+const char *
+cli_self_exe(void)
+{
+	static char path[4096];
+	ssize_t n;
+
+	if (path[0] == '\0') {
+		n = readlink("/proc/self/exe", path, sizeof path - 1);
+		if (n <= 0) {
+			return NULL;
+		}
+		path[n] = '\0';
+	}
+	return path;
+}
+
+static const char usage_host[] =
+    "usage: ledge host --connect URL --code FILE.so --name WF/FN "
+    "[--parent PID]\n"
+    "\n"
+    "The host process of a function with `isolation: process`: a node\n"
+    "starts it, it loads the function's code and runs its callbacks for\n"
+    "the node over URL (ipc://), and it ends when the node does.  Not\n"
+    "for use by hand.\n";
+
+int
+cmd_host(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "connect", required_argument, NULL, 'c' },
+		{ "code", required_argument, NULL, 'f' },
+		{ "name", required_argument, NULL, 'n' },
+		{ "parent", required_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *url = NULL, *code = NULL, *name = "?";
+	int c, parent = 0, rc;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			url = optarg;
+			break;
+		case 'f':
+			code = optarg;
+			break;
+		case 'n':
+			name = optarg;
+			break;
+		case 'p':
+			parent = atoi(optarg);
+			break;
+		case 'h':
+			fputs(usage_host, stdout);
+			return 0;
+		default:
+			fputs(usage_host, stderr);
+			return 2;
+		}
+	}
+	if (url == NULL || code == NULL) {
+		fputs(usage_host, stderr);
+		return 2;
+	}
+	/* Nothing of the node's but stdout and stderr: its listening
+	 * sockets and store files are none of the host's business. */
+	close_range(3, ~0u, 0);
+	if (parent > 0 && getppid() != parent) {
+		return 0; /* the node is gone already */
+	}
+	rc = host_proc_main(url, code, name, parent);
+	msg_fini();
+	return rc;
 }

@@ -17,6 +17,13 @@
 int cmd_orchestrator(int argc, char **argv);
 int cmd_node(int argc, char **argv);
 
+/* `ledge host` (started by a node for isolation: process, not by hand). */
+int cmd_host(int argc, char **argv);
+
+/* The path of the running ledge binary (the host of isolated functions),
+ * or NULL if it cannot be found. */
+const char *cli_self_exe(void);
+
 /*
  * The orchestrator inside `ledge run` (over `listen`, default
  * tcp://127.0.0.1:7600): it adopts the workflows the process runs, so the

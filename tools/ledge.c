@@ -21,6 +21,7 @@
 #include "../runtime/node.h"
 #include "../runtime/node_host.h"
 #include "../runtime/node_loader.h"
+#include "../runtime/node_metrics.h"
 #include "../runtime/resource.h"
 #include "../runtime/workflow.h"
 #include "cli_domain.h"
@@ -83,7 +84,8 @@ static const char usage_run[] =
     "\n"
     "options:\n"
     "  -d, --data DIR        data folder (default ./.ledge)\n"
-    "  -H, --http ADDR       HTTP listener for http-ingress (default\n"
+    "  -H, --http ADDR       HTTP listener for http-ingress, and\n"
+    "                        Prometheus text at /metrics (default\n"
     "                        127.0.0.1:8080; port 0 picks a free one)\n"
     "  -w, --workers N       worker threads (default: one per CPU, >= 2)\n"
     "  -l, --log-level L     error, warn, info (default) or debug\n"
@@ -357,7 +359,8 @@ cmd_run(int argc, char **argv)
 	};
 	const char *listen = getenv("LEDGE_ORCHESTRATOR");
 	struct run_domain *rd = NULL;
-	struct node_opts o = { .data_dir = "./.ledge",
+	struct node_opts o = { .host_exe = cli_self_exe(),
+		.data_dir = "./.ledge",
 		.http_addr = "127.0.0.1:8080",
 		.watch = true };
 	struct rlog log;
@@ -486,6 +489,8 @@ cmd_run(int argc, char **argv)
 		fprintf(stderr, "ledge run: %s\nledge run: stopped\n", err);
 		goto out;
 	}
+	/* Prometheus text beside the routes (a route /metrics is hidden). */
+	node_metrics_serve(node);
 	run_domain_start(rd, node, listen, o.data_dir, o.http_addr, &log);
 	rlog_write(&log, RLOG_INFO, NULL, "ready; Ctrl-C stops");
 	rc = node_run(node);
@@ -663,7 +668,10 @@ main(int argc, char **argv)
 	const char *cmd = argc > 1 ? argv[1] : NULL;
 
 	signal(SIGPIPE, SIG_IGN);
-	install_crash_handler();
+	/* A function host's crash is its node's to report (isolate.h). */
+	if (cmd == NULL || strcmp(cmd, "host") != 0) {
+		install_crash_handler();
+	}
 	if (cmd == NULL) {
 		print_help(stderr);
 		return 2;
@@ -695,6 +703,9 @@ main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "orchestrator") == 0) {
 		return cmd_orchestrator(argc - 1, argv + 1);
+	}
+	if (strcmp(cmd, "host") == 0) {
+		return cmd_host(argc - 1, argv + 1);
 	}
 	if (strcmp(cmd, "node") == 0) {
 		const char *sub = argc > 2 ? argv[2] : NULL;

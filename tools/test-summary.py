@@ -9,13 +9,19 @@ as one more failure (and is shown).  With a third argument, the results
 file of tools/fuzz.sh: each "fuzz NAME: ... ok" line is one pass, any
 other line (a failed target, a failed build) one failure; a missing file
 is one failure.
-Prints one line per program and, last, "N passed, N failed".
+Prints one line per program (with the assertion messages of a failing
+one, so that the end of a CI log says why) and, last, "N passed,
+N failed".
 """
 import json
 import os
 import re
 import sys
 
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+# Criterion's lines about a failure: "[----] file:line: Assertion Failed",
+# the message lines after it, "[FAIL] suite::test", crashes, timeouts.
+WHY = re.compile(r"^\[(----|FAIL)\]|CRASH|[Tt]imed out|[Ww]arning: ")
 SYNTH = re.compile(r"Synthesis: Tested: (\d+) \| Passing: (\d+) \| "
                    r"Failing: (\d+) \| Crashing: (\d+)")
 
@@ -25,6 +31,17 @@ def sanitizer_reports(folder):
     if not folder or not os.path.isdir(folder):
         return []
     return sorted(os.path.join(folder, f) for f in os.listdir(folder))
+
+
+def why_failed(out, limit=30):
+    """The lines of a failing program's output that tell why."""
+    lines = [ANSI.sub("", l).rstrip() for l in out.splitlines()]
+    why = [l for l in lines if WHY.search(l) and l.strip("[-] ")]
+    if not why:
+        why = [l for l in lines if l.strip()][-10:]
+    if len(why) > limit:
+        why = why[:limit] + [f"... ({len(why) - limit} more lines)"]
+    return why
 
 
 def fuzz_results(path):
@@ -79,6 +96,9 @@ def main(path, san=None, fuzz=None):
         failed += f
         print(f"  {t.get('name')}: {p} passed, {f} failed"
               f"{'' if ok else ' (' + str(t.get('result')) + ')'}")
+        if f:
+            for l in why_failed(out):
+                print("      " + l)
     reports = sanitizer_reports(san)
     for r in reports:
         failed += 1

@@ -81,6 +81,9 @@ fini(void)
 		free(scratch[i]);
 	}
 	nscratch = 0;
+	/* nng frees closed sockets in the background; wait for it, or a
+	 * test that used sockets itself ends with a leak report. */
+	msg_fini();
 }
 
 TestSuite(domain, .fini = fini, .timeout = 60);

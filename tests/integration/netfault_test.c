@@ -89,6 +89,24 @@ fini(void)
 
 TestSuite(netfault, .fini = fini, .timeout = 300);
 
+/*
+ * What an earlier run killed before its clean-up left behind (a
+ * namespace outlives `ip netns del` while a process is in it, and its
+ * veth keeps an address of 10.201/16 here, which would take the routes):
+ * namespaces named after a process that is gone, their processes first.
+ */
+static void
+net_sweep(void)
+{
+	sh(NULL,
+	    "for ns in $(ip netns list | sed -n "
+	    "'s/^\\(ledge-nf[0-9]*-[0-9]\\).*/\\1/p'); do "
+	    "p=${ns#ledge-nf}; p=${p%%%%-*}; "
+	    "kill -0 $p 2>/dev/null && continue; "
+	    "ip netns pids $ns | xargs -r kill -9; "
+	    "ip netns del $ns; done");
+}
+
 /* Namespace i: 10.201.(i+1).2 inside, 10.201.(i+1).1 here. */
 static void
 net_up(void)
@@ -104,6 +122,7 @@ net_up(void)
 		cr_skip_test("needs iproute2 and nftables (ip, nft)");
 	}
 	free(err);
+	net_sweep();
 	fp = fopen("/proc/sys/net/ipv4/ip_forward", "r");
 	if (fp == NULL || fscanf(fp, "%7s", net.fwd_old) != 1) {
 		net.fwd_old[0] = '\0';
@@ -112,7 +131,8 @@ net_up(void)
 		fclose(fp);
 	}
 	for (int i = 0; i < NNS; i++) {
-		snprintf(net.ns[i], sizeof net.ns[i], "ledge-nf%d-%d", id, i);
+		snprintf(net.ns[i], sizeof net.ns[i], "ledge-nf%d-%d",
+		    (int)getpid(), i);
 		snprintf(net.veth[i], sizeof net.veth[i], "lnf%d%d", id, i);
 		if (sh(&err, "ip netns add %s", net.ns[i]) != 0) {
 			cr_skip_test(

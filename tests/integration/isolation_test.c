@@ -1,0 +1,286 @@
+/*
+ * isolation_test.c - misbehaving functions (issue 5): `isolation: process`
+ * with `limits:`, against the real `ledge run`.
+ *
+ * tests/fixtures/misbehave.c does what it is told (segfault, abort, exit,
+ * spin, leak) after counting in its state.  Each failure must fail only
+ * the event in flight - 500 for HTTP, 504 for a timeout, an error for a
+ * caller - drop that event's state writes, be logged with the function's
+ * name and counted in /metrics, while a workflow beside it answers all
+ * along and the function's next event runs in a new host process.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "itest.h"
+
+TestSuite(isolation, .fini = it_fini, .timeout = 120);
+
+static const char *const iso_wf =
+    "workflow: iso\n"
+    "functions:\n"
+    "  m:\n"
+    "    code: @F/misbehave.so\n"
+    "    isolation: process\n"
+    "    limits: { timeout_ms: 400, memory_mb: 400 }\n"
+    "  c:\n"
+    "    code: @F/caller.so\n"
+    "    outputs: { peer: m }\n"
+    "resources:\n"
+    "  m_in:\n"
+    "    type: http-ingress\n"
+    "    config: { path: /m, methods: [POST] }\n"
+    "    outputs: { request: m }\n"
+    "  c_in:\n"
+    "    type: http-ingress\n"
+    "    config: { path: /c, methods: [POST] }\n"
+    "    outputs: { request: c }\n";
+
+/* Another workflow, in the node's own process. */
+static const char *const other_wf = "workflow: other\n"
+                                    "functions:\n"
+                                    "  e:\n"
+                                    "    code: @F/echo.so\n"
+                                    "resources:\n"
+                                    "  in:\n"
+                                    "    type: http-ingress\n"
+                                    "    config: { path: /e }\n"
+                                    "    outputs: { request: e }\n";
+
+/*
+ * The hosts crash on purpose: under AddressSanitizer let the signal kill
+ * them (as it would without it) instead of a SEGV report.
+ */
+static void
+no_segv_reports(void)
+{
+	const char *old = getenv("ASAN_OPTIONS");
+	char *opts = it_fmt("%s%shandle_segv=0:handle_abort=0", old ? old : "",
+	    old && *old ? ":" : "");
+	setenv("ASAN_OPTIONS", opts, 1);
+	free(opts);
+}
+
+static struct lrun *
+start(const char *tag)
+{
+	struct lrun *r;
+	no_segv_reports();
+	r = it_lrun(tag);
+	it_workflow(r, "iso.yaml", iso_wf);
+	it_workflow(r, "other.yaml", other_wf);
+	cr_assert_eq(
+	    lrun_start(
+	        r, (const char *const[]) { "-n", "t", "-L", "none", NULL }),
+	    0, "ledge run did not become ready");
+	cr_assert_gt(r->port, 0);
+	return r;
+}
+
+/* The other workflow answers POST /e (echo: "... body <body>\n"). */
+static void
+other_answers(struct lrun *r)
+{
+	char *body = it_body(r->port, "POST", "/e", "still here", 200);
+	cr_expect_not_null(strstr(body, "body still here\n"), "%s", body);
+	free(body);
+}
+
+/* POST /m with `what`; the status; *n and *pid from a 200 answer. */
+static int
+misbehave(struct lrun *r, const char *what, long *n, long *pid)
+{
+	struct httpc_resp resp;
+	int status;
+	it_req(r->port, "POST", "/m", NULL, what, &resp);
+	status = resp.status;
+	if (status == 200) {
+		cr_assert_eq(sscanf(resp.body, "n=%ld pid=%ld", n, pid), 2,
+		    "answer: %s", resp.body);
+	}
+	httpc_resp_free(&resp);
+	return status;
+}
+
+/* The value of a metrics series (by its full name with labels), or -1. */
+static long
+metric(struct lrun *r, const char *series)
+{
+	char *text = it_body(r->port, "GET", "/metrics", NULL, 200);
+	char *at = strstr(text, series);
+	long v = at ? strtol(at + strlen(series), NULL, 10) : -1;
+	free(text);
+	return v;
+}
+
+static size_t
+log_count(struct lrun *r, const char *needle)
+{
+	char *text = lrun_logtext(r), *s = text;
+	size_t n = 0;
+	while (s != NULL && (s = strstr(s, needle)) != NULL) {
+		n++;
+		s += strlen(needle);
+	}
+	free(text);
+	return n;
+}
+
+#define FAILS(reason)                                                          \
+	"ledge_host_failures_total{node=\"t\",instance=\"iso/m\","             \
+	"reason=\"" reason "\"} "
+
+Test(isolation, crashes_fail_only_their_event_and_the_host_restarts)
+{
+	struct lrun *r = start("iso-crash");
+	static const char *const crashes[] = { "segv", "abort", "exit" };
+	long n = 0, pid = 0, n2 = 0, pid2 = 0;
+
+	cr_assert_eq(misbehave(r, "ok", &n, &pid), 200);
+	cr_expect_eq(n, 1);
+	cr_expect_neq(pid, (long)proc_pid(r->p),
+	    "the function ran in the node's own process");
+	for (size_t i = 0; i < 3; i++) {
+		long x, y;
+		cr_expect_eq(misbehave(r, crashes[i], &x, &y), 500,
+		    "a host that did '%s' must fail the request with 500",
+		    crashes[i]);
+		/* The workflow beside it answers, from the same node. */
+		other_answers(r);
+	}
+	cr_assert_eq(misbehave(r, "ok", &n2, &pid2), 200);
+	cr_expect_eq(
+	    n2, 2, "the writes of the failed events were kept: n=%ld", n2);
+	cr_expect_neq(pid2, pid, "the host was not restarted");
+	cr_expect_eq(log_count(r, "[iso/m] host process crashed"), 3,
+	    "each crash is logged with the function's name");
+	cr_expect_eq(metric(r, FAILS("crash")), 3);
+	cr_expect_eq(metric(r,
+	                 "ledge_host_starts_total{node=\"t\",instance=\"iso/"
+	                 "m\"} "),
+	    4);
+}
+
+struct slow_req {
+	struct lrun *r;
+	int status;
+	int64_t ms;
+};
+
+static void *
+loop_req(void *arg)
+{
+	struct slow_req *s = arg;
+	struct httpc_resp resp;
+	int64_t t0 = it_now_ms();
+	if (httpc_once(IT_HOST, s->r->port, IT_HTTP_MS, "POST", "/m", NULL,
+	        "loop", 4, &resp) == HTTPC_OK) {
+		s->status = resp.status;
+		httpc_resp_free(&resp);
+	}
+	s->ms = it_now_ms() - t0;
+	return NULL;
+}
+
+Test(isolation, a_function_past_its_timeout_gets_504_and_others_carry_on)
+{
+	struct lrun *r = start("iso-loop");
+	struct slow_req s = { r, 0, 0 };
+	pthread_t th;
+	long n = 0, pid = 0, n2 = 0, pid2 = 0;
+	int answered = 0;
+
+	cr_assert_eq(misbehave(r, "ok", &n, &pid), 200);
+	cr_assert_eq(pthread_create(&th, NULL, loop_req, &s), 0);
+	/* While m spins, the other workflow answers at once. */
+	for (int i = 0; i < 5; i++) {
+		int64_t t0 = it_now_ms();
+		other_answers(r);
+		if (it_now_ms() - t0 < 300) {
+			answered++;
+		}
+		it_sleep_ms(20);
+	}
+	pthread_join(th, NULL);
+	cr_expect_eq(s.status, 504, "a spinning function: status %d", s.status);
+	cr_expect_geq(s.ms, 350, "answered after %lld ms, before timeout_ms",
+	    (long long)s.ms);
+	cr_expect_geq(answered, 3, "the other workflow was held up");
+	cr_assert_eq(misbehave(r, "ok", &n2, &pid2), 200);
+	cr_expect_eq(n2, 2);
+	cr_expect_neq(pid2, pid);
+	cr_expect_eq(log_count(r, "[iso/m] host process timed out"), 1);
+	cr_expect_eq(metric(r, FAILS("timeout")), 1);
+}
+
+Test(isolation, a_leaking_function_is_restarted_at_its_memory_limit)
+{
+	struct lrun *r = start("iso-leak");
+	long n = 0, pid = 0, first = 0, n2 = 0;
+	int status = 200, tries = 0;
+
+	cr_assert_eq(misbehave(r, "ok", &n, &first), 200);
+	/* 32 MiB a request: past 400 MiB within about 13. */
+	while (status == 200 && tries++ < 40) {
+		status = misbehave(r, "leak", &n, &pid);
+	}
+	cr_expect_eq(status, 500, "no 500 after %d leaking requests", tries);
+	cr_expect_leq(tries, 20);
+	cr_assert_eq(misbehave(r, "ok", &n2, &pid), 200);
+	cr_expect_neq(pid, first);
+	cr_expect_eq(n2, n + 1, "the event that broke the limit was kept");
+	cr_expect_eq(metric(r, FAILS("memory")), 1);
+	cr_expect_eq(log_count(r,
+	                 "[iso/m] host process went over its memory "
+	                 "limit"),
+	    1);
+}
+
+Test(isolation, a_caller_gets_an_error_from_a_failing_isolated_function)
+{
+	struct lrun *r = start("iso-call");
+
+	char *body = it_body(r->port, "POST", "/c", "ok", 200);
+	cr_expect_eq(
+	    strncmp(body, "rv=success reply=n=1 pid=", 25), 0, "%s", body);
+	free(body);
+	it_expect(
+	    r->port, "POST", "/c", "segv", 200, "rv=function failed reply=\n");
+	it_expect(r->port, "POST", "/c", "loop", 200, "rv=timed out reply=\n");
+}
+
+Test(isolation, limits_need_process_isolation)
+{
+	const char *dir = it_tmpdir("iso-validate");
+	char *path = it_fmt("%s/wf.yaml", dir), *fixture, *yaml, *out = NULL;
+	FILE *fp;
+	int rc;
+
+	fixture = lrun_fixture("misbehave.so");
+	yaml = it_fmt("workflow: w\n"
+	              "functions:\n"
+	              "  f:\n"
+	              "    code: %s\n"
+	              "    limits: { timeout_ms: 100 }\n"
+	              "  g:\n"
+	              "    code: %s\n"
+	              "    isolation: container\n",
+	    fixture, fixture);
+	cr_assert_not_null(fp = fopen(path, "w"));
+	fputs(yaml, fp);
+	fclose(fp);
+	rc = lrun_exec((const char *const[]) { "validate", path, NULL }, &out);
+	cr_expect_eq(rc, 1);
+	cr_expect_not_null(strstr(out,
+	                       "wf.yaml:5:13: function 'f': 'limits' "
+	                       "need 'isolation: process'"),
+	    "%s", out);
+	cr_expect_not_null(strstr(out,
+	                       "wf.yaml:8:16: 'isolation' must be "
+	                       "node"),
+	    "%s", out);
+	free(out);
+	free(yaml);
+	free(fixture);
+	free(path);
+}
