@@ -10,6 +10,7 @@
 
 #include "arena.h"
 #include "host_proc.h"
+#include "host_rules.h"
 #include "isolate.h"
 #include "msg.h"
 #include "node_loader.h"
@@ -29,8 +30,10 @@ struct hctx {
 	ledge_kv *items;
 	char **strs;
 	size_t nstrs;
-	bool broken; /* the channel failed: end after this callback */
-	void *last;  /* the node's last answer: parsed trees point into it */
+	bool broken;   /* the channel failed: end after this callback */
+	void *last;    /* the node's last answer: parsed trees point into it */
+	uint64_t kind; /* of the callback running (ISO_*) */
+	const char *hm, *hp, *hq; /* its HTTP method, path, query (arena) */
 };
 
 static inline struct hctx *
@@ -105,19 +108,37 @@ rpc(struct hctx *h, struct wire_w *w, struct wire_r *r)
 	return LEDGE_OK;
 }
 
-/* Start a request {op:"api", f: f, ...} with `more` further pairs. */
+/*
+ * Start a request {op:"api", f: f, ...} with `more` further pairs.  With
+ * `nr` the node answers nothing: a write whose rules the host checked
+ * itself (host_rules.h), sent without waiting; should the node still fail
+ * it (out of memory), the callback fails at its end.
+ */
 static int
-req_begin(struct wire_w *w, const char *f, size_t more)
+req_begin(struct wire_w *w, const char *f, size_t more, bool nr)
 {
 	if (wire_w_init(w) != 0) {
 		return LEDGE_ENOMEM;
 	}
-	wire_map(w, 2 + more);
+	wire_map(w, 2 + more + (nr ? 1 : 0));
 	wire_str(w, "op");
 	wire_str(w, "api");
 	wire_str(w, "f");
 	wire_str(w, f);
+	if (nr) {
+		wire_str(w, "nr");
+		wire_bool(w, true);
+	}
 	return LEDGE_OK;
+}
+
+/* Send a request that has no answer. */
+static int
+post(struct hctx *h, struct wire_w *w)
+{
+	int rv = send_w(h, w);
+	wire_w_fini(w);
+	return rv == 0 ? LEDGE_OK : LEDGE_ECONN;
 }
 
 static int
@@ -179,7 +200,7 @@ h_send_data(ledge_ctx *ctx, const char *f, const char *output, const void *data,
 	if (output == NULL || (data == NULL && len > 0)) {
 		return LEDGE_EINVAL;
 	}
-	if ((rv = req_begin(&w, f, 3)) != LEDGE_OK) {
+	if ((rv = req_begin(&w, f, 3, false)) != LEDGE_OK) {
 		return rv;
 	}
 	wire_str(&w, "o");
@@ -220,20 +241,23 @@ h_call(ledge_ctx *ctx, const char *output, const void *data, size_t len,
 /* A request with a key and/or data and only a result code back. */
 static int
 h_kd(ledge_ctx *ctx, const char *f, const void *key, size_t klen,
-    const void *data, size_t len, ledge_bytes *value)
+    const void *data, size_t len, ledge_bytes *value, bool nr)
 {
 	struct hctx *h = H(ctx);
 	struct wire_w w;
 	struct wire_r r;
 	int rv;
 
-	if ((rv = req_begin(&w, f, 2)) != LEDGE_OK) {
+	if ((rv = req_begin(&w, f, 2, nr)) != LEDGE_OK) {
 		return rv;
 	}
 	wire_str(&w, "k");
 	wire_bin(&w, key, key ? klen : 0);
 	wire_str(&w, "d");
 	wire_bin(&w, data, data ? len : 0);
+	if (nr) {
+		return post(h, &w);
+	}
 	if ((rv = rpc(h, &w, &r)) != LEDGE_OK) {
 		return rv;
 	}
@@ -249,10 +273,13 @@ h_kd(ledge_ctx *ctx, const char *f, const void *key, size_t klen,
 static int
 h_reply(ledge_ctx *ctx, const void *data, size_t len)
 {
+	if (H(ctx)->kind != ISO_CALL) {
+		return LEDGE_ESTATE;
+	}
 	if (data == NULL && len > 0) {
 		return LEDGE_EINVAL;
 	}
-	return h_kd(ctx, "reply", NULL, 0, data, len, NULL);
+	return h_kd(ctx, "reply", NULL, 0, data ? data : "", len, NULL, true);
 }
 
 static int
@@ -261,27 +288,30 @@ h_state_get(ledge_ctx *ctx, const void *key, size_t klen, ledge_bytes *value)
 	if (key == NULL || klen == 0 || value == NULL) {
 		return LEDGE_EINVAL;
 	}
-	return h_kd(ctx, "get", key, klen, NULL, 0, value);
+	return h_kd(ctx, "get", key, klen, NULL, 0, value, false);
 }
 
 static int
 h_state_put(ledge_ctx *ctx, const void *key, size_t klen, const void *value,
     size_t vlen)
 {
-	if (key == NULL || klen == 0 || (value == NULL && vlen > 0)) {
-		return LEDGE_EINVAL;
+	int rv = host_check_put(key, klen, value, vlen);
+	if (rv != LEDGE_OK) {
+		return rv;
 	}
 	/* An empty value is a value: send a non-NULL pointer. */
-	return h_kd(ctx, "put", key, klen, value ? value : "", vlen, NULL);
+	return h_kd(
+	    ctx, "put", key, klen, value ? value : "", vlen, NULL, true);
 }
 
 static int
 h_state_del(ledge_ctx *ctx, const void *key, size_t klen)
 {
-	if (key == NULL || klen == 0) {
-		return LEDGE_EINVAL;
+	int rv = host_check_key(key, klen);
+	if (rv != LEDGE_OK) {
+		return rv;
 	}
-	return h_kd(ctx, "del", key, klen, NULL, 0, NULL);
+	return h_kd(ctx, "del", key, klen, NULL, 0, NULL, true);
 }
 
 static const ledge_config *
@@ -328,7 +358,7 @@ h_http_str(ledge_ctx *ctx, const char *f, const char *name, int *ret)
 	const char *s = NULL;
 	int rv;
 
-	if ((rv = req_begin(&w, f, name ? 1 : 0)) != LEDGE_OK) {
+	if ((rv = req_begin(&w, f, name ? 1 : 0, false)) != LEDGE_OK) {
 		*ret = rv;
 		return NULL;
 	}
@@ -348,25 +378,23 @@ h_http_str(ledge_ctx *ctx, const char *f, const char *name, int *ret)
 	return s;
 }
 
+/* Method, path and query came with the run message. */
 static const char *
 h_http_method(ledge_ctx *ctx)
 {
-	int ret;
-	return h_http_str(ctx, "hm", NULL, &ret);
+	return H(ctx)->hm;
 }
 
 static const char *
 h_http_path(ledge_ctx *ctx)
 {
-	int ret;
-	return h_http_str(ctx, "hp", NULL, &ret);
+	return H(ctx)->hp;
 }
 
 static const char *
 h_http_query(ledge_ctx *ctx)
 {
-	int ret;
-	return h_http_str(ctx, "hq", NULL, &ret);
+	return H(ctx)->hq;
 }
 
 static const char *
@@ -395,25 +423,22 @@ h_http_set_header(ledge_ctx *ctx, const char *name, const char *value)
 {
 	struct hctx *h = H(ctx);
 	struct wire_w w;
-	struct wire_r r;
 	int rv;
 
-	if (name == NULL || value == NULL) {
+	if (h->kind != ISO_CALL) {
+		return LEDGE_ESTATE;
+	}
+	if (host_check_header(name, value) != LEDGE_OK) {
 		return LEDGE_EINVAL;
 	}
-	if ((rv = req_begin(&w, "sh", 2)) != LEDGE_OK) {
+	if ((rv = req_begin(&w, "sh", 2, true)) != LEDGE_OK) {
 		return rv;
 	}
 	wire_str(&w, "n");
 	wire_str(&w, name);
 	wire_str(&w, "v");
 	wire_str(&w, value);
-	if ((rv = rpc(h, &w, &r)) != LEDGE_OK) {
-		return rv;
-	}
-	rv = ret_of(&r);
-	wire_r_fini(&r);
-	return rv;
+	return post(h, &w);
 }
 
 static int
@@ -422,13 +447,24 @@ h_http_respond(ledge_ctx *ctx, int status, const char *content_type,
 {
 	struct hctx *h = H(ctx);
 	struct wire_w w;
-	struct wire_r r;
 	int rv;
 
+	/* In the order the node checks them (node_host.c). */
+	if (host_check_status(status) != LEDGE_OK) {
+		return LEDGE_EINVAL;
+	}
+	if (h->kind != ISO_CALL) {
+		return LEDGE_ESTATE;
+	}
+	if (content_type != NULL &&
+	    host_check_header("content-type", content_type) != LEDGE_OK) {
+		return LEDGE_EINVAL;
+	}
 	if (body == NULL && len > 0) {
 		return LEDGE_EINVAL;
 	}
-	if ((rv = req_begin(&w, "resp", content_type ? 3 : 2)) != LEDGE_OK) {
+	if ((rv = req_begin(&w, "resp", content_type ? 3 : 2, true)) !=
+	    LEDGE_OK) {
 		return rv;
 	}
 	wire_str(&w, "st");
@@ -438,13 +474,8 @@ h_http_respond(ledge_ctx *ctx, int status, const char *content_type,
 		wire_str(&w, content_type);
 	}
 	wire_str(&w, "d");
-	wire_bin(&w, body, body ? len : 0);
-	if ((rv = rpc(h, &w, &r)) != LEDGE_OK) {
-		return rv;
-	}
-	rv = ret_of(&r);
-	wire_r_fini(&r);
-	return rv;
+	wire_bin(&w, body ? body : "", len);
+	return post(h, &w);
 }
 
 static int
@@ -464,7 +495,8 @@ h_http_fetch(ledge_ctx *ctx, const char *output, const ledge_http_request *req,
 	    (req->body == NULL && req->body_len > 0)) {
 		return LEDGE_EINVAL;
 	}
-	if ((rv = req_begin(&w, "fetch", req->method ? 6 : 5)) != LEDGE_OK) {
+	if ((rv = req_begin(&w, "fetch", req->method ? 6 : 5, false)) !=
+	    LEDGE_OK) {
 		return rv;
 	}
 	wire_str(&w, "o");
@@ -616,7 +648,11 @@ run_one(struct hctx *h, const ledge_function *fn, const struct wire_r *r)
 		msg.len = 0;
 	}
 	arena_reset(&h->arena);
-	switch (wire_as_u64(wire_get(root, "kind"), 99)) {
+	h->kind = wire_as_u64(wire_get(root, "kind"), 99);
+	h->hm = keep_str(h, wire_get(root, "hm"));
+	h->hp = keep_str(h, wire_get(root, "hp"));
+	h->hq = keep_str(h, wire_get(root, "hq"));
+	switch (h->kind) {
 	case ISO_CAST:
 		rc = fn->cast ? fn->cast(&h->pub, msg) : LEDGE_ENOTSUP;
 		break;
@@ -645,6 +681,27 @@ run_one(struct hctx *h, const ledge_function *fn, const struct wire_r *r)
 	wire_i64(&w, rc);
 	send_w(h, &w);
 	wire_w_fini(&w);
+}
+
+/*
+ * A node that was killed left its socket and folder behind: remove them
+ * (the node does it itself when it stops a host; then this finds
+ * nothing).
+ */
+static void
+remove_socket(const char *url)
+{
+	char path[512], *slash;
+
+	if (strncmp(url, "ipc://", 6) != 0 ||
+	    snprintf(path, sizeof path, "%s", url + 6) >= (int)sizeof path) {
+		return;
+	}
+	unlink(path);
+	if ((slash = strrchr(path, '/')) != NULL && slash != path) {
+		*slash = '\0';
+		rmdir(path);
+	}
 }
 
 int
@@ -708,5 +765,6 @@ out:
 	/* The code is not unloaded: the process ends here anyway, and a
 	 * function's destructors should not run after its node is gone. */
 	(void)dl;
+	remove_socket(url);
 	return status;
 }

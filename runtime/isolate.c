@@ -357,8 +357,9 @@ log_str(ledge_ctx *ctx, int level, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Answer one {op:"api"} request into w (a map {ret, ...}). */
-static void
+/* Answer one {op:"api"} request into w (a map {ret, ...}); returns
+ * ret. */
+static int
 serve_api(ledge_ctx *ctx, wire_v m, struct wire_w *w)
 {
 	const ledge_host_api *api = ctx->api;
@@ -373,7 +374,7 @@ serve_api(ledge_ctx *ctx, wire_v m, struct wire_w *w)
 		wire_map(w, 1);
 		wire_str(w, "ret");
 		wire_i64(w, LEDGE_EPROTO);
-		return;
+		return LEDGE_EPROTO;
 	}
 	if (strcmp(f, "cast") == 0 || strcmp(f, "call") == 0) {
 		const char *out = arg_str(m, "o", b, sizeof b);
@@ -390,7 +391,7 @@ serve_api(ledge_ctx *ctx, wire_v m, struct wire_w *w)
 		wire_i64(w, ret);
 		wire_str(w, "v");
 		wire_bin(w, v.data, ret == LEDGE_OK ? v.len : 0);
-		return;
+		return ret;
 	}
 	if (strcmp(f, "reply") == 0 || strcmp(f, "put") == 0 ||
 	    strcmp(f, "del") == 0) {
@@ -401,7 +402,7 @@ serve_api(ledge_ctx *ctx, wire_v m, struct wire_w *w)
 		wire_map(w, 1);
 		wire_str(w, "ret");
 		wire_i64(w, ret);
-		return;
+		return ret;
 	}
 	if (strcmp(f, "get") == 0) {
 		ret = api->state_get(ctx, k.data, k.len, &v);
@@ -410,7 +411,7 @@ serve_api(ledge_ctx *ctx, wire_v m, struct wire_w *w)
 		wire_i64(w, ret);
 		wire_str(w, "v");
 		wire_bin(w, v.data, ret == LEDGE_OK ? v.len : 0);
-		return;
+		return ret;
 	}
 	if (strcmp(f, "hm") == 0 || strcmp(f, "hp") == 0 ||
 	    strcmp(f, "hq") == 0 || strcmp(f, "hh") == 0) {
@@ -425,7 +426,7 @@ serve_api(ledge_ctx *ctx, wire_v m, struct wire_w *w)
 		wire_i64(w, s != NULL ? LEDGE_OK : LEDGE_ENOENT);
 		wire_str(w, "v");
 		put_opt_str(w, s);
-		return;
+		return s != NULL ? LEDGE_OK : LEDGE_ENOENT;
 	}
 	if (strcmp(f, "qp") == 0) {
 		const char *name = arg_str(m, "n", b, sizeof b);
@@ -437,7 +438,7 @@ serve_api(ledge_ctx *ctx, wire_v m, struct wire_w *w)
 		wire_i64(w, ret);
 		wire_str(w, "v");
 		put_opt_str(w, ret == LEDGE_OK ? s : NULL);
-		return;
+		return ret;
 	}
 	if (strcmp(f, "sh") == 0) {
 		char val[4096];
@@ -448,7 +449,7 @@ serve_api(ledge_ctx *ctx, wire_v m, struct wire_w *w)
 		wire_map(w, 1);
 		wire_str(w, "ret");
 		wire_i64(w, ret);
-		return;
+		return ret;
 	}
 	if (strcmp(f, "resp") == 0) {
 		const char *ct = arg_str(m, "ct", b, sizeof b);
@@ -458,7 +459,7 @@ serve_api(ledge_ctx *ctx, wire_v m, struct wire_w *w)
 		wire_map(w, 1);
 		wire_str(w, "ret");
 		wire_i64(w, ret);
-		return;
+		return ret;
 	}
 	if (strcmp(f, "fetch") == 0) {
 		char meth[32], *url = NULL;
@@ -513,19 +514,26 @@ serve_api(ledge_ctx *ctx, wire_v m, struct wire_w *w)
 		wire_str(w, "v");
 		wire_bin(
 		    w, resp.body.data, ret == LEDGE_OK ? resp.body.len : 0);
-		return;
+		return ret;
 	}
 	wire_map(w, 1);
 	wire_str(w, "ret");
 	wire_i64(w, LEDGE_ENOTSUP);
+	return LEDGE_ENOTSUP;
 }
 
 /* ------------------------------------------------------------------ */
 /* Running a callback                                                  */
 
+/* The callback to run; for an HTTP request also its method, path and
+ * query, which nearly every HTTP handler asks for (one round trip
+ * less). */
 static int
-send_run(struct isolate *iso, enum iso_kind kind, const void *msg, size_t len)
+send_run(struct isolate *iso, ledge_ctx *ctx, enum iso_kind kind,
+    const void *msg, size_t len)
 {
+	const char *method =
+	    kind == ISO_CALL ? ctx->api->http_method(ctx) : NULL;
 	struct wire_w w;
 	const void *data;
 	size_t n;
@@ -534,13 +542,21 @@ send_run(struct isolate *iso, enum iso_kind kind, const void *msg, size_t len)
 	if (wire_w_init(&w) != 0) {
 		return -1;
 	}
-	wire_map(&w, 3);
+	wire_map(&w, method ? 6 : 3);
 	wire_str(&w, "op");
 	wire_str(&w, "run");
 	wire_str(&w, "kind");
 	wire_u64(&w, (uint64_t)kind);
 	wire_str(&w, "msg");
 	wire_bin(&w, msg, len);
+	if (method != NULL) {
+		wire_str(&w, "hm");
+		wire_str(&w, method);
+		wire_str(&w, "hp");
+		put_opt_str(&w, ctx->api->http_path(ctx));
+		wire_str(&w, "hq");
+		put_opt_str(&w, ctx->api->http_query(ctx));
+	}
 	data = wire_data(&w, &n);
 	rv = w.oom ? -1 : msg_chan_send(iso->ch, data, n);
 	wire_w_fini(&w);
@@ -583,6 +599,7 @@ isolate_run(struct isolate *iso, const char *code_path, ledge_ctx *ctx,
 	int64_t deadline = 0;
 	char why[512];
 	int rc = LEDGE_EFAIL;
+	int deferred = LEDGE_OK; /* first failure of a write not waited for */
 
 	*fail = ISO_OK;
 	if (iso->pid > 0 &&
@@ -598,7 +615,7 @@ isolate_run(struct isolate *iso, const char *code_path, ledge_ctx *ctx,
 			return rv == LEDGE_ENOMEM ? rv : LEDGE_EFAIL;
 		}
 	}
-	if (send_run(iso, kind, msg, len) != 0) {
+	if (send_run(iso, ctx, kind, msg, len) != 0) {
 		if (!host_died(iso, why, sizeof why)) {
 			snprintf(why, sizeof why, "cannot hand it the event");
 		}
@@ -641,6 +658,15 @@ isolate_run(struct isolate *iso, const char *code_path, ledge_ctx *ctx,
 			    (int)wire_as_i64(wire_get(root, "rc"), LEDGE_EFAIL);
 			wire_r_fini(&req);
 			free(data);
+			if (rc == LEDGE_OK && deferred != LEDGE_OK) {
+				/* The function went on past a write the node
+				 * then could not do: none of it may count. */
+				log_str(ctx, LEDGE_LOG_WARN,
+				    "a state write or reply failed after the "
+				    "function went on (%s); the callback fails",
+				    ledge_strerror(deferred));
+				rc = deferred;
+			}
 			break;
 		}
 		if (wire_str_eq(wire_get(root, "op"), "log")) {
@@ -667,11 +693,22 @@ isolate_run(struct isolate *iso, const char *code_path, ledge_ctx *ctx,
 				*fail = ISO_BROKEN;
 				goto failed;
 			}
-			serve_api(ctx, root, &w);
+			/* "nr": a write the host did not wait for (it
+			 * checked the rules itself): no answer. */
+			bool nr = wire_as_bool(wire_get(root, "nr"), false);
+			int ret = serve_api(ctx, root, &w);
 			wire_r_fini(&req);
 			free(data);
-			out = wire_data(&w, &olen);
-			r = w.oom ? -1 : msg_chan_send(iso->ch, out, olen);
+			if (nr) {
+				if (ret != LEDGE_OK && deferred == LEDGE_OK) {
+					deferred = ret;
+				}
+				r = 0;
+			} else {
+				out = wire_data(&w, &olen);
+				r = w.oom ? -1
+				          : msg_chan_send(iso->ch, out, olen);
+			}
 			wire_w_fini(&w);
 			if (r != 0) {
 				snprintf(why, sizeof why,

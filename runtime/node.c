@@ -1496,9 +1496,24 @@ print_summary(struct node *n)
 		    w->wf->name, w->wf->file);
 		for (size_t i = 0; i < w->ninsts; i++) {
 			struct node_instance *inst = w->insts[i];
+			const struct wf_function *f = inst->spec;
+			char iso[128] = "";
+			if (f->isolated) {
+				char t[32] = "", m[32] = "";
+				if (f->timeout_ms) {
+					snprintf(t, sizeof t, ", timeout_ms %u",
+					    f->timeout_ms);
+				}
+				if (f->memory_mb) {
+					snprintf(m, sizeof m, ", memory_mb %u",
+					    f->memory_mb);
+				}
+				snprintf(iso, sizeof iso,
+				    ", isolation: process%s%s", t, m);
+			}
 			rlog_write(n->log, RLOG_INFO, n->name,
-			    "  function %s: %s, code %.12s", inst->spec->name,
-			    inst->spec->code, inst->code->hash);
+			    "  function %s: %s, code %.12s%s", f->name, f->code,
+			    inst->code->hash, iso);
 		}
 		for (size_t i = 0; i < w->nres; i++) {
 			describe_res(w->res[i], line, sizeof line);

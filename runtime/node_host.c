@@ -10,6 +10,7 @@
 #include "arena.h"
 #include "clock.h"
 #include "hmap.h"
+#include "host_rules.h"
 #include "idem.h"
 #include "isolate.h"
 #include "node.h"
@@ -27,8 +28,6 @@
 
 /* Writes kept in a list up to this many; an index beyond. */
 #define WSET_LINEAR 8
-/* Largest state value. */
-#define STATE_MAX_VALUE (16u << 20)
 /* A call may fill a mailbox up to this many times its cap. */
 #define INTERNAL_OVERCOMMIT 2
 /* A cast never fails because its target is busy: past the cap the
@@ -221,11 +220,9 @@ static int
 api_state_put(
     ledge_ctx *ctx, const void *key, size_t klen, const void *val, size_t vlen)
 {
-	if (klen == 0 || key == NULL || (val == NULL && vlen > 0)) {
-		return LEDGE_EINVAL;
-	}
-	if (klen > LEDGE_STATE_MAX_KEY || vlen > STATE_MAX_VALUE) {
-		return LEDGE_ETOOBIG;
+	int rv = host_check_put(key, klen, val, vlen);
+	if (rv != LEDGE_OK) {
+		return rv;
 	}
 	return wset_put(HC(ctx), key, klen, val, vlen, false);
 }
@@ -233,11 +230,9 @@ api_state_put(
 static int
 api_state_del(ledge_ctx *ctx, const void *key, size_t klen)
 {
-	if (klen == 0 || key == NULL) {
-		return LEDGE_EINVAL;
-	}
-	if (klen > LEDGE_STATE_MAX_KEY) {
-		return LEDGE_ETOOBIG;
+	int rv = host_check_key(key, klen);
+	if (rv != LEDGE_OK) {
+		return rv;
 	}
 	return wset_put(HC(ctx), key, klen, NULL, 0, true);
 }
@@ -620,12 +615,6 @@ api_http_header(ledge_ctx *ctx, const char *name)
 	return name ? node_http_header(h, name) : NULL;
 }
 
-static bool
-has_crlf(const char *s)
-{
-	return strpbrk(s, "\r\n") != NULL;
-}
-
 static int
 api_http_set_header(ledge_ctx *ctx, const char *name, const char *value)
 {
@@ -633,8 +622,7 @@ api_http_set_header(ledge_ctx *ctx, const char *name, const char *value)
 	if (c->ev == NULL || c->ev->kind != NE_CALL) {
 		return LEDGE_ESTATE;
 	}
-	if (name == NULL || value == NULL || *name == '\0' || has_crlf(name) ||
-	    has_crlf(value) || strchr(name, ':')) {
+	if (host_check_header(name, value) != LEDGE_OK) {
 		return LEDGE_EINVAL;
 	}
 	if (strcasecmp(name, "content-type") == 0) {
@@ -668,7 +656,7 @@ api_http_respond(ledge_ctx *ctx, int status, const char *content_type,
 {
 	struct host_ctx *c = HC(ctx);
 	int rv;
-	if (status < 100 || status > 599) {
+	if (host_check_status(status) != LEDGE_OK) {
 		return LEDGE_EINVAL;
 	}
 	if (content_type != NULL &&
@@ -702,13 +690,13 @@ api_http_fetch(ledge_ctx *ctx, const char *output,
 	for (size_t i = 0; i < req->nheaders; i++) {
 		if (req->headers[i].name == NULL ||
 		    req->headers[i].value == NULL ||
-		    has_crlf(req->headers[i].name) ||
-		    has_crlf(req->headers[i].value)) {
+		    host_has_crlf(req->headers[i].name) ||
+		    host_has_crlf(req->headers[i].value)) {
 			return LEDGE_EINVAL;
 		}
 	}
-	if (has_crlf(req->url) ||
-	    (req->method != NULL && has_crlf(req->method))) {
+	if (host_has_crlf(req->url) ||
+	    (req->method != NULL && host_has_crlf(req->method))) {
 		return LEDGE_EINVAL;
 	}
 	if (req->body_len > NODE_EVENT_MAX) {

@@ -58,7 +58,8 @@ struct name_ref {
 struct isolation {
 	bool set;        /* isolation: given */
 	bool process;    /* isolation: process */
-	bool has_limits; /* limits: given */
+	bool given;      /* `limits:` is there (`limits: ~` says none) */
+	bool has_limits; /* limits: given, not null */
 	uint32_t timeout_ms, memory_mb;
 	struct wf_pos limits_pos;
 };
@@ -1126,6 +1127,7 @@ load_isolation(struct loader *ld, yaml_node_t *m, struct isolation *is,
 			    describe(n, found, sizeof found));
 		}
 	}
+	is->given = map_value(ld, m, "limits") != NULL;
 	if ((n = opt_map(ld, map_value(ld, m, "limits"), "limits", NULL)) ==
 	    NULL) {
 		return;
@@ -1154,7 +1156,7 @@ apply_isolation(
     struct loader *ld, struct wf_function *f, const struct isolation *own)
 {
 	const struct isolation *top = &ld->top;
-	const struct isolation *lim = own->has_limits ? own : top;
+	const struct isolation *lim = own->given ? own : top;
 
 	f->isolated = own->set ? own->process : top->process;
 	if (!lim->has_limits) {

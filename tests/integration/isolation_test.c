@@ -284,3 +284,47 @@ Test(isolation, limits_need_process_isolation)
 	free(fixture);
 	free(path);
 }
+
+/* Hot reload of an isolated function: a new host runs the new code, the
+ * state goes on. */
+Test(isolation, hot_reload_starts_a_host_with_the_new_code)
+{
+	struct lrun *r = it_lrun("iso-reload");
+	char *from = lrun_fixture("counter_step1.so");
+	char *to = it_fmt("%s/counter.so", r->dir);
+	char *body;
+
+	cr_assert_eq(copy_file(from, to), 0);
+	free(from);
+	it_workflow(r, "c.yaml",
+	    "workflow: r\n"
+	    "functions:\n"
+	    "  counter: { code: counter.so, isolation: process }\n"
+	    "resources:\n"
+	    "  http:\n"
+	    "    type: http-ingress\n"
+	    "    config: { path: /counter, methods: [GET, POST] }\n"
+	    "    outputs: { request: counter }\n");
+	cr_assert_eq(
+	    lrun_start(
+	        r, (const char *const[]) { "-n", "t", "-L", "none", NULL }),
+	    0);
+	for (int i = 1; i <= 3; i++) {
+		body = it_body(r->port, "POST", "/counter", NULL, 200);
+		cr_expect_eq(atoi(body), i);
+		free(body);
+	}
+	from = lrun_fixture("counter_step2.so");
+	cr_assert_eq(copy_file(from, to), 0); /* a new file, renamed over */
+	free(from);
+	cr_assert_eq(proc_wait_log(r->p, "[r/counter] reloaded", 15000), 0,
+	    "no reload in the log");
+	body = it_body(r->port, "POST", "/counter", NULL, 200);
+	cr_expect_eq(atoi(body), 5, "step 2 adds 2 to 3: %s", body);
+	free(body);
+	cr_expect_eq(metric(r,
+	                 "ledge_host_starts_total{node=\"t\",instance=\"r/"
+	                 "counter\"} "),
+	    2);
+	free(to);
+}

@@ -399,7 +399,68 @@ Test(workflow, unknown_top_level_key)
 	    "demo.yaml:3:1: unknown key 'fuctions' (did you mean "
 	    "'functions'?)",
 	    "demo.yaml:5:1: unknown key 'extra' (known keys: workflow, "
-	    "functions, resources)");
+	    "functions, resources, isolation, limits)");
+}
+
+Test(workflow, isolation_and_limits)
+{
+	struct workflow *wf = load("workflow: demo\n"
+	                           "isolation: process\n"
+	                           "limits: {timeout_ms: 250}\n"
+	                           "functions:\n"
+	                           "  a: {code: a.so}\n"
+	                           "  b:\n"
+	                           "    code: b.so\n"
+	                           "    limits: {memory_mb: 64}\n"
+	                           "  c: {code: c.so, isolation: node, "
+	                           "limits: ~}\n");
+	cr_assert_not_null(wf);
+	cr_expect(wf->functions[0].isolated);
+	cr_expect_eq(wf->functions[0].timeout_ms, 250);
+	cr_expect_eq(wf->functions[0].memory_mb, 0);
+	/* A function's own limits replace the workflow's. */
+	cr_expect(wf->functions[1].isolated);
+	cr_expect_eq(wf->functions[1].timeout_ms, 0);
+	cr_expect_eq(wf->functions[1].memory_mb, 64);
+	/* In the node's own process: no limits (the workflow's do not
+	 * reach it, since `limits: ~` says none). */
+	cr_expect(!wf->functions[2].isolated);
+	wf_free(wf);
+
+	wf = load("workflow: demo\n"
+	          "functions:\n"
+	          "  a: {code: a.so}\n");
+	cr_assert_not_null(wf);
+	cr_expect(!wf->functions[0].isolated, "the default is in-node");
+	wf_free(wf);
+}
+
+Test(workflow, bad_isolation_and_limits)
+{
+	EXPECT(load("workflow: demo\n"
+	            "limits: {timeout_ms: 10}\n"
+	            "functions:\n"
+	            "  a: {code: a.so}\n"
+	            "  b: {code: b.so, isolation: vm}\n"
+	            "  c:\n"
+	            "    code: c.so\n"
+	            "    isolation: process\n"
+	            "    limits: {timeout_ms: 0, memory: 5, memory_mb: x}\n"),
+	    "demo.yaml:2:9: function 'a': 'limits' need 'isolation: "
+	    "process' (code in the node's own process cannot be stopped or "
+	    "measured on its own)",
+	    "demo.yaml:5:30: 'isolation' must be node (in the node's own "
+	    "process, the default) or process (a supervised host process), "
+	    "found 'vm'",
+	    "demo.yaml:2:9: function 'b': 'limits' need 'isolation: "
+	    "process' (code in the node's own process cannot be stopped or "
+	    "measured on its own)",
+	    "demo.yaml:9:29: unknown key 'memory' in the limits of function "
+	    "'c' (known keys: timeout_ms, memory_mb)",
+	    "demo.yaml:9:26: 'timeout_ms' must be an integer between 1 and "
+	    "3600000, found '0'",
+	    "demo.yaml:9:51: 'memory_mb' must be an integer between 1 and "
+	    "1048576, found 'x'");
 }
 
 Test(workflow, unknown_function_and_resource_keys)

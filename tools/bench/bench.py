@@ -36,7 +36,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 OUT = os.path.join(ROOT, "tools", "bench", "out")
 PEERS = os.environ.get("LEDGE_PEERS", os.path.join(os.path.dirname(ROOT), "shared", "peers"))
 PEERS_CACHE = os.environ.get("PEERS_CACHE", os.path.expanduser("~/.cache/peers"))
-ALL = ["B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8"]
+ALL = ["B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B9"]
 # How the nodes of the domain rows run; printed under the table.  Like the
 # single-node rows (`ledge run` and the drivers' nodes), they fsync.
 DOMAIN_NOTE = ("domain rows (B4, B5c, B8): `ledge orchestrator` and `ledge node` processes on "
@@ -167,7 +167,7 @@ ROWS = []
 def row(sc, metric, value, unit, ref=None, ref_name="", target=None, note="", short=""):
     """target: (kind, number): ('ratio', x) = value/ref >= x, ('max', x) = value <= x,
     ('min', x) = value >= x, ('refratio', x) = ref/value >= x,
-    ('ratiomax', x) = value/ref <= x."""
+    ('ratiomax', x) = value/ref <= x, ('show', 0) = value/ref, no target."""
     ratio = met = None
     if value is not None and target:
         kind, x = target
@@ -177,6 +177,8 @@ def row(sc, metric, value, unit, ref=None, ref_name="", target=None, note="", sh
         elif kind == "refratio" and ref and value:
             ratio = ref / value
             met = ratio >= x
+        elif kind == "show" and ref:
+            ratio = value / ref
         elif kind == "ratiomax" and ref:
             ratio = value / ref
             met = ratio <= x
@@ -195,6 +197,8 @@ def target_text(t):
     if not t:
         return ""
     kind, x = t
+    if kind == "show":
+        return "-"
     return {"ratio": f">= {x} x", "refratio": f"<= 1/{x:g} of it", "max": f"<= {x:g}",
             "min": f">= {x:g}", "ratiomax": f"<= {x:g} x"}[kind]
 
@@ -302,6 +306,72 @@ def b5(tree, args):
         None, "", ("max", 50), note=f"p99 {r['another_p99_us']:.0f} us on the node's loop; "
         f"{r['another_e2e_p50_us']:.0f} us p50 from another thread",
         short="cold start, loaded code")
+
+
+def b9(tree, args):
+    """The cost of `isolation: process`: the same functions in the node's
+    own process and in host processes, in one `ledge run`, loaded in turn."""
+    tmp = tempfile.mkdtemp(prefix="ledge-bench-iso-")
+    script = os.path.join(tmp, "post.lua")
+    with open(script, "w") as f:
+        f.write('wrk.method = "POST"\n')
+    hello = os.path.join(tree, "functions", "hello", "hello.so")
+    counter = os.path.join(tree, "functions", "counter", "counter.so")
+    wfs = []
+    for iso in ("node", "process"):
+        for name, code, methods in (("hello", hello, "[GET]"), ("counter", counter, "[GET, POST]")):
+            wf = os.path.join(tmp, f"{name}-{iso}.yaml")
+            with open(wf, "w") as f:
+                f.write(f"workflow: {name}-{iso}\nfunctions:\n  f:\n    code: {code}\n"
+                        f"    isolation: {iso}\nresources:\n  http:\n    type: http-ingress\n"
+                        f"    config: {{ path: /{name}-{iso}, methods: {methods} }}\n"
+                        f"    outputs: {{ request: f }}\n")
+            wfs.append(wf)
+    port = 8797
+    p = start_ledge(tree, wfs, port, os.path.join(tmp, "data"), ["--no-watch", "-L", "none"])
+    url = f"http://127.0.0.1:{port}"
+    if not wait_http(f"{url}/hello-process"):
+        log("B9: ledge did not start: " + (p.stderr.read() if p.poll() is not None else ""))
+        stop(p)
+        shutil.rmtree(tmp, ignore_errors=True)
+        return
+    res = {k: [] for k in ("hello-node", "hello-process", "counter-node", "counter-process")}
+    lat = {"node": [], "process": [], "nng": []}
+    one = "-t1 -c1 -d2s" if args.quick else "-t1 -c1 -d3s"
+    for _ in range(1 if args.quick else 3):
+        for k in res:
+            res[k].append(wrk(f"{url}/{k}", args.wrk, script if k.startswith("counter") else None))
+        # One request at a time: the latency a host process adds, beside
+        # a raw nng round trip over ipc:// (what each callback costs at
+        # least: the run message out, `done` back).
+        for iso in ("node", "process"):
+            lat[iso].append(wrk(f"{url}/hello-{iso}", one)["p50"] * 1000)
+        lat["nng"].append(driver(tree, "nng_rtt", f"ipc://{tmp}/rtt", "2000")["p50_us"])
+    hosts = subprocess.run(["pgrep", "-P", str(p.pid)], capture_output=True, text=True).stdout.split()
+    host_rss = [rss_kib(int(h)) for h in hosts]
+    node_rss = rss_kib(p.pid)
+    stop(p)
+    shutil.rmtree(tmp, ignore_errors=True)
+
+    def med(k, f):
+        return statistics.median(r[f] for r in res[k]) if res[k] else None
+
+    for name, what in (("hello", "HTTP hello"), ("counter", "durable counter (POST)")):
+        row("B9", f"{what}, isolation: process, req/s", med(f"{name}-process", "rps"), "req/s",
+            med(f"{name}-node", "rps"), "the same in the node's process (same run)", ("show", 0),
+            note=f"p50 {med(name + '-process', 'p50'):.3f} ms vs {med(name + '-node', 'p50'):.3f} ms",
+            short=f"{name}, process isolation")
+    added = (statistics.median(lat["process"]) - statistics.median(lat["node"])
+             if lat["process"] else None)
+    row("B9", "HTTP hello, latency a host process adds (one client), p50, us", added, "us",
+        lat["nng"] and statistics.median(lat["nng"]), "raw nng req/rep round trip over ipc:// "
+        "(same run)", ("show", 0),
+        note=f"{statistics.median(lat['process']):.0f} us vs {statistics.median(lat['node']):.0f} us",
+        short="latency a host adds")
+    rss = [r for r in host_rss if r]
+    row("B9", "RSS of one host process, MB", rss and statistics.median(rss) / 1024, "MB",
+        node_rss and node_rss / 1024, "the node with 4 workflows" if node_rss else "", ("show", 0),
+        note=f"{len(rss)} hosts", short="host process RSS")
 
 
 def rss_kib(pid):
@@ -852,7 +922,7 @@ plot "{data}" using 2:1:({lo}):2:($1-0.35):($1+0.35):3 with boxxyerror lc rgb va
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("scenarios", nargs="*",
-                    help="B1 .. B8, or B5c (B5's workflow start row alone); "
+                    help="B1 .. B9, or B5c (B5's workflow start row alone); "
                     "spaces or commas (default: all)")
     ap.add_argument("--build", default=os.path.join(ROOT, "build-bench"),
                     help="release build tree (default build-bench)")
@@ -865,7 +935,7 @@ def main():
     which = [w.upper() for s in args.scenarios for w in s.replace(",", " ").split()] or ALL
     bad = [s for s in which if s not in ALL + ["B5C"]]
     if bad:
-        ap.error(f"unknown scenario {bad[0]} (B1..B8, B5c)")
+        ap.error(f"unknown scenario {bad[0]} (B1..B9, B5c)")
     # Ctrl-C and SIGTERM both unwind through the scenarios' cleanup.
     signal.signal(signal.SIGTERM, lambda sig, frame: sys.exit(128 + sig))
     ensure_tools()
@@ -897,6 +967,9 @@ def main():
     if "B8" in which:
         log("B8 failover")
         b8(args.build, args)
+    if "B9" in which:
+        log("B9 isolation: process against in-node")
+        b9(args.build, args)
     report(args, which)
 
 

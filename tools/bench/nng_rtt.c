@@ -2,8 +2,10 @@
  * nng_rtt.c - B4's ceiling: a raw nng req/rep round trip between two
  * processes over loopback TCP, with nothing of ledge in between.
  *
- *   bench_nng_rtt PORT [K [SIZE]]
+ *   bench_nng_rtt PORT|ipc:///PATH [K [SIZE]]
  *
+ * (an ipc:// address instead of a port: the same over a Unix socket, B9's
+ * reference for `isolation: process`)
  * Forks (before nng starts any thread): the child answers on
  * tcp://127.0.0.1:PORT with a rep0 socket, sending each request back;
  * the parent dials it with a req0 socket and times K round trips of SIZE
@@ -69,10 +71,15 @@ main(int argc, char **argv)
 	int rv, status;
 
 	if (argc < 2) {
-		fprintf(stderr, "usage: bench_nng_rtt PORT [K [SIZE]]\n");
+		fprintf(stderr,
+		    "usage: bench_nng_rtt PORT|ipc:///PATH [K [SIZE]]\n");
 		return 2;
 	}
-	snprintf(url, sizeof url, "tcp://127.0.0.1:%d", atoi(argv[1]));
+	if (strncmp(argv[1], "ipc://", 6) == 0) {
+		snprintf(url, sizeof url, "%s", argv[1]);
+	} else {
+		snprintf(url, sizeof url, "tcp://127.0.0.1:%d", atoi(argv[1]));
+	}
 	k = argc > 2 ? atol(argv[2]) : 5000;
 	size = argc > 3 ? atol(argv[3]) : 8;
 	if (k < 1 || size < 1 || size > (1 << 20)) {
