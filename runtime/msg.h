@@ -160,7 +160,8 @@ void msg_chan_free(struct msg_chan *c);
  * At the end of a process, after every socket above is freed: wait for
  * the transport's background clean-up of closed sockets to finish and
  * release its global resources (so that leak checkers see nothing).  No
- * msg_* call may follow.
+ * msg_* call may follow, and nothing else in the process may use nng
+ * (Criterion does, in test programs: not there).
  */
 void msg_fini(void);
 

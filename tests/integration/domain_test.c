@@ -81,9 +81,6 @@ fini(void)
 		free(scratch[i]);
 	}
 	nscratch = 0;
-	/* nng frees closed sockets in the background; wait for it, or a
-	 * test that used sockets itself ends with a leak report. */
-	msg_fini();
 }
 
 TestSuite(domain, .fini = fini, .timeout = 60);
@@ -2754,6 +2751,10 @@ Test(domain, rogue_peer_messages_are_refused_and_nothing_breaks, .timeout = 240)
 	/* Garbage heartbeats. */
 	cr_assert_eq(msg_pub_url(d->url, pub_url, sizeof pub_url), 0);
 	cr_assert_eq(msg_pub_new(pub_url, NULL, &pub, NULL, 0), 0);
+	/* The dial is asynchronous: let it connect, or the garbage is
+	 * dropped here unsent (and nng 1.5.2 can leak a dialer closed while
+	 * still connecting). */
+	dom_nap_ms(500);
 	for (int i = 0; i < 200; i++) {
 		cr_assert_eq(wire_w_init(&w), 0);
 		rogue_message(&w, i % 2 ? "hb" : "heartbeat", i % 7);
@@ -2761,6 +2762,7 @@ Test(domain, rogue_peer_messages_are_refused_and_nothing_breaks, .timeout = 240)
 		msg_publish(pub, data, i % 3 ? len : len / 2);
 		wire_w_fini(&w);
 	}
+	dom_nap_ms(300); /* sent before the socket closes */
 	msg_pub_free(pub);
 
 	/* Everyone is alive, nothing moved, and the domain works on. */
