@@ -607,6 +607,16 @@ isolate_run(struct isolate *iso, const char *code_path, ledge_ctx *ctx,
 	        strcmp(iso->code_path, code_path) != 0)) {
 		stop_host(iso); /* new code: a new host */
 	}
+	if (iso->pid > 0 && host_died(iso, why, sizeof why)) {
+		/* Between two events (killed from outside): this event runs
+		 * in a new host, nothing was in flight. */
+		atomic_fetch_add(&iso->fails[ISO_CRASHED], 1);
+		rlog_write(iso->log, RLOG_ERROR, iso->name,
+		    "host process crashed between two events: %s; a new one "
+		    "takes the next event",
+		    why);
+		stop_host(iso);
+	}
 	if (iso->pid == 0) {
 		stop_host(iso); /* what a dead host left */
 		int rv = start_host(iso, code_path);
@@ -732,6 +742,9 @@ isolate_run(struct isolate *iso, const char *code_path, ledge_ctx *ctx,
 	/* After the callback: a leak shows here. */
 	if (iso->memory_mb > 0 && check_host(iso, 0, why, sizeof why, fail)) {
 		goto failed;
+	}
+	if (kind == ISO_STOP) {
+		stop_host(iso); /* the instance is done with it */
 	}
 	return rc;
 

@@ -10,6 +10,7 @@
  * along and the function's next event runs in a new host process.
  */
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 
 #include "itest.h"
@@ -327,4 +328,22 @@ Test(isolation, hot_reload_starts_a_host_with_the_new_code)
 	                 "counter\"} "),
 	    2);
 	free(to);
+}
+
+/* A host killed from outside between two events: the next event runs in
+ * a new host and succeeds; the death is logged and counted. */
+Test(isolation, a_host_killed_between_events_is_replaced)
+{
+	struct lrun *r = start("iso-kill");
+	long n = 0, pid = 0, n2 = 0, pid2 = 0;
+
+	cr_assert_eq(misbehave(r, "ok", &n, &pid), 200);
+	cr_assert_eq(kill((pid_t)pid, SIGKILL), 0);
+	it_sleep_ms(100);
+	cr_assert_eq(misbehave(r, "ok", &n2, &pid2), 200);
+	cr_expect_eq(n2, 2);
+	cr_expect_neq(pid2, pid);
+	cr_expect_eq(
+	    log_count(r, "[iso/m] host process crashed between two events"), 1);
+	cr_expect_eq(metric(r, FAILS("crash")), 1);
 }
