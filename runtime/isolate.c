@@ -357,6 +357,20 @@ log_str(ledge_ctx *ctx, int level, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* {ret} or {ret, v}: the answer to most requests. */
+static int
+answer(struct wire_w *w, int ret, const ledge_bytes *v)
+{
+	wire_map(w, v != NULL ? 2 : 1);
+	wire_str(w, "ret");
+	wire_i64(w, ret);
+	if (v != NULL) {
+		wire_str(w, "v");
+		wire_bin(w, v->data, ret == LEDGE_OK ? v->len : 0);
+	}
+	return ret;
+}
+
 /* Answer one {op:"api"} request into w (a map {ret, ...}); returns
  * ret. */
 static int
@@ -371,10 +385,7 @@ serve_api(ledge_ctx *ctx, wire_v m, struct wire_w *w)
 	int ret;
 
 	if (f == NULL) {
-		wire_map(w, 1);
-		wire_str(w, "ret");
-		wire_i64(w, LEDGE_EPROTO);
-		return LEDGE_EPROTO;
+		return answer(w, LEDGE_EPROTO, NULL);
 	}
 	if (strcmp(f, "cast") == 0 || strcmp(f, "call") == 0) {
 		const char *out = arg_str(m, "o", b, sizeof b);
@@ -386,12 +397,7 @@ serve_api(ledge_ctx *ctx, wire_v m, struct wire_w *w)
 		} else {
 			ret = api->call(ctx, out, d.data, d.len, ms, &v);
 		}
-		wire_map(w, 2);
-		wire_str(w, "ret");
-		wire_i64(w, ret);
-		wire_str(w, "v");
-		wire_bin(w, v.data, ret == LEDGE_OK ? v.len : 0);
-		return ret;
+		return answer(w, ret, &v);
 	}
 	if (strcmp(f, "reply") == 0 || strcmp(f, "put") == 0 ||
 	    strcmp(f, "del") == 0) {
@@ -399,19 +405,11 @@ serve_api(ledge_ctx *ctx, wire_v m, struct wire_w *w)
 		    : f[0] == 'p'
 		    ? api->state_put(ctx, k.data, k.len, d.data, d.len)
 		    : api->state_del(ctx, k.data, k.len);
-		wire_map(w, 1);
-		wire_str(w, "ret");
-		wire_i64(w, ret);
-		return ret;
+		return answer(w, ret, NULL);
 	}
 	if (strcmp(f, "get") == 0) {
 		ret = api->state_get(ctx, k.data, k.len, &v);
-		wire_map(w, 2);
-		wire_str(w, "ret");
-		wire_i64(w, ret);
-		wire_str(w, "v");
-		wire_bin(w, v.data, ret == LEDGE_OK ? v.len : 0);
-		return ret;
+		return answer(w, ret, &v);
 	}
 	if (strcmp(f, "hm") == 0 || strcmp(f, "hp") == 0 ||
 	    strcmp(f, "hq") == 0 || strcmp(f, "hh") == 0) {
@@ -446,20 +444,14 @@ serve_api(ledge_ctx *ctx, wire_v m, struct wire_w *w)
 		const char *value = arg_str(m, "v", val, sizeof val);
 		ret = name && value ? api->http_set_header(ctx, name, value)
 		                    : LEDGE_EINVAL;
-		wire_map(w, 1);
-		wire_str(w, "ret");
-		wire_i64(w, ret);
-		return ret;
+		return answer(w, ret, NULL);
 	}
 	if (strcmp(f, "resp") == 0) {
 		const char *ct = arg_str(m, "ct", b, sizeof b);
 		ret = api->http_respond(ctx,
 		    (int)wire_as_i64(wire_get(m, "st"), 200), ct, d.data,
 		    d.len);
-		wire_map(w, 1);
-		wire_str(w, "ret");
-		wire_i64(w, ret);
-		return ret;
+		return answer(w, ret, NULL);
 	}
 	if (strcmp(f, "fetch") == 0) {
 		char meth[32], *url = NULL;
@@ -516,10 +508,7 @@ serve_api(ledge_ctx *ctx, wire_v m, struct wire_w *w)
 		    w, resp.body.data, ret == LEDGE_OK ? resp.body.len : 0);
 		return ret;
 	}
-	wire_map(w, 1);
-	wire_str(w, "ret");
-	wire_i64(w, LEDGE_ENOTSUP);
-	return LEDGE_ENOTSUP;
+	return answer(w, LEDGE_ENOTSUP, NULL);
 }
 
 /* ------------------------------------------------------------------ */

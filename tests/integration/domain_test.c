@@ -137,24 +137,12 @@ joined(const char *const *args)
 	return buf;
 }
 
-/* How many times `needle` occurs in `s`. */
-static size_t
-count(const char *s, const char *needle)
-{
-	size_t n = 0, k = strlen(needle);
-	while (s != NULL && (s = strstr(s, needle)) != NULL) {
-		n++;
-		s += k;
-	}
-	return n;
-}
-
 /* How many times `needle` occurs in the log of p. */
 static size_t
 log_count(const struct dom_proc *p, const char *needle)
 {
 	char *text = dom_log(p);
-	size_t n = count(text, needle);
+	size_t n = str_count(text, needle);
 	free(text);
 	return n;
 }

@@ -117,12 +117,8 @@ metric(struct lrun *r, const char *series)
 static size_t
 log_count(struct lrun *r, const char *needle)
 {
-	char *text = lrun_logtext(r), *s = text;
-	size_t n = 0;
-	while (s != NULL && (s = strstr(s, needle)) != NULL) {
-		n++;
-		s += strlen(needle);
-	}
+	char *text = lrun_logtext(r);
+	size_t n = str_count(text, needle);
 	free(text);
 	return n;
 }

@@ -379,12 +379,8 @@ static const char fence_wf[] = "workflow: fz\n"
 static size_t
 log_count(const struct dom_proc *p, const char *needle)
 {
-	char *text = dom_log(p), *s = text;
-	size_t n = 0;
-	while (s != NULL && (s = strstr(s, needle)) != NULL) {
-		n++;
-		s += strlen(needle);
-	}
+	char *text = dom_log(p);
+	size_t n = str_count(text, needle);
 	free(text);
 	return n;
 }

@@ -620,3 +620,14 @@ fail:
 	errno = e;
 	return -1;
 }
+
+size_t
+str_count(const char *s, const char *needle)
+{
+	size_t n = 0, k = strlen(needle);
+	while (s != NULL && (s = strstr(s, needle)) != NULL) {
+		n++;
+		s += k;
+	}
+	return n;
+}

@@ -133,4 +133,7 @@ const char *test_ledge_bin(void);
  */
 int copy_file(const char *from, const char *to);
 
+/* How many times `needle` occurs in `s` (NULL: 0), without overlaps. */
+size_t str_count(const char *s, const char *needle);
+
 #endif
