@@ -49,17 +49,21 @@ static const char *const other_wf = "workflow: other\n"
                                     "    outputs: { request: e }\n";
 
 /*
- * The hosts crash on purpose: under AddressSanitizer let the signal kill
- * them (as it would without it) instead of a SEGV report.
+ * The hosts crash on purpose: under AddressSanitizer or ThreadSanitizer
+ * let the signal kill them (as it would without one) instead of a SEGV
+ * report.
  */
 static void
 no_segv_reports(void)
 {
-	const char *old = getenv("ASAN_OPTIONS");
-	char *opts = it_fmt("%s%shandle_segv=0:handle_abort=0", old ? old : "",
-	    old && *old ? ":" : "");
-	setenv("ASAN_OPTIONS", opts, 1);
-	free(opts);
+	static const char *const vars[] = { "ASAN_OPTIONS", "TSAN_OPTIONS" };
+	for (size_t i = 0; i < 2; i++) {
+		const char *old = getenv(vars[i]);
+		char *opts = it_fmt("%s%shandle_segv=0:handle_abort=0",
+		    old ? old : "", old && *old ? ":" : "");
+		setenv(vars[i], opts, 1);
+		free(opts);
+	}
 }
 
 static struct lrun *
