@@ -113,12 +113,6 @@ isolate_stats(const struct isolate *iso, struct isolate_stats *st)
 	}
 }
 
-int
-isolate_pid(const struct isolate *iso)
-{
-	return iso->pid;
-}
-
 /* The host ended by itself?  Describes how into why. */
 static bool
 host_died(struct isolate *iso, char *why, size_t len)
@@ -392,33 +386,31 @@ serve_api(ledge_ctx *ctx, wire_v m, struct wire_w *w)
 		uint32_t ms = (uint32_t)wire_as_u64(wire_get(m, "ms"), 0);
 		if (out == NULL) {
 			ret = LEDGE_EINVAL;
-		} else if (f[1] == 'a' && f[2] == 's') {
+		} else if (strcmp(f, "cast") == 0) {
 			ret = api->cast(ctx, out, d.data, d.len, ms);
 		} else {
 			ret = api->call(ctx, out, d.data, d.len, ms, &v);
 		}
 		return answer(w, ret, &v);
 	}
-	if (strcmp(f, "reply") == 0 || strcmp(f, "put") == 0 ||
-	    strcmp(f, "del") == 0) {
-		ret = f[0] == 'r' ? api->reply(ctx, d.data, d.len)
-		    : f[0] == 'p'
-		    ? api->state_put(ctx, k.data, k.len, d.data, d.len)
-		    : api->state_del(ctx, k.data, k.len);
-		return answer(w, ret, NULL);
+	if (strcmp(f, "reply") == 0) {
+		return answer(w, api->reply(ctx, d.data, d.len), NULL);
+	}
+	if (strcmp(f, "put") == 0) {
+		return answer(
+		    w, api->state_put(ctx, k.data, k.len, d.data, d.len), NULL);
+	}
+	if (strcmp(f, "del") == 0) {
+		return answer(w, api->state_del(ctx, k.data, k.len), NULL);
 	}
 	if (strcmp(f, "get") == 0) {
 		ret = api->state_get(ctx, k.data, k.len, &v);
 		return answer(w, ret, &v);
 	}
-	if (strcmp(f, "hm") == 0 || strcmp(f, "hp") == 0 ||
-	    strcmp(f, "hq") == 0 || strcmp(f, "hh") == 0) {
+	/* (Method, path and query travel with the run message.) */
+	if (strcmp(f, "hh") == 0) {
 		const char *name = arg_str(m, "n", b, sizeof b);
-		s = f[1] == 'm'    ? api->http_method(ctx)
-		    : f[1] == 'p'  ? api->http_path(ctx)
-		    : f[1] == 'q'  ? api->http_query(ctx)
-		    : name != NULL ? api->http_header(ctx, name)
-		                   : NULL;
+		s = name != NULL ? api->http_header(ctx, name) : NULL;
 		wire_map(w, 2);
 		wire_str(w, "ret");
 		wire_i64(w, s != NULL ? LEDGE_OK : LEDGE_ENOENT);

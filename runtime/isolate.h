@@ -101,7 +101,4 @@ int isolate_run(struct isolate *iso, const char *code_path, ledge_ctx *ctx,
 /* Counters so far (any thread). */
 void isolate_stats(const struct isolate *iso, struct isolate_stats *st);
 
-/* Process id of the running host, or 0 (for tests and `workflow show`). */
-int isolate_pid(const struct isolate *iso);
-
 #endif

@@ -1185,7 +1185,8 @@ learn_speed(struct node_worker *w, struct node_instance *inst, uint64_t us)
 /*
  * isolation: process: the callback runs in the instance's host process,
  * which calls back into this context for every ledge_* call (isolate.h).
- * Never on the loop thread: it may take as long as the function likes.
+ * Never on the loop thread (host_run_inline refuses isolated instances):
+ * it may take as long as the function likes.
  */
 static int
 run_isolated(struct host_ctx *c, struct node_code *code, ledge_bytes msg)
@@ -1210,10 +1211,6 @@ run_isolated(struct host_ctx *c, struct node_code *code, ledge_bytes msg)
 		kind = ISO_STOP;
 		break;
 	default:
-		return LEDGE_EINVAL;
-	}
-	if (c->w->on_loop) {
-		c->aborted = true; /* a worker runs it (see exec_event) */
 		return LEDGE_EINVAL;
 	}
 	sched_block_enter(c->w->sched);

@@ -137,16 +137,6 @@ joined(const char *const *args)
 	return buf;
 }
 
-/* How many times `needle` occurs in the log of p. */
-static size_t
-log_count(const struct dom_proc *p, const char *needle)
-{
-	char *text = dom_log(p);
-	size_t n = str_count(text, needle);
-	free(text);
-	return n;
-}
-
 /* ------------------------------------------------------------------ */
 /* a domain and its processes, torn down by fini()                     */
 
@@ -510,12 +500,12 @@ Test(domain, casts_and_calls_cross_nodes_exactly_once)
 	cr_expect_eq(state_n(d, "xn", "tail"), K + M);
 
 	/* Each instance ran where it was placed, each event handled once. */
-	cr_expect_eq(log_count(n1, "[xn/front] tally cast"), K);
-	cr_expect_eq(log_count(n1, "[xn/tail] tally cast"), K + M);
-	cr_expect_eq(log_count(n2, "[xn/back] tally cast"), K + M);
-	cr_expect_eq(log_count(n1, "[xn/back]"), 0);
-	cr_expect_eq(log_count(n2, "[xn/front]"), 0);
-	cr_expect_eq(log_count(n2, "[xn/tail]"), 0);
+	cr_expect_eq(dom_log_count(n1, "[xn/front] tally cast"), K);
+	cr_expect_eq(dom_log_count(n1, "[xn/tail] tally cast"), K + M);
+	cr_expect_eq(dom_log_count(n2, "[xn/back] tally cast"), K + M);
+	cr_expect_eq(dom_log_count(n1, "[xn/back]"), 0);
+	cr_expect_eq(dom_log_count(n2, "[xn/front]"), 0);
+	cr_expect_eq(dom_log_count(n2, "[xn/tail]"), 0);
 }
 
 /* ------------------------------------------------------------------ */
@@ -790,7 +780,7 @@ Test(domain, placement_by_label_waits_for_a_node_that_fits)
 	cr_expect_gt(f.epoch, 0);
 	cast(d, "north", "f", "x");
 	wait_call(d, "north", "f", "n=1\n");
-	cr_expect_eq(log_count(c, "[north/f] tally cast n=1"), 1);
+	cr_expect_eq(dom_log_count(c, "[north/f] tally cast n=1"), 1);
 	cr_assert(where_is(d, "north", "g", &g1));
 	cr_expect_str_eq(g1.node, g0.node, "g moved");
 	cr_expect_eq(g1.epoch, g0.epoch, "g was placed again");
@@ -897,7 +887,7 @@ Test(domain, killed_node_parts_move_within_twice_the_timeout)
 	cr_expect_gt(w.epoch, w0.epoch, "a moved part gets a new epoch");
 	cr_expect_str_eq(node_stat(d, from->name).health, "lost");
 	msg = xfmt("node %s lost", from->name);
-	cr_expect_geq(log_count(d->orc, msg), 1);
+	cr_expect_geq(dom_log_count(d->orc, msg), 1);
 	free(msg);
 
 	/* src on c now sends to f on its new node. */
@@ -907,8 +897,8 @@ Test(domain, killed_node_parts_move_within_twice_the_timeout)
 	}
 	wait_n(d, "fo", "f", K2);
 	wait_n(d, "fo", "src", K + K2);
-	cr_expect_eq(log_count(to, "[fo/f] tally init n=0"), 1);
-	cr_expect_eq(log_count(to, "[fo/f] tally cast"), K2);
+	cr_expect_eq(dom_log_count(to, "[fo/f] tally init n=0"), 1);
+	cr_expect_eq(dom_log_count(to, "[fo/f] tally cast"), K2);
 	st = ok_json(d, ARGS("workflow", "show", "fo"));
 	cr_expect_eq(dj_len(dj_get(st, "pending")), 0);
 	dj_free(st);
@@ -952,7 +942,7 @@ Test(domain, events_queued_for_a_killed_node_reach_its_parts_new_node)
 		cast(d, "fo", "src", "queued");
 	}
 	wait_n(d, "fo", "src", K1 + K2);
-	cr_assert_eq(log_count(c, "workflow fo deployed here"), 1,
+	cr_assert_eq(dom_log_count(c, "workflow fo deployed here"), 1,
 	    "c learned of the move before the casts; the test proves nothing");
 
 	/* f starts afresh on the other node and gets them, and what
@@ -964,7 +954,7 @@ Test(domain, events_queued_for_a_killed_node_reach_its_parts_new_node)
 	}
 	wait_n(d, "fo", "src", K1 + K2 + K3);
 	wait_n(d, "fo", "f", K2 + K3);
-	cr_expect_eq(log_count(to, "[fo/f] tally cast"), K2 + K3);
+	cr_expect_eq(dom_log_count(to, "[fo/f] tally cast"), K2 + K3);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1021,7 +1011,7 @@ orchestrator_restart(int sig)
 	if (sig == SIGTERM) {
 		cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 		    "status %#x", status);
-		cr_expect_eq(log_count(d->orc, "stopped cleanly"), 1);
+		cr_expect_eq(dom_log_count(d->orc, "stopped cleanly"), 1);
 	}
 
 	/* The nodes go on without it: HTTP into n1, through the link to
@@ -1055,7 +1045,7 @@ orchestrator_restart(int sig)
 	dassert(dom_restart(d->orc) == 0, "the orchestrator did not restart");
 	ready = dom_now_ms();
 	cr_expect_eq(
-	    log_count(d->orc, "1 workflows and 2 nodes from the store"), 1);
+	    dom_log_count(d->orc, "1 workflows and 2 nodes from the store"), 1);
 	wait_heartbeat(d, "n1");
 	wait_heartbeat(d, "n2");
 	/*
@@ -1094,11 +1084,11 @@ orchestrator_restart(int sig)
 	cr_expect_eq(state_n(d, "keep", "front"), K + M + K2);
 
 	/* No instance was started again: one init each, never stopped. */
-	cr_expect_eq(log_count(n1, "[keep/front] tally init"), 1);
-	cr_expect_eq(log_count(n2, "[keep/back] tally init"), 1);
-	cr_expect_eq(log_count(n1, "workflow keep stopped here"), 0);
-	cr_expect_eq(log_count(n2, "workflow keep stopped here"), 0);
-	cr_expect_eq(log_count(n2, "[keep/back] tally cast"), K + M + K2);
+	cr_expect_eq(dom_log_count(n1, "[keep/front] tally init"), 1);
+	cr_expect_eq(dom_log_count(n2, "[keep/back] tally init"), 1);
+	cr_expect_eq(dom_log_count(n1, "workflow keep stopped here"), 0);
+	cr_expect_eq(dom_log_count(n2, "workflow keep stopped here"), 0);
+	cr_expect_eq(dom_log_count(n2, "[keep/back] tally cast"), K + M + K2);
 }
 
 Test(domain, orchestrator_restart_after_sigterm_keeps_everything)
@@ -1167,7 +1157,7 @@ Test(domain, stopped_node_comes_back_fenced)
 	cr_expect_gt(s1.epoch, s0.epoch, "epoch %" PRIu64 " -> %" PRIu64,
 	    s0.epoch, s1.epoch);
 	msg = xfmt("node %s is back", from->name);
-	cr_expect_geq(log_count(d->orc, msg), 1);
+	cr_expect_geq(dom_log_count(d->orc, msg), 1);
 	free(msg);
 
 	/* One f, on the new node; events go there only. */
@@ -1178,9 +1168,9 @@ Test(domain, stopped_node_comes_back_fenced)
 	cr_assert(where_is(d, "fo", "f", &w));
 	cr_expect_str_eq(w.node, to->name);
 	cr_expect_eq(w.copies, 1);
-	cr_expect_eq(log_count(from, "[fo/f] tally cast"), K1,
+	cr_expect_eq(dom_log_count(from, "[fo/f] tally cast"), K1,
 	    "the fenced instance handled events");
-	cr_expect_eq(log_count(to, "[fo/f] tally cast"), K2 + K3);
+	cr_expect_eq(dom_log_count(to, "[fo/f] tally cast"), K2 + K3);
 	cr_expect_eq(state_n(d, "fo", "src"), K1 + K2 + K3);
 }
 
@@ -1315,16 +1305,16 @@ Test(domain, tls_admits_only_certificates_of_the_domain_ca)
 		struct nstat s = node_stat(d, "rogue");
 		dassert(s.health[0] == '\0', "the rogue node joined (%s)",
 		    s.health);
-		if (log_count(rogue, "waiting for the orchestrator") > 0 ||
+		if (dom_log_count(rogue, "waiting for the orchestrator") > 0 ||
 		    dom_now_ms() >= end) {
 			break;
 		}
 		dom_nap_ms(100);
 	}
-	dassert(log_count(rogue, "waiting for the orchestrator") > 0,
+	dassert(dom_log_count(rogue, "waiting for the orchestrator") > 0,
 	    "the rogue node did not say that it cannot join");
 	cr_expect_str_eq(node_stat(d, "rogue").health, "");
-	cr_expect_eq(log_count(rogue, "joined the domain"), 0);
+	cr_expect_eq(dom_log_count(rogue, "joined the domain"), 0);
 	cr_expect(proc_running(rogue->p), "the rogue node exited");
 
 	/* A CLI without certificate options is a usage error (exit 2:
@@ -1554,7 +1544,7 @@ Test(domain, replicated_state_survives_kill_9_with_exact_counts)
 
 	/* kill -9: f goes to its replica, with the state of the last
 	 * event: the first answer there is K, not 0, not more. */
-	deploys = log_count(c, "workflow rp deployed here");
+	deploys = dom_log_count(c, "workflow rp deployed here");
 	failover(d, from, to->name, &w);
 	cr_expect_gt(w.epoch, w0.epoch, "a moved part gets a new epoch");
 	got = call_answer(d, "rp", "f");
@@ -1564,7 +1554,7 @@ Test(domain, replicated_state_survives_kill_9_with_exact_counts)
 	cr_expect_eq(state_n(d, "rp", "f"), k);
 	msg = xfmt("[rp/f] tally init n=%d", k);
 	cr_expect_eq(
-	    log_count(to, msg), 1, "%s did not start f at %d", to->name, k);
+	    dom_log_count(to, msg), 1, "%s did not start f at %d", to->name, k);
 	free(msg);
 	cr_expect_str_eq(node_stat(d, from->name).health, "lost");
 
@@ -1574,7 +1564,7 @@ Test(domain, replicated_state_survives_kill_9_with_exact_counts)
 	feed(d, K3, K4);
 	wait_n(d, "rp", "f", k2);
 	wait_n(d, "rp", "src", K1 + K3);
-	cr_expect_eq(log_count(to, "[rp/f] tally cast"), K3 + K4);
+	cr_expect_eq(dom_log_count(to, "[rp/f] tally cast"), K3 + K4);
 
 	/* With only one pool=edge node left it has no replica; once a node
 	 * that fits is up, it has one again. */
@@ -1588,7 +1578,7 @@ Test(domain, replicated_state_survives_kill_9_with_exact_counts)
 	/* And that replica holds the state: lose the new primary too. */
 	feed(d, K5, K5);
 	wait_n(d, "rp", "f", k3);
-	deploys = log_count(c, "workflow rp deployed here");
+	deploys = dom_log_count(c, "workflow rp deployed here");
 	failover(d, to, "e", &w);
 	want = xfmt("n=%d\n", k3);
 	got = call_answer(d, "rp", "f");
@@ -1596,13 +1586,13 @@ Test(domain, replicated_state_survives_kill_9_with_exact_counts)
 	free(got);
 	free(want);
 	msg = xfmt("[rp/f] tally init n=%d", k3);
-	cr_expect_eq(log_count(e, msg), 1, "e did not start f at %d", k3);
+	cr_expect_eq(dom_log_count(e, msg), 1, "e did not start f at %d", k3);
 	free(msg);
 	wait_deployed(c, "rp", (int)deploys + 1);
 	feed(d, 1, 1);
 	wait_n(d, "rp", "f", k3 + 2);
 	wait_n(d, "rp", "src", K1 + K3 + K5 + 1);
-	cr_expect_eq(log_count(e, "[rp/f] tally cast"), 2);
+	cr_expect_eq(dom_log_count(e, "[rp/f] tally cast"), 2);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1856,10 +1846,10 @@ quiet_move(struct domain *d, int k, struct dom_proc *from, struct dom_proc *to)
 	wait_call(d, "mv", "f", want);
 	free(want);
 	m = xfmt("[mv/f] tally init n=%d", k);
-	cr_expect_eq(log_count(to, m), 1);
+	cr_expect_eq(dom_log_count(to, m), 1);
 	free(m);
-	cr_expect_eq(log_count(to, "mv/f: state imported"), 1);
-	cr_expect_eq(log_count(from, "mv/f: state dropped here"), 1);
+	cr_expect_eq(dom_log_count(to, "mv/f: state imported"), 1);
+	cr_expect_eq(dom_log_count(from, "mv/f: state dropped here"), 1);
 }
 
 Test(domain, function_move_carries_state_and_refuses_misfits)
@@ -1882,8 +1872,8 @@ Test(domain, function_move_carries_state_and_refuses_misfits)
 	}
 	wait_n(d, "mv", "src", K + K2);
 	wait_n(d, "mv", "f", K + K2 + M2);
-	cr_expect_eq(log_count(to, "[mv/f] tally cast"), K2 + M2);
-	cr_expect_eq(log_count(from, "[mv/f] tally cast"), K);
+	cr_expect_eq(dom_log_count(to, "[mv/f] tally cast"), K2 + M2);
+	cr_expect_eq(dom_log_count(from, "[mv/f] tally cast"), K);
 
 	/* Where it does not fit: exit 1, and the reason names the
 	 * constraint. */
@@ -1926,8 +1916,8 @@ Test(domain, function_move_carries_state_and_loses_nothing)
 	quiet_move(d, K, from, to);
 	total = move_under_casts(d, K, from, 1000);
 	/* Each instance handled each event once. */
-	cr_expect_eq(log_count(from, "[mv/f] tally cast") +
-	        log_count(to, "[mv/f] tally cast"),
+	cr_expect_eq(dom_log_count(from, "[mv/f] tally cast") +
+	        dom_log_count(to, "[mv/f] tally cast"),
 	    (size_t)total);
 }
 
@@ -2061,8 +2051,8 @@ Test(domain, drain_moves_everything_with_state)
 		int n = i == 2 ? M : K;
 		cr_assert(where_is(d, "dr", moving[i], &w));
 		msg = xfmt("[dr/%s] tally init n=%d", moving[i], n);
-		cr_expect_eq(log_count(by_name(d, w.node), msg), 1, "%s on %s",
-		    msg, w.node);
+		cr_expect_eq(dom_log_count(by_name(d, w.node), msg), 1,
+		    "%s on %s", msg, w.node);
 		free(msg);
 	}
 
@@ -2078,9 +2068,9 @@ Test(domain, drain_moves_everything_with_state)
 	wait_n(d, "dr", "pin", M + M2);
 	cr_expect_eq(state_n(d, "dr", "a"), K + K2);
 	cr_expect_eq(state_n(d, "dr", "c"), M + M2);
-	cr_expect_eq(log_count(n1, "[dr/a] tally cast"), K);
-	cr_expect_eq(log_count(n1, "[dr/b] tally cast"), K);
-	cr_expect_eq(log_count(n1, "[dr/c] tally cast"), M);
+	cr_expect_eq(dom_log_count(n1, "[dr/a] tally cast"), K);
+	cr_expect_eq(dom_log_count(n1, "[dr/b] tally cast"), K);
+	cr_expect_eq(dom_log_count(n1, "[dr/c] tally cast"), M);
 
 	/* n1 is draining: nothing new goes there. */
 	cr_expect_str_eq(node_stat(d, "n1").health, "draining");
@@ -2094,8 +2084,8 @@ Test(domain, drain_moves_everything_with_state)
 		    "dr2/%s placed on '%s'", fresh[i], on);
 	}
 	dj_free(st);
-	cr_expect_eq(log_count(n1, "workflow dr2 deployed here"), 0);
-	cr_expect_eq(log_count(n1, "[dr2/"), 0);
+	cr_expect_eq(dom_log_count(n1, "workflow dr2 deployed here"), 0);
+	cr_expect_eq(dom_log_count(n1, "[dr2/"), 0);
 	/* A second drain has nothing left to move. */
 	dr = ok_json(d, ARGS("node", "drain", "n1"));
 	cr_expect_eq(dj_len(dj_get(dr, "moved")), 0);
@@ -2219,8 +2209,8 @@ Test(domain, function_reload_across_the_domain)
 	cr_expect_eq(bump(n1), K + 4);
 	cr_expect_eq(state_n(d, "rl", "counter"), K + 4);
 	/* The same instance, switched in place. */
-	cr_expect_eq(log_count(at, "workflow rl stopped here"), 0);
-	cr_expect_eq(log_count(spare, "rl/counter"), 0);
+	cr_expect_eq(dom_log_count(at, "workflow rl stopped here"), 0);
+	cr_expect_eq(dom_log_count(spare, "rl/counter"), 0);
 
 	/* Not a shared object: exit 1, the node and the reason, and the +2
 	 * code runs on with its state. */
@@ -2268,7 +2258,7 @@ Test(domain, failed_reload_keeps_the_old_code_for_later_deploys)
 	cr_expect_eq(strtol(got, NULL, 10), K + 4, "answer: %s", got);
 	free(got);
 	cr_expect_eq(bump(n1), K + 6);
-	cr_expect_eq(log_count(spare, "not a shared object"), 0);
+	cr_expect_eq(dom_log_count(spare, "not a shared object"), 0);
 	free(step2);
 	free(bad);
 }
@@ -2398,7 +2388,7 @@ Test(domain, metrics_on_nodes_and_orchestrator)
 
 	/* n1: front ran its init and K casts, emitted K events, all
 	 * acknowledged by n2 (the queue empties once the acks are in). */
-	cr_assert_eq(log_count(n1, "[mx/front] tally init"), 1);
+	cr_assert_eq(dom_log_count(n1, "[mx/front] tally init"), 1);
 	t1 = wait_metric(
 	    n1->http_port, "ledge_link_queued{node=\"n1\",peer=\"n2\"}", 0);
 	cr_expect_eq(inst_metric(t1, "ledge_instance_events_total", "n1",
@@ -2522,7 +2512,7 @@ Test(domain, ledge_run_answers_the_domain_commands)
 	wait_n(d, "solo", "back", 6);
 	cast(d, "more", "far", "y");
 	wait_n(d, "more", "far", 2);
-	cr_expect_eq(log_count(box, "[solo/back] tally cast"), 6);
+	cr_expect_eq(dom_log_count(box, "[solo/back] tally cast"), 6);
 	free(path);
 	free(more);
 }
@@ -2761,9 +2751,9 @@ Test(domain, rogue_peer_messages_are_refused_and_nothing_breaks, .timeout = 240)
 	cast(d, "mx", "front", "y");
 	wait_n(d, "mx", "back", 2);
 	wait_n(d, "mx", "front", 2);
-	cr_expect_eq(log_count(n1, "[mx/front] tally init"), 1,
+	cr_expect_eq(dom_log_count(n1, "[mx/front] tally init"), 1,
 	    "front was started again");
-	cr_expect_eq(
-	    log_count(n2, "[mx/back] tally init"), 1, "back was started again");
+	cr_expect_eq(dom_log_count(n2, "[mx/back] tally init"), 1,
+	    "back was started again");
 	free(path);
 }

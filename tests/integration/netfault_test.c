@@ -376,15 +376,6 @@ static const char fence_wf[] = "workflow: fz\n"
                                "    code: @F/tally.so\n"
                                "    placement: { labels: { role: back } }\n";
 
-static size_t
-log_count(const struct dom_proc *p, const char *needle)
-{
-	char *text = dom_log(p);
-	size_t n = str_count(text, needle);
-	free(text);
-	return n;
-}
-
 /*
  * b is cut off for 10 s with a node timeout of 2 s: back moves to c.
  * When the partition heals, b learns it was fenced and stops its copy;
@@ -419,18 +410,18 @@ Test(netfault, a_partitioned_node_is_fenced_and_the_domain_converges)
 	partition(1, true);
 	/* b is lost after 2 s; back starts on c (empty: no replicas). */
 	end = dom_now_ms() + WAIT_MS;
-	while (
-	    log_count(c, "[fz/back] tally init") == 0 && dom_now_ms() < end) {
+	while (dom_log_count(c, "[fz/back] tally init") == 0 &&
+	    dom_now_ms() < end) {
 		dom_nap_ms(100);
 	}
-	cr_assert_geq(
-	    log_count(c, "[fz/back] tally init"), 1, "back did not start on c");
+	cr_assert_geq(dom_log_count(c, "[fz/back] tally init"), 1,
+	    "back did not start on c");
 	for (int i = 0; i < 5; i++) {
 		invoke("fz", "front", "y");
 	}
 	wait_state("fz", "back", "n", 5); /* on c, from 0 */
 	dom_nap_ms(6000);                 /* cut off for about 10 s in all */
-	b_before = log_count(b, "[fz/back] tally cast");
+	b_before = dom_log_count(b, "[fz/back] tally cast");
 	partition(1, false);
 
 	/* Healed: b says it was fenced, stops its back, and is up again. */
@@ -462,7 +453,7 @@ Test(netfault, a_partitioned_node_is_fenced_and_the_domain_converges)
 	wait_state("fz", "back", "n", 10);
 	n_c = state("fz", "back", "n");
 	cr_expect_eq(n_c, 10);
-	cr_expect_eq(log_count(b, "[fz/back] tally cast"), b_before,
+	cr_expect_eq(dom_log_count(b, "[fz/back] tally cast"), b_before,
 	    "the fenced copy on b handled events after the partition");
 	cr_expect_eq(state("fz", "front", "n"), 15);
 }

@@ -1363,3 +1363,12 @@ dom_free(struct domain *d)
 	free(d->dir);
 	free(d);
 }
+
+size_t
+dom_log_count(const struct dom_proc *p, const char *needle)
+{
+	char *text = dom_log(p);
+	size_t n = str_count(text, needle);
+	free(text);
+	return n;
+}

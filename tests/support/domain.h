@@ -243,6 +243,9 @@ char *dom_file(struct domain *d, const char *name, const char *text);
 /* The log of p (malloc'd), "" if there is none yet. */
 char *dom_log(const struct dom_proc *p);
 
+/* How many times `needle` occurs in the log of p. */
+size_t dom_log_count(const struct dom_proc *p, const char *needle);
+
 /* The last `lines` lines of every log of the domain, to fp. */
 void dom_dump(const struct domain *d, FILE *fp, int lines);
 
