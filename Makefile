@@ -14,7 +14,7 @@ TSAN_BUILD ?= build-tsan
 all: build
 
 deps:
-	@tools/deps.sh
+	@tools/scripts/deps.sh
 
 build: deps
 	@test -f $(BUILD)/build.ninja || meson setup $(BUILD)
@@ -33,20 +33,20 @@ run: build
 		$(BUILD)/functions/hello/workflow.yaml \
 		$(BUILD)/functions/counter/workflow.yaml
 
-# Fuzzing first (tools/fuzz.sh: each libFuzzer target for FUZZ_SECONDS in
+# Fuzzing first (tools/scripts/fuzz.sh: each libFuzzer target for FUZZ_SECONDS in
 # build-fuzz, clang with ASan+UBSan), then the suite; the summary counts
 # both.
 FUZZ_SECONDS ?= 30
 test: build
-	@FUZZ_SEED=1 tools/fuzz.sh $(FUZZ_SECONDS) || true
-	@FUZZ_RESULTS=build-fuzz/fuzz-results.txt tools/run-tests.sh $(BUILD)
+	@FUZZ_SEED=1 tools/scripts/fuzz.sh $(FUZZ_SECONDS) || true
+	@FUZZ_RESULTS=build-fuzz/fuzz-results.txt tools/scripts/run-tests.sh $(BUILD)
 
 # The whole suite under AddressSanitizer and UndefinedBehaviorSanitizer.
 asan: deps
 	@test -f $(ASAN_BUILD)/build.ninja || meson setup $(ASAN_BUILD) \
 		-Db_sanitize=address,undefined -Db_lundef=false
 	@ninja -C $(ASAN_BUILD)
-	@tools/run-tests.sh $(ASAN_BUILD)
+	@tools/scripts/run-tests.sh $(ASAN_BUILD)
 
 # Every benchmark scenario against the ceiling and the peers, in one run
 # (release build in build-bench; table, CSV and chart in tools/bench/out).
@@ -60,12 +60,12 @@ tsan: build
 		-Db_sanitize=thread -Db_lundef=false -Dtests=false
 	@ninja -C $(TSAN_BUILD) ledge
 	@LEDGE_TEST_BIN=$(CURDIR)/$(TSAN_BUILD)/ledge LEDGE_TEST_TIME_SCALE=3 \
-		TSAN_OPTIONS="suppressions=$(CURDIR)/tools/tsan.supp" \
-		MESON_TEST_ARGS="--suite integration" tools/run-tests.sh $(BUILD)
+		TSAN_OPTIONS="suppressions=$(CURDIR)/tools/scripts/tsan.supp" \
+		MESON_TEST_ARGS="--suite integration" tools/scripts/run-tests.sh $(BUILD)
 
-# The long form of the guarantee tests (about an hour): tools/long.sh.
+# The long form of the guarantee tests (about an hour): tools/scripts/long.sh.
 long: build
-	@tools/long.sh
+	@tools/scripts/long.sh
 
 bench: deps
 	@tools/bench/bench.py $(SCENARIOS)

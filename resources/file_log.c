@@ -15,11 +15,11 @@
 #include <sys/time.h>
 #include <time.h>
 
-#include "../runtime/log.h"
-#include "../runtime/node.h"
-#include "../runtime/node_call.h"
-#include "../runtime/node_event.h"
-#include "../runtime/resource.h"
+#include "base/rlog.h"
+#include "node/node.h"
+#include "node/node_call.h"
+#include "node/node_event.h"
+#include "workflow/resource.h"
 
 static const struct res_param params[] = {
 	{ .name = "path",

@@ -12,12 +12,12 @@
 #include <string.h>
 #include <strings.h>
 
-#include "../runtime/http.h"
-#include "../runtime/log.h"
-#include "../runtime/node.h"
-#include "../runtime/node_call.h"
-#include "../runtime/node_event.h"
-#include "../runtime/resource.h"
+#include "platform/http.h"
+#include "base/rlog.h"
+#include "node/node.h"
+#include "node/node_call.h"
+#include "node/node_event.h"
+#include "workflow/resource.h"
 
 static const char *const methods[] = { "GET", "POST", "PUT", "DELETE", "PATCH",
 	NULL };

@@ -21,20 +21,20 @@
 #include <string.h>
 #include <strings.h>
 
-#include "../runtime/clock.h"
-#include "../runtime/hmap.h"
-#include "../runtime/http.h"
-#include "../runtime/idem.h"
-#include "../runtime/log.h"
-#include "../runtime/loop.h"
-#include "../runtime/node.h"
-#include "../runtime/node_call.h"
-#include "../runtime/node_commit.h"
-#include "../runtime/node_event.h"
-#include "../runtime/node_instance.h"
-#include "../runtime/node_link.h"
-#include "../runtime/resource.h"
-#include "../runtime/store.h"
+#include "base/clock.h"
+#include "base/hmap.h"
+#include "platform/http.h"
+#include "node/idem.h"
+#include "base/rlog.h"
+#include "platform/loop.h"
+#include "node/node.h"
+#include "node/node_call.h"
+#include "node/commit.h"
+#include "node/node_event.h"
+#include "node/instance.h"
+#include "domain/links.h"
+#include "workflow/resource.h"
+#include "store/store.h"
 
 static const char *const modes[] = { "call", "cast", NULL };
 static const char *const outputs[] = { "request", NULL };

@@ -11,12 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../runtime/clock.h"
-#include "../runtime/log.h"
-#include "../runtime/loop.h"
-#include "../runtime/node.h"
-#include "../runtime/node_instance.h"
-#include "../runtime/resource.h"
+#include "base/clock.h"
+#include "base/rlog.h"
+#include "platform/loop.h"
+#include "node/node.h"
+#include "node/instance.h"
+#include "workflow/resource.h"
 
 static const char *const outputs[] = { "tick", NULL };
 

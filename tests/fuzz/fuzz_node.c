@@ -15,11 +15,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../runtime/diag.h"
-#include "../../runtime/http.h"
-#include "../../runtime/log.h"
-#include "../../runtime/node.h"
-#include "../../runtime/workflow.h"
+#include "base/diag.h"
+#include "platform/http.h"
+#include "base/rlog.h"
+#include "node/node.h"
+#include "workflow/workflow.h"
 #include "fuzz_node.h"
 
 #ifndef FUZZ_FIXTURES

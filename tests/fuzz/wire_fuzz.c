@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../runtime/wire.h"
+#include "net/wire.h"
 #include "fuzz.h"
 
 static void

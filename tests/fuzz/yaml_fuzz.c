@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../runtime/diag.h"
-#include "../../runtime/workflow.h"
+#include "base/diag.h"
+#include "workflow/workflow.h"
 #include "fuzz.h"
 
 /* Every code file "exists": the loader's checks after parsing run too. */

@@ -35,10 +35,10 @@
 
 #include "domain.h"
 #include "httpc.h"
-#include "msg.h"
+#include "net/msg.h"
 #include "proc.h"
-#include "sha256.h"
-#include "wire.h"
+#include "base/sha256.h"
+#include "net/wire.h"
 
 /* Node timeout of tests that lose no node, and of those that do. */
 #define CALM_TIMEOUT_S 5.0

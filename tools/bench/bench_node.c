@@ -5,10 +5,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../runtime/diag.h"
-#include "../../runtime/node_event.h"
-#include "../../runtime/node_instance.h"
-#include "../../runtime/workflow.h"
+#include "base/diag.h"
+#include "node/node_event.h"
+#include "node/instance.h"
+#include "workflow/workflow.h"
 #include "bench_node.h"
 
 static void *

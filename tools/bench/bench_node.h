@@ -10,8 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../../runtime/log.h"
-#include "../../runtime/node.h"
+#include "base/rlog.h"
+#include "node/node.h"
 
 struct bnode {
 	struct rlog log;

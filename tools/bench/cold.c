@@ -19,8 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../runtime/diag.h"
-#include "../../runtime/workflow.h"
+#include "base/diag.h"
+#include "workflow/workflow.h"
 #include "bench_node.h"
 #include "bench_shared.h"
 

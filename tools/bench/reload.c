@@ -19,9 +19,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../runtime/node_commit.h"
-#include "../../runtime/node_instance.h"
-#include "../../runtime/store.h"
+#include "node/commit.h"
+#include "node/instance.h"
+#include "store/store.h"
 #include "bench_node.h"
 #include "bench_shared.h"
 

@@ -1,0 +1,143 @@
+/*
+ * links.h - links between nodes: events and calls to parts of a
+ * workflow that run on another node.
+ *
+ * Casts to a remote part are exactly-once and in order per peer node:
+ * - a handler's cast to a remote part becomes an outbox entry in its
+ *   commit record; the committer numbers the entries per peer in commit
+ *   order (1, 2, ... no gaps) and stores them with the record;
+ * - once durable they reach the link, which sends them in order, one
+ *   batch in flight, and deletes them when the peer acknowledges;
+ * - the peer applies a batch only from its watermark + 1 on, in one commit
+ *   with the new watermark, and acknowledges once that is durable.
+ * A crash of either side loses nothing (the outbox and the watermark are
+ * durable) and repeats nothing (the watermark).  A peer that is down is
+ * retried, with backoff, until it answers; the outbox holds meanwhile.
+ *
+ * Calls to remote parts are request/reply with the caller's timeout; they
+ * are not durable (like local calls).
+ *
+ * A receiver refuses batches and calls from an older membership epoch of
+ * the sender than the newest it has seen (a node declared lost and fenced
+ * cannot inject stale events).
+ *
+ * Threads: links_on_outbox from the committer thread; links_call from any
+ * thread; everything else on the loop thread.
+ */
+#ifndef LEDGE_DOMAIN_LINKS_H
+#define LEDGE_DOMAIN_LINKS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "net/msg.h"
+#include "net/wire.h"
+
+struct links;
+struct node;
+struct node_event;
+struct node_call;
+
+/*
+ * Links for node `n` named `self` (its incarnation distinguishes a node
+ * whose data folder was wiped).  tls may be NULL.
+ */
+int links_new(struct links **lp, struct node *n, const char *self,
+    uint64_t incarnation, const struct msg_tls *tls);
+void links_free(struct links *l);
+
+/* This node's membership epoch (stamped on what it sends). */
+void links_set_epoch(struct links *l, uint64_t epoch);
+
+/*
+ * The persistent id of peer node `name` (for outbox keys); assigns one on
+ * first use.  Loop thread (or before the loop runs).
+ */
+uint32_t links_peer(struct links *l, const char *name);
+
+/* Where peer `name` answers; (re)connects.  Loop thread. */
+void links_set_url(struct links *l, const char *name, const char *url);
+
+/* Send what the outbox holds from an earlier run.  Loop thread, once. */
+void links_restore(struct links *l);
+
+/* The committer's outbox hook (pass l as arg). */
+void links_on_outbox(
+    void *arg, uint32_t peer, uint64_t seq, const void *data, size_t len);
+
+/*
+ * Send a call event to part `target` on node `peer`; the event's call is
+ * completed with the reply or an error (LEDGE_ETIMEDOUT when the peer does
+ * not answer within timeout_ms).  Takes the event.  Any thread.
+ */
+void links_call(struct links *l, const char *peer, const char *target,
+    struct node_event *ev, uint32_t timeout_ms);
+
+/* Requests from peers: `ev` batches and `call`s.  Loop thread. */
+void links_handle_ev(struct links *l, struct msg_req *req, wire_v msg);
+void links_handle_call(struct links *l, struct msg_req *req, wire_v msg);
+
+/* Events waiting in outboxes (for metrics and backpressure). */
+size_t links_backlog(struct links *l);
+
+/*
+ * Backpressure: true while LINK_QUEUE_MAX events for `peer` wait to be
+ * acknowledged (a peer that is down or slow).  New casts to it are then
+ * refused with LEDGE_EFULL (HTTP 503 at an ingress) instead of growing
+ * the queue without bound.  Any thread.
+ */
+#define LINK_QUEUE_MAX 100000
+bool links_full(struct links *l, uint32_t peer);
+
+/*
+ * Events waiting for node `peer` whose targets, by this node's wiring,
+ * run elsewhere now are moved to that node's outbox, or into the local
+ * queue if they run here, in one commit that leaves a tombstone in their
+ * place (the link's numbering has no gaps).  Used when `peer` was
+ * declared lost (`lost`: its replication entries are dropped too, a new
+ * replica starts from a snapshot), and when `peer` answered that it does not
+ * run an event's target (any more).  For a lost node, events it applied just
+ * before it was lost but whose acknowledgement never arrived may be
+ * handled twice (there and at the new place).  Returns how many entries
+ * were withdrawn.  Loop thread.
+ */
+size_t links_readdress(struct links *l, const char *peer, bool lost);
+
+/* Refuse events and calls from node `name` sent with an epoch below
+ * min_epoch (it was declared lost; it must join again first).  Any
+ * thread. */
+void links_fence(struct links *l, const char *name, uint64_t min_epoch);
+
+/* Counters of one outgoing link, for metrics. */
+struct link_stats {
+	const char *peer;     /* node name */
+	size_t queued;        /* entries not acknowledged yet */
+	uint64_t acked;       /* highest seq acknowledged */
+	uint64_t batches;     /* batches sent */
+	uint64_t retransmits; /* entries sent more than once */
+	uint64_t rtt_us;      /* smoothed round trip of a batch */
+};
+
+struct links_totals {
+	uint64_t repl_applied; /* replication entries applied here */
+	uint64_t forwarded;    /* events passed on to a part's new node */
+	size_t backlog;        /* outgoing entries not yet acknowledged */
+};
+
+/* Totals into *tot, and fn for each outgoing link (under the links
+ * lock: fn must not call back into links).  Any thread. */
+void links_stats(struct links *l, struct links_totals *tot,
+    void (*fn)(void *arg, const struct link_stats *st), void *arg);
+
+/*
+ * An outbox entry: u16 BE length of the target name, the name, then the
+ * event's durable encoding.
+ */
+size_t link_entry_size(const char *target, const struct node_event *ev);
+void link_entry_encode(
+    unsigned char *out, const char *target, const struct node_event *ev);
+/* Decode; on success *target is malloc'd.  -1 if malformed. */
+int link_entry_decode(
+    const void *data, size_t len, char **target, struct node_event **ev);
+
+#endif

@@ -1,0 +1,168 @@
+/*
+ * msg.h - messages between processes: request/reply and publish/subscribe
+ * over nng (msg_nng.c is the only file that includes nng).
+ *
+ * Addresses are URLs: tcp://host:port, ipc:///path, inproc://name, and
+ * tls+tcp://host:port with struct msg_tls for mutual authentication (a
+ * peer without a certificate signed by the CA cannot connect).
+ *
+ * A server answers requests on one address; each request is handed to
+ * the handler on the loop thread, which answers it (now or later) with
+ * msg_reply.  A client sends requests to one address (reconnecting by
+ * itself) and gets each reply, or an error, in a callback on the loop
+ * thread; msg_call_sync does the same for a program without a loop (the
+ * CLI).  Several requests may be in flight on one client.
+ *
+ * Threads: functions taking a loop are for the loop thread, except
+ * msg_call (any thread).  Callbacks run on the loop thread.
+ */
+#ifndef LEDGE_NET_MSG_H
+#define LEDGE_NET_MSG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct loop;
+struct msg_server;
+struct msg_req;
+struct msg_client;
+struct msg_pub;
+struct msg_sub;
+
+/* Certificates for tls+tcp:// (PEM files).  All three are needed. */
+struct msg_tls {
+	const char *cert;
+	const char *key;
+	const char *ca;
+};
+
+/* Largest message accepted (bigger ones are dropped by the transport). */
+#define MSG_MAX_BYTES (64u << 20)
+
+/* --- server -------------------------------------------------------- */
+
+typedef void (*msg_handler)(void *arg, struct msg_req *req);
+
+/*
+ * Listen on `url` and hand each request to `fn` on the loop thread.  tls
+ * may be NULL (then tls+tcp:// is refused).  Returns 0, or -1 with a
+ * reason in err.
+ */
+int msg_server_new(struct loop *l, const char *url, const struct msg_tls *tls,
+    msg_handler fn, void *arg, struct msg_server **out, char *err,
+    size_t errlen);
+
+/* Stop listening; requests not yet answered are dropped (the client sees
+ * a timeout).  Loop thread. */
+void msg_server_free(struct msg_server *s);
+
+/* The request's bytes (valid until msg_reply). */
+const void *msg_req_data(const struct msg_req *r, size_t *len);
+
+/* Answer a request and free it.  Loop thread. */
+void msg_reply(struct msg_req *r, const void *data, size_t len);
+
+/* --- client -------------------------------------------------------- */
+
+/* Errors given to reply callbacks (0 = a reply arrived). */
+enum msg_err {
+	MSG_OK = 0,
+	MSG_ETIMEDOUT = 1, /* no reply in time (peer down, or slow) */
+	MSG_ECLOSED = 2,   /* the client was freed */
+	MSG_ENOMEM = 3,
+	MSG_EPROTO = 4, /* bad URL, or a TLS/transport setup error */
+};
+
+typedef void (*msg_reply_cb)(void *arg, int err, const void *data, size_t len);
+
+/*
+ * A client for `url`.  It dials in the background and keeps reconnecting;
+ * requests wait (up to their timeout) for a connection.
+ */
+int msg_client_new(struct loop *l, const char *url, const struct msg_tls *tls,
+    struct msg_client **out, char *err, size_t errlen);
+
+/* Free; outstanding requests complete with MSG_ECLOSED.  Loop thread. */
+void msg_client_free(struct msg_client *c);
+
+/*
+ * Send a request; `cb` runs exactly once on the loop thread with the reply
+ * (data valid during the call) or an error.  cb may be NULL: the reply
+ * is not waited for (dropped when it comes).  Any thread.
+ */
+void msg_call(struct msg_client *c, const void *data, size_t len,
+    uint32_t timeout_ms, msg_reply_cb cb, void *arg);
+
+/* The URL a client talks to. */
+const char *msg_client_url(const struct msg_client *c);
+
+/*
+ * One request without a loop (for the CLI): dial, send, wait for the
+ * reply.  On MSG_OK *reply is malloc'd (caller frees).  err gets a reason
+ * on failure.
+ */
+int msg_call_sync(const char *url, const struct msg_tls *tls, const void *data,
+    size_t len, uint32_t timeout_ms, void **reply, size_t *rlen, char *err,
+    size_t errlen);
+
+/* --- publish / subscribe ------------------------------------------- */
+
+/*
+ * A publisher that dials `url` (where a subscriber listens) and sends
+ * messages that are dropped when nobody listens or the link is slow (for
+ * heartbeats and logs, where the next one supersedes).
+ */
+int msg_pub_new(const char *url, const struct msg_tls *tls,
+    struct msg_pub **out, char *err, size_t errlen);
+void msg_pub_free(struct msg_pub *p);
+/* Any thread. */
+void msg_publish(struct msg_pub *p, const void *data, size_t len);
+
+typedef void (*msg_sub_cb)(void *arg, const void *data, size_t len);
+
+/* A subscriber listening on `url`; every message goes to cb (loop thread). */
+int msg_sub_new(struct loop *l, const char *url, const struct msg_tls *tls,
+    msg_sub_cb cb, void *arg, struct msg_sub **out, char *err, size_t errlen);
+void msg_sub_free(struct msg_sub *s);
+
+/*
+ * The address a domain's heartbeats and logs go to, derived from a
+ * request address: tcp/tls+tcp port + 1, ipc path + ".pub", inproc name +
+ * ".pub".  Writes into buf; -1 if the URL cannot be derived.
+ */
+int msg_pub_url(const char *url, char *buf, size_t len);
+
+/* --- channel ------------------------------------------------------ */
+
+/*
+ * A channel between two processes of one machine (nng pair0, for
+ * ipc:// addresses): one side listens, the other dials; messages go both
+ * ways, in order.  Blocking calls, for a thread that may wait (a worker
+ * supervising a function host, the host itself); no loop.
+ *
+ * Errors: 0, or -1 with the reason in err (msg_chan_listen/dial);
+ * msg_chan_send: 0 or -1 (the peer is gone or did not take it within
+ * 5 s); msg_chan_recv: 0 with a malloc'd message the caller frees, 1 when
+ * nothing came within timeout_ms, -1 on a closed or broken channel.
+ * Threads: one thread at a time per channel.
+ */
+struct msg_chan;
+int msg_chan_listen(
+    const char *url, struct msg_chan **out, char *err, size_t errlen);
+int msg_chan_dial(
+    const char *url, struct msg_chan **out, char *err, size_t errlen);
+int msg_chan_send(struct msg_chan *c, const void *data, size_t len);
+int msg_chan_recv(struct msg_chan *c, int timeout_ms, void **data, size_t *len);
+void msg_chan_free(struct msg_chan *c);
+
+/*
+ * At the end of a process, after every socket above is freed: wait for
+ * the transport's background clean-up of closed sockets to finish and
+ * release its global resources (so that leak checkers see nothing).  No
+ * msg_* call may follow, and nothing else in the process may use nng
+ * (Criterion does, in test programs: not there).
+ */
+void msg_fini(void);
+
+#endif

@@ -1,0 +1,846 @@
+/*
+ * commit.c - the committer thread.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/hmap.h"
+#include "node/node_call.h"
+#include "node/commit.h"
+
+struct commit {
+	struct store *store;
+	struct rlog *log;
+	void (*on_fatal)(void *, const char *);
+	void *fatal_arg;
+	pthread_t th;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct commit_rec *head, *tail;
+	uint64_t next_seq; /* under mu */
+	bool stopping;
+	bool stopped;           /* thread gone: submissions fail fast */
+	pthread_cond_t idle_cv; /* signalled after each batch finishes */
+	uint64_t finished;      /* seq of the last finished record, mu */
+	_Atomic uint64_t durable;
+	_Atomic uint64_t last_seq;
+	uint64_t max_qid; /* committer thread only */
+
+	struct hmap qputs; /* committer thread only */
+	struct commit_stats stats;
+	pthread_mutex_t stats_mu;
+	/* outbox numbering, committer thread only */
+	struct hmap obx_next; /* peer (4 bytes) -> struct obx_peer */
+	void (*on_outbox)(void *, uint32_t, uint64_t, const void *, size_t);
+	void *outbox_arg;
+	/* replication: id (4 bytes) -> struct repl_target, under repl_mu */
+	pthread_mutex_t repl_mu;
+	struct hmap repl;
+	_Atomic size_t nrepl;
+};
+
+struct repl_target {
+	unsigned char key[4];
+	char *name;
+	size_t npeers;
+	uint32_t peers[];
+};
+
+/* The writes of one record to one replicated target (committer thread). */
+struct repl_buf {
+	struct repl_target *t;
+	unsigned char *data;
+	size_t len, cap;
+};
+
+struct obx_peer {
+	unsigned char key[4];
+	uint64_t next; /* last number handed out */
+	bool touched;  /* in this batch */
+};
+
+#define OP_HDR 10
+
+struct commit_rec *
+commit_rec_new(void)
+{
+	return calloc(1, sizeof(struct commit_rec));
+}
+
+void
+commit_rec_free(struct commit_rec *r)
+{
+	if (r != NULL) {
+		free(r->ops);
+		free(r);
+	}
+}
+
+static unsigned char *
+rec_append(struct commit_rec *r, enum store_db db, int op, const void *key,
+    size_t klen, size_t vlen)
+{
+	size_t need = OP_HDR + klen + vlen;
+	unsigned char *p;
+
+	if (klen > UINT32_MAX || vlen > UINT32_MAX) {
+		return NULL;
+	}
+	if (r->cap - r->len < need) {
+		size_t ncap = r->cap ? r->cap * 2 : 256;
+		while (ncap - r->len < need) {
+			ncap *= 2;
+		}
+		if ((p = realloc(r->ops, ncap)) == NULL) {
+			return NULL;
+		}
+		r->ops = p;
+		r->cap = ncap;
+	}
+	p = r->ops + r->len;
+	p[0] = (unsigned char)db;
+	p[1] = (unsigned char)op;
+	store_be32(p + 2, (uint32_t)klen);
+	store_be32(p + 6, (uint32_t)vlen);
+	memcpy(p + OP_HDR, key, klen);
+	r->len += need;
+	if (db == STORE_QUEUE && op == REC_PUT && klen >= 8) {
+		uint64_t q = store_rd64((const unsigned char *)key + klen - 8);
+		if (q > r->max_qid) {
+			r->max_qid = q;
+		}
+	}
+	return p + OP_HDR + klen;
+}
+
+int
+commit_rec_put(struct commit_rec *r, enum store_db db, const void *key,
+    size_t klen, const void *val, size_t vlen)
+{
+	unsigned char *p = rec_append(r, db, REC_PUT, key, klen, vlen);
+	if (p == NULL) {
+		return LEDGE_ENOMEM;
+	}
+	if (vlen) {
+		memcpy(p, val, vlen);
+	}
+	return LEDGE_OK;
+}
+
+unsigned char *
+commit_rec_put_reserve(struct commit_rec *r, enum store_db db, const void *key,
+    size_t klen, size_t vlen)
+{
+	return rec_append(r, db, REC_PUT, key, klen, vlen);
+}
+
+int
+commit_rec_del_if(struct commit_rec *r, enum store_db db, const void *key,
+    size_t klen, const void *prefix, size_t plen)
+{
+	unsigned char *p = rec_append(r, db, REC_DELIF, key, klen, plen);
+	if (p == NULL) {
+		return LEDGE_ENOMEM;
+	}
+	if (plen) {
+		memcpy(p, prefix, plen);
+	}
+	return LEDGE_OK;
+}
+
+int
+commit_rec_outbox(
+    struct commit_rec *r, uint32_t peer, const void *data, size_t len)
+{
+	unsigned char key[12] = { 0 };
+	unsigned char *p;
+	store_be32(key, peer);
+	/* The committer writes the sequence into the last 8 key bytes. */
+	p = rec_append(r, STORE_OUTBOX, REC_OUTBOX, key, sizeof key, len);
+	if (p == NULL) {
+		return LEDGE_ENOMEM;
+	}
+	if (len) {
+		memcpy(p, data, len);
+	}
+	return LEDGE_OK;
+}
+
+void
+commit_set_outbox_hook(struct commit *c,
+    void (*fn)(void *, uint32_t, uint64_t, const void *, size_t), void *arg)
+{
+	c->on_outbox = fn;
+	c->outbox_arg = arg;
+}
+
+/* The numbering state of a peer, loaded from meta on first use. */
+static struct obx_peer *
+obx_peer(struct commit *c, const unsigned char *peer)
+{
+	struct obx_peer *o = hmap_get(&c->obx_next, peer, 4);
+	if (o == NULL && (o = calloc(1, sizeof *o)) != NULL) {
+		char name[16];
+		memcpy(o->key, peer, 4);
+		snprintf(name, sizeof name, "obx%08x", store_rd32(peer));
+		o->next = store_meta_get_u64(c->store, name);
+		if (hmap_put(&c->obx_next, o->key, 4, o, NULL) != 0) {
+			free(o);
+			o = NULL;
+		}
+	}
+	return o;
+}
+
+int
+commit_rec_del_prefix(
+    struct commit_rec *r, enum store_db db, const void *prefix, size_t plen)
+{
+	return rec_append(r, db, REC_DELPREFIX, prefix, plen, 0) ? LEDGE_OK
+	                                                         : LEDGE_ENOMEM;
+}
+
+int
+commit_rec_snapshot(struct commit_rec *r, uint32_t id)
+{
+	unsigned char key[4];
+	store_be32(key, id);
+	return rec_append(r, STORE_STATE, REC_SNAPSHOT, key, 4, 0)
+	    ? LEDGE_OK
+	    : LEDGE_ENOMEM;
+}
+
+int
+commit_set_replicas(struct commit *c, uint32_t id, const char *name,
+    const uint32_t *peers, size_t npeers)
+{
+	unsigned char key[4];
+	struct repl_target *t = NULL, *old;
+
+	store_be32(key, id);
+	if (npeers > 0) {
+		if ((t = calloc(1, sizeof *t + npeers * sizeof *peers)) ==
+		        NULL ||
+		    (t->name = strdup(name)) == NULL) {
+			free(t);
+			return LEDGE_ENOMEM;
+		}
+		memcpy(t->key, key, 4);
+		memcpy(t->peers, peers, npeers * sizeof *peers);
+		t->npeers = npeers;
+	}
+	pthread_mutex_lock(&c->repl_mu);
+	old = hmap_del(&c->repl, key, 4);
+	if (t != NULL && hmap_put(&c->repl, t->key, 4, t, NULL) != 0) {
+		free(t->name);
+		free(t);
+		t = NULL;
+		pthread_mutex_unlock(&c->repl_mu);
+		return LEDGE_ENOMEM;
+	}
+	atomic_store(&c->nrepl, c->repl.count);
+	pthread_mutex_unlock(&c->repl_mu);
+	if (old != NULL) {
+		free(old->name);
+		free(old);
+	}
+	return LEDGE_OK;
+}
+
+static int
+rb_add(struct repl_buf *rb, int db, int op, const void *key, size_t klen,
+    const void *val, size_t vlen)
+{
+	size_t need = OP_HDR + klen + vlen;
+	unsigned char *p;
+	if (rb->cap - rb->len < need) {
+		size_t ncap = rb->cap ? rb->cap * 2 : 256;
+		while (ncap - rb->len < need) {
+			ncap *= 2;
+		}
+		if ((p = realloc(rb->data, ncap)) == NULL) {
+			return LEDGE_ENOMEM;
+		}
+		rb->data = p;
+		rb->cap = ncap;
+	}
+	p = rb->data + rb->len;
+	p[0] = (unsigned char)db;
+	p[1] = (unsigned char)op;
+	store_be32(p + 2, (uint32_t)klen);
+	store_be32(p + 6, (uint32_t)vlen);
+	if (klen) {
+		memcpy(p + OP_HDR, key, klen);
+	}
+	if (vlen) {
+		memcpy(p + OP_HDR + klen, val, vlen);
+	}
+	rb->len += need;
+	return LEDGE_OK;
+}
+
+struct snap {
+	struct repl_buf *rb;
+	int db;
+	int rv;
+};
+
+static int
+snap_one(void *arg, ledge_bytes key, ledge_bytes val)
+{
+	struct snap *s = arg;
+	s->rv = rb_add(s->rb, s->db, REC_PUT, (const char *)key.data + 4,
+	    key.len - 4, val.data, val.len);
+	return s->rv != LEDGE_OK;
+}
+
+static struct repl_buf *
+rb_for(struct repl_buf **bufs, size_t *n, struct repl_target *t)
+{
+	struct repl_buf *grown;
+	for (size_t i = 0; i < *n; i++) {
+		if ((*bufs)[i].t == t) {
+			return &(*bufs)[i];
+		}
+	}
+	if ((grown = realloc(*bufs, (*n + 1) * sizeof *grown)) == NULL) {
+		return NULL;
+	}
+	*bufs = grown;
+	grown[*n] = (struct repl_buf) { t, NULL, 0, 0 };
+	return &grown[(*n)++];
+}
+
+/*
+ * Before record r is applied (earlier records of the batch are, in b):
+ * append to r one outbox entry per replica of every replicated target it
+ * writes.  Committer thread.
+ */
+static int
+repl_expand(struct commit *c, struct store_batch *b, struct commit_rec *r)
+{
+	struct repl_buf *bufs = NULL;
+	size_t nbufs = 0, end = r->len;
+	int rv = LEDGE_OK;
+
+	pthread_mutex_lock(&c->repl_mu);
+	for (size_t off = 0; off < end && rv == LEDGE_OK;) {
+		unsigned char *p = r->ops + off;
+		uint32_t klen = store_rd32(p + 2);
+		uint32_t vlen = store_rd32(p + 6);
+		unsigned char *key = p + OP_HDR;
+		struct repl_target *t;
+		struct repl_buf *rb;
+		off += OP_HDR + klen + vlen;
+		if ((p[0] != STORE_STATE && p[0] != STORE_QUEUE) || klen < 4 ||
+		    (t = hmap_get(&c->repl, key, 4)) == NULL) {
+			continue;
+		}
+		if ((rb = rb_for(&bufs, &nbufs, t)) == NULL) {
+			rv = LEDGE_ENOMEM;
+			break;
+		}
+		if (p[1] == REC_SNAPSHOT) {
+			static const int dbs[] = { STORE_STATE, STORE_QUEUE };
+			for (size_t i = 0; i < 2 && rv == LEDGE_OK; i++) {
+				struct snap sn = { rb, dbs[i], LEDGE_OK };
+				rv = rb_add(rb, dbs[i], REC_DELPREFIX, NULL, 0,
+				    NULL, 0);
+				if (rv == LEDGE_OK) {
+					rv = store_batch_scan(
+					    b, dbs[i], key, 4, snap_one, &sn);
+					rv = rv == LEDGE_OK ? sn.rv : rv;
+				}
+			}
+		} else if (p[1] == REC_PUT || p[1] == REC_DEL ||
+		    p[1] == REC_DELIF || p[1] == REC_DELPREFIX) {
+			rv = rb_add(rb, p[0], p[1], key + 4, klen - 4,
+			    key + klen, vlen);
+		}
+	}
+	for (size_t i = 0; i < nbufs && rv == LEDGE_OK; i++) {
+		struct repl_buf *rb = &bufs[i];
+		size_t nlen = strlen(rb->t->name) + 1;
+		if (rb->len == 0) {
+			continue; /* only cancelled operations */
+		}
+		unsigned char okey[12] = { 0 };
+		for (size_t k = 0; k < rb->t->npeers && rv == LEDGE_OK; k++) {
+			unsigned char *e;
+			store_be32(okey, rb->t->peers[k]);
+			e = rec_append(r, STORE_OUTBOX, REC_OUTBOX, okey,
+			    sizeof okey, 2 + nlen + rb->len);
+			if (e == NULL) {
+				rv = LEDGE_ENOMEM;
+				break;
+			}
+			e[0] = (unsigned char)(nlen >> 8);
+			e[1] = (unsigned char)nlen;
+			e[2] = REPL_MARK;
+			memcpy(e + 3, rb->t->name, nlen - 1);
+			memcpy(e + 2 + nlen, rb->data, rb->len);
+		}
+	}
+	pthread_mutex_unlock(&c->repl_mu);
+	for (size_t i = 0; i < nbufs; i++) {
+		free(bufs[i].data);
+	}
+	free(bufs);
+	return rv;
+}
+
+struct del_prefix {
+	struct store_batch *b;
+	enum store_db db;
+	int rv;
+};
+
+static int
+del_scanned(void *arg, ledge_bytes key, ledge_bytes val)
+{
+	struct del_prefix *d = arg;
+	(void)val;
+	d->rv = store_batch_del(d->b, d->db, key.data, key.len);
+	return d->rv != LEDGE_OK;
+}
+
+int
+commit_rec_del(
+    struct commit_rec *r, enum store_db db, const void *key, size_t klen)
+{
+	return rec_append(r, db, REC_DEL, key, klen, 0) ? LEDGE_OK
+	                                                : LEDGE_ENOMEM;
+}
+
+static void finish(struct commit *c, struct commit_rec *batch, int err);
+
+uint64_t
+commit_submit(struct commit *c, struct commit_rec *r)
+{
+	uint64_t seq;
+	bool wake;
+
+	r->next = NULL;
+	pthread_mutex_lock(&c->mu);
+	if (c->stopped) {
+		pthread_mutex_unlock(&c->mu);
+		finish(c, r, LEDGE_ECLOSED);
+		return 0;
+	}
+	seq = r->seq = ++c->next_seq;
+	wake = c->head == NULL;
+	if (c->tail) {
+		c->tail->next = r;
+	} else {
+		c->head = r;
+	}
+	c->tail = r;
+	atomic_store_explicit(&c->last_seq, seq, memory_order_release);
+	pthread_mutex_unlock(&c->mu);
+	if (wake) {
+		pthread_cond_signal(&c->cv);
+	}
+	return seq;
+}
+
+uint64_t
+commit_durable(struct commit *c)
+{
+	return atomic_load_explicit(&c->durable, memory_order_acquire);
+}
+
+uint64_t
+commit_last_seq(struct commit *c)
+{
+	return atomic_load_explicit(&c->last_seq, memory_order_acquire);
+}
+
+void
+commit_get_stats(struct commit *c, struct commit_stats *out)
+{
+	pthread_mutex_lock(&c->stats_mu);
+	*out = c->stats;
+	pthread_mutex_unlock(&c->stats_mu);
+}
+
+/*
+ * First pass over a batch: a queue put followed by a delete of the same
+ * id (an event emitted and consumed within the batch) becomes two NOPs.
+ */
+static size_t
+cancel_pairs(struct commit *c, struct commit_rec *batch)
+{
+	size_t cancelled = 0;
+	hmap_clear(&c->qputs);
+	for (struct commit_rec *r = batch; r != NULL; r = r->next) {
+		for (size_t off = 0; off < r->len;) {
+			unsigned char *p = r->ops + off;
+			uint32_t klen = store_rd32(p + 2);
+			uint32_t vlen = store_rd32(p + 6);
+			if (p[0] == STORE_QUEUE && klen == STORE_QKEY) {
+				if (p[1] == REC_PUT) {
+					hmap_put(&c->qputs, p + OP_HDR,
+					    STORE_QKEY, p, NULL);
+				} else if (p[1] == REC_DEL) {
+					unsigned char *put = hmap_del(
+					    &c->qputs, p + OP_HDR, STORE_QKEY);
+					if (put != NULL) {
+						put[1] = REC_NOP;
+						p[1] = REC_NOP;
+						cancelled += 2;
+					}
+				}
+			}
+			off += OP_HDR + klen + vlen;
+		}
+	}
+	return cancelled;
+}
+
+/* Delete key only if its value starts with `prefix`. */
+static int
+del_if(struct store_batch *b, enum store_db db, const void *key, size_t klen,
+    const void *prefix, size_t plen)
+{
+	ledge_bytes cur;
+	int rv = store_batch_get(b, db, key, klen, &cur);
+	if (rv == LEDGE_ENOENT) {
+		return LEDGE_OK;
+	}
+	if (rv != LEDGE_OK) {
+		return rv;
+	}
+	if (cur.len < plen || memcmp(cur.data, prefix, plen) != 0) {
+		return LEDGE_OK;
+	}
+	return store_batch_del(b, db, key, klen);
+}
+
+static int
+apply(struct commit *c, struct commit_rec *batch, size_t *nops)
+{
+	struct store_batch *b;
+	int rv = store_batch_begin(c->store, &b);
+	uint64_t max_qid = c->max_qid;
+
+	if (rv != LEDGE_OK) {
+		return rv;
+	}
+	for (struct commit_rec *r = batch; r != NULL && rv == LEDGE_OK;
+	     r = r->next) {
+		if (atomic_load_explicit(&c->nrepl, memory_order_relaxed) > 0 &&
+		    (rv = repl_expand(c, b, r)) != LEDGE_OK) {
+			break;
+		}
+		for (size_t off = 0; off < r->len && rv == LEDGE_OK;) {
+			unsigned char *p = r->ops + off;
+			uint32_t klen = store_rd32(p + 2);
+			uint32_t vlen = store_rd32(p + 6);
+			unsigned char *key = p + OP_HDR;
+			if (p[1] == REC_PUT) {
+				rv = store_batch_put(
+				    b, p[0], key, klen, key + klen, vlen);
+				(*nops)++;
+			} else if (p[1] == REC_DEL) {
+				rv = store_batch_del(b, p[0], key, klen);
+				(*nops)++;
+			} else if (p[1] == REC_DELIF) {
+				rv = del_if(
+				    b, p[0], key, klen, key + klen, vlen);
+				(*nops)++;
+			} else if (p[1] == REC_DELPREFIX) {
+				struct del_prefix d = { b, p[0], LEDGE_OK };
+				rv = store_batch_scan(
+				    b, p[0], key, klen, del_scanned, &d);
+				rv = rv == LEDGE_OK ? d.rv : rv;
+				(*nops)++;
+			} else if (p[1] == REC_OUTBOX) {
+				struct obx_peer *o = obx_peer(c, key);
+				if (o == NULL) {
+					rv = LEDGE_ENOMEM;
+				} else {
+					store_be64(key + 4, ++o->next);
+					o->touched = true;
+					rv = store_batch_put(b, STORE_OUTBOX,
+					    key, klen, key + klen, vlen);
+					(*nops)++;
+				}
+			}
+			off += OP_HDR + klen + vlen;
+		}
+		if (r->max_qid > max_qid) {
+			max_qid = r->max_qid;
+		}
+	}
+	/* Queue ids must never repeat, even once the queue is empty. */
+	if (rv == LEDGE_OK && max_qid > c->max_qid) {
+		rv = store_meta_put_u64(b, "next_qid", max_qid + 1);
+	}
+	/* Neither may outbox numbers, per peer. */
+	struct hmap_slot *sl;
+	size_t pos = 0;
+	while (rv == LEDGE_OK && (sl = hmap_next(&c->obx_next, &pos)) != NULL) {
+		struct obx_peer *o = sl->value;
+		if (o->touched) {
+			char name[16];
+			snprintf(
+			    name, sizeof name, "obx%08x", store_rd32(o->key));
+			rv = store_meta_put_u64(b, name, o->next);
+			o->touched = false;
+		}
+	}
+	if (rv != LEDGE_OK) {
+		store_batch_abort(b);
+		return rv;
+	}
+	if ((rv = store_batch_commit(b)) == LEDGE_OK) {
+		c->max_qid = max_qid;
+	}
+	return rv;
+}
+
+static void
+finish(struct commit *c, struct commit_rec *batch, int err)
+{
+	while (batch != NULL) {
+		struct commit_rec *next = batch->next;
+		if (err == LEDGE_OK && c->on_outbox != NULL) {
+			for (size_t off = 0; off < batch->len;) {
+				unsigned char *p = batch->ops + off;
+				uint32_t klen = store_rd32(p + 2);
+				uint32_t vlen = store_rd32(p + 6);
+				if (p[1] == REC_OUTBOX) {
+					c->on_outbox(c->outbox_arg,
+					    store_rd32(p + OP_HDR),
+					    store_rd64(p + OP_HDR + 4),
+					    p + OP_HDR + klen, vlen);
+				}
+				off += OP_HDR + klen + vlen;
+			}
+		}
+		if (batch->call != NULL) {
+			/* The reply was staged in the call before the record
+			 * was queued; now it may go out. */
+			node_call_notify(batch->call, err);
+			node_call_unref(batch->call);
+		}
+		if (batch->done != NULL) {
+			batch->done(batch->arg, err);
+		}
+		commit_rec_free(batch);
+		batch = next;
+	}
+}
+
+static void
+mark_finished(struct commit *c, uint64_t seq)
+{
+	pthread_mutex_lock(&c->mu);
+	c->finished = seq;
+	pthread_cond_broadcast(&c->idle_cv);
+	pthread_mutex_unlock(&c->mu);
+}
+
+/* Release a durable list of records: mark, count, complete. */
+static void
+release(struct commit *c, struct commit_rec *list, int err)
+{
+	uint64_t last = 0;
+	for (struct commit_rec *r = list; r != NULL; r = r->next) {
+		last = r->seq;
+	}
+	if (list == NULL) {
+		return;
+	}
+	if (err == LEDGE_OK) {
+		atomic_store_explicit(&c->durable, last, memory_order_release);
+	}
+	finish(c, list, err);
+	mark_finished(c, last);
+}
+
+static void
+append(struct commit_rec **list, struct commit_rec *more)
+{
+	while (*list != NULL) {
+		list = &(*list)->next;
+	}
+	*list = more;
+}
+
+/*
+ * The committer.  A committed batch is "held" until its meta page is on
+ * disk (see store_sync): the next commit's sync puts it there, or, when
+ * nothing else is queued, an explicit sync.  Under load that is one sync
+ * per batch, and no completion ever runs before its effects are durable.
+ */
+static void *
+run(void *arg)
+{
+	struct commit *c = arg;
+	struct commit_rec *held = NULL;
+
+	for (;;) {
+		struct commit_rec *batch;
+		size_t nrec = 0, nops = 0, cancelled = 0;
+		bool any = false;
+		int rv = LEDGE_OK;
+
+		pthread_mutex_lock(&c->mu);
+		if (c->head == NULL && held != NULL) {
+			pthread_mutex_unlock(&c->mu);
+			rv = store_sync(c->store);
+			if (rv != LEDGE_OK) {
+				c->on_fatal(c->fatal_arg, "sync failed");
+			}
+			release(c, held, rv);
+			held = NULL;
+			continue;
+		}
+		while (c->head == NULL && !c->stopping) {
+			pthread_cond_wait(&c->cv, &c->mu);
+		}
+		if (c->head == NULL) {
+			/* From now on submissions fail fast (commit_submit). */
+			c->stopped = true;
+			pthread_cond_broadcast(&c->idle_cv);
+			pthread_mutex_unlock(&c->mu);
+			break;
+		}
+		batch = c->head;
+		c->head = c->tail = NULL;
+		pthread_mutex_unlock(&c->mu);
+
+		for (struct commit_rec *r = batch; r != NULL; r = r->next) {
+			nrec++;
+			any |= r->len > 0;
+		}
+		if (any) {
+			cancelled = cancel_pairs(c, batch);
+			rv = apply(c, batch, &nops);
+		}
+		if (rv != LEDGE_OK) {
+			rlog_write(c->log, RLOG_ERROR, NULL,
+			    "store commit failed: %s", ledge_strerror(rv));
+			c->on_fatal(c->fatal_arg, ledge_strerror(rv));
+			release(c, held, rv);
+			held = NULL;
+			release(c, batch, rv);
+			continue;
+		}
+		pthread_mutex_lock(&c->stats_mu);
+		c->stats.batches += any;
+		c->stats.records += nrec;
+		c->stats.ops += nops;
+		c->stats.cancelled += cancelled;
+		pthread_mutex_unlock(&c->stats_mu);
+		if (any) {
+			/* This commit synced: what was held is durable. */
+			release(c, held, LEDGE_OK);
+			held = batch;
+		} else if (held != NULL) {
+			/* Nothing to write, but ordered after what is held. */
+			append(&held, batch);
+		} else {
+			release(c, batch, LEDGE_OK);
+		}
+	}
+	return NULL;
+}
+
+int
+commit_start(struct commit **cp, struct store *store, struct rlog *log,
+    void (*on_fatal)(void *, const char *), void *fatal_arg)
+{
+	struct commit *c = calloc(1, sizeof *c);
+	if (c == NULL) {
+		return LEDGE_ENOMEM;
+	}
+	c->store = store;
+	c->log = log;
+	c->on_fatal = on_fatal;
+	c->fatal_arg = fatal_arg;
+	/* The store keeps the next id; max_qid is the highest one used. */
+	uint64_t next = store_meta_get_u64(store, "next_qid");
+	c->max_qid = next ? next - 1 : 0;
+	hmap_init(&c->qputs);
+	hmap_init(&c->obx_next);
+	hmap_init(&c->repl);
+	pthread_mutex_init(&c->repl_mu, NULL);
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_mutex_init(&c->stats_mu, NULL);
+	pthread_cond_init(&c->cv, NULL);
+	pthread_cond_init(&c->idle_cv, NULL);
+	if (pthread_create(&c->th, NULL, run, c) != 0) {
+		pthread_cond_destroy(&c->idle_cv);
+		pthread_cond_destroy(&c->cv);
+		pthread_mutex_destroy(&c->mu);
+		pthread_mutex_destroy(&c->stats_mu);
+		free(c);
+		return LEDGE_ENOMEM;
+	}
+	*cp = c;
+	return LEDGE_OK;
+}
+
+void
+commit_flush(struct commit *c)
+{
+	pthread_mutex_lock(&c->mu);
+	while (!c->stopped && c->finished < c->next_seq) {
+		pthread_cond_wait(&c->idle_cv, &c->mu);
+	}
+	pthread_mutex_unlock(&c->mu);
+}
+
+void
+commit_stop(struct commit *c)
+{
+	if (c == NULL) {
+		return;
+	}
+	pthread_mutex_lock(&c->mu);
+	if (c->stopped) {
+		pthread_mutex_unlock(&c->mu);
+		return;
+	}
+	c->stopping = true;
+	pthread_cond_signal(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+	pthread_join(c->th, NULL);
+	pthread_mutex_lock(&c->mu);
+	c->stopped = true;
+	pthread_cond_broadcast(&c->idle_cv);
+	pthread_mutex_unlock(&c->mu);
+}
+
+void
+commit_free(struct commit *c)
+{
+	if (c == NULL) {
+		return;
+	}
+	commit_stop(c);
+	hmap_fini(&c->qputs);
+	struct hmap_slot *sl;
+	size_t pos = 0;
+	while ((sl = hmap_next(&c->obx_next, &pos)) != NULL) {
+		free(sl->value);
+	}
+	hmap_fini(&c->obx_next);
+	pos = 0;
+	while ((sl = hmap_next(&c->repl, &pos)) != NULL) {
+		struct repl_target *t = sl->value;
+		free(t->name);
+		free(t);
+	}
+	hmap_fini(&c->repl);
+	pthread_mutex_destroy(&c->repl_mu);
+	pthread_cond_destroy(&c->idle_cv);
+	pthread_cond_destroy(&c->cv);
+	pthread_mutex_destroy(&c->mu);
+	pthread_mutex_destroy(&c->stats_mu);
+	free(c);
+}

@@ -1,0 +1,192 @@
+/*
+ * commit.h - group commit: the one thread that writes the store.
+ *
+ * Handlers never write LMDB themselves.  When a handler returns LEDGE_OK
+ * its effects become a record: state writes, the deletion of the durable
+ * event it consumed, the durable events it emitted.  Records get a
+ * sequence number in submission order; the committer applies everything
+ * queued in one LMDB write transaction (one fsync for the lot) and then
+ * runs the records' completions (HTTP answers, acknowledgements) in order.
+ *
+ * The effects of one record are never split across transactions, and
+ * records commit in sequence order, so after a crash the store holds a
+ * prefix of the records: if an event's effects are there, so are the
+ * effects of every event it depended on.  That is what lets the node hand
+ * an emitted event to the next instance before its record is durable
+ * (early release), while still never answering the outside world about
+ * an effect that a crash could undo.
+ *
+ * A queue put and the matching queue delete that fall into the same batch
+ * cancel out without touching LMDB.
+ *
+ * A failed commit leaves no safe way on (later records already built on
+ * it), so the committer reports it and the node exits; a restart
+ * recovers the last durable state, exactly as after a crash.
+ *
+ * Threads: commit_submit and commit_durable from any thread.
+ */
+#ifndef LEDGE_NODE_COMMIT_H
+#define LEDGE_NODE_COMMIT_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/rlog.h"
+#include "store/store.h"
+
+struct node_call;
+
+enum rec_op {
+	REC_PUT = 1,
+	REC_DEL = 2,
+	REC_NOP = 3,    /* cancelled within a batch */
+	REC_DELIF = 4,  /* delete if the value starts with the given bytes */
+	REC_OUTBOX = 5, /* append to a peer's outbox (see commit_rec_outbox) */
+	REC_SNAPSHOT = 6,  /* a target's state and queue to its replicas */
+	REC_DELPREFIX = 7, /* delete every key that starts with the key */
+};
+
+/*
+ * Replication.  For a target with replicas (commit_set_replicas), every
+ * record's writes to its state and queue (STORE_STATE and STORE_QUEUE
+ * keys that start with its id) are also appended, in the same
+ * transaction, to the outbox of each replica node as one entry: a link
+ * entry (links.h) whose target is REPL_MARK followed by the target's
+ * name, and whose body is the record's operations on that target in the
+ * packed form below, with the 4-byte id taken off each key:
+ *
+ *     [u8 db][u8 op][u32 klen][u32 vlen][key][value]   (big-endian)
+ *
+ * op is REC_PUT, REC_DEL, REC_DELIF or REC_DELPREFIX (key empty: all of
+ * the target's entries in db).  The links deliver entries in order and
+ * exactly once, so a replica applies the primary's committed history in
+ * order, record by record.  A snapshot (commit_rec_snapshot) sends the
+ * whole state and queue, after a DELPREFIX of both.
+ */
+#define REPL_MARK 0x01
+
+/* One record: a packed list of operations plus what to do once durable. */
+struct commit_rec {
+	struct commit_rec *next;
+	uint64_t seq;
+	unsigned char *ops; /* [u8 db][u8 op][u32 klen][u32 vlen][key][val]* */
+	size_t len, cap;
+	uint64_t max_qid; /* highest queue id put by this record */
+	/* once durable (err = LEDGE_OK) or failed */
+	struct node_call *call; /* external call to complete (one ref) */
+	void (*done)(void *arg, int err);
+	void *arg;
+};
+
+struct commit;
+
+/*
+ * Start the committer thread on `store`.  `on_fatal` is called (on the
+ * committer thread) when a commit fails; it must not return normally to
+ * more commits - the node exits.
+ */
+int commit_start(struct commit **cp, struct store *store, struct rlog *log,
+    void (*on_fatal)(void *arg, const char *why), void *fatal_arg);
+
+/*
+ * Wait until everything submitted so far is committed and its completions
+ * have run.  Any thread but the committer's.
+ */
+void commit_flush(struct commit *c);
+
+/*
+ * Who gets outbox entries once they are durable: fn(arg, peer, seq, data,
+ * len) on the committer thread, in commit order; data is valid during the
+ * call.  Set before anything is submitted.
+ */
+void commit_set_outbox_hook(struct commit *c,
+    void (*fn)(
+        void *arg, uint32_t peer, uint64_t seq, const void *data, size_t len),
+    void *arg);
+
+/*
+ * Commit what is queued and stop the thread.  Records submitted after
+ * this are not committed: their completions run at once with
+ * LEDGE_ECLOSED (what is durable already stays; the rest is redone
+ * after a restart).
+ */
+void commit_stop(struct commit *c);
+
+/* Free a stopped committer. */
+void commit_free(struct commit *c);
+
+/* A new empty record (NULL when out of memory). */
+struct commit_rec *commit_rec_new(void);
+void commit_rec_free(struct commit_rec *r);
+
+/* Append an operation; LEDGE_OK or LEDGE_ENOMEM. */
+int commit_rec_put(struct commit_rec *r, enum store_db db, const void *key,
+    size_t klen, const void *val, size_t vlen);
+int commit_rec_del(
+    struct commit_rec *r, enum store_db db, const void *key, size_t klen);
+/* Delete `key` only if, at commit time, its value starts with the
+ * `plen` bytes of `prefix` (a compare-and-delete). */
+int commit_rec_del_if(struct commit_rec *r, enum store_db db, const void *key,
+    size_t klen, const void *prefix, size_t plen);
+/*
+ * Append an event for another node to the outbox of peer `peer`.  The
+ * committer numbers outbox entries per peer in commit order (1, 2, ...,
+ * without gaps), stores them in STORE_OUTBOX under (peer, number), and once
+ * they are durable hands each to the outbox hook (commit_set_outbox_hook),
+ * in that order.
+ */
+int commit_rec_outbox(
+    struct commit_rec *r, uint32_t peer, const void *data, size_t len);
+/* Delete every key of `db` that starts with `prefix`, at commit time. */
+int commit_rec_del_prefix(
+    struct commit_rec *r, enum store_db db, const void *prefix, size_t plen);
+
+/* Send the whole state and queue of target `id` to its replicas, as of
+ * this record's place in the commit order (see REPL_MARK). */
+int commit_rec_snapshot(struct commit_rec *r, uint32_t id);
+
+/*
+ * The replicas of target `id` (named `name`, "workflow/function"): the
+ * link peers (links.h) that get its writes from now on.  npeers 0
+ * stops replication.  Any thread; takes effect for records committed
+ * after the call.  LEDGE_OK or LEDGE_ENOMEM.
+ */
+int commit_set_replicas(struct commit *c, uint32_t id, const char *name,
+    const uint32_t *peers, size_t npeers);
+
+/* Reserve room for a put whose value the caller writes at the returned
+ * pointer (vlen bytes); NULL when out of memory. */
+unsigned char *commit_rec_put_reserve(struct commit_rec *r, enum store_db db,
+    const void *key, size_t klen, size_t vlen);
+
+static inline bool
+commit_rec_empty(const struct commit_rec *r)
+{
+	return r->len == 0;
+}
+
+/*
+ * Queue a record (ownership passes); returns its sequence number.  Records
+ * without operations are fine: their completions run once everything
+ * before them is durable.
+ */
+uint64_t commit_submit(struct commit *c, struct commit_rec *r);
+
+/* The highest sequence number whose effects are durable (and visible). */
+uint64_t commit_durable(struct commit *c);
+
+/* The sequence number the next submitted record will get, minus one. */
+uint64_t commit_last_seq(struct commit *c);
+
+/* Counters for metrics. */
+struct commit_stats {
+	uint64_t batches;
+	uint64_t records;
+	uint64_t ops;
+	uint64_t cancelled;
+};
+void commit_get_stats(struct commit *c, struct commit_stats *out);
+
+#endif

@@ -1,0 +1,235 @@
+/*
+ * node_metrics.c - Prometheus text exposition of a node: events in/out,
+ * errors, busy time and a handler time histogram per instance, mailbox
+ * depths, committer batches, store size, per-link queue, retransmits and
+ * round-trip time, replication.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "platform/http.h"
+#include "node/node.h"
+#include "node/commit.h"
+#include "domain/links.h"
+#include "node/node_metrics.h"
+#include "store/store.h"
+
+struct render {
+	FILE *fp;
+	const char *node;
+	int which;
+};
+
+static void
+series(void *arg, const struct node_inst_stats *st)
+{
+	struct render *r = arg;
+	static const char *const names[] = { "ledge_instance_events_total",
+		"ledge_instance_errors_total", "ledge_instance_emitted_total",
+		"ledge_instance_busy_seconds_total", "ledge_instance_mailbox" };
+	double v = r->which == 0 ? (double)st->events
+	    : r->which == 1      ? (double)st->errors
+	    : r->which == 2      ? (double)st->emitted
+	    : r->which == 3      ? (double)st->busy_us / 1e6
+	                         : (double)st->mailbox;
+	fprintf(r->fp, "%s{node=\"%s\",instance=\"%s\"} %.9g\n",
+	    names[r->which], r->node, st->name, v);
+}
+
+static void
+histogram(void *arg, const struct node_inst_stats *st)
+{
+	struct render *r = arg;
+	static const uint32_t le[NODE_HIST_N] = NODE_HIST_BOUNDS;
+	uint64_t cum = 0;
+	for (size_t b = 0; b < NODE_HIST_N; b++) {
+		cum += st->hist[b];
+		fprintf(r->fp,
+		    "ledge_handler_seconds_bucket{node=\"%s\",instance=\"%s\","
+		    "le=\"%g\"} %llu\n",
+		    r->node, st->name, le[b] / 1e6, (unsigned long long)cum);
+	}
+	fprintf(r->fp,
+	    "ledge_handler_seconds_bucket{node=\"%s\",instance=\"%s\","
+	    "le=\"+Inf\"} %llu\n"
+	    "ledge_handler_seconds_sum{node=\"%s\",instance=\"%s\"} %.9g\n"
+	    "ledge_handler_seconds_count{node=\"%s\",instance=\"%s\"} "
+	    "%llu\n",
+	    r->node, st->name, (unsigned long long)st->events, r->node,
+	    st->name, (double)st->busy_us / 1e6, r->node, st->name,
+	    (unsigned long long)st->events);
+}
+
+/* isolation: process: host starts and failures by reason. */
+static void
+host_series(void *arg, const struct node_inst_stats *st)
+{
+	struct render *r = arg;
+	static const char *const reasons[] = { "crash", "timeout", "memory",
+		"start" };
+	const uint64_t v[] = { st->host_crashed, st->host_timeout,
+		st->host_memory, st->host_broken };
+
+	if (!st->isolated) {
+		return;
+	}
+	if (r->which == 0) {
+		fprintf(r->fp,
+		    "ledge_host_starts_total{node=\"%s\",instance=\"%s\"} "
+		    "%llu\n",
+		    r->node, st->name, (unsigned long long)st->host_starts);
+		return;
+	}
+	for (size_t i = 0; i < 4; i++) {
+		fprintf(r->fp,
+		    "ledge_host_failures_total{node=\"%s\",instance=\"%s\","
+		    "reason=\"%s\"} %llu\n",
+		    r->node, st->name, reasons[i], (unsigned long long)v[i]);
+	}
+}
+
+static void
+link_series(void *arg, const struct link_stats *st)
+{
+	struct render *r = arg;
+	switch (r->which) {
+	case 0:
+		fprintf(r->fp,
+		    "ledge_link_queued{node=\"%s\",peer=\"%s\"} %zu\n", r->node,
+		    st->peer, st->queued);
+		break;
+	case 1:
+		fprintf(r->fp,
+		    "ledge_link_batches_total{node=\"%s\",peer=\"%s\"} %llu\n",
+		    r->node, st->peer, (unsigned long long)st->batches);
+		break;
+	case 2:
+		fprintf(r->fp,
+		    "ledge_link_retransmits_total{node=\"%s\",peer=\"%s\"} "
+		    "%llu\n",
+		    r->node, st->peer, (unsigned long long)st->retransmits);
+		break;
+	default:
+		fprintf(r->fp,
+		    "ledge_link_rtt_seconds{node=\"%s\",peer=\"%s\"} %.6f\n",
+		    r->node, st->peer, (double)st->rtt_us / 1e6);
+		break;
+	}
+}
+
+int
+node_metrics_render(struct node *n, char **out, size_t *len)
+{
+	FILE *fp = open_memstream(out, len);
+	struct render r = { fp, node_name(n), 0 };
+	struct commit_stats cs;
+	static const char *const help[][3] = {
+		{ "ledge_instance_events_total", "counter",
+		    "Events handled by the instance (casts, calls, control)." },
+		{ "ledge_instance_errors_total", "counter",
+		    "Handler runs that failed." },
+		{ "ledge_instance_emitted_total", "counter",
+		    "Events the instance emitted (casts)." },
+		{ "ledge_instance_busy_seconds_total", "counter",
+		    "Time spent in the instance's handlers." },
+		{ "ledge_instance_mailbox", "gauge",
+		    "Events waiting in the instance's mailbox." },
+	};
+
+	if (fp == NULL) {
+		return -1;
+	}
+	for (r.which = 0; r.which < 5; r.which++) {
+		fprintf(fp, "# HELP %s %s\n# TYPE %s %s\n", help[r.which][0],
+		    help[r.which][2], help[r.which][0], help[r.which][1]);
+		node_foreach_instance(n, series, &r);
+	}
+	fprintf(fp,
+	    "# HELP ledge_handler_seconds Time of each handler run.\n"
+	    "# TYPE ledge_handler_seconds histogram\n");
+	node_foreach_instance(n, histogram, &r);
+	fprintf(fp,
+	    "# HELP ledge_host_starts_total Host processes started for an "
+	    "instance with isolation: process.\n"
+	    "# TYPE ledge_host_starts_total counter\n");
+	r.which = 0;
+	node_foreach_instance(n, host_series, &r);
+	fprintf(fp,
+	    "# HELP ledge_host_failures_total Host processes killed: crashed, "
+	    "past timeout_ms, past memory_mb, or could not start.\n"
+	    "# TYPE ledge_host_failures_total counter\n");
+	r.which = 1;
+	node_foreach_instance(n, host_series, &r);
+	static const char *const lhelp[][3] = {
+		{ "ledge_link_queued", "gauge",
+		    "Events for the peer not acknowledged yet." },
+		{ "ledge_link_batches_total", "counter",
+		    "Event batches sent to the peer." },
+		{ "ledge_link_retransmits_total", "counter",
+		    "Events sent to the peer more than once." },
+		{ "ledge_link_rtt_seconds", "gauge",
+		    "Smoothed round trip of a batch to the peer." },
+	};
+	struct links_totals lt;
+	for (r.which = 0; r.which < 4; r.which++) {
+		fprintf(fp, "# HELP %s %s\n# TYPE %s %s\n", lhelp[r.which][0],
+		    lhelp[r.which][2], lhelp[r.which][0], lhelp[r.which][1]);
+		links_stats(node_links(n), &lt, link_series, &r);
+	}
+	fprintf(fp,
+	    "# HELP ledge_repl_applied_total State replication entries "
+	    "applied here.\n"
+	    "# TYPE ledge_repl_applied_total counter\n"
+	    "ledge_repl_applied_total{node=\"%s\"} %llu\n"
+	    "# HELP ledge_link_forwarded_total Events passed on to the node a "
+	    "part moved to.\n"
+	    "# TYPE ledge_link_forwarded_total counter\n"
+	    "ledge_link_forwarded_total{node=\"%s\"} %llu\n",
+	    r.node, (unsigned long long)lt.repl_applied, r.node,
+	    (unsigned long long)lt.forwarded);
+	commit_get_stats(node_commit(n), &cs);
+	fprintf(fp,
+	    "# HELP ledge_commit_batches_total LMDB write transactions.\n"
+	    "# TYPE ledge_commit_batches_total counter\n"
+	    "ledge_commit_batches_total{node=\"%s\"} %llu\n"
+	    "# HELP ledge_commit_records_total Handler results committed.\n"
+	    "# TYPE ledge_commit_records_total counter\n"
+	    "ledge_commit_records_total{node=\"%s\"} %llu\n"
+	    "# HELP ledge_store_bytes Size of the node's LMDB data.\n"
+	    "# TYPE ledge_store_bytes gauge\n"
+	    "ledge_store_bytes{node=\"%s\"} %llu\n"
+	    "# HELP ledge_link_backlog Events waiting to be sent to other "
+	    "nodes.\n"
+	    "# TYPE ledge_link_backlog gauge\n"
+	    "ledge_link_backlog{node=\"%s\"} %zu\n"
+	    "# HELP ledge_node_up 1 while the node runs.\n"
+	    "# TYPE ledge_node_up gauge\n"
+	    "ledge_node_up{node=\"%s\"} 1\n",
+	    r.node, (unsigned long long)cs.batches, r.node,
+	    (unsigned long long)cs.records, r.node,
+	    (unsigned long long)store_size(node_store(n)), r.node,
+	    links_backlog(node_links(n)), r.node);
+	return fclose(fp) == 0 ? 0 : -1;
+}
+
+static void
+on_metrics(void *arg, struct http_req *req)
+{
+	char *text = NULL;
+	size_t len = 0;
+	if (node_metrics_render(arg, &text, &len) != 0) {
+		http_req_respond(req, 500, "text/plain", NULL, 0, "error\n", 6);
+	} else {
+		http_req_respond(
+		    req, 200, "text/plain; version=0.0.4", NULL, 0, text, len);
+	}
+	free(text);
+}
+
+void
+node_metrics_serve(struct node *n)
+{
+	if (node_http(n) != NULL) {
+		http_server_add_path(node_http(n), "/metrics", on_metrics, n);
+	}
+}

@@ -1,0 +1,230 @@
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/clock.h"
+#include "node/exec.h"
+#include "node/instance.h"
+#include "node/sched.h"
+
+/* Seconds an extra worker stays idle before it exits. */
+#define EXTRA_IDLE_S 5
+
+struct sched {
+	struct node *node;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;      /* workers wait for instances here */
+	pthread_cond_t done_cv; /* sched_stop waits for workers here */
+	struct node_instance *head, *tail;
+	int base;    /* configured workers */
+	int alive;   /* workers running */
+	int blocked; /* of those, blocked in a call */
+	int idle;    /* of those, waiting for work */
+	bool stopping;
+	/* Threads that have left their loop, to be joined (so that nothing
+	 * runs on this struct once sched_stop returns). */
+	pthread_t exited[SCHED_MAX_WORKERS];
+	int nexited;
+};
+
+/* Join workers that have exited; mu held. */
+static void
+reap(struct sched *s)
+{
+	while (s->nexited > 0) {
+		pthread_join(s->exited[--s->nexited], NULL);
+	}
+}
+
+static void *worker_main(void *arg);
+
+/* Start one worker; mu held. */
+static int
+spawn(struct sched *s, bool extra)
+{
+	struct node_worker *w;
+	pthread_t th;
+
+	reap(s);
+	if (s->alive >= SCHED_MAX_WORKERS) {
+		return -1;
+	}
+	if ((w = exec_worker_new(s->node, s, extra)) == NULL) {
+		return -1;
+	}
+	if (pthread_create(&th, NULL, worker_main, w) != 0) {
+		exec_worker_free(w);
+		return -1;
+	}
+	s->alive++;
+	return 0;
+}
+
+static struct node_instance *
+pop(struct sched *s)
+{
+	struct node_instance *inst = s->head;
+	if (inst != NULL) {
+		s->head = inst->runq_next;
+		if (s->head == NULL) {
+			s->tail = NULL;
+		}
+		inst->runq_next = NULL;
+	}
+	return inst;
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct node_worker *w = arg;
+	struct sched *s = exec_worker_sched(w);
+	bool extra = exec_worker_extra(w);
+
+	pthread_mutex_lock(&s->mu);
+	for (;;) {
+		struct node_instance *inst;
+		while ((inst = pop(s)) == NULL && !s->stopping) {
+			s->idle++;
+			if (extra) {
+				struct timespec dl =
+				    clock_deadline(EXTRA_IDLE_S * 1000);
+				int rc =
+				    pthread_cond_timedwait(&s->cv, &s->mu, &dl);
+				s->idle--;
+				if (rc != 0 && s->head == NULL &&
+				    s->alive - s->blocked > s->base) {
+					goto out;
+				}
+			} else {
+				pthread_cond_wait(&s->cv, &s->mu);
+				s->idle--;
+			}
+		}
+		if (inst == NULL) {
+			break;
+		}
+		pthread_mutex_unlock(&s->mu);
+		exec_run(w, inst);
+		pthread_mutex_lock(&s->mu);
+	}
+out:
+	pthread_mutex_unlock(&s->mu);
+	exec_worker_free(w);
+	pthread_mutex_lock(&s->mu);
+	s->exited[s->nexited++] = pthread_self();
+	s->alive--;
+	pthread_cond_broadcast(&s->done_cv);
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
+int
+sched_start(struct sched **sp, struct node *node, int nworkers)
+{
+	struct sched *s = calloc(1, sizeof *s);
+	if (s == NULL) {
+		return -1;
+	}
+	if (nworkers <= 0) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		nworkers = n < 2 ? 2 : (int)n;
+	}
+	s->node = node;
+	s->base = nworkers;
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->cv, NULL);
+	pthread_cond_init(&s->done_cv, NULL);
+	pthread_mutex_lock(&s->mu);
+	for (int i = 0; i < nworkers; i++) {
+		if (spawn(s, false) != 0) {
+			s->stopping = true;
+			pthread_cond_broadcast(&s->cv);
+			while (s->alive > 0) {
+				pthread_cond_wait(&s->done_cv, &s->mu);
+			}
+			reap(s);
+			pthread_mutex_unlock(&s->mu);
+			free(s);
+			return -1;
+		}
+	}
+	pthread_mutex_unlock(&s->mu);
+	*sp = s;
+	return 0;
+}
+
+void
+sched_stop(struct sched *s)
+{
+	if (s == NULL) {
+		return;
+	}
+	pthread_mutex_lock(&s->mu);
+	s->stopping = true;
+	pthread_cond_broadcast(&s->cv);
+	while (s->alive > 0) {
+		pthread_cond_wait(&s->done_cv, &s->mu);
+	}
+	reap(s);
+	pthread_mutex_unlock(&s->mu);
+	pthread_cond_destroy(&s->cv);
+	pthread_cond_destroy(&s->done_cv);
+	pthread_mutex_destroy(&s->mu);
+	free(s);
+}
+
+void
+sched_enqueue(struct sched *s, struct node_instance *inst)
+{
+	bool wake;
+	pthread_mutex_lock(&s->mu);
+	inst->runq_next = NULL;
+	if (s->tail != NULL) {
+		s->tail->runq_next = inst;
+	} else {
+		s->head = inst;
+	}
+	s->tail = inst;
+	wake = s->idle > 0;
+	/* Everybody busy or blocked and too few able to run: add a worker. */
+	if (!wake && s->alive - s->blocked < s->base && !s->stopping) {
+		spawn(s, true);
+	}
+	pthread_mutex_unlock(&s->mu);
+	if (wake) {
+		pthread_cond_signal(&s->cv);
+	}
+}
+
+void
+sched_block_enter(struct sched *s)
+{
+	pthread_mutex_lock(&s->mu);
+	s->blocked++;
+	if (s->head != NULL && s->idle == 0 &&
+	    s->alive - s->blocked < s->base && !s->stopping) {
+		spawn(s, true);
+	}
+	pthread_mutex_unlock(&s->mu);
+}
+
+void
+sched_block_leave(struct sched *s)
+{
+	pthread_mutex_lock(&s->mu);
+	s->blocked--;
+	pthread_mutex_unlock(&s->mu);
+}
+
+void
+sched_counts(struct sched *s, int *workers, int *blocked)
+{
+	pthread_mutex_lock(&s->mu);
+	*workers = s->alive;
+	*blocked = s->blocked;
+	pthread_mutex_unlock(&s->mu);
+}

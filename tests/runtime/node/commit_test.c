@@ -1,0 +1,1100 @@
+/*
+ * commit_test.c - group commit (runtime/node_commit.h) on a real
+ * store: order and durability, atomic records, completions after the
+ * commit and in order, queue put/delete cancellation, flush and stop,
+ * a failed commit, and many submitting threads.
+ */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "node/commit.h"
+#include "node/node_call.h"
+#include "proc.h"
+
+static char *dir;
+static struct store *store;
+static struct rlog rlog;
+
+static void
+open_store(void)
+{
+	struct store_opts o = { .map_mb = 256, .nosync = true };
+	char err[512] = "";
+	int rv = store_open(&store, dir, &o, err, sizeof err);
+	cr_assert_eq(rv, LEDGE_OK, "store_open: %s", err);
+}
+
+static void
+setup(void)
+{
+	dir = tmpdir_make("commit");
+	cr_assert_not_null(dir);
+	rlog_init(&rlog, stderr, RLOG_ERROR);
+	open_store();
+}
+
+static void
+teardown(void)
+{
+	store_close(store);
+	store = NULL;
+	rlog_fini(&rlog);
+	tmpdir_remove(dir);
+	free(dir);
+}
+
+TestSuite(node_commit, .init = setup, .fini = teardown, .timeout = 120);
+
+static atomic_int fatal_calls;
+static char fatal_why[256];
+
+static void
+on_fatal(void *arg, const char *why)
+{
+	(void)arg;
+	atomic_fetch_add(&fatal_calls, 1);
+	snprintf(fatal_why, sizeof fatal_why, "%s", why ? why : "(null)");
+}
+
+static struct commit *
+start(void)
+{
+	struct commit *c = NULL;
+	cr_assert_eq(commit_start(&c, store, &rlog, on_fatal, NULL), LEDGE_OK);
+	cr_assert_not_null(c);
+	return c;
+}
+
+static void
+stop(struct commit *c)
+{
+	commit_stop(c);
+	commit_free(c);
+}
+
+/* State keys: instance id (big-endian) then the user's key. */
+static size_t
+skey(unsigned char *buf, uint32_t inst, const char *key)
+{
+	size_t n = strlen(key);
+	store_be32(buf, inst);
+	memcpy(buf + 4, key, n);
+	return 4 + n;
+}
+
+static struct commit_rec *
+rec_put(uint32_t inst, const char *key, const char *val)
+{
+	struct commit_rec *r = commit_rec_new();
+	unsigned char k[300];
+
+	cr_assert_not_null(r);
+	cr_assert(commit_rec_empty(r));
+	cr_assert_eq(commit_rec_put(r, STORE_STATE, k, skey(k, inst, key), val,
+	                 strlen(val)),
+	    LEDGE_OK);
+	cr_assert_not(commit_rec_empty(r));
+	return r;
+}
+
+/* The value of a state key in a fresh snapshot, copied into out ("" and
+ * false if absent). */
+static bool
+read_state(uint32_t inst, const char *key, char *out, size_t size)
+{
+	struct store_reader *r;
+	ledge_bytes v;
+	bool found;
+
+	cr_assert_eq(store_reader_open(store, &r), LEDGE_OK);
+	cr_assert_eq(store_reader_begin(r), LEDGE_OK);
+	found = store_state_get(r, inst, key, strlen(key), &v) == LEDGE_OK;
+	out[0] = '\0';
+	if (found) {
+		snprintf(out, size, "%.*s", (int)v.len, (const char *)v.data);
+	}
+	store_reader_end(r);
+	store_reader_close(r);
+	return found;
+}
+
+static bool
+queue_has(uint64_t qid)
+{
+	struct store_reader *r;
+	unsigned char k[STORE_QKEY];
+	ledge_bytes v;
+	bool found;
+
+	store_qkey(k, 3, qid);
+	cr_assert_eq(store_reader_open(store, &r), LEDGE_OK);
+	cr_assert_eq(store_reader_begin(r), LEDGE_OK);
+	found = store_get(r, STORE_QUEUE, k, sizeof k, &v) == LEDGE_OK;
+	store_reader_end(r);
+	store_reader_close(r);
+	return found;
+}
+
+static int
+count_fn(void *arg, ledge_bytes key, ledge_bytes value)
+{
+	(void)key;
+	(void)value;
+	(*(size_t *)arg)++;
+	return 0;
+}
+
+/*
+ * A gate: an empty record whose completion blocks the committer thread
+ * until opened, so that records submitted meanwhile are guaranteed to
+ * land in one batch.
+ */
+struct gate {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool entered, open;
+};
+
+static void
+gate_done(void *arg, int err)
+{
+	struct gate *g = arg;
+	(void)err;
+	pthread_mutex_lock(&g->mu);
+	g->entered = true;
+	pthread_cond_broadcast(&g->cv);
+	while (!g->open) {
+		pthread_cond_wait(&g->cv, &g->mu);
+	}
+	pthread_mutex_unlock(&g->mu);
+}
+
+static void
+gate_close(struct commit *c, struct gate *g)
+{
+	struct commit_rec *r = commit_rec_new();
+
+	cr_assert_not_null(r);
+	pthread_mutex_init(&g->mu, NULL);
+	pthread_cond_init(&g->cv, NULL);
+	g->entered = g->open = false;
+	r->done = gate_done;
+	r->arg = g;
+	commit_submit(c, r);
+	pthread_mutex_lock(&g->mu);
+	while (!g->entered) {
+		pthread_cond_wait(&g->cv, &g->mu);
+	}
+	pthread_mutex_unlock(&g->mu);
+}
+
+static void
+gate_open(struct gate *g)
+{
+	pthread_mutex_lock(&g->mu);
+	g->open = true;
+	pthread_cond_broadcast(&g->cv);
+	pthread_mutex_unlock(&g->mu);
+}
+
+static void
+gate_fini(struct gate *g)
+{
+	pthread_cond_destroy(&g->cv);
+	pthread_mutex_destroy(&g->mu);
+}
+
+Test(node_commit, records_commit_in_order)
+{
+	struct commit *c = start();
+	char v[64];
+	uint64_t s1, s2, s3;
+
+	cr_expect_eq(commit_last_seq(c), 0);
+	s1 = commit_submit(c, rec_put(1, "k", "first"));
+	s2 = commit_submit(c, rec_put(1, "k", "second"));
+	s3 = commit_submit(c, rec_put(1, "k", "third"));
+	cr_expect_gt(s1, 0);
+	cr_expect_eq(s2, s1 + 1);
+	cr_expect_eq(s3, s2 + 1);
+	cr_expect_eq(commit_last_seq(c), s3);
+	commit_flush(c);
+	cr_expect_geq(commit_durable(c), s3);
+	cr_expect(read_state(1, "k", v, sizeof v));
+	cr_expect_str_eq(v, "third", "the last record in sequence wins");
+	stop(c);
+}
+
+Test(node_commit, durable_never_goes_back)
+{
+	struct commit *c = start();
+	uint64_t last = 0, seq = 0;
+
+	for (int i = 0; i < 2000; i++) {
+		char key[16];
+		uint64_t d;
+		snprintf(key, sizeof key, "k%d", i % 50);
+		seq = commit_submit(c, rec_put(2, key, "v"));
+		d = commit_durable(c);
+		cr_assert_geq(d, last, "durable went from %llu to %llu",
+		    (unsigned long long)last, (unsigned long long)d);
+		cr_assert_lt(d, seq + 1, "durable ahead of submissions");
+		last = d;
+	}
+	commit_flush(c);
+	cr_expect_eq(commit_durable(c), seq);
+	stop(c);
+}
+
+Test(node_commit, reserved_put_and_delete)
+{
+	struct commit *c = start();
+	struct commit_rec *r = commit_rec_new();
+	unsigned char k[32], *p;
+	char v[64];
+
+	cr_assert_not_null(r);
+	p = commit_rec_put_reserve(r, STORE_STATE, k, skey(k, 3, "res"), 5);
+	cr_assert_not_null(p);
+	memcpy(p, "12345", 5);
+	cr_assert_eq(
+	    commit_rec_put(r, STORE_STATE, k, skey(k, 3, "gone"), "x", 1),
+	    LEDGE_OK);
+	commit_submit(c, r);
+
+	r = commit_rec_new();
+	cr_assert_not_null(r);
+	cr_assert_eq(
+	    commit_rec_del(r, STORE_STATE, k, skey(k, 3, "gone")), LEDGE_OK);
+	cr_assert_eq(
+	    commit_rec_del(r, STORE_STATE, k, skey(k, 3, "never")), LEDGE_OK);
+	commit_submit(c, r);
+	commit_flush(c);
+
+	cr_expect(read_state(3, "res", v, sizeof v));
+	cr_expect_str_eq(v, "12345");
+	cr_expect_not(read_state(3, "gone", v, sizeof v));
+	stop(c);
+}
+
+/* --- atomicity ----------------------------------------------------- */
+
+#define ATOM_RECS 150
+#define ATOM_KEYS 64
+
+struct watcher {
+	atomic_bool stop;
+	int torn; /* snapshots that saw part of a record */
+	int snapshots;
+	int last_torn_inst;
+	size_t last_torn_count;
+};
+
+static void *
+watch_records(void *p)
+{
+	struct watcher *w = p;
+	struct store_reader *r;
+
+	if (store_reader_open(store, &r) != LEDGE_OK) {
+		w->torn = -1;
+		return NULL;
+	}
+	while (!atomic_load(&w->stop)) {
+		if (store_reader_begin(r) != LEDGE_OK) {
+			w->torn = -1;
+			break;
+		}
+		for (uint32_t inst = 1; inst <= ATOM_RECS; inst++) {
+			size_t n = 0;
+			store_state_scan(r, inst, count_fn, &n);
+			if (n != 0 && n != ATOM_KEYS) {
+				w->torn++;
+				w->last_torn_inst = (int)inst;
+				w->last_torn_count = n;
+			}
+		}
+		w->snapshots++;
+		store_reader_end(r);
+	}
+	store_reader_close(r);
+	return NULL;
+}
+
+Test(node_commit, a_record_is_never_split)
+{
+	struct commit *c = start();
+	struct watcher w = { 0 };
+	pthread_t th;
+	size_t total = 0;
+
+	cr_assert_eq(pthread_create(&th, NULL, watch_records, &w), 0);
+	for (uint32_t inst = 1; inst <= ATOM_RECS; inst++) {
+		struct commit_rec *r = commit_rec_new();
+		cr_assert_not_null(r);
+		for (int k = 0; k < ATOM_KEYS; k++) {
+			unsigned char key[32];
+			char name[16];
+			snprintf(name, sizeof name, "key%02d", k);
+			cr_assert_eq(commit_rec_put(r, STORE_STATE, key,
+			                 skey(key, inst, name), name, 5),
+			    LEDGE_OK);
+		}
+		commit_submit(c, r);
+	}
+	commit_flush(c);
+	atomic_store(&w.stop, true);
+	pthread_join(th, NULL);
+	cr_expect_eq(w.torn, 0,
+	    "%d snapshots saw part of a record (instance %d had %zu keys)",
+	    w.torn, w.last_torn_inst, w.last_torn_count);
+	cr_expect_gt(w.snapshots, 0);
+	cr_assert_eq(store_scan(store, STORE_STATE, count_fn, &total), 0);
+	cr_expect_eq(total, (size_t)ATOM_RECS * ATOM_KEYS);
+	stop(c);
+}
+
+/* --- completions --------------------------------------------------- */
+
+#define DONE_RECS 90
+
+struct done_log {
+	struct commit *c;
+	pthread_mutex_t mu;
+	int order[DONE_RECS];
+	int n;
+	uint64_t durable_at[DONE_RECS];
+	bool visible[DONE_RECS];
+	int err[DONE_RECS];
+	struct store_reader *r; /* used on the committer thread only */
+};
+
+struct done_item {
+	struct done_log *log;
+	int i;
+};
+
+static void
+note_done(struct done_log *l, int i, int err)
+{
+	char key[16];
+	ledge_bytes v;
+
+	snprintf(key, sizeof key, "r%d", i);
+	if (l->r == NULL) {
+		cr_assert_eq(store_reader_open(store, &l->r), LEDGE_OK);
+	}
+	cr_assert_eq(store_reader_begin(l->r), LEDGE_OK);
+	l->visible[i] =
+	    store_state_get(l->r, 1, key, strlen(key), &v) == LEDGE_OK;
+	store_reader_end(l->r);
+	pthread_mutex_lock(&l->mu);
+	l->durable_at[i] = commit_durable(l->c);
+	l->err[i] = err;
+	l->order[l->n++] = i;
+	pthread_mutex_unlock(&l->mu);
+}
+
+static void
+item_done(void *arg, int err)
+{
+	struct done_item *it = arg;
+	note_done(it->log, it->i, err);
+}
+
+static void
+item_call_done(struct node_call *call, void *arg)
+{
+	struct done_item *it = arg;
+	note_done(it->log, it->i, call->reply.err);
+}
+
+Test(node_commit, completions_run_after_durability_in_order)
+{
+	struct done_log l;
+	struct done_item items[DONE_RECS];
+	struct node_call *calls[DONE_RECS] = { NULL };
+	uint64_t seqs[DONE_RECS];
+
+	memset(&l, 0, sizeof l);
+	pthread_mutex_init(&l.mu, NULL);
+	l.c = start();
+	for (int i = 0; i < DONE_RECS; i++) {
+		char key[16];
+		struct commit_rec *r;
+		snprintf(key, sizeof key, "r%d", i);
+		r = rec_put(1, key, "v");
+		items[i].log = &l;
+		items[i].i = i;
+		if (i % 3 == 0) {
+			/* An external call whose reply was staged by the
+			 * handler: it goes out once the record is durable. */
+			struct node_reply rep = { 0 };
+			calls[i] =
+			    node_call_new(true, item_call_done, &items[i]);
+			cr_assert_not_null(calls[i]);
+			rep.status = 200;
+			cr_assert(node_call_stage(calls[i], &rep));
+			r->call = calls[i]; /* the callee's reference */
+		} else {
+			r->done = item_done;
+			r->arg = &items[i];
+		}
+		seqs[i] = commit_submit(l.c, r);
+	}
+	commit_flush(l.c);
+
+	cr_assert_eq(l.n, DONE_RECS, "every completion ran by flush");
+	for (int i = 0; i < DONE_RECS; i++) {
+		cr_expect_eq(l.order[i], i, "completion %d was record %d", i,
+		    l.order[i]);
+		cr_expect(
+		    l.visible[i], "record %d not visible at completion", i);
+		cr_expect_geq(l.durable_at[i], seqs[i],
+		    "record %d completed with durable %llu < seq %llu", i,
+		    (unsigned long long)l.durable_at[i],
+		    (unsigned long long)seqs[i]);
+		cr_expect_eq(l.err[i], LEDGE_OK);
+	}
+	for (int i = 0; i < DONE_RECS; i++) {
+		if (calls[i] != NULL) {
+			cr_expect_eq(node_call_wait(calls[i], 0), LEDGE_OK);
+			cr_expect_eq(calls[i]->reply.status, 200);
+			node_call_unref(calls[i]);
+		}
+	}
+	stop(l.c);
+	store_reader_close(l.r);
+	pthread_mutex_destroy(&l.mu);
+}
+
+/* A staged reply goes out only after its record has committed. */
+struct told {
+	atomic_int calls;
+	bool visible; /* the record's write was in the store when told */
+	int err;
+};
+
+static void
+told_done(struct node_call *call, void *arg)
+{
+	struct told *t = arg;
+	char v[16];
+
+	t->visible = read_state(4, "paid", v, sizeof v);
+	t->err = call->reply.err;
+	atomic_fetch_add(&t->calls, 1);
+}
+
+Test(node_commit, external_reply_waits_for_the_commit)
+{
+	struct commit *c = start();
+	struct gate g;
+	struct told t = { 0 };
+	struct node_call *call = node_call_new(true, told_done, &t);
+	struct node_reply rep = { 0 };
+	struct commit_rec *r = rec_put(4, "paid", "yes");
+	struct timespec ts = { 0, 50 * 1000000L };
+
+	cr_assert_not_null(call);
+	gate_close(c, &g);
+	rep.status = 202;
+	cr_assert(node_call_stage(call, &rep));
+	r->call = call;
+	commit_submit(c, r);
+	nanosleep(&ts, NULL);
+	cr_expect_eq(atomic_load(&t.calls), 0,
+	    "the reply went out before its record committed");
+	gate_open(&g);
+	commit_flush(c);
+	cr_expect_eq(atomic_load(&t.calls), 1);
+	cr_expect(t.visible,
+	    "the client was told before the write was in "
+	    "the store");
+	cr_expect_eq(t.err, LEDGE_OK);
+	cr_expect_eq(call->reply.status, 202);
+	node_call_unref(call);
+	stop(c);
+	gate_fini(&g);
+}
+
+static atomic_int done_count;
+static atomic_int done_errs;
+
+static void
+count_done(void *arg, int err)
+{
+	(void)arg;
+	atomic_fetch_add(&done_count, 1);
+	if (err != LEDGE_OK) {
+		atomic_fetch_add(&done_errs, 1);
+	}
+}
+
+Test(node_commit, empty_records_complete)
+{
+	struct commit *c = start();
+	uint64_t seq = 0;
+
+	atomic_store(&done_count, 0);
+	atomic_store(&done_errs, 0);
+	for (int i = 0; i < 10; i++) {
+		struct commit_rec *r =
+		    i % 2 ? commit_rec_new() : rec_put(5, "k", "v");
+		cr_assert_not_null(r);
+		r->done = count_done;
+		seq = commit_submit(c, r);
+	}
+	commit_flush(c);
+	cr_expect_eq(atomic_load(&done_count), 10);
+	cr_expect_eq(atomic_load(&done_errs), 0);
+	cr_expect_geq(
+	    commit_durable(c), seq, "an empty record counts as durable");
+
+	/* Only empty records. */
+	{
+		struct commit_rec *r = commit_rec_new();
+		cr_assert_not_null(r);
+		r->done = count_done;
+		seq = commit_submit(c, r);
+		commit_flush(c);
+		cr_expect_eq(atomic_load(&done_count), 11);
+		cr_expect_geq(commit_durable(c), seq);
+	}
+	stop(c);
+}
+
+Test(node_commit, flush_waits_for_completions)
+{
+	struct commit *c = start();
+	size_t n = 0;
+
+	atomic_store(&done_count, 0);
+	for (int round = 0; round < 5; round++) {
+		for (int i = 0; i < 200; i++) {
+			char key[16];
+			struct commit_rec *r;
+			snprintf(key, sizeof key, "k%d-%d", round, i);
+			r = rec_put(6, key, "v");
+			r->done = count_done;
+			commit_submit(c, r);
+		}
+		commit_flush(c);
+		cr_assert_eq(atomic_load(&done_count), (round + 1) * 200,
+		    "flush returned before the completions ran");
+	}
+	commit_flush(c); /* nothing pending: returns at once */
+	cr_assert_eq(store_scan(store, STORE_STATE, count_fn, &n), 0);
+	cr_expect_eq(n, 1000);
+	stop(c);
+}
+
+/* --- queue cancellation --------------------------------------------- */
+
+static struct commit_rec *
+rec_queue(int op, uint64_t qid)
+{
+	struct commit_rec *r = commit_rec_new();
+	unsigned char k[STORE_QKEY];
+
+	cr_assert_not_null(r);
+	store_qkey(k, 3, qid);
+	if (op == REC_PUT) {
+		cr_assert_eq(
+		    commit_rec_put(r, STORE_QUEUE, k, sizeof k, "event", 5),
+		    LEDGE_OK);
+	} else {
+		cr_assert_eq(
+		    commit_rec_del(r, STORE_QUEUE, k, sizeof k), LEDGE_OK);
+	}
+	return r;
+}
+
+Test(node_commit, queue_put_and_delete_in_one_batch_cancel)
+{
+	struct commit *c = start();
+	struct commit_stats st;
+	struct gate g;
+	char v[16];
+
+	atomic_store(&done_count, 0);
+	gate_close(c, &g);
+	/* All of these queue up behind the gate: one batch. */
+	{
+		struct commit_rec *put = rec_queue(REC_PUT, 5);
+		struct commit_rec *del = rec_queue(REC_DEL, 5);
+		struct commit_rec *other = rec_put(7, "side", "effect");
+		put->done = count_done;
+		del->done = count_done;
+		commit_submit(c, put);
+		commit_submit(c, other);
+		commit_submit(c, del);
+	}
+	commit_submit(c, rec_queue(REC_PUT, 4));
+	gate_open(&g);
+	commit_flush(c);
+
+	cr_expect_not(queue_has(5), "the consumed event is not in the store");
+	cr_expect(queue_has(4), "an unconsumed event is");
+	cr_expect(read_state(7, "side", v, sizeof v),
+	    "other writes of the batch committed");
+	cr_expect_eq(atomic_load(&done_count), 2, "both records completed");
+	commit_get_stats(c, &st);
+	cr_expect_eq(st.cancelled, 2, "cancelled = %llu",
+	    (unsigned long long)st.cancelled);
+	cr_expect_geq(st.records, 5);
+
+	/* A put and its delete in different batches both reach the store. */
+	commit_submit(c, rec_queue(REC_PUT, 9));
+	commit_flush(c);
+	cr_expect(queue_has(9));
+	commit_submit(c, rec_queue(REC_DEL, 9));
+	commit_flush(c);
+	cr_expect_not(queue_has(9));
+	commit_get_stats(c, &st);
+	cr_expect_eq(st.cancelled, 2);
+	stop(c);
+	gate_fini(&g);
+}
+
+/* Without a gate: the end state is the same whatever the batching. */
+Test(node_commit, queue_put_and_delete_back_to_back)
+{
+	struct commit *c = start();
+	struct commit_stats st;
+
+	for (uint64_t q = 100; q < 200; q++) {
+		commit_submit(c, rec_queue(REC_PUT, q));
+		commit_submit(c, rec_queue(REC_DEL, q));
+	}
+	commit_flush(c);
+	for (uint64_t q = 100; q < 200; q++) {
+		cr_expect_not(queue_has(q), "event %llu left in the queue",
+		    (unsigned long long)q);
+	}
+	commit_get_stats(c, &st);
+	cr_expect_leq(st.cancelled, 200);
+	cr_expect_eq(st.cancelled % 2, 0);
+	cr_expect_eq(st.records, 200);
+	stop(c);
+}
+
+/*
+ * Queue ids must never repeat: the node takes its next queue id from the
+ * "next_qid" counter in the meta database (node.c), which the committer
+ * keeps past the highest id it ever committed, also after a restart.
+ */
+Test(node_commit, next_queue_id_survives_a_restart)
+{
+	struct commit *c = start();
+
+	commit_submit(c, rec_queue(REC_PUT, 1));
+	commit_flush(c);
+	cr_expect_eq(store_meta_get_u64(store, "next_qid"), 2);
+	stop(c);
+
+	/* A restarted node hands out next_qid (2) as its first id. */
+	c = start();
+	commit_submit(c, rec_queue(REC_PUT, 2));
+	commit_flush(c);
+	stop(c);
+	cr_expect_eq(store_meta_get_u64(store, "next_qid"), 3,
+	    "after committing queue id 2 the next id is %llu: a restart "
+	    "would hand out id 2 again and overwrite the stored event",
+	    (unsigned long long)store_meta_get_u64(store, "next_qid"));
+
+	/* And a cancelled pair still moves the counter on. */
+	c = start();
+	{
+		struct gate g;
+		gate_close(c, &g);
+		commit_submit(c, rec_queue(REC_PUT, 10));
+		commit_submit(c, rec_queue(REC_DEL, 10));
+		gate_open(&g);
+		commit_flush(c);
+		gate_fini(&g);
+	}
+	stop(c);
+	cr_expect_eq(store_meta_get_u64(store, "next_qid"), 11);
+}
+
+/* --- stop ------------------------------------------------------------ */
+
+Test(node_commit, stop_commits_what_is_queued)
+{
+	struct commit *c = start();
+	size_t n = 0;
+
+	atomic_store(&done_count, 0);
+	atomic_store(&done_errs, 0);
+	for (int i = 0; i < 300; i++) {
+		char key[16];
+		struct commit_rec *r;
+		snprintf(key, sizeof key, "k%d", i);
+		r = rec_put(8, key, "v");
+		r->done = count_done;
+		commit_submit(c, r);
+	}
+	commit_stop(c);
+	cr_expect_eq(atomic_load(&done_count), 300);
+	cr_expect_eq(atomic_load(&done_errs), 0);
+	cr_assert_eq(store_scan(store, STORE_STATE, count_fn, &n), 0);
+	cr_expect_eq(n, 300);
+	commit_free(c);
+}
+
+struct closed_probe {
+	int calls;
+	int err;
+};
+
+static void
+closed_done(void *arg, int err)
+{
+	struct closed_probe *p = arg;
+	p->calls++;
+	p->err = err;
+}
+
+Test(node_commit, submissions_after_stop_fail_closed)
+{
+	struct commit *c = start();
+	struct closed_probe p = { 0, -1 };
+	struct commit_rec *r;
+	struct node_call *call;
+	struct node_reply rep = { 0 };
+	char v[16];
+
+	commit_submit(c, rec_put(9, "before", "x"));
+	commit_stop(c);
+	commit_stop(c); /* twice is harmless */
+
+	r = rec_put(9, "after", "x");
+	r->done = closed_done;
+	r->arg = &p;
+	cr_expect_eq(commit_submit(c, r), 0);
+	cr_expect_eq(p.calls, 1, "completion ran at once");
+	cr_expect_eq(p.err, LEDGE_ECLOSED);
+
+	call = node_call_new(true, NULL, NULL);
+	cr_assert_not_null(call);
+	rep.status = 200;
+	rep.body = malloc(3);
+	cr_assert_not_null(rep.body);
+	memcpy(rep.body, "hey", 3);
+	rep.len = 3;
+	cr_assert(node_call_stage(call, &rep));
+	r = rec_put(9, "after2", "x");
+	r->call = call;
+	commit_submit(c, r);
+	cr_expect_eq(node_call_wait(call, 1000), LEDGE_OK,
+	    "the external caller is told");
+	cr_expect_eq(call->reply.err, LEDGE_ECLOSED);
+	cr_expect_null(call->reply.body, "the staged reply is replaced");
+	node_call_unref(call);
+
+	commit_flush(c); /* must not hang */
+	cr_expect(read_state(9, "before", v, sizeof v));
+	cr_expect_not(read_state(9, "after", v, sizeof v));
+	cr_expect_not(read_state(9, "after2", v, sizeof v));
+	commit_free(c);
+}
+
+/* --- a failed commit ------------------------------------------------- */
+
+Test(node_commit, failed_commit_is_reported_and_fails_its_batch)
+{
+	char *logbuf = NULL;
+	size_t loglen = 0;
+	FILE *fp = open_memstream(&logbuf, &loglen);
+	struct rlog mlog;
+	struct commit *c = NULL;
+	struct closed_probe p1 = { 0, -1 }, p2 = { 0, -1 };
+	struct commit_rec *good, *bad;
+	unsigned char k[700];
+	struct gate g;
+	uint64_t seq_bad;
+	char v[16];
+
+	cr_assert_not_null(fp);
+	rlog_init(&mlog, fp, RLOG_ERROR);
+	atomic_store(&fatal_calls, 0);
+	cr_assert_eq(commit_start(&c, store, &mlog, on_fatal, NULL), LEDGE_OK);
+
+	gate_close(c, &g);
+	good = rec_put(10, "good", "x");
+	good->done = closed_done;
+	good->arg = &p1;
+	/* A key longer than LMDB accepts: the transaction fails. */
+	bad = commit_rec_new();
+	cr_assert_not_null(bad);
+	memset(k, 'k', sizeof k);
+	cr_assert_eq(commit_rec_put(bad, STORE_STATE, k, sizeof k, "x", 1), 0);
+	bad->done = closed_done;
+	bad->arg = &p2;
+	commit_submit(c, good);
+	seq_bad = commit_submit(c, bad);
+	gate_open(&g);
+	commit_flush(c);
+
+	cr_expect_eq(atomic_load(&fatal_calls), 1, "on_fatal called once");
+	cr_expect_eq(p1.calls, 1);
+	cr_expect_eq(p2.calls, 1);
+	cr_expect_neq(p1.err, LEDGE_OK, "the whole batch failed");
+	cr_expect_neq(p2.err, LEDGE_OK);
+	cr_expect_lt(commit_durable(c), seq_bad);
+	cr_expect_not(read_state(10, "good", v, sizeof v),
+	    "nothing of the failed batch is in the store");
+	stop(c);
+	gate_fini(&g);
+	fclose(fp);
+	cr_expect(logbuf != NULL && strstr(logbuf, "commit failed") != NULL,
+	    "the failure is logged: %s", logbuf ? logbuf : "");
+	free(logbuf);
+	rlog_fini(&mlog);
+}
+
+/* --- many threads ----------------------------------------------------- */
+
+#define SUB_THREADS 8
+#define SUB_RECS    10000
+
+static atomic_uchar seen[SUB_THREADS * SUB_RECS];
+
+struct submitter {
+	struct commit *c;
+	int t;
+	bool ordered;
+};
+
+static void
+mark_seen(void *arg, int err)
+{
+	uintptr_t i = (uintptr_t)arg;
+	if (err == LEDGE_OK) {
+		atomic_fetch_add(&seen[i], 1);
+	} else {
+		atomic_fetch_add(&seen[i], 100);
+	}
+}
+
+static void *
+submit_many(void *p)
+{
+	struct submitter *s = p;
+	uint64_t last = 0;
+
+	s->ordered = true;
+	for (int i = 0; i < SUB_RECS; i++) {
+		struct commit_rec *r = commit_rec_new();
+		unsigned char k[12];
+		uint64_t seq;
+		if (r == NULL) {
+			s->ordered = false;
+			return NULL;
+		}
+		store_be32(k, (uint32_t)(1000 + s->t));
+		store_be32(k + 4, (uint32_t)i);
+		memcpy(k + 8, "ab", 2);
+		commit_rec_put(r, STORE_STATE, k, 10, k, 10);
+		r->done = mark_seen;
+		r->arg = (void *)(uintptr_t)(s->t * SUB_RECS + i);
+		seq = commit_submit(s->c, r);
+		if (seq <= last) {
+			s->ordered = false;
+		}
+		last = seq;
+	}
+	return NULL;
+}
+
+Test(node_commit, many_threads_each_record_commits_once)
+{
+	struct submitter subs[SUB_THREADS];
+	pthread_t th[SUB_THREADS];
+	struct commit_stats st;
+	struct commit *c = start();
+	size_t n = 0, bad = 0;
+
+	for (int t = 0; t < SUB_THREADS; t++) {
+		subs[t].c = c;
+		subs[t].t = t;
+		cr_assert_eq(
+		    pthread_create(&th[t], NULL, submit_many, &subs[t]), 0);
+	}
+	for (int t = 0; t < SUB_THREADS; t++) {
+		pthread_join(th[t], NULL);
+		cr_expect(
+		    subs[t].ordered, "thread %d saw seqs go backwards", t);
+	}
+	commit_flush(c);
+	for (size_t i = 0; i < SUB_THREADS * SUB_RECS; i++) {
+		if (atomic_load(&seen[i]) != 1) {
+			if (bad++ < 5) {
+				cr_log_error("record %zu completed %u times "
+				             "(100 = with an error)",
+				    i, atomic_load(&seen[i]));
+			}
+		}
+	}
+	cr_expect_eq(bad, 0, "%zu records not completed exactly once", bad);
+	cr_assert_eq(store_scan(store, STORE_STATE, count_fn, &n), 0);
+	cr_expect_eq(n, (size_t)SUB_THREADS * SUB_RECS);
+	cr_expect_eq(commit_last_seq(c), (uint64_t)SUB_THREADS * SUB_RECS);
+	cr_expect_eq(commit_durable(c), commit_last_seq(c));
+	commit_get_stats(c, &st);
+	cr_expect_eq(st.records, (uint64_t)SUB_THREADS * SUB_RECS);
+	cr_expect_eq(st.ops, (uint64_t)SUB_THREADS * SUB_RECS);
+	cr_expect_geq(st.batches, 1);
+	cr_expect_leq(st.batches, st.records);
+	stop(c);
+}
+
+/* --- replication ---------------------------------------------------- */
+
+/* What the outbox hook saw: entries per peer, concatenated. */
+struct seen {
+	pthread_mutex_t mu;
+	size_t n;
+	uint32_t peer[16];
+	uint64_t seq[16];
+	unsigned char *data[16];
+	size_t len[16];
+};
+
+static void
+seen_hook(void *arg, uint32_t peer, uint64_t seq, const void *d, size_t len)
+{
+	struct seen *s = arg;
+	pthread_mutex_lock(&s->mu);
+	if (s->n < 16) {
+		s->peer[s->n] = peer;
+		s->seq[s->n] = seq;
+		s->data[s->n] = malloc(len);
+		memcpy(s->data[s->n], d, len);
+		s->len[s->n] = len;
+		s->n++;
+	}
+	pthread_mutex_unlock(&s->mu);
+}
+
+static void
+seen_fini(struct seen *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		free(s->data[i]);
+	}
+	pthread_mutex_destroy(&s->mu);
+}
+
+/* Count the ops of a replication entry named `name`; fails on junk. */
+static size_t
+repl_ops(const unsigned char *p, size_t len, const char *name, int *ops,
+    size_t maxops)
+{
+	size_t n = (size_t)p[0] << 8 | p[1], k = 0;
+	cr_assert_geq(len, 2 + n);
+	cr_assert_eq(p[2], REPL_MARK);
+	cr_assert_eq(n - 1, strlen(name));
+	cr_assert_eq(memcmp(p + 3, name, n - 1), 0);
+	for (size_t off = 2 + n; off < len;) {
+		uint32_t klen = store_rd32(p + off + 2);
+		uint32_t vlen = store_rd32(p + off + 6);
+		if (k < maxops) {
+			ops[k] = p[off + 1];
+		}
+		k++;
+		off += 10 + klen + vlen;
+		cr_assert_leq(off, len);
+	}
+	return k;
+}
+
+Test(node_commit, writes_of_a_replicated_target_go_to_each_replica)
+{
+	struct commit *c;
+	struct seen s = { .n = 0 };
+	uint32_t peers[2] = { 5, 6 };
+	int ops[8];
+
+	pthread_mutex_init(&s.mu, NULL);
+	c = start();
+	commit_set_outbox_hook(c, seen_hook, &s);
+	commit_submit(c, rec_put(7, "before", "x")); /* not replicated yet */
+	commit_flush(c);
+	cr_assert_eq(commit_set_replicas(c, 7, "wf/f", peers, 2), LEDGE_OK);
+	commit_submit(c, rec_put(8, "other", "y")); /* another target */
+	struct commit_rec *r = rec_put(7, "k", "v1");
+	unsigned char k[64];
+	cr_assert_eq(
+	    commit_rec_del(r, STORE_STATE, k, skey(k, 7, "before")), LEDGE_OK);
+	commit_submit(c, r);
+	commit_flush(c);
+	pthread_mutex_lock(&s.mu);
+	cr_assert_eq(s.n, 2, "one entry per replica, got %zu", s.n);
+	cr_expect_eq(s.peer[0], 5);
+	cr_expect_eq(s.peer[1], 6);
+	cr_expect_eq(s.seq[0], 1);
+	cr_expect_eq(s.seq[1], 1);
+	cr_expect_eq(s.len[0], s.len[1]);
+	cr_expect_eq(memcmp(s.data[0], s.data[1], s.len[0]), 0);
+	cr_assert_eq(repl_ops(s.data[0], s.len[0], "wf/f", ops, 8), 2,
+	    "the put and the delete, nothing of target 8");
+	cr_expect_eq(ops[0], REC_PUT);
+	cr_expect_eq(ops[1], REC_DEL);
+	pthread_mutex_unlock(&s.mu);
+
+	/* A snapshot: clear both tables, then every entry. */
+	r = commit_rec_new();
+	cr_assert_eq(commit_rec_snapshot(r, 7), LEDGE_OK);
+	commit_submit(c, r);
+	commit_flush(c);
+	pthread_mutex_lock(&s.mu);
+	cr_assert_eq(s.n, 4);
+	cr_expect_eq(s.seq[2], 2, "numbered after the first entry");
+	cr_assert_eq(repl_ops(s.data[2], s.len[2], "wf/f", ops, 8), 3);
+	cr_expect_eq(ops[0], REC_DELPREFIX);
+	cr_expect_eq(ops[1], REC_PUT, "the one state entry, k");
+	cr_expect_eq(ops[2], REC_DELPREFIX);
+	pthread_mutex_unlock(&s.mu);
+
+	/* Stopped: nothing more goes out. */
+	cr_assert_eq(commit_set_replicas(c, 7, NULL, NULL, 0), LEDGE_OK);
+	commit_submit(c, rec_put(7, "after", "z"));
+	commit_flush(c);
+	pthread_mutex_lock(&s.mu);
+	cr_expect_eq(s.n, 4);
+	pthread_mutex_unlock(&s.mu);
+	stop(c);
+	seen_fini(&s);
+}
+
+Test(node_commit, delete_prefix_removes_only_that_target)
+{
+	struct commit *c = start();
+	char v[16];
+	unsigned char prefix[4];
+	struct commit_rec *r;
+
+	commit_submit(c, rec_put(7, "a", "1"));
+	commit_submit(c, rec_put(7, "b", "2"));
+	commit_submit(c, rec_put(8, "a", "3"));
+	r = rec_put(7, "c", "3"); /* the same record, before the delete */
+	store_be32(prefix, 7);
+	cr_assert_eq(
+	    commit_rec_del_prefix(r, STORE_STATE, prefix, 4), LEDGE_OK);
+	commit_submit(c, r);
+	commit_submit(c, rec_put(7, "d", "4")); /* after it */
+	commit_flush(c);
+	cr_expect_not(read_state(7, "a", v, sizeof v));
+	cr_expect_not(read_state(7, "b", v, sizeof v));
+	cr_expect_not(read_state(7, "c", v, sizeof v));
+	cr_expect(read_state(7, "d", v, sizeof v));
+	cr_expect(read_state(8, "a", v, sizeof v) && strcmp(v, "3") == 0);
+	stop(c);
+}

@@ -1,0 +1,603 @@
+/*
+ * cli_serve.c - the long-running commands of a domain: `ledge
+ * orchestrator` and `ledge node`.  Argument parsing only; the work is in
+ * runtime/orc.c and runtime/node_agent.c.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "isolate/host_proc.h"
+#include "platform/http.h"
+#include "base/rlog.h"
+#include "platform/loop.h"
+#include "net/msg.h"
+#include "node/node.h"
+#include "domain/agent.h"
+#include "node/node_metrics.h"
+#include "orc/orc.h"
+#include "store/store.h"
+#include "workflow/workflow.h"
+#include "cli_domain.h"
+#include "cli_serve.h"
+
+static const char usage_orc[] =
+    "usage: ledge orchestrator [OPTIONS]\n"
+    "\n"
+    "Run the orchestrator of a domain: it keeps the workflows, their code\n"
+    "and where each part runs (in its data folder, recovered on restart),\n"
+    "places parts on nodes, and moves the parts of a node that stops\n"
+    "answering to other nodes.\n"
+    "\n"
+    "options:\n"
+    "  -l, --listen URL        requests from the CLI and nodes (default\n"
+    "                          tcp://127.0.0.1:7600; heartbeats arrive on\n"
+    "                          the next port, or URL.pub for ipc/inproc)\n"
+    "  -d, --data DIR          data folder (default ./.ledge-orc)\n"
+    "  -H, --http ADDR         serve /metrics (Prometheus) on ADDR\n"
+    "  -t, --node-timeout S    a node is lost after S seconds without\n"
+    "                          heartbeats (default 3; decimals allowed)\n"
+    "      --tls-cert FILE     this process's certificate (PEM), for\n"
+    "      --tls-key FILE      tls+tcp:// addresses: peers must present a\n"
+    "      --tls-ca FILE       certificate signed by this CA\n"
+    "      --log-level L       error, warn, info (default), debug\n"
+    "  -h, --help              this text\n";
+
+static const char usage_node[] =
+    "usage: ledge node --orchestrator URL --listen URL [OPTIONS]\n"
+    "\n"
+    "Run a node of a domain: it joins the orchestrator (and keeps trying\n"
+    "until it answers), runs the parts placed on it, and talks to other\n"
+    "nodes directly.  It keeps running what it runs, with its state, while\n"
+    "the orchestrator is away.\n"
+    "\n"
+    "options:\n"
+    "  -o, --orchestrator URL  the orchestrator (default $LEDGE_ORCHESTRATOR\n"
+    "                          or tcp://127.0.0.1:7600)\n"
+    "  -l, --listen URL        this node's address (required)\n"
+    "  -d, --data DIR          data folder (default ./.ledge-node)\n"
+    "  -n, --name NAME         node name, unique in the domain (default:\n"
+    "                          the host name)\n"
+    "      --label K=V         a label for placement (repeatable)\n"
+    "  -H, --http ADDR         HTTP listener: offers http-ingress, and\n"
+    "                          serves /metrics\n"
+    "  -w, --workers N         worker threads (default: one per CPU)\n"
+    "      --no-sync           do not fsync commits (see ledge run --help)\n"
+    "      --tls-cert FILE, --tls-key FILE, --tls-ca FILE\n"
+    "                          certificates for tls+tcp:// (as above)\n"
+    "      --log-level L       error, warn, info (default), debug\n"
+    "  -h, --help              this text\n";
+
+enum { O_TLS_CERT = 1000, O_TLS_KEY, O_TLS_CA, O_LOG, O_LABEL, O_NOSYNC };
+
+static void
+stop_loop(void *arg)
+{
+	loop_exit(arg);
+}
+
+static void
+on_orc_metrics(void *arg, struct http_req *req)
+{
+	char *text = NULL;
+	size_t len = 0;
+	if (orc_metrics(arg, &text, &len) != 0) {
+		http_req_respond(req, 500, "text/plain", NULL, 0, "error\n", 6);
+	} else {
+		http_req_respond(
+		    req, 200, "text/plain; version=0.0.4", NULL, 0, text, len);
+	}
+	free(text);
+}
+
+static int
+mkdirs(const char *path)
+{
+	char buf[4096];
+	size_t n = strlen(path);
+	if (n == 0 || n >= sizeof buf) {
+		return -1;
+	}
+	memcpy(buf, path, n + 1);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p == '/') {
+			*p = '\0';
+			if (mkdir(buf, 0755) != 0 && errno != EEXIST) {
+				return -1;
+			}
+			*p = '/';
+		}
+	}
+	return mkdir(buf, 0755) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+int
+cmd_orchestrator(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "listen", required_argument, NULL, 'l' },
+		{ "data", required_argument, NULL, 'd' },
+		{ "http", required_argument, NULL, 'H' },
+		{ "node-timeout", required_argument, NULL, 't' },
+		{ "tls-cert", required_argument, NULL, O_TLS_CERT },
+		{ "tls-key", required_argument, NULL, O_TLS_KEY },
+		{ "tls-ca", required_argument, NULL, O_TLS_CA },
+		{ "log-level", required_argument, NULL, O_LOG },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct orc_opts oo = { .listen = "tcp://127.0.0.1:7600" };
+	struct msg_tls tls = { 0 };
+	const char *data = "./.ledge-orc", *http = NULL;
+	struct rlog log;
+	struct loop *l = NULL;
+	struct store *store = NULL;
+	struct orc *o = NULL;
+	struct http_server *hs = NULL;
+	char err[1024], dir[4200];
+	int c, level = RLOG_INFO, rc = 1;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "l:d:H:t:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'l':
+			oo.listen = optarg;
+			break;
+		case 'd':
+			data = optarg;
+			break;
+		case 'H':
+			http = optarg;
+			break;
+		case 't': {
+			double s = atof(optarg);
+			if (s <= 0 || s > 3600) {
+				fprintf(stderr,
+				    "ledge orchestrator: --node-timeout "
+				    "must be between 0 and 3600 seconds\n");
+				return 2;
+			}
+			oo.node_timeout_ms = (uint32_t)(s * 1000);
+			break;
+		}
+		case O_TLS_CERT:
+			tls.cert = optarg;
+			break;
+		case O_TLS_KEY:
+			tls.key = optarg;
+			break;
+		case O_TLS_CA:
+			tls.ca = optarg;
+			break;
+		case O_LOG:
+			if ((level = rlog_level_parse(optarg)) < 0) {
+				fprintf(stderr,
+				    "ledge orchestrator: unknown log "
+				    "level '%s'\n",
+				    optarg);
+				return 2;
+			}
+			break;
+		case 'h':
+			fputs(usage_orc, stdout);
+			return 0;
+		default:
+			fputs(usage_orc, stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr,
+		    "ledge orchestrator: unexpected argument '%s'\n\n%s",
+		    argv[optind], usage_orc);
+		return 2;
+	}
+	oo.tls = tls.cert ? &tls : NULL;
+	rlog_init(&log, stderr, level);
+	snprintf(dir, sizeof dir, "%s/store", data);
+	if (mkdirs(data) != 0) {
+		fprintf(stderr, "ledge orchestrator: cannot create %s: %s\n",
+		    data, strerror(errno));
+		goto out;
+	}
+	if (loop_new(&l) != 0) {
+		fprintf(stderr, "ledge orchestrator: out of memory\n");
+		goto out;
+	}
+	struct store_opts so = { 0 };
+	if (store_open(&store, dir, &so, err, sizeof err) != 0 ||
+	    orc_start(&o, l, store, &log, &oo, err, sizeof err) != 0) {
+		fprintf(stderr, "ledge orchestrator: %s\n", err);
+		goto out;
+	}
+	if (http != NULL) {
+		if (http_server_new(l, http, &hs, err, sizeof err) != 0) {
+			fprintf(stderr, "ledge orchestrator: %s\n", err);
+			goto out;
+		}
+		http_server_add_path(hs, "/metrics", on_orc_metrics, o);
+		rlog_write(&log, RLOG_INFO, "orchestrator",
+		    "metrics on http://%s:%d/metrics", http_server_host(hs),
+		    http_server_port(hs));
+	}
+	loop_signal(l, SIGINT, stop_loop, l);
+	loop_signal(l, SIGTERM, stop_loop, l);
+	rlog_write(&log, RLOG_INFO, NULL, "ready; Ctrl-C stops");
+	loop_run(l);
+	rlog_write(&log, RLOG_INFO, NULL, "stopped cleanly");
+	rc = 0;
+out:
+	http_server_free(hs);
+	orc_free(o);
+	if (l != NULL) {
+		loop_drain(l);
+		loop_free(l);
+	}
+	store_close(store);
+	rlog_fini(&log);
+	return rc;
+}
+
+int
+cmd_node(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "orchestrator", required_argument, NULL, 'o' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "data", required_argument, NULL, 'd' },
+		{ "name", required_argument, NULL, 'n' },
+		{ "label", required_argument, NULL, O_LABEL },
+		{ "http", required_argument, NULL, 'H' },
+		{ "workers", required_argument, NULL, 'w' },
+		{ "no-sync", no_argument, NULL, O_NOSYNC },
+		{ "tls-cert", required_argument, NULL, O_TLS_CERT },
+		{ "tls-key", required_argument, NULL, O_TLS_KEY },
+		{ "tls-ca", required_argument, NULL, O_TLS_CA },
+		{ "log-level", required_argument, NULL, O_LOG },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct agent_opts ao = { 0 };
+	struct node_opts no = { .data_dir = "./.ledge-node",
+		.host_exe = cli_self_exe() };
+	struct msg_tls tls = { 0 };
+	const char *lk[64], *lv[64];
+	char *labels[64];
+	size_t nl = 0;
+	struct rlog log;
+	struct node *node = NULL;
+	struct agent *agent = NULL;
+	char err[1024];
+	int c, level = RLOG_INFO, rc = 1;
+
+	ao.orchestrator = getenv("LEDGE_ORCHESTRATOR");
+	if (ao.orchestrator == NULL || !*ao.orchestrator) {
+		ao.orchestrator = "tcp://127.0.0.1:7600";
+	}
+	optind = 1;
+	while (
+	    (c = getopt_long(argc, argv, "o:l:d:n:H:w:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'o':
+			ao.orchestrator = optarg;
+			break;
+		case 'l':
+			ao.listen = optarg;
+			break;
+		case 'd':
+			no.data_dir = optarg;
+			break;
+		case 'n':
+			no.name = optarg;
+			break;
+		case O_LABEL: {
+			char *eq = strchr(optarg, '=');
+			if (eq == NULL || eq == optarg || nl == 64) {
+				fprintf(stderr,
+				    "ledge node: --label wants KEY=VALUE, got "
+				    "'%s'\n",
+				    optarg);
+				goto out_labels;
+			}
+			labels[nl] = strndup(optarg, (size_t)(eq - optarg));
+			lk[nl] = labels[nl];
+			lv[nl] = eq + 1;
+			nl++;
+			break;
+		}
+		case 'H':
+			no.http_addr = optarg;
+			ao.http = optarg;
+			break;
+		case 'w':
+			no.workers = atoi(optarg);
+			break;
+		case O_NOSYNC:
+			no.store.nosync = true;
+			break;
+		case O_TLS_CERT:
+			tls.cert = optarg;
+			break;
+		case O_TLS_KEY:
+			tls.key = optarg;
+			break;
+		case O_TLS_CA:
+			tls.ca = optarg;
+			break;
+		case O_LOG:
+			if ((level = rlog_level_parse(optarg)) < 0) {
+				fprintf(stderr,
+				    "ledge node: unknown log level '%s'\n",
+				    optarg);
+				goto out_labels;
+			}
+			break;
+		case 'h':
+			fputs(usage_node, stdout);
+			rc = 0;
+			goto out_labels;
+		default:
+			fputs(usage_node, stderr);
+			rc = 2;
+			goto out_labels;
+		}
+	}
+	if (ao.listen == NULL || optind != argc) {
+		fprintf(stderr, "ledge node: %s\n\n%s",
+		    ao.listen == NULL ? "--listen URL is required"
+		                      : "unexpected argument",
+		    usage_node);
+		rc = 2;
+		goto out_labels;
+	}
+	ao.nlabels = nl;
+	ao.label_keys = lk;
+	ao.label_values = lv;
+	ao.tls = tls.cert ? &tls : NULL;
+	no.tls = ao.tls;
+	rlog_init(&log, stderr, level);
+	if (node_new(&node, &no, &log, err, sizeof err) != 0) {
+		fprintf(stderr, "ledge node: %s\n", err);
+		goto out;
+	}
+	if (node_start(node, err, sizeof err) != 0) {
+		fprintf(stderr, "ledge node: %s\n", err);
+		goto out;
+	}
+	node_metrics_serve(node);
+	if (agent_start(&agent, node, &ao, err, sizeof err) != 0) {
+		fprintf(stderr, "ledge node: %s\n", err);
+		goto out;
+	}
+	rlog_write(&log, RLOG_INFO, NULL, "ready; Ctrl-C stops");
+	rc = node_run(node);
+	rlog_write(&log, RLOG_INFO, NULL, "stopped cleanly");
+out:
+	agent_free(agent);
+	node_free(node);
+	rlog_fini(&log);
+out_labels:
+	for (size_t i = 0; i < nl; i++) {
+		free(labels[i]);
+	}
+	return rc;
+}
+
+const char *
+cli_serve_usage_orchestrator(void)
+{
+	return usage_orc;
+}
+
+const char *
+cli_serve_usage_node(void)
+{
+	return usage_node;
+}
+
+/* ------------------------------------------------------------------ */
+/* the orchestrator inside `ledge run`                                 */
+
+struct run_wf {
+	char *file, *yaml;
+	size_t ylen, nfn;
+	char **fn, **code;
+};
+
+struct run_domain {
+	struct run_wf *wfs;
+	size_t nwf;
+	struct store *store;
+	struct orc *orc;
+	struct agent *agent;
+	char node_url[64];
+};
+
+int
+run_domain_prepare(
+    struct run_domain **rdp, struct workflow *const *wfs, size_t nwf)
+{
+	struct run_domain *rd = calloc(1, sizeof *rd);
+	if (rd == NULL ||
+	    (rd->wfs = calloc(nwf + 1, sizeof *rd->wfs)) == NULL) {
+		free(rd);
+		return -1;
+	}
+	rd->nwf = nwf;
+	*rdp = rd;
+	for (size_t i = 0; i < nwf; i++) {
+		const struct workflow *wf = wfs[i];
+		struct run_wf *r = &rd->wfs[i];
+		if ((r->file = strdup(wf->file)) == NULL ||
+		    cli_read_file(wf->file, 1u << 20, &r->yaml, &r->ylen) !=
+		        0 ||
+		    (r->fn = calloc(wf->nfunctions + 1, sizeof *r->fn)) ==
+		        NULL ||
+		    (r->code = calloc(wf->nfunctions + 1, sizeof *r->code)) ==
+		        NULL) {
+			return -1;
+		}
+		for (size_t k = 0; k < wf->nfunctions; k++) {
+			r->fn[k] = strdup(wf->functions[k].name);
+			r->code[k] = strdup(wf->functions[k].code_path);
+			if (r->fn[k] == NULL || r->code[k] == NULL) {
+				return -1;
+			}
+			r->nfn = k + 1;
+		}
+	}
+	return 0;
+}
+
+void
+run_domain_start(struct run_domain *rd, struct node *node, const char *listen,
+    const char *data_dir, const char *http, struct rlog *log)
+{
+	char dir[4200], err[1024];
+	struct orc_opts oo = { .listen = listen, .node_timeout_ms = 60000 };
+	struct agent_opts ao = { .orchestrator = listen, .http = http };
+	struct store_opts so = { 0 };
+
+	if (rd == NULL || listen == NULL) {
+		return;
+	}
+	snprintf(dir, sizeof dir, "%s/orc", data_dir);
+	snprintf(rd->node_url, sizeof rd->node_url, "inproc://ledge-run-%d",
+	    (int)getpid());
+	ao.listen = rd->node_url;
+	if (mkdirs(dir) != 0 ||
+	    store_open(&rd->store, dir, &so, err, sizeof err) != 0 ||
+	    orc_start(&rd->orc, node_loop(node), rd->store, log, &oo, err,
+	        sizeof err) != 0) {
+		rlog_write(log, RLOG_WARN, NULL,
+		    "no orchestrator here (the domain commands will not reach "
+		    "this process): %s",
+		    err);
+		orc_free(rd->orc);
+		rd->orc = NULL;
+		store_close(rd->store);
+		rd->store = NULL;
+		return;
+	}
+	orc_drop_adopted(rd->orc);
+	for (size_t i = 0; i < rd->nwf; i++) {
+		struct run_wf *r = &rd->wfs[i];
+		if (orc_adopt(rd->orc, r->file, r->yaml, r->ylen, r->nfn,
+		        (const char *const *)r->fn,
+		        (const char *const *)r->code, node_name(node), err,
+		        sizeof err) != 0) {
+			rlog_write(log, RLOG_WARN, NULL,
+			    "%s: the orchestrator cannot follow it: %s",
+			    r->file, err);
+		}
+	}
+	if (agent_start(&rd->agent, node, &ao, err, sizeof err) != 0) {
+		rlog_write(
+		    log, RLOG_WARN, NULL, "the node cannot join: %s", err);
+	}
+}
+
+void
+run_domain_free(struct run_domain *rd)
+{
+	if (rd == NULL) {
+		return;
+	}
+	agent_free(rd->agent);
+	orc_free(rd->orc);
+	store_close(rd->store);
+	for (size_t i = 0; i < rd->nwf; i++) {
+		struct run_wf *r = &rd->wfs[i];
+		for (size_t k = 0; k < r->nfn; k++) {
+			free(r->fn[k]);
+			free(r->code[k]);
+		}
+		free(r->fn);
+		free(r->code);
+		free(r->file);
+		free(r->yaml);
+	}
+	free(rd->wfs);
+	free(rd);
+}
+
+const char *
+cli_self_exe(void)
+{
+	static char path[4096];
+	ssize_t n;
+
+	if (path[0] == '\0') {
+		n = readlink("/proc/self/exe", path, sizeof path - 1);
+		if (n <= 0) {
+			return NULL;
+		}
+		path[n] = '\0';
+	}
+	return path;
+}
+
+static const char usage_host[] =
+    "usage: ledge host --connect URL --code FILE.so --name WF/FN "
+    "[--parent PID]\n"
+    "\n"
+    "The host process of a function with `isolation: process`: a node\n"
+    "starts it, it loads the function's code and runs its callbacks for\n"
+    "the node over URL (ipc://), and it ends when the node does.  Not\n"
+    "for use by hand.\n";
+
+int
+cmd_host(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "connect", required_argument, NULL, 'c' },
+		{ "code", required_argument, NULL, 'f' },
+		{ "name", required_argument, NULL, 'n' },
+		{ "parent", required_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *url = NULL, *code = NULL, *name = "?";
+	int c, parent = 0, rc;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			url = optarg;
+			break;
+		case 'f':
+			code = optarg;
+			break;
+		case 'n':
+			name = optarg;
+			break;
+		case 'p':
+			parent = atoi(optarg);
+			break;
+		case 'h':
+			fputs(usage_host, stdout);
+			return 0;
+		default:
+			fputs(usage_host, stderr);
+			return 2;
+		}
+	}
+	if (url == NULL || code == NULL) {
+		fputs(usage_host, stderr);
+		return 2;
+	}
+	/* Nothing of the node's but stdout and stderr: its listening
+	 * sockets and store files are none of the host's business. */
+	close_range(3, ~0u, 0);
+	if (parent > 0 && getppid() != parent) {
+		return 0; /* the node is gone already */
+	}
+	rc = host_proc_main(url, code, name, parent);
+	msg_fini();
+	return rc;
+}
