@@ -1,0 +1,68 @@
+/*
+ * reply.c - answers to control requests (reply.h).
+ */
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "net/reply.h"
+
+void
+reply_wire(struct msg_req *req, struct wire_w *w)
+{
+	size_t n = 0;
+	const void *d = wire_data(w, &n);
+
+	msg_reply(req, d, d != NULL ? n : 0);
+	wire_w_fini(w);
+}
+
+void
+reply_ok(struct msg_req *req)
+{
+	struct wire_w w;
+
+	if (wire_w_init(&w) != 0) {
+		msg_reply(req, NULL, 0);
+		return;
+	}
+	wire_map(&w, 1);
+	wire_str(&w, "ok");
+	wire_bool(&w, true);
+	reply_wire(req, &w);
+}
+
+void
+reply_err(struct msg_req *req, const char *code, const char *fmt, ...)
+{
+	char why[2048];
+	struct wire_w w;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof why, fmt, ap);
+	va_end(ap);
+	if (wire_w_init(&w) != 0) {
+		msg_reply(req, NULL, 0);
+		return;
+	}
+	wire_map(&w, 3);
+	wire_str(&w, "ok");
+	wire_bool(&w, false);
+	wire_str(&w, "code");
+	wire_str(&w, code);
+	wire_str(&w, "error");
+	wire_str(&w, why);
+	reply_wire(req, &w);
+}
+
+const struct reply_route *
+reply_route_find(const struct reply_route *table, size_t n, wire_v op)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (wire_str_eq(op, table[i].name)) {
+			return &table[i];
+		}
+	}
+	return NULL;
+}
