@@ -34,15 +34,52 @@
 #include "net/wire.h"
 
 struct links;
-struct node;
+struct loop;
+struct rlog;
+struct store;
+struct commit;
+struct node_target;
 struct node_event;
 struct node_call;
 
 /*
- * Links for node `n` named `self` (its incarnation distinguishes a node
- * whose data folder was wiped).  tls may be NULL.
+ * What the links use of the node they serve, filled in by the node when
+ * it creates them: its loop, log, store and committer (borrowed; they
+ * outlive the links), and the functions below, each called with `ctx`.
+ * The links call nothing of the node by name.
  */
-int links_new(struct links **lp, struct node *n, const char *self,
+struct links_env {
+	void *ctx;
+	struct loop *loop;
+	struct rlog *log;
+	struct store *store;
+	struct commit *commit;
+	/* The target named `name` (a part of a deployed workflow), or NULL.
+	 * Loop thread. */
+	struct node_target *(*find_target)(void *ctx, const char *name);
+	/* The persistent id of target name `name` (assigned on first use):
+	 * LEDGE_OK, or an error. */
+	int (*registry_id)(void *ctx, const char *name, uint32_t *id);
+	/* A new queue id, and: later ones are above `qid`.  Any thread. */
+	uint64_t (*next_qid)(void *ctx);
+	void (*qid_above)(void *ctx, uint64_t qid);
+	/* Hand `ev` (taken) to target t: queued, or run on this thread. */
+	void (*send)(void *ctx, struct node_target *t, struct node_event *ev);
+	void (*send_inline)(
+	    void *ctx, struct node_target *t, struct node_event *ev);
+	/* Admission of an event to t (LEDGE_OK or LEDGE_EFULL), and the
+	 * bookkeeping of one admitted. */
+	int (*admit)(struct node_target *t);
+	void (*admitted)(struct node_target *t, struct node_event *ev);
+};
+
+/*
+ * Links for the node `env` describes (copied), named `self` (its
+ * incarnation distinguishes a node whose data folder was wiped); reads
+ * the peer ids from env->store.  tls may be NULL.  LEDGE_OK or
+ * LEDGE_ENOMEM.  Before the loop runs.
+ */
+int links_new(struct links **lp, const struct links_env *env, const char *self,
     uint64_t incarnation, const struct msg_tls *tls);
 void links_free(struct links *l);
 

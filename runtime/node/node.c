@@ -633,6 +633,43 @@ free_registry(struct node *n)
 	hmap_fini(&n->registry);
 }
 
+/* What the links use of the node (struct links_env). */
+static struct node_target *
+env_find_target(void *n, const char *name)
+{
+	return node_find_target(n, name);
+}
+
+static int
+env_registry_id(void *n, const char *name, uint32_t *id)
+{
+	return node_registry_id(n, name, id);
+}
+
+static uint64_t
+env_next_qid(void *n)
+{
+	return node_next_qid(n);
+}
+
+static void
+env_qid_above(void *n, uint64_t qid)
+{
+	node_qid_above(n, qid);
+}
+
+static void
+env_send(void *n, struct node_target *t, struct node_event *ev)
+{
+	node_send(n, t, ev);
+}
+
+static void
+env_send_inline(void *n, struct node_target *t, struct node_event *ev)
+{
+	node_send_inline(n, t, ev);
+}
+
 int
 node_new(struct node **np, const struct node_opts *o, struct rlog *log,
     char *err, size_t errlen)
@@ -690,7 +727,10 @@ node_new(struct node **np, const struct node_opts *o, struct rlog *log,
 		goto fail;
 	}
 	n->incarnation = incarnation(n->store);
-	if (links_new(&n->links, n, n->name, n->incarnation, o->tls) !=
+	struct links_env lenv = { n, n->loop, log, n->store, n->commit,
+		env_find_target, env_registry_id, env_next_qid, env_qid_above,
+		env_send, env_send_inline, node_admit, node_admitted };
+	if (links_new(&n->links, &lenv, n->name, n->incarnation, o->tls) !=
 	    LEDGE_OK) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;

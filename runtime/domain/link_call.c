@@ -1,0 +1,256 @@
+/*
+ * link_call.c - remote calls (links.h), both ends: a call to a part on
+ * another node as one request with the caller's timeout, and a peer's
+ * call run here, answered once its effects are durable.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/rlog.h"
+#include "domain/link_int.h"
+#include "net/reply.h"
+#include "node/instance.h"
+#include "node/node_call.h"
+#include "node/node_event.h"
+
+/* --- calls ---------------------------------------------------------- */
+
+struct call_in {
+	struct links *l;
+	struct msg_req *req;
+	struct node_call *call;
+};
+
+static void
+reply_call_on_loop(void *arg)
+{
+	struct call_in *ci = arg;
+	struct node_reply *r = &ci->call->reply;
+	struct wire_w w;
+	const void *d;
+	size_t n;
+
+	if (wire_w_init(&w) == 0) {
+		wire_map(&w, 6);
+		wire_str(&w, "ok");
+		wire_bool(&w, true);
+		wire_str(&w, "err");
+		wire_u64(&w, (uint64_t)r->err);
+		wire_str(&w, "reply");
+		wire_bin(&w, r->body ? (const void *)r->body : "", r->len);
+		wire_str(&w, "status");
+		wire_u64(&w, (uint64_t)r->status);
+		wire_str(&w, "ctype");
+		wire_str(&w, r->content_type);
+		wire_str(&w, "headers");
+		wire_array(&w, r->nheaders);
+		for (size_t i = 0; i < r->nheaders; i++) {
+			wire_array(&w, 2);
+			wire_str(&w, r->headers[i].name);
+			wire_str(&w, r->headers[i].value);
+		}
+		d = wire_data(&w, &n);
+		msg_reply(ci->req, d, d ? n : 0);
+		wire_w_fini(&w);
+	} else {
+		msg_reply(ci->req, NULL, 0);
+	}
+	node_call_unref(ci->call);
+	free(ci);
+}
+
+static void
+call_done(struct node_call *call, void *arg)
+{
+	struct call_in *ci = arg;
+	(void)call;
+	if (loop_on_thread(ci->l->env.loop)) {
+		reply_call_on_loop(ci);
+	} else {
+		loop_post(ci->l->env.loop, reply_call_on_loop, ci);
+	}
+}
+
+void
+links_handle_call(struct links *l, struct msg_req *req, wire_v msg)
+{
+	char *from = wire_str_dup(wire_get(msg, "from"));
+	uint64_t epoch = wire_as_u64(wire_get(msg, "epoch"), 0);
+	const void *p;
+	size_t len;
+	char *target = NULL;
+	struct node_event *ev = NULL;
+	struct node_target *t;
+	struct call_in *ci;
+
+	if (from == NULL || !wire_as_bin(wire_get(msg, "event"), &p, &len) ||
+	    link_entry_decode(p, len, &target, &ev) != 0) {
+		free(from);
+		reply_err(req, REPLY_INVALID, "malformed call");
+		return;
+	}
+	if (!links_epoch_ok(l, from, epoch)) {
+		free(from);
+		free(target);
+		node_event_free(ev);
+		reply_err(req, "fenced",
+		    "this node was declared lost; it must rejoin first");
+		return;
+	}
+	free(from);
+	t = l->env.find_target(l->env.ctx, target);
+	free(target);
+	if (t == NULL || t->kind == NT_REMOTE ||
+	    (ci = calloc(1, sizeof *ci)) == NULL) {
+		node_event_free(ev);
+		reply_err(req, REPLY_NOT_FOUND, "no such part on this node");
+		return;
+	}
+	ci->l = l;
+	ci->req = req;
+	/* The reply leaves this node once its effects are durable here. */
+	if ((ci->call = node_call_new(true, call_done, ci)) == NULL) {
+		free(ci);
+		node_event_free(ev);
+		reply_err(req, REPLY_BUSY, "out of memory");
+		return;
+	}
+	if (l->env.admit(t) != LEDGE_OK) {
+		node_call_unref(ci->call);
+		node_call_fail(ci->call, LEDGE_EFULL);
+		node_event_free(ev);
+		return;
+	}
+	l->env.admitted(t, ev);
+	ev->kind = NE_CALL;
+	ev->flags &= (uint8_t)~NEF_DURABLE;
+	ev->call = ci->call; /* the event's reference */
+	l->env.send_inline(l->env.ctx, t, ev);
+}
+
+struct call_out {
+	struct links *l;
+	struct node_event *ev;
+	char target[256], peer[128];
+};
+
+static void
+on_call_reply(void *arg, int err, const void *data, size_t len)
+{
+	struct call_out *co = arg;
+	struct node_reply r;
+	struct wire_r rd;
+
+	memset(&r, 0, sizeof r);
+	if (err != MSG_OK) {
+		r.err = err == MSG_ETIMEDOUT ? LEDGE_ETIMEDOUT : LEDGE_ECONN;
+		rlog_write(co->l->env.log, RLOG_WARN, co->l->self,
+		    "call to %s on node %s failed: %s", co->target, co->peer,
+		    err == MSG_ETIMEDOUT
+		        ? "no answer in time (is the link down?)"
+		        : "the node cannot be reached");
+	} else if (wire_parse(&rd, data, len) != 0) {
+		r.err = LEDGE_EPROTO;
+	} else {
+		wire_v root = wire_root(&rd);
+		if (!wire_as_bool(wire_get(root, "ok"), false)) {
+			r.err = wire_str_eq(wire_get(root, "code"), "not-found")
+			    ? LEDGE_ENOENT
+			    : LEDGE_ECONN;
+		} else {
+			const void *b;
+			size_t bn;
+			wire_v hs = wire_get(root, "headers");
+			r.err = (int)wire_as_u64(
+			    wire_get(root, "err"), LEDGE_EPROTO);
+			r.status =
+			    (int)wire_as_u64(wire_get(root, "status"), 0);
+			r.content_type = wire_str_dup(wire_get(root, "ctype"));
+			if (wire_as_bin(wire_get(root, "reply"), &b, &bn) &&
+			    bn > 0 && (r.body = malloc(bn)) != NULL) {
+				memcpy(r.body, b, bn);
+				r.len = bn;
+			}
+			if (wire_len(hs) > 0 &&
+			    (r.headers = calloc(
+			         wire_len(hs), sizeof *r.headers)) != NULL) {
+				for (size_t i = 0; i < wire_len(hs); i++) {
+					wire_v h = wire_at(hs, i);
+					r.headers[i].name =
+					    wire_str_dup(wire_at(h, 0));
+					r.headers[i].value =
+					    wire_str_dup(wire_at(h, 1));
+					r.nheaders = i + 1;
+					if (!r.headers[i].name ||
+					    !r.headers[i].value) {
+						break;
+					}
+				}
+			}
+		}
+		wire_r_fini(&rd);
+	}
+	if (co->ev->call != NULL) {
+		node_call_complete(co->ev->call, &r);
+		node_call_unref(co->ev->call);
+		co->ev->call = NULL;
+	} else {
+		node_reply_free(&r);
+	}
+	node_event_free(co->ev);
+	free(co);
+}
+
+void
+links_call(struct links *l, const char *peer, const char *target,
+    struct node_event *ev, uint32_t timeout_ms)
+{
+	struct peer *p;
+	struct msg_client *c = NULL;
+	struct call_out *co;
+	struct wire_w w;
+	unsigned char *entry;
+	size_t elen, len;
+	const void *data;
+
+	pthread_mutex_lock(&l->mu);
+	if ((p = link_find_peer_locked(l, peer, 0)) != NULL) {
+		c = p->client;
+	}
+	pthread_mutex_unlock(&l->mu);
+	elen = link_entry_size(target, ev);
+	if (c == NULL || (co = malloc(sizeof *co)) == NULL ||
+	    (entry = malloc(elen)) == NULL || wire_w_init(&w) != 0) {
+		if (ev->call != NULL) {
+			node_call_fail(
+			    ev->call, c == NULL ? LEDGE_ECONN : LEDGE_ENOMEM);
+		}
+		node_event_free(ev);
+		return;
+	}
+	link_entry_encode(entry, target, ev);
+	wire_map(&w, 5);
+	wire_str(&w, "t");
+	wire_str(&w, "call");
+	wire_str(&w, "from");
+	wire_str(&w, l->self);
+	wire_str(&w, "epoch");
+	wire_u64(&w, atomic_load(&l->epoch));
+	wire_str(&w, "timeout_ms");
+	wire_u64(&w, timeout_ms);
+	wire_str(&w, "event");
+	wire_bin(&w, entry, elen);
+	free(entry);
+	co->l = l;
+	co->ev = ev;
+	snprintf(co->target, sizeof co->target, "%s", target);
+	snprintf(co->peer, sizeof co->peer, "%s", peer);
+	if ((data = wire_data(&w, &len)) == NULL) {
+		wire_w_fini(&w);
+		on_call_reply(co, MSG_ENOMEM, NULL, 0);
+		return;
+	}
+	msg_call(c, data, len, timeout_ms, on_call_reply, co);
+	wire_w_fini(&w);
+}

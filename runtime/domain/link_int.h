@@ -1,0 +1,112 @@
+/*
+ * link_int.h - what the files of the links (links.h) share: the peer
+ * record, the links themselves, and the few functions one file offers
+ * the ones above it.
+ *
+ * The files, from the bottom up (each calls only the ones before it):
+ *   link_entry.c  the outbox entry's encoding;
+ *   link_send.c   the outgoing queue per peer: sending in batches,
+ *                 acknowledgements, retransmission, re-addressing;
+ *   links.c       the table of peers, their ids, urls and epochs
+ *                 (fencing), statistics, creation and teardown;
+ *   link_recv.c   incoming batches: the watermark per sender
+ *                 incarnation, forwarding, replication entries;
+ *   link_call.c   remote calls, both ends.
+ *
+ * Not a public header: only runtime/domain/link*.c include it.
+ */
+#ifndef LEDGE_DOMAIN_LINK_INT_H
+#define LEDGE_DOMAIN_LINK_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "base/hmap.h"
+#include "domain/links.h"
+#include "net/msg.h"
+#include "platform/loop.h"
+
+/* Entries per batch, and bytes (roughly). */
+#define BATCH_MAX   256
+#define BATCH_BYTES (4u << 20)
+/* Time a batch may wait for its acknowledgement before it is resent. */
+#define ACK_TIMEOUT_MS   5000
+#define RETRY_MIN_MS     50
+#define RETRY_MAX_MS     2000
+#define RETRY_NOT_YET_MS 50
+
+struct out_entry {
+	struct out_entry *next;
+	uint64_t seq;
+	size_t len;
+	unsigned char data[];
+};
+
+struct peer {
+	struct peer *next;
+	struct links *l;
+	char *name;
+	uint32_t id;
+	char *url;
+	struct msg_client *client;
+	/* outgoing, loop thread */
+	struct out_entry *head, *tail;
+	_Atomic size_t nq;
+	uint64_t acked;
+	bool inflight;
+	struct loop_timer *retry;
+	uint32_t backoff_ms;
+	bool fenced_logged;
+	/* statistics (loop thread; read under mu for metrics) */
+	uint64_t sent_hi; /* highest seq sent so far */
+	uint64_t sent_us; /* when the batch in flight left */
+	uint64_t batches, retransmits, rtt_us;
+	/* incoming */
+	uint64_t max_epoch;
+};
+
+struct links {
+	struct links_env env;
+	char *self;
+	uint64_t inc;
+	_Atomic uint64_t epoch;
+	struct msg_tls tls;
+	bool have_tls;
+	pthread_mutex_t mu; /* peers list (links_call runs on workers) */
+	struct peer *peers;
+	uint32_t next_peer_id;
+	struct hmap in; /* loop thread */
+	_Atomic size_t backlog;
+	_Atomic uint64_t repl_applied, forwarded;
+};
+
+/* The peer named `name`, or (name NULL) with id `id`; NULL if none.
+ * Under l->mu. */
+static inline struct peer *
+link_find_peer_locked(struct links *l, const char *name, uint32_t id)
+{
+	for (struct peer *p = l->peers; p != NULL; p = p->next) {
+		if ((name && strcmp(p->name, name) == 0) ||
+		    (!name && p->id == id)) {
+			return p;
+		}
+	}
+	return NULL;
+}
+
+/* link_send.c: send what p's queue holds (one batch in flight), if it
+ * can.  Loop thread. */
+void link_send_kick(struct peer *p);
+
+/* link_send.c: the callback of a peer's retry timer (arg: the peer). */
+void link_send_on_retry(void *arg);
+
+/* links.c: whether a request from node `from` sent at `epoch` may be
+ * taken (not below the newest epoch seen from it, nor below its fence);
+ * raises the newest seen.  Any thread. */
+bool links_epoch_ok(struct links *l, const char *from, uint64_t epoch);
+
+#endif
