@@ -10,7 +10,8 @@
  *   links.c       the table of peers, their ids, urls and epochs
  *                 (fencing), statistics, creation and teardown;
  *   link_recv.c   incoming batches: the watermark per sender
- *                 incarnation, forwarding, replication entries;
+ *                 incarnation, forwarding; replication entries go to
+ *                 replica.c (below all of these but link_entry.c);
  *   link_call.c   remote calls, both ends.
  *
  * Not a public header: only runtime/domain/link*.c include it.
@@ -80,7 +81,8 @@ struct links {
 	uint32_t next_peer_id;
 	struct hmap in; /* loop thread */
 	_Atomic size_t backlog;
-	_Atomic uint64_t repl_applied, forwarded;
+	_Atomic uint64_t forwarded;
+	struct replica *rep; /* state replication (replica.h), owned */
 };
 
 /* The peer named `name`, or (name NULL) with id `id`; NULL if none.

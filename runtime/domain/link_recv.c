@@ -10,99 +10,12 @@
 #include <string.h>
 
 #include "domain/link_int.h"
+#include "domain/replica.h"
 #include "net/reply.h"
 #include "node/commit.h"
 #include "node/instance.h"
 #include "node/node_event.h"
 #include "store/store.h"
-
-/*
- * A replication entry (REPL_MARK, commit.h): the writes of one
- * record of the primary to the part named in it, added to `rec` under
- * this node's id for that name.  Returns 0, or -1 for a malformed entry.
- * Entries for a part that runs here are stale (from a primary that was
- * replaced) and ignored.
- */
-static int
-apply_repl(
-    struct links *l, struct commit_rec *rec, const unsigned char *p, size_t len)
-{
-	size_t n = (size_t)p[0] << 8 | p[1];
-	char name[512];
-	uint32_t id;
-	struct node_target *t;
-	unsigned char kbuf[4 + 1024];
-
-	if (n < 2 || n > len - 2 || n > sizeof name) {
-		return -1;
-	}
-	memcpy(name, p + 3, n - 1);
-	name[n - 1] = '\0';
-	if (memchr(name, '\0', n - 1) != NULL) {
-		return -1;
-	}
-	if ((t = l->env.find_target(l->env.ctx, name)) != NULL &&
-	    t->kind == NT_INSTANCE) {
-		return 0;
-	}
-	if (l->env.registry_id(l->env.ctx, name, &id) != LEDGE_OK) {
-		return -1;
-	}
-	store_be32(kbuf, id);
-	for (size_t off = 2 + n; off < len;) {
-		const unsigned char *o = p + off;
-		uint32_t klen, vlen;
-		unsigned char *key;
-		int rv;
-		if (len - off < 10) {
-			return -1;
-		}
-		klen = store_rd32(o + 2);
-		vlen = store_rd32(o + 6);
-		if (klen > len - off - 10 || vlen > len - off - 10 - klen ||
-		    (o[0] != STORE_STATE && o[0] != STORE_QUEUE)) {
-			return -1;
-		}
-		key = klen <= sizeof kbuf - 4 ? kbuf : malloc(4 + klen);
-		if (key == NULL) {
-			return -1;
-		}
-		memcpy(key, kbuf, 4);
-		memcpy(key + 4, o + 10, klen);
-		switch (o[1]) {
-		case REC_PUT:
-			rv = commit_rec_put(
-			    rec, o[0], key, 4 + klen, o + 10 + klen, vlen);
-			if (o[0] == STORE_QUEUE && klen == 8) {
-				/* Its queue ids must not collide with ours. */
-				l->env.qid_above(
-				    l->env.ctx, store_rd64(o + 10));
-			}
-			break;
-		case REC_DEL:
-			rv = commit_rec_del(rec, o[0], key, 4 + klen);
-			break;
-		case REC_DELIF:
-			rv = commit_rec_del_if(
-			    rec, o[0], key, 4 + klen, o + 10 + klen, vlen);
-			break;
-		case REC_DELPREFIX:
-			rv = commit_rec_del_prefix(rec, o[0], key, 4 + klen);
-			break;
-		default:
-			rv = LEDGE_EINVAL;
-		}
-		if (key != kbuf) {
-			free(key);
-		}
-		if (rv != LEDGE_OK) {
-			return -1;
-		}
-		off += 10 + klen + vlen;
-	}
-	atomic_fetch_add(&l->repl_applied, 1);
-	return 0;
-}
 
 /* ------------------------------------------------------------------ */
 /* receiving                                                           */
@@ -250,8 +163,8 @@ links_handle_ev(struct links *l, struct msg_req *req, wire_v msg)
 			next++; /* withdrawn by the sender (links_readdress) */
 			continue;
 		}
-		if (len > 2 && ((const unsigned char *)p)[2] == REPL_MARK) {
-			if (apply_repl(l, rec, p, len) != 0) {
+		if (replica_is_entry(p, len)) {
+			if (replica_apply(l->rep, &l->env, rec, p, len) != 0) {
 				break;
 			}
 			next++;

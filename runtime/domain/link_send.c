@@ -11,6 +11,7 @@
 #include "base/clock.h"
 #include "base/rlog.h"
 #include "domain/link_int.h"
+#include "domain/replica.h"
 #include "node/commit.h"
 #include "node/instance.h"
 #include "node/node_event.h"

@@ -9,6 +9,7 @@
 
 #include "base/rlog.h"
 #include "domain/link_int.h"
+#include "domain/replica.h"
 #include "node/commit.h"
 #include "store/store.h"
 
@@ -84,11 +85,16 @@ links_new(struct links **lp, const struct links_env *env, const char *self,
     uint64_t incarnation, const struct msg_tls *tls)
 {
 	struct links *l = calloc(1, sizeof *l);
-	if (l == NULL || (l->self = strdup(self)) == NULL) {
+	if (l == NULL || (l->self = strdup(self)) == NULL ||
+	    replica_new(&l->rep) != LEDGE_OK) {
+		if (l != NULL) {
+			free(l->self);
+		}
 		free(l);
 		return LEDGE_ENOMEM;
 	}
 	l->env = *env;
+	commit_set_expand_hook(l->env.commit, replica_expand, l->rep);
 	l->inc = incarnation;
 	l->next_peer_id = 1;
 	if (tls != NULL && tls->cert) {
@@ -134,8 +140,16 @@ links_free(struct links *l)
 	free((char *)l->tls.cert);
 	free((char *)l->tls.key);
 	free((char *)l->tls.ca);
+	replica_free(l->rep);
 	free(l->self);
 	free(l);
+}
+
+int
+links_set_replicas(struct links *l, uint32_t id, const char *name,
+    const uint32_t *peers, size_t npeers)
+{
+	return replica_set(l->rep, id, name, peers, npeers);
 }
 
 bool
@@ -180,7 +194,7 @@ void
 links_stats(struct links *l, struct links_totals *tot,
     void (*fn)(void *arg, const struct link_stats *st), void *arg)
 {
-	tot->repl_applied = atomic_load(&l->repl_applied);
+	tot->repl_applied = replica_applied(l->rep);
 	tot->forwarded = atomic_load(&l->forwarded);
 	tot->backlog = atomic_load(&l->backlog);
 	pthread_mutex_lock(&l->mu);

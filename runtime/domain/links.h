@@ -76,12 +76,24 @@ struct links_env {
 /*
  * Links for the node `env` describes (copied), named `self` (its
  * incarnation distinguishes a node whose data folder was wiped); reads
- * the peer ids from env->store.  tls may be NULL.  LEDGE_OK or
- * LEDGE_ENOMEM.  Before the loop runs.
+ * the peer ids from env->store, and becomes env->commit's expand hook
+ * (state replication, replica.h: the committer must be stopped before
+ * links_free).  tls may be NULL.  LEDGE_OK or LEDGE_ENOMEM.  Before
+ * anything is submitted to the committer.
  */
 int links_new(struct links **lp, const struct links_env *env, const char *self,
     uint64_t incarnation, const struct msg_tls *tls);
 void links_free(struct links *l);
+
+/*
+ * The replicas of target `id` (named `name`, "workflow/function"): the
+ * peers (links_peer) that get its writes from now on, in the links'
+ * order (replica.h).  npeers 0 stops replication.  Any thread; takes
+ * effect for records committed after the call.  LEDGE_OK or
+ * LEDGE_ENOMEM.
+ */
+int links_set_replicas(struct links *l, uint32_t id, const char *name,
+    const uint32_t *peers, size_t npeers);
 
 /* This node's membership epoch (stamped on what it sends). */
 void links_set_epoch(struct links *l, uint64_t epoch);

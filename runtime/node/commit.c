@@ -35,24 +35,9 @@ struct commit {
 	struct hmap obx_next; /* peer (4 bytes) -> struct obx_peer */
 	void (*on_outbox)(void *, uint32_t, uint64_t, const void *, size_t);
 	void *outbox_arg;
-	/* replication: id (4 bytes) -> struct repl_target, under repl_mu */
-	pthread_mutex_t repl_mu;
-	struct hmap repl;
-	_Atomic size_t nrepl;
-};
-
-struct repl_target {
-	unsigned char key[4];
-	char *name;
-	size_t npeers;
-	uint32_t peers[];
-};
-
-/* The writes of one record to one replicated target (committer thread). */
-struct repl_buf {
-	struct repl_target *t;
-	unsigned char *data;
-	size_t len, cap;
+	/* what may add to a record before it is applied (replication) */
+	int (*on_expand)(void *, struct store_batch *, struct commit_rec *);
+	void *expand_arg;
 };
 
 struct obx_peer {
@@ -61,7 +46,7 @@ struct obx_peer {
 	bool touched;  /* in this batch */
 };
 
-#define OP_HDR 10
+#define OP_HDR COMMIT_OP_HDR
 
 struct commit_rec *
 commit_rec_new(void)
@@ -176,6 +161,14 @@ commit_set_outbox_hook(struct commit *c,
 	c->outbox_arg = arg;
 }
 
+void
+commit_set_expand_hook(struct commit *c,
+    int (*fn)(void *, struct store_batch *, struct commit_rec *), void *arg)
+{
+	c->on_expand = fn;
+	c->expand_arg = arg;
+}
+
 /* The numbering state of a peer, loaded from meta on first use. */
 static struct obx_peer *
 obx_peer(struct commit *c, const unsigned char *peer)
@@ -210,185 +203,6 @@ commit_rec_snapshot(struct commit_rec *r, uint32_t id)
 	return rec_append(r, STORE_STATE, REC_SNAPSHOT, key, 4, 0)
 	    ? LEDGE_OK
 	    : LEDGE_ENOMEM;
-}
-
-int
-commit_set_replicas(struct commit *c, uint32_t id, const char *name,
-    const uint32_t *peers, size_t npeers)
-{
-	unsigned char key[4];
-	struct repl_target *t = NULL, *old;
-
-	store_be32(key, id);
-	if (npeers > 0) {
-		if ((t = calloc(1, sizeof *t + npeers * sizeof *peers)) ==
-		        NULL ||
-		    (t->name = strdup(name)) == NULL) {
-			free(t);
-			return LEDGE_ENOMEM;
-		}
-		memcpy(t->key, key, 4);
-		memcpy(t->peers, peers, npeers * sizeof *peers);
-		t->npeers = npeers;
-	}
-	pthread_mutex_lock(&c->repl_mu);
-	old = hmap_del(&c->repl, key, 4);
-	if (t != NULL && hmap_put(&c->repl, t->key, 4, t, NULL) != 0) {
-		free(t->name);
-		free(t);
-		t = NULL;
-		pthread_mutex_unlock(&c->repl_mu);
-		return LEDGE_ENOMEM;
-	}
-	atomic_store(&c->nrepl, c->repl.count);
-	pthread_mutex_unlock(&c->repl_mu);
-	if (old != NULL) {
-		free(old->name);
-		free(old);
-	}
-	return LEDGE_OK;
-}
-
-static int
-rb_add(struct repl_buf *rb, int db, int op, const void *key, size_t klen,
-    const void *val, size_t vlen)
-{
-	size_t need = OP_HDR + klen + vlen;
-	unsigned char *p;
-	if (rb->cap - rb->len < need) {
-		size_t ncap = rb->cap ? rb->cap * 2 : 256;
-		while (ncap - rb->len < need) {
-			ncap *= 2;
-		}
-		if ((p = realloc(rb->data, ncap)) == NULL) {
-			return LEDGE_ENOMEM;
-		}
-		rb->data = p;
-		rb->cap = ncap;
-	}
-	p = rb->data + rb->len;
-	p[0] = (unsigned char)db;
-	p[1] = (unsigned char)op;
-	store_be32(p + 2, (uint32_t)klen);
-	store_be32(p + 6, (uint32_t)vlen);
-	if (klen) {
-		memcpy(p + OP_HDR, key, klen);
-	}
-	if (vlen) {
-		memcpy(p + OP_HDR + klen, val, vlen);
-	}
-	rb->len += need;
-	return LEDGE_OK;
-}
-
-struct snap {
-	struct repl_buf *rb;
-	int db;
-	int rv;
-};
-
-static int
-snap_one(void *arg, ledge_bytes key, ledge_bytes val)
-{
-	struct snap *s = arg;
-	s->rv = rb_add(s->rb, s->db, REC_PUT, (const char *)key.data + 4,
-	    key.len - 4, val.data, val.len);
-	return s->rv != LEDGE_OK;
-}
-
-static struct repl_buf *
-rb_for(struct repl_buf **bufs, size_t *n, struct repl_target *t)
-{
-	struct repl_buf *grown;
-	for (size_t i = 0; i < *n; i++) {
-		if ((*bufs)[i].t == t) {
-			return &(*bufs)[i];
-		}
-	}
-	if ((grown = realloc(*bufs, (*n + 1) * sizeof *grown)) == NULL) {
-		return NULL;
-	}
-	*bufs = grown;
-	grown[*n] = (struct repl_buf) { t, NULL, 0, 0 };
-	return &grown[(*n)++];
-}
-
-/*
- * Before record r is applied (earlier records of the batch are, in b):
- * append to r one outbox entry per replica of every replicated target it
- * writes.  Committer thread.
- */
-static int
-repl_expand(struct commit *c, struct store_batch *b, struct commit_rec *r)
-{
-	struct repl_buf *bufs = NULL;
-	size_t nbufs = 0, end = r->len;
-	int rv = LEDGE_OK;
-
-	pthread_mutex_lock(&c->repl_mu);
-	for (size_t off = 0; off < end && rv == LEDGE_OK;) {
-		unsigned char *p = r->ops + off;
-		uint32_t klen = store_rd32(p + 2);
-		uint32_t vlen = store_rd32(p + 6);
-		unsigned char *key = p + OP_HDR;
-		struct repl_target *t;
-		struct repl_buf *rb;
-		off += OP_HDR + klen + vlen;
-		if ((p[0] != STORE_STATE && p[0] != STORE_QUEUE) || klen < 4 ||
-		    (t = hmap_get(&c->repl, key, 4)) == NULL) {
-			continue;
-		}
-		if ((rb = rb_for(&bufs, &nbufs, t)) == NULL) {
-			rv = LEDGE_ENOMEM;
-			break;
-		}
-		if (p[1] == REC_SNAPSHOT) {
-			static const int dbs[] = { STORE_STATE, STORE_QUEUE };
-			for (size_t i = 0; i < 2 && rv == LEDGE_OK; i++) {
-				struct snap sn = { rb, dbs[i], LEDGE_OK };
-				rv = rb_add(rb, dbs[i], REC_DELPREFIX, NULL, 0,
-				    NULL, 0);
-				if (rv == LEDGE_OK) {
-					rv = store_batch_scan(
-					    b, dbs[i], key, 4, snap_one, &sn);
-					rv = rv == LEDGE_OK ? sn.rv : rv;
-				}
-			}
-		} else if (p[1] == REC_PUT || p[1] == REC_DEL ||
-		    p[1] == REC_DELIF || p[1] == REC_DELPREFIX) {
-			rv = rb_add(rb, p[0], p[1], key + 4, klen - 4,
-			    key + klen, vlen);
-		}
-	}
-	for (size_t i = 0; i < nbufs && rv == LEDGE_OK; i++) {
-		struct repl_buf *rb = &bufs[i];
-		size_t nlen = strlen(rb->t->name) + 1;
-		if (rb->len == 0) {
-			continue; /* only cancelled operations */
-		}
-		unsigned char okey[12] = { 0 };
-		for (size_t k = 0; k < rb->t->npeers && rv == LEDGE_OK; k++) {
-			unsigned char *e;
-			store_be32(okey, rb->t->peers[k]);
-			e = rec_append(r, STORE_OUTBOX, REC_OUTBOX, okey,
-			    sizeof okey, 2 + nlen + rb->len);
-			if (e == NULL) {
-				rv = LEDGE_ENOMEM;
-				break;
-			}
-			e[0] = (unsigned char)(nlen >> 8);
-			e[1] = (unsigned char)nlen;
-			e[2] = REPL_MARK;
-			memcpy(e + 3, rb->t->name, nlen - 1);
-			memcpy(e + 2 + nlen, rb->data, rb->len);
-		}
-	}
-	pthread_mutex_unlock(&c->repl_mu);
-	for (size_t i = 0; i < nbufs; i++) {
-		free(bufs[i].data);
-	}
-	free(bufs);
-	return rv;
 }
 
 struct del_prefix {
@@ -530,8 +344,8 @@ apply(struct commit *c, struct commit_rec *batch, size_t *nops)
 	}
 	for (struct commit_rec *r = batch; r != NULL && rv == LEDGE_OK;
 	     r = r->next) {
-		if (atomic_load_explicit(&c->nrepl, memory_order_relaxed) > 0 &&
-		    (rv = repl_expand(c, b, r)) != LEDGE_OK) {
+		if (c->on_expand != NULL &&
+		    (rv = c->on_expand(c->expand_arg, b, r)) != LEDGE_OK) {
 			break;
 		}
 		for (size_t off = 0; off < r->len && rv == LEDGE_OK;) {
@@ -767,8 +581,6 @@ commit_start(struct commit **cp, struct store *store, struct rlog *log,
 	c->max_qid = next ? next - 1 : 0;
 	hmap_init(&c->qputs);
 	hmap_init(&c->obx_next);
-	hmap_init(&c->repl);
-	pthread_mutex_init(&c->repl_mu, NULL);
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_mutex_init(&c->stats_mu, NULL);
 	pthread_cond_init(&c->cv, NULL);
@@ -830,14 +642,6 @@ commit_free(struct commit *c)
 		free(sl->value);
 	}
 	hmap_fini(&c->obx_next);
-	pos = 0;
-	while ((sl = hmap_next(&c->repl, &pos)) != NULL) {
-		struct repl_target *t = sl->value;
-		free(t->name);
-		free(t);
-	}
-	hmap_fini(&c->repl);
-	pthread_mutex_destroy(&c->repl_mu);
 	pthread_cond_destroy(&c->idle_cv);
 	pthread_cond_destroy(&c->cv);
 	pthread_mutex_destroy(&c->mu);

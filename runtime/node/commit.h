@@ -44,28 +44,12 @@ enum rec_op {
 	REC_NOP = 3,    /* cancelled within a batch */
 	REC_DELIF = 4,  /* delete if the value starts with the given bytes */
 	REC_OUTBOX = 5, /* append to a peer's outbox (see commit_rec_outbox) */
-	REC_SNAPSHOT = 6,  /* a target's state and queue to its replicas */
+	REC_SNAPSHOT = 6,  /* a marker for the expand hook: no write itself */
 	REC_DELPREFIX = 7, /* delete every key that starts with the key */
 };
 
-/*
- * Replication.  For a target with replicas (commit_set_replicas), every
- * record's writes to its state and queue (STORE_STATE and STORE_QUEUE
- * keys that start with its id) are also appended, in the same
- * transaction, to the outbox of each replica node as one entry: a link
- * entry (links.h) whose target is REPL_MARK followed by the target's
- * name, and whose body is the record's operations on that target in the
- * packed form below, with the 4-byte id taken off each key:
- *
- *     [u8 db][u8 op][u32 klen][u32 vlen][key][value]   (big-endian)
- *
- * op is REC_PUT, REC_DEL, REC_DELIF or REC_DELPREFIX (key empty: all of
- * the target's entries in db).  The links deliver entries in order and
- * exactly once, so a replica applies the primary's committed history in
- * order, record by record.  A snapshot (commit_rec_snapshot) sends the
- * whole state and queue, after a DELPREFIX of both.
- */
-#define REPL_MARK 0x01
+/* Bytes of an operation's header in a record's ops, before its key. */
+#define COMMIT_OP_HDR 10
 
 /* One record: a packed list of operations plus what to do once durable. */
 struct commit_rec {
@@ -107,6 +91,17 @@ void commit_set_outbox_hook(struct commit *c,
     void *arg);
 
 /*
+ * Who may add operations to a record just before it is applied (state
+ * replication, domain/replica.h): fn(arg, b, r) on the committer thread,
+ * with the batch's earlier records applied in b (store_batch_scan sees
+ * them); it may append operations (outbox entries) to r, which commit with
+ * it.  An error fails the commit.  Set before anything is submitted.
+ */
+void commit_set_expand_hook(struct commit *c,
+    int (*fn)(void *arg, struct store_batch *b, struct commit_rec *r),
+    void *arg);
+
+/*
  * Commit what is queued and stop the thread.  Records submitted after
  * this are not committed: their completions run at once with
  * LEDGE_ECLOSED (what is durable already stays; the rest is redone
@@ -143,18 +138,10 @@ int commit_rec_outbox(
 int commit_rec_del_prefix(
     struct commit_rec *r, enum store_db db, const void *prefix, size_t plen);
 
-/* Send the whole state and queue of target `id` to its replicas, as of
- * this record's place in the commit order (see REPL_MARK). */
+/* Mark this record's place in the commit order for a snapshot of target
+ * `id`: the expand hook sends its whole state and queue to its replicas
+ * (domain/replica.h); the committer itself writes nothing for it. */
 int commit_rec_snapshot(struct commit_rec *r, uint32_t id);
-
-/*
- * The replicas of target `id` (named `name`, "workflow/function"): the
- * link peers (links.h) that get its writes from now on.  npeers 0
- * stops replication.  Any thread; takes effect for records committed
- * after the call.  LEDGE_OK or LEDGE_ENOMEM.
- */
-int commit_set_replicas(struct commit *c, uint32_t id, const char *name,
-    const uint32_t *peers, size_t npeers);
 
 /* Reserve room for a put whose value the caller writes at the returned
  * pointer (vlen bytes); NULL when out of memory. */

@@ -1842,8 +1842,8 @@ undeploy_committed(void *arg)
 	struct node_wf *w = u->w;
 	/* Its writes are over (and were streamed): replication stops. */
 	for (size_t i = 0; i < w->ninsts; i++) {
-		commit_set_replicas(
-		    n->commit, w->insts[i]->target.id, NULL, NULL, 0);
+		links_set_replicas(
+		    n->links, w->insts[i]->target.id, NULL, NULL, 0);
 	}
 	rlog_write(n->log, RLOG_INFO, n->name, "workflow %s stopped here",
 	    w->wf->name);
@@ -1989,7 +1989,7 @@ node_set_replicas(struct node *n, const char *name, const char *const *nodes,
 			links_set_url(n->links, nodes[i], urls[i]);
 		}
 	}
-	rv = commit_set_replicas(n->commit, t->id, name, peers, count);
+	rv = links_set_replicas(n->links, t->id, name, peers, count);
 	free(peers);
 	if (rv != LEDGE_OK || count == 0) {
 		return rv;

@@ -1,0 +1,339 @@
+/*
+ * replica.c - state replication, both ends (replica.h).
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/hmap.h"
+#include "domain/links.h"
+#include "domain/replica.h"
+#include "node/commit.h"
+#include "node/instance.h"
+#include "store/store.h"
+
+#define OP_HDR COMMIT_OP_HDR
+
+struct replica {
+	/* replicated targets: id (4 bytes) -> struct repl_target, under mu */
+	pthread_mutex_t mu;
+	struct hmap repl;
+	_Atomic size_t nrepl;
+	_Atomic uint64_t applied; /* replication entries applied here */
+};
+
+struct repl_target {
+	unsigned char key[4];
+	char *name;
+	size_t npeers;
+	uint32_t peers[];
+};
+
+/* The writes of one record to one replicated target (committer thread). */
+struct repl_buf {
+	struct repl_target *t;
+	unsigned char *data;
+	size_t len, cap;
+};
+
+int
+replica_new(struct replica **rp)
+{
+	struct replica *r = calloc(1, sizeof *r);
+	if (r == NULL) {
+		return LEDGE_ENOMEM;
+	}
+	pthread_mutex_init(&r->mu, NULL);
+	hmap_init(&r->repl);
+	*rp = r;
+	return LEDGE_OK;
+}
+
+void
+replica_free(struct replica *r)
+{
+	struct hmap_slot *sl;
+	size_t pos = 0;
+	if (r == NULL) {
+		return;
+	}
+	while ((sl = hmap_next(&r->repl, &pos)) != NULL) {
+		struct repl_target *t = sl->value;
+		free(t->name);
+		free(t);
+	}
+	hmap_fini(&r->repl);
+	pthread_mutex_destroy(&r->mu);
+	free(r);
+}
+
+uint64_t
+replica_applied(struct replica *r)
+{
+	return atomic_load(&r->applied);
+}
+
+/* ------------------------------------------------------------------ */
+/* the primary's end                                                   */
+
+int
+replica_set(struct replica *c, uint32_t id, const char *name,
+    const uint32_t *peers, size_t npeers)
+{
+	unsigned char key[4];
+	struct repl_target *t = NULL, *old;
+
+	store_be32(key, id);
+	if (npeers > 0) {
+		if ((t = calloc(1, sizeof *t + npeers * sizeof *peers)) ==
+		        NULL ||
+		    (t->name = strdup(name)) == NULL) {
+			free(t);
+			return LEDGE_ENOMEM;
+		}
+		memcpy(t->key, key, 4);
+		memcpy(t->peers, peers, npeers * sizeof *peers);
+		t->npeers = npeers;
+	}
+	pthread_mutex_lock(&c->mu);
+	old = hmap_del(&c->repl, key, 4);
+	if (t != NULL && hmap_put(&c->repl, t->key, 4, t, NULL) != 0) {
+		free(t->name);
+		free(t);
+		t = NULL;
+		pthread_mutex_unlock(&c->mu);
+		return LEDGE_ENOMEM;
+	}
+	atomic_store(&c->nrepl, c->repl.count);
+	pthread_mutex_unlock(&c->mu);
+	if (old != NULL) {
+		free(old->name);
+		free(old);
+	}
+	return LEDGE_OK;
+}
+
+static int
+rb_add(struct repl_buf *rb, int db, int op, const void *key, size_t klen,
+    const void *val, size_t vlen)
+{
+	size_t need = OP_HDR + klen + vlen;
+	unsigned char *p;
+	if (rb->cap - rb->len < need) {
+		size_t ncap = rb->cap ? rb->cap * 2 : 256;
+		while (ncap - rb->len < need) {
+			ncap *= 2;
+		}
+		if ((p = realloc(rb->data, ncap)) == NULL) {
+			return LEDGE_ENOMEM;
+		}
+		rb->data = p;
+		rb->cap = ncap;
+	}
+	p = rb->data + rb->len;
+	p[0] = (unsigned char)db;
+	p[1] = (unsigned char)op;
+	store_be32(p + 2, (uint32_t)klen);
+	store_be32(p + 6, (uint32_t)vlen);
+	if (klen) {
+		memcpy(p + OP_HDR, key, klen);
+	}
+	if (vlen) {
+		memcpy(p + OP_HDR + klen, val, vlen);
+	}
+	rb->len += need;
+	return LEDGE_OK;
+}
+
+struct snap {
+	struct repl_buf *rb;
+	int db;
+	int rv;
+};
+
+static int
+snap_one(void *arg, ledge_bytes key, ledge_bytes val)
+{
+	struct snap *s = arg;
+	s->rv = rb_add(s->rb, s->db, REC_PUT, (const char *)key.data + 4,
+	    key.len - 4, val.data, val.len);
+	return s->rv != LEDGE_OK;
+}
+
+static struct repl_buf *
+rb_for(struct repl_buf **bufs, size_t *n, struct repl_target *t)
+{
+	struct repl_buf *grown;
+	for (size_t i = 0; i < *n; i++) {
+		if ((*bufs)[i].t == t) {
+			return &(*bufs)[i];
+		}
+	}
+	if ((grown = realloc(*bufs, (*n + 1) * sizeof *grown)) == NULL) {
+		return NULL;
+	}
+	*bufs = grown;
+	grown[*n] = (struct repl_buf) { t, NULL, 0, 0 };
+	return &grown[(*n)++];
+}
+
+int
+replica_expand(void *arg, struct store_batch *b, struct commit_rec *r)
+{
+	struct replica *c = arg;
+	struct repl_buf *bufs = NULL;
+	size_t nbufs = 0, end = r->len;
+	int rv = LEDGE_OK;
+
+	if (atomic_load_explicit(&c->nrepl, memory_order_relaxed) == 0) {
+		return LEDGE_OK;
+	}
+	pthread_mutex_lock(&c->mu);
+	for (size_t off = 0; off < end && rv == LEDGE_OK;) {
+		unsigned char *p = r->ops + off;
+		uint32_t klen = store_rd32(p + 2);
+		uint32_t vlen = store_rd32(p + 6);
+		unsigned char *key = p + OP_HDR;
+		struct repl_target *t;
+		struct repl_buf *rb;
+		off += OP_HDR + klen + vlen;
+		if ((p[0] != STORE_STATE && p[0] != STORE_QUEUE) || klen < 4 ||
+		    (t = hmap_get(&c->repl, key, 4)) == NULL) {
+			continue;
+		}
+		if ((rb = rb_for(&bufs, &nbufs, t)) == NULL) {
+			rv = LEDGE_ENOMEM;
+			break;
+		}
+		if (p[1] == REC_SNAPSHOT) {
+			static const int dbs[] = { STORE_STATE, STORE_QUEUE };
+			for (size_t i = 0; i < 2 && rv == LEDGE_OK; i++) {
+				struct snap sn = { rb, dbs[i], LEDGE_OK };
+				rv = rb_add(rb, dbs[i], REC_DELPREFIX, NULL, 0,
+				    NULL, 0);
+				if (rv == LEDGE_OK) {
+					rv = store_batch_scan(
+					    b, dbs[i], key, 4, snap_one, &sn);
+					rv = rv == LEDGE_OK ? sn.rv : rv;
+				}
+			}
+		} else if (p[1] == REC_PUT || p[1] == REC_DEL ||
+		    p[1] == REC_DELIF || p[1] == REC_DELPREFIX) {
+			rv = rb_add(rb, p[0], p[1], key + 4, klen - 4,
+			    key + klen, vlen);
+		}
+	}
+	for (size_t i = 0; i < nbufs && rv == LEDGE_OK; i++) {
+		struct repl_buf *rb = &bufs[i];
+		size_t nlen = strlen(rb->t->name) + 1;
+		if (rb->len == 0) {
+			continue; /* only cancelled operations */
+		}
+		size_t elen = 2 + nlen + rb->len;
+		unsigned char *e = malloc(elen);
+		if (e == NULL) {
+			rv = LEDGE_ENOMEM;
+			break;
+		}
+		e[0] = (unsigned char)(nlen >> 8);
+		e[1] = (unsigned char)nlen;
+		e[2] = REPL_MARK;
+		memcpy(e + 3, rb->t->name, nlen - 1);
+		memcpy(e + 2 + nlen, rb->data, rb->len);
+		for (size_t k = 0; k < rb->t->npeers && rv == LEDGE_OK; k++) {
+			rv = commit_rec_outbox(r, rb->t->peers[k], e, elen);
+		}
+		free(e);
+	}
+	pthread_mutex_unlock(&c->mu);
+	for (size_t i = 0; i < nbufs; i++) {
+		free(bufs[i].data);
+	}
+	free(bufs);
+	return rv;
+}
+
+/* ------------------------------------------------------------------ */
+/* the replica's end                                                   */
+
+int
+replica_apply(struct replica *r, const struct links_env *env,
+    struct commit_rec *rec, const void *entry, size_t len)
+{
+	const unsigned char *p = entry;
+	size_t n = (size_t)p[0] << 8 | p[1];
+	char name[512];
+	uint32_t id;
+	struct node_target *t;
+	unsigned char kbuf[4 + 1024];
+
+	if (n < 2 || n > len - 2 || n > sizeof name) {
+		return -1;
+	}
+	memcpy(name, p + 3, n - 1);
+	name[n - 1] = '\0';
+	if (memchr(name, '\0', n - 1) != NULL) {
+		return -1;
+	}
+	if ((t = env->find_target(env->ctx, name)) != NULL &&
+	    t->kind == NT_INSTANCE) {
+		return 0;
+	}
+	if (env->registry_id(env->ctx, name, &id) != LEDGE_OK) {
+		return -1;
+	}
+	store_be32(kbuf, id);
+	for (size_t off = 2 + n; off < len;) {
+		const unsigned char *o = p + off;
+		uint32_t klen, vlen;
+		unsigned char *key;
+		int rv;
+		if (len - off < 10) {
+			return -1;
+		}
+		klen = store_rd32(o + 2);
+		vlen = store_rd32(o + 6);
+		if (klen > len - off - 10 || vlen > len - off - 10 - klen ||
+		    (o[0] != STORE_STATE && o[0] != STORE_QUEUE)) {
+			return -1;
+		}
+		key = klen <= sizeof kbuf - 4 ? kbuf : malloc(4 + klen);
+		if (key == NULL) {
+			return -1;
+		}
+		memcpy(key, kbuf, 4);
+		memcpy(key + 4, o + 10, klen);
+		switch (o[1]) {
+		case REC_PUT:
+			rv = commit_rec_put(
+			    rec, o[0], key, 4 + klen, o + 10 + klen, vlen);
+			if (o[0] == STORE_QUEUE && klen == 8) {
+				/* Its queue ids must not collide with ours. */
+				env->qid_above(env->ctx, store_rd64(o + 10));
+			}
+			break;
+		case REC_DEL:
+			rv = commit_rec_del(rec, o[0], key, 4 + klen);
+			break;
+		case REC_DELIF:
+			rv = commit_rec_del_if(
+			    rec, o[0], key, 4 + klen, o + 10 + klen, vlen);
+			break;
+		case REC_DELPREFIX:
+			rv = commit_rec_del_prefix(rec, o[0], key, 4 + klen);
+			break;
+		default:
+			rv = LEDGE_EINVAL;
+		}
+		if (key != kbuf) {
+			free(key);
+		}
+		if (rv != LEDGE_OK) {
+			return -1;
+		}
+		off += 10 + klen + vlen;
+	}
+	atomic_fetch_add(&r->applied, 1);
+	return 0;
+}

@@ -1,0 +1,222 @@
+/*
+ * replica_test.c - state replication (runtime/domain/replica.h), the
+ * primary's end: a real committer on a real store streams the writes of
+ * a replicated target to each replica's outbox.
+ */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "domain/replica.h"
+#include "node/commit.h"
+#include "proc.h"
+
+static char *dir;
+static struct store *store;
+static struct rlog rlog;
+
+static void
+open_store(void)
+{
+	struct store_opts o = { .map_mb = 256, .nosync = true };
+	char err[512] = "";
+	int rv = store_open(&store, dir, &o, err, sizeof err);
+	cr_assert_eq(rv, LEDGE_OK, "store_open: %s", err);
+}
+
+static void
+setup(void)
+{
+	dir = tmpdir_make("replica");
+	cr_assert_not_null(dir);
+	rlog_init(&rlog, stderr, RLOG_ERROR);
+	open_store();
+}
+
+static void
+teardown(void)
+{
+	store_close(store);
+	store = NULL;
+	rlog_fini(&rlog);
+	tmpdir_remove(dir);
+	free(dir);
+}
+
+TestSuite(domain_replica, .init = setup, .fini = teardown, .timeout = 120);
+
+static atomic_int fatal_calls;
+static char fatal_why[256];
+
+static void
+on_fatal(void *arg, const char *why)
+{
+	(void)arg;
+	atomic_fetch_add(&fatal_calls, 1);
+	snprintf(fatal_why, sizeof fatal_why, "%s", why ? why : "(null)");
+}
+
+static struct commit *
+start(void)
+{
+	struct commit *c = NULL;
+	cr_assert_eq(commit_start(&c, store, &rlog, on_fatal, NULL), LEDGE_OK);
+	cr_assert_not_null(c);
+	return c;
+}
+
+static void
+stop(struct commit *c)
+{
+	commit_stop(c);
+	commit_free(c);
+}
+
+/* State keys: instance id (big-endian) then the user's key. */
+static size_t
+skey(unsigned char *buf, uint32_t inst, const char *key)
+{
+	size_t n = strlen(key);
+	store_be32(buf, inst);
+	memcpy(buf + 4, key, n);
+	return 4 + n;
+}
+
+static struct commit_rec *
+rec_put(uint32_t inst, const char *key, const char *val)
+{
+	struct commit_rec *r = commit_rec_new();
+	unsigned char k[300];
+
+	cr_assert_not_null(r);
+	cr_assert(commit_rec_empty(r));
+	cr_assert_eq(commit_rec_put(r, STORE_STATE, k, skey(k, inst, key), val,
+	                 strlen(val)),
+	    LEDGE_OK);
+	cr_assert_not(commit_rec_empty(r));
+	return r;
+}
+
+/* What the outbox hook saw: entries per peer, concatenated. */
+struct seen {
+	pthread_mutex_t mu;
+	size_t n;
+	uint32_t peer[16];
+	uint64_t seq[16];
+	unsigned char *data[16];
+	size_t len[16];
+};
+
+static void
+seen_hook(void *arg, uint32_t peer, uint64_t seq, const void *d, size_t len)
+{
+	struct seen *s = arg;
+	pthread_mutex_lock(&s->mu);
+	if (s->n < 16) {
+		s->peer[s->n] = peer;
+		s->seq[s->n] = seq;
+		s->data[s->n] = malloc(len);
+		memcpy(s->data[s->n], d, len);
+		s->len[s->n] = len;
+		s->n++;
+	}
+	pthread_mutex_unlock(&s->mu);
+}
+
+static void
+seen_fini(struct seen *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		free(s->data[i]);
+	}
+	pthread_mutex_destroy(&s->mu);
+}
+
+/* Count the ops of a replication entry named `name`; fails on junk. */
+static size_t
+repl_ops(const unsigned char *p, size_t len, const char *name, int *ops,
+    size_t maxops)
+{
+	size_t n = (size_t)p[0] << 8 | p[1], k = 0;
+	cr_assert_geq(len, 2 + n);
+	cr_assert_eq(p[2], REPL_MARK);
+	cr_assert_eq(n - 1, strlen(name));
+	cr_assert_eq(memcmp(p + 3, name, n - 1), 0);
+	for (size_t off = 2 + n; off < len;) {
+		uint32_t klen = store_rd32(p + off + 2);
+		uint32_t vlen = store_rd32(p + off + 6);
+		if (k < maxops) {
+			ops[k] = p[off + 1];
+		}
+		k++;
+		off += 10 + klen + vlen;
+		cr_assert_leq(off, len);
+	}
+	return k;
+}
+
+Test(domain_replica, writes_of_a_replicated_target_go_to_each_replica)
+{
+	struct commit *c;
+	struct replica *rep;
+	struct seen s = { .n = 0 };
+	uint32_t peers[2] = { 5, 6 };
+	int ops[8];
+
+	pthread_mutex_init(&s.mu, NULL);
+	c = start();
+	cr_assert_eq(replica_new(&rep), LEDGE_OK);
+	commit_set_expand_hook(c, replica_expand, rep);
+	commit_set_outbox_hook(c, seen_hook, &s);
+	commit_submit(c, rec_put(7, "before", "x")); /* not replicated yet */
+	commit_flush(c);
+	cr_assert_eq(replica_set(rep, 7, "wf/f", peers, 2), LEDGE_OK);
+	commit_submit(c, rec_put(8, "other", "y")); /* another target */
+	struct commit_rec *r = rec_put(7, "k", "v1");
+	unsigned char k[64];
+	cr_assert_eq(
+	    commit_rec_del(r, STORE_STATE, k, skey(k, 7, "before")), LEDGE_OK);
+	commit_submit(c, r);
+	commit_flush(c);
+	pthread_mutex_lock(&s.mu);
+	cr_assert_eq(s.n, 2, "one entry per replica, got %zu", s.n);
+	cr_expect_eq(s.peer[0], 5);
+	cr_expect_eq(s.peer[1], 6);
+	cr_expect_eq(s.seq[0], 1);
+	cr_expect_eq(s.seq[1], 1);
+	cr_expect_eq(s.len[0], s.len[1]);
+	cr_expect_eq(memcmp(s.data[0], s.data[1], s.len[0]), 0);
+	cr_assert_eq(repl_ops(s.data[0], s.len[0], "wf/f", ops, 8), 2,
+	    "the put and the delete, nothing of target 8");
+	cr_expect_eq(ops[0], REC_PUT);
+	cr_expect_eq(ops[1], REC_DEL);
+	pthread_mutex_unlock(&s.mu);
+
+	/* A snapshot: clear both tables, then every entry. */
+	r = commit_rec_new();
+	cr_assert_eq(commit_rec_snapshot(r, 7), LEDGE_OK);
+	commit_submit(c, r);
+	commit_flush(c);
+	pthread_mutex_lock(&s.mu);
+	cr_assert_eq(s.n, 4);
+	cr_expect_eq(s.seq[2], 2, "numbered after the first entry");
+	cr_assert_eq(repl_ops(s.data[2], s.len[2], "wf/f", ops, 8), 3);
+	cr_expect_eq(ops[0], REC_DELPREFIX);
+	cr_expect_eq(ops[1], REC_PUT, "the one state entry, k");
+	cr_expect_eq(ops[2], REC_DELPREFIX);
+	pthread_mutex_unlock(&s.mu);
+
+	/* Stopped: nothing more goes out. */
+	cr_assert_eq(replica_set(rep, 7, NULL, NULL, 0), LEDGE_OK);
+	commit_submit(c, rec_put(7, "after", "z"));
+	commit_flush(c);
+	pthread_mutex_lock(&s.mu);
+	cr_expect_eq(s.n, 4);
+	pthread_mutex_unlock(&s.mu);
+	stop(c);
+	replica_free(rep);
+	seen_fini(&s);
+}
