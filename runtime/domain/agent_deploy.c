@@ -1,0 +1,540 @@
+/*
+ * agent_deploy.c - the node agent's deployments (agent.h): deploy (a
+ * workflow's placement, fetching the code this node lacks by hash),
+ * undeploy, and reload (new code for one function running here).
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "base/diag.h"
+#include "base/rlog.h"
+#include "base/sha256.h"
+#include "domain/agent_int.h"
+#include "domain/links.h"
+#include "net/msg.h"
+#include "net/reply.h"
+#include "net/wire.h"
+#include "node/node.h"
+#include "workflow/workflow.h"
+
+struct deploy_job {
+	struct agent *a;
+	struct msg_req *req;
+	struct wire_r msg;
+	char *wf;
+	size_t missing; /* code fetches outstanding */
+	bool reload;    /* a reload of one function, not a deploy */
+	bool failed;
+	char err[512];
+};
+
+static void
+code_path(struct agent *a, const char *hash, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/code/%s.so", node_data_dir(a->n), hash);
+}
+
+static bool
+have_code(struct agent *a, const char *hash)
+{
+	char p[4096];
+	code_path(a, hash, p, sizeof p);
+	return access(p, R_OK) == 0;
+}
+
+/* The hash of function f's code for this machine, from the deploy. */
+static char *
+hash_for(wire_v code, const struct wf_function *f)
+{
+	char key[4200];
+	/* A function reloaded across the domain has code of its own. */
+	snprintf(key, sizeof key, "@fn:%s", f->name);
+	if (wire_ok(wire_get(code, key))) {
+		return wire_str_dup(wire_get(code, key));
+	}
+	if (f->ncode_arch > 0) {
+		struct utsname u;
+		uname(&u);
+		snprintf(key, sizeof key, "%s@%s", f->code, u.machine);
+	} else {
+		snprintf(key, sizeof key, "%s", f->code);
+	}
+	return wire_str_dup(wire_get(code, key));
+}
+
+static void
+job_free(struct deploy_job *j)
+{
+	wire_r_fini(&j->msg);
+	free(j->wf);
+	free(j);
+}
+
+/* The deploy's `replicas`: part -> [{node, url}] for parts run here. */
+static void
+set_replicas(struct deploy_job *j)
+{
+	wire_v reps = wire_get(wire_root(&j->msg), "replicas");
+	for (size_t i = 0; i < wire_len(reps); i++) {
+		char *part = wire_str_dup(wire_key_at(reps, i));
+		wire_v arr = wire_val_at(reps, i);
+		size_t n = wire_len(arr);
+		char **nodes = calloc(n + 1, sizeof *nodes);
+		char **urls = calloc(n + 1, sizeof *urls);
+		char name[512];
+		if (part != NULL && nodes != NULL && urls != NULL) {
+			for (size_t k = 0; k < n; k++) {
+				nodes[k] = wire_str_dup(
+				    wire_get(wire_at(arr, k), "node"));
+				urls[k] = wire_str_dup(
+				    wire_get(wire_at(arr, k), "url"));
+				if (nodes[k] == NULL) {
+					n = k;
+					break;
+				}
+			}
+			snprintf(name, sizeof name, "%s/%s", j->wf, part);
+			if (node_set_replicas(j->a->n, name,
+			        (const char *const *)nodes,
+			        (const char *const *)urls, n) == LEDGE_OK &&
+			    n > 0) {
+				rlog_write(node_log(j->a->n), RLOG_INFO,
+				    node_name(j->a->n),
+				    "%s: state replicated to %zu node%s", name,
+				    n, n == 1 ? "" : "s");
+			}
+		}
+		for (size_t k = 0;
+		     nodes != NULL && urls != NULL && k < wire_len(arr); k++) {
+			free(nodes[k]);
+			free(urls[k]);
+		}
+		free(nodes);
+		free(urls);
+		free(part);
+	}
+}
+
+static void
+deploy_done(void *arg, int rv, const char *err)
+{
+	struct deploy_job *j = arg;
+	if (rv == LEDGE_OK) {
+		set_replicas(j);
+		/* What waited for lost nodes goes where it runs now. */
+		wire_v lost = wire_get(wire_root(&j->msg), "fenced_nodes");
+		for (size_t i = 0; i < wire_len(lost); i++) {
+			char *node = wire_str_dup(wire_key_at(lost, i));
+			if (node != NULL) {
+				links_readdress(
+				    node_links(j->a->n), node, true);
+			}
+			free(node);
+		}
+		rlog_write(node_log(j->a->n), RLOG_INFO, node_name(j->a->n),
+		    "workflow %s deployed here", j->wf);
+		reply_ok(j->req);
+	} else {
+		reply_err(j->req, REPLY_FAILED, "%s: %s", node_name(j->a->n),
+		    err ? err : ledge_strerror(rv));
+	}
+	job_free(j);
+}
+
+static int
+str_list(wire_v arr, const char ***out, size_t *n)
+{
+	*n = wire_len(arr);
+	*out = calloc(*n + 1, sizeof **out);
+	if (*out == NULL) {
+		return -1;
+	}
+	for (size_t i = 0; i < *n; i++) {
+		if (((*out)[i] = wire_str_dup(wire_at(arr, i))) == NULL) {
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void
+free_list(const char **l, size_t n)
+{
+	for (size_t i = 0; l != NULL && i < n; i++) {
+		free((char *)l[i]);
+	}
+	free(l);
+}
+
+static void
+do_deploy(void *arg)
+{
+	struct deploy_job *j = arg;
+	struct agent *a = j->a;
+	wire_v root = wire_root(&j->msg);
+	const char *yaml;
+	size_t ylen;
+	char *file = wire_str_dup(wire_get(root, "file"));
+	struct diag d;
+	struct workflow *wf;
+	struct node_placement pl = { 0 };
+	const char **rparts = NULL, **rnodes = NULL, **rurls = NULL;
+	const char **local = NULL;
+	wire_v remote = wire_get(root, "remote");
+	char err[2048];
+	int rv;
+
+	if (!wire_as_str(wire_get(root, "yaml"), &yaml, &ylen)) {
+		reply_err(j->req, REPLY_INVALID, "deploy without yaml");
+		free(file);
+		job_free(j);
+		return;
+	}
+	diag_init(&d);
+	wf = wf_load_mem(
+	    file ? file : "workflow.yaml", yaml, ylen, NULL, NULL, &d);
+	free(file);
+	if (wf == NULL) {
+		char first[512] = "invalid workflow";
+		if (d.count > 0 && d.cap > 0) {
+			snprintf(first, sizeof first, "%s", d.items[0].text);
+		}
+		reply_err(j->req, REPLY_INVALID, "%s", first);
+		diag_fini(&d);
+		job_free(j);
+		return;
+	}
+	diag_fini(&d);
+	/* Local functions run the code fetched by hash. */
+	if (str_list(wire_get(root, "local"), &local, &pl.nlocal) != 0) {
+		goto oom;
+	}
+	for (size_t i = 0; i < wf->nfunctions; i++) {
+		struct wf_function *f = &wf->functions[i];
+		char *h = hash_for(wire_get(root, "code"), f);
+		char p[4096];
+		if (h == NULL) {
+			continue; /* not needed unless local, checked below */
+		}
+		code_path(a, h, p, sizeof p);
+		free(h);
+		free(f->code_path);
+		if ((f->code_path = strdup(p)) == NULL) {
+			goto oom;
+		}
+	}
+	pl.local = local;
+	pl.nremote = wire_len(remote);
+	rparts = calloc(pl.nremote + 1, sizeof *rparts);
+	rnodes = calloc(pl.nremote + 1, sizeof *rnodes);
+	rurls = calloc(pl.nremote + 1, sizeof *rurls);
+	if (!rparts || !rnodes || !rurls) {
+		goto oom;
+	}
+	for (size_t i = 0; i < pl.nremote; i++) {
+		wire_v v = wire_val_at(remote, i);
+		rparts[i] = wire_str_dup(wire_key_at(remote, i));
+		rnodes[i] = wire_str_dup(wire_get(v, "node"));
+		rurls[i] = wire_str_dup(wire_get(v, "url"));
+		if (!rparts[i] || !rnodes[i] || !rurls[i]) {
+			goto oom;
+		}
+	}
+	pl.remote_part = rparts;
+	pl.remote_node = rnodes;
+	pl.remote_url = rurls;
+	rv = node_deploy_async(a->n, wf, &pl, deploy_done, j, err, sizeof err);
+	wf = NULL;
+	if (rv != LEDGE_OK) {
+		reply_err(j->req, REPLY_FAILED, "%s: %s", node_name(a->n), err);
+		job_free(j);
+	}
+	free_list(local, pl.nlocal);
+	free_list(rparts, pl.nremote);
+	free_list(rnodes, pl.nremote);
+	free_list(rurls, pl.nremote);
+	return;
+oom:
+	wf_free(wf);
+	free_list(local, pl.nlocal);
+	free_list(rparts, pl.nremote);
+	free_list(rnodes, pl.nremote);
+	free_list(rurls, pl.nremote);
+	reply_err(j->req, REPLY_BUSY, "out of memory");
+	job_free(j);
+}
+
+static void
+undeployed_then_deploy(void *arg)
+{
+	do_deploy(arg);
+}
+
+static void do_reload(struct deploy_job *j);
+
+static void
+continue_deploy(struct deploy_job *j)
+{
+	if (j->failed) {
+		reply_err(j->req, REPLY_FAILED, "%s", j->err);
+		job_free(j);
+		return;
+	}
+	if (j->reload) {
+		do_reload(j);
+		return;
+	}
+	/* A new placement replaces what runs here: stop it first (its state
+	 * and queued events stay in the store for the new one). */
+	if (node_undeploy_async(j->a->n, j->wf, undeployed_then_deploy, j) !=
+	    LEDGE_OK) {
+		do_deploy(j);
+	}
+}
+
+struct fetch {
+	struct deploy_job *j;
+	char hash[65];
+};
+
+static int
+write_code(struct agent *a, const char *hash, const void *data, size_t len)
+{
+	char p[4096], tmp[4200];
+	int fd;
+	size_t done = 0;
+	code_path(a, hash, p, sizeof p);
+	snprintf(tmp, sizeof tmp, "%s.%d.part", p, (int)getpid());
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755)) <
+	    0) {
+		return -1;
+	}
+	while (done < len) {
+		ssize_t n = write(fd, (const char *)data + done, len - done);
+		if (n <= 0) {
+			close(fd);
+			unlink(tmp);
+			return -1;
+		}
+		done += (size_t)n;
+	}
+	if (close(fd) != 0 || rename(tmp, p) != 0) {
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+on_code(void *arg, int err, const void *data, size_t len)
+{
+	struct fetch *f = arg;
+	struct deploy_job *j = f->j;
+	struct wire_r r;
+	const void *bytes;
+	size_t n;
+	char hex[65];
+
+	if (err != MSG_OK || wire_parse(&r, data, len) != 0) {
+		j->failed = true;
+		snprintf(j->err, sizeof j->err,
+		    "%s: could not fetch code %.12s from the orchestrator",
+		    node_name(j->a->n), f->hash);
+	} else {
+		if (!wire_as_bin(
+		        wire_get(wire_root(&r), "bytes"), &bytes, &n)) {
+			j->failed = true;
+			snprintf(j->err, sizeof j->err,
+			    "%s: the orchestrator has no code %.12s",
+			    node_name(j->a->n), f->hash);
+		} else {
+			sha256_hex(bytes, n, hex);
+			if (strcmp(hex, f->hash) != 0 ||
+			    write_code(j->a, f->hash, bytes, n) != 0) {
+				j->failed = true;
+				snprintf(j->err, sizeof j->err,
+				    "%s: code %.12s arrived damaged or could "
+				    "not be stored",
+				    node_name(j->a->n), f->hash);
+			}
+		}
+		wire_r_fini(&r);
+	}
+	free(f);
+	if (--j->missing == 0) {
+		continue_deploy(j);
+	}
+}
+
+static void
+fetch_code(struct deploy_job *j, const char *hash)
+{
+	struct fetch *f = calloc(1, sizeof *f);
+	struct wire_w w;
+	const void *d;
+	size_t len;
+	if (f == NULL || wire_w_init(&w) != 0) {
+		free(f);
+		j->failed = true;
+		return;
+	}
+	f->j = j;
+	snprintf(f->hash, sizeof f->hash, "%s", hash);
+	wire_map(&w, 2);
+	wire_str(&w, "t");
+	wire_str(&w, "code.get");
+	wire_str(&w, "hash");
+	wire_str(&w, hash);
+	d = wire_data(&w, &len);
+	j->missing++;
+	msg_call(j->a->orc, d, d ? len : 0, 30000, on_code, f);
+	wire_w_fini(&w);
+}
+
+static void
+handle_deploy(void *ctx, struct msg_req *req, wire_v msg)
+{
+	struct agent *a = ctx;
+	struct deploy_job *j = calloc(1, sizeof *j);
+	const void *data;
+	size_t len;
+	wire_v root, code;
+
+	(void)msg; /* parsed again: the job keeps it */
+
+	data = msg_req_data(req, &len);
+	if (j == NULL || wire_parse(&j->msg, data, len) != 0) {
+		free(j);
+		reply_err(req, REPLY_INVALID, "malformed deploy");
+		return;
+	}
+	j->a = a;
+	j->req = req;
+	root = wire_root(&j->msg);
+	j->wf = wire_str_dup(wire_get(root, "wf"));
+	code = wire_get(root, "code");
+	/* Nodes declared lost: what they send with an older epoch is
+	 * refused from now on. */
+	wire_v lost = wire_get(root, "fenced_nodes");
+	for (size_t i = 0; i < wire_len(lost); i++) {
+		char *node = wire_str_dup(wire_key_at(lost, i));
+		if (node != NULL) {
+			links_fence(node_links(a->n), node,
+			    wire_as_u64(wire_val_at(lost, i), 0));
+		}
+		free(node);
+	}
+	if (j->wf == NULL) {
+		reply_err(req, REPLY_INVALID, "deploy without wf");
+		job_free(j);
+		return;
+	}
+	/* Fetch every code file this node lacks (all variants named for
+	 * this machine; others are never loaded here). */
+	j->missing = 1; /* held until every fetch is sent */
+	for (size_t i = 0; i < wire_len(code); i++) {
+		char *h = wire_str_dup(wire_val_at(code, i));
+		if (h != NULL && strlen(h) == 64 && !have_code(a, h)) {
+			fetch_code(j, h);
+		}
+		free(h);
+	}
+	if (--j->missing == 0) {
+		continue_deploy(j);
+	}
+}
+
+static void
+undeploy_reply(void *arg)
+{
+	reply_ok(arg);
+}
+
+static void
+handle_undeploy(void *ctx, struct msg_req *req, wire_v root)
+{
+	struct agent *a = ctx;
+	char *wf = wire_str_dup(wire_get(root, "wf"));
+	if (wf == NULL ||
+	    node_undeploy_async(a->n, wf, undeploy_reply, req) != LEDGE_OK) {
+		reply_ok(req); /* not here: nothing to stop */
+	}
+	free(wf);
+}
+
+/* reload: new code (by hash) for one function running here. */
+static void
+do_reload(struct deploy_job *j)
+{
+	wire_v root = wire_root(&j->msg);
+	char *fn = wire_str_dup(wire_get(root, "fn"));
+	char *hash = wire_str_dup(wire_get(root, "hash"));
+	char name[512], path[4096], err[1024];
+	snprintf(name, sizeof name, "%s/%s", j->wf, fn ? fn : "");
+	code_path(j->a, hash ? hash : "", path, sizeof path);
+	if (node_reload_instance(j->a->n, name, path, err, sizeof err) !=
+	    LEDGE_OK) {
+		reply_err(
+		    j->req, REPLY_FAILED, "%s: %s", node_name(j->a->n), err);
+	} else {
+		reply_ok(j->req);
+	}
+	free(fn);
+	free(hash);
+	job_free(j);
+}
+
+static void
+handle_reload(void *ctx, struct msg_req *req, wire_v msg)
+{
+	struct agent *a = ctx;
+	struct deploy_job *j = calloc(1, sizeof *j);
+	const void *data;
+	size_t len;
+	char *h;
+
+	(void)msg; /* parsed again: the job keeps it */
+
+	data = msg_req_data(req, &len);
+	if (j == NULL || wire_parse(&j->msg, data, len) != 0) {
+		free(j);
+		reply_err(req, REPLY_INVALID, "malformed reload");
+		return;
+	}
+	j->a = a;
+	j->req = req;
+	j->reload = true;
+	j->wf = wire_str_dup(wire_get(wire_root(&j->msg), "wf"));
+	h = wire_str_dup(wire_get(wire_root(&j->msg), "hash"));
+	if (j->wf == NULL || h == NULL || strlen(h) != 64) {
+		reply_err(req, REPLY_INVALID, "reload needs wf, fn and hash");
+		free(h);
+		job_free(j);
+		return;
+	}
+	j->missing = 1;
+	if (!have_code(a, h)) {
+		fetch_code(j, h);
+	}
+	free(h);
+	if (--j->missing == 0) {
+		continue_deploy(j);
+	}
+}
+
+static const struct reply_route routes[] = {
+	{ "deploy", handle_deploy },
+	{ "undeploy", handle_undeploy },
+	{ "reload", handle_reload },
+};
+
+const struct reply_route *
+agent_deploy_routes(size_t *n)
+{
+	*n = sizeof routes / sizeof routes[0];
+	return routes;
+}

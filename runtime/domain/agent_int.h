@@ -1,0 +1,63 @@
+/*
+ * agent_int.h - what the files of the node agent (agent.h) share: the
+ * agent itself and the request tables each handler file offers.
+ *
+ * The files, from the top down (each calls only the ones after it):
+ *   agent.c         joining, heartbeats, log lines, the dispatch of
+ *                   requests by name, and the links' requests;
+ *   agent_deploy.c  deploy, undeploy, reload (fetching code by hash);
+ *   agent_state.c   state.get, export, import, forget;
+ *   agent_invoke.c  invoke.
+ *
+ * Not a public header: only runtime/domain/agent*.c include it.
+ */
+#ifndef LEDGE_DOMAIN_AGENT_INT_H
+#define LEDGE_DOMAIN_AGENT_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/hmap.h"
+#include "net/msg.h"
+#include "net/reply.h"
+
+struct node;
+struct loop_timer;
+struct store_reader;
+
+struct agent {
+	struct node *n;
+	char *orchestrator, *listen, *http;
+	size_t nlabels;
+	char **label_keys, **label_values;
+	const struct msg_tls *tls;
+	struct msg_server *server;
+	struct msg_client *orc;
+	struct msg_pub *pub;
+	struct loop_timer *join_timer, *hb_timer;
+	bool joined, join_inflight, waiting_logged;
+	uint64_t epoch;
+	uint64_t boot; /* random, new at each start of the process */
+	/* state size per instance ("wf/fn" -> struct state_size), measured
+	 * every STATE_SIZE_EVERY heartbeats */
+	struct hmap sizes;
+	unsigned hb_count;
+	struct store_reader *size_reader;
+};
+
+/*
+ * The requests each handler file answers: a table of *n entries, called
+ * with the agent as ctx (reply.h).  Loop thread.
+ */
+const struct reply_route *agent_deploy_routes(size_t *n);
+const struct reply_route *agent_state_routes(size_t *n);
+const struct reply_route *agent_invoke_routes(size_t *n);
+
+/*
+ * Drop the state of part `name` ("wf/part") here, which moved away or was
+ * fenced; answers req (may be NULL) once that is durable.  Loop thread.
+ */
+void agent_state_forget(struct agent *a, const char *name, struct msg_req *req);
+
+#endif

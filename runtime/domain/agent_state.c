@@ -1,0 +1,317 @@
+/*
+ * agent_state.c - the node agent's state requests (agent.h): state.get
+ * (a function's committed state), and export, import and forget, with
+ * which the orchestrator moves a part's state between nodes.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/rlog.h"
+#include "domain/agent_int.h"
+#include "net/msg.h"
+#include "net/reply.h"
+#include "net/wire.h"
+#include "node/commit.h"
+#include "node/instance.h"
+#include "node/node.h"
+#include "platform/loop.h"
+#include "store/store.h"
+
+struct scan {
+	struct wire_w *w;
+	size_t n;
+	const char *key;
+	size_t klen;
+	bool counting;
+};
+
+static int
+scan_state(void *arg, ledge_bytes key, ledge_bytes value)
+{
+	struct scan *s = arg;
+	if (s->key &&
+	    (key.len != s->klen || memcmp(key.data, s->key, s->klen))) {
+		return 0;
+	}
+	if (s->counting) {
+		s->n++;
+		return 0;
+	}
+	wire_map(s->w, 2);
+	wire_str(s->w, "key");
+	wire_bin(s->w, key.data, key.len);
+	wire_str(s->w, "value");
+	wire_bin(s->w, value.data, value.len);
+	return 0;
+}
+
+static void
+handle_state(void *ctx, struct msg_req *req, wire_v root)
+{
+	struct agent *a = ctx;
+	char *wf = wire_str_dup(wire_get(root, "wf"));
+	char *fn = wire_str_dup(wire_get(root, "fn"));
+	char name[512];
+	struct node_target *t;
+	struct store_reader *r = NULL;
+	struct wire_w w;
+	const void *d;
+	size_t len;
+	const char *key = NULL;
+	size_t klen = 0;
+
+	wire_as_str(wire_get(root, "key"), &key, &klen);
+	snprintf(name, sizeof name, "%s/%s", wf ? wf : "", fn ? fn : "");
+	free(wf);
+	free(fn);
+	if ((t = node_find_target(a->n, name)) == NULL ||
+	    t->kind != NT_INSTANCE) {
+		reply_err(req, REPLY_NOT_FOUND, "no function %s on node %s",
+		    name, node_name(a->n));
+		return;
+	}
+	/* Committed state: what a crash now would keep. */
+	commit_flush(node_commit(a->n));
+	if (store_reader_open(node_store(a->n), &r) != LEDGE_OK ||
+	    store_reader_begin(r) != LEDGE_OK || wire_w_init(&w) != 0) {
+		store_reader_close(r);
+		reply_err(req, REPLY_BUSY, "cannot read the store");
+		return;
+	}
+	struct scan s = { &w, 0, key, klen, true };
+	store_state_scan(r, t->id, scan_state, &s);
+	wire_map(&w, 2);
+	wire_str(&w, "ok");
+	wire_bool(&w, true);
+	wire_str(&w, "entries");
+	wire_array(&w, s.n);
+	s.counting = false;
+	store_state_scan(r, t->id, scan_state, &s);
+	store_reader_end(r);
+	store_reader_close(r);
+	d = wire_data(&w, &len);
+	msg_reply(req, d, d ? len : 0);
+	wire_w_fini(&w);
+}
+
+/* The part name "wf/part" of a request, or "" (with a reply sent). */
+static bool
+part_of(
+    struct agent *a, struct msg_req *req, wire_v root, char *name, size_t len)
+{
+	char *wf = wire_str_dup(wire_get(root, "wf"));
+	char *part = wire_str_dup(wire_get(root, "part"));
+	struct node_target *t;
+	bool ok = wf != NULL && part != NULL;
+	if (ok) {
+		snprintf(name, len, "%s/%s", wf, part);
+	}
+	free(wf);
+	free(part);
+	if (!ok) {
+		reply_err(req, REPLY_INVALID, "wf and part are required");
+		return false;
+	}
+	if ((t = node_find_target(a->n, name)) != NULL &&
+	    t->kind == NT_INSTANCE) {
+		reply_err(req, REPLY_BUSY, "%s still runs on node %s", name,
+		    node_name(a->n));
+		return false;
+	}
+	return true;
+}
+
+/*
+ * export: the committed state of a part that no longer runs here (the
+ * orchestrator deployed the new placement to this node first), for the
+ * node it moves to.
+ */
+static void
+handle_export(void *ctx, struct msg_req *req, wire_v root)
+{
+	struct agent *a = ctx;
+	char name[512];
+	uint32_t id;
+	struct store_reader *r = NULL;
+	struct wire_w w;
+	const void *d;
+	size_t len;
+
+	if (!part_of(a, req, root, name, sizeof name)) {
+		return;
+	}
+	/* Every write of its last handler runs is applied. */
+	commit_flush(node_commit(a->n));
+	if (wire_w_init(&w) != 0) {
+		reply_err(req, REPLY_BUSY, "out of memory");
+		return;
+	}
+	struct scan s = { &w, 0, NULL, 0, true };
+	bool have = node_registry_lookup(a->n, name, &id) &&
+	    store_reader_open(node_store(a->n), &r) == LEDGE_OK &&
+	    store_reader_begin(r) == LEDGE_OK;
+	if (have) {
+		store_state_scan(r, id, scan_state, &s);
+	}
+	wire_map(&w, 2);
+	wire_str(&w, "ok");
+	wire_bool(&w, true);
+	wire_str(&w, "state");
+	wire_array(&w, s.n);
+	s.counting = false;
+	if (have) {
+		store_state_scan(r, id, scan_state, &s);
+		store_reader_end(r);
+	}
+	store_reader_close(r);
+	d = wire_data(&w, &len);
+	if (d == NULL) {
+		reply_err(req, REPLY_BUSY, "out of memory");
+	} else {
+		rlog_write(node_log(a->n), RLOG_INFO, node_name(a->n),
+		    "%s: state exported (%zu entries, %zu bytes)", name, s.n,
+		    len);
+		msg_reply(req, d, len);
+	}
+	wire_w_fini(&w);
+}
+
+struct durable_ok {
+	struct loop *loop;
+	struct msg_req *req;
+};
+
+static void
+durable_ok_on_loop(void *arg)
+{
+	struct durable_ok *d = arg;
+	reply_ok(d->req);
+	free(d);
+}
+
+/* Committer thread: answer once the record is durable (on the loop). */
+static void
+durable_reply(void *arg, int err)
+{
+	struct durable_ok *d = arg;
+	(void)err; /* a failed commit ends the node */
+	loop_post(d->loop, durable_ok_on_loop, d);
+}
+
+/* rec answers req once durable; false (nothing set) when out of memory. */
+static bool
+reply_when_durable(struct agent *a, struct commit_rec *rec, struct msg_req *req)
+{
+	struct durable_ok *d = malloc(sizeof *d);
+	if (d == NULL) {
+		return false;
+	}
+	d->loop = node_loop(a->n);
+	d->req = req;
+	rec->done = durable_reply;
+	rec->arg = d;
+	return true;
+}
+
+/* import: the state of a part about to run here; replaces what is here. */
+static void
+handle_import(void *ctx, struct msg_req *req, wire_v root)
+{
+	struct agent *a = ctx;
+	char name[512];
+	uint32_t id;
+	unsigned char prefix[4];
+	wire_v state = wire_get(root, "state");
+	struct commit_rec *rec;
+
+	if (!part_of(a, req, root, name, sizeof name)) {
+		return;
+	}
+	if (node_registry_id(a->n, name, &id) != LEDGE_OK ||
+	    (rec = commit_rec_new()) == NULL) {
+		reply_err(req, REPLY_BUSY, "out of memory");
+		return;
+	}
+	store_be32(prefix, id);
+	int rv = commit_rec_del_prefix(rec, STORE_STATE, prefix, 4);
+	for (size_t i = 0; i < wire_len(state) && rv == LEDGE_OK; i++) {
+		wire_v e = wire_at(state, i);
+		const void *k, *v;
+		size_t klen, vlen;
+		unsigned char *key;
+		if (!wire_as_bin(wire_get(e, "key"), &k, &klen) ||
+		    !wire_as_bin(wire_get(e, "value"), &v, &vlen) ||
+		    (key = malloc(klen + 4)) == NULL) {
+			rv = LEDGE_EINVAL;
+			break;
+		}
+		memcpy(key, prefix, 4);
+		memcpy(key + 4, k, klen);
+		rv = commit_rec_put(rec, STORE_STATE, key, klen + 4, v, vlen);
+		free(key);
+	}
+	if (rv != LEDGE_OK) {
+		commit_rec_free(rec);
+		reply_err(req, REPLY_INVALID, "bad state entries for %s", name);
+		return;
+	}
+	if (!reply_when_durable(a, rec, req)) {
+		commit_rec_free(rec);
+		reply_err(req, REPLY_BUSY, "out of memory");
+		return;
+	}
+	rlog_write(node_log(a->n), RLOG_INFO, node_name(a->n),
+	    "%s: state imported (%zu entries)", name, wire_len(state));
+	commit_submit(node_commit(a->n), rec);
+}
+
+/* forget: drop the state of a part that moved away (or was fenced). */
+void
+agent_state_forget(struct agent *a, const char *name, struct msg_req *req)
+{
+	uint32_t id;
+	unsigned char prefix[4];
+	struct commit_rec *rec;
+	if (!node_registry_lookup(a->n, name, &id) ||
+	    (rec = commit_rec_new()) == NULL) {
+		if (req) {
+			reply_ok(req);
+		}
+		return;
+	}
+	store_be32(prefix, id);
+	commit_rec_del_prefix(rec, STORE_STATE, prefix, 4);
+	if (req != NULL && !reply_when_durable(a, rec, req)) {
+		commit_rec_free(rec);
+		reply_err(req, REPLY_BUSY, "out of memory");
+		return;
+	}
+	commit_submit(node_commit(a->n), rec);
+	rlog_write(node_log(a->n), RLOG_INFO, node_name(a->n),
+	    "%s: state dropped here (it runs elsewhere)", name);
+}
+
+static void
+handle_forget(void *ctx, struct msg_req *req, wire_v root)
+{
+	struct agent *a = ctx;
+	char name[512];
+	if (part_of(a, req, root, name, sizeof name)) {
+		agent_state_forget(a, name, req);
+	}
+}
+
+static const struct reply_route routes[] = {
+	{ "state.get", handle_state },
+	{ "export", handle_export },
+	{ "import", handle_import },
+	{ "forget", handle_forget },
+};
+
+const struct reply_route *
+agent_state_routes(size_t *n)
+{
+	*n = sizeof routes / sizeof routes[0];
+	return routes;
+}
