@@ -1,7 +1,8 @@
 /*
- * replica_test.c - state replication (runtime/domain/replica.h), the
- * primary's end: a real committer on a real store streams the writes of
- * a replicated target to each replica's outbox.
+ * replica_test.c - state replication (runtime/domain/replica.h), both
+ * ends on real committers and real stores: the primary streams the writes
+ * of a replicated target to each replica's outbox, and a replica applies
+ * those entries under its own id for the target.
  */
 #include <criterion/criterion.h>
 #include <pthread.h>
@@ -10,8 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "domain/links.h"
 #include "domain/replica.h"
 #include "node/commit.h"
+#include "node/instance.h"
 #include "proc.h"
 
 static char *dir;
@@ -216,6 +219,163 @@ Test(domain_replica, writes_of_a_replicated_target_go_to_each_replica)
 	pthread_mutex_lock(&s.mu);
 	cr_expect_eq(s.n, 4);
 	pthread_mutex_unlock(&s.mu);
+	stop(c);
+	replica_free(rep);
+	seen_fini(&s);
+}
+
+/* ------------------------------------------------------------------ */
+/* the replica's end                                                   */
+
+struct replica_node {
+	struct node_target part; /* "wf/f", when it runs here */
+	bool runs;
+	uint64_t qid_above;
+};
+
+static struct node_target *
+rn_find_target(void *ctx, const char *name)
+{
+	struct replica_node *rn = ctx;
+	return rn->runs && strcmp(name, "wf/f") == 0 ? &rn->part : NULL;
+}
+
+static int
+rn_registry_id(void *ctx, const char *name, uint32_t *id)
+{
+	(void)ctx;
+	if (strcmp(name, "wf/f") != 0) {
+		return LEDGE_ENOENT;
+	}
+	*id = 42; /* the replica's own id for the part */
+	return LEDGE_OK;
+}
+
+static void
+rn_qid_above(void *ctx, uint64_t qid)
+{
+	struct replica_node *rn = ctx;
+	if (qid > rn->qid_above) {
+		rn->qid_above = qid;
+	}
+}
+
+/* The value of key under target id in st, or "" when absent. */
+static bool
+state_of(struct store *st, uint32_t id, const char *key, char *out, size_t n)
+{
+	struct store_reader *r;
+	ledge_bytes v;
+	bool found;
+
+	cr_assert_eq(store_reader_open(st, &r), LEDGE_OK);
+	cr_assert_eq(store_reader_begin(r), LEDGE_OK);
+	found = store_state_get(r, id, key, strlen(key), &v) == LEDGE_OK;
+	out[0] = '\0';
+	if (found) {
+		snprintf(out, n, "%.*s", (int)v.len, (const char *)v.data);
+	}
+	store_reader_end(r);
+	store_reader_close(r);
+	return found;
+}
+
+static int
+count_entry(void *arg, ledge_bytes key, ledge_bytes value)
+{
+	(void)key;
+	(void)value;
+	(*(size_t *)arg)++;
+	return 0;
+}
+
+Test(domain_replica, a_replica_applies_what_the_primary_committed)
+{
+	struct commit *c, *rc;
+	struct replica *rep, *rrep;
+	struct seen s = { .n = 0 };
+	uint32_t peers[1] = { 5 };
+	struct replica_node rn = { .part = { .id = 42, .kind = NT_INSTANCE } };
+	struct links_env env = { .ctx = &rn,
+		.find_target = rn_find_target,
+		.registry_id = rn_registry_id,
+		.qid_above = rn_qid_above };
+	char *rdir = tmpdir_make("replica-r");
+	struct store *rstore;
+	struct store_opts o = { .map_mb = 64, .nosync = true };
+	char err[512] = "", v[64];
+	unsigned char k[64], q[STORE_QKEY];
+	struct commit_rec *r;
+	size_t nq = 0;
+
+	/* The primary: target 7, replicated to peer 5. */
+	pthread_mutex_init(&s.mu, NULL);
+	c = start();
+	cr_assert_eq(replica_new(&rep), LEDGE_OK);
+	commit_set_expand_hook(c, replica_expand, rep);
+	commit_set_outbox_hook(c, seen_hook, &s);
+	cr_assert_eq(replica_set(rep, 7, "wf/f", peers, 1), LEDGE_OK);
+	commit_submit(c, rec_put(7, "k1", "v1"));
+	commit_submit(c, rec_put(7, "k2", "v2"));
+	r = rec_put(7, "k3", "v3");
+	cr_assert_eq(
+	    commit_rec_del(r, STORE_STATE, k, skey(k, 7, "k1")), LEDGE_OK);
+	store_qkey(q, 7, 77);
+	cr_assert_eq(
+	    commit_rec_put(r, STORE_QUEUE, q, sizeof q, "ev", 2), LEDGE_OK);
+	commit_submit(c, r);
+	commit_flush(c);
+	pthread_mutex_lock(&s.mu);
+	cr_assert_eq(s.n, 3, "one entry per record, got %zu", s.n);
+	pthread_mutex_unlock(&s.mu);
+
+	/* The replica: its own store and committer. */
+	cr_assert_not_null(rdir);
+	cr_assert_eq(store_open(&rstore, rdir, &o, err, sizeof err), LEDGE_OK,
+	    "%s", err);
+	cr_assert_eq(
+	    commit_start(&rc, rstore, &rlog, on_fatal, NULL), LEDGE_OK);
+	cr_assert_eq(replica_new(&rrep), LEDGE_OK);
+	for (size_t i = 0; i < s.n; i++) {
+		struct commit_rec *ar = commit_rec_new();
+		cr_assert(replica_is_entry(s.data[i], s.len[i]));
+		cr_assert_eq(
+		    replica_apply(rrep, &env, ar, s.data[i], s.len[i]), 0);
+		commit_submit(rc, ar);
+	}
+	commit_flush(rc);
+	cr_expect_eq(replica_applied(rrep), 3);
+	cr_expect_not(state_of(rstore, 42, "k1", v, sizeof v), "deleted");
+	cr_expect(state_of(rstore, 42, "k2", v, sizeof v));
+	cr_expect_str_eq(v, "v2");
+	cr_expect(state_of(rstore, 42, "k3", v, sizeof v));
+	cr_expect_str_eq(v, "v3");
+	cr_expect_not(state_of(rstore, 7, "k2", v, sizeof v),
+	    "under the replica's id, not the primary's");
+	store_scan(rstore, STORE_QUEUE, count_entry, &nq);
+	cr_expect_eq(nq, 1, "the queued event too");
+	cr_expect_eq(
+	    rn.qid_above, 77, "its queue ids stay above the primary's");
+
+	/* A part that runs here takes no entries (a stale primary's). */
+	rn.runs = true;
+	r = commit_rec_new();
+	cr_assert_eq(replica_apply(rrep, &env, r, s.data[0], s.len[0]), 0);
+	cr_expect(commit_rec_empty(r));
+	cr_expect_eq(replica_applied(rrep), 3);
+	commit_rec_free(r);
+
+	/* Malformed: cut in the middle of an operation. */
+	rn.runs = false;
+	r = commit_rec_new();
+	cr_expect_eq(replica_apply(rrep, &env, r, s.data[0], s.len[0] - 1), -1);
+	commit_rec_free(r);
+
+	stop(rc);
+	store_close(rstore);
+	tmpdir_remove(rdir);
+	free(rdir);
+	replica_free(rrep);
 	stop(c);
 	replica_free(rep);
 	seen_fini(&s);
