@@ -11,7 +11,7 @@
  *                 (fencing), statistics, creation and teardown;
  *   link_recv.c   incoming batches: the watermark per sender
  *                 incarnation, forwarding; replication entries go to
- *                 replica.c (below all of these but link_entry.c);
+ *                 replica.c (replica.h), which calls none of these;
  *   link_call.c   remote calls, both ends.
  *
  * Not a public header: only runtime/domain/link*.c include it.
