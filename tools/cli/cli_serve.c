@@ -12,19 +12,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "isolate/host_proc.h"
-#include "platform/http.h"
 #include "base/rlog.h"
-#include "platform/loop.h"
+#include "cli_serve.h"
+#include "domain/agent.h"
+#include "file.h"
+#include "isolate/host_proc.h"
 #include "net/msg.h"
 #include "node/node.h"
-#include "domain/agent.h"
 #include "node/node_metrics.h"
 #include "orc/orc.h"
+#include "platform/http.h"
+#include "platform/loop.h"
 #include "store/store.h"
 #include "workflow/workflow.h"
-#include "cli_domain.h"
-#include "cli_serve.h"
 
 static const char usage_orc[] =
     "usage: ledge orchestrator [OPTIONS]\n"
@@ -434,8 +434,7 @@ run_domain_prepare(
 		const struct workflow *wf = wfs[i];
 		struct run_wf *r = &rd->wfs[i];
 		if ((r->file = strdup(wf->file)) == NULL ||
-		    cli_read_file(wf->file, 1u << 20, &r->yaml, &r->ylen) !=
-		        0 ||
+		    file_read(wf->file, 1u << 20, &r->yaml, &r->ylen) != 0 ||
 		    (r->fn = calloc(wf->nfunctions + 1, sizeof *r->fn)) ==
 		        NULL ||
 		    (r->code = calloc(wf->nfunctions + 1, sizeof *r->code)) ==

@@ -1,7 +1,7 @@
 /*
  * cli_serve.h - the long-running commands of a domain: `ledge
  * orchestrator` and `ledge node` (serving; `ledge node list|drain` are in
- * cli_domain.h).
+ * cmd_node.h).
  *
  * Both run until SIGINT or SIGTERM on the calling (main) thread and
  * return the process exit code: 0 after a clean stop, 1 when the process

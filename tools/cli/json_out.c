@@ -280,6 +280,13 @@ json_str(struct json_out *j, const char *s)
 }
 
 void
+json_kstr(struct json_out *j, const char *k, const char *s)
+{
+	json_key(j, k);
+	json_str(j, s);
+}
+
+void
 json_base64(struct json_out *j, const void *data, size_t n)
 {
 	static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"

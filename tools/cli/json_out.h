@@ -58,6 +58,9 @@ void json_keyn(struct json_out *j, const char *k, size_t n);
 void json_str(struct json_out *j, const char *s);
 void json_strn(struct json_out *j, const char *s, size_t n);
 
+/* An object member: the key k and the string s (null when s is NULL). */
+void json_kstr(struct json_out *j, const char *k, const char *s);
+
 /* Bytes as a base64 string (RFC 4648 alphabet, with '=' padding). */
 void json_base64(struct json_out *j, const void *p, size_t n);
 

@@ -18,14 +18,20 @@
 
 #include "base/diag.h"
 #include "base/rlog.h"
-#include "node/node.h"
-#include "node/exec.h"
+#include "cli_serve.h"
+#include "cmd_function.h"
+#include "cmd_help.h"
+#include "cmd_invoke.h"
+#include "cmd_logs.h"
+#include "cmd_node.h"
+#include "cmd_state.h"
+#include "cmd_workflow.h"
 #include "node/code.h"
+#include "node/exec.h"
+#include "node/node.h"
 #include "node/node_metrics.h"
 #include "workflow/resource.h"
 #include "workflow/workflow.h"
-#include "cli_domain.h"
-#include "cli_serve.h"
 
 #ifndef LEDGE_VERSION
 #define LEDGE_VERSION "unknown"
@@ -690,20 +696,20 @@ main(int argc, char **argv)
 		const char *sub = argc > 2 ? argv[2] : NULL;
 		if (sub != NULL &&
 		    (strcmp(sub, "move") == 0 || strcmp(sub, "reload") == 0)) {
-			return cli_function_domain(argc - 2, argv + 2);
+			return cmd_function_main(argc - 2, argv + 2);
 		}
 		if (sub == NULL || strcmp(sub, "--help") == 0 ||
 		    strcmp(sub, "-h") == 0) {
 			FILE *fp = sub == NULL ? stderr : stdout;
 			fputs(usage_build, fp);
 			fputc('\n', fp);
-			cli_help("function", fp);
+			cmd_help("function", fp);
 			return sub == NULL ? 2 : 0;
 		}
 		return cmd_function(argc - 2, argv + 2);
 	}
 	if (strcmp(cmd, "workflow") == 0) {
-		return cli_workflow(argc - 2, argv + 2);
+		return cmd_workflow_main(argc - 2, argv + 2);
 	}
 	if (strcmp(cmd, "orchestrator") == 0) {
 		return cmd_orchestrator(argc - 1, argv + 1);
@@ -717,23 +723,23 @@ main(int argc, char **argv)
 		    (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0)) {
 			fputs(cli_serve_usage_node(), stdout);
 			fputc('\n', stdout);
-			cli_help("node", stdout);
+			cmd_help("node", stdout);
 			return 0;
 		}
 		if (sub != NULL &&
 		    (strcmp(sub, "list") == 0 || strcmp(sub, "drain") == 0)) {
-			return cli_node(argc - 2, argv + 2);
+			return cmd_node_main(argc - 2, argv + 2);
 		}
 		return cmd_node(argc - 1, argv + 1);
 	}
 	if (strcmp(cmd, "invoke") == 0) {
-		return cli_invoke(argc - 2, argv + 2);
+		return cmd_invoke_main(argc - 2, argv + 2);
 	}
 	if (strcmp(cmd, "state") == 0) {
-		return cli_state(argc - 2, argv + 2);
+		return cmd_state_main(argc - 2, argv + 2);
 	}
 	if (strcmp(cmd, "logs") == 0) {
-		return cli_logs(argc - 2, argv + 2);
+		return cmd_logs_main(argc - 2, argv + 2);
 	}
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
 		printf("ledge %s (function ABI %u)\n", LEDGE_VERSION,
@@ -752,14 +758,14 @@ main(int argc, char **argv)
 		} else if (strcmp(topic, "function") == 0) {
 			fputs(usage_build, stdout);
 			fputc('\n', stdout);
-			cli_help("function", stdout);
+			cmd_help("function", stdout);
 		} else if (strcmp(topic, "orchestrator") == 0) {
 			fputs(cli_serve_usage_orchestrator(), stdout);
 		} else if (strcmp(topic, "node") == 0) {
 			fputs(cli_serve_usage_node(), stdout);
 			fputc('\n', stdout);
-			cli_help("node", stdout);
-		} else if (cli_help(topic, stdout) == 0) {
+			cmd_help("node", stdout);
+		} else if (cmd_help(topic, stdout) == 0) {
 			/* a domain command */
 		} else {
 			fprintf(stderr, "ledge help: no command '%s'\n", topic);

@@ -1,6 +1,7 @@
 /*
- * cli_format_test.c - the domain commands of the CLI (tools/cli_domain.c)
- * and its JSON writer (tools/json_out.c): replies built with wire.h as
+ * cli_format_test.c - the domain commands of the CLI (tools/cli/cmd_*.c,
+ * print*.c, text.c, args.c, client.c) and its JSON writer
+ * (tools/cli/json_out.c): replies built with wire.h as
  * docs/protocol.md describes them, printed for people and as JSON; usage
  * errors; and whole commands against a small fake orchestrator (a real
  * msg server on ipc://) that checks the requests they send.
@@ -16,13 +17,21 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli/cli_domain.h"
-#include "cli/json_out.h"
-#include "platform/loop.h"
-#include "net/msg.h"
-#include "node/code.h"
 #include "base/sha256.h"
+#include "cli/cmd_function.h"
+#include "cli/cmd_help.h"
+#include "cli/cmd_invoke.h"
+#include "cli/cmd_logs.h"
+#include "cli/cmd_node.h"
+#include "cli/cmd_state.h"
+#include "cli/cmd_workflow.h"
+#include "cli/json_out.h"
+#include "cli/print.h"
+#include "cli/text.h"
+#include "net/msg.h"
 #include "net/wire.h"
+#include "node/code.h"
+#include "platform/loop.h"
 
 /* ------------------------------------------------------------------ */
 /* helpers                                                             */
@@ -87,7 +96,7 @@ struct shown {
 };
 
 static struct shown
-show(enum cli_kind kind, wire_v r, struct cli_view v)
+show(enum print_kind kind, wire_v r, struct view v)
 {
 	struct shown s = { 0 };
 	size_t no, ne;
@@ -97,7 +106,7 @@ show(enum cli_kind kind, wire_v r, struct cli_view v)
 	if (v.prog == NULL) {
 		v.prog = "ledge test";
 	}
-	s.rc = cli_show_reply(kind, r, &v, out, err);
+	s.rc = print_reply(kind, r, &v, out, err);
 	fclose(out);
 	fclose(err);
 	return s;
@@ -237,23 +246,23 @@ Test(json, nesting_commas_and_misuse)
 
 Test(fmt, escape_and_unescape)
 {
-	char *e = cli_escape("k\x00\xff\\ \xc3\xa9\n", 8, true);
+	char *e = text_escape("k\x00\xff\\ \xc3\xa9\n", 8, true);
 	char *u;
 	size_t n;
 	cr_expect_str_eq(e, "k\\x00\\xff\\\\ \xc3\xa9\\x0a");
-	cr_assert_eq(cli_unescape(e, &u, &n), 0);
+	cr_assert_eq(text_unescape(e, &u, &n), 0);
 	cr_expect_eq(n, 8);
 	cr_expect_eq(memcmp(u, "k\x00\xff\\ \xc3\xa9\n", 8), 0);
 	free(u);
 	free(e);
-	e = cli_escape("a\\b", 3, false);
+	e = text_escape("a\\b", 3, false);
 	cr_expect_str_eq(e, "a\\b", "names keep their backslashes");
 	free(e);
-	cr_expect_eq(cli_unescape("a\\q", &u, &n), -1);
+	cr_expect_eq(text_unescape("a\\q", &u, &n), -1);
 	cr_expect_null(u);
-	cr_expect_eq(cli_unescape("a\\x4", &u, &n), -1);
-	cr_expect_eq(cli_unescape("trailing\\", &u, &n), -1);
-	cr_assert_eq(cli_unescape("\\x41\\x6a", &u, &n), 0);
+	cr_expect_eq(text_unescape("a\\x4", &u, &n), -1);
+	cr_expect_eq(text_unescape("trailing\\", &u, &n), -1);
+	cr_assert_eq(text_unescape("\\x41\\x6a", &u, &n), 0);
 	cr_expect_str_eq(u, "Aj");
 	free(u);
 }
@@ -295,9 +304,9 @@ start_reply(bool isnew)
 
 Test(fmt, workflow_start)
 {
-	struct cli_upload up = { "./f.so", "ab12", 2048 };
-	struct cli_view v = { .name = "sensors" };
-	struct shown s = show(CLI_WF_START, start_reply(false), v);
+	struct view_upload up = { "./f.so", "ab12", 2048 };
+	struct view v = { .name = "sensors" };
+	struct shown s = show(PRINT_WF_START, start_reply(false), v);
 
 	cr_expect_eq(s.rc, 0);
 	cr_expect_str_eq(s.out,
@@ -313,7 +322,7 @@ Test(fmt, workflow_start)
 	v.json = true;
 	v.uploads = &up;
 	v.nuploads = 1;
-	s = show(CLI_WF_START, start_reply(true), v);
+	s = show(PRINT_WF_START, start_reply(true), v);
 	cr_expect_eq(s.rc, 0);
 	cr_expect_str_eq(s.out,
 	    "{\"ok\":true,\"workflow\":\"sensors\",\"new\":true,"
@@ -330,7 +339,7 @@ Test(fmt, workflow_start)
 
 Test(fmt, unknown_keys_reach_json_and_warnings_people)
 {
-	struct cli_view v = { .name = "t" };
+	struct view v = { .name = "t" };
 	struct wire_w *x = w();
 	struct shown s;
 
@@ -353,7 +362,7 @@ Test(fmt, unknown_keys_reach_json_and_warnings_people)
 	kv_u64(x, "later", 5);
 	wire_u64(x, 7); /* a key that is not a string: dropped */
 	wire_u64(x, 8);
-	s = show(CLI_WF_START, parsed(), v);
+	s = show(PRINT_WF_START, parsed(), v);
 	cr_expect_str_eq(s.out,
 	    "workflow t started: 1 part placed, 0 pending\n"
 	    "  PART  KIND      TYPE      NODE\n"
@@ -361,7 +370,7 @@ Test(fmt, unknown_keys_reach_json_and_warnings_people)
 	    "warning: http-ingress on n1: port busy\n");
 	shown_free(&s);
 	v.json = true;
-	s = show(CLI_WF_START, wire_root(&R), v);
+	s = show(PRINT_WF_START, wire_root(&R), v);
 	cr_expect_str_eq(s.out,
 	    "{\"ok\":true,\"workflow\":\"t\",\"new\":true,\"placed\":[{"
 	    "\"part\":\"f\",\"kind\":\"function\",\"type\":\"function\","
@@ -373,20 +382,20 @@ Test(fmt, unknown_keys_reach_json_and_warnings_people)
 
 Test(fmt, workflow_stop_and_list)
 {
-	struct cli_view v = { .name = "sensors" };
+	struct view v = { .name = "sensors" };
 	struct wire_w *x = w();
 	struct shown s;
 
 	wire_map(x, 1);
 	ok_true(x);
-	s = show(CLI_WF_STOP, parsed(), v);
+	s = show(PRINT_WF_STOP, parsed(), v);
 	cr_expect_str_eq(s.out, "workflow sensors stopped\n");
 	shown_free(&s);
-	s = show(CLI_WF_LIST, wire_root(&R), v);
+	s = show(PRINT_WF_LIST, wire_root(&R), v);
 	cr_expect_str_eq(s.out, "no workflows\n");
 	shown_free(&s);
 	v.json = true;
-	s = show(CLI_WF_STOP, wire_root(&R), v);
+	s = show(PRINT_WF_STOP, wire_root(&R), v);
 	cr_expect_str_eq(s.out, "{\"ok\":true,\"workflow\":\"sensors\"}\n");
 	shown_free(&s);
 	fini_reply();
@@ -413,14 +422,14 @@ Test(fmt, workflow_stop_and_list)
 	wire_str(x, "pending");
 	wire_array(x, 0);
 	v.json = false;
-	s = show(CLI_WF_LIST, parsed(), v);
+	s = show(PRINT_WF_LIST, parsed(), v);
 	cr_expect_str_eq(s.out,
 	    "NAME     FUNCTIONS  RESOURCES  PLACED  PENDING\n"
 	    "sensors  2          3          4       1\n"
 	    "a\\x09b   1          0          1       0\n");
 	shown_free(&s);
 	v.json = true;
-	s = show(CLI_WF_LIST, wire_root(&R), v);
+	s = show(PRINT_WF_LIST, wire_root(&R), v);
 	cr_expect_str_eq(s.out,
 	    "{\"ok\":true,\"workflows\":[{\"name\":\"sensors\",\"functions\":2,"
 	    "\"resources\":3,\"placed\":4,\"pending\":1},{\"name\":\"a\\tb\","
@@ -480,8 +489,8 @@ wf_show_reply(void)
 
 Test(fmt, workflow_show_says_what_a_node_loss_does)
 {
-	struct cli_view v = { .name = "sensors" };
-	struct shown s = show(CLI_WF_SHOW, wf_show_reply(), v);
+	struct view v = { .name = "sensors" };
+	struct shown s = show(PRINT_WF_SHOW, wf_show_reply(), v);
 
 	cr_expect_eq(s.rc, 0);
 	cr_expect_str_eq(s.out,
@@ -507,7 +516,7 @@ Test(fmt, workflow_show_says_what_a_node_loss_does)
 	shown_free(&s);
 
 	v.json = true;
-	s = show(CLI_WF_SHOW, wire_root(&R), v);
+	s = show(PRINT_WF_SHOW, wire_root(&R), v);
 	cr_expect_str_eq(s.out,
 	    "{\"ok\":true,\"name\":\"sensors\",\"file\":\"sensors.yaml\","
 	    "\"parts\":[{\"part\":\"filter\",\"kind\":\"function\","
@@ -564,7 +573,7 @@ node_entry(struct wire_w *x, const char *name, const char *health, uint64_t hb,
 
 Test(fmt, node_list)
 {
-	struct cli_view v = { 0 };
+	struct view v = { 0 };
 	struct wire_w *x = w();
 	struct shown s;
 
@@ -576,7 +585,7 @@ Test(fmt, node_list)
 	node_entry(x, "edge-2", "lost", 93500, false);
 	node_entry(x, "cloud", "draining", 2500, false);
 	node_entry(x, "new", "up", UINT64_MAX, false);
-	s = show(CLI_NODE_LIST, parsed(), v);
+	s = show(PRINT_NODE_LIST, parsed(), v);
 	cr_expect_eq(s.rc, 0);
 	cr_expect_str_eq(s.out,
 	    "NAME    LABELS             ARCH    HEALTH    INSTANCES  LAST "
@@ -590,7 +599,7 @@ Test(fmt, node_list)
 	    "new     -                  x86_64  up        3          never\n");
 	shown_free(&s);
 	v.json = true;
-	s = show(CLI_NODE_LIST, wire_root(&R), v);
+	s = show(PRINT_NODE_LIST, wire_root(&R), v);
 	cr_expect(strncmp(s.out,
 	              "{\"ok\":true,\"nodes\":[{\"name\":\"edge-1\",\"url\":"
 	              "\"tcp://10.0.0.1:7601\",\"labels\":{\"zone\":\"north\","
@@ -620,14 +629,14 @@ Test(fmt, node_list)
 	wire_str(x, "nodes");
 	wire_array(x, 0);
 	v.json = false;
-	s = show(CLI_NODE_LIST, parsed(), v);
+	s = show(PRINT_NODE_LIST, parsed(), v);
 	cr_expect_str_eq(s.out, "no nodes have joined the domain\n");
 	shown_free(&s);
 }
 
 Test(fmt, node_drain_and_function_move)
 {
-	struct cli_view v = { .name = "edge-1" };
+	struct view v = { .name = "edge-1" };
 	struct wire_w *x = w();
 	struct shown s;
 
@@ -648,7 +657,7 @@ Test(fmt, node_drain_and_function_move)
 	wire_map(x, 2);
 	kv_str(x, "part", "sensors/pinned");
 	kv_str(x, "why", "pinned: node 'edge-1' is draining");
-	s = show(CLI_NODE_DRAIN, parsed(), v);
+	s = show(PRINT_NODE_DRAIN, parsed(), v);
 	cr_expect_str_eq(s.out,
 	    "node edge-1 is draining: 2 parts moved\n"
 	    "  PART            FROM    TO\n"
@@ -657,7 +666,7 @@ Test(fmt, node_drain_and_function_move)
 	    "stays: sensors/pinned (pinned: node 'edge-1' is draining)\n");
 	shown_free(&s);
 	v.json = true;
-	s = show(CLI_NODE_DRAIN, wire_root(&R), v);
+	s = show(PRINT_NODE_DRAIN, wire_root(&R), v);
 	cr_expect_str_eq(s.out,
 	    "{\"ok\":true,\"node\":\"edge-1\",\"moved\":[{\"part\":"
 	    "\"sensors/filter\",\"from\":\"edge-1\",\"to\":\"edge-2\"},"
@@ -673,13 +682,13 @@ Test(fmt, node_drain_and_function_move)
 	kv_str(x, "from", "edge-1");
 	kv_str(x, "to", "edge-2");
 	kv_u64(x, "epoch", 9);
-	v = (struct cli_view) { .name = "sensors", .part = "filter" };
-	s = show(CLI_FN_MOVE, parsed(), v);
+	v = (struct view) { .name = "sensors", .part = "filter" };
+	s = show(PRINT_FN_MOVE, parsed(), v);
 	cr_expect_str_eq(
 	    s.out, "moved sensors/filter from edge-1 to edge-2 (epoch 9)\n");
 	shown_free(&s);
 	v.json = true;
-	s = show(CLI_FN_MOVE, wire_root(&R), v);
+	s = show(PRINT_FN_MOVE, wire_root(&R), v);
 	cr_expect_str_eq(s.out,
 	    "{\"ok\":true,\"workflow\":\"sensors\",\"function\":\"filter\","
 	    "\"from\":\"edge-1\",\"to\":\"edge-2\",\"epoch\":9}\n");
@@ -690,9 +699,7 @@ Test(fmt, function_reload)
 {
 	const char *hash = "0123456789abcdef0123456789abcdef0123456789abcdef"
 	                   "0123456789abcdef";
-	struct cli_view v = {
-		.name = "sensors", .part = "filter", .hash = hash
-	};
+	struct view v = { .name = "sensors", .part = "filter", .hash = hash };
 	struct wire_w *x = w();
 	struct shown s;
 
@@ -702,13 +709,13 @@ Test(fmt, function_reload)
 	wire_array(x, 2);
 	wire_str(x, "edge-1");
 	wire_str(x, "edge-2");
-	s = show(CLI_FN_RELOAD, parsed(), v);
+	s = show(PRINT_FN_RELOAD, parsed(), v);
 	cr_expect_str_eq(s.out,
 	    "reloaded sensors/filter with code 0123456789ab on "
 	    "edge-1,edge-2\n");
 	shown_free(&s);
 	v.json = true;
-	s = show(CLI_FN_RELOAD, wire_root(&R), v);
+	s = show(PRINT_FN_RELOAD, wire_root(&R), v);
 	cr_expect_str_eq(s.out,
 	    "{\"ok\":true,\"workflow\":\"sensors\",\"function\":\"filter\","
 	    "\"hash\":\"0123456789abcdef0123456789abcdef0123456789abcdef"
@@ -718,7 +725,7 @@ Test(fmt, function_reload)
 
 Test(fmt, invoke_reply_bytes_go_out_unchanged)
 {
-	struct cli_view v = { .name = "wf", .part = "echo", .call = true };
+	struct view v = { .name = "wf", .part = "echo", .call = true };
 	struct wire_w *x = w();
 	struct shown s;
 
@@ -726,21 +733,21 @@ Test(fmt, invoke_reply_bytes_go_out_unchanged)
 	ok_true(x);
 	wire_str(x, "reply");
 	wire_bin(x, "a\0\xff\n", 4);
-	s = show(CLI_INVOKE, parsed(), v);
+	s = show(PRINT_INVOKE, parsed(), v);
 	cr_expect_eq(s.rc, 0);
 	cr_expect_eq(memcmp(s.out, "a\0\xff\n", 4), 0);
 	shown_free(&s);
 	v.json = true;
-	s = show(CLI_INVOKE, wire_root(&R), v);
+	s = show(PRINT_INVOKE, wire_root(&R), v);
 	cr_expect_str_eq(s.out, "{\"ok\":true,\"reply\":\"YQD/Cg==\"}\n");
 	shown_free(&s);
 	v.call = false;
 	v.json = false;
-	s = show(CLI_INVOKE, wire_root(&R), v);
+	s = show(PRINT_INVOKE, wire_root(&R), v);
 	cr_expect_str_eq(s.out, "cast to wf/echo accepted\n");
 	shown_free(&s);
 	v.json = true;
-	s = show(CLI_INVOKE, wire_root(&R), v);
+	s = show(PRINT_INVOKE, wire_root(&R), v);
 	cr_expect_str_eq(s.out, "{\"ok\":true,\"reply\":null}\n");
 	shown_free(&s);
 }
@@ -775,8 +782,8 @@ state_reply(bool empty)
 
 Test(fmt, state_get)
 {
-	struct cli_view v = { .name = "wf", .part = "counter" };
-	struct shown s = show(CLI_STATE_GET, state_reply(false), v);
+	struct view v = { .name = "wf", .part = "counter" };
+	struct shown s = show(PRINT_STATE_GET, state_reply(false), v);
 
 	cr_expect_eq(s.rc, 0);
 	cr_expect_str_eq(s.out,
@@ -785,7 +792,7 @@ Test(fmt, state_get)
 	    "empty = \n");
 	shown_free(&s);
 	v.json = true;
-	s = show(CLI_STATE_GET, wire_root(&R), v);
+	s = show(PRINT_STATE_GET, wire_root(&R), v);
 	cr_expect_str_eq(s.out,
 	    "{\"ok\":true,\"entries\":[{\"key\":\"bg==\",\"value\":"
 	    "\"AgAAAAAAAAA=\"},{\"key\":\"dXNlcgBpZA==\",\"value\":"
@@ -794,19 +801,19 @@ Test(fmt, state_get)
 	fini_reply();
 
 	/* A KEY that is not there fails; no KEY and no state is fine. */
-	v = (struct cli_view) { .prog = "ledge state get",
+	v = (struct view) { .prog = "ledge state get",
 		.name = "wf",
 		.part = "counter",
 		.key = "a\0b",
 		.keylen = 3 };
-	s = show(CLI_STATE_GET, state_reply(true), v);
+	s = show(PRINT_STATE_GET, state_reply(true), v);
 	cr_expect_eq(s.rc, 1);
 	cr_expect_str_eq(s.out, "");
 	cr_expect_str_eq(
 	    s.err, "ledge state get: no key 'a\\x00b' in wf/counter\n");
 	shown_free(&s);
 	v.json = true;
-	s = show(CLI_STATE_GET, wire_root(&R), v);
+	s = show(PRINT_STATE_GET, wire_root(&R), v);
 	cr_expect_eq(s.rc, 1);
 	cr_expect_str_eq(s.out,
 	    "{\"ok\":false,\"error\":\"no key 'a\\\\x00b' in wf/counter\","
@@ -814,7 +821,7 @@ Test(fmt, state_get)
 	shown_free(&s);
 	v.key = NULL;
 	v.json = false;
-	s = show(CLI_STATE_GET, wire_root(&R), v);
+	s = show(PRINT_STATE_GET, wire_root(&R), v);
 	cr_expect_eq(s.rc, 0);
 	cr_expect_str_eq(s.out, "");
 	shown_free(&s);
@@ -822,7 +829,7 @@ Test(fmt, state_get)
 	/* Only KEY is shown, even if the node sends more. */
 	v.key = "user\0id";
 	v.keylen = 7;
-	s = show(CLI_STATE_GET, state_reply(false), v);
+	s = show(PRINT_STATE_GET, state_reply(false), v);
 	cr_expect_eq(s.rc, 0);
 	cr_expect_str_eq(s.out, "user\\x00id = Zo\xc3\xab \"x\\\\y\"\n");
 	shown_free(&s);
@@ -843,7 +850,7 @@ log_line(struct wire_w *x, uint64_t seq, const char *who, const char *level,
 
 Test(fmt, logs)
 {
-	struct cli_view v = { .name = "wf" };
+	struct view v = { .name = "wf" };
 	struct wire_w *x = w();
 	struct shown s;
 
@@ -854,7 +861,7 @@ Test(fmt, logs)
 	log_line(x, 1, "wf/filter", "info", "hello \x1b[31mred\n");
 	log_line(x, 2, NULL, "error", "bad \xff byte");
 	kv_u64(x, "next", 3);
-	s = show(CLI_LOGS, parsed(), v);
+	s = show(PRINT_LOGS, parsed(), v);
 	cr_expect_eq(s.rc, 0);
 	cr_expect_str_eq(s.out,
 	    "2026-11-27T11:22:03.124Z edge-1 INFO  [wf/filter] hello "
@@ -862,7 +869,7 @@ Test(fmt, logs)
 	    "2026-11-27T11:22:03.125Z edge-1 ERROR bad \\xff byte\n");
 	shown_free(&s);
 	v.json = true;
-	s = show(CLI_LOGS, wire_root(&R), v);
+	s = show(PRINT_LOGS, wire_root(&R), v);
 	cr_expect_str_eq(s.out,
 	    "{\"ok\":true,\"lines\":[{\"seq\":1,\"ms\":1795778523124,"
 	    "\"time\":\"2026-11-27T11:22:03.124Z\",\"node\":\"edge-1\","
@@ -873,7 +880,7 @@ Test(fmt, logs)
 	    "byte\"}],\"next\":3}\n");
 	shown_free(&s);
 	v.stream = true;
-	s = show(CLI_LOGS, wire_root(&R), v);
+	s = show(PRINT_LOGS, wire_root(&R), v);
 	cr_expect_str_eq(s.out,
 	    "{\"seq\":1,\"ms\":1795778523124,\"time\":"
 	    "\"2026-11-27T11:22:03.124Z\",\"node\":\"edge-1\",\"who\":"
@@ -887,7 +894,7 @@ Test(fmt, logs)
 
 Test(fmt, failures_are_reported_with_exit_status_1)
 {
-	struct cli_view v = { .prog = "ledge workflow start", .name = "x" };
+	struct view v = { .prog = "ledge workflow start", .name = "x" };
 	struct wire_w *x = w();
 	struct shown s;
 
@@ -900,7 +907,7 @@ Test(fmt, failures_are_reported_with_exit_status_1)
 	wire_array(x, 2);
 	wire_str(x, "x.yaml:3:5: unknown key 'cde' (did you mean 'code'?)");
 	wire_str(x, "x.yaml:7:1: function 'f' has no 'code'");
-	s = show(CLI_WF_START, parsed(), v);
+	s = show(PRINT_WF_START, parsed(), v);
 	cr_expect_eq(s.rc, 1);
 	cr_expect_str_eq(s.out, "");
 	cr_expect_str_eq(s.err,
@@ -909,7 +916,7 @@ Test(fmt, failures_are_reported_with_exit_status_1)
 	    "x.yaml:7:1: function 'f' has no 'code'\n");
 	shown_free(&s);
 	v.json = true;
-	s = show(CLI_WF_START, wire_root(&R), v);
+	s = show(PRINT_WF_START, wire_root(&R), v);
 	cr_expect_eq(s.rc, 1);
 	cr_expect_str_eq(s.out,
 	    "{\"ok\":false,\"error\":\"workflow 'x' is \\\"not\\\" "
@@ -925,8 +932,8 @@ Test(fmt, failures_are_reported_with_exit_status_1)
 	wire_str(x, "ok");
 	wire_bool(x, false);
 	kv_str(x, "code", "not-found");
-	v = (struct cli_view) { .prog = "ledge workflow stop" };
-	s = show(CLI_WF_STOP, parsed(), v);
+	v = (struct view) { .prog = "ledge workflow stop" };
+	s = show(PRINT_WF_STOP, parsed(), v);
 	cr_expect_eq(s.rc, 1);
 	cr_expect_str_eq(s.err,
 	    "ledge workflow stop: the orchestrator refused (not-found)\n");
@@ -935,7 +942,7 @@ Test(fmt, failures_are_reported_with_exit_status_1)
 	x = w();
 	wire_array(x, 0);
 	v.url = "tcp://h:1";
-	s = show(CLI_WF_STOP, parsed(), v);
+	s = show(PRINT_WF_STOP, parsed(), v);
 	cr_expect_eq(s.rc, 1);
 	cr_expect_str_eq(s.err,
 	    "ledge workflow stop: the orchestrator at tcp://h:1 sent a reply "
@@ -1034,49 +1041,49 @@ Test(args, usage_errors_exit_2_with_a_message)
 {
 	struct cap c;
 	unsetenv("LEDGE_ORCHESTRATOR");
-	cr_assert_eq(cli_workflow(0, NULL), 2);
-	expect_usage_error(RUN(cli_workflow, &c, "bogus"), &c,
+	cr_assert_eq(cmd_workflow_main(0, NULL), 2);
+	expect_usage_error(RUN(cmd_workflow_main, &c, "bogus"), &c,
 	    "ledge workflow: unknown command 'bogus'");
-	expect_usage_error(RUN(cli_workflow, &c, "show"), &c,
+	expect_usage_error(RUN(cmd_workflow_main, &c, "show"), &c,
 	    "ledge workflow show: missing NAME\nusage: ledge workflow show");
-	expect_usage_error(RUN(cli_workflow, &c, "list", "extra"), &c,
+	expect_usage_error(RUN(cmd_workflow_main, &c, "list", "extra"), &c,
 	    "ledge workflow list: unexpected argument 'extra'");
-	expect_usage_error(RUN(cli_workflow, &c, "stop", "x", "--bogus"), &c,
-	    "ledge workflow stop: unknown option '--bogus'");
-	expect_usage_error(RUN(cli_workflow, &c, "stop", "x", "-f"), &c,
+	expect_usage_error(RUN(cmd_workflow_main, &c, "stop", "x", "--bogus"),
+	    &c, "ledge workflow stop: unknown option '--bogus'");
+	expect_usage_error(RUN(cmd_workflow_main, &c, "stop", "x", "-f"), &c,
 	    "unknown option '-f'");
-	expect_usage_error(
-	    RUN(cli_node, &c, "drain"), &c, "ledge node drain: missing NAME");
-	expect_usage_error(RUN(cli_function_domain, &c, "move", "wf", "fn"), &c,
+	expect_usage_error(RUN(cmd_node_main, &c, "drain"), &c,
+	    "ledge node drain: missing NAME");
+	expect_usage_error(RUN(cmd_function_main, &c, "move", "wf", "fn"), &c,
 	    "ledge function move: missing NODE");
-	expect_usage_error(RUN(cli_function_domain, &c, "reload", "wf"), &c,
+	expect_usage_error(RUN(cmd_function_main, &c, "reload", "wf"), &c,
 	    "ledge function reload: missing FUNCTION");
-	expect_usage_error(
-	    RUN(cli_invoke, &c, "wf", "f"), &c, "ledge invoke: missing DATA");
-	expect_usage_error(RUN(cli_invoke, &c, "wf", "f", "-5"), &c,
+	expect_usage_error(RUN(cmd_invoke_main, &c, "wf", "f"), &c,
+	    "ledge invoke: missing DATA");
+	expect_usage_error(RUN(cmd_invoke_main, &c, "wf", "f", "-5"), &c,
 	    "unknown option '-5' (an argument that starts with '-' goes after "
 	    "--)");
-	expect_usage_error(RUN(cli_state, &c, "get", "wf"), &c,
+	expect_usage_error(RUN(cmd_state_main, &c, "get", "wf"), &c,
 	    "ledge state get: missing FUNCTION");
-	expect_usage_error(RUN(cli_state, &c, "get", "wf", "f", "a\\q"), &c,
-	    "ledge state get: KEY 'a\\q' has a bad escape");
-	expect_usage_error(RUN(cli_state, &c, "put", "wf", "f"), &c,
+	expect_usage_error(RUN(cmd_state_main, &c, "get", "wf", "f", "a\\q"),
+	    &c, "ledge state get: KEY 'a\\q' has a bad escape");
+	expect_usage_error(RUN(cmd_state_main, &c, "put", "wf", "f"), &c,
 	    "ledge state: unknown command 'put'");
-	expect_usage_error(RUN(cli_logs, &c, "wf", "--timeout", "abc"), &c,
+	expect_usage_error(RUN(cmd_logs_main, &c, "wf", "--timeout", "abc"), &c,
 	    "ledge logs: --timeout must be a number of milliseconds");
-	expect_usage_error(
-	    RUN(cli_logs, &c, "wf", "--timeout=0"), &c, "--timeout must be");
-	expect_usage_error(RUN(cli_logs, &c, "wf", "--timeout"), &c,
+	expect_usage_error(RUN(cmd_logs_main, &c, "wf", "--timeout=0"), &c,
+	    "--timeout must be");
+	expect_usage_error(RUN(cmd_logs_main, &c, "wf", "--timeout"), &c,
 	    "ledge logs: --timeout needs a value");
 	expect_usage_error(
-	    RUN(cli_logs, &c, "wf", "--orchestrator", "http://x"), &c,
+	    RUN(cmd_logs_main, &c, "wf", "--orchestrator", "http://x"), &c,
 	    "'http://x' is not an orchestrator address");
 	expect_usage_error(
-	    RUN(cli_logs, &c, "wf", "--orchestrator=tls+tcp://h:7600",
+	    RUN(cmd_logs_main, &c, "wf", "--orchestrator=tls+tcp://h:7600",
 	        "--tls-cert", "c.pem"),
 	    &c, "tls+tcp://h:7600 needs --tls-cert, --tls-key and --tls-ca");
 	setenv("LEDGE_ORCHESTRATOR", "udp://x", 1);
-	expect_usage_error(RUN(cli_logs, &c, "wf"), &c,
+	expect_usage_error(RUN(cmd_logs_main, &c, "wf"), &c,
 	    "'udp://x' is not an orchestrator address");
 }
 
@@ -1086,22 +1093,21 @@ Test(args, help_on_every_command_and_subcommand)
 		cmd_fn fn;
 		const char *sub, *want;
 	} cases[] = {
-		{ cli_workflow, NULL, "usage: ledge workflow COMMAND" },
-		{ cli_workflow, "start", "usage: ledge workflow start" },
-		{ cli_workflow, "stop", "usage: ledge workflow stop" },
-		{ cli_workflow, "list", "usage: ledge workflow list" },
-		{ cli_workflow, "show", "empty state" },
-		{ cli_node, NULL, "usage: ledge node COMMAND" },
-		{ cli_node, "list", "usage: ledge node list" },
-		{ cli_node, "drain", "usage: ledge node drain" },
-		{ cli_function_domain, NULL, "ledge function reload" },
-		{ cli_function_domain, "move", "usage: ledge function move" },
-		{ cli_function_domain, "reload",
-		    "usage: ledge function reload" },
-		{ cli_state, NULL, "usage: ledge state get" },
-		{ cli_state, "get", "base64" },
-		{ cli_invoke, NULL, "--call" },
-		{ cli_logs, NULL, "--follow" },
+		{ cmd_workflow_main, NULL, "usage: ledge workflow COMMAND" },
+		{ cmd_workflow_main, "start", "usage: ledge workflow start" },
+		{ cmd_workflow_main, "stop", "usage: ledge workflow stop" },
+		{ cmd_workflow_main, "list", "usage: ledge workflow list" },
+		{ cmd_workflow_main, "show", "empty state" },
+		{ cmd_node_main, NULL, "usage: ledge node COMMAND" },
+		{ cmd_node_main, "list", "usage: ledge node list" },
+		{ cmd_node_main, "drain", "usage: ledge node drain" },
+		{ cmd_function_main, NULL, "ledge function reload" },
+		{ cmd_function_main, "move", "usage: ledge function move" },
+		{ cmd_function_main, "reload", "usage: ledge function reload" },
+		{ cmd_state_main, NULL, "usage: ledge state get" },
+		{ cmd_state_main, "get", "base64" },
+		{ cmd_invoke_main, NULL, "--call" },
+		{ cmd_logs_main, NULL, "--follow" },
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		struct cap c;
@@ -1118,7 +1124,7 @@ Test(args, help_on_every_command_and_subcommand)
 	}
 	/* -h anywhere, even with arguments missing */
 	struct cap c;
-	cr_expect_eq(RUN(cli_function_domain, &c, "move", "-h"), 0);
+	cr_expect_eq(RUN(cmd_function_main, &c, "move", "-h"), 0);
 	cr_expect_not_null(strstr(c.out, "usage: ledge function move"));
 	cap_free(&c);
 	for (const char *t = "workflow\0node\0function\0invoke\0state\0logs\0";
@@ -1126,12 +1132,12 @@ Test(args, help_on_every_command_and_subcommand)
 		char *buf;
 		size_t n;
 		FILE *fp = open_memstream(&buf, &n);
-		cr_expect_eq(cli_help(t, fp), 0, "%s", t);
+		cr_expect_eq(cmd_help(t, fp), 0, "%s", t);
 		fclose(fp);
 		cr_expect_not_null(strstr(buf, "usage: ledge"));
 		free(buf);
 	}
-	cr_expect_eq(cli_help("run", stdout), -1);
+	cr_expect_eq(cmd_help("run", stdout), -1);
 }
 
 Test(args, an_unreachable_orchestrator_is_named)
@@ -1140,8 +1146,8 @@ Test(args, an_unreachable_orchestrator_is_named)
 	int rc;
 
 	unsetenv("LEDGE_ORCHESTRATOR");
-	rc = RUN(
-	    cli_workflow, &c, "list", "--orchestrator", "tcp://127.0.0.1:1");
+	rc = RUN(cmd_workflow_main, &c, "list", "--orchestrator",
+	    "tcp://127.0.0.1:1");
 	cr_expect_eq(rc, 1);
 	cr_expect_str_eq(c.err,
 	    "ledge workflow list: cannot reach the orchestrator at "
@@ -1150,7 +1156,7 @@ Test(args, an_unreachable_orchestrator_is_named)
 	cr_expect_str_eq(c.out, "");
 	cap_free(&c);
 
-	rc = RUN(cli_workflow, &c, "list", "--orchestrator",
+	rc = RUN(cmd_workflow_main, &c, "list", "--orchestrator",
 	    "tls+tcp://127.0.0.1:1", "--tls-cert", "/nonexistent/c.pem",
 	    "--tls-key", "k.pem", "--tls-ca", "ca.pem");
 	cr_expect_eq(rc, 1);
@@ -1160,7 +1166,7 @@ Test(args, an_unreachable_orchestrator_is_named)
 	cap_free(&c);
 
 	setenv("LEDGE_ORCHESTRATOR", "tcp://127.0.0.1:1", 1);
-	rc = RUN(cli_node, &c, "list", "--json");
+	rc = RUN(cmd_node_main, &c, "list", "--json");
 	cr_expect_eq(rc, 1);
 	cr_expect_str_eq(c.out,
 	    "{\"ok\":false,\"error\":\"cannot reach the orchestrator at "
@@ -1351,7 +1357,7 @@ fake(void *arg, struct msg_req *req)
 		const void *p;
 		size_t pn;
 		cr_assert(wire_as_bin(wire_get(root, "key"), &p, &pn));
-		char *e = cli_escape(p, pn, true);
+		char *e = text_escape(p, pn, true);
 		snprintf(last_key, sizeof last_key, "%s", e);
 		free(e);
 		struct wire_w x;
@@ -1464,7 +1470,7 @@ Test(fake, workflow_start_uploads_only_missing_code)
 	    "  again:\n    code: ./echo.so\n");
 	snprintf(path, sizeof path, "%s/t1.yaml", dir);
 
-	rc = RUN(cli_workflow, &c, "start", path);
+	rc = RUN(cmd_workflow_main, &c, "start", path);
 	cr_expect_eq(rc, 0, "stderr: %s", c.err);
 	cr_expect_str_eq(seen_now(), "wf.start,code.put,wf.start");
 	cr_expect_str_eq(c.out,
@@ -1483,7 +1489,7 @@ Test(fake, workflow_start_uploads_only_missing_code)
 
 	/* The domain has the code now: nothing is sent again. */
 	snprintf(path, sizeof path, "%s/t1.yaml", dir);
-	rc = RUN(cli_workflow, &c, "start", path, "--json");
+	rc = RUN(cmd_workflow_main, &c, "start", path, "--json");
 	cr_expect_eq(rc, 0);
 	cr_expect_str_eq(seen_now(), "wf.start");
 	cr_expect_not_null(strstr(c.out, "\"uploaded\":[]"), "%s", c.out);
@@ -1501,14 +1507,14 @@ Test(fake, workflow_start_sends_nothing_for_an_invalid_workflow)
 	scratch(dir, sizeof dir,
 	    "workflow: t1\nfunctions:\n  echo:\n    cde: echo.so\n");
 	snprintf(path, sizeof path, "%s/t1.yaml", dir);
-	rc = RUN(cli_workflow, &c, "start", path);
+	rc = RUN(cmd_workflow_main, &c, "start", path);
 	cr_expect_eq(rc, 1);
 	cr_expect_str_eq(seen_now(), "");
 	cr_expect_not_null(
 	    strstr(c.err, "t1.yaml:4:5: unknown key 'cde'"), "%s", c.err);
 	cap_free(&c);
 
-	rc = RUN(cli_workflow, &c, "start", "/nonexistent/x.yaml");
+	rc = RUN(cmd_workflow_main, &c, "start", "/nonexistent/x.yaml");
 	cr_expect_eq(rc, 1);
 	cr_expect_str_eq(seen_now(), "");
 	cr_expect_not_null(strstr(c.err, "/nonexistent/x.yaml"), "%s", c.err);
@@ -1524,7 +1530,7 @@ Test(fake, function_reload_puts_code_first)
 
 	scratch(dir, sizeof dir, "workflow: t1\n");
 	snprintf(path, sizeof path, "%s/echo.so", dir);
-	rc = RUN(cli_function_domain, &c, "reload", "t1", "echo", path);
+	rc = RUN(cmd_function_main, &c, "reload", "t1", "echo", path);
 	cr_expect_eq(rc, 0, "%s", c.err);
 	cr_expect_str_eq(seen_now(), "code.put,fn.reload");
 	cr_expect_not_null(strstr(c.out, "reloaded t1/echo with code "));
@@ -1532,7 +1538,7 @@ Test(fake, function_reload_puts_code_first)
 	cap_free(&c);
 
 	rc = RUN(
-	    cli_function_domain, &c, "reload", "t1", "echo", "/nonexistent.so");
+	    cmd_function_main, &c, "reload", "t1", "echo", "/nonexistent.so");
 	cr_expect_eq(rc, 1);
 	cr_expect_str_eq(seen_now(), "");
 	cr_expect_str_eq(c.err,
@@ -1547,24 +1553,24 @@ Test(fake, invoke_call_state_get_and_simple_commands)
 	struct cap c;
 	int rc;
 
-	rc = RUN(cli_invoke, &c, "wf", "echo", "--call", "--timeout", "700",
-	    "--", "-payload");
+	rc = RUN(cmd_invoke_main, &c, "wf", "echo", "--call", "--timeout",
+	    "700", "--", "-payload");
 	cr_expect_eq(rc, 0, "%s", c.err);
 	cr_expect_str_eq(c.out, "-payload");
 	cr_expect_str_eq(seen_now(), "invoke");
 	cap_free(&c);
 
-	rc = RUN(cli_state, &c, "get", "wf", "f", "k\\x00\\\\");
+	rc = RUN(cmd_state_main, &c, "get", "wf", "f", "k\\x00\\\\");
 	cr_expect_eq(rc, 0, "%s", c.err);
 	cr_expect_str_eq(last_key, "k\\x00\\\\");
 	cr_expect_str_eq(c.out, "k\\x00\\\\ = v\n");
 	cap_free(&c);
 
-	rc = RUN(cli_workflow, &c, "stop", "t1");
+	rc = RUN(cmd_workflow_main, &c, "stop", "t1");
 	cr_expect_eq(rc, 0);
 	cr_expect_str_eq(c.out, "workflow t1 stopped\n");
 	cap_free(&c);
-	rc = RUN(cli_node, &c, "drain", "edge-1", "--json");
+	rc = RUN(cmd_node_main, &c, "drain", "edge-1", "--json");
 	cr_expect_eq(rc, 0);
 	cr_expect_str_eq(c.out,
 	    "{\"ok\":true,\"node\":\"edge-1\",\"moved\":[],"
@@ -1576,7 +1582,7 @@ Test(fake, invoke_call_state_get_and_simple_commands)
 Test(fake, logs_follow_polls_with_the_cursor_until_ctrl_c)
 {
 	struct cap c;
-	int rc = RUN(cli_logs, &c, "wf", "-f", "--json");
+	int rc = RUN(cmd_logs_main, &c, "wf", "-f", "--json");
 
 	cr_expect_eq(rc, 0, "%s", c.err);
 	cr_expect_str_eq(seen_now(), "logs,logs,logs");
