@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/path.h"
 #include "base/rlog.h"
 #include "cli_serve.h"
 #include "domain/agent.h"
@@ -93,27 +94,6 @@ on_orc_metrics(void *arg, struct http_req *req)
 		    req, 200, "text/plain; version=0.0.4", NULL, 0, text, len);
 	}
 	free(text);
-}
-
-static int
-mkdirs(const char *path)
-{
-	char buf[4096];
-	size_t n = strlen(path);
-	if (n == 0 || n >= sizeof buf) {
-		return -1;
-	}
-	memcpy(buf, path, n + 1);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p == '/') {
-			*p = '\0';
-			if (mkdir(buf, 0755) != 0 && errno != EEXIST) {
-				return -1;
-			}
-			*p = '/';
-		}
-	}
-	return mkdir(buf, 0755) != 0 && errno != EEXIST ? -1 : 0;
 }
 
 int
@@ -200,7 +180,7 @@ cmd_orchestrator(int argc, char **argv)
 	oo.tls = tls.cert ? &tls : NULL;
 	rlog_init(&log, stderr, level);
 	snprintf(dir, sizeof dir, "%s/store", data);
-	if (mkdirs(data) != 0) {
+	if (path_mkdirs(data) != LEDGE_OK) {
 		fprintf(stderr, "ledge orchestrator: cannot create %s: %s\n",
 		    data, strerror(errno));
 		goto out;
@@ -469,7 +449,7 @@ run_domain_start(struct run_domain *rd, struct node *node, const char *listen,
 	snprintf(rd->node_url, sizeof rd->node_url, "inproc://ledge-run-%d",
 	    (int)getpid());
 	ao.listen = rd->node_url;
-	if (mkdirs(dir) != 0 ||
+	if (path_mkdirs(dir) != LEDGE_OK ||
 	    store_open(&rd->store, dir, &so, err, sizeof err) != 0 ||
 	    orc_start(&rd->orc, node_loop(node), rd->store, log, &oo, err,
 	        sizeof err) != 0) {
