@@ -16,7 +16,6 @@
 #include "base/rlog.h"
 #include "cli_serve.h"
 #include "domain/agent.h"
-#include "file.h"
 #include "isolate/host_proc.h"
 #include "net/msg.h"
 #include "node/node.h"
@@ -414,7 +413,8 @@ run_domain_prepare(
 		const struct workflow *wf = wfs[i];
 		struct run_wf *r = &rd->wfs[i];
 		if ((r->file = strdup(wf->file)) == NULL ||
-		    file_read(wf->file, 1u << 20, &r->yaml, &r->ylen) != 0 ||
+		    path_read(wf->file, 1u << 20, &r->yaml, &r->ylen) !=
+		        LEDGE_OK ||
 		    (r->fn = calloc(wf->nfunctions + 1, sizeof *r->fn)) ==
 		        NULL ||
 		    (r->code = calloc(wf->nfunctions + 1, sizeof *r->code)) ==

@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/path.h"
 #include "base/sha256.h"
 #include "client.h"
-#include "file.h"
 #include "text.h"
 
 void
@@ -152,7 +152,8 @@ client_upload(const struct args *o, const struct view *v, const char *path,
 	size_t n;
 	int rc;
 
-	if (file_read(path, WIRE_MAX_BYTES - CLIENT_ENVELOPE, &data, &n) != 0) {
+	if (path_read(path, WIRE_MAX_BYTES - CLIENT_ENVELOPE, &data, &n) !=
+	    LEDGE_OK) {
 		if (errno == EFBIG) {
 			return print_fail(v, stdout, stderr, "local",
 			    "%s is larger than the %u MiB a message can carry",

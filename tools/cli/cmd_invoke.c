@@ -5,10 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/path.h"
 #include "client.h"
 #include "cmd_invoke.h"
 #include "command.h"
-#include "file.h"
 #include "usage.h"
 
 static void
@@ -44,8 +44,8 @@ run_invoke(const struct command *c, const struct args *o)
 	v.name = o->pos[0];
 	v.part = o->pos[1];
 	if (strcmp(data, "-") == 0) {
-		if (file_read_stream(stdin, WIRE_MAX_BYTES - CLIENT_ENVELOPE,
-		        &in, &n) != 0) {
+		if (path_read_stream(stdin, WIRE_MAX_BYTES - CLIENT_ENVELOPE,
+		        &in, &n) != LEDGE_OK) {
 			return print_fail(&v, stdout, stderr, "local",
 			    "cannot read DATA from stdin: %s",
 			    errno == EFBIG ? "more than a message can carry"

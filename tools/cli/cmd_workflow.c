@@ -14,10 +14,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/path.h"
 #include "client.h"
 #include "cmd_workflow.h"
 #include "command.h"
-#include "file.h"
 #include "json_out.h"
 #include "node/code.h"
 #include "print.h"
@@ -336,7 +336,7 @@ run_wf_start(const struct command *c, const struct args *o)
 		return 1;
 	}
 	v.name = s.wf->name;
-	if (file_read(file, 1u << 20, &s.yaml, &s.ylen) != 0) {
+	if (path_read(file, 1u << 20, &s.yaml, &s.ylen) != LEDGE_OK) {
 		print_fail(&v, stdout, stderr, "local", "cannot read %s: %s",
 		    file, strerror(errno));
 		goto out;
