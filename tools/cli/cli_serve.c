@@ -1,7 +1,7 @@
 /*
  * cli_serve.c - the long-running commands of a domain: `ledge
- * orchestrator` and `ledge node`.  Argument parsing only; the work is in
- * runtime/orc.c and runtime/node_agent.c.
+ * orchestrator` and `ledge node` (and `ledge host`).  Argument parsing
+ * only; the work is in runtime/orc/ and runtime/domain/agent.c.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -24,7 +24,6 @@
 #include "platform/http.h"
 #include "platform/loop.h"
 #include "store/store.h"
-#include "workflow/workflow.h"
 
 static const char usage_orc[] =
     "usage: ledge orchestrator [OPTIONS]\n"
@@ -377,132 +376,6 @@ const char *
 cli_serve_usage_node(void)
 {
 	return usage_node;
-}
-
-/* ------------------------------------------------------------------ */
-/* the orchestrator inside `ledge run`                                 */
-
-struct run_wf {
-	char *file, *yaml;
-	size_t ylen, nfn;
-	char **fn, **code;
-};
-
-struct run_domain {
-	struct run_wf *wfs;
-	size_t nwf;
-	struct store *store;
-	struct orc *orc;
-	struct agent *agent;
-	char node_url[64];
-};
-
-int
-run_domain_prepare(
-    struct run_domain **rdp, struct workflow *const *wfs, size_t nwf)
-{
-	struct run_domain *rd = calloc(1, sizeof *rd);
-	if (rd == NULL ||
-	    (rd->wfs = calloc(nwf + 1, sizeof *rd->wfs)) == NULL) {
-		free(rd);
-		return -1;
-	}
-	rd->nwf = nwf;
-	*rdp = rd;
-	for (size_t i = 0; i < nwf; i++) {
-		const struct workflow *wf = wfs[i];
-		struct run_wf *r = &rd->wfs[i];
-		if ((r->file = strdup(wf->file)) == NULL ||
-		    path_read(wf->file, 1u << 20, &r->yaml, &r->ylen) !=
-		        LEDGE_OK ||
-		    (r->fn = calloc(wf->nfunctions + 1, sizeof *r->fn)) ==
-		        NULL ||
-		    (r->code = calloc(wf->nfunctions + 1, sizeof *r->code)) ==
-		        NULL) {
-			return -1;
-		}
-		for (size_t k = 0; k < wf->nfunctions; k++) {
-			r->fn[k] = strdup(wf->functions[k].name);
-			r->code[k] = strdup(wf->functions[k].code_path);
-			if (r->fn[k] == NULL || r->code[k] == NULL) {
-				return -1;
-			}
-			r->nfn = k + 1;
-		}
-	}
-	return 0;
-}
-
-void
-run_domain_start(struct run_domain *rd, struct node *node, const char *listen,
-    const char *data_dir, const char *http, struct rlog *log)
-{
-	char dir[4200], err[1024];
-	struct orc_opts oo = { .listen = listen, .node_timeout_ms = 60000 };
-	struct agent_opts ao = { .orchestrator = listen, .http = http };
-	struct store_opts so = { 0 };
-
-	if (rd == NULL || listen == NULL) {
-		return;
-	}
-	snprintf(dir, sizeof dir, "%s/orc", data_dir);
-	snprintf(rd->node_url, sizeof rd->node_url, "inproc://ledge-run-%d",
-	    (int)getpid());
-	ao.listen = rd->node_url;
-	if (path_mkdirs(dir) != LEDGE_OK ||
-	    store_open(&rd->store, dir, &so, err, sizeof err) != 0 ||
-	    orc_start(&rd->orc, node_loop(node), rd->store, log, &oo, err,
-	        sizeof err) != 0) {
-		rlog_write(log, RLOG_WARN, NULL,
-		    "no orchestrator here (the domain commands will not reach "
-		    "this process): %s",
-		    err);
-		orc_free(rd->orc);
-		rd->orc = NULL;
-		store_close(rd->store);
-		rd->store = NULL;
-		return;
-	}
-	orc_drop_adopted(rd->orc);
-	for (size_t i = 0; i < rd->nwf; i++) {
-		struct run_wf *r = &rd->wfs[i];
-		if (orc_adopt(rd->orc, r->file, r->yaml, r->ylen, r->nfn,
-		        (const char *const *)r->fn,
-		        (const char *const *)r->code, node_name(node), err,
-		        sizeof err) != 0) {
-			rlog_write(log, RLOG_WARN, NULL,
-			    "%s: the orchestrator cannot follow it: %s",
-			    r->file, err);
-		}
-	}
-	if (agent_start(&rd->agent, node, &ao, err, sizeof err) != 0) {
-		rlog_write(
-		    log, RLOG_WARN, NULL, "the node cannot join: %s", err);
-	}
-}
-
-void
-run_domain_free(struct run_domain *rd)
-{
-	if (rd == NULL) {
-		return;
-	}
-	agent_free(rd->agent);
-	orc_free(rd->orc);
-	store_close(rd->store);
-	for (size_t i = 0; i < rd->nwf; i++) {
-		struct run_wf *r = &rd->wfs[i];
-		for (size_t k = 0; k < r->nfn; k++) {
-			free(r->fn[k]);
-			free(r->code[k]);
-		}
-		free(r->fn);
-		free(r->code);
-		free(r->file);
-		free(r->yaml);
-	}
-	free(rd->wfs);
-	free(rd);
 }
 
 const char *

@@ -26,10 +26,10 @@
 #include "cmd_node.h"
 #include "cmd_state.h"
 #include "cmd_workflow.h"
+#include "domain/embed.h"
 #include "node/code.h"
 #include "node/exec.h"
 #include "node/node.h"
-#include "node/node_metrics.h"
 #include "workflow/resource.h"
 #include "workflow/workflow.h"
 
@@ -368,7 +368,8 @@ cmd_run(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *listen = getenv("LEDGE_ORCHESTRATOR");
-	struct run_domain *rd = NULL;
+	struct embed *e = NULL;
+	struct embed_opts eo;
 	struct node_opts o = { .host_exe = cli_self_exe(),
 		.data_dir = "./.ledge",
 		.http_addr = "127.0.0.1:8080",
@@ -376,7 +377,6 @@ cmd_run(int argc, char **argv)
 	struct rlog log;
 	struct check_ctx cc = { 0 };
 	struct workflow **wfs = NULL;
-	struct node *node = NULL;
 	char err[2048], codedir[PATH_MAX];
 	int level = RLOG_INFO, c, nwf, rc = 1;
 
@@ -474,19 +474,18 @@ cmd_run(int argc, char **argv)
 	}
 	if (strcmp(listen, "none") == 0) {
 		listen = NULL;
-	} else if (run_domain_prepare(&rd, wfs, (size_t)nwf) != 0) {
-		fprintf(stderr, "ledge run: out of memory\n");
-		goto out;
 	}
 	o.codes = cc.codes;
-	if (node_new(&node, &o, &log, err, sizeof err) != LEDGE_OK) {
+	eo = (struct embed_opts) { .node = o, .listen = listen };
+	if (embed_new(&e, &eo, wfs, (size_t)nwf, &log, err, sizeof err) !=
+	    LEDGE_OK) {
 		fprintf(stderr, "ledge run: %s\n", err);
 		goto out;
 	}
 	for (int i = 0; i < nwf; i++) {
 		struct workflow *wf = wfs[i];
 		wfs[i] = NULL;
-		if (node_deploy(node, wf, err, sizeof err) != LEDGE_OK) {
+		if (embed_deploy(e, wf, err, sizeof err) != LEDGE_OK) {
 			fprintf(stderr,
 			    "ledge run: %s\nledge run: nothing "
 			    "started\n",
@@ -495,19 +494,15 @@ cmd_run(int argc, char **argv)
 		}
 	}
 	check_release(&cc);
-	if (node_start(node, err, sizeof err) != LEDGE_OK) {
+	if (embed_start(e, err, sizeof err) != LEDGE_OK) {
 		fprintf(stderr, "ledge run: %s\nledge run: stopped\n", err);
 		goto out;
 	}
-	/* Prometheus text beside the routes (a route /metrics is hidden). */
-	node_metrics_serve(node);
-	run_domain_start(rd, node, listen, o.data_dir, o.http_addr, &log);
 	rlog_write(&log, RLOG_INFO, NULL, "ready; Ctrl-C stops");
-	rc = node_run(node);
+	rc = embed_run(e);
 	rlog_write(&log, RLOG_INFO, NULL, "stopped cleanly");
 out:
-	run_domain_free(rd);
-	node_free(node);
+	embed_free(e);
 	for (int i = 0; wfs != NULL && i < nwf; i++) {
 		wf_free(wfs[i]);
 	}
