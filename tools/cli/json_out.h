@@ -24,12 +24,13 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "base/strbuf.h"
+
 #define JSON_MAX_DEPTH 32
 
 struct json_out {
-	char *buf; /* owned; NUL-terminated when not NULL */
-	size_t len, cap;
-	bool failed; /* out of memory or misuse: the text is unusable */
+	struct strbuf buf; /* the text so far (owned) */
+	bool failed;       /* out of memory or misuse: the text is unusable */
 	int depth;
 	char open[JSON_MAX_DEPTH];  /* '{' or '[' per open container */
 	bool first[JSON_MAX_DEPTH]; /* no entry written yet at that level */
