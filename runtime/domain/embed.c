@@ -1,5 +1,5 @@
 /*
- * embed.c - a node with its orchestrator in one process (embed.h).
+ * embed.c - a node of a domain composed in one process (embed.h).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -9,7 +9,6 @@
 
 #include "base/path.h"
 #include "base/rlog.h"
-#include "domain/agent.h"
 #include "domain/embed.h"
 #include "node/node_metrics.h"
 #include "orc/orc.h"
@@ -28,6 +27,7 @@ struct adopt {
 
 struct embed {
 	struct embed_opts o;
+	struct agent_opts join; /* o.join points here */
 	struct rlog *log;
 	struct node *node;
 	struct adopt *wfs;
@@ -80,11 +80,20 @@ embed_new(struct embed **ep, const struct embed_opts *o,
 	int rc;
 
 	*ep = NULL;
+	if (o->listen != NULL && o->join != NULL) {
+		free(e);
+		snprintf(err, errlen, "an own orchestrator or a remote one");
+		return LEDGE_EINVAL;
+	}
 	if (e == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return LEDGE_ENOMEM;
 	}
 	e->o = *o;
+	if (o->join != NULL) {
+		e->join = *o->join;
+		e->o.join = &e->join;
+	}
 	e->log = log;
 	if (o->listen != NULL && !copy_adopt(e, wfs, nwf)) {
 		snprintf(err, errlen, "out of memory");
@@ -174,6 +183,9 @@ embed_start(struct embed *e, char *err, size_t errlen)
 	node_metrics_serve(e->node);
 	if (e->o.listen != NULL) {
 		start_orc(e);
+	} else if (e->o.join != NULL &&
+	    agent_start(&e->agent, e->node, e->o.join, err, errlen) != 0) {
+		return LEDGE_ECONN;
 	}
 	return LEDGE_OK;
 }

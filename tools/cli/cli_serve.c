@@ -1,7 +1,7 @@
 /*
  * cli_serve.c - the long-running commands of a domain: `ledge
  * orchestrator` and `ledge node` (and `ledge host`).  Argument parsing
- * only; the work is in runtime/orc/ and runtime/domain/agent.c.
+ * only; the work is in runtime/orc/ and runtime/domain/embed.c.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -15,11 +15,10 @@
 #include "base/path.h"
 #include "base/rlog.h"
 #include "cli_serve.h"
-#include "domain/agent.h"
+#include "domain/embed.h"
 #include "isolate/host_proc.h"
 #include "net/msg.h"
 #include "node/node.h"
-#include "node/node_metrics.h"
 #include "orc/orc.h"
 #include "platform/http.h"
 #include "platform/loop.h"
@@ -248,8 +247,8 @@ cmd_node(int argc, char **argv)
 	char *labels[64];
 	size_t nl = 0;
 	struct rlog log;
-	struct node *node = NULL;
-	struct agent *agent = NULL;
+	struct embed *e = NULL;
+	struct embed_opts eo;
 	char err[1024];
 	int c, level = RLOG_INFO, rc = 1;
 
@@ -339,25 +338,17 @@ cmd_node(int argc, char **argv)
 	ao.tls = tls.cert ? &tls : NULL;
 	no.tls = ao.tls;
 	rlog_init(&log, stderr, level);
-	if (node_new(&node, &no, &log, err, sizeof err) != 0) {
-		fprintf(stderr, "ledge node: %s\n", err);
-		goto out;
-	}
-	if (node_start(node, err, sizeof err) != 0) {
-		fprintf(stderr, "ledge node: %s\n", err);
-		goto out;
-	}
-	node_metrics_serve(node);
-	if (agent_start(&agent, node, &ao, err, sizeof err) != 0) {
+	eo = (struct embed_opts) { .node = no, .join = &ao };
+	if (embed_new(&e, &eo, NULL, 0, &log, err, sizeof err) != LEDGE_OK ||
+	    embed_start(e, err, sizeof err) != LEDGE_OK) {
 		fprintf(stderr, "ledge node: %s\n", err);
 		goto out;
 	}
 	rlog_write(&log, RLOG_INFO, NULL, "ready; Ctrl-C stops");
-	rc = node_run(node);
+	rc = embed_run(e);
 	rlog_write(&log, RLOG_INFO, NULL, "stopped cleanly");
 out:
-	agent_free(agent);
-	node_free(node);
+	embed_free(e);
 	rlog_fini(&log);
 out_labels:
 	for (size_t i = 0; i < nl; i++) {
