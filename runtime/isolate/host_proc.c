@@ -13,7 +13,7 @@
 #include "isolate/host_rules.h"
 #include "isolate/isolate.h"
 #include "net/msg.h"
-#include "node/code.h"
+#include "code/code.h"
 #include "net/wire.h"
 
 /* How often the host checks that its node is still there. */

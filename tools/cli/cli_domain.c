@@ -19,7 +19,7 @@
 
 #include "base/diag.h"
 #include "net/msg.h"
-#include "node/code.h"
+#include "code/code.h"
 #include "base/sha256.h"
 #include "workflow/workflow.h"
 #include "cli_domain.h"

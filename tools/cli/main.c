@@ -20,7 +20,7 @@
 #include "base/rlog.h"
 #include "node/node.h"
 #include "node/exec.h"
-#include "node/code.h"
+#include "code/code.h"
 #include "node/node_metrics.h"
 #include "workflow/resource.h"
 #include "workflow/workflow.h"

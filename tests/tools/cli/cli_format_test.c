@@ -20,7 +20,7 @@
 #include "cli/json_out.h"
 #include "platform/loop.h"
 #include "net/msg.h"
-#include "node/code.h"
+#include "code/code.h"
 #include "base/sha256.h"
 #include "net/wire.h"
 
