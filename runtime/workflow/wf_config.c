@@ -47,6 +47,7 @@ key_push(struct flat *fl, size_t klen, bool top, const char *part)
 	return (long)(klen + plen);
 }
 
+/* Room for more entries: LEDGE_OK or LEDGE_ENOMEM. */
 static int
 flat_grow(struct flat *fl)
 {
@@ -58,19 +59,19 @@ flat_grow(struct flat *fl)
 
 	/* Each array keeps its new size even if a later one fails. */
 	if ((k = realloc(c->keys, ncap * sizeof *k)) == NULL) {
-		return -1;
+		return LEDGE_ENOMEM;
 	}
 	c->keys = k;
 	if ((v = realloc(c->values, ncap * sizeof *v)) == NULL) {
-		return -1;
+		return LEDGE_ENOMEM;
 	}
 	c->values = v;
 	if ((p = realloc(c->pos, ncap * sizeof *p)) == NULL) {
-		return -1;
+		return LEDGE_ENOMEM;
 	}
 	c->pos = p;
 	fl->cap = ncap;
-	return 0;
+	return LEDGE_OK;
 }
 
 static void

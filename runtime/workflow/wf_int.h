@@ -181,8 +181,9 @@ void wf_check_keys(struct wf_loader *ld, const yaml_node_t *map,
 /*
  * Walk node `idx` (1 for the root) against the limits of hostile input,
  * reporting NUL bytes, non-scalar and duplicate keys on the way.  Needs
- * ld->seen (one byte per node, zeroed).  Returns 0, or -1 after reporting
- * a limit that stops the load (too deep, aliases expand too much).
+ * ld->seen (one byte per node, zeroed).  Returns LEDGE_OK, or
+ * LEDGE_ETOOBIG after reporting a limit that stops the load (too deep,
+ * aliases expand too much).
  * `owner` is where such a message points: the root at the start.
  */
 int wf_walk_limits(

@@ -94,23 +94,27 @@ static int
 walk_children(struct wf_loader *ld, const yaml_node_t *n, int depth,
     const yaml_node_t *owner)
 {
+	int rv;
+
 	if (n->type == YAML_SEQUENCE_NODE) {
 		for (yaml_node_item_t *i = n->data.sequence.items.start;
 		     i < n->data.sequence.items.top; i++) {
-			if (wf_walk_limits(ld, *i, depth + 1, owner) != 0) {
-				return -1;
+			if ((rv = wf_walk_limits(ld, *i, depth + 1, owner)) !=
+			    0) {
+				return rv;
 			}
 		}
-		return 0;
+		return LEDGE_OK;
 	}
 	for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
 	     p < n->data.mapping.pairs.top; p++) {
-		if (wf_walk_limits(ld, p->key, depth + 1, owner) != 0 ||
-		    wf_walk_limits(ld, p->value, depth + 1, owner) != 0) {
-			return -1;
+		if ((rv = wf_walk_limits(ld, p->key, depth + 1, owner)) != 0 ||
+		    (rv = wf_walk_limits(ld, p->value, depth + 1, owner)) !=
+		        0) {
+			return rv;
 		}
 	}
-	return 0;
+	return LEDGE_OK;
 }
 
 /*
@@ -135,7 +139,7 @@ wf_walk_limits(
 		wf_report(ld, wf_pos_of(owner),
 		    "aliases expand to too much (more than %d repeated nodes)",
 		    MAX_ALIAS_VISITS);
-		return -1;
+		return LEDGE_ETOOBIG;
 	}
 	ld->seen[idx - 1] = 1;
 	if (n->type == YAML_SCALAR_NODE) {
@@ -143,15 +147,15 @@ wf_walk_limits(
 			wf_report(
 			    ld, wf_pos_of(n), "a NUL character is not allowed");
 		}
-		return 0;
+		return LEDGE_OK;
 	}
 	if (n->type != YAML_MAPPING_NODE && n->type != YAML_SEQUENCE_NODE) {
-		return 0;
+		return LEDGE_OK;
 	}
 	if (depth > MAX_DEPTH) {
 		wf_report(ld, wf_pos_of(n), "nesting deeper than %d levels",
 		    MAX_DEPTH);
-		return -1;
+		return LEDGE_ETOOBIG;
 	}
 	if (!again && n->type == YAML_MAPPING_NODE) {
 		check_map_keys(ld, n);

@@ -109,27 +109,32 @@ syntax_error(struct wf_loader *ld, const yaml_parser_t *parser)
 }
 
 /*
- * Load the file's one document into ld->doc.  Returns -1, with the reason
- * reported, if there is no document to validate (and none to delete).
+ * Load the file's one document into ld->doc.  LEDGE_OK if there is one
+ * to validate (a second document is reported, not refused); else, with
+ * the reason reported, LEDGE_EINVAL (a syntax error) or LEDGE_ENOMEM, and
+ * there is no document to delete.
  */
 static int
 parse(struct wf_loader *ld)
 {
 	yaml_parser_t parser;
 	yaml_document_t extra;
-	int rv = -1;
+	int rv = LEDGE_EINVAL;
 
 	if (!yaml_parser_initialize(&parser)) {
 		wf_oom(ld);
-		return -1;
+		return LEDGE_ENOMEM;
 	}
 	yaml_parser_set_input_string(
 	    &parser, (const unsigned char *)ld->text, ld->len);
 	if (!yaml_parser_load(&parser, &ld->doc)) {
+		if (parser.error == YAML_MEMORY_ERROR) {
+			rv = LEDGE_ENOMEM;
+		}
 		syntax_error(ld, &parser);
 		goto out;
 	}
-	rv = 0;
+	rv = LEDGE_OK;
 	if (yaml_document_get_root_node(&ld->doc) == NULL) {
 		goto out;
 	}
@@ -190,7 +195,8 @@ validate(struct wf_loader *ld)
 	}
 }
 
-/* wf->file and wf->dir from the name given to wf_load or wf_load_mem. */
+/* wf->file and wf->dir from the name given to wf_load or wf_load_mem:
+ * LEDGE_OK or LEDGE_ENOMEM. */
 static int
 set_file(struct workflow *wf, const char *name)
 {
@@ -203,7 +209,7 @@ set_file(struct workflow *wf, const char *name)
 		wf->dir =
 		    strndup(name, slash == name ? 1 : (size_t)(slash - name));
 	}
-	return wf->file != NULL && wf->dir != NULL ? 0 : -1;
+	return wf->file != NULL && wf->dir != NULL ? LEDGE_OK : LEDGE_ENOMEM;
 }
 
 struct workflow *
@@ -229,7 +235,7 @@ wf_load_mem(const char *name, const char *text, size_t len, wf_code_check check,
 	if ((ld.wf = calloc(1, sizeof *ld.wf)) == NULL ||
 	    set_file(ld.wf, name) != 0) {
 		wf_oom(&ld);
-	} else if (parse(&ld) == 0) {
+	} else if (parse(&ld) == LEDGE_OK) {
 		validate(&ld);
 		yaml_document_delete(&ld.doc);
 	}
