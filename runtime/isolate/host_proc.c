@@ -72,7 +72,7 @@ recv_msg(struct hctx *h, size_t *len)
 		if (r == 0) {
 			return data;
 		}
-		if (r < 0 || parent_gone(h)) {
+		if (r != LEDGE_ETIMEDOUT || parent_gone(h)) {
 			h->broken = true;
 		}
 	}

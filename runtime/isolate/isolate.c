@@ -257,8 +257,8 @@ start_host(struct isolate *iso, const char *path)
 		if (rv == 0) {
 			break;
 		}
-		if (rv < 0 || host_died(iso, why, sizeof why)) {
-			if (rv < 0) {
+		if (rv != LEDGE_ETIMEDOUT || host_died(iso, why, sizeof why)) {
+			if (rv != LEDGE_ETIMEDOUT) {
 				snprintf(why, sizeof why, "its channel broke");
 			}
 			char d[600];
@@ -624,7 +624,7 @@ isolate_run(struct isolate *iso, const char *code_path, ledge_ctx *ctx,
 		wire_v root;
 
 		if (r != 0) {
-			if (r < 0) {
+			if (r != LEDGE_ETIMEDOUT) {
 				snprintf(why, sizeof why, "its channel broke");
 				*fail = ISO_BROKEN;
 				goto failed;
