@@ -3,8 +3,8 @@
  */
 #include "cmd_function.h"
 #include "client.h"
+#include "code/code.h"
 #include "command.h"
-#include "node/code.h"
 #include "usage.h"
 
 static void

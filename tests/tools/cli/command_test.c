@@ -24,9 +24,9 @@
 #include "cli/cmd_workflow.h"
 #include "cli/text.h"
 #include "cli_helpers.h"
+#include "code/code.h"
 #include "net/msg.h"
 #include "net/wire.h"
-#include "node/code.h"
 #include "platform/loop.h"
 
 static struct loop *L;
