@@ -94,7 +94,7 @@ on_orc_metrics(void *arg, struct http_req *req)
 }
 
 int
-cmd_orchestrator(int argc, char **argv)
+cli_serve_orchestrator(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "listen", required_argument, NULL, 'l' },
@@ -221,7 +221,7 @@ out:
 }
 
 int
-cmd_node(int argc, char **argv)
+cli_serve_node(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "orchestrator", required_argument, NULL, 'o' },
@@ -241,7 +241,7 @@ cmd_node(int argc, char **argv)
 	};
 	struct agent_opts ao = { 0 };
 	struct node_opts no = { .data_dir = "./.ledge-node",
-		.host_exe = cli_self_exe() };
+		.host_exe = cli_serve_self_exe() };
 	struct msg_tls tls = { 0 };
 	const char *lk[64], *lv[64];
 	char *labels[64];
@@ -370,7 +370,7 @@ cli_serve_usage_node(void)
 }
 
 const char *
-cli_self_exe(void)
+cli_serve_self_exe(void)
 {
 	static char path[4096];
 	ssize_t n;
@@ -395,7 +395,7 @@ static const char usage_host[] =
     "for use by hand.\n";
 
 int
-cmd_host(int argc, char **argv)
+cli_serve_host(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "connect", required_argument, NULL, 'c' },

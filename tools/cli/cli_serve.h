@@ -14,15 +14,15 @@
 
 /* argv[0] is the command word ("orchestrator" or "node"), as for
  * getopt_long.  argv is permuted by getopt. */
-int cmd_orchestrator(int argc, char **argv);
-int cmd_node(int argc, char **argv);
+int cli_serve_orchestrator(int argc, char **argv);
+int cli_serve_node(int argc, char **argv);
 
 /* `ledge host` (started by a node for isolation: process, not by hand). */
-int cmd_host(int argc, char **argv);
+int cli_serve_host(int argc, char **argv);
 
 /* The path of the running ledge binary (the host of isolated functions),
  * or NULL if it cannot be found. */
-const char *cli_self_exe(void);
+const char *cli_serve_self_exe(void);
 
 /* The --help texts (static strings). */
 const char *cli_serve_usage_orchestrator(void);

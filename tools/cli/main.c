@@ -370,7 +370,7 @@ cmd_run(int argc, char **argv)
 	const char *listen = getenv("LEDGE_ORCHESTRATOR");
 	struct embed *e = NULL;
 	struct embed_opts eo;
-	struct node_opts o = { .host_exe = cli_self_exe(),
+	struct node_opts o = { .host_exe = cli_serve_self_exe(),
 		.data_dir = "./.ledge",
 		.http_addr = "127.0.0.1:8080",
 		.watch = true };
@@ -707,10 +707,10 @@ main(int argc, char **argv)
 		return cmd_workflow_main(argc - 2, argv + 2);
 	}
 	if (strcmp(cmd, "orchestrator") == 0) {
-		return cmd_orchestrator(argc - 1, argv + 1);
+		return cli_serve_orchestrator(argc - 1, argv + 1);
 	}
 	if (strcmp(cmd, "host") == 0) {
-		return cmd_host(argc - 1, argv + 1);
+		return cli_serve_host(argc - 1, argv + 1);
 	}
 	if (strcmp(cmd, "node") == 0) {
 		const char *sub = argc > 2 ? argv[2] : NULL;
@@ -725,7 +725,7 @@ main(int argc, char **argv)
 		    (strcmp(sub, "list") == 0 || strcmp(sub, "drain") == 0)) {
 			return cmd_node_main(argc - 2, argv + 2);
 		}
-		return cmd_node(argc - 1, argv + 1);
+		return cli_serve_node(argc - 1, argv + 1);
 	}
 	if (strcmp(cmd, "invoke") == 0) {
 		return cmd_invoke_main(argc - 2, argv + 2);
