@@ -25,7 +25,7 @@ import sys
 
 # Lowest first.  A file may call its own layer and those before it.
 LAYERS = ["base", "platform", "store", "net", "workflow", "code", "isolate",
-          "node", "resources", "domain", "orc"]
+          "node", "resources", "orc", "domain"]
 MAX_LINES = 1200
 
 
