@@ -12,7 +12,7 @@
 #include "base/diag.h"
 #include "base/rlog.h"
 #include "net/msg.h"
-#include "node/code.h"
+#include "code/code.h"
 #include "orc/orc_int.h"
 #include "base/sha256.h"
 #include "store/store.h"
