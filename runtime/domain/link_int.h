@@ -3,8 +3,8 @@
  * record, the links themselves, and the few functions one file offers
  * the ones above it.
  *
- * The files, from the bottom up (each calls only the ones before it):
- *   link_entry.c  the outbox entry's encoding;
+ * The files, from the bottom up (each calls only the ones before it;
+ * the outbox entry's encoding is node/link_entry.c, below them all):
  *   link_send.c   the outgoing queue per peer: sending in batches,
  *                 acknowledgements, retransmission, re-addressing;
  *   links.c       the table of peers, their ids, urls and epochs

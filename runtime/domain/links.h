@@ -32,6 +32,7 @@
 
 #include "net/msg.h"
 #include "net/wire.h"
+#include "node/link_entry.h" /* the entries the links carry */
 
 struct links;
 struct loop;
@@ -177,16 +178,5 @@ struct links_totals {
  * lock: fn must not call back into links).  Any thread. */
 void links_stats(struct links *l, struct links_totals *tot,
     void (*fn)(void *arg, const struct link_stats *st), void *arg);
-
-/*
- * An outbox entry: u16 BE length of the target name, the name, then the
- * event's durable encoding.
- */
-size_t link_entry_size(const char *target, const struct node_event *ev);
-void link_entry_encode(
-    unsigned char *out, const char *target, const struct node_event *ev);
-/* Decode; on success *target is malloc'd.  -1 if malformed. */
-int link_entry_decode(
-    const void *data, size_t len, char **target, struct node_event **ev);
 
 #endif

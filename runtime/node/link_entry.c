@@ -1,11 +1,10 @@
 /*
- * link_entry.c - the encoding of an outbox entry (links.h): the target's
- * name, then the event's durable encoding.
+ * link_entry.c - the encoding of an outbox entry (link_entry.h).
  */
 #include <stdlib.h>
 #include <string.h>
 
-#include "domain/links.h"
+#include "node/link_entry.h"
 #include "node/node_event.h"
 
 size_t
