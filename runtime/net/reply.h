@@ -27,6 +27,8 @@
 #define REPLY_EXISTS      "exists"      /* the thing is there already */
 #define REPLY_NOT_FOUND   "not-found"   /* no such workflow, part, node */
 #define REPLY_NEED_CODE   "need-code"   /* upload the code named first */
+#define REPLY_NO_NODE     "no-node"     /* no node can take it now */
+#define REPLY_FAILED      "failed"      /* a node refused or a move failed */
 
 /*
  * Send the message built in `w` as the answer to `req`, then finish `w`
