@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <ledge.h>
+
 #include "base/rlog.h"
 #include "net/msg.h"
 #include "net/reply.h"
@@ -115,7 +117,7 @@ orc_start(struct orc **op, struct loop *l, struct store *store,
 	    (o->logs = calloc(ORC_LOG_RING, sizeof *o->logs)) == NULL) {
 		free(o);
 		snprintf(err, errlen, "out of memory");
-		return -1;
+		return LEDGE_ENOMEM;
 	}
 	o->loop = l;
 	o->store = store;
@@ -133,15 +135,18 @@ orc_start(struct orc **op, struct loop *l, struct store *store,
 		    "tls+tcp://, ipc:// or inproc://)",
 		    opts->listen);
 		orc_free(o);
-		return -1;
+		return LEDGE_EINVAL;
 	}
 	if (msg_server_new(l, opts->listen, opts->tls, on_request, o,
 	        &o->server, err, errlen) != 0 ||
 	    msg_sub_new(l, puburl, opts->tls, on_published, o, &o->sub, err,
-	        errlen) != 0 ||
-	    (o->tick = loop_timer_new(l, on_tick, o)) == NULL) {
+	        errlen) != 0) {
 		orc_free(o);
-		return -1;
+		return LEDGE_ECONN;
+	}
+	if ((o->tick = loop_timer_new(l, on_tick, o)) == NULL) {
+		orc_free(o);
+		return LEDGE_ENOMEM;
 	}
 	loop_timer_start(o->tick, TICK_MS);
 	size_t nwf = 0, nnodes = 0;
@@ -156,7 +161,7 @@ orc_start(struct orc **op, struct loop *l, struct store *store,
 	    "from the store; node timeout %u ms",
 	    opts->listen, puburl, nwf, nnodes, o->node_timeout_ms);
 	*op = o;
-	return 0;
+	return LEDGE_OK;
 }
 
 void

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <ledge.h>
+
 #include "base/diag.h"
 #include "base/sha256.h"
 #include "net/wire.h"
@@ -15,7 +17,8 @@
 #include "orc/orc_store.h"
 #include "workflow/workflow.h"
 
-/* Keep the code file at `path` (hex gets its SHA-256). */
+/* Keep the code file at `path` (hex gets its SHA-256).  LEDGE_OK, or
+ * code_read_file's or the store's error with a reason in err. */
 static int
 store_code_file(
     struct orc *o, const char *path, char hex[65], char *err, size_t errlen)
@@ -24,18 +27,19 @@ store_code_file(
 	size_t len;
 	char why[256];
 	int rv;
-	if (code_read_file(path, &buf, &len, why, sizeof why) != LEDGE_OK) {
+	if ((rv = code_read_file(path, &buf, &len, why, sizeof why)) !=
+	    LEDGE_OK) {
 		snprintf(err, errlen, "%s: %s", path, why);
-		return -1;
+		return rv;
 	}
 	sha256_hex(buf, len, hex);
 	rv = orc_store_put_code(o, hex, buf, len);
 	free(buf);
 	if (rv != LEDGE_OK) {
 		snprintf(err, errlen, "cannot write the store");
-		return -1;
+		return rv;
 	}
-	return 0;
+	return LEDGE_OK;
 }
 
 int
@@ -50,10 +54,11 @@ orc_adopt(struct orc *o, const char *file, const char *yaml, size_t ylen,
 	const void *data;
 	size_t len;
 	char hex[65], key[512];
+	int rv;
 
 	if (wire_w_init(&m) != 0) {
 		snprintf(err, errlen, "out of memory");
-		return -1;
+		return LEDGE_ENOMEM;
 	}
 	/* Each function's own code, by hash (`@fn:NAME`, as after a
 	 * reload): no paths as written are needed. */
@@ -62,9 +67,10 @@ orc_adopt(struct orc *o, const char *file, const char *yaml, size_t ylen,
 		/* Functions sharing a file (often all of them) read and
 		 * hash it once. */
 		if ((i == 0 || strcmp(code_paths[i], code_paths[i - 1]) != 0) &&
-		    store_code_file(o, code_paths[i], hex, err, errlen) != 0) {
+		    (rv = store_code_file(
+		         o, code_paths[i], hex, err, errlen)) != LEDGE_OK) {
 			wire_w_fini(&m);
-			return -1;
+			return rv;
 		}
 		snprintf(key, sizeof key, "@fn:%s", fn_names[i]);
 		wire_str(&m, key);
@@ -74,18 +80,20 @@ orc_adopt(struct orc *o, const char *file, const char *yaml, size_t ylen,
 	    wire_parse(&r, data, len) != 0) {
 		wire_w_fini(&m);
 		snprintf(err, errlen, "out of memory");
-		return -1;
+		return LEDGE_ENOMEM;
 	}
 	diag_init(&d);
 	w = orc_make_owf("", file, yaml, ylen, wire_root(&r), &d);
 	wire_r_fini(&r);
 	wire_w_fini(&m);
 	if (w == NULL) {
+		/* No reason: memory ran out. */
+		rv = d.count > 0 ? LEDGE_EINVAL : LEDGE_ENOMEM;
 		snprintf(err, errlen, "%s",
 		    d.count > 0 && d.cap > 0 ? d.items[0].text
 		                             : "invalid workflow");
 		diag_fini(&d);
-		return -1;
+		return rv;
 	}
 	diag_fini(&d);
 	free(w->name);
@@ -107,7 +115,7 @@ orc_adopt(struct orc *o, const char *file, const char *yaml, size_t ylen,
 	w->next = o->wfs;
 	o->wfs = w;
 	orc_store_save_wf(o, w);
-	return 0;
+	return LEDGE_OK;
 }
 
 void

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <ledge.h>
+
 #include "base/rlog.h"
 #include "net/msg.h"
 #include "net/reply.h"
@@ -65,7 +67,8 @@ relay(struct orc *o, struct msg_req *req, wire_v root, const char *part_key)
 		free(part);
 		return;
 	}
-	if (n == NULL || n->health != H_UP || orc_node_client(o, n) != 0 ||
+	if (n == NULL || n->health != H_UP ||
+	    orc_node_client(o, n) != LEDGE_OK ||
 	    (rl = malloc(sizeof *rl)) == NULL) {
 		reply_err(req, REPLY_NOT_FOUND, "%s/%s is not running anywhere",
 		    wfn ? wfn : "?", part ? part : "?");
@@ -192,7 +195,8 @@ fn_reload(void *ctx, struct msg_req *req, wire_v root)
 	}
 	struct onode *n =
 	    w->place[i].node ? orc_find_node(o, w->place[i].node) : NULL;
-	if (n == NULL || n->health != H_UP || orc_node_client(o, n) != 0) {
+	if (n == NULL || n->health != H_UP ||
+	    orc_node_client(o, n) != LEDGE_OK) {
 		/* Not running now: it gets the new code when it is placed. */
 		struct wire_w m;
 		if (set_fn_code(o, w, fn, hash) != LEDGE_OK) {

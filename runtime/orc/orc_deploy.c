@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <ledge.h>
+
 #include "base/rlog.h"
 #include "net/msg.h"
 #include "net/reply.h"
@@ -187,7 +189,8 @@ on_deployed(void *arg, int err, const void *data, size_t len)
 	deploy_step_done(d);
 }
 
-/* The deploy message for node `n`: its parts, and where the others are. */
+/* The deploy message for node `n` into m (its parts, and where the others
+ * are): LEDGE_OK, or LEDGE_ENOMEM (m not to be finished). */
 static int
 deploy_message(struct orc *o, struct owf *w, struct onode *n, struct wire_w *m)
 {
@@ -203,7 +206,7 @@ deploy_message(struct orc *o, struct owf *w, struct onode *n, struct wire_w *m)
 		}
 	}
 	if (wire_w_init(m) != 0) {
-		return -1;
+		return LEDGE_ENOMEM;
 	}
 	wire_map(m, 10);
 	wire_str(m, "t");
@@ -290,7 +293,7 @@ deploy_message(struct orc *o, struct owf *w, struct onode *n, struct wire_w *m)
 			wire_u64(m, x->epoch + 1);
 		}
 	}
-	return 0;
+	return LEDGE_OK;
 }
 
 static void
@@ -303,7 +306,7 @@ send_to_node(
 	dp->d = d;
 	dp->node = strdup(n->name);
 	d->pending++;
-	if (data == NULL || orc_node_client(o, n) != 0) {
+	if (data == NULL || orc_node_client(o, n) != LEDGE_OK) {
 		on_deployed(dp, MSG_EPROTO, NULL, 0);
 		return;
 	}
@@ -363,7 +366,7 @@ orc_deploy_wf(struct orc *o, struct owf *w, const char *only,
 			continue;
 		}
 		if (has || forwarder) {
-			if (deploy_message(o, w, n, &m) == 0) {
+			if (deploy_message(o, w, n, &m) == LEDGE_OK) {
 				send_to_node(o, d, n, &m);
 				wire_w_fini(&m);
 			}

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <ledge.h>
+
 #include "base/clock.h"
 #include "base/rlog.h"
 #include "net/msg.h"
@@ -304,7 +306,7 @@ fence_node(struct orc *o, struct onode *lost)
 	if ((data = wire_data(&m, &len)) != NULL) {
 		for (struct onode *n = o->nodes; n != NULL; n = n->next) {
 			if (n != lost && n->health == H_UP &&
-			    orc_node_client(o, n) == 0) {
+			    orc_node_client(o, n) == LEDGE_OK) {
 				msg_call(n->client, data, len,
 				    ORC_DEPLOY_TIMEOUT_MS, NULL, NULL);
 			}

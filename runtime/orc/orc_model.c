@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <ledge.h>
+
 #include "base/diag.h"
 #include "base/rlog.h"
 #include "net/msg.h"
@@ -213,7 +215,7 @@ orc_node_client(struct orc *o, struct onode *n)
 	char err[256];
 	if (n->client != NULL &&
 	    strcmp(msg_client_url(n->client), n->url) == 0) {
-		return 0;
+		return LEDGE_OK;
 	}
 	msg_client_free(n->client);
 	n->client = NULL;
@@ -221,9 +223,9 @@ orc_node_client(struct orc *o, struct onode *n)
 	        o->loop, n->url, o->tls, &n->client, err, sizeof err) != 0) {
 		rlog_write(o->log, RLOG_ERROR, "orchestrator", "node %s: %s",
 		    n->name, err);
-		return -1;
+		return LEDGE_ECONN;
 	}
-	return 0;
+	return LEDGE_OK;
 }
 
 unsigned

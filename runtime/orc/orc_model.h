@@ -199,8 +199,8 @@ void orc_free_node(struct onode *n);
 unsigned orc_parts_on(struct orc *o, const char *node);
 
 /*
- * Connect n->client to n->url if it is not already.  0, or -1 (logged)
- * with n->client NULL.
+ * Connect n->client to n->url if it is not already.  LEDGE_OK, or
+ * LEDGE_ECONN (logged) with n->client NULL.
  */
 int orc_node_client(struct orc *o, struct onode *n);
 

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <ledge.h>
+
 #include "base/rlog.h"
 #include "net/msg.h"
 #include "net/reply.h"
@@ -108,7 +110,8 @@ trans_deployed_all(struct deploy_op *d)
 		struct onode *n = orc_find_node(t->o, t->moves[i].from);
 		struct wire_w m;
 		if (n == NULL || n->health != H_UP ||
-		    orc_node_client(t->o, n) || wire_w_init(&m) != 0) {
+		    orc_node_client(t->o, n) != LEDGE_OK ||
+		    wire_w_init(&m) != 0) {
 			continue;
 		}
 		wire_map(&m, 3);
@@ -211,7 +214,7 @@ on_exported(void *arg, int err, const void *data, size_t len)
 	}
 	root = wire_root(&r);
 	if (!wire_as_bool(wire_get(root, "ok"), false) || w == NULL ||
-	    to == NULL || orc_node_client(t->o, to) != 0 ||
+	    to == NULL || orc_node_client(t->o, to) != LEDGE_OK ||
 	    wire_w_init(&m) != 0) {
 		char *e = wire_str_dup(wire_get(root, "error"));
 		trans_fail(t, "node %s: %s", mv->from,
@@ -266,8 +269,8 @@ trans_export(struct trans *t)
 	const void *data;
 	size_t len;
 
-	if (w == NULL || from == NULL || orc_node_client(t->o, from) != 0 ||
-	    wire_w_init(&m) != 0) {
+	if (w == NULL || from == NULL ||
+	    orc_node_client(t->o, from) != LEDGE_OK || wire_w_init(&m) != 0) {
 		trans_fail(t, "node %s cannot be reached", mv->from);
 		trans_step(t);
 		return;

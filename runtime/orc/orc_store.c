@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <ledge.h>
+
 #include "base/clock.h"
 #include "base/diag.h"
 #include "base/rlog.h"
