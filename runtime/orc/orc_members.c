@@ -75,8 +75,9 @@ runs_all(struct owf *w, struct onode *n)
 }
 
 static void
-handle_join(struct orc *o, struct msg_req *req, wire_v root)
+join(void *ctx, struct msg_req *req, wire_v root)
 {
+	struct orc *o = ctx;
 	char *name = wire_str_dup(wire_get(root, "name"));
 	uint64_t inc = wire_as_u64(wire_get(root, "incarnation"), 0);
 	struct onode *n;
@@ -229,14 +230,8 @@ handle_join(struct orc *o, struct msg_req *req, wire_v root)
 	}
 }
 
-static void
-api_join(void *ctx, struct msg_req *req, wire_v root)
-{
-	handle_join(ctx, req, root);
-}
-
 static const struct reply_route routes[] = {
-	{ "join", api_join },
+	{ "join", join },
 };
 
 const struct reply_route *
