@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <ledge.h>
+
 #include "base/diag.h"
 
 #define DEFAULT_LIMIT 200
@@ -38,7 +40,8 @@ diag_fini(struct diag *d)
  * Make room for one more entry.  The array never grows past the limit, so
  * entries are stored exactly while count < cap: once one message is
  * dropped (limit reached or no memory), count exceeds cap for good and
- * items[0 .. min(count, cap)) stay the recorded ones.
+ * items[0 .. min(count, cap)) stay the recorded ones.  LEDGE_OK,
+ * LEDGE_EFULL at the limit, LEDGE_ENOMEM.
  */
 static int
 grow(struct diag *d)
@@ -48,18 +51,18 @@ grow(struct diag *d)
 	struct diag_entry *n;
 
 	if (d->cap >= limit) {
-		return -1;
+		return LEDGE_EFULL;
 	}
 	if (ncap > limit) {
 		ncap = limit;
 	}
 	n = realloc(d->items, ncap * sizeof *n);
 	if (n == NULL) {
-		return -1;
+		return LEDGE_ENOMEM;
 	}
 	d->items = n;
 	d->cap = ncap;
-	return 0;
+	return LEDGE_OK;
 }
 
 static char *
@@ -90,7 +93,7 @@ diag_add(
 {
 	va_list ap;
 
-	if (d->count < d->cap || (d->count == d->cap && grow(d) == 0)) {
+	if (d->count < d->cap || (d->count == d->cap && grow(d) == LEDGE_OK)) {
 		va_start(ap, fmt);
 		d->items[d->count].text = format(file, line, col, fmt, ap);
 		va_end(ap);

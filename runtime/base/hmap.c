@@ -1,6 +1,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <ledge.h>
+
 #include "base/hmap.h"
 
 #define EMPTY   0
@@ -60,6 +62,7 @@ hmap_get(const struct hmap *m, const void *key, size_t klen)
 	return s ? s->value : NULL;
 }
 
+/* Room for one more entry: LEDGE_OK, or LEDGE_ENOMEM (map unchanged). */
 static int
 grow(struct hmap *m)
 {
@@ -71,12 +74,12 @@ grow(struct hmap *m)
 		ncap *= 2;
 	}
 	if (ncap == m->cap && m->used * 4 < m->cap * 3) {
-		return 0;
+		return LEDGE_OK;
 	}
 	m->slots = calloc(ncap, sizeof *m->slots);
 	if (m->slots == NULL) {
 		m->slots = old;
-		return -1;
+		return LEDGE_ENOMEM;
 	}
 	m->cap = ncap;
 	m->used = m->count;
@@ -90,7 +93,7 @@ grow(struct hmap *m)
 		}
 	}
 	free(old);
-	return 0;
+	return LEDGE_OK;
 }
 
 int
@@ -108,10 +111,10 @@ hmap_put(struct hmap *m, const void *key, size_t klen, void *value, void **old)
 		}
 		s->key = key;
 		s->value = value;
-		return 0;
+		return LEDGE_OK;
 	}
 	if ((m->used + 1) * 4 >= m->cap * 3 && grow(m) != 0) {
-		return -1;
+		return LEDGE_ENOMEM;
 	}
 	size_t mask = m->cap - 1;
 	size_t i = h & mask;
@@ -123,7 +126,7 @@ hmap_put(struct hmap *m, const void *key, size_t klen, void *value, void **old)
 	}
 	m->slots[i] = (struct hmap_slot) { h, key, klen, value };
 	m->count++;
-	return 0;
+	return LEDGE_OK;
 }
 
 void *

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <ledge.h>
+
 struct hmap_slot {
 	uint64_t hash; /* 0: empty; 1: deleted */
 	const void *key;
@@ -35,7 +37,7 @@ void *hmap_get(const struct hmap *m, const void *key, size_t klen);
 
 /*
  * Insert or replace.  Returns the previous value (NULL if none) in *old
- * when old is not NULL.  Returns 0, or -1 when out of memory (the map is
+ * when old is not NULL.  Returns LEDGE_OK, or LEDGE_ENOMEM (the map is
  * unchanged then).
  */
 int hmap_put(

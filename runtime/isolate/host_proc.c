@@ -13,7 +13,7 @@
 #include "isolate/host_rules.h"
 #include "isolate/isolate.h"
 #include "net/msg.h"
-#include "node/code.h"
+#include "code/code.h"
 #include "net/wire.h"
 
 /* How often the host checks that its node is still there. */
@@ -48,6 +48,8 @@ parent_gone(const struct hctx *h)
 	return h->parent > 0 && getppid() != h->parent;
 }
 
+/* Send w to the node; LEDGE_OK, or LEDGE_ECLOSED once the channel is
+ * broken (then every later send fails too). */
 static int
 send_w(struct hctx *h, struct wire_w *w)
 {
@@ -55,7 +57,7 @@ send_w(struct hctx *h, struct wire_w *w)
 	const void *data = wire_data(w, &len);
 	if (w->oom || h->broken || msg_chan_send(h->ch, data, len) != 0) {
 		h->broken = true;
-		return -1;
+		return LEDGE_ECLOSED;
 	}
 	return 0;
 }
@@ -72,7 +74,7 @@ recv_msg(struct hctx *h, size_t *len)
 		if (r == 0) {
 			return data;
 		}
-		if (r < 0 || parent_gone(h)) {
+		if (r != LEDGE_ETIMEDOUT || parent_gone(h)) {
 			h->broken = true;
 		}
 	}
@@ -574,7 +576,8 @@ static const ledge_host_api host_api = {
 /* ------------------------------------------------------------------ */
 /* Setup and the run loop                                              */
 
-/* {op:"setup", self, config:[k, v, ...]}: keep them for the host's life. */
+/* {op:"setup", self, config:[k, v, ...]}: keep them for the host's life.
+ * LEDGE_OK, LEDGE_EPROTO (not a setup message) or LEDGE_ENOMEM. */
 static int
 take_setup(struct hctx *h, const void *data, size_t len)
 {
@@ -583,13 +586,13 @@ take_setup(struct hctx *h, const void *data, size_t len)
 	size_t n;
 
 	if (wire_parse(&r, data, len) != 0) {
-		return -1;
+		return LEDGE_EPROTO;
 	}
 	root = wire_root(&r);
 	if (!wire_str_eq(wire_get(root, "op"), "setup") ||
 	    (h->self = wire_str_dup(wire_get(root, "self"))) == NULL) {
 		wire_r_fini(&r);
-		return -1;
+		return LEDGE_EPROTO;
 	}
 	cfg = wire_get(root, "config");
 	n = wire_is_array(cfg) ? wire_len(cfg) / 2 : 0;
@@ -597,12 +600,12 @@ take_setup(struct hctx *h, const void *data, size_t len)
 	h->strs = calloc(2 * n + 1, sizeof *h->strs);
 	if (h->items == NULL || h->strs == NULL) {
 		wire_r_fini(&r);
-		return -1;
+		return LEDGE_ENOMEM;
 	}
 	for (size_t i = 0; i < 2 * n; i++) {
 		if ((h->strs[i] = wire_str_dup(wire_at(cfg, i))) == NULL) {
 			wire_r_fini(&r);
-			return -1;
+			return LEDGE_ENOMEM;
 		}
 		h->nstrs++;
 	}

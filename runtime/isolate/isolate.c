@@ -257,8 +257,8 @@ start_host(struct isolate *iso, const char *path)
 		if (rv == 0) {
 			break;
 		}
-		if (rv < 0 || host_died(iso, why, sizeof why)) {
-			if (rv < 0) {
+		if (rv != LEDGE_ETIMEDOUT || host_died(iso, why, sizeof why)) {
+			if (rv != LEDGE_ETIMEDOUT) {
 				snprintf(why, sizeof why, "its channel broke");
 			}
 			char d[600];
@@ -508,7 +508,7 @@ serve_api(ledge_ctx *ctx, wire_v m, struct wire_w *w)
 
 /* The callback to run; for an HTTP request also its method, path and
  * query, which nearly every HTTP handler asks for (one round trip
- * less). */
+ * less).  LEDGE_OK, LEDGE_ENOMEM, or msg_chan_send's code. */
 static int
 send_run(struct isolate *iso, ledge_ctx *ctx, enum iso_kind kind,
     const void *msg, size_t len)
@@ -521,7 +521,7 @@ send_run(struct isolate *iso, ledge_ctx *ctx, enum iso_kind kind,
 	int rv;
 
 	if (wire_w_init(&w) != 0) {
-		return -1;
+		return LEDGE_ENOMEM;
 	}
 	wire_map(&w, method ? 6 : 3);
 	wire_str(&w, "op");
@@ -539,7 +539,7 @@ send_run(struct isolate *iso, ledge_ctx *ctx, enum iso_kind kind,
 		put_opt_str(&w, ctx->api->http_query(ctx));
 	}
 	data = wire_data(&w, &n);
-	rv = w.oom ? -1 : msg_chan_send(iso->ch, data, n);
+	rv = w.oom ? LEDGE_ENOMEM : msg_chan_send(iso->ch, data, n);
 	wire_w_fini(&w);
 	return rv;
 }
@@ -624,7 +624,7 @@ isolate_run(struct isolate *iso, const char *code_path, ledge_ctx *ctx,
 		wire_v root;
 
 		if (r != 0) {
-			if (r < 0) {
+			if (r != LEDGE_ETIMEDOUT) {
 				snprintf(why, sizeof why, "its channel broke");
 				*fail = ISO_BROKEN;
 				goto failed;

@@ -13,6 +13,13 @@
  * thread; msg_call_sync does the same for a program without a loop (the
  * CLI).  Several requests may be in flight on one client.
  *
+ * Errors are LEDGE_* codes (sdk/ledge.h): functions that set something up
+ * return LEDGE_OK, or LEDGE_ENOMEM, LEDGE_EINVAL (a malformed or
+ * unsupported address, unusable TLS certificates), LEDGE_ENOENT (a
+ * certificate file cannot be read), LEDGE_ENOTSUP (a transport nng was
+ * built without), LEDGE_EPROTO (TLS setup) or LEDGE_ECONN (cannot listen
+ * or dial: in use, refused, unreachable), with a reason in `err`.
+ *
  * Threads: functions taking a loop are for the loop thread, except
  * msg_call (any thread).  Callbacks run on the loop thread.
  */
@@ -22,6 +29,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <ledge.h>
 
 struct loop;
 struct msg_server;
@@ -46,8 +55,8 @@ typedef void (*msg_handler)(void *arg, struct msg_req *req);
 
 /*
  * Listen on `url` and hand each request to `fn` on the loop thread.  tls
- * may be NULL (then tls+tcp:// is refused).  Returns 0, or -1 with a
- * reason in err.
+ * may be NULL (then tls+tcp:// is refused).  Returns LEDGE_OK, or an
+ * error above with a reason in err.
  */
 int msg_server_new(struct loop *l, const char *url, const struct msg_tls *tls,
     msg_handler fn, void *arg, struct msg_server **out, char *err,
@@ -65,20 +74,22 @@ void msg_reply(struct msg_req *r, const void *data, size_t len);
 
 /* --- client -------------------------------------------------------- */
 
-/* Errors given to reply callbacks (0 = a reply arrived). */
+/* Errors given to reply callbacks (0 = a reply arrived): the LEDGE_*
+ * codes of the same meaning, under names that say what they mean here. */
 enum msg_err {
-	MSG_OK = 0,
-	MSG_ETIMEDOUT = 1, /* no reply in time (peer down, or slow) */
-	MSG_ECLOSED = 2,   /* the client was freed */
-	MSG_ENOMEM = 3,
-	MSG_EPROTO = 4, /* bad URL, or a TLS/transport setup error */
+	MSG_OK = LEDGE_OK,
+	MSG_ETIMEDOUT = LEDGE_ETIMEDOUT, /* no reply in time (or peer down) */
+	MSG_ECLOSED = LEDGE_ECLOSED,     /* the client was freed */
+	MSG_ENOMEM = LEDGE_ENOMEM,
+	MSG_EPROTO = LEDGE_EPROTO, /* bad URL, or a TLS/transport setup error */
 };
 
 typedef void (*msg_reply_cb)(void *arg, int err, const void *data, size_t len);
 
 /*
  * A client for `url`.  It dials in the background and keeps reconnecting;
- * requests wait (up to their timeout) for a connection.
+ * requests wait (up to their timeout) for a connection.  LEDGE_OK, or an
+ * error above with a reason in err.
  */
 int msg_client_new(struct loop *l, const char *url, const struct msg_tls *tls,
     struct msg_client **out, char *err, size_t errlen);
@@ -99,8 +110,8 @@ const char *msg_client_url(const struct msg_client *c);
 
 /*
  * One request without a loop (for the CLI): dial, send, wait for the
- * reply.  On MSG_OK *reply is malloc'd (caller frees).  err gets a reason
- * on failure.
+ * reply.  On MSG_OK *reply is malloc'd (caller frees).  Otherwise one of
+ * the MSG_* codes of enum msg_err, and err gets a reason.
  */
 int msg_call_sync(const char *url, const struct msg_tls *tls, const void *data,
     size_t len, uint32_t timeout_ms, void **reply, size_t *rlen, char *err,
@@ -111,7 +122,8 @@ int msg_call_sync(const char *url, const struct msg_tls *tls, const void *data,
 /*
  * A publisher that dials `url` (where a subscriber listens) and sends
  * messages that are dropped when nobody listens or the link is slow (for
- * heartbeats and logs, where the next one supersedes).
+ * heartbeats and logs, where the next one supersedes).  LEDGE_OK, or an
+ * error above with a reason in err.
  */
 int msg_pub_new(const char *url, const struct msg_tls *tls,
     struct msg_pub **out, char *err, size_t errlen);
@@ -121,7 +133,8 @@ void msg_publish(struct msg_pub *p, const void *data, size_t len);
 
 typedef void (*msg_sub_cb)(void *arg, const void *data, size_t len);
 
-/* A subscriber listening on `url`; every message goes to cb (loop thread). */
+/* A subscriber listening on `url`; every message goes to cb (loop thread).
+ * LEDGE_OK, or an error above with a reason in err. */
 int msg_sub_new(struct loop *l, const char *url, const struct msg_tls *tls,
     msg_sub_cb cb, void *arg, struct msg_sub **out, char *err, size_t errlen);
 void msg_sub_free(struct msg_sub *s);
@@ -129,7 +142,8 @@ void msg_sub_free(struct msg_sub *s);
 /*
  * The address a domain's heartbeats and logs go to, derived from a
  * request address: tcp/tls+tcp port + 1, ipc path + ".pub", inproc name +
- * ".pub".  Writes into buf; -1 if the URL cannot be derived.
+ * ".pub".  Writes into buf.  LEDGE_OK; LEDGE_EINVAL if the URL cannot be
+ * derived; LEDGE_ETOOBIG if buf is too small.
  */
 int msg_pub_url(const char *url, char *buf, size_t len);
 
@@ -141,10 +155,12 @@ int msg_pub_url(const char *url, char *buf, size_t len);
  * ways, in order.  Blocking calls, for a thread that may wait (a worker
  * supervising a function host, the host itself); no loop.
  *
- * Errors: 0, or -1 with the reason in err (msg_chan_listen/dial);
- * msg_chan_send: 0 or -1 (the peer is gone or did not take it within
- * 5 s); msg_chan_recv: 0 with a malloc'd message the caller frees, 1 when
- * nothing came within timeout_ms, -1 on a closed or broken channel.
+ * Errors: msg_chan_listen/dial: LEDGE_OK, or an error above with the
+ * reason in err; msg_chan_send: LEDGE_OK, LEDGE_ETIMEDOUT (the peer did
+ * not take it within 5 s), LEDGE_ECLOSED or another code (the peer is
+ * gone); msg_chan_recv: LEDGE_OK with a malloc'd message the caller
+ * frees, LEDGE_ETIMEDOUT when nothing came within timeout_ms, LEDGE_ECLOSED
+ * on a closed or broken channel, LEDGE_ENOMEM.
  * Threads: one thread at a time per channel.
  */
 struct msg_chan;

@@ -21,8 +21,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "platform/loop.h"
+#include <ledge.h>
+
 #include "net/msg.h"
+#include "platform/loop.h"
 
 /* Requests a server handles at once. */
 #define SERVER_CTXS 16
@@ -31,6 +33,42 @@ static bool
 is_tls(const char *url)
 {
 	return strncmp(url, "tls+tcp://", 10) == 0;
+}
+
+/*
+ * The LEDGE_* code for an nng error while setting up a socket, a
+ * listener or a dialer, or sending on a channel.
+ */
+static int
+from_nng(int rv)
+{
+	switch (rv) {
+	case 0:
+		return LEDGE_OK;
+	case NNG_ENOMEM:
+	case NNG_ENOFILES:
+	case NNG_ENOSPC:
+		return LEDGE_ENOMEM;
+	case NNG_EINVAL:
+	case NNG_EADDRINVAL:
+	case NNG_ENOENT:
+		return LEDGE_EINVAL;
+	case NNG_ENOTSUP:
+		return LEDGE_ENOTSUP;
+	case NNG_ETIMEDOUT:
+		return LEDGE_ETIMEDOUT;
+	case NNG_ECLOSED:
+	case NNG_ECANCELED:
+		return LEDGE_ECLOSED;
+	case NNG_EMSGSIZE:
+		return LEDGE_ETOOBIG;
+	case NNG_ECRYPTO:
+	case NNG_EPEERAUTH:
+	case NNG_EPROTO:
+		return LEDGE_EPROTO;
+	default:
+		return LEDGE_ECONN; /* in use, refused, unreachable, ... */
+	}
 }
 
 /* A PEM file's text, NUL-terminated (malloc'd), or NULL with a reason. */
@@ -77,12 +115,12 @@ tls_config(const struct msg_tls *tls, bool server, nng_tls_config **out,
 	if (tls == NULL || !tls->cert || !tls->key || !tls->ca) {
 		snprintf(err, errlen,
 		    "tls+tcp:// needs --tls-cert, --tls-key and --tls-ca");
-		return -1;
+		return LEDGE_EINVAL;
 	}
 	if ((rv = nng_tls_config_alloc(&cfg,
 	         server ? NNG_TLS_MODE_SERVER : NNG_TLS_MODE_CLIENT)) != 0) {
 		snprintf(err, errlen, "TLS: %s", nng_strerror(rv));
-		return -1;
+		return from_nng(rv);
 	}
 	/* Certificate and key may be separate files (nng's *_file call
 	 * wants one file with both): read each, hand over the PEM text. */
@@ -91,7 +129,7 @@ tls_config(const struct msg_tls *tls, bool server, nng_tls_config **out,
 	if (cert == NULL || key == NULL) {
 		free(cert);
 		nng_tls_config_free(cfg);
-		return -1;
+		return LEDGE_ENOENT;
 	}
 	rv = nng_tls_config_own_cert(cfg, cert, key, NULL);
 	free(cert);
@@ -100,23 +138,23 @@ tls_config(const struct msg_tls *tls, bool server, nng_tls_config **out,
 		snprintf(err, errlen, "TLS certificate %s / key %s: %s",
 		    tls->cert, tls->key, nng_strerror(rv));
 		nng_tls_config_free(cfg);
-		return -1;
+		return LEDGE_EINVAL;
 	}
 	if ((rv = nng_tls_config_ca_file(cfg, tls->ca)) != 0) {
 		snprintf(
 		    err, errlen, "TLS CA %s: %s", tls->ca, nng_strerror(rv));
 		nng_tls_config_free(cfg);
-		return -1;
+		return LEDGE_EINVAL;
 	}
 	/* Both sides must prove they belong to the domain. */
 	if ((rv = nng_tls_config_auth_mode(cfg, NNG_TLS_AUTH_MODE_REQUIRED)) !=
 	    0) {
 		snprintf(err, errlen, "TLS: %s", nng_strerror(rv));
 		nng_tls_config_free(cfg);
-		return -1;
+		return from_nng(rv);
 	}
 	*out = cfg;
-	return 0;
+	return LEDGE_OK;
 }
 
 static int
@@ -130,12 +168,12 @@ listen_on(nng_socket sock, const char *url, const struct msg_tls *tls,
 	if ((rv = nng_listener_create(&l, sock, url)) != 0) {
 		snprintf(err, errlen, "cannot listen on %s: %s", url,
 		    nng_strerror(rv));
-		return -1;
+		return from_nng(rv);
 	}
 	if (is_tls(url)) {
-		if (tls_config(tls, true, &cfg, err, errlen) != 0) {
+		if ((rv = tls_config(tls, true, &cfg, err, errlen)) != 0) {
 			nng_listener_close(l);
-			return -1;
+			return rv;
 		}
 		rv = nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG, cfg);
 		nng_tls_config_free(cfg); /* the listener holds a reference */
@@ -143,7 +181,7 @@ listen_on(nng_socket sock, const char *url, const struct msg_tls *tls,
 			snprintf(err, errlen, "TLS on %s: %s", url,
 			    nng_strerror(rv));
 			nng_listener_close(l);
-			return -1;
+			return from_nng(rv);
 		}
 	}
 	nng_socket_set_size(sock, NNG_OPT_RECVMAXSZ, MSG_MAX_BYTES);
@@ -151,9 +189,9 @@ listen_on(nng_socket sock, const char *url, const struct msg_tls *tls,
 		snprintf(err, errlen, "cannot listen on %s: %s", url,
 		    nng_strerror(rv));
 		nng_listener_close(l);
-		return -1;
+		return from_nng(rv);
 	}
-	return 0;
+	return LEDGE_OK;
 }
 
 /* Dial in the background (retrying) so that a peer may start later. */
@@ -168,12 +206,12 @@ dial_to(nng_socket sock, const char *url, const struct msg_tls *tls, char *err,
 	if ((rv = nng_dialer_create(&d, sock, url)) != 0) {
 		snprintf(
 		    err, errlen, "bad address %s: %s", url, nng_strerror(rv));
-		return -1;
+		return from_nng(rv);
 	}
 	if (is_tls(url)) {
-		if (tls_config(tls, false, &cfg, err, errlen) != 0) {
+		if ((rv = tls_config(tls, false, &cfg, err, errlen)) != 0) {
 			nng_dialer_close(d);
-			return -1;
+			return rv;
 		}
 		rv = nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, cfg);
 		nng_tls_config_free(cfg);
@@ -181,7 +219,7 @@ dial_to(nng_socket sock, const char *url, const struct msg_tls *tls, char *err,
 			snprintf(err, errlen, "TLS to %s: %s", url,
 			    nng_strerror(rv));
 			nng_dialer_close(d);
-			return -1;
+			return from_nng(rv);
 		}
 	}
 	nng_dialer_set_ms(d, NNG_OPT_RECONNMINT, 50);
@@ -191,9 +229,9 @@ dial_to(nng_socket sock, const char *url, const struct msg_tls *tls, char *err,
 		snprintf(
 		    err, errlen, "cannot dial %s: %s", url, nng_strerror(rv));
 		nng_dialer_close(d);
-		return -1;
+		return from_nng(rv);
 	}
-	return 0;
+	return LEDGE_OK;
 }
 
 /* ------------------------------------------------------------------ */
@@ -295,7 +333,7 @@ msg_server_new(struct loop *l, const char *url, const struct msg_tls *tls,
 
 	if (s == NULL) {
 		snprintf(err, errlen, "out of memory");
-		return -1;
+		return LEDGE_ENOMEM;
 	}
 	s->loop = l;
 	s->fn = fn;
@@ -304,12 +342,12 @@ msg_server_new(struct loop *l, const char *url, const struct msg_tls *tls,
 	if ((rv = nng_rep0_open(&s->sock)) != 0) {
 		snprintf(err, errlen, "nng: %s", nng_strerror(rv));
 		free(s);
-		return -1;
+		return from_nng(rv);
 	}
-	if (listen_on(s->sock, url, tls, err, errlen) != 0) {
+	if ((rv = listen_on(s->sock, url, tls, err, errlen)) != 0) {
 		nng_close(s->sock);
 		free(s);
-		return -1;
+		return rv;
 	}
 	for (int i = 0; i < SERVER_CTXS; i++) {
 		struct srv_ctx *sc = &s->ctxs[i];
@@ -324,7 +362,7 @@ msg_server_new(struct loop *l, const char *url, const struct msg_tls *tls,
 		nng_ctx_recv(sc->ctx, sc->aio);
 	}
 	*out = s;
-	return 0;
+	return LEDGE_OK;
 }
 
 void
@@ -491,7 +529,7 @@ msg_client_new(struct loop *l, const char *url, const struct msg_tls *tls,
 	if (c == NULL || (c->url = strdup(url)) == NULL) {
 		free(c);
 		snprintf(err, errlen, "out of memory");
-		return -1;
+		return LEDGE_ENOMEM;
 	}
 	c->loop = l;
 	atomic_init(&c->refs, 1);
@@ -499,7 +537,7 @@ msg_client_new(struct loop *l, const char *url, const struct msg_tls *tls,
 		snprintf(err, errlen, "nng: %s", nng_strerror(rv));
 		free(c->url);
 		free(c);
-		return -1;
+		return from_nng(rv);
 	}
 	/* A request lost with a connection is sent again on the next one
 	 * (nng does that by itself when the peer disconnects).  No resend
@@ -508,14 +546,14 @@ msg_client_new(struct loop *l, const char *url, const struct msg_tls *tls,
 	 * each caller has its own timeout. */
 	nng_socket_set_ms(
 	    c->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
-	if (dial_to(c->sock, url, tls, err, errlen) != 0) {
+	if ((rv = dial_to(c->sock, url, tls, err, errlen)) != 0) {
 		nng_close(c->sock);
 		free(c->url);
 		free(c);
-		return -1;
+		return rv;
 	}
 	*out = c;
-	return 0;
+	return LEDGE_OK;
 }
 
 void
@@ -661,20 +699,20 @@ msg_pub_new(const char *url, const struct msg_tls *tls, struct msg_pub **out,
 	int rv;
 	if (p == NULL) {
 		snprintf(err, errlen, "out of memory");
-		return -1;
+		return LEDGE_ENOMEM;
 	}
 	if ((rv = nng_pub0_open(&p->sock)) != 0) {
 		snprintf(err, errlen, "nng: %s", nng_strerror(rv));
 		free(p);
-		return -1;
+		return from_nng(rv);
 	}
-	if (dial_to(p->sock, url, tls, err, errlen) != 0) {
+	if ((rv = dial_to(p->sock, url, tls, err, errlen)) != 0) {
 		nng_close(p->sock);
 		free(p);
-		return -1;
+		return rv;
 	}
 	*out = p;
-	return 0;
+	return LEDGE_OK;
 }
 
 void
@@ -761,7 +799,7 @@ msg_sub_new(struct loop *l, const char *url, const struct msg_tls *tls,
 	int rv;
 	if (s == NULL) {
 		snprintf(err, errlen, "out of memory");
-		return -1;
+		return LEDGE_ENOMEM;
 	}
 	s->loop = l;
 	s->cb = cb;
@@ -770,18 +808,18 @@ msg_sub_new(struct loop *l, const char *url, const struct msg_tls *tls,
 	if ((rv = nng_sub0_open(&s->sock)) != 0) {
 		snprintf(err, errlen, "nng: %s", nng_strerror(rv));
 		free(s);
-		return -1;
+		return from_nng(rv);
 	}
 	nng_socket_set(s->sock, NNG_OPT_SUB_SUBSCRIBE, "", 0);
-	if (listen_on(s->sock, url, tls, err, errlen) != 0 ||
-	    nng_aio_alloc(&s->aio, sub_cb, s) != 0) {
+	if ((rv = listen_on(s->sock, url, tls, err, errlen)) != 0 ||
+	    (rv = from_nng(nng_aio_alloc(&s->aio, sub_cb, s))) != 0) {
 		nng_close(s->sock);
 		free(s);
-		return -1;
+		return rv;
 	}
 	nng_recv_aio(s->sock, s->aio);
 	*out = s;
-	return 0;
+	return LEDGE_OK;
 }
 
 void
@@ -807,18 +845,20 @@ msg_pub_url(const char *url, char *buf, size_t len)
 		if ((colon = strrchr(url, ':')) == NULL ||
 		    (port = strtol(colon + 1, &end, 10)) <= 0 || *end != '\0' ||
 		    port >= 65535) {
-			return -1;
+			return LEDGE_EINVAL;
 		}
 		return snprintf(buf, len, "%.*s:%ld", (int)(colon - url), url,
 		           port + 1) < (int)len
-		    ? 0
-		    : -1;
+		    ? LEDGE_OK
+		    : LEDGE_ETOOBIG;
 	}
 	if (strncmp(url, "ipc://", 6) == 0 ||
 	    strncmp(url, "inproc://", 9) == 0) {
-		return snprintf(buf, len, "%s.pub", url) < (int)len ? 0 : -1;
+		return snprintf(buf, len, "%s.pub", url) < (int)len
+		    ? LEDGE_OK
+		    : LEDGE_ETOOBIG;
 	}
-	return -1;
+	return LEDGE_EINVAL;
 }
 
 /* --- channel ------------------------------------------------------- */
@@ -837,12 +877,12 @@ chan_open(const char *url, bool listen, struct msg_chan **out, char *err,
 	*out = NULL;
 	if (c == NULL) {
 		snprintf(err, errlen, "out of memory");
-		return -1;
+		return LEDGE_ENOMEM;
 	}
 	if ((rv = nng_pair0_open(&c->sock)) != 0) {
 		snprintf(err, errlen, "pair socket: %s", nng_strerror(rv));
 		free(c);
-		return -1;
+		return from_nng(rv);
 	}
 	nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, MSG_MAX_BYTES);
 	nng_socket_set_ms(c->sock, NNG_OPT_SENDTIMEO, 5000);
@@ -855,10 +895,10 @@ chan_open(const char *url, bool listen, struct msg_chan **out, char *err,
 		    listen ? "listen on" : "dial", url, nng_strerror(rv));
 		nng_close(c->sock);
 		free(c);
-		return -1;
+		return from_nng(rv);
 	}
 	*out = c;
-	return 0;
+	return LEDGE_OK;
 }
 
 int
@@ -877,7 +917,7 @@ msg_chan_dial(const char *url, struct msg_chan **out, char *err, size_t errlen)
 int
 msg_chan_send(struct msg_chan *c, const void *data, size_t len)
 {
-	return nng_send(c->sock, (void *)data, len, 0) == 0 ? 0 : -1;
+	return from_nng(nng_send(c->sock, (void *)data, len, 0));
 }
 
 int
@@ -892,20 +932,20 @@ msg_chan_recv(struct msg_chan *c, int timeout_ms, void **data, size_t *len)
 	nng_socket_set_ms(c->sock, NNG_OPT_RECVTIMEO, timeout_ms);
 	rv = nng_recv(c->sock, &buf, &n, NNG_FLAG_ALLOC);
 	if (rv == NNG_ETIMEDOUT) {
-		return 1;
+		return LEDGE_ETIMEDOUT;
 	}
 	if (rv != 0) {
-		return -1;
+		return LEDGE_ECLOSED;
 	}
 	/* The caller frees with free(), not nng_free. */
 	if ((*data = malloc(n ? n : 1)) == NULL) {
 		nng_free(buf, n);
-		return -1;
+		return LEDGE_ENOMEM;
 	}
 	memcpy(*data, buf, n);
 	nng_free(buf, n);
 	*len = n;
-	return 0;
+	return LEDGE_OK;
 }
 
 void

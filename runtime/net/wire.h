@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <ledge.h>
+
 #define WIRE_MAX_BYTES (64u << 20)
 #define WIRE_MAX_DEPTH 16
 
@@ -27,7 +29,7 @@ struct wire_w {
 	bool oom;   /* an allocation failed: the message is unusable */
 };
 
-/* Start a message; returns 0 or -1 (out of memory). */
+/* Start a message; returns LEDGE_OK or LEDGE_ENOMEM. */
 int wire_w_init(struct wire_w *w);
 void wire_w_fini(struct wire_w *w);
 
@@ -60,7 +62,8 @@ struct wire_r {
 	void *impl; /* the unpacked tree; owns every value */
 };
 
-/* Parse `len` bytes; 0 on success, -1 if malformed or over the limits. */
+/* Parse `len` bytes: LEDGE_OK; LEDGE_EPROTO if malformed or nested over
+ * WIRE_MAX_DEPTH; LEDGE_ETOOBIG over WIRE_MAX_BYTES; LEDGE_ENOMEM. */
 int wire_parse(struct wire_r *r, const void *data, size_t len);
 void wire_r_fini(struct wire_r *r);
 

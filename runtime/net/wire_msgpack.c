@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <ledge.h>
+
 #include "net/wire.h"
 
 struct writer {
@@ -21,11 +23,11 @@ wire_w_init(struct wire_w *w)
 	w->impl = x;
 	if (x == NULL) {
 		w->oom = true;
-		return -1;
+		return LEDGE_ENOMEM;
 	}
 	msgpack_sbuffer_init(&x->buf);
 	msgpack_packer_init(&x->pk, &x->buf, msgpack_sbuffer_write);
-	return 0;
+	return LEDGE_OK;
 }
 
 void
@@ -272,22 +274,31 @@ wire_parse(struct wire_r *r, const void *data, size_t len)
 	msgpack_unpacked *u;
 	size_t off = 0;
 
+	msgpack_unpack_return rv;
+
 	r->impl = NULL;
-	if (data == NULL || len == 0 || len > WIRE_MAX_BYTES ||
+	if (len > WIRE_MAX_BYTES) {
+		return LEDGE_ETOOBIG;
+	}
+	if (data == NULL || len == 0 ||
 	    prescan(data, (const unsigned char *)data + len, 1) !=
-	        (const unsigned char *)data + len ||
-	    (u = malloc(sizeof *u)) == NULL) {
-		return -1;
+	        (const unsigned char *)data + len) {
+		return LEDGE_EPROTO;
+	}
+	if ((u = malloc(sizeof *u)) == NULL) {
+		return LEDGE_ENOMEM;
 	}
 	msgpack_unpacked_init(u);
-	if (msgpack_unpack_next(u, data, len, &off) != MSGPACK_UNPACK_SUCCESS ||
-	    off != len || !depth_ok(&u->data, 1)) {
+	rv = msgpack_unpack_next(u, data, len, &off);
+	if (rv != MSGPACK_UNPACK_SUCCESS || off != len ||
+	    !depth_ok(&u->data, 1)) {
 		msgpack_unpacked_destroy(u);
 		free(u);
-		return -1;
+		return rv == MSGPACK_UNPACK_NOMEM_ERROR ? LEDGE_ENOMEM
+		                                        : LEDGE_EPROTO;
 	}
 	r->impl = u;
-	return 0;
+	return LEDGE_OK;
 }
 
 void

@@ -24,7 +24,7 @@
 #include "node/exec.h"
 #include "node/instance.h"
 #include "domain/links.h"
-#include "node/code.h"
+#include "code/code.h"
 #include "node/sched.h"
 #include "workflow/resource.h"
 #include "store/store.h"

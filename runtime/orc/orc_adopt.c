@@ -10,8 +10,8 @@
 
 #include "base/diag.h"
 #include "base/sha256.h"
+#include "code/code.h"
 #include "net/wire.h"
-#include "node/code.h"
 #include "orc/orc.h"
 #include "orc/orc_model.h"
 #include "orc/orc_store.h"

@@ -135,10 +135,10 @@ method_type(const char *m, enum evhttp_cmd_type *out)
 	for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
 		if (strcasecmp(m, map[i].name) == 0) {
 			*out = map[i].t;
-			return 0;
+			return LEDGE_OK;
 		}
 	}
-	return -1;
+	return LEDGE_EINVAL;
 }
 
 static void
@@ -231,13 +231,13 @@ http_server_add_path(
     struct http_server *s, const char *path, http_handler fn, void *arg)
 {
 	if (s->npaths == 4) {
-		return -1;
+		return LEDGE_EFULL;
 	}
 	s->paths[s->npaths].path = path;
 	s->paths[s->npaths].fn = fn;
 	s->paths[s->npaths].arg = arg;
 	s->npaths++;
-	return 0;
+	return LEDGE_OK;
 }
 
 static void
@@ -260,7 +260,7 @@ http_server_new(struct loop *l, const char *addr, struct http_server **out,
 
 	if (s == NULL) {
 		snprintf(err, errlen, "out of memory");
-		return -1;
+		return LEDGE_ENOMEM;
 	}
 	if (colon == NULL || colon == addr ||
 	    (size_t)(colon - addr) >= sizeof s->host) {
@@ -269,13 +269,13 @@ http_server_new(struct loop *l, const char *addr, struct http_server **out,
 		    "127.0.0.1:8080)",
 		    addr);
 		free(s);
-		return -1;
+		return LEDGE_EINVAL;
 	}
 	port = strtol(colon + 1, &end, 10);
 	if (*end != '\0' || port < 0 || port > 65535) {
 		snprintf(err, errlen, "bad port in HTTP address '%s'", addr);
 		free(s);
-		return -1;
+		return LEDGE_EINVAL;
 	}
 	memcpy(s->host, addr, (size_t)(colon - addr));
 	/* [::1]:8080 */
@@ -291,7 +291,7 @@ http_server_new(struct loop *l, const char *addr, struct http_server **out,
 	if ((s->http = evhttp_new(loop_event_base(l))) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		free(s);
-		return -1;
+		return LEDGE_ENOMEM;
 	}
 	evhttp_set_allowed_methods(s->http,
 	    EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
@@ -310,7 +310,7 @@ http_server_new(struct loop *l, const char *addr, struct http_server **out,
 		    addr);
 		evhttp_free(s->http);
 		free(s);
-		return -1;
+		return LEDGE_ECONN;
 	}
 	s->port = (int)port;
 	if (getsockname(evhttp_bound_socket_get_fd(s->sock),
@@ -323,7 +323,7 @@ http_server_new(struct loop *l, const char *addr, struct http_server **out,
 		}
 	}
 	*out = s;
-	return 0;
+	return LEDGE_OK;
 }
 
 void

@@ -28,8 +28,10 @@ typedef void (*http_handler)(void *arg, struct http_req *req);
 
 /*
  * Listen on `addr` ("host:port", port 0 picks a free one).  Requests go
- * to the handler set with http_server_set_handler.  On failure returns
- * non-zero with a reason in err.
+ * to the handler set with http_server_set_handler.  LEDGE_OK; on failure
+ * a reason in err and LEDGE_EINVAL (a malformed address), LEDGE_ECONN
+ * (cannot listen: in use, or not an address of this machine) or
+ * LEDGE_ENOMEM.
  */
 int http_server_new(struct loop *l, const char *addr, struct http_server **out,
     char *err, size_t errlen);
@@ -43,6 +45,7 @@ void http_server_set_handler(struct http_server *s, http_handler fn, void *arg);
 /*
  * Serve one exact path with its own handler, ahead of the general one
  * (e.g. /metrics).  Up to 4 such paths; `path` must outlive the server.
+ * LEDGE_OK, or LEDGE_EFULL when 4 are there.
  */
 int http_server_add_path(
     struct http_server *s, const char *path, http_handler fn, void *arg);

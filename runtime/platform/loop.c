@@ -9,6 +9,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <ledge.h>
+
 #include "platform/loop.h"
 
 struct post {
@@ -90,11 +92,11 @@ loop_new(struct loop **lp)
 	struct event_config *cfg;
 
 	if (l == NULL) {
-		return -1;
+		return LEDGE_ENOMEM;
 	}
 	if ((cfg = event_config_new()) == NULL) {
 		free(l);
-		return -1;
+		return LEDGE_ENOMEM;
 	}
 	/* Only the loop thread touches the base: no libevent locking. */
 	event_config_set_flag(cfg, EVENT_BASE_FLAG_NOLOCK);
@@ -115,11 +117,11 @@ loop_new(struct loop **lp)
 			event_base_free(l->base);
 		}
 		free(l);
-		return -1;
+		return LEDGE_ENOMEM;
 	}
 	pthread_mutex_init(&l->mu, NULL);
 	*lp = l;
-	return 0;
+	return LEDGE_OK;
 }
 
 void
@@ -149,7 +151,7 @@ loop_run(struct loop *l)
 	atomic_store(&l->running, true);
 	event_base_dispatch(l->base);
 	atomic_store(&l->running, false);
-	return 0;
+	return LEDGE_OK;
 }
 
 bool
@@ -171,7 +173,7 @@ loop_post(struct loop *l, void (*fn)(void *), void *arg)
 	struct post *p = malloc(sizeof *p);
 	bool notify;
 	if (p == NULL) {
-		return -1;
+		return LEDGE_ENOMEM;
 	}
 	p->next = NULL;
 	p->fn = fn;
@@ -191,7 +193,7 @@ loop_post(struct loop *l, void (*fn)(void *), void *arg)
 		while (write(l->efd, &one, sizeof one) < 0 && errno == EINTR) {
 		}
 	}
-	return 0;
+	return LEDGE_OK;
 }
 
 static void
@@ -256,7 +258,7 @@ loop_signal(struct loop *l, int signo, void (*fn)(void *), void *arg)
 {
 	struct sig *s = malloc(sizeof *s);
 	if (s == NULL) {
-		return -1;
+		return LEDGE_ENOMEM;
 	}
 	s->fn = fn;
 	s->arg = arg;
@@ -266,11 +268,11 @@ loop_signal(struct loop *l, int signo, void (*fn)(void *), void *arg)
 			event_free(s->ev);
 		}
 		free(s);
-		return -1;
+		return LEDGE_ENOMEM;
 	}
 	s->next = l->sigs;
 	l->sigs = s;
-	return 0;
+	return LEDGE_OK;
 }
 
 static void

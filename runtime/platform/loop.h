@@ -12,22 +12,28 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <ledge.h>
+
 struct loop;
 struct loop_timer;
 struct loop_fd;
 
+/*
+ * A new loop in *lp.  LEDGE_OK, or LEDGE_ENOMEM when memory or the
+ * system's resources (an eventfd, libevent's base) run out.
+ */
 int loop_new(struct loop **lp);
 /* Free the loop; pending posts are run once more (so nothing leaks). */
 void loop_free(struct loop *l);
 
-/* Run until loop_exit; returns 0. */
+/* Run until loop_exit; returns LEDGE_OK. */
 int loop_run(struct loop *l);
 /* Make loop_run return after the current callbacks. */
 void loop_exit(struct loop *l);
 
 /*
- * Run fn(arg) on the loop thread soon.  Any thread.  Returns 0, or -1
- * when out of memory (fn is then not called).
+ * Run fn(arg) on the loop thread soon.  Any thread.  Returns LEDGE_OK,
+ * or LEDGE_ENOMEM (fn is then not called).
  */
 int loop_post(struct loop *l, void (*fn)(void *arg), void *arg);
 
@@ -43,7 +49,8 @@ void loop_timer_start(struct loop_timer *t, uint64_t ms);
 void loop_timer_stop(struct loop_timer *t);
 void loop_timer_free(struct loop_timer *t);
 
-/* Call fn(arg) on the loop thread whenever signal `signo` arrives. */
+/* Call fn(arg) on the loop thread whenever signal `signo` arrives.
+ * LEDGE_OK, or LEDGE_ENOMEM (memory, or libevent could not add it). */
 int loop_signal(struct loop *l, int signo, void (*fn)(void *arg), void *arg);
 
 /* Call fn(arg) whenever `fd` is readable (persistent). */

@@ -9,6 +9,8 @@
 #include <sys/inotify.h>
 #include <unistd.h>
 
+#include <ledge.h>
+
 #include "platform/loop.h"
 #include "platform/watch.h"
 
@@ -78,7 +80,7 @@ watch_new(struct watch **wp, struct loop *l, void (*fn)(void *, const char *),
 {
 	struct watch *w = calloc(1, sizeof *w);
 	if (w == NULL) {
-		return -1;
+		return LEDGE_ENOMEM;
 	}
 	w->loop = l;
 	w->fn = fn;
@@ -92,10 +94,10 @@ watch_new(struct watch **wp, struct loop *l, void (*fn)(void *, const char *),
 			close(w->fd);
 		}
 		free(w);
-		return -1;
+		return LEDGE_ENOMEM;
 	}
 	*wp = w;
-	return 0;
+	return LEDGE_OK;
 }
 
 void
@@ -126,7 +128,7 @@ watch_add(struct watch *w, const char *path)
 
 	for (f = w->files; f != NULL; f = f->next) {
 		if (strcmp(f->path, path) == 0) {
-			return 0;
+			return LEDGE_OK;
 		}
 	}
 	if (slash == NULL) {
@@ -134,7 +136,7 @@ watch_add(struct watch *w, const char *path)
 	} else {
 		dlen = slash == path ? 1 : (size_t)(slash - path);
 		if (dlen >= sizeof dir) {
-			return -1;
+			return LEDGE_ETOOBIG;
 		}
 		memcpy(dir, path, dlen);
 		dir[dlen] = '\0';
@@ -142,7 +144,7 @@ watch_add(struct watch *w, const char *path)
 	if ((f = calloc(1, sizeof *f)) == NULL ||
 	    (f->path = strdup(path)) == NULL) {
 		free(f);
-		return -1;
+		return LEDGE_ENOMEM;
 	}
 	f->base = strrchr(f->path, '/') ? strrchr(f->path, '/') + 1 : f->path;
 	f->wd = inotify_add_watch(
@@ -150,9 +152,9 @@ watch_add(struct watch *w, const char *path)
 	if (f->wd < 0) {
 		free(f->path);
 		free(f);
-		return -1;
+		return LEDGE_ENOENT;
 	}
 	f->next = w->files;
 	w->files = f;
-	return 0;
+	return LEDGE_OK;
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base/path.h"
 #include "store/store.h"
 
 static const char *const db_names[STORE_NDB] = { "state", "queue", "idem",
@@ -50,30 +51,6 @@ map_err(int rc)
 	}
 }
 
-static int
-mkdirs(const char *path)
-{
-	char buf[4096];
-	size_t n = strlen(path);
-	if (n == 0 || n >= sizeof buf) {
-		return -1;
-	}
-	memcpy(buf, path, n + 1);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p == '/') {
-			*p = '\0';
-			if (mkdir(buf, 0755) != 0 && errno != EEXIST) {
-				return -1;
-			}
-			*p = '/';
-		}
-	}
-	if (mkdir(buf, 0755) != 0 && errno != EEXIST) {
-		return -1;
-	}
-	return 0;
-}
-
 int
 store_open(struct store **sp, const char *dir, const struct store_opts *o,
     char *err, size_t errlen)
@@ -86,7 +63,7 @@ store_open(struct store **sp, const char *dir, const struct store_opts *o,
 	    MDB_NOTLS | (o && o->nosync ? MDB_NOSYNC : MDB_NOMETASYNC);
 	int rc;
 
-	if (mkdirs(dir) != 0) {
+	if (path_mkdirs(dir) != LEDGE_OK) {
 		snprintf(err, errlen, "cannot create store folder '%s': %s",
 		    dir, strerror(errno));
 		return LEDGE_ESTORE;

@@ -1,7 +1,7 @@
 /*
  * cli_serve.c - the long-running commands of a domain: `ledge
- * orchestrator` and `ledge node`.  Argument parsing only; the work is in
- * runtime/orc.c and runtime/node_agent.c.
+ * orchestrator` and `ledge node` (and `ledge host`).  Argument parsing
+ * only; the work is in runtime/orc/ and runtime/domain/embed.c.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -12,19 +12,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "isolate/host_proc.h"
-#include "platform/http.h"
+#include "base/path.h"
 #include "base/rlog.h"
-#include "platform/loop.h"
+#include "cli_serve.h"
+#include "domain/embed.h"
+#include "isolate/host_proc.h"
 #include "net/msg.h"
 #include "node/node.h"
-#include "domain/agent.h"
-#include "node/node_metrics.h"
 #include "orc/orc.h"
+#include "platform/http.h"
+#include "platform/loop.h"
 #include "store/store.h"
-#include "workflow/workflow.h"
-#include "cli_domain.h"
-#include "cli_serve.h"
 
 static const char usage_orc[] =
     "usage: ledge orchestrator [OPTIONS]\n"
@@ -95,29 +93,8 @@ on_orc_metrics(void *arg, struct http_req *req)
 	free(text);
 }
 
-static int
-mkdirs(const char *path)
-{
-	char buf[4096];
-	size_t n = strlen(path);
-	if (n == 0 || n >= sizeof buf) {
-		return -1;
-	}
-	memcpy(buf, path, n + 1);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p == '/') {
-			*p = '\0';
-			if (mkdir(buf, 0755) != 0 && errno != EEXIST) {
-				return -1;
-			}
-			*p = '/';
-		}
-	}
-	return mkdir(buf, 0755) != 0 && errno != EEXIST ? -1 : 0;
-}
-
 int
-cmd_orchestrator(int argc, char **argv)
+cli_serve_orchestrator(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "listen", required_argument, NULL, 'l' },
@@ -200,7 +177,7 @@ cmd_orchestrator(int argc, char **argv)
 	oo.tls = tls.cert ? &tls : NULL;
 	rlog_init(&log, stderr, level);
 	snprintf(dir, sizeof dir, "%s/store", data);
-	if (mkdirs(data) != 0) {
+	if (path_mkdirs(data) != LEDGE_OK) {
 		fprintf(stderr, "ledge orchestrator: cannot create %s: %s\n",
 		    data, strerror(errno));
 		goto out;
@@ -244,7 +221,7 @@ out:
 }
 
 int
-cmd_node(int argc, char **argv)
+cli_serve_node(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "orchestrator", required_argument, NULL, 'o' },
@@ -264,14 +241,14 @@ cmd_node(int argc, char **argv)
 	};
 	struct agent_opts ao = { 0 };
 	struct node_opts no = { .data_dir = "./.ledge-node",
-		.host_exe = cli_self_exe() };
+		.host_exe = cli_serve_self_exe() };
 	struct msg_tls tls = { 0 };
 	const char *lk[64], *lv[64];
 	char *labels[64];
 	size_t nl = 0;
 	struct rlog log;
-	struct node *node = NULL;
-	struct agent *agent = NULL;
+	struct embed *e = NULL;
+	struct embed_opts eo;
 	char err[1024];
 	int c, level = RLOG_INFO, rc = 1;
 
@@ -361,25 +338,17 @@ cmd_node(int argc, char **argv)
 	ao.tls = tls.cert ? &tls : NULL;
 	no.tls = ao.tls;
 	rlog_init(&log, stderr, level);
-	if (node_new(&node, &no, &log, err, sizeof err) != 0) {
-		fprintf(stderr, "ledge node: %s\n", err);
-		goto out;
-	}
-	if (node_start(node, err, sizeof err) != 0) {
-		fprintf(stderr, "ledge node: %s\n", err);
-		goto out;
-	}
-	node_metrics_serve(node);
-	if (agent_start(&agent, node, &ao, err, sizeof err) != 0) {
+	eo = (struct embed_opts) { .node = no, .join = &ao };
+	if (embed_new(&e, &eo, NULL, 0, &log, err, sizeof err) != LEDGE_OK ||
+	    embed_start(e, err, sizeof err) != LEDGE_OK) {
 		fprintf(stderr, "ledge node: %s\n", err);
 		goto out;
 	}
 	rlog_write(&log, RLOG_INFO, NULL, "ready; Ctrl-C stops");
-	rc = node_run(node);
+	rc = embed_run(e);
 	rlog_write(&log, RLOG_INFO, NULL, "stopped cleanly");
 out:
-	agent_free(agent);
-	node_free(node);
+	embed_free(e);
 	rlog_fini(&log);
 out_labels:
 	for (size_t i = 0; i < nl; i++) {
@@ -400,134 +369,8 @@ cli_serve_usage_node(void)
 	return usage_node;
 }
 
-/* ------------------------------------------------------------------ */
-/* the orchestrator inside `ledge run`                                 */
-
-struct run_wf {
-	char *file, *yaml;
-	size_t ylen, nfn;
-	char **fn, **code;
-};
-
-struct run_domain {
-	struct run_wf *wfs;
-	size_t nwf;
-	struct store *store;
-	struct orc *orc;
-	struct agent *agent;
-	char node_url[64];
-};
-
-int
-run_domain_prepare(
-    struct run_domain **rdp, struct workflow *const *wfs, size_t nwf)
-{
-	struct run_domain *rd = calloc(1, sizeof *rd);
-	if (rd == NULL ||
-	    (rd->wfs = calloc(nwf + 1, sizeof *rd->wfs)) == NULL) {
-		free(rd);
-		return -1;
-	}
-	rd->nwf = nwf;
-	*rdp = rd;
-	for (size_t i = 0; i < nwf; i++) {
-		const struct workflow *wf = wfs[i];
-		struct run_wf *r = &rd->wfs[i];
-		if ((r->file = strdup(wf->file)) == NULL ||
-		    cli_read_file(wf->file, 1u << 20, &r->yaml, &r->ylen) !=
-		        0 ||
-		    (r->fn = calloc(wf->nfunctions + 1, sizeof *r->fn)) ==
-		        NULL ||
-		    (r->code = calloc(wf->nfunctions + 1, sizeof *r->code)) ==
-		        NULL) {
-			return -1;
-		}
-		for (size_t k = 0; k < wf->nfunctions; k++) {
-			r->fn[k] = strdup(wf->functions[k].name);
-			r->code[k] = strdup(wf->functions[k].code_path);
-			if (r->fn[k] == NULL || r->code[k] == NULL) {
-				return -1;
-			}
-			r->nfn = k + 1;
-		}
-	}
-	return 0;
-}
-
-void
-run_domain_start(struct run_domain *rd, struct node *node, const char *listen,
-    const char *data_dir, const char *http, struct rlog *log)
-{
-	char dir[4200], err[1024];
-	struct orc_opts oo = { .listen = listen, .node_timeout_ms = 60000 };
-	struct agent_opts ao = { .orchestrator = listen, .http = http };
-	struct store_opts so = { 0 };
-
-	if (rd == NULL || listen == NULL) {
-		return;
-	}
-	snprintf(dir, sizeof dir, "%s/orc", data_dir);
-	snprintf(rd->node_url, sizeof rd->node_url, "inproc://ledge-run-%d",
-	    (int)getpid());
-	ao.listen = rd->node_url;
-	if (mkdirs(dir) != 0 ||
-	    store_open(&rd->store, dir, &so, err, sizeof err) != 0 ||
-	    orc_start(&rd->orc, node_loop(node), rd->store, log, &oo, err,
-	        sizeof err) != 0) {
-		rlog_write(log, RLOG_WARN, NULL,
-		    "no orchestrator here (the domain commands will not reach "
-		    "this process): %s",
-		    err);
-		orc_free(rd->orc);
-		rd->orc = NULL;
-		store_close(rd->store);
-		rd->store = NULL;
-		return;
-	}
-	orc_drop_adopted(rd->orc);
-	for (size_t i = 0; i < rd->nwf; i++) {
-		struct run_wf *r = &rd->wfs[i];
-		if (orc_adopt(rd->orc, r->file, r->yaml, r->ylen, r->nfn,
-		        (const char *const *)r->fn,
-		        (const char *const *)r->code, node_name(node), err,
-		        sizeof err) != 0) {
-			rlog_write(log, RLOG_WARN, NULL,
-			    "%s: the orchestrator cannot follow it: %s",
-			    r->file, err);
-		}
-	}
-	if (agent_start(&rd->agent, node, &ao, err, sizeof err) != 0) {
-		rlog_write(
-		    log, RLOG_WARN, NULL, "the node cannot join: %s", err);
-	}
-}
-
-void
-run_domain_free(struct run_domain *rd)
-{
-	if (rd == NULL) {
-		return;
-	}
-	agent_free(rd->agent);
-	orc_free(rd->orc);
-	store_close(rd->store);
-	for (size_t i = 0; i < rd->nwf; i++) {
-		struct run_wf *r = &rd->wfs[i];
-		for (size_t k = 0; k < r->nfn; k++) {
-			free(r->fn[k]);
-			free(r->code[k]);
-		}
-		free(r->fn);
-		free(r->code);
-		free(r->file);
-		free(r->yaml);
-	}
-	free(rd->wfs);
-	free(rd);
-}
-
 const char *
-cli_self_exe(void)
+cli_serve_self_exe(void)
 {
 	static char path[4096];
 	ssize_t n;
@@ -552,7 +395,7 @@ static const char usage_host[] =
     "for use by hand.\n";
 
 int
-cmd_host(int argc, char **argv)
+cli_serve_host(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "connect", required_argument, NULL, 'c' },

@@ -16,7 +16,7 @@ json_init(struct json_out *j)
 void
 json_fini(struct json_out *j)
 {
-	free(j->buf);
+	strbuf_free(&j->buf);
 	memset(j, 0, sizeof *j);
 }
 
@@ -26,22 +26,8 @@ put(struct json_out *j, const char *s, size_t n)
 	if (j->failed) {
 		return;
 	}
-	if (j->len + n + 1 > j->cap) {
-		size_t cap = j->cap ? j->cap : 256;
-		char *b;
-		while (cap < j->len + n + 1) {
-			cap *= 2;
-		}
-		if ((b = realloc(j->buf, cap)) == NULL) {
-			j->failed = true;
-			return;
-		}
-		j->buf = b;
-		j->cap = cap;
-	}
-	memcpy(j->buf + j->len, s, n);
-	j->len += n;
-	j->buf[j->len] = '\0';
+	strbuf_put(&j->buf, s, n);
+	j->failed = j->buf.oom;
 }
 
 static void
@@ -280,6 +266,13 @@ json_str(struct json_out *j, const char *s)
 }
 
 void
+json_kstr(struct json_out *j, const char *k, const char *s)
+{
+	json_key(j, k);
+	json_str(j, s);
+}
+
+void
 json_base64(struct json_out *j, const void *data, size_t n)
 {
 	static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -346,13 +339,13 @@ json_null(struct json_out *j)
 const char *
 json_text(const struct json_out *j, size_t *len)
 {
-	if (j->failed || j->depth != 0 || !j->done || j->buf == NULL) {
+	if (j->failed || j->depth != 0 || !j->done || j->buf.p == NULL) {
 		return NULL;
 	}
 	if (len != NULL) {
-		*len = j->len;
+		*len = j->buf.len;
 	}
-	return j->buf;
+	return j->buf.p;
 }
 
 int

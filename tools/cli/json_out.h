@@ -24,12 +24,13 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "base/strbuf.h"
+
 #define JSON_MAX_DEPTH 32
 
 struct json_out {
-	char *buf; /* owned; NUL-terminated when not NULL */
-	size_t len, cap;
-	bool failed; /* out of memory or misuse: the text is unusable */
+	struct strbuf buf; /* the text so far (owned) */
+	bool failed;       /* out of memory or misuse: the text is unusable */
 	int depth;
 	char open[JSON_MAX_DEPTH];  /* '{' or '[' per open container */
 	bool first[JSON_MAX_DEPTH]; /* no entry written yet at that level */
@@ -57,6 +58,9 @@ void json_keyn(struct json_out *j, const char *k, size_t n);
 /* A string; json_str(NULL) writes null.  json_strn takes any bytes. */
 void json_str(struct json_out *j, const char *s);
 void json_strn(struct json_out *j, const char *s, size_t n);
+
+/* An object member: the key k and the string s (null when s is NULL). */
+void json_kstr(struct json_out *j, const char *k, const char *s);
 
 /* Bytes as a base64 string (RFC 4648 alphabet, with '=' padding). */
 void json_base64(struct json_out *j, const void *p, size_t n);

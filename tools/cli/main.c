@@ -18,14 +18,20 @@
 
 #include "base/diag.h"
 #include "base/rlog.h"
-#include "node/node.h"
+#include "cli_serve.h"
+#include "cmd_function.h"
+#include "cmd_help.h"
+#include "cmd_invoke.h"
+#include "cmd_logs.h"
+#include "cmd_node.h"
+#include "cmd_state.h"
+#include "cmd_workflow.h"
+#include "code/code.h"
+#include "domain/embed.h"
 #include "node/exec.h"
-#include "node/code.h"
-#include "node/node_metrics.h"
+#include "node/node.h"
 #include "workflow/resource.h"
 #include "workflow/workflow.h"
-#include "cli_domain.h"
-#include "cli_serve.h"
 
 #ifndef LEDGE_VERSION
 #define LEDGE_VERSION "unknown"
@@ -362,15 +368,15 @@ cmd_run(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *listen = getenv("LEDGE_ORCHESTRATOR");
-	struct run_domain *rd = NULL;
-	struct node_opts o = { .host_exe = cli_self_exe(),
+	struct embed *e = NULL;
+	struct embed_opts eo;
+	struct node_opts o = { .host_exe = cli_serve_self_exe(),
 		.data_dir = "./.ledge",
 		.http_addr = "127.0.0.1:8080",
 		.watch = true };
 	struct rlog log;
 	struct check_ctx cc = { 0 };
 	struct workflow **wfs = NULL;
-	struct node *node = NULL;
 	char err[2048], codedir[PATH_MAX];
 	int level = RLOG_INFO, c, nwf, rc = 1;
 
@@ -468,19 +474,18 @@ cmd_run(int argc, char **argv)
 	}
 	if (strcmp(listen, "none") == 0) {
 		listen = NULL;
-	} else if (run_domain_prepare(&rd, wfs, (size_t)nwf) != 0) {
-		fprintf(stderr, "ledge run: out of memory\n");
-		goto out;
 	}
 	o.codes = cc.codes;
-	if (node_new(&node, &o, &log, err, sizeof err) != LEDGE_OK) {
+	eo = (struct embed_opts) { .node = o, .listen = listen };
+	if (embed_new(&e, &eo, wfs, (size_t)nwf, &log, err, sizeof err) !=
+	    LEDGE_OK) {
 		fprintf(stderr, "ledge run: %s\n", err);
 		goto out;
 	}
 	for (int i = 0; i < nwf; i++) {
 		struct workflow *wf = wfs[i];
 		wfs[i] = NULL;
-		if (node_deploy(node, wf, err, sizeof err) != LEDGE_OK) {
+		if (embed_deploy(e, wf, err, sizeof err) != LEDGE_OK) {
 			fprintf(stderr,
 			    "ledge run: %s\nledge run: nothing "
 			    "started\n",
@@ -489,19 +494,15 @@ cmd_run(int argc, char **argv)
 		}
 	}
 	check_release(&cc);
-	if (node_start(node, err, sizeof err) != LEDGE_OK) {
+	if (embed_start(e, err, sizeof err) != LEDGE_OK) {
 		fprintf(stderr, "ledge run: %s\nledge run: stopped\n", err);
 		goto out;
 	}
-	/* Prometheus text beside the routes (a route /metrics is hidden). */
-	node_metrics_serve(node);
-	run_domain_start(rd, node, listen, o.data_dir, o.http_addr, &log);
 	rlog_write(&log, RLOG_INFO, NULL, "ready; Ctrl-C stops");
-	rc = node_run(node);
+	rc = embed_run(e);
 	rlog_write(&log, RLOG_INFO, NULL, "stopped cleanly");
 out:
-	run_domain_free(rd);
-	node_free(node);
+	embed_free(e);
 	for (int i = 0; wfs != NULL && i < nwf; i++) {
 		wf_free(wfs[i]);
 	}
@@ -690,26 +691,26 @@ main(int argc, char **argv)
 		const char *sub = argc > 2 ? argv[2] : NULL;
 		if (sub != NULL &&
 		    (strcmp(sub, "move") == 0 || strcmp(sub, "reload") == 0)) {
-			return cli_function_domain(argc - 2, argv + 2);
+			return cmd_function_main(argc - 2, argv + 2);
 		}
 		if (sub == NULL || strcmp(sub, "--help") == 0 ||
 		    strcmp(sub, "-h") == 0) {
 			FILE *fp = sub == NULL ? stderr : stdout;
 			fputs(usage_build, fp);
 			fputc('\n', fp);
-			cli_help("function", fp);
+			cmd_help("function", fp);
 			return sub == NULL ? 2 : 0;
 		}
 		return cmd_function(argc - 2, argv + 2);
 	}
 	if (strcmp(cmd, "workflow") == 0) {
-		return cli_workflow(argc - 2, argv + 2);
+		return cmd_workflow_main(argc - 2, argv + 2);
 	}
 	if (strcmp(cmd, "orchestrator") == 0) {
-		return cmd_orchestrator(argc - 1, argv + 1);
+		return cli_serve_orchestrator(argc - 1, argv + 1);
 	}
 	if (strcmp(cmd, "host") == 0) {
-		return cmd_host(argc - 1, argv + 1);
+		return cli_serve_host(argc - 1, argv + 1);
 	}
 	if (strcmp(cmd, "node") == 0) {
 		const char *sub = argc > 2 ? argv[2] : NULL;
@@ -717,23 +718,23 @@ main(int argc, char **argv)
 		    (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0)) {
 			fputs(cli_serve_usage_node(), stdout);
 			fputc('\n', stdout);
-			cli_help("node", stdout);
+			cmd_help("node", stdout);
 			return 0;
 		}
 		if (sub != NULL &&
 		    (strcmp(sub, "list") == 0 || strcmp(sub, "drain") == 0)) {
-			return cli_node(argc - 2, argv + 2);
+			return cmd_node_main(argc - 2, argv + 2);
 		}
-		return cmd_node(argc - 1, argv + 1);
+		return cli_serve_node(argc - 1, argv + 1);
 	}
 	if (strcmp(cmd, "invoke") == 0) {
-		return cli_invoke(argc - 2, argv + 2);
+		return cmd_invoke_main(argc - 2, argv + 2);
 	}
 	if (strcmp(cmd, "state") == 0) {
-		return cli_state(argc - 2, argv + 2);
+		return cmd_state_main(argc - 2, argv + 2);
 	}
 	if (strcmp(cmd, "logs") == 0) {
-		return cli_logs(argc - 2, argv + 2);
+		return cmd_logs_main(argc - 2, argv + 2);
 	}
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
 		printf("ledge %s (function ABI %u)\n", LEDGE_VERSION,
@@ -752,14 +753,14 @@ main(int argc, char **argv)
 		} else if (strcmp(topic, "function") == 0) {
 			fputs(usage_build, stdout);
 			fputc('\n', stdout);
-			cli_help("function", stdout);
+			cmd_help("function", stdout);
 		} else if (strcmp(topic, "orchestrator") == 0) {
 			fputs(cli_serve_usage_orchestrator(), stdout);
 		} else if (strcmp(topic, "node") == 0) {
 			fputs(cli_serve_usage_node(), stdout);
 			fputc('\n', stdout);
-			cli_help("node", stdout);
-		} else if (cli_help(topic, stdout) == 0) {
+			cmd_help("node", stdout);
+		} else if (cmd_help(topic, stdout) == 0) {
 			/* a domain command */
 		} else {
 			fprintf(stderr, "ledge help: no command '%s'\n", topic);

@@ -251,5 +251,8 @@ Test(msg, pub_url_forms)
 	cr_expect_str_eq(b, "ipc:///tmp/x.pub");
 	cr_expect_eq(msg_pub_url("tls+tcp://h:9000", b, sizeof b), 0);
 	cr_expect_str_eq(b, "tls+tcp://h:9001");
-	cr_expect_eq(msg_pub_url("tcp://h:notaport", b, sizeof b), -1);
+	cr_expect_eq(
+	    msg_pub_url("tcp://h:notaport", b, sizeof b), LEDGE_EINVAL);
+	cr_expect_eq(msg_pub_url("ftp://h:1", b, sizeof b), LEDGE_EINVAL);
+	cr_expect_eq(msg_pub_url("ipc:///tmp/x", b, 8), LEDGE_ETOOBIG);
 }

@@ -123,3 +123,15 @@ Test(wire, declared_sizes_beyond_the_message_are_refused)
 	cr_expect_neq(wire_parse(&r, str, sizeof str), 0);
 	cr_expect_neq(wire_parse(&r, map, sizeof map), 0);
 }
+
+Test(wire, parse_errors_are_ledge_codes)
+{
+	const unsigned char two[] = { 0xc0, 0xc0 };
+	unsigned char one = 0xc0;
+	struct wire_r r;
+	cr_expect_eq(wire_parse(&r, two, sizeof two), LEDGE_EPROTO);
+	cr_expect_eq(wire_parse(&r, NULL, 0), LEDGE_EPROTO);
+	cr_expect_eq(wire_parse(&r, &one, WIRE_MAX_BYTES + 1), LEDGE_ETOOBIG);
+	cr_assert_eq(wire_parse(&r, &one, 1), LEDGE_OK);
+	wire_r_fini(&r);
+}

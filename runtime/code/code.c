@@ -15,7 +15,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-#include "node/code.h"
+#include "code/code.h"
 #include "base/sha256.h"
 
 /* Largest code file accepted. */

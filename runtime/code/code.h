@@ -13,8 +13,8 @@
  *
  * Threads: all functions are safe to call from any thread.
  */
-#ifndef LEDGE_NODE_CODE_H
-#define LEDGE_NODE_CODE_H
+#ifndef LEDGE_CODE_CODE_H
+#define LEDGE_CODE_CODE_H
 
 #include <stdatomic.h>
 #include <stddef.h>

@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "base/sha256.h"
-#include "node/code.h"
+#include "code/code.h"
 #include "proc.h"
 
 static char *dir;

@@ -1,0 +1,97 @@
+/*
+ * path.c - folders and whole files on the local file system (path.h).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "base/path.h"
+
+int
+path_mkdirs(const char *path)
+{
+	char buf[PATH_MKDIRS_MAX + 1];
+	size_t n = strlen(path);
+
+	if (n == 0 || n > PATH_MKDIRS_MAX) {
+		errno = n == 0 ? ENOENT : ENAMETOOLONG;
+		return LEDGE_EINVAL;
+	}
+	memcpy(buf, path, n + 1);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p == '/') {
+			*p = '\0';
+			if (mkdir(buf, 0755) != 0 && errno != EEXIST) {
+				return LEDGE_ESTORE;
+			}
+			*p = '/';
+		}
+	}
+	if (mkdir(buf, 0755) != 0 && errno != EEXIST) {
+		return LEDGE_ESTORE;
+	}
+	return LEDGE_OK;
+}
+
+int
+path_read_stream(FILE *fp, size_t max, char **out, size_t *len)
+{
+	size_t cap = 4096, n = 0;
+	char *b = malloc(cap);
+
+	*out = NULL;
+	*len = 0;
+	if (b == NULL) {
+		errno = ENOMEM;
+		return LEDGE_ENOMEM;
+	}
+	for (;;) {
+		size_t got;
+		if (n == cap) {
+			char *nb;
+			if (cap > max) {
+				free(b);
+				errno = EFBIG;
+				return LEDGE_ETOOBIG;
+			}
+			if ((nb = realloc(b, cap * 2)) == NULL) {
+				free(b);
+				errno = ENOMEM;
+				return LEDGE_ENOMEM;
+			}
+			b = nb;
+			cap *= 2;
+		}
+		got = fread(b + n, 1, cap - n, fp);
+		n += got;
+		if (got == 0) {
+			break;
+		}
+	}
+	if (ferror(fp) || n > max) {
+		int e = ferror(fp) ? EIO : EFBIG;
+		free(b);
+		errno = e;
+		return e == EIO ? LEDGE_ESTORE : LEDGE_ETOOBIG;
+	}
+	*out = b;
+	*len = n;
+	return LEDGE_OK;
+}
+
+int
+path_read(const char *path, size_t max, char **out, size_t *len)
+{
+	FILE *fp = fopen(path, "rb");
+	int rc, e;
+	if (fp == NULL) {
+		*out = NULL;
+		return LEDGE_ENOENT;
+	}
+	rc = path_read_stream(fp, max, out, len);
+	e = errno;
+	fclose(fp);
+	errno = e;
+	return rc;
+}

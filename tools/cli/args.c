@@ -1,0 +1,172 @@
+/*
+ * args.c - the options and arguments of a domain command (see args.h).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "args.h"
+#include "usage.h"
+
+bool
+args_is_help(const char *a)
+{
+	return strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0 ||
+	    strcmp(a, "help") == 0;
+}
+
+int
+args_usage_error(const struct args_spec *s, const char *fmt, ...)
+{
+	const char *end = strstr(s->usage, "\n\n");
+	va_list ap;
+
+	fprintf(stderr, "%s: ", s->prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	/* The synopsis (up to the first blank line), not the whole text. */
+	fprintf(stderr, "\n%.*s\n(`%s --help` tells more)\n",
+	    (int)(end ? (size_t)(end - s->usage) : strlen(s->usage)), s->usage,
+	    s->prog);
+	return 2;
+}
+
+static bool
+url_ok(const char *u)
+{
+	static const char *const schemes[] = { "tcp://", "tls+tcp://", "ipc://",
+		"inproc://", NULL };
+	for (size_t i = 0; schemes[i] != NULL; i++) {
+		if (strncmp(u, schemes[i], strlen(schemes[i])) == 0 &&
+		    u[strlen(schemes[i])] != '\0') {
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Long options with a value, and where the value goes. */
+static const char **
+valued(struct args *o, const char *name, const char **tbuf)
+{
+	if (strcmp(name, "orchestrator") == 0) {
+		return &o->url;
+	}
+	if (strcmp(name, "tls-cert") == 0) {
+		return &o->tls.cert;
+	}
+	if (strcmp(name, "tls-key") == 0) {
+		return &o->tls.key;
+	}
+	if (strcmp(name, "tls-ca") == 0) {
+		return &o->tls.ca;
+	}
+	if (strcmp(name, "timeout") == 0) {
+		return tbuf;
+	}
+	return NULL;
+}
+
+int
+args_parse(const struct args_spec *s, int argc, char **argv, struct args *o)
+{
+	const char *timeout = NULL, *env;
+	bool dashdash = false;
+
+	memset(o, 0, sizeof *o);
+	o->timeout_ms = s->timeout_ms;
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i], *val, **slot;
+		char name[64];
+
+		if (dashdash || a[0] != '-' || a[1] == '\0') {
+			if (o->npos == s->max_pos) {
+				return args_usage_error(
+				    s, "unexpected argument '%s'", a);
+			}
+			o->pos[o->npos++] = a;
+			continue;
+		}
+		if (strcmp(a, "--") == 0) {
+			dashdash = true;
+			continue;
+		}
+		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			usage_print(s->usage, s->timeout_ms, stdout);
+			return ARGS_HELP;
+		}
+		if (strcmp(a, "--json") == 0) {
+			o->json = true;
+			continue;
+		}
+		if ((s->flags & ARGS_CALL) &&
+		    (strcmp(a, "-c") == 0 || strcmp(a, "--call") == 0)) {
+			o->call = true;
+			continue;
+		}
+		if ((s->flags & ARGS_FOLLOW) &&
+		    (strcmp(a, "-f") == 0 || strcmp(a, "--follow") == 0)) {
+			o->follow = true;
+			continue;
+		}
+		/* --name VALUE or --name=VALUE */
+		val = a[1] == '-' ? strchr(a, '=') : NULL;
+		snprintf(name, sizeof name, "%.*s",
+		    (int)(val ? (size_t)(val - a - 2) : strlen(a + 2)),
+		    a[1] == '-' ? a + 2 : "");
+		slot = a[1] == '-' ? valued(o, name, &timeout) : NULL;
+		if (slot == NULL) {
+			return args_usage_error(s,
+			    "unknown option '%s' (an argument that starts "
+			    "with '-' goes after --)",
+			    a);
+		}
+		if (val != NULL) {
+			val++;
+		} else if (i + 1 < argc) {
+			val = argv[++i];
+		} else {
+			return args_usage_error(s, "--%s needs a value", name);
+		}
+		*slot = val;
+	}
+	if (o->npos < s->min_pos) {
+		return args_usage_error(s, "missing %s", s->pos_names[o->npos]);
+	}
+	if (timeout != NULL) {
+		char *end;
+		unsigned long t;
+		errno = 0;
+		t = strtoul(timeout, &end, 10);
+		if (errno != 0 || end == timeout || *end != '\0' || t < 1 ||
+		    t > 3600000 || timeout[0] == '-') {
+			return args_usage_error(s,
+			    "--timeout must be a number of milliseconds "
+			    "(1 to 3600000), not '%s'",
+			    timeout);
+		}
+		o->timeout_ms = (uint32_t)t;
+	}
+	if (o->url == NULL && (env = getenv("LEDGE_ORCHESTRATOR")) != NULL &&
+	    *env != '\0') {
+		o->url = env;
+	}
+	if (o->url == NULL) {
+		o->url = ARGS_DEFAULT_ORCHESTRATOR;
+	}
+	if (!url_ok(o->url)) {
+		return args_usage_error(s,
+		    "'%s' is not an orchestrator address (tcp://HOST:PORT, "
+		    "tls+tcp://HOST:PORT or ipc:///PATH)",
+		    o->url);
+	}
+	if (strncmp(o->url, "tls+tcp://", 10) == 0 &&
+	    (o->tls.cert == NULL || o->tls.key == NULL || o->tls.ca == NULL)) {
+		return args_usage_error(
+		    s, "%s needs --tls-cert, --tls-key and --tls-ca", o->url);
+	}
+	return 0;
+}

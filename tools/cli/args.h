@@ -1,0 +1,78 @@
+/*
+ * args.h - the options and arguments of a domain command.
+ *
+ * Every command takes the common options (--orchestrator URL,
+ * --tls-cert/--tls-key/--tls-ca FILE, --timeout MS, --json, -h/--help),
+ * the ones its spec's flags allow (-c/--call, -f/--follow), and between
+ * min_pos and max_pos arguments ('--' ends the options).  The address
+ * comes from --orchestrator, else $LEDGE_ORCHESTRATOR, else
+ * ARGS_DEFAULT_ORCHESTRATOR.
+ *
+ * Usage errors go to stderr; --help goes to stdout.  Reads the
+ * environment; meant for the CLI's main thread.
+ */
+#ifndef LEDGE_CLI_ARGS_H
+#define LEDGE_CLI_ARGS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/diag.h"
+#include "net/msg.h"
+
+/* The default orchestrator address. */
+#define ARGS_DEFAULT_ORCHESTRATOR "tcp://127.0.0.1:7600"
+
+/* Options besides the common ones, for args_spec.flags. */
+enum {
+	ARGS_CALL = 1 << 0,   /* -c, --call */
+	ARGS_FOLLOW = 1 << 1, /* -f, --follow */
+};
+
+#define ARGS_MAX_POS 4
+
+/* What args_parse returns after printing the help. */
+#define ARGS_HELP (-1)
+
+/* What one command accepts.  Static data: every pointer lives as long as
+ * the program. */
+struct args_spec {
+	const char *prog;  /* "ledge workflow start", for messages */
+	const char *usage; /* usage.h text, without the common options */
+	unsigned flags;    /* ARGS_* it accepts */
+	int min_pos, max_pos;
+	const char *pos_names[ARGS_MAX_POS]; /* for "missing NAME" */
+	uint32_t timeout_ms;                 /* default --timeout */
+};
+
+/* The parsed words.  Strings point into argv or the environment. */
+struct args {
+	const char *url;    /* the orchestrator */
+	struct msg_tls tls; /* the --tls-* files (for tls+tcp:// only) */
+	bool json, call, follow;
+	uint32_t timeout_ms; /* --timeout, else the spec's */
+	const char *pos[ARGS_MAX_POS];
+	int npos;
+};
+
+/*
+ * Parse argv (the words after the command) into a.  Returns 0; 2 after
+ * printing a usage error (unknown option, missing value or argument, a
+ * bad --timeout or address, tls+tcp:// without the three files); or
+ * ARGS_HELP after printing the help to stdout.
+ */
+int args_parse(
+    const struct args_spec *s, int argc, char **argv, struct args *a);
+
+/*
+ * A usage error: "PROG: message" (printf-style), the synopsis of s->usage
+ * and where to read more, on stderr.  Returns 2, the exit code of a usage
+ * error.
+ */
+int args_usage_error(const struct args_spec *s, const char *fmt, ...)
+    DIAG_PRINTF(2, 3);
+
+/* Whether a is a request for help: -h, --help or help. */
+bool args_is_help(const char *a);
+
+#endif

@@ -1,0 +1,27 @@
+/*
+ * cmd_node.h - `ledge node list|drain`: the nodes of a domain as its
+ * orchestrator sees them.
+ *
+ * Talks to the orchestrator (--orchestrator URL, else
+ * $LEDGE_ORCHESTRATOR, else ARGS_DEFAULT_ORCHESTRATOR) and prints its
+ * reply: text for people, or with --json one JSON document on stdout.
+ * Meant for the CLI's main thread.
+ */
+#ifndef LEDGE_CLI_CMD_NODE_H
+#define LEDGE_CLI_CMD_NODE_H
+
+#include <stdio.h>
+
+/*
+ * For `ledge node drain n1`, argv is {"drain", "n1"}.  argv holds the words
+ * after the command word and is not modified.  Returns the exit code: 0
+ * success; 1 the operation failed (the orchestrator said ok:false, could not be
+ * reached, or a local file was unusable; the reason is on stderr); 2 a
+ * usage error (the message and the usage are on stderr).
+ */
+int cmd_node_main(int argc, char **argv);
+
+/* The help text of `ledge node` (with the common options) to fp. */
+void cmd_node_help(FILE *fp);
+
+#endif

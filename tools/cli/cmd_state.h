@@ -1,0 +1,26 @@
+/*
+ * cmd_state.h - `ledge state get`: the state of a function.
+ *
+ * Talks to the orchestrator (--orchestrator URL, else
+ * $LEDGE_ORCHESTRATOR, else ARGS_DEFAULT_ORCHESTRATOR) and prints its
+ * reply: text for people, or with --json one JSON document on stdout.
+ * Meant for the CLI's main thread.
+ */
+#ifndef LEDGE_CLI_CMD_STATE_H
+#define LEDGE_CLI_CMD_STATE_H
+
+#include <stdio.h>
+
+/*
+ * For `ledge state get wf f`, argv is {"get", "wf", "f"}.  argv holds the words
+ * after the command word and is not modified.  Returns the exit code: 0
+ * success; 1 the operation failed (the orchestrator said ok:false, could not be
+ * reached, or a local file was unusable; the reason is on stderr); 2 a
+ * usage error (the message and the usage are on stderr).
+ */
+int cmd_state_main(int argc, char **argv);
+
+/* The help text of `ledge state get` (with the common options) to fp. */
+void cmd_state_help(FILE *fp);
+
+#endif
