@@ -33,7 +33,9 @@ struct orc_opts {
 
 /*
  * Start on `l` with desired state in `store` (owned by the caller).
- * Returns 0, or -1 with a reason in err.
+ * Returns LEDGE_OK; LEDGE_ENOMEM; LEDGE_EINVAL (no heartbeat address can
+ * be derived from o->listen); LEDGE_ECONN (cannot listen); with a reason
+ * in err.
  */
 int orc_start(struct orc **op, struct loop *l, struct store *store,
     struct rlog *log, const struct orc_opts *o, char *err, size_t errlen);
@@ -45,8 +47,9 @@ int orc_start(struct orc **op, struct loop *l, struct store *store,
  * them) and every part on that node, so that the domain commands see it.
  * Nothing is deployed, and the orchestrator never places it elsewhere.
  * yaml is the workflow's text (ylen bytes), file its path for messages.
- * Loop thread, or before the loop runs.  Returns 0, or -1 with a reason
- * in err.
+ * Loop thread, or before the loop runs.  Returns LEDGE_OK; LEDGE_EINVAL
+ * (the workflow does not parse); LEDGE_ENOMEM; the error of reading a
+ * code file or of writing the store; with a reason in err.
  */
 int orc_adopt(struct orc *o, const char *file, const char *yaml, size_t ylen,
     size_t nfn, const char *const *fn_names, const char *const *code_paths,
@@ -64,7 +67,8 @@ void orc_free(struct orc *o);
 
 /*
  * Prometheus text of the orchestrator's view (nodes, liveness, parts);
- * malloc'd into *out.  Loop thread.
+ * malloc'd into *out (the caller frees it).  LEDGE_OK or LEDGE_ENOMEM.
+ * Loop thread.
  */
 int orc_metrics(struct orc *o, char **out, size_t *len);
 

@@ -1,0 +1,347 @@
+/*
+ * orc_api_fn.c - the requests on the functions of a workflow: invoke and
+ * state.get (relayed to the node that runs the part), fn.reload, fn.move
+ * (docs/protocol.md; orc_api.h).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ledge.h>
+
+#include "base/rlog.h"
+#include "net/msg.h"
+#include "net/reply.h"
+#include "net/wire.h"
+#include "orc/orc_api.h"
+#include "orc/orc_deploy.h"
+#include "orc/orc_model.h"
+#include "orc/orc_move.h"
+#include "orc/orc_store.h"
+#include "workflow/workflow.h"
+
+/* invoke and state.get go to the node that runs the part. */
+struct relay {
+	struct msg_req *req;
+};
+
+static void
+on_relayed(void *arg, int err, const void *data, size_t len)
+{
+	struct relay *rl = arg;
+	if (err != MSG_OK) {
+		reply_err(rl->req, REPLY_UNREACHABLE,
+		    "the node did not answer (%s)",
+		    err == MSG_ETIMEDOUT ? "timed out" : "connection failed");
+	} else {
+		msg_reply(rl->req, data, len);
+	}
+	free(rl);
+}
+
+static void
+relay(struct orc *o, struct msg_req *req, wire_v root, const char *part_key)
+{
+	char *wfn = wire_str_dup(wire_get(root, "wf"));
+	char *part = wire_str_dup(wire_get(root, part_key));
+	struct owf *w = wfn ? orc_find_wf(o, wfn) : NULL;
+	struct onode *n = NULL;
+	struct relay *rl;
+	size_t len;
+	const void *data = msg_req_data(req, &len);
+
+	bool moving = false;
+	for (size_t i = 0; w && part && i < w->nparts; i++) {
+		if (strcmp(orc_part_name(w, i), part) == 0 &&
+		    w->place[i].node) {
+			n = orc_find_node(o, w->place[i].node);
+			moving = w->place[i].moving;
+		}
+	}
+	if (moving) {
+		/* Its new node may not run it yet. */
+		reply_err(req, REPLY_BUSY,
+		    "%s/%s is being moved to node %s; try again in a moment",
+		    w->name, part, n ? n->name : "?");
+		free(wfn);
+		free(part);
+		return;
+	}
+	if (n == NULL || n->health != H_UP ||
+	    orc_node_client(o, n) != LEDGE_OK ||
+	    (rl = malloc(sizeof *rl)) == NULL) {
+		reply_err(req, REPLY_NOT_FOUND, "%s/%s is not running anywhere",
+		    wfn ? wfn : "?", part ? part : "?");
+		free(wfn);
+		free(part);
+		return;
+	}
+	free(wfn);
+	free(part);
+	rl->req = req;
+	msg_call(n->client, data, len, 30000, on_relayed, rl);
+}
+
+/* ------------------------------------------------------------------ */
+/* fn.reload                                                           */
+
+struct reload_op {
+	struct orc *o;
+	struct msg_req *req;
+	char *node, *wf, *fn, *hash;
+};
+
+/* From now on (also for later deploys) function fn of w runs `hash`. */
+static int
+set_fn_code(struct orc *o, struct owf *w, const char *fn, const char *hash)
+{
+	char key[512];
+	size_t k;
+	snprintf(key, sizeof key, "@fn:%s", fn);
+	for (k = 0; k < w->ncode && strcmp(w->ck[k], key) != 0; k++) { }
+	if (k == w->ncode) {
+		char **ck = realloc(w->ck, (w->ncode + 2) * sizeof *ck);
+		char **cv;
+		if (ck == NULL) {
+			return LEDGE_ENOMEM;
+		}
+		w->ck = ck;
+		if ((cv = realloc(w->cv, (w->ncode + 2) * sizeof *cv)) ==
+		    NULL) {
+			return LEDGE_ENOMEM;
+		}
+		w->cv = cv;
+		if ((w->ck[k] = strdup(key)) == NULL) {
+			return LEDGE_ENOMEM;
+		}
+		w->cv[k] = NULL;
+		w->ncode++;
+	}
+	free(w->cv[k]);
+	w->cv[k] = strdup(hash);
+	orc_store_save_wf(o, w);
+	return w->cv[k] ? LEDGE_OK : LEDGE_ENOMEM;
+}
+
+static void
+on_reloaded(void *arg, int err, const void *data, size_t len)
+{
+	struct reload_op *r = arg;
+	struct wire_r wr;
+	bool ok = false;
+	char *why = NULL;
+	if (err == MSG_OK && wire_parse(&wr, data, len) == 0) {
+		ok = wire_as_bool(wire_get(wire_root(&wr), "ok"), false);
+		why = wire_str_dup(wire_get(wire_root(&wr), "error"));
+		wire_r_fini(&wr);
+	}
+	if (!ok) {
+		reply_err(r->req, REPLY_FAILED, "%s",
+		    why ? why
+		        : err == MSG_ETIMEDOUT
+		        ? "the node did not answer in time"
+		        : "the node cannot be reached");
+	} else {
+		/* The node took the code: it is the function's from now on
+		 * (a code the node refused is not remembered). */
+		struct owf *w = orc_find_wf(r->o, r->wf);
+		struct wire_w m;
+		if (w != NULL) {
+			set_fn_code(r->o, w, r->fn, r->hash);
+		}
+		if (wire_w_init(&m) == 0) {
+			wire_map(&m, 2);
+			wire_str(&m, "ok");
+			wire_bool(&m, true);
+			wire_str(&m, "nodes");
+			wire_array(&m, 1);
+			wire_str(&m, r->node);
+			reply_wire(r->req, &m);
+		}
+	}
+	free(why);
+	free(r->node);
+	free(r->wf);
+	free(r->fn);
+	free(r->hash);
+	free(r);
+}
+
+static void
+fn_reload(void *ctx, struct msg_req *req, wire_v root)
+{
+	struct orc *o = ctx;
+	char *wfn = wire_str_dup(wire_get(root, "wf"));
+	char *fn = wire_str_dup(wire_get(root, "fn"));
+	char *hash = wire_str_dup(wire_get(root, "hash"));
+	struct owf *w = wfn ? orc_find_wf(o, wfn) : NULL;
+	ssize_t i = -1;
+
+	if (w == NULL) {
+		reply_err(req, REPLY_NOT_FOUND,
+		    "no workflow '%s' in the domain", wfn ? wfn : "");
+		goto out;
+	}
+	if ((i = orc_fn_index(w, fn)) < 0) {
+		reply_err(req, REPLY_NOT_FOUND,
+		    "workflow %s has no function '%s'", w->name, fn ? fn : "");
+		goto out;
+	}
+	if (hash == NULL || !orc_store_has_code(o, hash)) {
+		reply_err(req, REPLY_NEED_CODE,
+		    "the orchestrator needs the code "
+		    "first (code.put)");
+		goto out;
+	}
+	struct onode *n =
+	    w->place[i].node ? orc_find_node(o, w->place[i].node) : NULL;
+	if (n == NULL || n->health != H_UP ||
+	    orc_node_client(o, n) != LEDGE_OK) {
+		/* Not running now: it gets the new code when it is placed. */
+		struct wire_w m;
+		if (set_fn_code(o, w, fn, hash) != LEDGE_OK) {
+			reply_err(req, REPLY_BUSY, "out of memory");
+			goto out;
+		}
+		if (wire_w_init(&m) == 0) {
+			wire_map(&m, 2);
+			wire_str(&m, "ok");
+			wire_bool(&m, true);
+			wire_str(&m, "nodes");
+			wire_array(&m, 0);
+			reply_wire(req, &m);
+		}
+		goto out;
+	}
+	struct reload_op *r = calloc(1, sizeof *r);
+	struct wire_w m;
+	if (r == NULL || wire_w_init(&m) != 0) {
+		free(r);
+		reply_err(req, REPLY_BUSY, "out of memory");
+		goto out;
+	}
+	r->o = o;
+	r->req = req;
+	r->node = strdup(n->name);
+	r->wf = strdup(w->name);
+	r->fn = strdup(fn);
+	r->hash = strdup(hash);
+	wire_map(&m, 4);
+	wire_str(&m, "t");
+	wire_str(&m, "reload");
+	wire_str(&m, "wf");
+	wire_str(&m, w->name);
+	wire_str(&m, "fn");
+	wire_str(&m, fn);
+	wire_str(&m, "hash");
+	wire_str(&m, hash);
+	size_t len;
+	const void *data = wire_data(&m, &len);
+	msg_call(n->client, data, data ? len : 0, ORC_DEPLOY_TIMEOUT_MS,
+	    on_reloaded, r);
+	wire_w_fini(&m);
+	rlog_write(o->log, RLOG_INFO, "orchestrator",
+	    "reloading %s/%s with code %.12s on %s", w->name, fn, hash,
+	    n->name);
+out:
+	free(wfn);
+	free(fn);
+	free(hash);
+}
+
+/* ------------------------------------------------------------------ */
+/* fn.move                                                             */
+
+static void
+fn_move(void *ctx, struct msg_req *req, wire_v root)
+{
+	struct orc *o = ctx;
+	char *wfn = wire_str_dup(wire_get(root, "wf"));
+	char *fn = wire_str_dup(wire_get(root, "fn"));
+	char *to = wire_str_dup(wire_get(root, "node"));
+	struct owf *w = wfn ? orc_find_wf(o, wfn) : NULL;
+	struct onode *n = to ? orc_find_node(o, to) : NULL, *from;
+	struct oplace *before;
+	ssize_t i;
+	char *why = NULL;
+
+	if (w == NULL) {
+		reply_err(req, REPLY_NOT_FOUND,
+		    "no workflow '%s' in the domain", wfn ? wfn : "");
+	} else if ((i = orc_fn_index(w, fn)) < 0) {
+		reply_err(req, REPLY_NOT_FOUND,
+		    "workflow %s has no function '%s'", w->name, fn ? fn : "");
+	} else if (n == NULL) {
+		reply_err(req, REPLY_NOT_FOUND, "no node '%s' in the domain",
+		    to ? to : "");
+	} else if (n->health != H_UP) {
+		reply_err(req, REPLY_UNREACHABLE, "node %s is lost", n->name);
+	} else if (w->adopted) {
+		reply_err(req, REPLY_INVALID,
+		    "workflow %s runs inside `ledge run`, which keeps it on "
+		    "its "
+		    "own node",
+		    w->name);
+	} else if (w->busy) {
+		reply_err(req, REPLY_BUSY,
+		    "workflow %s is being moved already; try again", w->name);
+	} else if (w->place[i].node && strcmp(w->place[i].node, to) == 0) {
+		reply_err(req, REPLY_EXISTS, "%s/%s already runs on %s",
+		    w->name, fn, to);
+	} else if (!orc_deploy_fits(o, w, (size_t)i, n, &why)) {
+		reply_err(req, REPLY_NO_NODE, "cannot move to %s: %s", to,
+		    why ? why : "it does not fit");
+	} else if (w->place[i].node &&
+	    ((from = orc_find_node(o, w->place[i].node)) == NULL ||
+	        from->health != H_UP)) {
+		reply_err(req, REPLY_UNREACHABLE,
+		    "%s/%s is on node %s, which is lost; it is placed again "
+		    "by itself",
+		    w->name, fn, w->place[i].node);
+	} else if ((before = orc_copy_places(w)) == NULL) {
+		reply_err(req, REPLY_BUSY, "out of memory");
+	} else {
+		struct oplace *p = &w->place[i];
+		free(p->node);
+		p->node = strdup(to);
+		p->epoch = o->next_epoch++;
+		/* Its new node keeps no replica of itself: orc_deploy_place()
+		 * picks the replicas again, keeping the rest. */
+		orc_deploy_place(o, w);
+		rlog_write(o->log, RLOG_INFO, "orchestrator",
+		    "moving %s/%s from %s to %s", w->name, fn,
+		    before[i].node ? before[i].node : "(pending)", to);
+		orc_move_start(o, w, before, req, NULL, NULL);
+		orc_free_places(before, w->nparts);
+	}
+	free(why);
+	free(wfn);
+	free(fn);
+	free(to);
+}
+
+static void
+fn_invoke(void *ctx, struct msg_req *req, wire_v root)
+{
+	relay(ctx, req, root, "target");
+}
+
+static void
+fn_state_get(void *ctx, struct msg_req *req, wire_v root)
+{
+	relay(ctx, req, root, "fn");
+}
+
+static const struct reply_route routes[] = {
+	{ "invoke", fn_invoke },
+	{ "state.get", fn_state_get },
+	{ "fn.reload", fn_reload },
+	{ "fn.move", fn_move },
+};
+
+const struct reply_route *
+orc_api_fn_routes(size_t *n)
+{
+	*n = sizeof routes / sizeof routes[0];
+	return routes;
+}
