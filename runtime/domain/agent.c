@@ -92,6 +92,9 @@ on_join(void *arg, int err, const void *data, size_t len)
 {
 	struct agent *a = arg;
 	struct wire_r r;
+	if (agent_call_done(a)) {
+		return; /* freed: nothing waits for the answer */
+	}
 	a->join_inflight = false;
 	if (err != MSG_OK || wire_parse(&r, data, len) != 0) {
 		if (!a->waiting_logged) {
@@ -209,7 +212,7 @@ send_join(struct agent *a)
 	node_foreach_instance(a->n, write_name, &hc);
 	if ((d = wire_data(&w, &len)) != NULL) {
 		a->join_inflight = true;
-		msg_call(a->orc, d, len, ORC_TIMEOUT_MS, on_join, a);
+		agent_call(a, d, len, ORC_TIMEOUT_MS, on_join, a);
 	}
 	wire_w_fini(&w);
 }
@@ -537,30 +540,17 @@ agent_free(struct agent *a)
 	}
 	loop_timer_free(a->join_timer);
 	loop_timer_free(a->hb_timer);
+	a->join_timer = a->hb_timer = NULL;
 	msg_server_free(a->server);
 	msg_client_free(a->orc);
 	msg_pub_free(a->pub);
-	for (size_t i = 0; i < a->nlabels; i++) {
-		if (a->label_keys) {
-			free(a->label_keys[i]);
-		}
-		if (a->label_values) {
-			free(a->label_values[i]);
-		}
+	a->server = NULL;
+	a->orc = NULL;
+	a->pub = NULL;
+	/* Requests to the orchestrator still out complete with MSG_ECLOSED
+	 * on the loop (msg.h); the last of them frees the agent. */
+	a->closed = true;
+	if (a->calls == 0) {
+		agent_release(a);
 	}
-	free(a->label_keys);
-	free(a->label_values);
-	free(a->orchestrator);
-	free(a->listen);
-	free(a->http);
-	{
-		struct hmap_slot *sl;
-		size_t pos = 0;
-		while ((sl = hmap_next(&a->sizes, &pos)) != NULL) {
-			free(sl->value);
-		}
-		hmap_fini(&a->sizes);
-	}
-	store_reader_close(a->size_reader);
-	free(a);
 }

@@ -334,11 +334,23 @@ on_code(void *arg, int err, const void *data, size_t len)
 {
 	struct fetch *f = arg;
 	struct deploy_job *j = f->j;
+	struct agent *a = j->a;
 	struct wire_r r;
 	const void *bytes;
 	size_t n;
 	char hex[65];
 
+	if (a->closed) {
+		/* The node is stopping: the deploy goes no further (its
+		 * request is not answered: the server is closed). */
+		free(f);
+		if (--j->missing == 0) {
+			job_free(j);
+		}
+		agent_call_done(a);
+		return;
+	}
+	agent_call_done(a);
 	if (err != MSG_OK || wire_parse(&r, data, len) != 0) {
 		j->failed = true;
 		snprintf(j->err, sizeof j->err,
@@ -391,7 +403,7 @@ fetch_code(struct deploy_job *j, const char *hash)
 	wire_str(&w, hash);
 	d = wire_data(&w, &len);
 	j->missing++;
-	msg_call(j->a->orc, d, d ? len : 0, 30000, on_code, f);
+	agent_call(j->a, d, d ? len : 0, 30000, on_code, f);
 	wire_w_fini(&w);
 }
 

@@ -7,7 +7,9 @@
  *                   requests by name, and the links' requests;
  *   agent_deploy.c  deploy, undeploy, reload (fetching code by hash);
  *   agent_state.c   state.get, export, import, forget;
- *   agent_invoke.c  invoke.
+ *   agent_invoke.c  invoke;
+ *   agent_calls.c   requests to the orchestrator, counted, and the end
+ *                   of the agent's memory.
  *
  * Not a public header: only runtime/domain/agent*.c include it.
  */
@@ -44,7 +46,30 @@ struct agent {
 	struct hmap sizes;
 	unsigned hb_count;
 	struct store_reader *size_reader;
+	/* Requests to the orchestrator whose callback has not run yet, and
+	 * whether agent_free ran (then the last callback frees the agent). */
+	unsigned calls;
+	bool closed;
 };
+
+/*
+ * msg_call to the orchestrator, counted.  Each callback starts with
+ * agent_call_done.  Loop thread.
+ */
+void agent_call(struct agent *a, const void *data, size_t len,
+    uint32_t timeout_ms, msg_reply_cb cb, void *arg);
+
+/*
+ * The callback of an agent_call is running.  Returns false normally;
+ * true when the agent was freed meanwhile - the callback then cleans up
+ * only what is its own and returns without touching the agent again
+ * (this call may have released it).  Loop thread.
+ */
+bool agent_call_done(struct agent *a);
+
+/* Free the agent's memory (its sockets and timers are closed).  Loop
+ * thread. */
+void agent_release(struct agent *a);
 
 /*
  * The requests each handler file answers: a table of *n entries, called
