@@ -19,6 +19,7 @@
 #include "net/reply.h"
 #include "net/wire.h"
 #include "node/node.h"
+#include "resources/resources.h"
 #include "workflow/workflow.h"
 
 struct deploy_job {
@@ -195,8 +196,8 @@ do_deploy(void *arg)
 		return;
 	}
 	diag_init(&d);
-	wf = wf_load_mem(
-	    file ? file : "workflow.yaml", yaml, ylen, NULL, NULL, &d);
+	wf = wf_load_mem(file ? file : "workflow.yaml", yaml, ylen, res_types(),
+	    NULL, NULL, &d);
 	free(file);
 	if (wf == NULL) {
 		char first[512] = "invalid workflow";

@@ -1114,7 +1114,7 @@ make_res(struct node *n, struct node_wf *w, const struct wf_resource *spec,
 		return LEDGE_ENOMEM;
 	}
 	*out = nr;
-	nr->res.type = res_type_find(spec->type);
+	nr->res.type = spec->rtype;
 	nr->res.node = n;
 	nr->res.wf = w->wf;
 	nr->res.spec = spec;

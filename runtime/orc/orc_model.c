@@ -14,6 +14,7 @@
 #include "net/wire.h"
 #include "orc/orc_model.h"
 #include "orc/orc_place.h"
+#include "resources/resources.h"
 #include "workflow/workflow.h"
 
 void
@@ -169,7 +170,8 @@ orc_make_owf(const char *name, const char *file, const char *yaml, size_t ylen,
 		w->ck[i] = wire_str_dup(wire_key_at(code, i));
 		w->cv[i] = wire_str_dup(wire_val_at(code, i));
 	}
-	if ((w->wf = wf_load_mem(file, yaml, ylen, NULL, NULL, d)) == NULL) {
+	if ((w->wf = wf_load_mem(
+	         file, yaml, ylen, res_types(), NULL, NULL, d)) == NULL) {
 		orc_free_owf(w);
 		return NULL;
 	}

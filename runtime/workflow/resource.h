@@ -94,10 +94,11 @@ struct res {
 	void *priv;       /* owned by the type */
 };
 
-/* The resource type called `name`, or NULL. */
-const struct res_type *res_type_find(const char *name);
-
-/* All types, NULL-terminated, for help texts and suggestions. */
-const struct res_type *const *res_types(void);
+/*
+ * The type called `name` in `types` (a NULL-terminated table, e.g.
+ * res_types() of resources/resources.h; NULL is an empty table), or NULL.
+ */
+const struct res_type *res_type_find(
+    const struct res_type *const *types, const char *name);
 
 #endif

@@ -63,6 +63,7 @@ struct wf_loader {
 	bool oom;
 	yaml_document_t doc;
 	struct workflow *wf;
+	const struct res_type *const *types; /* the types it may use */
 	wf_code_check check;
 	void *check_arg;
 	struct utsname uts;

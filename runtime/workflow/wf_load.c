@@ -213,14 +213,16 @@ set_file(struct workflow *wf, const char *name)
 }
 
 struct workflow *
-wf_load_mem(const char *name, const char *text, size_t len, wf_code_check check,
-    void *check_arg, struct diag *d)
+wf_load_mem(const char *name, const char *text, size_t len,
+    const struct res_type *const *types, wf_code_check check, void *check_arg,
+    struct diag *d)
 {
 	struct wf_loader ld = { .file = name,
 		.text = text,
 		.len = len,
 		.d = d,
 		.start = d->count,
+		.types = types,
 		.check = check,
 		.check_arg = check_arg };
 
@@ -251,7 +253,8 @@ wf_load_mem(const char *name, const char *text, size_t len, wf_code_check check,
 }
 
 struct workflow *
-wf_load(const char *path, wf_code_check check, void *check_arg, struct diag *d)
+wf_load(const char *path, const struct res_type *const *types,
+    wf_code_check check, void *check_arg, struct diag *d)
 {
 	struct workflow *wf = NULL;
 	struct stat st;
@@ -285,7 +288,7 @@ wf_load(const char *path, wf_code_check check, void *check_arg, struct diag *d)
 	if (err != 0) {
 		diag_add(d, path, 0, 0, "cannot read: %s", strerror(err));
 	} else {
-		wf = wf_load_mem(path, buf, len, check, check_arg, d);
+		wf = wf_load_mem(path, buf, len, types, check, check_arg, d);
 	}
 	free(buf);
 	return wf;

@@ -18,8 +18,8 @@
 const struct res_type *
 wf_find_type(struct wf_loader *ld, yaml_node_t *n)
 {
-	const struct res_type *const *all = res_types();
-	const struct res_type *rt = res_type_find(wf_text_of(n));
+	const struct res_type *const *all = ld->types;
+	const struct res_type *rt = res_type_find(all, wf_text_of(n));
 	const char *names[MAX_TYPES];
 	char list[LIST_SIZE];
 	char shown[SHOW_SIZE];
@@ -29,7 +29,7 @@ wf_find_type(struct wf_loader *ld, yaml_node_t *n)
 	if (rt != NULL) {
 		return rt;
 	}
-	while (count < MAX_TYPES && all[count] != NULL) {
+	while (all != NULL && count < MAX_TYPES && all[count] != NULL) {
 		names[count] = all[count]->name;
 		count++;
 	}
@@ -66,7 +66,7 @@ load_type(struct wf_loader *ld, struct wf_resource *r, yaml_node_t *n)
 	if ((r->type = wf_dup(ld, wf_text_of(n))) == NULL) {
 		return NULL;
 	}
-	return wf_find_type(ld, n);
+	return r->rtype = wf_find_type(ld, n);
 }
 
 static void
@@ -243,7 +243,7 @@ wf_run_type_checks(struct wf_loader *ld)
 		if (!ld->res_clean[i]) {
 			continue;
 		}
-		rt = res_type_find(r->type);
+		rt = r->rtype;
 		if (rt != NULL && rt->check != NULL) {
 			rt->check(ld->wf, r, ld->d);
 		}

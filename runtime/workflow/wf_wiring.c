@@ -119,7 +119,7 @@ check_target(struct wf_loader *ld, const char *owner, const struct wf_output *o,
 		return;
 	}
 	r = &ld->wf->resources[ref->idx];
-	rt = r->type != NULL ? res_type_find(r->type) : NULL;
+	rt = r->rtype;
 	if (rt != NULL && !rt->accepts_cast && !rt->accepts_call) {
 		wf_report(ld, o->target_pos[t],
 		    "output '%s' of '%s' goes to '%s', %s %s, which takes no "

@@ -20,8 +20,8 @@
 
 #include <stdbool.h>
 
-#include <ledge.h>
 #include "base/diag.h"
+#include <ledge.h>
 
 struct wf_pos {
 	int line; /* 1-based; 0 when unknown */
@@ -83,11 +83,16 @@ struct wf_function {
 	uint32_t memory_mb;  /* limits: {memory_mb: N}: host's resident size */
 };
 
+struct res_type;
+
 struct wf_resource {
 	char *name;
 	struct wf_pos pos;
 	char *type;
 	struct wf_pos type_pos;
+	/* The type's descriptor, from the table the loader was given (NULL
+	 * only in a workflow that failed validation). */
+	const struct res_type *rtype;
 	struct wf_config config;
 	struct wf_output *outputs;
 	size_t noutputs;
@@ -117,14 +122,17 @@ typedef int (*wf_code_check)(
  * `d` untouched; on any problem returns NULL and adds every problem found
  * to `d`.  Limits that stop hostile input: 1 MiB file, nesting depth 32,
  * 10000 config entries after flattening, aliases expanded at most 1000
- * times.
+ * times.  `types` is the NULL-terminated table of resource types a
+ * workflow may use (resources/resources.h: res_types()); it is borrowed
+ * and must outlive the workflow, whose resources point into it (rtype).
  */
-struct workflow *wf_load(
-    const char *path, wf_code_check check, void *check_arg, struct diag *d);
+struct workflow *wf_load(const char *path, const struct res_type *const *types,
+    wf_code_check check, void *check_arg, struct diag *d);
 
 /* Same, from memory; `name` is used in messages and to resolve paths. */
 struct workflow *wf_load_mem(const char *name, const char *text, size_t len,
-    wf_code_check check, void *check_arg, struct diag *d);
+    const struct res_type *const *types, wf_code_check check, void *check_arg,
+    struct diag *d);
 
 /* Free a workflow (NULL is fine). */
 void wf_free(struct workflow *wf);

@@ -16,11 +16,12 @@
 #include <unistd.h>
 
 #include "base/diag.h"
-#include "platform/http.h"
 #include "base/rlog.h"
-#include "node/node.h"
-#include "workflow/workflow.h"
 #include "fuzz_node.h"
+#include "node/node.h"
+#include "platform/http.h"
+#include "resources/resources.h"
+#include "workflow/workflow.h"
 
 #ifndef FUZZ_FIXTURES
 #error "FUZZ_FIXTURES: the folder of the built test fixtures"
@@ -112,8 +113,8 @@ start_node(void)
 	o.workers = 2;
 	o.store.nosync = true;
 	diag_init(&d);
-	if ((wf = wf_load_mem("fz.yaml", wf_text, strlen(wf_text), NULL, NULL,
-	         &d)) == NULL) {
+	if ((wf = wf_load_mem("fz.yaml", wf_text, strlen(wf_text), res_types(),
+	         NULL, NULL, &d)) == NULL) {
 		diag_print(&d, stderr);
 		die("workflow", "invalid");
 	}

@@ -9,8 +9,9 @@
 #include <string.h>
 
 #include "base/diag.h"
-#include "workflow/workflow.h"
 #include "fuzz.h"
+#include "resources/resources.h"
+#include "workflow/workflow.h"
 
 /* Every code file "exists": the loader's checks after parsing run too. */
 static int
@@ -34,8 +35,8 @@ FUZZ_TARGET(yaml)
 		    (data[i] == '\r' && (i + 1 == size || data[i + 1] != '\n'));
 	}
 	diag_init(&d);
-	wf = wf_load_mem(
-	    "fuzz.yaml", (const char *)data, size, any_code, NULL, &d);
+	wf = wf_load_mem("fuzz.yaml", (const char *)data, size, res_types(),
+	    any_code, NULL, &d);
 	if ((wf == NULL) != (d.count > 0)) {
 		abort();
 	}

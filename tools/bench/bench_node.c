@@ -6,10 +6,11 @@
 #include <unistd.h>
 
 #include "base/diag.h"
-#include "node/node_event.h"
-#include "node/instance.h"
-#include "workflow/workflow.h"
 #include "bench_node.h"
+#include "node/instance.h"
+#include "node/node_event.h"
+#include "resources/resources.h"
+#include "workflow/workflow.h"
 
 static void *
 loop_main(void *arg)
@@ -27,7 +28,7 @@ parse(struct bnode *b, const char *yaml)
 	struct workflow *wf;
 	snprintf(name, sizeof name, "%s/bench.yaml", b->dir);
 	diag_init(&d);
-	wf = wf_load_mem(name, yaml, strlen(yaml), NULL, NULL, &d);
+	wf = wf_load_mem(name, yaml, strlen(yaml), res_types(), NULL, NULL, &d);
 	if (wf == NULL) {
 		diag_print(&d, stderr);
 		exit(1);

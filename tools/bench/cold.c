@@ -20,9 +20,10 @@
 #include <string.h>
 
 #include "base/diag.h"
-#include "workflow/workflow.h"
 #include "bench_node.h"
 #include "bench_shared.h"
+#include "resources/resources.h"
+#include "workflow/workflow.h"
 
 static void
 copy_with_tail(const char *from, const char *to, long tail)
@@ -53,8 +54,8 @@ deploy_timed(struct bnode *b, const char *yaml, uint64_t *on_loop)
 
 	snprintf(name, sizeof name, "%s/w.yaml", bnode_dir(b));
 	diag_init(&d);
-	if ((wf = wf_load_mem(name, yaml, strlen(yaml), NULL, NULL, &d)) ==
-	    NULL) {
+	if ((wf = wf_load_mem(name, yaml, strlen(yaml), res_types(), NULL, NULL,
+	         &d)) == NULL) {
 		diag_print(&d, stderr);
 		exit(1);
 	}

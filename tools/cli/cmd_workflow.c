@@ -21,6 +21,7 @@
 #include "command.h"
 #include "json_out.h"
 #include "print.h"
+#include "resources/resources.h"
 #include "text.h"
 #include "usage.h"
 #include "workflow/workflow.h"
@@ -104,7 +105,7 @@ load_checked(const struct view *v, const char *path)
 		return NULL;
 	}
 	diag_init(&d);
-	wf = wf_load(path, check_loadable, cache, &d);
+	wf = wf_load(path, res_types(), check_loadable, cache, &d);
 	if (wf == NULL) {
 		diag_print(&d, stderr);
 		if (v->json) {

@@ -30,6 +30,7 @@
 #include "domain/embed.h"
 #include "node/exec.h"
 #include "node/node.h"
+#include "resources/resources.h"
 #include "workflow/resource.h"
 #include "workflow/workflow.h"
 
@@ -255,7 +256,7 @@ load_all(int argc, char **argv, struct check_ctx *cc, struct workflow **wfs)
 	for (int i = 0; i < argc; i++) {
 		struct diag d;
 		diag_init(&d);
-		wfs[i] = wf_load(argv[i], check_code, cc, &d);
+		wfs[i] = wf_load(argv[i], res_types(), check_code, cc, &d);
 		if (wfs[i] == NULL) {
 			diag_print(&d, stderr);
 			failed++;

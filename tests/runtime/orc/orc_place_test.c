@@ -12,6 +12,7 @@
 #include <sys/utsname.h>
 
 #include "orc/orc_place.h"
+#include "resources/resources.h"
 
 #define MAXN 8
 
@@ -93,7 +94,8 @@ static void
 load(const char *text)
 {
 	wf_free(wf);
-	wf = wf_load_mem("t.yaml", text, strlen(text), NULL, NULL, &d);
+	wf = wf_load_mem(
+	    "t.yaml", text, strlen(text), res_types(), NULL, NULL, &d);
 	cr_assert_not_null(wf, "%s", d.count ? d.items[0].text : "");
 }
 

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "resources/resources.h"
 #include "workflow/workflow.h"
 
 /*
@@ -71,7 +72,7 @@ static struct workflow *
 load(const char *text)
 {
 	return wf_load_mem(
-	    "demo.yaml", text, strlen(text), code_check, NULL, &d);
+	    "demo.yaml", text, strlen(text), res_types(), code_check, NULL, &d);
 }
 
 /* Assert that loading failed with exactly these messages, in order. */
@@ -118,7 +119,7 @@ Test(workflow, design_example_from_file)
 
 	fixture_dir(dir, sizeof dir);
 	snprintf(path, sizeof path, "%s/sensors.yaml", dir);
-	wf = wf_load(path, code_check, &c, &d);
+	wf = wf_load(path, res_types(), code_check, &c, &d);
 	cr_assert_not_null(wf, "%s", d.count ? d.items[0].text : "");
 	cr_assert_eq(d.count, 0);
 	cr_assert_str_eq(wf->name, "sensors");
@@ -213,8 +214,8 @@ Test(workflow, full_workflow_fields)
 	const char *items[4];
 
 	snprintf(text, sizeof text, full_fmt, machine(), machine());
-	wf = wf_load_mem(
-	    "/srv/flows/sensors.yaml", text, strlen(text), code_check, &c, &d);
+	wf = wf_load_mem("/srv/flows/sensors.yaml", text, strlen(text),
+	    res_types(), code_check, &c, &d);
 	cr_assert_not_null(wf, "%s", d.count ? d.items[0].text : "");
 	cr_assert_eq(d.count, 0);
 	cr_assert_str_eq(wf->dir, "/srv/flows");
@@ -325,8 +326,8 @@ Test(workflow, code_is_checked_once_per_path)
 	                           "  b: {code: ./same.so}\n"
 	                           "  c: {code: same.so}\n"
 	                           "  d: {code: /abs/same.so}\n";
-	struct workflow *wf =
-	    wf_load_mem("demo.yaml", text, strlen(text), code_check, &c, &d);
+	struct workflow *wf = wf_load_mem(
+	    "demo.yaml", text, strlen(text), res_types(), code_check, &c, &d);
 
 	cr_assert_not_null(wf);
 	cr_assert_str_eq(wf->functions[0].code_path, "./same.so");
@@ -342,8 +343,8 @@ Test(workflow, no_check_callback_and_only_resources)
 	    "workflow: w\n"
 	    "resources:\n"
 	    "  t: {type: timer, config: {period_ms: 5}}\n";
-	struct workflow *wf =
-	    wf_load_mem("w.yaml", text, strlen(text), NULL, NULL, &d);
+	struct workflow *wf = wf_load_mem(
+	    "w.yaml", text, strlen(text), res_types(), NULL, NULL, &d);
 
 	cr_assert_not_null(wf);
 	cr_assert_eq(wf->nfunctions, 0);
@@ -768,8 +769,8 @@ Test(workflow, code_check_failure_at_the_code_value)
 	                           "    code:   bad.so\n"
 	                           "  g: {code: ok.so}\n"
 	                           "  h: {code: bad.so}\n";
-	struct workflow *wf =
-	    wf_load_mem("/w/demo.yaml", text, strlen(text), code_check, &c, &d);
+	struct workflow *wf = wf_load_mem("/w/demo.yaml", text, strlen(text),
+	    res_types(), code_check, &c, &d);
 
 	cr_assert_eq(c.calls, 2);
 	cr_assert_str_eq(c.paths[0], "/w/bad.so");
@@ -1091,7 +1092,7 @@ Test(workflow, file_too_large)
 
 	cr_assert_not_null(text);
 	memset(text, ' ', len);
-	EXPECT(wf_load_mem("big.yaml", text, len, NULL, NULL, &d),
+	EXPECT(wf_load_mem("big.yaml", text, len, res_types(), NULL, NULL, &d),
 	    "big.yaml: too large: 1048577 bytes (the limit is 1048576)");
 	free(text);
 }
@@ -1107,7 +1108,7 @@ Test(workflow, file_too_large_on_disk)
 	close(fd);
 	snprintf(want, sizeof want,
 	    "%s: too large: 2097152 bytes (the limit is 1048576)", path);
-	cr_assert_null(wf_load(path, NULL, NULL, &d));
+	cr_assert_null(wf_load(path, res_types(), NULL, NULL, &d));
 	unlink(path);
 	cr_assert_eq(d.count, 1);
 	cr_assert_str_eq(d.items[0].text, want);
@@ -1115,8 +1116,9 @@ Test(workflow, file_too_large_on_disk)
 
 Test(workflow, unreadable_file)
 {
-	EXPECT(wf_load("/nonexistent/flow.yaml", NULL, NULL, &d),
+	EXPECT(wf_load("/nonexistent/flow.yaml", res_types(), NULL, NULL, &d),
 	    "/nonexistent/flow.yaml: cannot read: No such file or directory");
 	diag_fini(&d);
-	EXPECT(wf_load("/", NULL, NULL, &d), "/: cannot read: Is a directory");
+	EXPECT(wf_load("/", res_types(), NULL, NULL, &d),
+	    "/: cannot read: Is a directory");
 }
