@@ -15,6 +15,7 @@
 #include "node/node.h"
 #include "node/node_call.h"
 #include "node/commit.h"
+#include "node/enqueue.h"
 #include "node/node_event.h"
 #include "node/instance.h"
 #include "domain/links.h"
@@ -867,7 +868,6 @@ links_handle_ev(struct links *l, struct msg_req *req, wire_v msg)
 		char *target;
 		struct node_event *ev;
 		struct node_target *t;
-		unsigned char q[STORE_QKEY], *v;
 
 		if (s < next) {
 			continue; /* a resend of what is applied */
@@ -915,17 +915,10 @@ links_handle_ev(struct links *l, struct msg_req *req, wire_v msg)
 			node_event_free(ev);
 			break;
 		}
-		ev->flags = (uint8_t)((ev->flags & NEF_HTTPIN) | NEF_DURABLE);
-		ev->qid = node_next_qid(l->n);
-		ev->to = t;
-		ev->target = t->id;
-		store_qkey(q, t->id, ev->qid);
-		if ((v = commit_rec_put_reserve(rec, STORE_QUEUE, q, sizeof q,
-		         node_event_encoded_size(ev))) == NULL) {
+		if (enqueue_durable(l->n, rec, t, ev) != LEDGE_OK) {
 			node_event_free(ev);
 			break;
 		}
-		node_event_encode(ev, v);
 		*tail = ev;
 		tail = &ev->next;
 		next++;
@@ -1010,21 +1003,10 @@ links_readdress(struct links *l, const char *lost, bool is_lost)
 				    rec, t->rem->peer, e->data, e->len);
 			} else if (t != NULL && t->kind != NT_REMOTE) {
 				/* It runs here now. */
-				unsigned char q[STORE_QKEY], *v;
-				ev->flags = (uint8_t)((ev->flags & NEF_HTTPIN) |
-				    NEF_DURABLE);
-				ev->qid = node_next_qid(l->n);
-				ev->to = t;
-				ev->target = t->id;
-				store_qkey(q, t->id, ev->qid);
-				if ((v = commit_rec_put_reserve(rec,
-				         STORE_QUEUE, q, sizeof q,
-				         node_event_encoded_size(ev))) ==
-				    NULL) {
+				rv = enqueue_durable(l->n, rec, t, ev);
+				if (rv != LEDGE_OK) {
 					node_event_free(ev);
-					rv = LEDGE_ENOMEM;
 				} else {
-					node_event_encode(ev, v);
 					*tail = ev;
 					tail = &ev->next;
 				}

@@ -10,20 +10,21 @@
 #include "base/arena.h"
 #include "base/clock.h"
 #include "base/hmap.h"
+#include "domain/links.h"
 #include "isolate/host_rules.h"
-#include "node/idem.h"
 #include "isolate/isolate.h"
+#include "node/code.h"
+#include "node/commit.h"
+#include "node/enqueue.h"
+#include "node/exec.h"
+#include "node/idem.h"
+#include "node/instance.h"
 #include "node/node.h"
 #include "node/node_call.h"
-#include "node/commit.h"
 #include "node/node_event.h"
-#include "node/exec.h"
-#include "node/instance.h"
-#include "domain/links.h"
-#include "node/code.h"
 #include "node/sched.h"
-#include "workflow/resource.h"
 #include "store/store.h"
+#include "workflow/resource.h"
 #include "workflow/workflow.h"
 
 /* Writes kept in a list up to this many; an index beyond. */
@@ -869,30 +870,10 @@ build_record(struct host_ctx *c, struct commit_rec *rec)
 		store_qkey(q, c->ev->target, c->ev->qid);
 		rv = commit_rec_del(rec, STORE_QUEUE, q, sizeof q);
 	}
+	/* Emits were numbered when made (emit); the rule is enqueue.h's. */
 	for (struct node_event *ev = c->emits; ev && rv == LEDGE_OK;
 	     ev = ev->next) {
-		unsigned char *p;
-		size_t n;
-		if (ev->to->kind == NT_REMOTE) {
-			/* To another node: the outbox, numbered at commit. */
-			n = link_entry_size(ev->to->name, ev);
-			if ((p = malloc(n)) == NULL) {
-				rv = LEDGE_ENOMEM;
-				break;
-			}
-			link_entry_encode(p, ev->to->name, ev);
-			rv = commit_rec_outbox(rec, ev->to->rem->peer, p, n);
-			free(p);
-			continue;
-		}
-		n = node_event_encoded_size(ev);
-		store_qkey(q, ev->to->id, ev->qid);
-		if ((p = commit_rec_put_reserve(
-		         rec, STORE_QUEUE, q, sizeof q, n)) == NULL) {
-			rv = LEDGE_ENOMEM;
-		} else {
-			node_event_encode(ev, p);
-		}
+		rv = enqueue_durable(c->inst->node, rec, ev->to, ev);
 	}
 	return rv;
 }

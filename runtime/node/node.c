@@ -14,21 +14,22 @@
 #include <unistd.h>
 
 #include "base/clock.h"
-#include "platform/http.h"
+#include "domain/links.h"
 #include "isolate/isolate.h"
-#include "platform/loop.h"
-#include "node/node.h"
-#include "node/node_call.h"
+#include "node/code.h"
 #include "node/commit.h"
-#include "node/node_event.h"
+#include "node/enqueue.h"
 #include "node/exec.h"
 #include "node/instance.h"
-#include "domain/links.h"
-#include "node/code.h"
+#include "node/node.h"
+#include "node/node_call.h"
+#include "node/node_event.h"
 #include "node/sched.h"
-#include "workflow/resource.h"
-#include "store/store.h"
+#include "platform/http.h"
+#include "platform/loop.h"
 #include "platform/watch.h"
+#include "store/store.h"
+#include "workflow/resource.h"
 #include "workflow/workflow.h"
 
 /* Transport ceiling of a remote call (callers time out earlier). */
@@ -397,17 +398,10 @@ send_remote(struct node *n, struct node_target *t, struct node_event *ev)
 		return;
 	}
 	struct commit_rec *rec = commit_rec_new();
-	size_t len = link_entry_size(t->name, ev);
-	unsigned char *entry = malloc(len);
-	if (rec != NULL && entry != NULL) {
-		link_entry_encode(entry, t->name, ev);
-		if (commit_rec_outbox(rec, t->rem->peer, entry, len) ==
-		    LEDGE_OK) {
-			commit_submit(n->commit, rec);
-			rec = NULL;
-		}
+	if (rec != NULL && enqueue_durable(n, rec, t, ev) == LEDGE_OK) {
+		commit_submit(n->commit, rec);
+		rec = NULL;
 	}
-	free(entry);
 	commit_rec_free(rec);
 	node_event_free(ev);
 }
@@ -1409,6 +1403,7 @@ replay_one(void *arg, ledge_bytes key, ledge_bytes val)
  * outbox entry for its node, in the same commit that takes it out of the
  * queue, so it is delivered exactly once. */
 struct handover {
+	struct node *n;
 	struct node_target *t;
 	struct commit_rec *rec;
 	size_t count;
@@ -1420,30 +1415,20 @@ handover_one(void *arg, ledge_bytes key, ledge_bytes val)
 {
 	struct handover *h = arg;
 	struct node_event *ev;
-	unsigned char *entry;
-	size_t len;
+	int rv;
 
 	if (key.len != STORE_QKEY ||
 	    (ev = node_event_decode(val.data, val.len)) == NULL) {
 		return 0;
 	}
-	len = link_entry_size(h->t->name, ev);
-	if ((entry = malloc(len)) == NULL) {
-		node_event_free(ev);
-		h->rv = LEDGE_ENOMEM;
-		return 1;
-	}
-	link_entry_encode(entry, h->t->name, ev);
+	rv = enqueue_durable(h->n, h->rec, h->t, ev);
 	node_event_free(ev);
-	if (commit_rec_outbox(h->rec, h->t->rem->peer, entry, len) !=
-	        LEDGE_OK ||
+	if (rv != LEDGE_OK ||
 	    commit_rec_del(h->rec, STORE_QUEUE, key.data, key.len) !=
 	        LEDGE_OK) {
 		h->rv = LEDGE_ENOMEM;
-		free(entry);
 		return 1;
 	}
-	free(entry);
 	h->count++;
 	return 0;
 }
@@ -1452,7 +1437,8 @@ static void
 hand_over_queued(struct node *n, struct node_wf *w)
 {
 	for (size_t i = 0; i < w->nremotes; i++) {
-		struct handover h = { w->remotes[i], commit_rec_new(), 0, 0 };
+		struct handover h = { n, w->remotes[i], commit_rec_new(), 0,
+			0 };
 		unsigned char prefix[4];
 		if (h.rec == NULL || h.t->id == 0) {
 			commit_rec_free(h.rec);
