@@ -30,6 +30,7 @@
 #include "node/idem.h"
 #include "node/instance.h"
 #include "node/node.h"
+#include "node/res_api.h"
 #include "node/node_call.h"
 #include "node/node_event.h"
 #include "platform/http.h"

@@ -15,6 +15,7 @@
 #include "isolate/isolate.h"
 #include "node/code.h"
 #include "node/commit.h"
+#include "node/ctl.h"
 #include "node/enqueue.h"
 #include "node/exec.h"
 #include "node/idem.h"
