@@ -25,21 +25,24 @@ struct node_event;
 struct node_instance;
 struct node_worker;
 struct sched;
+struct sched_ops;
 
 /* Events taken from one mailbox per turn. */
 #define EXEC_BATCH 32
 /* Default deadline of ledge_call / ledge_http_fetch with timeout 0. */
 #define EXEC_CALL_TIMEOUT_MS 5000
 
-struct node_worker *exec_worker_new(
-    struct node *node, struct sched *sched, bool extra);
+/*
+ * The scheduler's ops vector for this executor (sched.h): each worker
+ * gets a node_worker of node `arg` (sched_start(..., exec_sched_ops(),
+ * node, ...)) and runs instances with exec_run.
+ */
+const struct sched_ops *exec_sched_ops(void);
 
 /* The worker the loop thread uses for inline runs (exec_run_inline). */
 struct node_worker *exec_worker_new_inline(
     struct node *node, struct sched *sched);
 void exec_worker_free(struct node_worker *w);
-struct sched *exec_worker_sched(struct node_worker *w);
-bool exec_worker_extra(struct node_worker *w);
 
 /*
  * Run a batch of the instance's events, then hand it back to the

@@ -233,7 +233,7 @@ node_new(struct node **np, const struct node_opts *o, struct rlog *log,
 		goto fail;
 	}
 	commit_set_outbox_hook(n->commit, links_on_outbox, n->links);
-	if (sched_start(&n->sched, n, o->workers) != 0) {
+	if (sched_start(&n->sched, exec_sched_ops(), n, o->workers) != 0) {
 		snprintf(err, errlen, "cannot start the worker threads");
 		goto fail;
 	}
