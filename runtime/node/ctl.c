@@ -16,23 +16,33 @@
 #include "platform/loop.h"
 #include "workflow/resource.h"
 
-void
-ctl_push(struct node *n, struct node_instance *inst, int kind, void *ctl,
+int
+ctl_send(struct node *n, struct node_instance *inst, int kind, void *ctl,
     bool may_inline)
 {
 	struct node_event *ev =
 	    node_event_new((uint8_t)kind, inst->target.id, NULL, 0);
 	if (ev == NULL) {
-		/* Out of memory at start or stop: nothing sensible is left. */
-		rlog_write(n->log, RLOG_ERROR, inst->target.name,
-		    "out of memory queueing a control event");
-		abort();
+		return LEDGE_ENOMEM;
 	}
 	ev->ctl = ctl;
 	if (may_inline) {
 		node_send_inline(n, &inst->target, ev);
 	} else {
 		node_send(n, &inst->target, ev);
+	}
+	return LEDGE_OK;
+}
+
+void
+ctl_push(struct node *n, struct node_instance *inst, int kind, void *ctl,
+    bool may_inline)
+{
+	if (ctl_send(n, inst, kind, ctl, may_inline) != LEDGE_OK) {
+		/* Out of memory at stop: nothing sensible is left. */
+		rlog_write(n->log, RLOG_ERROR, inst->target.name,
+		    "out of memory queueing a control event");
+		abort();
 	}
 }
 

@@ -21,8 +21,15 @@ struct node_wf;
  * Send control event `kind` (NE_INIT, NE_RELOAD, NE_STOP) with payload
  * `ctl` (NE_RELOAD: the new struct node_code, whose reference passes to
  * the event) to inst; may_inline lets the loop thread run it at once
- * (node_send_inline).  Out of memory aborts (at start and stop nothing
- * sensible is left).
+ * (node_send_inline).  Returns LEDGE_OK, or LEDGE_ENOMEM: nothing was
+ * sent and ctl is still the caller's.
+ */
+int ctl_send(struct node *n, struct node_instance *inst, int kind, void *ctl,
+    bool may_inline);
+
+/*
+ * ctl_send for a stop, which has no caller to fail to: out of memory
+ * there is logged and aborts (nothing sensible is left).
  */
 void ctl_push(struct node *n, struct node_instance *inst, int kind, void *ctl,
     bool may_inline);

@@ -582,7 +582,11 @@ deploy_start_wf(struct node *n, struct node_wf *w, char *err, size_t errlen)
 	w->init_err[0] = '\0';
 	pthread_mutex_unlock(&n->ctl_mu);
 	for (size_t i = 0; i < w->ninsts; i++) {
-		ctl_push(n, w->insts[i], NE_INIT, NULL, true);
+		if (ctl_send(n, w->insts[i], NE_INIT, NULL, true) != LEDGE_OK) {
+			/* Its init fails: the workflow does not start. */
+			node_instance_ctl_done(
+			    n, w->insts[i], NE_INIT, LEDGE_ENOMEM);
+		}
 		if (n->watch != NULL &&
 		    watch_add(n->watch, w->insts[i]->spec->code_path) != 0) {
 			rlog_write(n->log, RLOG_WARN, n->name,

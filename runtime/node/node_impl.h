@@ -99,6 +99,9 @@ struct node {
 
 	_Atomic uint64_t next_qid;
 
+	/* casts to other nodes dropped for lack of memory (metrics) */
+	_Atomic uint64_t remote_dropped;
+
 	/* delayed events: a min-heap by due time, loop thread */
 	struct delayed *heap;
 	size_t nheap, capheap;

@@ -39,7 +39,15 @@ node_reload_instance(struct node *n, const char *name, const char *path,
 		return LEDGE_EINVAL;
 	}
 	rlog_write(n->log, RLOG_INFO, name, "reloading code %.12s", code->hash);
-	ctl_push(n, t->inst, NE_RELOAD, code, false);
+	if (ctl_send(n, t->inst, NE_RELOAD, code, false) != LEDGE_OK) {
+		code_release(code);
+		snprintf(err, errlen,
+		    "%s: out of memory queueing the reload; still running the "
+		    "old code",
+		    name);
+		rlog_write(n->log, RLOG_ERROR, name, "reload failed: %s", err);
+		return LEDGE_ENOMEM;
+	}
 	return LEDGE_OK;
 }
 
@@ -68,7 +76,14 @@ node_reload(struct node *n, const char *path)
 			    "reloading code %.12s", code->hash);
 			/* The worker compares hashes: an unchanged file is
 			 * a no-op there. */
-			ctl_push(n, inst, NE_RELOAD, code, false);
+			if (ctl_send(n, inst, NE_RELOAD, code, false) !=
+			    LEDGE_OK) {
+				code_release(code);
+				rlog_write(n->log, RLOG_ERROR,
+				    inst->target.name,
+				    "reload failed: out of memory queueing "
+				    "the reload; still running the old code");
+			}
 		}
 	}
 }
@@ -91,14 +106,17 @@ node_reload_async(struct node *n, const char *path)
 {
 	size_t len = path ? strlen(path) : 0;
 	struct reload_req *r = malloc(sizeof *r + len + 1);
-	if (r == NULL) {
-		return;
-	}
-	r->n = n;
-	memcpy(r->path, path ? path : "", len + 1);
-	if (loop_post(n->loop, reload_on_loop, r) != 0) {
+	if (r != NULL) {
+		r->n = n;
+		memcpy(r->path, path ? path : "", len + 1);
+		if (loop_post(n->loop, reload_on_loop, r) == 0) {
+			return;
+		}
 		free(r);
 	}
+	rlog_write(n->log, RLOG_ERROR, n->name,
+	    "reload of %s failed: out of memory; still running the old code",
+	    path ? path : "changed code");
 }
 
 void

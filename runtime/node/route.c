@@ -170,6 +170,13 @@ send_remote(struct node *n, struct node_target *t, struct node_event *ev)
 	if (rec != NULL && enqueue_durable(n, rec, t, ev) == LEDGE_OK) {
 		commit_submit(n->commit, rec);
 		rec = NULL;
+	} else {
+		atomic_fetch_add_explicit(
+		    &n->remote_dropped, 1, memory_order_relaxed);
+		rlog_write(n->log, RLOG_ERROR, t->name,
+		    "out of memory sending an event to node %s; the event is "
+		    "dropped",
+		    t->rem->node);
 	}
 	commit_rec_free(rec);
 	node_event_free(ev);
@@ -383,4 +390,10 @@ route_fini(struct node *n)
 	}
 	free(n->heap);
 	n->heap = NULL;
+}
+
+uint64_t
+node_remote_dropped(struct node *n)
+{
+	return atomic_load_explicit(&n->remote_dropped, memory_order_relaxed);
 }

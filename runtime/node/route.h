@@ -49,6 +49,10 @@ struct node_target *node_find_target(struct node *n, const char *name);
 /* The name ("workflow/name") of target `id`, or NULL. */
 const char *node_target_name(struct node *n, uint32_t id);
 
+/* Events for parts on other nodes that node_send dropped because memory
+ * ran out (each also logged).  Any thread. */
+uint64_t node_remote_dropped(struct node *n);
+
 /* --- for the node's own files (node.c, deploy.c) ------------------- */
 
 /* Create the timer of delayed events (before the loop runs).  LEDGE_OK

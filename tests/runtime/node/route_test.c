@@ -20,6 +20,7 @@
 #include "node/node.h"
 #include "node/node_event.h"
 #include "node/node_impl.h"
+#include "node/node_metrics.h"
 #include "node/res_api.h"
 #include "node/route.h"
 #include "platform/loop.h"
@@ -223,4 +224,16 @@ Test(route, a_resource_not_started_gets_nothing)
 	}
 	cr_assert_eq(atomic_load(&sink.target.pending), 0);
 	cr_assert_eq(atomic_load(&delivered), 0);
+}
+
+Test(route, metrics_show_the_remote_drops)
+{
+	char *text = NULL;
+	size_t len = 0;
+	cr_assert_eq(node_remote_dropped(node), 0);
+	cr_assert_eq(node_metrics_render(node, &text, &len), 0);
+	cr_assert_not_null(strstr(text,
+	    "# TYPE ledge_remote_dropped_total counter\n"
+	    "ledge_remote_dropped_total{node=\"n1\"} 0\n"));
+	free(text);
 }
