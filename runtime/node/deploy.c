@@ -31,6 +31,9 @@
 #include "workflow/resource.h"
 #include "workflow/workflow.h"
 
+/* How often to look again at undeployed workflows still referenced. */
+#define REAP_RETRY_MS 1000
+
 /* "a/b", for "workflow/name" (malloc'd). */
 static char *
 join_path(const char *a, const char *b)
@@ -749,6 +752,7 @@ undeploy_committed(void *arg)
 		u->done(u->arg);
 	}
 	free(u);
+	deploy_reap(n);
 }
 
 /* Committer thread: everything before is durable. */
@@ -767,8 +771,9 @@ static void
 undeploy_finish(struct node *n, struct undeploy *u)
 {
 	struct node_wf *w = u->w;
-	/* Off the routing tables; the memory stays until node_free, since
-	 * work posted earlier may still point at it. */
+	/* Off the routing tables; the memory stays on n->retired until
+	 * nothing points at it any more (deploy_reap), since work posted
+	 * earlier may still. */
 	for (size_t i = 0; i < w->ninsts; i++) {
 		route_drop_target(n, &w->insts[i]->target);
 	}
@@ -879,4 +884,98 @@ node_set_replicas(struct node *n, const char *name, const char *const *nodes,
 	}
 	commit_submit(n->commit, rec);
 	return LEDGE_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* freeing undeployed workflows                                        */
+
+/* Is t one of w's targets (an instance, a resource, a proxy)? */
+static bool
+owns_target(void *arg, const struct node_target *t)
+{
+	const struct node_wf *w = arg;
+	for (size_t i = 0; i < w->ninsts; i++) {
+		if (t == &w->insts[i]->target) {
+			return true;
+		}
+	}
+	for (size_t i = 0; i < w->nres; i++) {
+		if (t == &w->res[i]->target) {
+			return true;
+		}
+	}
+	for (size_t i = 0; i < w->nremotes; i++) {
+		if (t == w->remotes[i]) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * Does nothing point into w any more?  Off the target table, nothing new
+ * finds it; what was under way must be over: no instance of it has an
+ * event queued, a slot reserved, a worker running or holding it (the
+ * mailbox is idle: a worker marks it so as its last touch), a producer
+ * parked on it, or is parked or blocked in a call itself; no event is in
+ * the hands of its resources; none waits for it on the delayed heap.
+ * Work posted before the undeploy completed has run by now (the loop
+ * takes posts in order).  Loop thread.
+ */
+static bool
+wf_unreferenced(struct node *n, struct node_wf *w)
+{
+	if (w->undeploying != NULL) {
+		return false;
+	}
+	for (size_t i = 0; i < w->ninsts; i++) {
+		struct node_instance *inst = w->insts[i];
+		bool idle;
+		pthread_mutex_lock(&inst->mb.mu);
+		idle = !inst->mb.scheduled && inst->mb.head == NULL &&
+		    inst->mb.depth == 0;
+		pthread_mutex_unlock(&inst->mb.mu);
+		if (!idle || atomic_load(&inst->waiters) != NULL ||
+		    atomic_load(&inst->parked_on) != NULL ||
+		    atomic_load(&inst->waiting_on) != NULL) {
+			return false;
+		}
+	}
+	for (size_t i = 0; i < w->nres; i++) {
+		if (atomic_load(&w->res[i]->target.pending) != 0) {
+			return false;
+		}
+	}
+	return !route_has_delayed(n, owns_target, w);
+}
+
+static void
+reap_on_timer(void *arg)
+{
+	deploy_reap(arg);
+}
+
+void
+deploy_reap(struct node *n)
+{
+	bool left = false;
+	for (struct node_wf **pp = &n->retired; *pp != NULL;) {
+		struct node_wf *w = *pp;
+		if (!wf_unreferenced(n, w)) {
+			left = true;
+			pp = &w->next;
+			continue;
+		}
+		*pp = w->next;
+		deploy_free_wf(w);
+	}
+	if (!left || node_impl_stopping(n)) {
+		return; /* what is left goes with the node */
+	}
+	if (n->reap_timer == NULL) {
+		n->reap_timer = loop_timer_new(n->loop, reap_on_timer, n);
+	}
+	if (n->reap_timer != NULL) {
+		loop_timer_start(n->reap_timer, REAP_RETRY_MS);
+	}
 }

@@ -5,6 +5,7 @@
 #ifndef LEDGE_NODE_DEPLOY_H
 #define LEDGE_NODE_DEPLOY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct node;
@@ -23,5 +24,14 @@ int deploy_start_wf(
 
 /* Free a workflow's record, instances, resources and proxies. */
 void deploy_free_wf(struct node_wf *w);
+
+/*
+ * Free what undeployed workflows (n->retired) held - instances and their
+ * code, isolation hosts, resources, proxies, the workflow itself - once
+ * nothing references them any more; looks again every second while some
+ * are still referenced (not after a stop began: node_free frees the
+ * rest).  Runs after each undeploy.  Loop thread.
+ */
+void deploy_reap(struct node *n);
 
 #endif

@@ -543,6 +543,7 @@ node_free(struct node *n)
 		loop_drain(n->loop);
 		loop_timer_free(n->delay_timer);
 		loop_timer_free(n->stop_timer);
+		loop_timer_free(n->reap_timer);
 		http_server_free(n->http);
 		http_client_free(n->http_client);
 		loop_free(n->loop);

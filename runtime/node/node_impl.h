@@ -86,7 +86,9 @@ struct node {
 	struct http_client *http_client;
 	struct watch *watch;
 	struct node_wf *wfs;
-	struct node_wf *retired; /* undeployed, freed with the node */
+	struct node_wf *retired;       /* undeployed, freed once unreferenced
+	                                  (deploy_reap) or with the node */
+	struct loop_timer *reap_timer; /* deploy_reap's retry, or NULL */
 	struct type_slot *slots;
 
 	struct node_target **targets; /* by id */

@@ -397,3 +397,15 @@ node_remote_dropped(struct node *n)
 {
 	return atomic_load_explicit(&n->remote_dropped, memory_order_relaxed);
 }
+
+bool
+route_has_delayed(struct node *n,
+    bool (*match)(void *arg, const struct node_target *t), void *arg)
+{
+	for (size_t i = 0; i < n->nheap; i++) {
+		if (match(arg, n->heap[i].ev->to)) {
+			return true;
+		}
+	}
+	return false;
+}

@@ -13,6 +13,7 @@
 #ifndef LEDGE_NODE_ROUTE_H
 #define LEDGE_NODE_ROUTE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct node;
@@ -65,6 +66,11 @@ int route_add_target(struct node *n, struct node_target *t);
 
 /* Take target t off the table (its memory stays the caller's). */
 void route_drop_target(struct node *n, struct node_target *t);
+
+/* Does a delayed event wait for a target `match` says yes to?  Loop
+ * thread. */
+bool route_has_delayed(struct node *n,
+    bool (*match)(void *arg, const struct node_target *t), void *arg);
 
 /* Free the delayed events still waiting (durable: replayed at the next
  * start) and the heap.  When the node is freed, loop stopped. */
