@@ -44,17 +44,17 @@ exec_current(void)
 /* workers                                                             */
 
 static struct node_worker *
-exec_worker_new(struct node *node, struct sched *sched, bool extra)
+exec_worker_new(const struct exec_env *env, struct sched *sched, bool extra)
 {
 	struct node_worker *w = calloc(1, sizeof *w);
 	if (w == NULL) {
 		return NULL;
 	}
-	if (store_reader_open(node_store(node), &w->reader) != LEDGE_OK) {
+	if (store_reader_open(env->store, &w->reader) != LEDGE_OK) {
 		free(w);
 		return NULL;
 	}
-	w->node = node;
+	w->env = env;
 	w->sched = sched;
 	w->extra = extra;
 	arena_init(&w->arena, 64 * 1024);
@@ -65,9 +65,9 @@ exec_worker_new(struct node *node, struct sched *sched, bool extra)
 }
 
 struct node_worker *
-exec_worker_new_inline(struct node *node, struct sched *sched)
+exec_worker_new_inline(const struct exec_env *env, struct sched *sched)
 {
-	struct node_worker *w = exec_worker_new(node, sched, false);
+	struct node_worker *w = exec_worker_new(env, sched, false);
 	if (w != NULL) {
 		w->on_loop = true;
 	}
@@ -289,7 +289,7 @@ finish(struct host_ctx *c, int rv)
 {
 	struct node_instance *inst = c->inst;
 	struct node *node = inst->node;
-	struct commit *cm = node_commit(node);
+	struct commit *cm = c->w->env->commit;
 	struct node_event *ev = c->ev;
 	struct commit_rec *rec = NULL;
 	struct node_reply reply;
@@ -307,7 +307,7 @@ finish(struct host_ctx *c, int rv)
 			commit_rec_free(rec);
 			rec = NULL;
 			rv = LEDGE_ENOMEM;
-			rlog_write(node_log(node), RLOG_ERROR,
+			rlog_write(c->w->env->log, RLOG_ERROR,
 			    inst->target.name,
 			    "out of memory committing a %s; its effects are "
 			    "dropped",
@@ -445,8 +445,7 @@ learn_speed(struct node_worker *w, struct node_instance *inst, uint64_t us)
 		}
 		if (atomic_load(&inst->inline_ok)) {
 			atomic_store(&inst->inline_ok, false);
-			rlog_write(node_log(inst->node), RLOG_DEBUG,
-			    inst->target.name,
+			rlog_write(w->env->log, RLOG_DEBUG, inst->target.name,
 			    "handler took %llu us%s: back to workers until "
 			    "%u fast runs",
 			    (unsigned long long)us,
@@ -567,14 +566,13 @@ exec_event(
 	if (rv != LEDGE_OK && ev->kind != NE_INIT && ev->kind != NE_RELOAD) {
 		if (rv == LEDGE_ENOTSUP &&
 		    (ev->kind == NE_CAST || ev->kind == NE_CALL)) {
-			rlog_write(node_log(inst->node), RLOG_WARN,
-			    inst->target.name,
+			rlog_write(w->env->log, RLOG_WARN, inst->target.name,
 			    "got a %s but the function has no %s handler",
 			    kind_name(ev->kind), kind_name(ev->kind));
 		} else {
-			rlog_write(node_log(inst->node), RLOG_WARN,
-			    inst->target.name, "%s failed: %d (%s)",
-			    kind_name(ev->kind), rv, ledge_strerror(rv));
+			rlog_write(w->env->log, RLOG_WARN, inst->target.name,
+			    "%s failed: %d (%s)", kind_name(ev->kind), rv,
+			    ledge_strerror(rv));
 		}
 	}
 	finish(c, rv);
@@ -664,7 +662,7 @@ exec_run_inline(
 		mb_unreserve(&inst->mb);
 		ev->flags &= (uint8_t)~NEF_RESERVED;
 	}
-	durable = commit_durable(node_commit(inst->node));
+	durable = commit_durable(w->env->commit);
 	if (store_reader_begin(w->reader) == LEDGE_OK) {
 		instance_dirty_evict(inst, durable);
 	}
@@ -689,7 +687,7 @@ exec_run(struct node_worker *w, struct node_instance *inst)
 	}
 	/* Writes up to `durable` are in the snapshot taken after reading
 	 * it, so their cached copies can go. */
-	durable = commit_durable(node_commit(inst->node));
+	durable = commit_durable(w->env->commit);
 	if (store_reader_begin(w->reader) == LEDGE_OK) {
 		instance_dirty_evict(inst, durable);
 	}

@@ -20,7 +20,11 @@
 
 #include <stdbool.h>
 
+struct commit;
+struct links;
 struct node;
+struct rlog;
+struct store;
 struct node_event;
 struct node_instance;
 struct node_worker;
@@ -33,15 +37,30 @@ struct sched_ops;
 #define EXEC_CALL_TIMEOUT_MS 5000
 
 /*
+ * What the executor needs of the node it runs in, handed over instead of
+ * asked for: the node (for routing the events a handler emits, its queue
+ * ids and the answers to control events), its log, store, committer and
+ * links.  Owned by the node; must outlive every worker.
+ */
+struct exec_env {
+	struct node *node;
+	struct rlog *log;
+	struct store *store;
+	struct commit *commit;
+	struct links *links;
+};
+
+/*
  * The scheduler's ops vector for this executor (sched.h): each worker
- * gets a node_worker of node `arg` (sched_start(..., exec_sched_ops(),
- * node, ...)) and runs instances with exec_run.
+ * gets a node_worker for the struct exec_env `arg`
+ * (sched_start(..., exec_sched_ops(), env, ...)) and runs instances with
+ * exec_run.
  */
 const struct sched_ops *exec_sched_ops(void);
 
 /* The worker the loop thread uses for inline runs (exec_run_inline). */
 struct node_worker *exec_worker_new_inline(
-    struct node *node, struct sched *sched);
+    const struct exec_env *env, struct sched *sched);
 void exec_worker_free(struct node_worker *w);
 
 /*

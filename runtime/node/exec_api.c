@@ -234,7 +234,7 @@ api_cast(ledge_ctx *ctx, const char *output, const void *data, size_t len,
 			break;
 		}
 		if (t->kind == NT_REMOTE &&
-		    links_full(node_links(c->inst->node), t->rem->peer)) {
+		    links_full(c->w->env->links, t->rem->peer)) {
 			rv = LEDGE_EFULL; /* its node is down or behind */
 			break;
 		}
@@ -433,8 +433,7 @@ api_logv(ledge_ctx *ctx, int level, const char *fmt, va_list ap)
 	if (fmt == NULL || c->aborted) {
 		return;
 	}
-	rlog_vwrite(
-	    node_log(c->inst->node), level, c->inst->target.name, fmt, ap);
+	rlog_vwrite(c->w->env->log, level, c->inst->target.name, fmt, ap);
 }
 
 static const char *

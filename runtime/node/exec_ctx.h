@@ -63,7 +63,7 @@ struct host_ctx {
 };
 
 struct node_worker {
-	struct node *node;
+	const struct exec_env *env; /* borrowed from the node */
 	struct sched *sched;
 	bool extra;
 	bool on_loop; /* the loop thread's worker, for inline runs */

@@ -233,15 +233,23 @@ node_new(struct node **np, const struct node_opts *o, struct rlog *log,
 		goto fail;
 	}
 	commit_set_outbox_hook(n->commit, links_on_outbox, n->links);
-	if (sched_start(&n->sched, exec_sched_ops(), n, o->workers) != 0) {
+	n->exec_env = (struct exec_env) { .node = n,
+		.log = n->log,
+		.store = n->store,
+		.commit = n->commit,
+		.links = n->links };
+	if (sched_start(
+	        &n->sched, exec_sched_ops(), &n->exec_env, o->workers) != 0) {
 		snprintf(err, errlen, "cannot start the worker threads");
 		goto fail;
 	}
 	if (!o->no_inline &&
-	    (n->inline_worker = exec_worker_new_inline(n, n->sched)) == NULL) {
+	    (n->inline_worker =
+	            exec_worker_new_inline(&n->exec_env, n->sched)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
+	n->run_inline = exec_run_inline;
 	if (o->http_addr != NULL &&
 	    http_server_new(n->loop, o->http_addr, &n->http, err, errlen) !=
 	        0) {

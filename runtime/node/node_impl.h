@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "base/hmap.h"
+#include "node/exec.h"
 #include "node/instance.h"
 #include "node/node.h"
 #include "workflow/resource.h"
@@ -79,7 +80,12 @@ struct node {
 	struct loop *loop;
 	struct commit *commit;
 	struct sched *sched;
+	struct exec_env exec_env;          /* what the executor is given */
 	struct node_worker *inline_worker; /* loop thread's, or NULL */
+	/* exec_run_inline (node.c sets it with the inline worker): routing
+	 * runs an event on the loop thread through it */
+	bool (*run_inline)(struct node_worker *w, struct node_instance *inst,
+	    struct node_event *ev);
 	struct links *links;
 	uint64_t incarnation;
 	struct http_server *http;

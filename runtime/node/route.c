@@ -12,7 +12,6 @@
 #include "domain/links.h"
 #include "node/commit.h"
 #include "node/enqueue.h"
-#include "node/exec.h"
 #include "node/instance.h"
 #include "node/node_call.h"
 #include "node/node_event.h"
@@ -218,7 +217,7 @@ node_send_inline(struct node *n, struct node_target *t, struct node_event *ev)
 	    ev->due_ms == 0 && loop_on_thread(n->loop)) {
 		ev->to = t;
 		ev->target = t->id;
-		if (exec_run_inline(n->inline_worker, t->inst, ev)) {
+		if (n->run_inline(n->inline_worker, t->inst, ev)) {
 			return;
 		}
 	}
