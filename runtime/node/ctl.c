@@ -97,8 +97,7 @@ ctl_wf_inited(void *arg)
 }
 
 void
-node_instance_ctl_done(
-    struct node *n, struct node_instance *inst, int kind, int rv)
+ctl_done(struct node *n, struct node_instance *inst, int kind, int rv)
 {
 	switch (kind) {
 	case NE_INIT: {

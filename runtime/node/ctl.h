@@ -1,12 +1,12 @@
 /*
  * ctl.h - control events: init, reload and stop go to an instance as
  * events of their own (NE_INIT, NE_RELOAD, NE_STOP), at an event boundary;
- * the executor reports each answer with node_instance_ctl_done.  The
- * answers end a start-up (every init answered), an undeploy step (one
+ * the executor reports each answer with ctl_done.  The answers end a
+ * start-up (every init answered), an undeploy step (one
  * instance stopped: the workflow's `stopped` callback) or a stop (every
  * instance stopped).
  *
- * For the node's own files; the executor calls node_instance_ctl_done.
+ * For the node's own files; the executor calls ctl_done.
  */
 #ifndef LEDGE_NODE_CTL_H
 #define LEDGE_NODE_CTL_H
@@ -34,9 +34,9 @@ int ctl_send(struct node *n, struct node_instance *inst, int kind, void *ctl,
 void ctl_push(struct node *n, struct node_instance *inst, int kind, void *ctl,
     bool may_inline);
 
-/* Called by the executor when an instance finished a control event. */
-void node_instance_ctl_done(
-    struct node *n, struct node_instance *inst, int kind, int rv);
+/* Called by the executor when an instance finished control event `kind`
+ * with result rv (any thread). */
+void ctl_done(struct node *n, struct node_instance *inst, int kind, int rv);
 
 /* Every init of workflow w (a struct node_wf *) has answered: report
  * to its on_started, end a start-up.  Loop thread (posted there). */

@@ -587,8 +587,7 @@ deploy_start_wf(struct node *n, struct node_wf *w, char *err, size_t errlen)
 	for (size_t i = 0; i < w->ninsts; i++) {
 		if (ctl_send(n, w->insts[i], NE_INIT, NULL, true) != LEDGE_OK) {
 			/* Its init fails: the workflow does not start. */
-			node_instance_ctl_done(
-			    n, w->insts[i], NE_INIT, LEDGE_ENOMEM);
+			ctl_done(n, w->insts[i], NE_INIT, LEDGE_ENOMEM);
 		}
 		if (n->watch != NULL &&
 		    watch_add(n->watch, w->insts[i]->spec->code_path) != 0) {

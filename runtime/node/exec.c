@@ -602,7 +602,7 @@ exec_event(
 		ev->ctl = NULL;
 	}
 	if (ev->kind >= NE_INIT) {
-		node_instance_ctl_done(inst->node, inst, ev->kind, rv);
+		ctl_done(inst->node, inst, ev->kind, rv);
 	}
 	node_event_free(ev);
 }

@@ -6,7 +6,9 @@
  * includes it; the rest of the runtime sees only struct node's accessors
  * (node.h) and the routing functions (route.h).
  *
- * Threads: the fields are the loop thread's unless a comment says so.
+ * Each group of fields of struct node says which file keeps it; the
+ * others only read it.  Threads: the fields are the loop thread's unless
+ * a comment says so.
  */
 #ifndef LEDGE_NODE_NODE_IMPL_H
 #define LEDGE_NODE_NODE_IMPL_H
@@ -91,31 +93,34 @@ struct node {
 	struct http_server *http;
 	struct http_client *http_client;
 	struct watch *watch;
+	struct type_slot *slots; /* node_type_slot */
+	/* deploy.c: the workflows deployed, and those undeployed */
 	struct node_wf *wfs;
 	struct node_wf *retired;       /* undeployed, freed once unreferenced
 	                                  (deploy_reap) or with the node */
 	struct loop_timer *reap_timer; /* deploy_reap's retry, or NULL */
-	struct type_slot *slots;
 
+	/* route.c: the target table */
 	struct node_target **targets; /* by id */
 	size_t ntargets;
 
-	/* The registry (name -> persistent id), loaded at start; new ids
-	 * are committed through the committer.  Loop thread (or before). */
+	/* registry.c: the registry (name -> persistent id), loaded at
+	 * start; new ids are committed through the committer.  Loop thread
+	 * (or before). */
 	struct hmap registry;
 	uint32_t next_id;
 
-	_Atomic uint64_t next_qid;
+	_Atomic uint64_t next_qid; /* registry.c, any thread */
 
-	/* casts to other nodes dropped for lack of memory (metrics) */
+	/* route.c: casts to other nodes dropped for lack of memory (metrics) */
 	_Atomic uint64_t remote_dropped;
 
-	/* delayed events: a min-heap by due time, loop thread */
+	/* route.c: delayed events, a min-heap by due time, loop thread */
 	struct delayed *heap;
 	size_t nheap, capheap;
 	struct loop_timer *delay_timer;
 
-	/* control events in flight (init, stop) */
+	/* ctl.c: control events in flight (init, stop) */
 	pthread_mutex_t ctl_mu;
 	int ctl_pending;
 
