@@ -17,6 +17,7 @@
 
 #include "base/rlog.h"
 #include "node/node.h"
+#include "node/res_api.h"
 #include "node/node_call.h"
 #include "node/node_event.h"
 #include "workflow/resource.h"

@@ -15,6 +15,7 @@
 #include "platform/http.h"
 #include "base/rlog.h"
 #include "node/node.h"
+#include "node/res_api.h"
 #include "node/node_call.h"
 #include "node/node_event.h"
 #include "workflow/resource.h"

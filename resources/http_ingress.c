@@ -23,18 +23,20 @@
 
 #include "base/clock.h"
 #include "base/hmap.h"
-#include "platform/http.h"
-#include "node/idem.h"
 #include "base/rlog.h"
-#include "platform/loop.h"
-#include "node/node.h"
-#include "node/node_call.h"
-#include "node/commit.h"
-#include "node/node_event.h"
-#include "node/instance.h"
 #include "domain/links.h"
-#include "workflow/resource.h"
+#include "node/commit.h"
+#include "node/enqueue.h"
+#include "node/idem.h"
+#include "node/instance.h"
+#include "node/node.h"
+#include "node/res_api.h"
+#include "node/node_call.h"
+#include "node/node_event.h"
+#include "platform/http.h"
+#include "platform/loop.h"
 #include "store/store.h"
+#include "workflow/resource.h"
 
 static const char *const modes[] = { "call", "cast", NULL };
 static const char *const outputs[] = { "request", NULL };
@@ -434,50 +436,24 @@ start_cast(struct router *rt, struct pending *p, struct node_target *t,
 {
 	struct node *n = rt->node;
 	struct commit_rec *rec = commit_rec_new();
-	unsigned char q[STORE_QKEY], *v;
-	size_t sz;
 
+	/* Durable and numbered before either form, as the outbox entry for
+	 * another node records it. */
 	ev->flags |= NEF_DURABLE;
 	ev->qid = node_next_qid(n);
-	if (t->kind == NT_REMOTE) {
-		/* For another node: the outbox; the link delivers it. */
-		sz = link_entry_size(t->name, ev);
-		unsigned char *entry = malloc(sz);
-		if (rec == NULL || entry == NULL) {
-			free(entry);
-			commit_rec_free(rec);
-			return LEDGE_ENOMEM;
-		}
-		link_entry_encode(entry, t->name, ev);
-		int orv = commit_rec_outbox(rec, t->rem->peer, entry, sz);
-		free(entry);
-		if (orv != LEDGE_OK ||
-		    add_idem_202(rec, p, key, ev) != LEDGE_OK) {
-			commit_rec_free(rec);
-			return LEDGE_ENOMEM;
-		}
-		rec->done = on_cast_committed;
-		rec->arg = p;
-		commit_submit(node_commit(n), rec);
-		node_event_free(ev);
-		return LEDGE_OK;
-	}
-	store_qkey(q, t->id, ev->qid);
-	sz = node_event_encoded_size(ev);
-	if (rec == NULL ||
-	    (v = commit_rec_put_reserve(rec, STORE_QUEUE, q, sizeof q, sz)) ==
-	        NULL) {
-		commit_rec_free(rec);
-		return LEDGE_ENOMEM;
-	}
-	node_event_encode(ev, v);
-	if (add_idem_202(rec, p, key, ev) != LEDGE_OK) {
+	if (rec == NULL || enqueue_durable(n, rec, t, ev) != LEDGE_OK ||
+	    add_idem_202(rec, p, key, ev) != LEDGE_OK) {
 		commit_rec_free(rec);
 		return LEDGE_ENOMEM;
 	}
 	rec->done = on_cast_committed;
 	rec->arg = p;
 	commit_submit(node_commit(n), rec);
+	if (t->kind == NT_REMOTE) {
+		/* For another node: the link delivers it. */
+		node_event_free(ev);
+		return LEDGE_OK;
+	}
 	/* Early release: the consumer's record can only commit after
 	 * this one. */
 	node_send_inline(n, t, ev);

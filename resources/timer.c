@@ -15,6 +15,7 @@
 #include "base/rlog.h"
 #include "platform/loop.h"
 #include "node/node.h"
+#include "node/res_api.h"
 #include "node/instance.h"
 #include "workflow/resource.h"
 

@@ -12,6 +12,7 @@
 #include "net/reply.h"
 #include "net/wire.h"
 #include "node/commit.h"
+#include "node/enqueue.h"
 #include "node/instance.h"
 #include "node/node.h"
 #include "node/node_call.h"
@@ -132,23 +133,20 @@ handle_invoke(void *ctx, struct msg_req *req, wire_v root)
 	}
 	/* A cast is durable before it is acknowledged, as from HTTP. */
 	struct commit_rec *rec = commit_rec_new();
-	unsigned char q[STORE_QKEY], *v;
-	ev->flags |= NEF_DURABLE;
-	ev->qid = node_next_qid(a->n);
-	store_qkey(q, t->id, ev->qid);
-	if (rec == NULL ||
-	    (v = commit_rec_put_reserve(rec, STORE_QUEUE, q, sizeof q,
-	         node_event_encoded_size(ev))) == NULL) {
+	if (rec == NULL || enqueue_durable(a->n, rec, t, ev) != LEDGE_OK) {
 		commit_rec_free(rec);
 		node_event_free(ev);
 		free(iv);
 		reply_err(req, REPLY_BUSY, "out of memory");
 		return;
 	}
-	node_event_encode(ev, v);
 	rec->done = cast_durable;
 	rec->arg = iv;
 	commit_submit(node_commit(a->n), rec);
+	if (t->kind == NT_REMOTE) {
+		node_event_free(ev); /* in the outbox; the link sends it */
+		return;
+	}
 	node_send_inline(a->n, t, ev);
 }
 

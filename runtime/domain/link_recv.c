@@ -13,6 +13,7 @@
 #include "domain/replica.h"
 #include "net/reply.h"
 #include "node/commit.h"
+#include "node/enqueue.h"
 #include "node/instance.h"
 #include "node/node_event.h"
 #include "store/store.h"
@@ -150,7 +151,6 @@ links_handle_ev(struct links *l, struct msg_req *req, wire_v msg)
 		char *target;
 		struct node_event *ev;
 		struct node_target *t;
-		unsigned char q[STORE_QKEY], *v;
 
 		if (s < next) {
 			continue; /* a resend of what is applied */
@@ -198,17 +198,11 @@ links_handle_ev(struct links *l, struct msg_req *req, wire_v msg)
 			node_event_free(ev);
 			break;
 		}
-		ev->flags = (uint8_t)((ev->flags & NEF_HTTPIN) | NEF_DURABLE);
-		ev->qid = l->env.next_qid(l->env.ctx);
-		ev->to = t;
-		ev->target = t->id;
-		store_qkey(q, t->id, ev->qid);
-		if ((v = commit_rec_put_reserve(rec, STORE_QUEUE, q, sizeof q,
-		         node_event_encoded_size(ev))) == NULL) {
+		if (enqueue_durable_qid(
+		        rec, t, ev, l->env.next_qid, l->env.ctx) != LEDGE_OK) {
 			node_event_free(ev);
 			break;
 		}
-		node_event_encode(ev, v);
 		*tail = ev;
 		tail = &ev->next;
 		next++;

@@ -13,6 +13,7 @@
 #include "domain/link_int.h"
 #include "domain/replica.h"
 #include "node/commit.h"
+#include "node/enqueue.h"
 #include "node/instance.h"
 #include "node/node_event.h"
 #include "store/store.h"
@@ -335,21 +336,11 @@ links_readdress(struct links *l, const char *lost, bool is_lost)
 				    rec, t->rem->peer, e->data, e->len);
 			} else if (t != NULL && t->kind != NT_REMOTE) {
 				/* It runs here now. */
-				unsigned char q[STORE_QKEY], *v;
-				ev->flags = (uint8_t)((ev->flags & NEF_HTTPIN) |
-				    NEF_DURABLE);
-				ev->qid = l->env.next_qid(l->env.ctx);
-				ev->to = t;
-				ev->target = t->id;
-				store_qkey(q, t->id, ev->qid);
-				if ((v = commit_rec_put_reserve(rec,
-				         STORE_QUEUE, q, sizeof q,
-				         node_event_encoded_size(ev))) ==
-				    NULL) {
+				rv = enqueue_durable_qid(
+				    rec, t, ev, l->env.next_qid, l->env.ctx);
+				if (rv != LEDGE_OK) {
 					node_event_free(ev);
-					rv = LEDGE_ENOMEM;
 				} else {
-					node_event_encode(ev, v);
 					*tail = ev;
 					tail = &ev->next;
 				}

@@ -1,6 +1,9 @@
 /*
- * exec.c - the context functions run in, the host API table, and
- * the execution of one event with its all-or-nothing result.
+ * exec.c - the executor's workers and the running of one event or a
+ * batch: a handler's context is reset, the code runs (in-process or in
+ * its isolation host), and what it did becomes one commit record with
+ * its reply and the events it emitted, all or nothing.  The calls a
+ * handler makes are exec_api.c's.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -10,79 +13,24 @@
 #include "base/arena.h"
 #include "base/clock.h"
 #include "base/hmap.h"
+#include "domain/links.h"
 #include "isolate/host_rules.h"
-#include "node/idem.h"
 #include "isolate/isolate.h"
+#include "code/code.h"
+#include "node/commit.h"
+#include "node/ctl.h"
+#include "node/enqueue.h"
+#include "node/exec.h"
+#include "node/exec_ctx.h"
+#include "node/idem.h"
+#include "node/instance.h"
 #include "node/node.h"
 #include "node/node_call.h"
-#include "node/commit.h"
 #include "node/node_event.h"
-#include "node/exec.h"
-#include "node/instance.h"
-#include "domain/links.h"
-#include "code/code.h"
 #include "node/sched.h"
-#include "workflow/resource.h"
 #include "store/store.h"
+#include "workflow/resource.h"
 #include "workflow/workflow.h"
-
-/* Writes kept in a list up to this many; an index beyond. */
-#define WSET_LINEAR 8
-/* A call may fill a mailbox up to this many times its cap. */
-#define INTERNAL_OVERCOMMIT 2
-/* A cast never fails because its target is busy: past the cap the
- * producer is parked instead (backpressure).  Only this far past it - a
- * cycle of instances feeding each other - does ledge_cast say EFULL. */
-#define CAST_HARD_LIMIT 16
-/* Longest wait-for chain followed when looking for call cycles. */
-#define CYCLE_DEPTH 64
-
-struct wentry {
-	unsigned char *key; /* arena */
-	uint32_t klen;
-	unsigned char *val; /* arena */
-	uint32_t vlen;
-	bool del;
-};
-
-struct host_ctx {
-	struct ledge_ctx pub; /* first: functions see only this */
-	struct node_worker *w;
-	struct node_instance *inst;
-	struct node_event *ev;  /* the event being handled */
-	struct node_code *code; /* the code running it */
-	uint64_t dep;           /* newest commit seq this result depends on */
-	bool aborted;           /* inline run hit a blocking call: redo it */
-	int fail_err; /* isolation: the host failed (LEDGE_ETIMEDOUT: a
-	                 timeout, for a 504), else 0 */
-	struct node_instance *park_on; /* a target left over its cap */
-
-	struct wentry *writes; /* malloc'd, reused */
-	size_t nwrites, capw;
-	bool windexed;
-
-	struct node_event *emits, *emits_tail;
-	size_t nemits;
-
-	bool replied;
-	int status;
-	const char *ctype; /* arena */
-	const unsigned char *body;
-	size_t blen;
-	ledge_header *rh; /* arena */
-	size_t nrh, caprh;
-};
-
-struct node_worker {
-	struct node *node;
-	struct sched *sched;
-	bool extra;
-	bool on_loop; /* the loop thread's worker, for inline runs */
-	struct store_reader *reader;
-	struct arena arena;
-	struct hmap wmap;
-	struct host_ctx ctx;
-};
 
 static _Thread_local const char *current_name;
 
@@ -92,701 +40,34 @@ exec_current(void)
 	return current_name;
 }
 
-static inline struct host_ctx *
-HC(ledge_ctx *ctx)
-{
-	return (struct host_ctx *)ctx;
-}
-
-/* ------------------------------------------------------------------ */
-/* write set                                                           */
-
-static long
-wset_find(struct host_ctx *c, const void *key, size_t klen)
-{
-	if (c->windexed) {
-		void *v = hmap_get(&c->w->wmap, key, klen);
-		return v ? (long)((struct wentry *)v - c->writes) : -1;
-	}
-	for (size_t i = 0; i < c->nwrites; i++) {
-		if (c->writes[i].klen == klen &&
-		    memcmp(c->writes[i].key, key, klen) == 0) {
-			return (long)i;
-		}
-	}
-	return -1;
-}
-
-static int
-wset_index(struct host_ctx *c)
-{
-	hmap_clear(&c->w->wmap);
-	for (size_t i = 0; i < c->nwrites; i++) {
-		if (hmap_put(&c->w->wmap, c->writes[i].key, c->writes[i].klen,
-		        &c->writes[i], NULL) != 0) {
-			c->windexed = false;
-			return LEDGE_ENOMEM;
-		}
-	}
-	c->windexed = true;
-	return LEDGE_OK;
-}
-
-static int
-wset_put(struct host_ctx *c, const void *key, size_t klen, const void *val,
-    size_t vlen, bool del)
-{
-	long i = wset_find(c, key, klen);
-	unsigned char *v = NULL;
-
-	if (!del && (v = arena_dup(&c->w->arena, val, vlen)) == NULL) {
-		return LEDGE_ENOMEM;
-	}
-	if (i >= 0) {
-		c->writes[i].val = v;
-		c->writes[i].vlen = (uint32_t)vlen;
-		c->writes[i].del = del;
-		return LEDGE_OK;
-	}
-	if (c->nwrites == c->capw) {
-		size_t ncap = c->capw ? c->capw * 2 : 16;
-		struct wentry *nw = realloc(c->writes, ncap * sizeof *nw);
-		if (nw == NULL) {
-			return LEDGE_ENOMEM;
-		}
-		c->writes = nw;
-		c->capw = ncap;
-		if (c->windexed && wset_index(c) != LEDGE_OK) {
-			return LEDGE_ENOMEM;
-		}
-	}
-	struct wentry *e = &c->writes[c->nwrites];
-	if ((e->key = arena_dup(&c->w->arena, key, klen)) == NULL) {
-		return LEDGE_ENOMEM;
-	}
-	e->klen = (uint32_t)klen;
-	e->val = v;
-	e->vlen = (uint32_t)vlen;
-	e->del = del;
-	c->nwrites++;
-	if (c->windexed) {
-		if (hmap_put(&c->w->wmap, e->key, klen, e, NULL) != 0) {
-			c->nwrites--;
-			return LEDGE_ENOMEM;
-		}
-	} else if (c->nwrites > WSET_LINEAR) {
-		return wset_index(c);
-	}
-	return LEDGE_OK;
-}
-
-/* ------------------------------------------------------------------ */
-/* host API: state                                                     */
-
-static int
-api_state_get(ledge_ctx *ctx, const void *key, size_t klen, ledge_bytes *out)
-{
-	struct host_ctx *c = HC(ctx);
-	const struct node_dirty *d;
-	long i;
-
-	if (klen == 0 || key == NULL || out == NULL) {
-		return LEDGE_EINVAL;
-	}
-	if (klen > LEDGE_STATE_MAX_KEY) {
-		return LEDGE_ETOOBIG;
-	}
-	if ((i = wset_find(c, key, klen)) >= 0) {
-		if (c->writes[i].del) {
-			return LEDGE_ENOENT;
-		}
-		out->data = c->writes[i].val;
-		out->len = c->writes[i].vlen;
-		return LEDGE_OK;
-	}
-	if ((d = instance_dirty_get(c->inst, key, klen)) != NULL) {
-		if (d->del) {
-			return LEDGE_ENOENT;
-		}
-		out->data = d->bytes + d->klen;
-		out->len = d->vlen;
-		return LEDGE_OK;
-	}
-	return store_state_get(
-	    c->w->reader, c->inst->target.id, key, klen, out);
-}
-
-static int
-api_state_put(
-    ledge_ctx *ctx, const void *key, size_t klen, const void *val, size_t vlen)
-{
-	int rv = host_check_put(key, klen, val, vlen);
-	if (rv != LEDGE_OK) {
-		return rv;
-	}
-	return wset_put(HC(ctx), key, klen, val, vlen, false);
-}
-
-static int
-api_state_del(ledge_ctx *ctx, const void *key, size_t klen)
-{
-	int rv = host_check_key(key, klen);
-	if (rv != LEDGE_OK) {
-		return rv;
-	}
-	return wset_put(HC(ctx), key, klen, NULL, 0, true);
-}
-
-/* ------------------------------------------------------------------ */
-/* host API: events                                                    */
-
-static void
-free_emits_from(struct host_ctx *c, struct node_event **link)
-{
-	struct node_event *ev = *link;
-	while (ev != NULL) {
-		struct node_event *next = ev->next;
-		if ((ev->flags & NEF_RESERVED) && ev->to->kind == NT_INSTANCE) {
-			mb_unreserve(&ev->to->inst->mb);
-		}
-		node_event_free(ev);
-		c->nemits--;
-		ev = next;
-	}
-	*link = NULL;
-	c->emits_tail = NULL;
-	for (ev = c->emits; ev != NULL; ev = ev->next) {
-		c->emits_tail = ev;
-	}
-}
-
-static int
-api_cast(ledge_ctx *ctx, const char *output, const void *data, size_t len,
-    uint32_t delay_ms)
-{
-	struct host_ctx *c = HC(ctx);
-	const struct node_output *out;
-	struct node_event **start;
-	int rv = LEDGE_OK;
-
-	if (output == NULL || (data == NULL && len > 0)) {
-		return LEDGE_EINVAL;
-	}
-	if ((out = instance_output(c->inst, output)) == NULL) {
-		return LEDGE_ENOENT;
-	}
-	if (len > NODE_EVENT_MAX) {
-		return LEDGE_ETOOBIG;
-	}
-	start = c->emits_tail ? &c->emits_tail->next : &c->emits;
-	for (size_t i = 0; i < out->ntargets && rv == LEDGE_OK; i++) {
-		struct node_target *t = out->targets[i];
-		struct node_event *ev;
-		bool reserve = delay_ms == 0 && t->kind == NT_INSTANCE;
-
-		if (t->kind == NT_RESOURCE && !t->res->type->accepts_cast) {
-			rv = LEDGE_EINVAL;
-			break;
-		}
-		if (t->kind == NT_REMOTE &&
-		    links_full(node_links(c->inst->node), t->rem->peer)) {
-			rv = LEDGE_EFULL; /* its node is down or behind */
-			break;
-		}
-		if (reserve &&
-		    (rv = mb_reserve(&t->inst->mb,
-		         t->inst->mb.cap * CAST_HARD_LIMIT)) != LEDGE_OK) {
-			break;
-		}
-		if ((ev = node_event_new(NE_CAST, t->id, data, len)) == NULL) {
-			if (reserve) {
-				mb_unreserve(&t->inst->mb);
-			}
-			rv = LEDGE_ENOMEM;
-			break;
-		}
-		ev->flags = NEF_DURABLE | (reserve ? NEF_RESERVED : 0);
-		ev->qid = node_next_qid(c->inst->node);
-		ev->source = c->inst->target.id;
-		ev->to = t;
-		if (delay_ms) {
-			ev->due_ms = clock_wall_ms() + delay_ms;
-		}
-		if (c->emits_tail) {
-			c->emits_tail->next = ev;
-		} else {
-			c->emits = ev;
-		}
-		c->emits_tail = ev;
-		c->nemits++;
-	}
-	if (rv != LEDGE_OK) {
-		/* All targets or none. */
-		free_emits_from(c, start);
-	}
-	return rv;
-}
-
-/* Would `self` calling `target` close a cycle of blocked callers? */
-static bool
-closes_cycle(struct node_instance *self, struct node_instance *target)
-{
-	struct node_instance *t = target;
-	for (int i = 0; t != NULL && i < CYCLE_DEPTH; i++) {
-		if (t == self) {
-			return true;
-		}
-		t = atomic_load(&t->waiting_on);
-	}
-	return false;
-}
-
-/*
- * Send a call event to the single target of `output` and wait for the
- * reply.  On LEDGE_OK *callp holds the completed call (caller unrefs).
- */
-static int
-do_call(struct host_ctx *c, const char *output, struct node_event *ev,
-    uint32_t timeout_ms, bool http, struct node_call **callp)
-{
-	const struct node_output *out = instance_output(c->inst, output);
-	struct node_target *t;
-	struct node_call *call;
-	int rv;
-
-	/* A function that calls is never run inline again; if this run is
-	 * inline, it is abandoned and redone by a worker. */
-	c->inst->blocks = true;
-	atomic_store(&c->inst->inline_ok, false);
-	if (c->w->on_loop) {
-		c->aborted = true;
-		node_event_free(ev);
-		return LEDGE_ECLOSED;
-	}
-	if (out == NULL) {
-		node_event_free(ev);
-		return LEDGE_ENOENT;
-	}
-	if (out->ntargets != 1) {
-		node_event_free(ev);
-		return LEDGE_EINVAL;
-	}
-	t = out->targets[0];
-	if (t->kind == NT_RESOURCE &&
-	    (!t->res->type->accepts_call ||
-	        (http != (strcmp(t->res->type->name, "http-egress") == 0)))) {
-		node_event_free(ev);
-		return LEDGE_EINVAL;
-	}
-	if ((call = node_call_new(false, NULL, NULL)) == NULL) {
-		node_event_free(ev);
-		return LEDGE_ENOMEM;
-	}
-	ev->call = call;
-	ev->target = t->id;
-	ev->source = c->inst->target.id;
-	if (t->kind == NT_INSTANCE) {
-		struct node_instance *ti = t->inst;
-		/* Publish the wait before looking: of two instances calling
-		 * each other at once, at least one sees the other. */
-		atomic_store(&c->inst->waiting_on, ti);
-		if (closes_cycle(c->inst, ti)) {
-			rv = LEDGE_ECYCLE;
-		} else {
-			rv = mb_reserve(
-			    &ti->mb, ti->mb.cap * INTERNAL_OVERCOMMIT);
-		}
-		if (rv != LEDGE_OK) {
-			atomic_store(&c->inst->waiting_on, NULL);
-			ev->call = NULL;
-			node_event_free(ev);
-			node_call_unref(call);
-			node_call_unref(call);
-			return rv;
-		}
-		ev->flags |= NEF_RESERVED;
-	}
-	node_send(c->inst->node, t, ev);
-	sched_block_enter(c->w->sched);
-	rv = node_call_wait(
-	    call, timeout_ms ? timeout_ms : EXEC_CALL_TIMEOUT_MS);
-	sched_block_leave(c->w->sched);
-	atomic_store(&c->inst->waiting_on, NULL);
-	if (rv == LEDGE_OK && call->reply.err != LEDGE_OK) {
-		rv = call->reply.err;
-	}
-	if (rv != LEDGE_OK) {
-		node_call_unref(call);
-		return rv;
-	}
-	if (call->reply.dep > c->dep) {
-		c->dep = call->reply.dep;
-	}
-	*callp = call;
-	return LEDGE_OK;
-}
-
-static int
-api_call(ledge_ctx *ctx, const char *output, const void *data, size_t len,
-    uint32_t timeout_ms, ledge_bytes *reply)
-{
-	struct host_ctx *c = HC(ctx);
-	struct node_event *ev;
-	struct node_call *call;
-	int rv;
-
-	if (output == NULL || reply == NULL || (data == NULL && len > 0)) {
-		return LEDGE_EINVAL;
-	}
-	if (len > NODE_EVENT_MAX) {
-		return LEDGE_ETOOBIG;
-	}
-	if ((ev = node_event_new(NE_CALL, 0, data, len)) == NULL) {
-		return LEDGE_ENOMEM;
-	}
-	if ((rv = do_call(c, output, ev, timeout_ms, false, &call)) !=
-	    LEDGE_OK) {
-		return rv;
-	}
-	reply->len = call->reply.len;
-	reply->data = arena_dup(&c->w->arena, call->reply.body, reply->len);
-	node_call_unref(call);
-	return reply->data ? LEDGE_OK : LEDGE_ENOMEM;
-}
-
-static int
-api_reply(ledge_ctx *ctx, const void *data, size_t len)
-{
-	struct host_ctx *c = HC(ctx);
-	if (c->ev == NULL || c->ev->kind != NE_CALL) {
-		return LEDGE_ESTATE;
-	}
-	if (data == NULL && len > 0) {
-		return LEDGE_EINVAL;
-	}
-	if ((c->body = arena_dup(&c->w->arena, data, len)) == NULL) {
-		return LEDGE_ENOMEM;
-	}
-	c->blen = len;
-	c->replied = true;
-	return LEDGE_OK;
-}
-
-/* ------------------------------------------------------------------ */
-/* host API: config, identity, logs                                    */
-
-static const ledge_config *
-api_config(ledge_ctx *ctx)
-{
-	return &HC(ctx)->inst->spec->config.sdk;
-}
-
-static void
-api_logv(ledge_ctx *ctx, int level, const char *fmt, va_list ap)
-{
-	struct host_ctx *c = HC(ctx);
-	if (fmt == NULL || c->aborted) {
-		return;
-	}
-	rlog_vwrite(
-	    node_log(c->inst->node), level, c->inst->target.name, fmt, ap);
-}
-
-static const char *
-api_self(ledge_ctx *ctx)
-{
-	return HC(ctx)->inst->target.name;
-}
-
-/* ------------------------------------------------------------------ */
-/* host API: HTTP                                                      */
-
-static const struct node_http *
-req_http(struct host_ctx *c)
-{
-	return c->ev != NULL && (c->ev->flags & NEF_HTTPIN) ? c->ev->http
-	                                                    : NULL;
-}
-
-static const char *
-api_http_method(ledge_ctx *ctx)
-{
-	const struct node_http *h = req_http(HC(ctx));
-	return h ? h->method : NULL;
-}
-
-static const char *
-api_http_path(ledge_ctx *ctx)
-{
-	const struct node_http *h = req_http(HC(ctx));
-	return h ? h->path : NULL;
-}
-
-static const char *
-api_http_query(ledge_ctx *ctx)
-{
-	const struct node_http *h = req_http(HC(ctx));
-	return h ? h->query : NULL;
-}
-
-static int
-hexval(int ch)
-{
-	if (ch >= '0' && ch <= '9') {
-		return ch - '0';
-	}
-	if (ch >= 'a' && ch <= 'f') {
-		return ch - 'a' + 10;
-	}
-	if (ch >= 'A' && ch <= 'F') {
-		return ch - 'A' + 10;
-	}
-	return -1;
-}
-
-/* Decode %XX and '+' of a query component into the arena. */
-static char *
-url_decode(struct arena *a, const char *s, size_t n)
-{
-	char *out = arena_alloc(a, n + 1), *o = out;
-	if (out == NULL) {
-		return NULL;
-	}
-	for (size_t i = 0; i < n; i++) {
-		int hi, lo;
-		if (s[i] == '+') {
-			*o++ = ' ';
-		} else if (s[i] == '%' && i + 2 < n &&
-		    (hi = hexval(s[i + 1])) >= 0 &&
-		    (lo = hexval(s[i + 2])) >= 0) {
-			*o++ = (char)(hi * 16 + lo);
-			i += 2;
-		} else {
-			*o++ = s[i];
-		}
-	}
-	*o = '\0';
-	return out;
-}
-
-static int
-api_http_query_param(ledge_ctx *ctx, const char *name, const char **value)
-{
-	struct host_ctx *c = HC(ctx);
-	const struct node_http *h = req_http(c);
-	const char *p;
-	size_t nlen;
-
-	if (h == NULL) {
-		return LEDGE_ENOTHTTP;
-	}
-	if (name == NULL || value == NULL) {
-		return LEDGE_EINVAL;
-	}
-	nlen = strlen(name);
-	for (p = h->query; *p != '\0';) {
-		const char *end = strchr(p, '&');
-		const char *eq;
-		size_t seg = end ? (size_t)(end - p) : strlen(p);
-		eq = memchr(p, '=', seg);
-		size_t klen = eq ? (size_t)(eq - p) : seg;
-		char *k = url_decode(&c->w->arena, p, klen);
-		if (k == NULL) {
-			return LEDGE_ENOMEM;
-		}
-		if (strlen(k) == nlen && strcmp(k, name) == 0) {
-			*value = eq
-			    ? url_decode(&c->w->arena, eq + 1, seg - klen - 1)
-			    : arena_strdup(&c->w->arena, "");
-			return *value ? LEDGE_OK : LEDGE_ENOMEM;
-		}
-		p += seg;
-		if (*p == '&') {
-			p++;
-		}
-	}
-	return LEDGE_ENOENT;
-}
-
-static const char *
-api_http_header(ledge_ctx *ctx, const char *name)
-{
-	const struct node_http *h = req_http(HC(ctx));
-	return name ? node_http_header(h, name) : NULL;
-}
-
-static int
-api_http_set_header(ledge_ctx *ctx, const char *name, const char *value)
-{
-	struct host_ctx *c = HC(ctx);
-	if (c->ev == NULL || c->ev->kind != NE_CALL) {
-		return LEDGE_ESTATE;
-	}
-	if (host_check_header(name, value) != LEDGE_OK) {
-		return LEDGE_EINVAL;
-	}
-	if (strcasecmp(name, "content-type") == 0) {
-		c->ctype = arena_strdup(&c->w->arena, value);
-		return c->ctype ? LEDGE_OK : LEDGE_ENOMEM;
-	}
-	if (c->nrh == c->caprh) {
-		size_t ncap = c->caprh ? c->caprh * 2 : 8;
-		ledge_header *nh = arena_alloc(&c->w->arena, ncap * sizeof *nh);
-		if (nh == NULL) {
-			return LEDGE_ENOMEM;
-		}
-		if (c->nrh) {
-			memcpy(nh, c->rh, c->nrh * sizeof *nh);
-		}
-		c->rh = nh;
-		c->caprh = ncap;
-	}
-	c->rh[c->nrh].name = arena_strdup(&c->w->arena, name);
-	c->rh[c->nrh].value = arena_strdup(&c->w->arena, value);
-	if (c->rh[c->nrh].name == NULL || c->rh[c->nrh].value == NULL) {
-		return LEDGE_ENOMEM;
-	}
-	c->nrh++;
-	return LEDGE_OK;
-}
-
-static int
-api_http_respond(ledge_ctx *ctx, int status, const char *content_type,
-    const void *body, size_t len)
-{
-	struct host_ctx *c = HC(ctx);
-	int rv;
-	if (host_check_status(status) != LEDGE_OK) {
-		return LEDGE_EINVAL;
-	}
-	if (content_type != NULL &&
-	    (rv = api_http_set_header(ctx, "content-type", content_type)) !=
-	        LEDGE_OK) {
-		return rv;
-	}
-	if ((rv = api_reply(ctx, body, len)) != LEDGE_OK) {
-		return rv;
-	}
-	c->status = status;
-	return LEDGE_OK;
-}
-
-static int
-api_http_fetch(ledge_ctx *ctx, const char *output,
-    const ledge_http_request *req, ledge_http_response *resp)
-{
-	struct host_ctx *c = HC(ctx);
-	struct arena *a = &c->w->arena;
-	struct node_event *ev;
-	struct node_call *call;
-	struct node_reply *r;
-	int rv;
-
-	if (output == NULL || req == NULL || resp == NULL || req->url == NULL ||
-	    (req->body == NULL && req->body_len > 0) ||
-	    (req->headers == NULL && req->nheaders > 0)) {
-		return LEDGE_EINVAL;
-	}
-	for (size_t i = 0; i < req->nheaders; i++) {
-		if (req->headers[i].name == NULL ||
-		    req->headers[i].value == NULL ||
-		    host_has_crlf(req->headers[i].name) ||
-		    host_has_crlf(req->headers[i].value)) {
-			return LEDGE_EINVAL;
-		}
-	}
-	if (host_has_crlf(req->url) ||
-	    (req->method != NULL && host_has_crlf(req->method))) {
-		return LEDGE_EINVAL;
-	}
-	if (req->body_len > NODE_EVENT_MAX) {
-		return LEDGE_ETOOBIG;
-	}
-	if ((ev = node_event_new(NE_CALL, 0, req->body, req->body_len)) ==
-	        NULL ||
-	    (ev->http = node_http_new(req->method ? req->method : "GET", NULL,
-	         NULL, req->url, req->headers, req->nheaders)) == NULL) {
-		node_event_free(ev);
-		return LEDGE_ENOMEM;
-	}
-	ev->http->timeout_ms = req->timeout_ms;
-	/* The resource applies the request's own timeout; wait a little
-	 * longer so that its answer, not ours, reports the deadline. */
-	uint32_t wait = req->timeout_ms ? req->timeout_ms : 0;
-	if ((rv = do_call(c, output, ev, wait ? wait + 1000 : 0, true,
-	         &call)) != LEDGE_OK) {
-		return rv;
-	}
-	r = &call->reply;
-	resp->status = r->status;
-	resp->nheaders = r->nheaders;
-	resp->body.len = r->len;
-	resp->body.data = arena_dup(a, r->body, r->len);
-	ledge_header *hs =
-	    arena_alloc(a, (r->nheaders ? r->nheaders : 1) * sizeof *hs);
-	rv = resp->body.data && hs ? LEDGE_OK : LEDGE_ENOMEM;
-	for (size_t i = 0; rv == LEDGE_OK && i < r->nheaders; i++) {
-		hs[i].name = arena_strdup(a, r->headers[i].name);
-		hs[i].value = arena_strdup(a, r->headers[i].value);
-		if (hs[i].name == NULL || hs[i].value == NULL) {
-			rv = LEDGE_ENOMEM;
-		}
-	}
-	resp->headers = hs;
-	node_call_unref(call);
-	return rv;
-}
-
-static const ledge_host_api host_api = {
-	.size = sizeof(ledge_host_api),
-	.abi = LEDGE_ABI_VERSION,
-	.cast = api_cast,
-	.call = api_call,
-	.reply = api_reply,
-	.state_get = api_state_get,
-	.state_put = api_state_put,
-	.state_del = api_state_del,
-	.config = api_config,
-	.logv = api_logv,
-	.self = api_self,
-	.http_method = api_http_method,
-	.http_path = api_http_path,
-	.http_query = api_http_query,
-	.http_query_param = api_http_query_param,
-	.http_header = api_http_header,
-	.http_set_header = api_http_set_header,
-	.http_respond = api_http_respond,
-	.http_fetch = api_http_fetch,
-};
-
 /* ------------------------------------------------------------------ */
 /* workers                                                             */
 
-struct node_worker *
-exec_worker_new(struct node *node, struct sched *sched, bool extra)
+static struct node_worker *
+exec_worker_new(const struct exec_env *env, struct sched *sched, bool extra)
 {
 	struct node_worker *w = calloc(1, sizeof *w);
 	if (w == NULL) {
 		return NULL;
 	}
-	if (store_reader_open(node_store(node), &w->reader) != LEDGE_OK) {
+	if (store_reader_open(env->store, &w->reader) != LEDGE_OK) {
 		free(w);
 		return NULL;
 	}
-	w->node = node;
+	w->env = env;
 	w->sched = sched;
 	w->extra = extra;
 	arena_init(&w->arena, 64 * 1024);
 	hmap_init(&w->wmap);
-	w->ctx.pub.api = &host_api;
+	w->ctx.pub.api = exec_api_table();
 	w->ctx.w = w;
 	return w;
 }
 
 struct node_worker *
-exec_worker_new_inline(struct node *node, struct sched *sched)
+exec_worker_new_inline(const struct exec_env *env, struct sched *sched)
 {
-	struct node_worker *w = exec_worker_new(node, sched, false);
+	struct node_worker *w = exec_worker_new(env, sched, false);
 	if (w != NULL) {
 		w->on_loop = true;
 	}
@@ -806,16 +87,34 @@ exec_worker_free(struct node_worker *w)
 	free(w);
 }
 
-struct sched *
-exec_worker_sched(struct node_worker *w)
+static void *
+sched_worker_new(void *arg, struct sched *s, bool extra)
 {
-	return w->sched;
+	return exec_worker_new(arg, s, extra);
 }
 
-bool
-exec_worker_extra(struct node_worker *w)
+static void
+sched_run(void *w, struct node_instance *inst)
 {
-	return w->extra;
+	exec_run(w, inst);
+}
+
+static void
+sched_worker_free(void *w)
+{
+	exec_worker_free(w);
+}
+
+static const struct sched_ops sched_ops = {
+	.worker_new = sched_worker_new,
+	.run = sched_run,
+	.worker_free = sched_worker_free,
+};
+
+const struct sched_ops *
+exec_sched_ops(void)
+{
+	return &sched_ops;
 }
 
 /* ------------------------------------------------------------------ */
@@ -869,30 +168,10 @@ build_record(struct host_ctx *c, struct commit_rec *rec)
 		store_qkey(q, c->ev->target, c->ev->qid);
 		rv = commit_rec_del(rec, STORE_QUEUE, q, sizeof q);
 	}
+	/* Emits were numbered when made (emit); the rule is enqueue.h's. */
 	for (struct node_event *ev = c->emits; ev && rv == LEDGE_OK;
 	     ev = ev->next) {
-		unsigned char *p;
-		size_t n;
-		if (ev->to->kind == NT_REMOTE) {
-			/* To another node: the outbox, numbered at commit. */
-			n = link_entry_size(ev->to->name, ev);
-			if ((p = malloc(n)) == NULL) {
-				rv = LEDGE_ENOMEM;
-				break;
-			}
-			link_entry_encode(p, ev->to->name, ev);
-			rv = commit_rec_outbox(rec, ev->to->rem->peer, p, n);
-			free(p);
-			continue;
-		}
-		n = node_event_encoded_size(ev);
-		store_qkey(q, ev->to->id, ev->qid);
-		if ((p = commit_rec_put_reserve(
-		         rec, STORE_QUEUE, q, sizeof q, n)) == NULL) {
-			rv = LEDGE_ENOMEM;
-		} else {
-			node_event_encode(ev, p);
-		}
+		rv = enqueue_durable(c->inst->node, rec, ev->to, ev);
 	}
 	return rv;
 }
@@ -946,7 +225,7 @@ static int
 add_idem(
     struct host_ctx *c, const struct node_reply *reply, struct commit_rec **rec)
 {
-	const struct node_http *h = req_http(c);
+	const struct node_http *h = exec_req_http(c);
 	const char *key = h ? node_http_header(h, "Idempotency-Key") : NULL;
 	struct idem_answer a;
 
@@ -1010,7 +289,7 @@ finish(struct host_ctx *c, int rv)
 {
 	struct node_instance *inst = c->inst;
 	struct node *node = inst->node;
-	struct commit *cm = node_commit(node);
+	struct commit *cm = c->w->env->commit;
 	struct node_event *ev = c->ev;
 	struct commit_rec *rec = NULL;
 	struct node_reply reply;
@@ -1028,7 +307,7 @@ finish(struct host_ctx *c, int rv)
 			commit_rec_free(rec);
 			rec = NULL;
 			rv = LEDGE_ENOMEM;
-			rlog_write(node_log(node), RLOG_ERROR,
+			rlog_write(c->w->env->log, RLOG_ERROR,
 			    inst->target.name,
 			    "out of memory committing a %s; its effects are "
 			    "dropped",
@@ -1036,7 +315,7 @@ finish(struct host_ctx *c, int rv)
 		}
 	}
 	if (rv != LEDGE_OK) {
-		free_emits_from(c, &c->emits);
+		exec_api_free_emits(c, &c->emits);
 		c->nwrites = 0;
 		if (ev->flags & NEF_DURABLE) {
 			unsigned char q[STORE_QKEY];
@@ -1166,8 +445,7 @@ learn_speed(struct node_worker *w, struct node_instance *inst, uint64_t us)
 		}
 		if (atomic_load(&inst->inline_ok)) {
 			atomic_store(&inst->inline_ok, false);
-			rlog_write(node_log(inst->node), RLOG_DEBUG,
-			    inst->target.name,
+			rlog_write(w->env->log, RLOG_DEBUG, inst->target.name,
 			    "handler took %llu us%s: back to workers until "
 			    "%u fast runs",
 			    (unsigned long long)us,
@@ -1277,7 +555,7 @@ exec_event(
 	if (c->aborted) {
 		/* Nothing of this run happened: drop its effects and give the
 		 * event back, first in line, to a worker. */
-		free_emits_from(c, &c->emits);
+		exec_api_free_emits(c, &c->emits);
 		c->nwrites = 0;
 		mb_push_front(&inst->mb, ev);
 		return;
@@ -1288,14 +566,13 @@ exec_event(
 	if (rv != LEDGE_OK && ev->kind != NE_INIT && ev->kind != NE_RELOAD) {
 		if (rv == LEDGE_ENOTSUP &&
 		    (ev->kind == NE_CAST || ev->kind == NE_CALL)) {
-			rlog_write(node_log(inst->node), RLOG_WARN,
-			    inst->target.name,
+			rlog_write(w->env->log, RLOG_WARN, inst->target.name,
 			    "got a %s but the function has no %s handler",
 			    kind_name(ev->kind), kind_name(ev->kind));
 		} else {
-			rlog_write(node_log(inst->node), RLOG_WARN,
-			    inst->target.name, "%s failed: %d (%s)",
-			    kind_name(ev->kind), rv, ledge_strerror(rv));
+			rlog_write(w->env->log, RLOG_WARN, inst->target.name,
+			    "%s failed: %d (%s)", kind_name(ev->kind), rv,
+			    ledge_strerror(rv));
 		}
 	}
 	finish(c, rv);
@@ -1325,7 +602,7 @@ exec_event(
 		ev->ctl = NULL;
 	}
 	if (ev->kind >= NE_INIT) {
-		node_instance_ctl_done(inst->node, inst, ev->kind, rv);
+		ctl_done(inst->node, inst, ev->kind, rv);
 	}
 	node_event_free(ev);
 }
@@ -1385,7 +662,7 @@ exec_run_inline(
 		mb_unreserve(&inst->mb);
 		ev->flags &= (uint8_t)~NEF_RESERVED;
 	}
-	durable = commit_durable(node_commit(inst->node));
+	durable = commit_durable(w->env->commit);
 	if (store_reader_begin(w->reader) == LEDGE_OK) {
 		instance_dirty_evict(inst, durable);
 	}
@@ -1410,7 +687,7 @@ exec_run(struct node_worker *w, struct node_instance *inst)
 	}
 	/* Writes up to `durable` are in the snapshot taken after reading
 	 * it, so their cached copies can go. */
-	durable = commit_durable(node_commit(inst->node));
+	durable = commit_durable(w->env->commit);
 	if (store_reader_begin(w->reader) == LEDGE_OK) {
 		instance_dirty_evict(inst, durable);
 	}

@@ -20,26 +20,48 @@
 
 #include <stdbool.h>
 
+struct commit;
+struct links;
 struct node;
+struct rlog;
+struct store;
 struct node_event;
 struct node_instance;
 struct node_worker;
 struct sched;
+struct sched_ops;
 
 /* Events taken from one mailbox per turn. */
 #define EXEC_BATCH 32
 /* Default deadline of ledge_call / ledge_http_fetch with timeout 0. */
 #define EXEC_CALL_TIMEOUT_MS 5000
 
-struct node_worker *exec_worker_new(
-    struct node *node, struct sched *sched, bool extra);
+/*
+ * What the executor needs of the node it runs in, handed over instead of
+ * asked for: the node (for routing the events a handler emits, its queue
+ * ids and the answers to control events), its log, store, committer and
+ * links.  Owned by the node; must outlive every worker.
+ */
+struct exec_env {
+	struct node *node;
+	struct rlog *log;
+	struct store *store;
+	struct commit *commit;
+	struct links *links;
+};
+
+/*
+ * The scheduler's ops vector for this executor (sched.h): each worker
+ * gets a node_worker for the struct exec_env `arg`
+ * (sched_start(..., exec_sched_ops(), env, ...)) and runs instances with
+ * exec_run.
+ */
+const struct sched_ops *exec_sched_ops(void);
 
 /* The worker the loop thread uses for inline runs (exec_run_inline). */
 struct node_worker *exec_worker_new_inline(
-    struct node *node, struct sched *sched);
+    const struct exec_env *env, struct sched *sched);
 void exec_worker_free(struct node_worker *w);
-struct sched *exec_worker_sched(struct node_worker *w);
-bool exec_worker_extra(struct node_worker *w);
 
 /*
  * Run a batch of the instance's events, then hand it back to the

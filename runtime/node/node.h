@@ -7,7 +7,9 @@
  *   (returns after node_request_stop or a signal) -> node_free.
  *
  * The rest of the runtime reaches shared services through accessors and
- * the event routing functions below; nothing reads a global.
+ * the event routing functions (route.h) and persistent ids (registry.h),
+ * which this header includes; resources find the node's services for them
+ * in res_api.h.  Nothing reads a global.
  */
 #ifndef LEDGE_NODE_NODE_H
 #define LEDGE_NODE_NODE_H
@@ -17,6 +19,8 @@
 #include <stdint.h>
 
 #include "base/rlog.h"
+#include "node/registry.h"
+#include "node/route.h"
 #include "store/store.h"
 
 struct code_cache;
@@ -175,9 +179,6 @@ int node_set_replicas(struct node *n, const char *name,
 void node_foreach_instance(struct node *n,
     void (*fn)(void *arg, const struct node_inst_stats *st), void *arg);
 
-/* The target called "workflow/name", or NULL.  Any thread, once deployed. */
-struct node_target *node_find_target(struct node *n, const char *name);
-
 /*
  * Run the event loop until a stop is requested (SIGINT, SIGTERM or
  * node_request_stop); then drain mailboxes, call each stop handler and
@@ -231,92 +232,7 @@ struct http_server *node_http(struct node *n);
 /* The folder of the data directory. */
 const char *node_data_dir(struct node *n);
 
-/*
- * The persistent id of a target name ("workflow/part"), assigned (and
- * committed) on first use; node_registry_lookup only finds ids assigned
- * before.  Loop thread.  LEDGE_OK or LEDGE_ENOMEM.
- */
-int node_registry_id(struct node *n, const char *name, uint32_t *id);
-bool node_registry_lookup(struct node *n, const char *name, uint32_t *id);
-
-/* Make sure ids handed out from now on are above `qid` (a copy of
- * another node's queue arrived).  Any thread. */
-void node_qid_above(struct node *n, uint64_t qid);
-
-/* A fresh id for a durable event (never reused, also across restarts). */
-uint64_t node_next_qid(struct node *n);
-
-/* --- routing events ------------------------------------------------ */
-
-/*
- * Hand an event to a target now: an instance's mailbox (scheduling it),
- * or a resource (on the loop thread).  Delayed events wait for their
- * time first.  Takes ownership.  Any thread.
- */
-void node_send(struct node *n, struct node_target *t, struct node_event *ev);
-
-/*
- * node_send, but from the loop thread an event for an idle instance may
- * run right here (see exec_run_inline).  Used by resources for events
- * from outside (HTTP requests, ticks).
- */
-void node_send_inline(
-    struct node *n, struct node_target *t, struct node_event *ev);
-
-/*
- * A resource is finished with an event it was given: a durable event's
- * queue entry is deleted (committed), then the event is freed.  `err` is
- * logged when not LEDGE_OK.  Loop thread.
- */
-void node_event_done(
-    struct node *n, struct res *r, struct node_event *ev, int err);
-
-/*
- * A resource answers a call event it was given; `reply` is moved.  The
- * event is freed.  Loop thread.
- */
-void node_event_reply(
-    struct node *n, struct node_event *ev, struct node_reply *reply);
-
-/* --- for resources ------------------------------------------------ */
-
-/* The i-th target of output `name` of resource r; NULL past the end. */
-struct node_target *node_res_output(struct res *r, const char *name, size_t i);
-
-/*
- * Admit an event from outside the node to target t: reserves a mailbox
- * slot (limit: the instance's `mailbox`).  On LEDGE_OK mark the event
- * with node_admitted() before node_send.  Returns LEDGE_EFULL (the
- * caller answers 503 or drops a tick) or LEDGE_ECLOSED (stopping).
- */
-int node_admit(struct node_target *t);
-void node_admitted(struct node_target *t, struct node_event *ev);
-
-/*
- * Cast a copy of `data` to every target of output `name` of r (a timer
- * tick).  Targets that are full are skipped and counted.  Returns the
- * number of targets reached.  Loop thread.
- */
-size_t node_res_cast(
-    struct res *r, const char *name, const void *data, size_t len);
-
-/* The name ("workflow/name") of target `id`, or NULL. */
-const char *node_target_name(struct node *n, uint32_t id);
-
 /* True once a stop has begun (resources refuse new work then). */
 bool node_stopping(struct node *n);
-
-/*
- * A per-node slot for a resource type's shared state (http-ingress keeps
- * its route table here).  Loop thread.
- */
-void **node_type_slot(struct node *n, const void *type);
-
-/* The node's HTTP client (created on first use); NULL when out of memory. */
-struct http_client *node_http_client(struct node *n);
-
-/* Called by the host when an instance finished a control event. */
-void node_instance_ctl_done(
-    struct node *n, struct node_instance *inst, int kind, int rv);
 
 #endif

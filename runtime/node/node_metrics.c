@@ -7,11 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "platform/http.h"
-#include "node/node.h"
-#include "node/commit.h"
 #include "domain/links.h"
+#include "node/commit.h"
+#include "node/node.h"
 #include "node/node_metrics.h"
+#include "platform/http.h"
 #include "store/store.h"
 
 struct render {
@@ -202,13 +202,18 @@ node_metrics_render(struct node *n, char **out, size_t *len)
 	    "nodes.\n"
 	    "# TYPE ledge_link_backlog gauge\n"
 	    "ledge_link_backlog{node=\"%s\"} %zu\n"
+	    "# HELP ledge_remote_dropped_total Events for parts on other "
+	    "nodes dropped because memory ran out.\n"
+	    "# TYPE ledge_remote_dropped_total counter\n"
+	    "ledge_remote_dropped_total{node=\"%s\"} %llu\n"
 	    "# HELP ledge_node_up 1 while the node runs.\n"
 	    "# TYPE ledge_node_up gauge\n"
 	    "ledge_node_up{node=\"%s\"} 1\n",
 	    r.node, (unsigned long long)cs.batches, r.node,
 	    (unsigned long long)cs.records, r.node,
 	    (unsigned long long)store_size(node_store(n)), r.node,
-	    links_backlog(node_links(n)), r.node);
+	    links_backlog(node_links(n)), r.node,
+	    (unsigned long long)node_remote_dropped(n), r.node);
 	return fclose(fp) == 0 ? 0 : -1;
 }
 

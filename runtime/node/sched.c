@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include "base/clock.h"
-#include "node/exec.h"
 #include "node/instance.h"
 #include "node/sched.h"
 
@@ -14,7 +13,8 @@
 #define EXTRA_IDLE_S 5
 
 struct sched {
-	struct node *node;
+	const struct sched_ops *ops;
+	void *arg;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;      /* workers wait for instances here */
 	pthread_cond_t done_cv; /* sched_stop waits for workers here */
@@ -39,24 +39,38 @@ reap(struct sched *s)
 	}
 }
 
+/* One worker thread: its scheduler and the executor's state. */
+struct worker {
+	struct sched *s;
+	void *state; /* from ops->worker_new */
+	bool extra;
+};
+
 static void *worker_main(void *arg);
 
 /* Start one worker; mu held. */
 static int
 spawn(struct sched *s, bool extra)
 {
-	struct node_worker *w;
+	struct worker *w;
 	pthread_t th;
 
 	reap(s);
 	if (s->alive >= SCHED_MAX_WORKERS) {
 		return -1;
 	}
-	if ((w = exec_worker_new(s->node, s, extra)) == NULL) {
+	if ((w = malloc(sizeof *w)) == NULL) {
+		return -1;
+	}
+	w->s = s;
+	w->extra = extra;
+	if ((w->state = s->ops->worker_new(s->arg, s, extra)) == NULL) {
+		free(w);
 		return -1;
 	}
 	if (pthread_create(&th, NULL, worker_main, w) != 0) {
-		exec_worker_free(w);
+		s->ops->worker_free(w->state);
+		free(w);
 		return -1;
 	}
 	s->alive++;
@@ -80,9 +94,9 @@ pop(struct sched *s)
 static void *
 worker_main(void *arg)
 {
-	struct node_worker *w = arg;
-	struct sched *s = exec_worker_sched(w);
-	bool extra = exec_worker_extra(w);
+	struct worker *w = arg;
+	struct sched *s = w->s;
+	bool extra = w->extra;
 
 	pthread_mutex_lock(&s->mu);
 	for (;;) {
@@ -108,12 +122,13 @@ worker_main(void *arg)
 			break;
 		}
 		pthread_mutex_unlock(&s->mu);
-		exec_run(w, inst);
+		s->ops->run(w->state, inst);
 		pthread_mutex_lock(&s->mu);
 	}
 out:
 	pthread_mutex_unlock(&s->mu);
-	exec_worker_free(w);
+	s->ops->worker_free(w->state);
+	free(w);
 	pthread_mutex_lock(&s->mu);
 	s->exited[s->nexited++] = pthread_self();
 	s->alive--;
@@ -123,7 +138,8 @@ out:
 }
 
 int
-sched_start(struct sched **sp, struct node *node, int nworkers)
+sched_start(
+    struct sched **sp, const struct sched_ops *ops, void *arg, int nworkers)
 {
 	struct sched *s = calloc(1, sizeof *s);
 	if (s == NULL) {
@@ -133,7 +149,8 @@ sched_start(struct sched **sp, struct node *node, int nworkers)
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 		nworkers = n < 2 ? 2 : (int)n;
 	}
-	s->node = node;
+	s->ops = ops;
+	s->arg = arg;
 	s->base = nworkers;
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->cv, NULL);

@@ -17,6 +17,7 @@
 #ifndef LEDGE_NODE_SCHED_H
 #define LEDGE_NODE_SCHED_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct node;
@@ -26,8 +27,38 @@ struct sched;
 /* Most workers alive at once, counting extras for blocked callers. */
 #define SCHED_MAX_WORKERS 256
 
-/* Start `nworkers` workers for `node` (0: one per CPU, at least 2). */
-int sched_start(struct sched **sp, struct node *node, int nworkers);
+/*
+ * What a worker does, given by the executor (exec_sched_ops), so that the
+ * scheduler knows nothing of how an instance runs.
+ */
+struct sched_ops {
+	/*
+	 * The state of one new worker (`extra`: started because callers are
+	 * blocked; it exits once idle), or NULL when out of memory.  Called
+	 * with the scheduler's lock held, on the thread that starts the
+	 * worker: must not block, nor call into the scheduler.
+	 */
+	void *(*worker_new)(void *arg, struct sched *s, bool extra);
+	/*
+	 * Run a batch of inst's events on the worker's own thread (the
+	 * scheduler gave inst to this worker alone).  May block in a call,
+	 * between sched_block_enter and sched_block_leave; may hand inst back
+	 * with sched_enqueue.
+	 */
+	void (*run)(void *worker, struct node_instance *inst);
+	/* Free a worker's state, on its thread, as it exits (or on the
+	 * starting thread when its thread could not be created). */
+	void (*worker_free)(void *worker);
+};
+
+/*
+ * Start `nworkers` workers (0: one per CPU, at least 2) that run
+ * instances with `ops`; `arg` is passed to ops->worker_new.  ops and arg
+ * are borrowed until sched_stop returns.  0, or -1 if the threads could
+ * not be started.
+ */
+int sched_start(
+    struct sched **sp, const struct sched_ops *ops, void *arg, int nworkers);
 
 /* Stop: workers finish the batch they run and exit; then free. */
 void sched_stop(struct sched *s);
