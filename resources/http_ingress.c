@@ -24,7 +24,7 @@
 #include "base/clock.h"
 #include "base/hmap.h"
 #include "base/rlog.h"
-#include "domain/links.h"
+#include "node/links.h"
 #include "node/commit.h"
 #include "node/enqueue.h"
 #include "node/idem.h"

@@ -17,7 +17,7 @@
 #include "base/rlog.h"
 #include "domain/agent.h"
 #include "domain/agent_int.h"
-#include "domain/links.h"
+#include "node/links.h"
 #include "net/msg.h"
 #include "net/reply.h"
 #include "net/wire.h"

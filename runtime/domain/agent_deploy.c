@@ -14,7 +14,7 @@
 #include "base/rlog.h"
 #include "base/sha256.h"
 #include "domain/agent_int.h"
-#include "domain/links.h"
+#include "node/links.h"
 #include "net/msg.h"
 #include "net/reply.h"
 #include "net/wire.h"

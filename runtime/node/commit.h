@@ -92,7 +92,7 @@ void commit_set_outbox_hook(struct commit *c,
 
 /*
  * Who may add operations to a record just before it is applied (state
- * replication, domain/replica.h): fn(arg, b, r) on the committer thread,
+ * replication, node/replica.h): fn(arg, b, r) on the committer thread,
  * with the batch's earlier records applied in b (store_batch_scan sees
  * them); it may append operations (outbox entries) to r, which commit with
  * it.  An error fails the commit.  Set before anything is submitted.
@@ -140,7 +140,7 @@ int commit_rec_del_prefix(
 
 /* Mark this record's place in the commit order for a snapshot of target
  * `id`: the expand hook sends its whole state and queue to its replicas
- * (domain/replica.h); the committer itself writes nothing for it. */
+ * (node/replica.h); the committer itself writes nothing for it. */
 int commit_rec_snapshot(struct commit_rec *r, uint32_t id);
 
 /* Reserve room for a put whose value the caller writes at the returned

@@ -13,7 +13,7 @@
 #include "base/clock.h"
 #include "base/strbuf.h"
 #include "code/code.h"
-#include "domain/links.h"
+#include "node/links.h"
 #include "isolate/isolate.h"
 #include "node/commit.h"
 #include "node/ctl.h"

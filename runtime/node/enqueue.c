@@ -5,7 +5,7 @@
 
 #include <ledge.h>
 
-#include "domain/links.h"
+#include "node/links.h"
 #include "node/commit.h"
 #include "node/enqueue.h"
 #include "node/instance.h"

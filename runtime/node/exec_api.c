@@ -13,7 +13,7 @@
 #include "base/arena.h"
 #include "base/clock.h"
 #include "base/hmap.h"
-#include "domain/links.h"
+#include "node/links.h"
 #include "isolate/host_rules.h"
 #include "isolate/isolate.h"
 #include "code/code.h"

@@ -1,11 +1,11 @@
 /*
  * link_entry.h - the encoding of one outbox entry: an event for a part
  * that runs on another node, as the node writes it into a commit record
- * (commit_rec_outbox) and the links (domain/links.h) carry it.
+ * (commit_rec_outbox) and the links (node/links.h) carry it.
  *
  * The entry is the u16 big-endian length of the target's name
  * ("workflow/part"), the name, then the event's durable encoding
- * (node_event.h).  A replication entry (domain/replica.h) has the same
+ * (node_event.h).  A replication entry (node/replica.h) has the same
  * frame with a name that starts with REPL_MARK.
  *
  * Threads: any.

@@ -168,7 +168,7 @@ struct node_inst_stats {
  * Replicate the state of instance `name` ("workflow/function") to the
  * nodes `nodes` (count of them; urls[i] their addresses, or NULL when the
  * links know them): first a snapshot of its state and queue, then each
- * committed write, over the links (domain/replica.h).  count 0
+ * committed write, over the links (node/replica.h).  count 0
  * stops replication.  Loop thread.  LEDGE_OK, LEDGE_ENOENT if no such
  * instance runs here, LEDGE_ENOMEM.
  */

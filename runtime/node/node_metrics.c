@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "domain/links.h"
+#include "node/links.h"
 #include "node/commit.h"
 #include "node/node.h"
 #include "node/node_metrics.h"

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "base/clock.h"
-#include "domain/links.h"
+#include "node/links.h"
 #include "node/commit.h"
 #include "node/enqueue.h"
 #include "node/instance.h"

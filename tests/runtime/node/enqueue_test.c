@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "domain/links.h"
+#include "node/links.h"
 #include "node/commit.h"
 #include "node/enqueue.h"
 #include "node/instance.h"

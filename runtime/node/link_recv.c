@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "domain/link_int.h"
-#include "domain/replica.h"
+#include "node/link_int.h"
+#include "node/replica.h"
 #include "net/reply.h"
 #include "node/commit.h"
 #include "node/enqueue.h"

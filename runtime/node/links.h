@@ -24,8 +24,8 @@
  * Threads: links_on_outbox from the committer thread; links_call from any
  * thread; everything else on the loop thread.
  */
-#ifndef LEDGE_DOMAIN_LINKS_H
-#define LEDGE_DOMAIN_LINKS_H
+#ifndef LEDGE_NODE_LINKS_H
+#define LEDGE_NODE_LINKS_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -8,8 +8,8 @@
 #include <string.h>
 
 #include "base/rlog.h"
-#include "domain/link_int.h"
-#include "domain/replica.h"
+#include "node/link_int.h"
+#include "node/replica.h"
 #include "node/commit.h"
 #include "store/store.h"
 

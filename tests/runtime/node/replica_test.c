@@ -1,5 +1,5 @@
 /*
- * replica_test.c - state replication (runtime/domain/replica.h), both
+ * replica_test.c - state replication (runtime/node/replica.h), both
  * ends on real committers and real stores: the primary streams the writes
  * of a replicated target to each replica's outbox, and a replica applies
  * those entries under its own id for the target.
@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "domain/links.h"
-#include "domain/replica.h"
+#include "node/links.h"
+#include "node/replica.h"
 #include "node/commit.h"
 #include "node/instance.h"
 #include "proc.h"

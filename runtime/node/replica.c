@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "base/hmap.h"
-#include "domain/links.h"
-#include "domain/replica.h"
+#include "node/links.h"
+#include "node/replica.h"
 #include "node/commit.h"
 #include "node/instance.h"
 #include "store/store.h"

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "base/rlog.h"
-#include "domain/link_int.h"
+#include "node/link_int.h"
 #include "net/reply.h"
 #include "node/instance.h"
 #include "node/node_call.h"

@@ -1,5 +1,5 @@
 /*
- * links_test.c - links between nodes (runtime/domain/links.h) without a
+ * links_test.c - links between nodes (runtime/node/links.h) without a
  * node: two link sets, each with a real committer on a real LMDB store in
  * a temporary folder, talking over real nng inproc:// sockets, with the
  * loop on its own thread.  The node's part (struct links_env) is a target
@@ -23,7 +23,7 @@
 
 #include "base/clock.h"
 #include "base/rlog.h"
-#include "domain/links.h"
+#include "node/links.h"
 #include "net/msg.h"
 #include "net/wire.h"
 #include "node/commit.h"

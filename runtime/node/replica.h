@@ -26,8 +26,8 @@
  * Threads: replica_set and the counters from any thread; replica_expand
  * on the committer thread; replica_apply on the loop thread.
  */
-#ifndef LEDGE_DOMAIN_REPLICA_H
-#define LEDGE_DOMAIN_REPLICA_H
+#ifndef LEDGE_NODE_REPLICA_H
+#define LEDGE_NODE_REPLICA_H
 
 #include <stdbool.h>
 #include <stddef.h>

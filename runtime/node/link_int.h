@@ -14,10 +14,10 @@
  *                 replica.c (replica.h), which calls none of these;
  *   link_call.c   remote calls, both ends.
  *
- * Not a public header: only runtime/domain/link*.c include it.
+ * Not a public header: only runtime/node/link*.c include it.
  */
-#ifndef LEDGE_DOMAIN_LINK_INT_H
-#define LEDGE_DOMAIN_LINK_INT_H
+#ifndef LEDGE_NODE_LINK_INT_H
+#define LEDGE_NODE_LINK_INT_H
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -26,7 +26,7 @@
 #include <string.h>
 
 #include "base/hmap.h"
-#include "domain/links.h"
+#include "node/links.h"
 #include "net/msg.h"
 #include "platform/loop.h"
 

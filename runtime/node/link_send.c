@@ -10,8 +10,8 @@
 
 #include "base/clock.h"
 #include "base/rlog.h"
-#include "domain/link_int.h"
-#include "domain/replica.h"
+#include "node/link_int.h"
+#include "node/replica.h"
 #include "node/commit.h"
 #include "node/enqueue.h"
 #include "node/instance.h"
