@@ -17,10 +17,10 @@
 #include "base/rlog.h"
 #include "domain/agent.h"
 #include "domain/agent_int.h"
-#include "node/links.h"
 #include "net/msg.h"
 #include "net/reply.h"
 #include "net/wire.h"
+#include "node/links.h"
 #include "node/node.h"
 #include "platform/loop.h"
 #include "store/store.h"
@@ -423,8 +423,16 @@ static const struct reply_route routes[] = {
 	{ "ping", route_ping },
 };
 
-/* The handler files' tables (agent_int.h), searched after it. */
-static const struct reply_route *(*const tables[])(size_t *n) = {
+static const struct reply_route *
+agent_routes(size_t *n)
+{
+	*n = sizeof routes / sizeof routes[0];
+	return routes;
+}
+
+/* This file's table, then the handler files' (agent_int.h). */
+static const reply_table tables[] = {
+	agent_routes,
 	agent_deploy_routes,
 	agent_state_routes,
 	agent_invoke_routes,
@@ -433,31 +441,7 @@ static const struct reply_route *(*const tables[])(size_t *n) = {
 static void
 on_request(void *arg, struct msg_req *req)
 {
-	struct agent *a = arg;
-	struct wire_r r;
-	size_t len, n;
-	const void *data = msg_req_data(req, &len);
-	const struct reply_route *rt;
-	wire_v root, t;
-
-	if (wire_parse(&r, data, len) != 0) {
-		reply_err(req, REPLY_INVALID, "malformed message");
-		return;
-	}
-	root = wire_root(&r);
-	t = wire_get(root, "t");
-	rt = reply_route_find(routes, sizeof routes / sizeof routes[0], t);
-	for (size_t i = 0; rt == NULL && i < sizeof tables / sizeof tables[0];
-	     i++) {
-		const struct reply_route *tb = tables[i](&n);
-		rt = reply_route_find(tb, n, t);
-	}
-	if (rt != NULL) {
-		rt->fn(a, req, root);
-	} else {
-		reply_err(req, REPLY_INVALID, "unknown request type");
-	}
-	wire_r_fini(&r);
+	reply_dispatch(req, tables, sizeof tables / sizeof tables[0], arg);
 }
 
 /* ------------------------------------------------------------------ */

@@ -56,6 +56,35 @@ reply_err(struct msg_req *req, const char *code, const char *fmt, ...)
 	reply_wire(req, &w);
 }
 
+void
+reply_dispatch(
+    struct msg_req *req, const reply_table *tables, size_t ntables, void *ctx)
+{
+	const struct reply_route *route = NULL;
+	struct wire_r r;
+	size_t len;
+	const void *data = msg_req_data(req, &len);
+	wire_v root, t;
+
+	if (wire_parse(&r, data, len) != 0) {
+		reply_err(req, REPLY_INVALID, "malformed message");
+		return;
+	}
+	root = wire_root(&r);
+	t = wire_get(root, "t");
+	for (size_t i = 0; route == NULL && i < ntables; i++) {
+		size_t n;
+		const struct reply_route *table = tables[i](&n);
+		route = reply_route_find(table, n, t);
+	}
+	if (route != NULL) {
+		route->fn(ctx, req, root);
+	} else {
+		reply_err(req, REPLY_INVALID, "unknown request type");
+	}
+	wire_r_fini(&r);
+}
+
 const struct reply_route *
 reply_route_find(const struct reply_route *table, size_t n, wire_v op)
 {

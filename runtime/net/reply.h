@@ -61,4 +61,15 @@ struct reply_route {
 const struct reply_route *reply_route_find(
     const struct reply_route *table, size_t n, wire_v op);
 
+/* A handler file's table: its entries, their count in *n. */
+typedef const struct reply_route *(*reply_table)(size_t *n);
+
+/*
+ * Answer a request from the tables (searched in order): parse it, look
+ * its `t` up, and call the handler with `ctx` and the parsed map; a
+ * malformed message or an unknown `t` is answered REPLY_INVALID.
+ */
+void reply_dispatch(
+    struct msg_req *req, const reply_table *tables, size_t ntables, void *ctx);
+
 #endif

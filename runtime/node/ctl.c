@@ -34,6 +34,34 @@ ctl_send(struct node *n, struct node_instance *inst, int kind, void *ctl,
 	return LEDGE_OK;
 }
 
+struct node_event **
+ctl_stops_new(struct node_instance *const *insts, size_t count)
+{
+	struct node_event **evs = calloc(count + 1, sizeof *evs);
+
+	for (size_t i = 0; evs != NULL && i < count; i++) {
+		evs[i] = node_event_new(NE_STOP, insts[i]->target.id, NULL, 0);
+		if (evs[i] == NULL) {
+			for (size_t k = 0; k < i; k++) {
+				node_event_free(evs[k]);
+			}
+			free(evs);
+			evs = NULL;
+		}
+	}
+	return evs;
+}
+
+void
+ctl_stops_send(struct node *n, struct node_instance *const *insts,
+    struct node_event **evs, size_t count)
+{
+	for (size_t i = 0; i < count; i++) {
+		node_send(n, &insts[i]->target, evs[i]);
+	}
+	free(evs);
+}
+
 void
 ctl_push(struct node *n, struct node_instance *inst, int kind, void *ctl,
     bool may_inline)

@@ -28,8 +28,20 @@ int ctl_send(struct node *n, struct node_instance *inst, int kind, void *ctl,
     bool may_inline);
 
 /*
- * ctl_send for a stop, which has no caller to fail to: out of memory
- * there is logged and aborts (nothing sensible is left).
+ * The stops of `count` instances in two steps, so that running out of
+ * memory changes nothing: ctl_stops_new makes the NE_STOP events (NULL
+ * when out of memory), ctl_stops_send sends evs[i] to insts[i] and frees
+ * the array.  Loop thread.
+ */
+struct node_event **ctl_stops_new(
+    struct node_instance *const *insts, size_t count);
+void ctl_stops_send(struct node *n, struct node_instance *const *insts,
+    struct node_event **evs, size_t count);
+
+/*
+ * ctl_send for the stop of the whole node (SIGTERM), which has no caller
+ * to fail to: out of memory there is logged and aborts (nothing sensible
+ * is left; a restart recovers the durable state).
  */
 void ctl_push(struct node *n, struct node_instance *inst, int kind, void *ctl,
     bool may_inline);

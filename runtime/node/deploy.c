@@ -13,7 +13,6 @@
 #include "base/clock.h"
 #include "base/strbuf.h"
 #include "code/code.h"
-#include "node/links.h"
 #include "isolate/isolate.h"
 #include "node/commit.h"
 #include "node/ctl.h"
@@ -21,6 +20,7 @@
 #include "node/enqueue.h"
 #include "node/exec.h"
 #include "node/instance.h"
+#include "node/links.h"
 #include "node/node_event.h"
 #include "node/node_impl.h"
 #include "node/registry.h"
@@ -809,6 +809,7 @@ node_undeploy_async(
 {
 	struct node_wf *w;
 	struct undeploy *u;
+	struct node_event **stops;
 	for (w = n->wfs; w != NULL; w = w->next) {
 		if (strcmp(w->wf->name, name) == 0 && !w->undeploying) {
 			break;
@@ -817,7 +818,13 @@ node_undeploy_async(
 	if (w == NULL) {
 		return LEDGE_ENOENT;
 	}
-	if ((u = calloc(1, sizeof *u)) == NULL) {
+	/* Everything it needs first: out of memory, the request fails and
+	 * the workflow runs on. */
+	if ((u = calloc(1, sizeof *u)) == NULL ||
+	    (stops = ctl_stops_new(w->insts, w->ninsts)) == NULL) {
+		free(u);
+		rlog_write(n->log, RLOG_ERROR, n->name,
+		    "cannot stop workflow %s: out of memory", w->wf->name);
 		return LEDGE_ENOMEM;
 	}
 	w->undeploying = u;
@@ -829,12 +836,11 @@ node_undeploy_async(
 	ctl_stop_resources(w);
 	u->pending = (int)w->ninsts;
 	if (u->pending == 0) {
+		free(stops);
 		undeploy_finish(n, u);
 		return LEDGE_OK;
 	}
-	for (size_t i = 0; i < w->ninsts; i++) {
-		ctl_push(n, w->insts[i], NE_STOP, NULL, false);
-	}
+	ctl_stops_send(n, w->insts, stops, w->ninsts);
 	return LEDGE_OK;
 }
 

@@ -17,13 +17,13 @@
 #include "base/clock.h"
 #include "base/strbuf.h"
 #include "code/code.h"
-#include "node/links.h"
 #include "isolate/isolate.h"
 #include "node/commit.h"
 #include "node/ctl.h"
 #include "node/deploy.h"
 #include "node/exec.h"
 #include "node/instance.h"
+#include "node/links.h"
 #include "node/node.h"
 #include "node/node_impl.h"
 #include "node/registry.h"
@@ -63,12 +63,6 @@ struct commit *
 node_commit(struct node *n)
 {
 	return n->commit;
-}
-
-struct sched *
-node_sched(struct node *n)
-{
-	return n->sched;
 }
 
 struct links *

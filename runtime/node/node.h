@@ -216,11 +216,12 @@ void node_reload_async(struct node *n, const char *path);
 
 /* --- services ------------------------------------------------------ */
 
+/* The node's log, loop, store and committer: owned by the node, valid
+ * until node_free.  Any thread. */
 struct rlog *node_log(struct node *n);
 struct loop *node_loop(struct node *n);
 struct store *node_store(struct node *n);
 struct commit *node_commit(struct node *n);
-struct sched *node_sched(struct node *n);
 /* Links to other nodes. */
 struct links *node_links(struct node *n);
 /* The node's name and its incarnation (random, kept in the store). */

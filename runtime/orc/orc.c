@@ -27,7 +27,7 @@
 #define NODE_TIMEOUT_MS 3000
 
 /* The route tables of the handler files. */
-static const struct reply_route *(*const route_tables[])(size_t *n) = {
+static const reply_table route_tables[] = {
 	orc_members_routes,
 	orc_api_code_routes,
 	orc_api_wf_routes,
@@ -39,32 +39,8 @@ static const struct reply_route *(*const route_tables[])(size_t *n) = {
 static void
 on_request(void *arg, struct msg_req *req)
 {
-	struct orc *o = arg;
-	struct wire_r r;
-	size_t len;
-	const void *data = msg_req_data(req, &len);
-	const struct reply_route *route = NULL;
-	wire_v root, t;
-
-	if (wire_parse(&r, data, len) != 0) {
-		reply_err(req, REPLY_INVALID, "malformed message");
-		return;
-	}
-	root = wire_root(&r);
-	t = wire_get(root, "t");
-	for (size_t i = 0;
-	     route == NULL && i < sizeof route_tables / sizeof route_tables[0];
-	     i++) {
-		size_t n;
-		const struct reply_route *table = route_tables[i](&n);
-		route = reply_route_find(table, n, t);
-	}
-	if (route != NULL) {
-		route->fn(o, req, root);
-	} else {
-		reply_err(req, REPLY_INVALID, "unknown request type");
-	}
-	wire_r_fini(&r);
+	reply_dispatch(req, route_tables,
+	    sizeof route_tables / sizeof route_tables[0], arg);
 }
 
 static void

@@ -75,7 +75,7 @@ struct wf_function {
 	uint32_t mailbox;  /* mailbox capacity (default 1024) */
 	uint32_t replicas; /* state: {replicas: N} (default 0) */
 	/* `isolation: process`: instances run in a supervised host process
-	 * (runtime/isolate.h) instead of the node's own; `limits:` apply
+	 * (isolate/isolate.h) instead of the node's own; `limits:` apply
 	 * there only (0: none).  Either may come from the workflow's top
 	 * level, as the default for its functions. */
 	bool isolated;

@@ -4,7 +4,7 @@
  * Each target is one function `int fuzz_NAME(const uint8_t *, size_t)`
  * that must not crash, leak, hang or trip a sanitizer for any input, and
  * abort()s when an oracle of its own fails.  FUZZ_TARGET(NAME) defines it
- * and, in a libFuzzer build (-DFUZZ_LIBFUZZER, tools/fuzz.sh), the
+ * and, in a libFuzzer build (-DFUZZ_LIBFUZZER, tools/scripts/fuzz.sh), the
  * LLVMFuzzerTestOneInput that calls it; replay_test.c links every target
  * into one Criterion program that feeds it each file of its corpus
  * (tests/fuzz/corpus/NAME/), so a crash once found stays a regression

@@ -1253,7 +1253,7 @@ Test(domain, tls_admits_only_certificates_of_the_domain_ca)
 	int rc;
 
 	cr_assert_not_null(
-	    ossl, "the openssl command is needed (tools/deps.sh installs it)");
+	    ossl, "the openssl command is needed (tools/scripts/deps.sh installs it)");
 	dir = tmpdir_make("dom-pki");
 	cr_assert_not_null(dir);
 	scratch[nscratch++] = dir;

@@ -11,8 +11,8 @@ references a symbol the other one defines).  Then it checks:
      directly or through others (strongly connected components of the call
      graph, one file each);
   2. layers point one way: a file of layer L calls only files of L or of
-     the layers below it (LAYERS, lowest first; resources/ sit with the
-     node layer, since they are the node's adapters);
+     the layers below it (LAYERS, lowest first; resources/ are the layer
+     just above the node, whose adapters they are);
   3. no source file in runtime/, resources/ or tools/ is over MAX_LINES.
 
 Prints every breach and ends with one line "layout: N problems"; exits 1

@@ -1,5 +1,5 @@
 /*
- * arena_test.c - the per-handler bump allocator (runtime/arena.h):
+ * arena_test.c - the per-handler bump allocator (runtime/base/arena.h):
  * alignment of every allocation, allocations larger than a block, reset
  * and reuse, and the copying helpers.  Overruns and leaks show up in the
  * sanitizer tree.

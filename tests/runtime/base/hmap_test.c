@@ -1,5 +1,5 @@
 /*
- * hmap_test.c - the byte-string hash map (runtime/hmap.h): put, get,
+ * hmap_test.c - the byte-string hash map (runtime/base/hmap.h): put, get,
  * replace and delete; a long random run checked against a plain
  * reference; iteration with deletion; keys holding NUL bytes.
  */

@@ -1,5 +1,5 @@
 /*
- * sha256_test.c - SHA-256 (runtime/sha256.h) against the FIPS 180-4
+ * sha256_test.c - SHA-256 (runtime/base/sha256.h) against the FIPS 180-4
  * example messages and lengths around the padding boundaries, and
  * incremental updates in odd chunk sizes against one-shot hashing.
  */

@@ -1,5 +1,5 @@
 /*
- * code_test.c - loading function code (runtime/node_loader.h) with
+ * code_test.c - loading function code (runtime/code/code.h) with
  * the real fixture shared objects of tests/fixtures/: every bad one is
  * refused with its own reason, good ones load from a content-addressed
  * private copy, equal bytes share one node_code, and the last release
@@ -45,7 +45,7 @@ teardown(void)
 	free(dir);
 }
 
-TestSuite(node_loader, .init = setup, .fini = teardown, .timeout = 60);
+TestSuite(code, .init = setup, .fini = teardown, .timeout = 60);
 
 /* The path of a fixture built by meson (LEDGE_FIXTURES). */
 static const char *
@@ -205,43 +205,43 @@ is_mapped(const char *path)
 
 /* --- refused files ---------------------------------------------------- */
 
-Test(node_loader, refuses_a_text_file)
+Test(code, refuses_a_text_file)
 {
 	expect_refused(fixture("not_a_so.so"), LEDGE_EINVAL,
 	    "not a shared object (no ELF header)");
 }
 
-Test(node_loader, refuses_an_executable)
+Test(code, refuses_an_executable)
 {
 	expect_refused(
 	    fixture("not_shared.so"), LEDGE_EINVAL, "is an executable");
 }
 
-Test(node_loader, refuses_a_missing_descriptor)
+Test(code, refuses_a_missing_descriptor)
 {
 	expect_refused(fixture("no_descriptor.so"), LEDGE_EINVAL,
 	    "no 'ledge_descriptor' symbol");
 }
 
-Test(node_loader, refuses_a_bad_magic)
+Test(code, refuses_a_bad_magic)
 {
 	expect_refused(
 	    fixture("bad_magic.so"), LEDGE_EINVAL, "bad descriptor magic");
 }
 
-Test(node_loader, refuses_an_old_abi)
+Test(code, refuses_an_old_abi)
 {
 	expect_refused(
 	    fixture("old_abi.so"), LEDGE_EINVAL, "built for ledge ABI 0");
 }
 
-Test(node_loader, refuses_a_descriptor_without_handlers)
+Test(code, refuses_a_descriptor_without_handlers)
 {
 	expect_refused(fixture("no_handlers.so"), LEDGE_EINVAL,
 	    "neither a cast nor a call");
 }
 
-Test(node_loader, refuses_a_missing_file)
+Test(code, refuses_a_missing_file)
 {
 	char hash[65];
 	char err[512] = "";
@@ -254,12 +254,12 @@ Test(node_loader, refuses_a_missing_file)
 	cr_expect(strstr(err, "cannot read") != NULL, "%s", err);
 }
 
-Test(node_loader, refuses_a_folder)
+Test(code, refuses_a_folder)
 {
 	expect_refused(dir, LEDGE_EINVAL, "not a regular file");
 }
 
-Test(node_loader, refuses_an_empty_file)
+Test(code, refuses_an_empty_file)
 {
 	spill(tmp_path("empty.so"), "", 0);
 	expect_refused(tmp_path("empty.so"), LEDGE_EINVAL,
@@ -295,7 +295,7 @@ struct load_result {
 	char err[1024];
 };
 
-Test(node_loader, refuses_a_truncated_copy)
+Test(code, refuses_a_truncated_copy)
 {
 	size_t len;
 	unsigned char *so = slurp(fixture("echo.so"), &len);
@@ -364,7 +364,7 @@ patched_echo(const char *name, size_t off, const void *bytes, size_t n)
 	return p;
 }
 
-Test(node_loader, refuses_another_architecture)
+Test(code, refuses_another_architecture)
 {
 	const Elf64_Ehdr *h = NULL;
 	size_t off = (size_t)((const char *)&h->e_machine - (const char *)h);
@@ -380,7 +380,7 @@ Test(node_loader, refuses_another_architecture)
 	    patched_echo("arch.so", off, &m, sizeof m), LEDGE_EINVAL, want);
 }
 
-Test(node_loader, refuses_another_word_size)
+Test(code, refuses_another_word_size)
 {
 	unsigned char cls = sizeof(void *) == 8 ? ELFCLASS32 : ELFCLASS64;
 	const char *want = sizeof(void *) == 8
@@ -391,7 +391,7 @@ Test(node_loader, refuses_another_word_size)
 	    patched_echo("class.so", EI_CLASS, &cls, 1), LEDGE_EINVAL, want);
 }
 
-Test(node_loader, refuses_an_object_file)
+Test(code, refuses_an_object_file)
 {
 	const Elf64_Ehdr *h = NULL;
 	size_t off = (size_t)((const char *)&h->e_type - (const char *)h);
@@ -403,7 +403,7 @@ Test(node_loader, refuses_an_object_file)
 
 /* --- good files ------------------------------------------------------- */
 
-Test(node_loader, loads_echo_from_a_private_copy)
+Test(code, loads_echo_from_a_private_copy)
 {
 	struct node_code *code = load_ok(fixture("echo.so"));
 	char hash[65], copy_hash[65], want_path[4400];
@@ -434,7 +434,7 @@ Test(node_loader, loads_echo_from_a_private_copy)
 	code_release(code);
 }
 
-Test(node_loader, hash_matches_sha256_of_the_bytes)
+Test(code, hash_matches_sha256_of_the_bytes)
 {
 	size_t len;
 	unsigned char *so = slurp(fixture("relay.so"), &len);
@@ -447,7 +447,7 @@ Test(node_loader, hash_matches_sha256_of_the_bytes)
 	free(so);
 }
 
-Test(node_loader, same_bytes_share_one_code)
+Test(code, same_bytes_share_one_code)
 {
 	struct node_code *a = load_ok(fixture("echo.so"));
 	struct node_code *b = load_ok(fixture("echo.so"));
@@ -473,7 +473,7 @@ Test(node_loader, same_bytes_share_one_code)
 	code_release(a);
 }
 
-Test(node_loader, different_files_give_different_codes)
+Test(code, different_files_give_different_codes)
 {
 	struct node_code *a = load_ok(fixture("echo.so"));
 	struct node_code *b = load_ok(fixture("relay.so"));
@@ -489,7 +489,7 @@ Test(node_loader, different_files_give_different_codes)
 	code_release(b);
 }
 
-Test(node_loader, file_replaced_on_disk_loads_as_new_code)
+Test(code, file_replaced_on_disk_loads_as_new_code)
 {
 	const char *f = tmp_path("fn.so");
 	struct node_code *old, *new;
@@ -519,7 +519,7 @@ Test(node_loader, file_replaced_on_disk_loads_as_new_code)
 	code_release(new);
 }
 
-Test(node_loader, last_release_unloads_and_reload_works)
+Test(code, last_release_unloads_and_reload_works)
 {
 	struct node_code *code = load_ok(fixture("echo.so"));
 	char path[4400], hash[65];
@@ -539,7 +539,7 @@ Test(node_loader, last_release_unloads_and_reload_works)
 	code_release(again);
 }
 
-Test(node_loader, cache_folder_is_created_and_reused)
+Test(code, cache_folder_is_created_and_reused)
 {
 	struct code_cache *c2 = NULL;
 	char err[512] = "";
@@ -585,7 +585,7 @@ load_many(void *p)
 	return NULL;
 }
 
-Test(node_loader, concurrent_loads_share_one_code)
+Test(code, concurrent_loads_share_one_code)
 {
 	struct loader_arg args[LOADERS];
 	pthread_t th[LOADERS];

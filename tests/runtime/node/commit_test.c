@@ -1,5 +1,5 @@
 /*
- * commit_test.c - group commit (runtime/node_commit.h) on a real
+ * commit_test.c - group commit (runtime/node/commit.h) on a real
  * store: order and durability, atomic records, completions after the
  * commit and in order, queue put/delete cancellation, flush and stop,
  * a failed commit, and many submitting threads.
@@ -48,7 +48,7 @@ teardown(void)
 	free(dir);
 }
 
-TestSuite(node_commit, .init = setup, .fini = teardown, .timeout = 120);
+TestSuite(commit, .init = setup, .fini = teardown, .timeout = 120);
 
 static atomic_int fatal_calls;
 static char fatal_why[256];
@@ -209,7 +209,7 @@ gate_fini(struct gate *g)
 	pthread_mutex_destroy(&g->mu);
 }
 
-Test(node_commit, records_commit_in_order)
+Test(commit, records_commit_in_order)
 {
 	struct commit *c = start();
 	char v[64];
@@ -230,7 +230,7 @@ Test(node_commit, records_commit_in_order)
 	stop(c);
 }
 
-Test(node_commit, durable_never_goes_back)
+Test(commit, durable_never_goes_back)
 {
 	struct commit *c = start();
 	uint64_t last = 0, seq = 0;
@@ -251,7 +251,7 @@ Test(node_commit, durable_never_goes_back)
 	stop(c);
 }
 
-Test(node_commit, reserved_put_and_delete)
+Test(commit, reserved_put_and_delete)
 {
 	struct commit *c = start();
 	struct commit_rec *r = commit_rec_new();
@@ -326,7 +326,7 @@ watch_records(void *p)
 	return NULL;
 }
 
-Test(node_commit, a_record_is_never_split)
+Test(commit, a_record_is_never_split)
 {
 	struct commit *c = start();
 	struct watcher w = { 0 };
@@ -414,7 +414,7 @@ item_call_done(struct node_call *call, void *arg)
 	note_done(it->log, it->i, call->reply.err);
 }
 
-Test(node_commit, completions_run_after_durability_in_order)
+Test(commit, completions_run_after_durability_in_order)
 {
 	struct done_log l;
 	struct done_item items[DONE_RECS];
@@ -491,7 +491,7 @@ told_done(struct node_call *call, void *arg)
 	atomic_fetch_add(&t->calls, 1);
 }
 
-Test(node_commit, external_reply_waits_for_the_commit)
+Test(commit, external_reply_waits_for_the_commit)
 {
 	struct commit *c = start();
 	struct gate g;
@@ -536,7 +536,7 @@ count_done(void *arg, int err)
 	}
 }
 
-Test(node_commit, empty_records_complete)
+Test(commit, empty_records_complete)
 {
 	struct commit *c = start();
 	uint64_t seq = 0;
@@ -569,7 +569,7 @@ Test(node_commit, empty_records_complete)
 	stop(c);
 }
 
-Test(node_commit, flush_waits_for_completions)
+Test(commit, flush_waits_for_completions)
 {
 	struct commit *c = start();
 	size_t n = 0;
@@ -615,7 +615,7 @@ rec_queue(int op, uint64_t qid)
 	return r;
 }
 
-Test(node_commit, queue_put_and_delete_in_one_batch_cancel)
+Test(commit, queue_put_and_delete_in_one_batch_cancel)
 {
 	struct commit *c = start();
 	struct commit_stats st;
@@ -663,7 +663,7 @@ Test(node_commit, queue_put_and_delete_in_one_batch_cancel)
 }
 
 /* Without a gate: the end state is the same whatever the batching. */
-Test(node_commit, queue_put_and_delete_back_to_back)
+Test(commit, queue_put_and_delete_back_to_back)
 {
 	struct commit *c = start();
 	struct commit_stats st;
@@ -689,7 +689,7 @@ Test(node_commit, queue_put_and_delete_back_to_back)
  * "next_qid" counter in the meta database (node.c), which the committer
  * keeps past the highest id it ever committed, also after a restart.
  */
-Test(node_commit, next_queue_id_survives_a_restart)
+Test(commit, next_queue_id_survives_a_restart)
 {
 	struct commit *c = start();
 
@@ -725,7 +725,7 @@ Test(node_commit, next_queue_id_survives_a_restart)
 
 /* --- stop ------------------------------------------------------------ */
 
-Test(node_commit, stop_commits_what_is_queued)
+Test(commit, stop_commits_what_is_queued)
 {
 	struct commit *c = start();
 	size_t n = 0;
@@ -761,7 +761,7 @@ closed_done(void *arg, int err)
 	p->err = err;
 }
 
-Test(node_commit, submissions_after_stop_fail_closed)
+Test(commit, submissions_after_stop_fail_closed)
 {
 	struct commit *c = start();
 	struct closed_probe p = { 0, -1 };
@@ -807,7 +807,7 @@ Test(node_commit, submissions_after_stop_fail_closed)
 
 /* --- a failed commit ------------------------------------------------- */
 
-Test(node_commit, failed_commit_is_reported_and_fails_its_batch)
+Test(commit, failed_commit_is_reported_and_fails_its_batch)
 {
 	char *logbuf = NULL;
 	size_t loglen = 0;
@@ -913,7 +913,7 @@ submit_many(void *p)
 	return NULL;
 }
 
-Test(node_commit, many_threads_each_record_commits_once)
+Test(commit, many_threads_each_record_commits_once)
 {
 	struct submitter subs[SUB_THREADS];
 	pthread_t th[SUB_THREADS];
@@ -957,7 +957,7 @@ Test(node_commit, many_threads_each_record_commits_once)
 
 /* --- replication ---------------------------------------------------- */
 
-Test(node_commit, delete_prefix_removes_only_that_target)
+Test(commit, delete_prefix_removes_only_that_target)
 {
 	struct commit *c = start();
 	char v[16];

@@ -1,6 +1,6 @@
 /*
  * idem_test.c - stored answers for Idempotency-Key requests
- * (runtime/idem.h): added through a commit record, read back before and
+ * (runtime/node/idem.h): added through a commit record, read back before and
  * after expiry, a corrupt entry, and pruning of expired entries only.
  */
 #include <criterion/criterion.h>

@@ -8,9 +8,9 @@
 
 #include "node/instance.h"
 
-TestSuite(node_instance, .timeout = 60);
+TestSuite(instance, .timeout = 60);
 
-Test(node_instance, output_by_name)
+Test(instance, output_by_name)
 {
 	struct node_instance inst;
 	struct node_output outs[2] = { { "out", 0, NULL }, { "err", 0, NULL } };
@@ -72,7 +72,7 @@ dirty_is(const char *key, const char *val)
 	    memcmp(d->bytes + d->klen, val, d->vlen) == 0;
 }
 
-Test(node_instance, dirty_put_get, .init = inst_setup, .fini = inst_teardown)
+Test(instance, dirty_put_get, .init = inst_setup, .fini = inst_teardown)
 {
 	const struct node_dirty *d;
 
@@ -102,8 +102,7 @@ Test(node_instance, dirty_put_get, .init = inst_setup, .fini = inst_teardown)
 	cr_expect(dirty_is("c", "back"));
 }
 
-Test(
-    node_instance, dirty_binary_keys, .init = inst_setup, .fini = inst_teardown)
+Test(instance, dirty_binary_keys, .init = inst_setup, .fini = inst_teardown)
 {
 	const unsigned char k1[3] = { 0, 1, 0 }, k2[2] = { 0, 1 };
 
@@ -119,8 +118,7 @@ Test(
 	cr_expect_null(instance_dirty_get(&inst, k1, 1));
 }
 
-Test(node_instance, dirty_evict_by_seq, .init = inst_setup,
-    .fini = inst_teardown)
+Test(instance, dirty_evict_by_seq, .init = inst_setup, .fini = inst_teardown)
 {
 	dirty_put(1, "a", "1", false);
 	dirty_put(2, "b", "2", false);
@@ -154,7 +152,7 @@ Test(node_instance, dirty_evict_by_seq, .init = inst_setup,
 	cr_expect_null(instance_dirty_get(&inst, "e", 1));
 }
 
-Test(node_instance, dirty_evict_many, .init = inst_setup, .fini = inst_teardown)
+Test(instance, dirty_evict_many, .init = inst_setup, .fini = inst_teardown)
 {
 	char key[16];
 
@@ -175,7 +173,7 @@ Test(node_instance, dirty_evict_many, .init = inst_setup, .fini = inst_teardown)
 	}
 }
 
-Test(node_instance, dirty_clear, .init = inst_setup, .fini = inst_teardown)
+Test(instance, dirty_clear, .init = inst_setup, .fini = inst_teardown)
 {
 	for (int i = 0; i < 100; i++) {
 		char key[16];

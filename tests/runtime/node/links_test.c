@@ -23,11 +23,11 @@
 
 #include "base/clock.h"
 #include "base/rlog.h"
-#include "node/links.h"
 #include "net/msg.h"
 #include "net/wire.h"
 #include "node/commit.h"
 #include "node/instance.h"
+#include "node/links.h"
 #include "node/node_call.h"
 #include "node/node_event.h"
 #include "platform/loop.h"
@@ -141,7 +141,7 @@ teardown(void)
 	rlog_fini(&rlog);
 }
 
-TestSuite(domain_links, .init = setup, .fini = teardown, .timeout = 120);
+TestSuite(links, .init = setup, .fini = teardown, .timeout = 120);
 
 /* ------------------------------------------------------------------ */
 /* the node's part                                                     */
@@ -497,7 +497,7 @@ keep_stats(void *arg, const struct link_stats *st)
 	}
 }
 
-Test(domain_links, casts_arrive_in_order_exactly_once_across_a_dropped_link)
+Test(links, casts_arrive_in_order_exactly_once_across_a_dropped_link)
 {
 	struct side a = { 0 }, b = { 0 };
 	enum { N = 300 };
@@ -628,7 +628,7 @@ expect_got(struct side *s, const uint32_t *want, size_t n)
 	pthread_mutex_unlock(&s->mu);
 }
 
-Test(domain_links, the_watermark_skips_resends_and_survives_a_restart)
+Test(links, the_watermark_skips_resends_and_survives_a_restart)
 {
 	struct side b = { 0 };
 	uint64_t acked;
@@ -724,7 +724,7 @@ call(
 	node_call_unref(c);
 }
 
-Test(domain_links, a_remote_call_is_answered_refused_or_times_out)
+Test(links, a_remote_call_is_answered_refused_or_times_out)
 {
 	struct side a = { 0 }, b = { 0 };
 	struct call_got g = { 0 };

@@ -17,7 +17,7 @@
 #include "node/node_call.h"
 #include "node/node_event.h"
 
-TestSuite(node_mailbox, .timeout = 60);
+TestSuite(mailbox, .timeout = 60);
 
 static struct node_event *
 ev_n(uint32_t n)
@@ -37,7 +37,7 @@ free_list(struct node_event *ev)
 	}
 }
 
-Test(node_mailbox, mailbox_is_fifo)
+Test(mailbox, mailbox_is_fifo)
 {
 	struct node_mailbox mb;
 	uint32_t want = 0;
@@ -69,7 +69,7 @@ Test(node_mailbox, mailbox_is_fifo)
 	mb_fini(&mb);
 }
 
-Test(node_mailbox, push_reports_only_the_idle_to_scheduled_step)
+Test(mailbox, push_reports_only_the_idle_to_scheduled_step)
 {
 	struct node_mailbox mb;
 	struct node_event *list;
@@ -99,7 +99,7 @@ Test(node_mailbox, push_reports_only_the_idle_to_scheduled_step)
 	mb_fini(&mb); /* frees the queued event (leak check) */
 }
 
-Test(node_mailbox, take_on_an_empty_mailbox)
+Test(mailbox, take_on_an_empty_mailbox)
 {
 	struct node_mailbox mb;
 	struct node_event *list = (struct node_event *)&mb;
@@ -112,7 +112,7 @@ Test(node_mailbox, take_on_an_empty_mailbox)
 	mb_fini(&mb);
 }
 
-Test(node_mailbox, reserve_up_to_the_limit)
+Test(mailbox, reserve_up_to_the_limit)
 {
 	struct node_mailbox mb;
 
@@ -131,7 +131,7 @@ Test(node_mailbox, reserve_up_to_the_limit)
 	mb_fini(&mb);
 }
 
-Test(node_mailbox, reserved_pushes_do_not_count_twice)
+Test(mailbox, reserved_pushes_do_not_count_twice)
 {
 	struct node_mailbox mb;
 	struct node_event *list, *ev;
@@ -166,7 +166,7 @@ Test(node_mailbox, reserved_pushes_do_not_count_twice)
 	mb_fini(&mb);
 }
 
-Test(node_mailbox, closed_mailbox_refuses_reservations_but_queues)
+Test(mailbox, closed_mailbox_refuses_reservations_but_queues)
 {
 	struct node_mailbox mb;
 	struct node_event *list;
@@ -183,7 +183,7 @@ Test(node_mailbox, closed_mailbox_refuses_reservations_but_queues)
 	mb_fini(&mb);
 }
 
-Test(node_mailbox, fini_frees_queued_events_and_fails_calls)
+Test(mailbox, fini_frees_queued_events_and_fails_calls)
 {
 	struct node_mailbox mb;
 	struct node_event *ev = node_event_new(NE_CALL, 1, "x", 1);
@@ -242,7 +242,7 @@ produce(void *p)
 	return NULL;
 }
 
-Test(node_mailbox, concurrent_producers_and_one_worker)
+Test(mailbox, concurrent_producers_and_one_worker)
 {
 	struct mb_race r;
 	struct producer prs[PRODUCERS];

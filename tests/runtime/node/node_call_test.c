@@ -1,5 +1,5 @@
 /*
- * node_call_test.c - the reply channel of a call (runtime/node_call.h):
+ * node_call_test.c - the reply channel of a call (runtime/node/node_call.h):
  * waiting with a deadline, completion from another thread, the callback
  * form, staged replies, double completion and reference counts.  Leaks
  * show up in the sanitizer tree.

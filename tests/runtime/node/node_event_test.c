@@ -1,5 +1,5 @@
 /*
- * node_event_test.c - events (runtime/node_event.h): the durable encoding
+ * node_event_test.c - events (runtime/node/node_event.h): the durable encoding
  * round trip, a strict decoder that refuses every malformed input without
  * reading outside it, HTTP metadata, and freeing an event with a pending
  * call.

@@ -11,10 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "node/links.h"
-#include "node/replica.h"
 #include "node/commit.h"
 #include "node/instance.h"
+#include "node/links.h"
+#include "node/replica.h"
 #include "proc.h"
 
 static char *dir;
@@ -49,7 +49,7 @@ teardown(void)
 	free(dir);
 }
 
-TestSuite(domain_replica, .init = setup, .fini = teardown, .timeout = 120);
+TestSuite(replica, .init = setup, .fini = teardown, .timeout = 120);
 
 static atomic_int fatal_calls;
 static char fatal_why[256];
@@ -161,7 +161,7 @@ repl_ops(const unsigned char *p, size_t len, const char *name, int *ops,
 	return k;
 }
 
-Test(domain_replica, writes_of_a_replicated_target_go_to_each_replica)
+Test(replica, writes_of_a_replicated_target_go_to_each_replica)
 {
 	struct commit *c;
 	struct replica *rep;
@@ -289,7 +289,7 @@ count_entry(void *arg, ledge_bytes key, ledge_bytes value)
 	return 0;
 }
 
-Test(domain_replica, a_replica_applies_what_the_primary_committed)
+Test(replica, a_replica_applies_what_the_primary_committed)
 {
 	struct commit *c, *rc;
 	struct replica *rep, *rrep;

@@ -1,6 +1,6 @@
 /*
  * orc_place_test.c - placing a workflow's parts on the nodes of a domain
- * (runtime/orc_place.h): every constraint with the exact reason a user
+ * (runtime/orc/orc_place.h): every constraint with the exact reason a user
  * reads when no node fits, parts kept where they are unless their node
  * stops fitting, spreading by load per core, code per architecture,
  * resources beside their function, state replicas, determinism.

@@ -1,5 +1,5 @@
 /*
- * store_test.c - the node store on LMDB (runtime/store.h): persistence
+ * store_test.c - the node store on LMDB (runtime/store/store.h): persistence
  * across reopen, per-instance state and its key limits, snapshot
  * isolation of readers, batch abort, scans, registry ids (also from
  * several threads) and meta counters.
