@@ -17,9 +17,9 @@
 
 #include "base/rlog.h"
 #include "node/node.h"
-#include "node/res_api.h"
 #include "node/node_call.h"
 #include "node/node_event.h"
+#include "node/res_api.h"
 #include "workflow/resource.h"
 
 static const struct res_param params[] = {
@@ -60,13 +60,13 @@ open_file(struct flog *f, char *err, size_t errlen)
 	if (fp == NULL) {
 		snprintf(err, errlen, "cannot open '%s': %s", f->path,
 		    strerror(errno));
-		return -1;
+		return LEDGE_ENOENT;
 	}
 	if (f->fp != NULL) {
 		fclose(f->fp);
 	}
 	f->fp = fp;
-	return 0;
+	return LEDGE_OK;
 }
 
 static int
@@ -75,17 +75,18 @@ start(struct res *r, char *err, size_t errlen)
 	struct flog *f = calloc(1, sizeof *f);
 	const char *p = wf_config_get(&r->spec->config, "path");
 	size_t n;
+	int rv;
 
 	if (f == NULL || p == NULL) {
 		free(f);
 		snprintf(err, errlen, p ? "out of memory" : "no path");
-		return -1;
+		return p ? LEDGE_ENOMEM : LEDGE_EINVAL;
 	}
 	n = strlen(r->wf->dir) + strlen(p) + 2;
 	if ((f->path = malloc(n)) == NULL) {
 		free(f);
 		snprintf(err, errlen, "out of memory");
-		return -1;
+		return LEDGE_ENOMEM;
 	}
 	if (p[0] == '/') {
 		snprintf(f->path, n, "%s", p);
@@ -94,13 +95,13 @@ start(struct res *r, char *err, size_t errlen)
 	}
 	f->timestamp = cfg_bool(r, "timestamp", true);
 	f->source = cfg_bool(r, "source", true);
-	if (open_file(f, err, errlen) != 0) {
+	if ((rv = open_file(f, err, errlen)) != LEDGE_OK) {
 		free(f->path);
 		free(f);
-		return -1;
+		return rv;
 	}
 	r->priv = f;
-	return 0;
+	return LEDGE_OK;
 }
 
 static void

@@ -12,12 +12,12 @@
 #include <string.h>
 #include <strings.h>
 
-#include "platform/http.h"
 #include "base/rlog.h"
 #include "node/node.h"
-#include "node/res_api.h"
 #include "node/node_call.h"
 #include "node/node_event.h"
+#include "node/res_api.h"
+#include "platform/http.h"
 #include "workflow/resource.h"
 
 static const char *const methods[] = { "GET", "POST", "PUT", "DELETE", "PATCH",
@@ -91,7 +91,7 @@ start(struct res *r, char *err, size_t errlen)
 	if (e == NULL || node_http_client(r->node) == NULL) {
 		free(e);
 		snprintf(err, errlen, "out of memory");
-		return -1;
+		return LEDGE_ENOMEM;
 	}
 	e->url = wf_config_get(&r->spec->config, "url");
 	e->method = wf_config_get(&r->spec->config, "method");
@@ -106,13 +106,13 @@ start(struct res *r, char *err, size_t errlen)
 		if ((e->origin = malloc(7 + n + 1)) == NULL) {
 			free(e);
 			snprintf(err, errlen, "out of memory");
-			return -1;
+			return LEDGE_ENOMEM;
 		}
 		memcpy(e->origin, e->url, 7 + n);
 		e->origin[7 + n] = '\0';
 	}
 	r->priv = e;
-	return 0;
+	return LEDGE_OK;
 }
 
 static void

@@ -24,15 +24,15 @@
 #include "base/clock.h"
 #include "base/hmap.h"
 #include "base/rlog.h"
-#include "node/links.h"
 #include "node/commit.h"
 #include "node/enqueue.h"
 #include "node/idem.h"
 #include "node/instance.h"
+#include "node/links.h"
 #include "node/node.h"
-#include "node/res_api.h"
 #include "node/node_call.h"
 #include "node/node_event.h"
+#include "node/res_api.h"
 #include "platform/http.h"
 #include "platform/loop.h"
 #include "store/store.h"
@@ -679,12 +679,12 @@ start(struct res *r, char *err, size_t errlen)
 	size_t nm;
 
 	if (rt == NULL) {
-		return -1;
+		return LEDGE_ENOMEM; /* or no HTTP listener: err says which */
 	}
 	if ((ro = calloc(1, sizeof *ro)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		router_maybe_free(rt);
-		return -1;
+		return LEDGE_ENOMEM;
 	}
 	ro->r = r;
 	ro->path = wf_config_get(&r->spec->config, "path");
@@ -710,7 +710,7 @@ start(struct res *r, char *err, size_t errlen)
 			    ro->prefix ? " (prefix)" : "", o->r->name);
 			free(ro);
 			router_maybe_free(rt);
-			return -1;
+			return LEDGE_EINVAL;
 		}
 	}
 	ro->next = rt->routes;
@@ -718,7 +718,7 @@ start(struct res *r, char *err, size_t errlen)
 	rt->nroutes++;
 	update_max_body(rt);
 	r->priv = ro;
-	return 0;
+	return LEDGE_OK;
 }
 
 static void

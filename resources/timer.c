@@ -13,10 +13,10 @@
 
 #include "base/clock.h"
 #include "base/rlog.h"
-#include "platform/loop.h"
+#include "node/instance.h"
 #include "node/node.h"
 #include "node/res_api.h"
-#include "node/instance.h"
+#include "platform/loop.h"
 #include "workflow/resource.h"
 
 static const char *const outputs[] = { "tick", NULL };
@@ -122,7 +122,7 @@ start(struct res *r, char *err, size_t errlen)
 	    (t->t = loop_timer_new(node_loop(r->node), on_tick, t)) == NULL) {
 		free(t);
 		snprintf(err, errlen, "out of memory");
-		return -1;
+		return LEDGE_ENOMEM;
 	}
 	t->r = r;
 	t->period = cfg_u64(r, "period_ms", 1000);
@@ -134,7 +134,7 @@ start(struct res *r, char *err, size_t errlen)
 	t->next = clock_mono_ms();
 	r->priv = t;
 	arm(t);
-	return 0;
+	return LEDGE_OK;
 }
 
 static void

@@ -454,10 +454,11 @@ agent_start(struct agent **ap, struct node *n, const struct agent_opts *o,
 	struct agent *a = calloc(1, sizeof *a);
 	char puburl[1024];
 	char codedir[4096];
+	int rv;
 
 	if (a == NULL) {
 		snprintf(err, errlen, "out of memory");
-		return -1;
+		return LEDGE_ENOMEM;
 	}
 	hmap_init(&a->sizes);
 	if (getrandom(&a->boot, sizeof a->boot, 0) != sizeof a->boot) {
@@ -485,22 +486,23 @@ agent_start(struct agent **ap, struct node *n, const struct agent_opts *o,
 		    "tls+tcp://, ipc:// or inproc://)",
 		    o->orchestrator);
 		agent_free(a);
-		return -1;
+		return LEDGE_EINVAL;
 	}
-	if (msg_server_new(node_loop(n), o->listen, o->tls, on_request, a,
-	        &a->server, err, errlen) != 0 ||
-	    msg_client_new(node_loop(n), o->orchestrator, o->tls, &a->orc, err,
-	        errlen) != 0 ||
-	    msg_pub_new(puburl, o->tls, &a->pub, err, errlen) != 0) {
+	if ((rv = msg_server_new(node_loop(n), o->listen, o->tls, on_request, a,
+	         &a->server, err, errlen)) != LEDGE_OK ||
+	    (rv = msg_client_new(node_loop(n), o->orchestrator, o->tls, &a->orc,
+	         err, errlen)) != LEDGE_OK ||
+	    (rv = msg_pub_new(puburl, o->tls, &a->pub, err, errlen)) !=
+	        LEDGE_OK) {
 		agent_free(a);
-		return -1;
+		return rv;
 	}
 	a->join_timer = loop_timer_new(node_loop(n), on_join_timer, a);
 	a->hb_timer = loop_timer_new(node_loop(n), on_hb_timer, a);
 	if (a->join_timer == NULL || a->hb_timer == NULL) {
 		snprintf(err, errlen, "out of memory");
 		agent_free(a);
-		return -1;
+		return LEDGE_ENOMEM;
 	}
 	node_log(n)->tap = log_tap;
 	node_log(n)->tap_arg = a;

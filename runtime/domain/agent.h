@@ -30,8 +30,9 @@ struct agent_opts {
 };
 
 /*
- * Start serving on o->listen and joining o->orchestrator.  Returns 0, or
- * -1 with a reason in err (e.g. the address is in use).
+ * Start serving on o->listen and joining o->orchestrator.  Returns
+ * LEDGE_OK, or with a reason in err: LEDGE_EINVAL (no heartbeat address
+ * for that URL), LEDGE_ECONN (e.g. the address is in use), LEDGE_ENOMEM.
  */
 int agent_start(struct agent **ap, struct node *n, const struct agent_opts *o,
     char *err, size_t errlen);

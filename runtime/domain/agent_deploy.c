@@ -14,10 +14,10 @@
 #include "base/rlog.h"
 #include "base/sha256.h"
 #include "domain/agent_int.h"
-#include "node/links.h"
 #include "net/msg.h"
 #include "net/reply.h"
 #include "net/wire.h"
+#include "node/links.h"
 #include "node/node.h"
 #include "resources/resources.h"
 #include "workflow/workflow.h"
@@ -152,14 +152,15 @@ str_list(wire_v arr, const char ***out, size_t *n)
 	*n = wire_len(arr);
 	*out = calloc(*n + 1, sizeof **out);
 	if (*out == NULL) {
-		return -1;
+		return LEDGE_ENOMEM;
 	}
 	for (size_t i = 0; i < *n; i++) {
 		if (((*out)[i] = wire_str_dup(wire_at(arr, i))) == NULL) {
-			return -1;
+			return LEDGE_EINVAL; /* not a string, or out of memory
+			                      */
 		}
 	}
-	return 0;
+	return LEDGE_OK;
 }
 
 static void
@@ -312,22 +313,22 @@ write_code(struct agent *a, const char *hash, const void *data, size_t len)
 	snprintf(tmp, sizeof tmp, "%s.%d.part", p, (int)getpid());
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755)) <
 	    0) {
-		return -1;
+		return LEDGE_ESTORE;
 	}
 	while (done < len) {
 		ssize_t n = write(fd, (const char *)data + done, len - done);
 		if (n <= 0) {
 			close(fd);
 			unlink(tmp);
-			return -1;
+			return LEDGE_ESTORE;
 		}
 		done += (size_t)n;
 	}
 	if (close(fd) != 0 || rename(tmp, p) != 0) {
 		unlink(tmp);
-		return -1;
+		return LEDGE_ESTORE;
 	}
-	return 0;
+	return LEDGE_OK;
 }
 
 static void

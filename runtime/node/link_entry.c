@@ -31,20 +31,20 @@ link_entry_decode(
 	const unsigned char *p = data;
 	size_t n;
 	if (len < 2) {
-		return -1;
+		return LEDGE_EPROTO;
 	}
 	n = (size_t)p[0] << 8 | p[1];
 	if (n == 0 || n > len - 2 || memchr(p + 2, '\0', n) != NULL) {
-		return -1;
+		return LEDGE_EPROTO;
 	}
 	if ((*ev = node_event_decode(p + 2 + n, len - 2 - n)) == NULL) {
-		return -1;
+		return LEDGE_EPROTO;
 	}
 	if ((*target = malloc(n + 1)) == NULL) {
 		node_event_free(*ev);
-		return -1;
+		return LEDGE_ENOMEM;
 	}
 	memcpy(*target, p + 2, n);
 	(*target)[n] = '\0';
-	return 0;
+	return LEDGE_OK;
 }

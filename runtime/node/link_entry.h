@@ -24,8 +24,8 @@ size_t link_entry_size(const char *target, const struct node_event *ev);
 void link_entry_encode(
     unsigned char *out, const char *target, const struct node_event *ev);
 
-/* Decode; on success *target (malloc'd) and *ev are the caller's.  -1 if
- * malformed or out of memory. */
+/* Decode; on success (LEDGE_OK) *target (malloc'd) and *ev are the
+ * caller's.  LEDGE_EPROTO if malformed, LEDGE_ENOMEM. */
 int link_entry_decode(
     const void *data, size_t len, char **target, struct node_event **ev);
 

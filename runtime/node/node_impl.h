@@ -113,7 +113,7 @@ struct node {
 	_Atomic uint64_t next_qid; /* registry.c, any thread */
 
 	/* route.c: casts to other nodes dropped for lack of memory (metrics) */
-	_Atomic uint64_t remote_dropped;
+	_Atomic uint64_t dropped[NODE_DROP_N]; /* route.c: per enum node_drop */
 
 	/* route.c: delayed events, a min-heap by due time, loop thread */
 	struct delayed *heap;

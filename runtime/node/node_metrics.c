@@ -7,8 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "node/links.h"
 #include "node/commit.h"
+#include "node/links.h"
 #include "node/node.h"
 #include "node/node_metrics.h"
 #include "platform/http.h"
@@ -137,7 +137,7 @@ node_metrics_render(struct node *n, char **out, size_t *len)
 	};
 
 	if (fp == NULL) {
-		return -1;
+		return LEDGE_ENOMEM;
 	}
 	for (r.which = 0; r.which < 5; r.which++) {
 		fprintf(fp, "# HELP %s %s\n# TYPE %s %s\n", help[r.which][0],
@@ -202,10 +202,13 @@ node_metrics_render(struct node *n, char **out, size_t *len)
 	    "nodes.\n"
 	    "# TYPE ledge_link_backlog gauge\n"
 	    "ledge_link_backlog{node=\"%s\"} %zu\n"
-	    "# HELP ledge_remote_dropped_total Events for parts on other "
-	    "nodes dropped because memory ran out.\n"
-	    "# TYPE ledge_remote_dropped_total counter\n"
-	    "ledge_remote_dropped_total{node=\"%s\"} %llu\n"
+	    "# HELP ledge_events_dropped_total Events the node could not hand "
+	    "on because memory ran out (reason: remote - to another node's "
+	    "outbox, delayed - a delayed event, resource - to a resource).\n"
+	    "# TYPE ledge_events_dropped_total counter\n"
+	    "ledge_events_dropped_total{node=\"%s\",reason=\"%s\"} %llu\n"
+	    "ledge_events_dropped_total{node=\"%s\",reason=\"%s\"} %llu\n"
+	    "ledge_events_dropped_total{node=\"%s\",reason=\"%s\"} %llu\n"
 	    "# HELP ledge_node_up 1 while the node runs.\n"
 	    "# TYPE ledge_node_up gauge\n"
 	    "ledge_node_up{node=\"%s\"} 1\n",
@@ -213,8 +216,13 @@ node_metrics_render(struct node *n, char **out, size_t *len)
 	    (unsigned long long)cs.records, r.node,
 	    (unsigned long long)store_size(node_store(n)), r.node,
 	    links_backlog(node_links(n)), r.node,
-	    (unsigned long long)node_remote_dropped(n), r.node);
-	return fclose(fp) == 0 ? 0 : -1;
+	    node_drop_name(NODE_DROP_REMOTE),
+	    (unsigned long long)node_dropped(n, NODE_DROP_REMOTE), r.node,
+	    node_drop_name(NODE_DROP_DELAYED),
+	    (unsigned long long)node_dropped(n, NODE_DROP_DELAYED), r.node,
+	    node_drop_name(NODE_DROP_RESOURCE),
+	    (unsigned long long)node_dropped(n, NODE_DROP_RESOURCE), r.node);
+	return fclose(fp) == 0 ? LEDGE_OK : LEDGE_ENOMEM;
 }
 
 static void

@@ -9,7 +9,8 @@
 
 struct node;
 
-/* Render into a malloc'd buffer.  Loop thread.  Returns 0 or -1. */
+/* Render into a malloc'd buffer.  Loop thread.  Returns LEDGE_OK or
+ * LEDGE_ENOMEM. */
 int node_metrics_render(struct node *n, char **out, size_t *len);
 
 /* Serve GET /metrics on the node's HTTP listener (if it has one). */

@@ -7,10 +7,10 @@
 #include <string.h>
 
 #include "base/hmap.h"
-#include "node/links.h"
-#include "node/replica.h"
 #include "node/commit.h"
 #include "node/instance.h"
+#include "node/links.h"
+#include "node/replica.h"
 #include "store/store.h"
 
 #define OP_HDR COMMIT_OP_HDR
@@ -267,40 +267,40 @@ replica_apply(struct replica *r, const struct links_env *env,
 	uint32_t id;
 	struct node_target *t;
 	unsigned char kbuf[4 + 1024];
+	int rv;
 
 	if (n < 2 || n > len - 2 || n > sizeof name) {
-		return -1;
+		return LEDGE_EPROTO;
 	}
 	memcpy(name, p + 3, n - 1);
 	name[n - 1] = '\0';
 	if (memchr(name, '\0', n - 1) != NULL) {
-		return -1;
+		return LEDGE_EPROTO;
 	}
 	if ((t = env->find_target(env->ctx, name)) != NULL &&
 	    t->kind == NT_INSTANCE) {
-		return 0;
+		return LEDGE_OK;
 	}
-	if (env->registry_id(env->ctx, name, &id) != LEDGE_OK) {
-		return -1;
+	if ((rv = env->registry_id(env->ctx, name, &id)) != LEDGE_OK) {
+		return rv;
 	}
 	store_be32(kbuf, id);
 	for (size_t off = 2 + n; off < len;) {
 		const unsigned char *o = p + off;
 		uint32_t klen, vlen;
 		unsigned char *key;
-		int rv;
 		if (len - off < 10) {
-			return -1;
+			return LEDGE_EPROTO;
 		}
 		klen = store_rd32(o + 2);
 		vlen = store_rd32(o + 6);
 		if (klen > len - off - 10 || vlen > len - off - 10 - klen ||
 		    (o[0] != STORE_STATE && o[0] != STORE_QUEUE)) {
-			return -1;
+			return LEDGE_EPROTO;
 		}
 		key = klen <= sizeof kbuf - 4 ? kbuf : malloc(4 + klen);
 		if (key == NULL) {
-			return -1;
+			return LEDGE_ENOMEM;
 		}
 		memcpy(key, kbuf, 4);
 		memcpy(key + 4, o + 10, klen);
@@ -330,10 +330,10 @@ replica_apply(struct replica *r, const struct links_env *env,
 			free(key);
 		}
 		if (rv != LEDGE_OK) {
-			return -1;
+			return rv;
 		}
 		off += 10 + klen + vlen;
 	}
 	atomic_fetch_add(&r->applied, 1);
-	return 0;
+	return LEDGE_OK;
 }

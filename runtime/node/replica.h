@@ -77,8 +77,9 @@ int replica_expand(void *arg, struct store_batch *b, struct commit_rec *rec);
  * The replica's end: add the writes of replication entry `entry` (len
  * bytes, replica_is_entry) to `rec` under this node's id for the
  * target's name (env->registry_id).  An entry for a part that runs here
- * is stale (from a primary that was replaced) and ignored.  Returns 0,
- * or -1 for a malformed entry.  Loop thread.
+ * is stale (from a primary that was replaced) and ignored.  Returns
+ * LEDGE_OK, LEDGE_EPROTO for a malformed entry, LEDGE_ENOMEM, or the
+ * registry's error.  Loop thread.
  */
 int replica_apply(struct replica *r, const struct links_env *env,
     struct commit_rec *rec, const void *entry, size_t len);

@@ -9,10 +9,10 @@
 #include <string.h>
 
 #include "base/clock.h"
-#include "node/links.h"
 #include "node/commit.h"
 #include "node/enqueue.h"
 #include "node/instance.h"
+#include "node/links.h"
 #include "node/node_call.h"
 #include "node/node_event.h"
 #include "node/node_impl.h"
@@ -157,6 +157,25 @@ deliver_res(void *arg)
  * a resource: a tick, an HTTP cast) goes through the outbox, committed
  * like any effect, and leaves once durable.
  */
+/* Out of memory handing ev on: log it, count it, free it. */
+static void
+drop(struct node *n, struct node_target *t, struct node_event *ev,
+    enum node_drop why)
+{
+	atomic_fetch_add_explicit(&n->dropped[why], 1, memory_order_relaxed);
+	if (why == NODE_DROP_REMOTE) {
+		rlog_write(n->log, RLOG_ERROR, t->name,
+		    "out of memory sending an event to node %s; the event is "
+		    "dropped",
+		    t->rem->node);
+	} else {
+		rlog_write(n->log, RLOG_ERROR, t->name,
+		    "out of memory handing on a%s event; the event is dropped",
+		    why == NODE_DROP_DELAYED ? " delayed" : "n");
+	}
+	node_event_free(ev);
+}
+
 static void
 send_remote(struct node *n, struct node_target *t, struct node_event *ev)
 {
@@ -168,17 +187,11 @@ send_remote(struct node *n, struct node_target *t, struct node_event *ev)
 	struct commit_rec *rec = commit_rec_new();
 	if (rec != NULL && enqueue_durable(n, rec, t, ev) == LEDGE_OK) {
 		commit_submit(n->commit, rec);
-		rec = NULL;
+		node_event_free(ev);
 	} else {
-		atomic_fetch_add_explicit(
-		    &n->remote_dropped, 1, memory_order_relaxed);
-		rlog_write(n->log, RLOG_ERROR, t->name,
-		    "out of memory sending an event to node %s; the event is "
-		    "dropped",
-		    t->rem->node);
+		commit_rec_free(rec);
+		drop(n, t, ev, NODE_DROP_REMOTE);
 	}
-	commit_rec_free(rec);
-	node_event_free(ev);
 }
 
 void
@@ -187,8 +200,8 @@ node_send(struct node *n, struct node_target *t, struct node_event *ev)
 	ev->to = t;
 	ev->target = t->id;
 	if (ev->due_ms != 0 && ev->due_ms > clock_wall_ms()) {
-		if (loop_post(n->loop, post_delayed, ev) != 0) {
-			node_event_free(ev);
+		if (loop_post(n->loop, post_delayed, ev) != LEDGE_OK) {
+			drop(n, t, ev, NODE_DROP_DELAYED);
 		}
 		return;
 	}
@@ -204,9 +217,9 @@ node_send(struct node *n, struct node_target *t, struct node_event *ev)
 		return;
 	}
 	atomic_fetch_add(&t->pending, 1);
-	if (loop_post(n->loop, deliver_res, ev) != 0) {
+	if (loop_post(n->loop, deliver_res, ev) != LEDGE_OK) {
 		atomic_fetch_sub(&t->pending, 1);
-		node_event_free(ev);
+		drop(n, t, ev, NODE_DROP_RESOURCE);
 	}
 }
 
@@ -391,10 +404,18 @@ route_fini(struct node *n)
 	n->heap = NULL;
 }
 
-uint64_t
-node_remote_dropped(struct node *n)
+const char *
+node_drop_name(enum node_drop why)
 {
-	return atomic_load_explicit(&n->remote_dropped, memory_order_relaxed);
+	static const char *const names[NODE_DROP_N] = { "remote", "delayed",
+		"resource" };
+	return names[why];
+}
+
+uint64_t
+node_dropped(struct node *n, enum node_drop why)
+{
+	return atomic_load_explicit(&n->dropped[why], memory_order_relaxed);
 }
 
 bool

@@ -50,9 +50,19 @@ struct node_target *node_find_target(struct node *n, const char *name);
 /* The name ("workflow/name") of target `id`, or NULL. */
 const char *node_target_name(struct node *n, uint32_t id);
 
-/* Events for parts on other nodes that node_send dropped because memory
- * ran out (each also logged).  Any thread. */
-uint64_t node_remote_dropped(struct node *n);
+/*
+ * Why node_send dropped an event (each drop is also logged): memory ran
+ * out writing it to the outbox of another node, posting a delayed event
+ * to the loop, or posting it to a resource.
+ */
+enum node_drop { NODE_DROP_REMOTE, NODE_DROP_DELAYED, NODE_DROP_RESOURCE };
+#define NODE_DROP_N 3
+
+/* Events node_send dropped for `why` so far.  Any thread. */
+uint64_t node_dropped(struct node *n, enum node_drop why);
+
+/* The label of `why` in /metrics ("remote", "delayed", "resource"). */
+const char *node_drop_name(enum node_drop why);
 
 /* --- for the node's own files (node.c, deploy.c) ------------------- */
 

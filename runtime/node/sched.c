@@ -57,24 +57,24 @@ spawn(struct sched *s, bool extra)
 
 	reap(s);
 	if (s->alive >= SCHED_MAX_WORKERS) {
-		return -1;
+		return LEDGE_EFULL;
 	}
 	if ((w = malloc(sizeof *w)) == NULL) {
-		return -1;
+		return LEDGE_ENOMEM;
 	}
 	w->s = s;
 	w->extra = extra;
 	if ((w->state = s->ops->worker_new(s->arg, s, extra)) == NULL) {
 		free(w);
-		return -1;
+		return LEDGE_ENOMEM;
 	}
 	if (pthread_create(&th, NULL, worker_main, w) != 0) {
 		s->ops->worker_free(w->state);
 		free(w);
-		return -1;
+		return LEDGE_ENOMEM;
 	}
 	s->alive++;
-	return 0;
+	return LEDGE_OK;
 }
 
 static struct node_instance *
@@ -142,8 +142,9 @@ sched_start(
     struct sched **sp, const struct sched_ops *ops, void *arg, int nworkers)
 {
 	struct sched *s = calloc(1, sizeof *s);
+	int rv;
 	if (s == NULL) {
-		return -1;
+		return LEDGE_ENOMEM;
 	}
 	if (nworkers <= 0) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -157,7 +158,7 @@ sched_start(
 	pthread_cond_init(&s->done_cv, NULL);
 	pthread_mutex_lock(&s->mu);
 	for (int i = 0; i < nworkers; i++) {
-		if (spawn(s, false) != 0) {
+		if ((rv = spawn(s, false)) != LEDGE_OK) {
 			s->stopping = true;
 			pthread_cond_broadcast(&s->cv);
 			while (s->alive > 0) {
@@ -166,12 +167,12 @@ sched_start(
 			reap(s);
 			pthread_mutex_unlock(&s->mu);
 			free(s);
-			return -1;
+			return rv;
 		}
 	}
 	pthread_mutex_unlock(&s->mu);
 	*sp = s;
-	return 0;
+	return LEDGE_OK;
 }
 
 void

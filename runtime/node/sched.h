@@ -54,8 +54,8 @@ struct sched_ops {
 /*
  * Start `nworkers` workers (0: one per CPU, at least 2) that run
  * instances with `ops`; `arg` is passed to ops->worker_new.  ops and arg
- * are borrowed until sched_stop returns.  0, or -1 if the threads could
- * not be started.
+ * are borrowed until sched_stop returns.  LEDGE_OK, or LEDGE_ENOMEM if
+ * the threads could not be started (no worker is left running).
  */
 int sched_start(
     struct sched **sp, const struct sched_ops *ops, void *arg, int nworkers);

@@ -59,8 +59,9 @@ struct res_type {
 
 	/*
 	 * Start the resource: allocate r->priv, open files, register HTTP
-	 * routes, arm timers.  On failure writes a reason to err and returns
-	 * non-zero; stop is not called then.
+	 * routes, arm timers.  Returns LEDGE_OK; on failure a LEDGE_* code
+	 * (LEDGE_ENOMEM, LEDGE_EINVAL, LEDGE_ENOENT for a file it cannot
+	 * open) with a reason in err; stop is not called then.
 	 */
 	int (*start)(struct res *r, char *err, size_t errlen);
 

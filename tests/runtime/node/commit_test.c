@@ -6,6 +6,7 @@
  */
 #include <criterion/criterion.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -289,8 +290,9 @@ Test(commit, reserved_put_and_delete)
 
 struct watcher {
 	atomic_bool stop;
-	int torn; /* snapshots that saw part of a record */
-	int snapshots;
+	atomic_bool gone; /* the watcher thread ended (stop, or an error) */
+	int torn;         /* snapshots that saw part of a record */
+	atomic_int snapshots;
 	int last_torn_inst;
 	size_t last_torn_count;
 };
@@ -319,11 +321,24 @@ watch_records(void *p)
 				w->last_torn_count = n;
 			}
 		}
-		w->snapshots++;
+		atomic_fetch_add(&w->snapshots, 1);
 		store_reader_end(r);
 	}
 	store_reader_close(r);
+	atomic_store(&w->gone, true);
 	return NULL;
+}
+
+/* Wait until the watcher has taken a snapshot after this point (or has
+ * ended), so that snapshots are taken while the committer works - not by
+ * luck of the scheduler. */
+static void
+await_snapshot(struct watcher *w)
+{
+	int seen = atomic_load(&w->snapshots);
+	while (atomic_load(&w->snapshots) == seen && !atomic_load(&w->gone)) {
+		sched_yield();
+	}
 }
 
 Test(commit, a_record_is_never_split)
@@ -346,14 +361,19 @@ Test(commit, a_record_is_never_split)
 			    LEDGE_OK);
 		}
 		commit_submit(c, r);
+		if (inst % 10 == 0) {
+			await_snapshot(&w);
+		}
 	}
 	commit_flush(c);
+	await_snapshot(&w);
 	atomic_store(&w.stop, true);
 	pthread_join(th, NULL);
 	cr_expect_eq(w.torn, 0,
 	    "%d snapshots saw part of a record (instance %d had %zu keys)",
 	    w.torn, w.last_torn_inst, w.last_torn_count);
-	cr_expect_gt(w.snapshots, 0);
+	cr_expect_gt(atomic_load(&w.snapshots), ATOM_RECS / 10,
+	    "the watcher took a snapshot at every tenth record");
 	cr_assert_eq(store_scan(store, STORE_STATE, count_fn, &total), 0);
 	cr_expect_eq(total, (size_t)ATOM_RECS * ATOM_KEYS);
 	stop(c);

@@ -368,7 +368,8 @@ Test(replica, a_replica_applies_what_the_primary_committed)
 	/* Malformed: cut in the middle of an operation. */
 	rn.runs = false;
 	r = commit_rec_new();
-	cr_expect_eq(replica_apply(rrep, &env, r, s.data[0], s.len[0] - 1), -1);
+	cr_expect_eq(replica_apply(rrep, &env, r, s.data[0], s.len[0] - 1),
+	    LEDGE_EPROTO);
 	commit_rec_free(r);
 
 	stop(rc);

@@ -230,10 +230,15 @@ Test(route, metrics_show_the_remote_drops)
 {
 	char *text = NULL;
 	size_t len = 0;
-	cr_assert_eq(node_remote_dropped(node), 0);
+	cr_assert_eq(node_dropped(node, NODE_DROP_REMOTE), 0);
 	cr_assert_eq(node_metrics_render(node, &text, &len), 0);
 	cr_assert_not_null(strstr(text,
-	    "# TYPE ledge_remote_dropped_total counter\n"
-	    "ledge_remote_dropped_total{node=\"n1\"} 0\n"));
+	    "# TYPE ledge_events_dropped_total counter\n"
+	    "ledge_events_dropped_total{node=\"n1\",reason=\"remote\"} "
+	    "0\n"
+	    "ledge_events_dropped_total{node=\"n1\",reason=\"delayed\"} "
+	    "0\n"
+	    "ledge_events_dropped_total{node=\"n1\",reason=\"resource\"} "
+	    "0\n"));
 	free(text);
 }

@@ -159,7 +159,7 @@ Test(sched, a_pool_whose_workers_cannot_be_made_does_not_start)
 {
 	struct sched *s = NULL;
 	fail_new = true;
-	cr_assert_eq(sched_start(&s, &ops, NULL, 2), -1);
+	cr_assert_eq(sched_start(&s, &ops, NULL, 2), LEDGE_ENOMEM);
 	cr_assert_null(s);
 	cr_assert_eq(atomic_load(&made), 0);
 }
