@@ -15,8 +15,8 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-#include "code/code.h"
 #include "base/sha256.h"
+#include "code/code.h"
 
 /* Largest code file accepted. */
 #define CODE_MAX (256u << 20)

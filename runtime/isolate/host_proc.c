@@ -9,11 +9,11 @@
 #include <unistd.h>
 
 #include "base/arena.h"
+#include "code/code.h"
 #include "isolate/host_proc.h"
 #include "isolate/host_rules.h"
 #include "isolate/isolate.h"
 #include "net/msg.h"
-#include "code/code.h"
 #include "net/wire.h"
 
 /* How often the host checks that its node is still there. */

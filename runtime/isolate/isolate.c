@@ -15,8 +15,8 @@
 #include <unistd.h>
 
 #include "base/clock.h"
-#include "isolate/isolate.h"
 #include "base/rlog.h"
+#include "isolate/isolate.h"
 #include "net/msg.h"
 #include "net/wire.h"
 

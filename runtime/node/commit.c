@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "base/hmap.h"
-#include "node/node_call.h"
 #include "node/commit.h"
+#include "node/node_call.h"
 
 struct commit {
 	struct store *store;

@@ -5,10 +5,10 @@
 
 #include <ledge.h>
 
-#include "node/links.h"
 #include "node/commit.h"
 #include "node/enqueue.h"
 #include "node/instance.h"
+#include "node/links.h"
 #include "node/node.h"
 #include "node/node_event.h"
 #include "store/store.h"

@@ -1,7 +1,7 @@
 #include <string.h>
 
-#include "node/idem.h"
 #include "node/commit.h"
+#include "node/idem.h"
 #include "store/store.h"
 
 /* value: u64 expires, u16 status, u16 ctype length, ctype, body */

@@ -8,9 +8,9 @@
 #include <string.h>
 
 #include "base/rlog.h"
-#include "node/link_int.h"
 #include "net/reply.h"
 #include "node/instance.h"
+#include "node/link_int.h"
 #include "node/node_call.h"
 #include "node/node_event.h"
 

@@ -26,8 +26,8 @@
 #include <string.h>
 
 #include "base/hmap.h"
-#include "node/links.h"
 #include "net/msg.h"
+#include "node/links.h"
 #include "platform/loop.h"
 
 /* Entries per batch, and bytes (roughly). */

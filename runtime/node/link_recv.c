@@ -9,13 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "node/link_int.h"
-#include "node/replica.h"
 #include "net/reply.h"
 #include "node/commit.h"
 #include "node/enqueue.h"
 #include "node/instance.h"
+#include "node/link_int.h"
 #include "node/node_event.h"
+#include "node/replica.h"
 #include "store/store.h"
 
 /* ------------------------------------------------------------------ */

@@ -10,12 +10,12 @@
 
 #include "base/clock.h"
 #include "base/rlog.h"
-#include "node/link_int.h"
-#include "node/replica.h"
 #include "node/commit.h"
 #include "node/enqueue.h"
 #include "node/instance.h"
+#include "node/link_int.h"
 #include "node/node_event.h"
+#include "node/replica.h"
 #include "store/store.h"
 
 /* ------------------------------------------------------------------ */

@@ -8,9 +8,9 @@
 #include <string.h>
 
 #include "base/rlog.h"
+#include "node/commit.h"
 #include "node/link_int.h"
 #include "node/replica.h"
-#include "node/commit.h"
 #include "store/store.h"
 
 /* ------------------------------------------------------------------ */

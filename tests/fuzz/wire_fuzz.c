@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "net/wire.h"
 #include "fuzz.h"
+#include "net/wire.h"
 
 static void
 walk(wire_v v, int depth)

@@ -33,12 +33,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/sha256.h"
 #include "domain.h"
 #include "httpc.h"
 #include "net/msg.h"
-#include "proc.h"
-#include "base/sha256.h"
 #include "net/wire.h"
+#include "proc.h"
 
 /* Node timeout of tests that lose no node, and of those that do. */
 #define CALM_TIMEOUT_S 5.0
@@ -1252,8 +1252,9 @@ Test(domain, tls_admits_only_certificates_of_the_domain_ca)
 	int64_t end;
 	int rc;
 
-	cr_assert_not_null(
-	    ossl, "the openssl command is needed (tools/scripts/deps.sh installs it)");
+	cr_assert_not_null(ossl,
+	    "the openssl command is needed (tools/scripts/deps.sh installs "
+	    "it)");
 	dir = tmpdir_make("dom-pki");
 	cr_assert_not_null(dir);
 	scratch[nscratch++] = dir;

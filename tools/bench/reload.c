@@ -19,11 +19,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_node.h"
+#include "bench_shared.h"
 #include "node/commit.h"
 #include "node/instance.h"
 #include "store/store.h"
-#include "bench_node.h"
-#include "bench_shared.h"
 
 static void
 copy(const char *from, const char *to)

@@ -9,8 +9,8 @@
 #include <unistd.h>
 
 #include "domain.h"
-#include "platform/loop.h"
 #include "net/msg.h"
+#include "platform/loop.h"
 
 static struct loop *L;
 static pthread_t T;

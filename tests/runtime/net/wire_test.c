@@ -115,9 +115,10 @@ Test(wire, random_bytes_never_crash)
 Test(wire, declared_sizes_beyond_the_message_are_refused)
 {
 	/* A 6-byte message declaring 16 million entries, or a 4 GB string. */
-	const unsigned char arr[] = {0xdd, 0x00, 0xff, 0xff, 0xff, 0xc0};
-	const unsigned char str[] = {0xdb, 0xff, 0xff, 0xff, 0xff, 'x'};
-	const unsigned char map[] = {0xdf, 0x00, 0x01, 0x00, 0x00, 0x01, 0x02};
+	const unsigned char arr[] = { 0xdd, 0x00, 0xff, 0xff, 0xff, 0xc0 };
+	const unsigned char str[] = { 0xdb, 0xff, 0xff, 0xff, 0xff, 'x' };
+	const unsigned char map[] = { 0xdf, 0x00, 0x01, 0x00, 0x00, 0x01,
+		0x02 };
 	struct wire_r r;
 	cr_expect_neq(wire_parse(&r, arr, sizeof arr), 0);
 	cr_expect_neq(wire_parse(&r, str, sizeof str), 0);

@@ -10,10 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "node/links.h"
 #include "node/commit.h"
 #include "node/enqueue.h"
 #include "node/instance.h"
+#include "node/links.h"
 #include "node/node.h"
 #include "node/node_event.h"
 #include "proc.h"

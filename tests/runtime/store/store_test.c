@@ -11,8 +11,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "store/store.h"
 #include "proc.h"
+#include "store/store.h"
 
 static char *dir;       /* this test's folder, removed after it */
 static char path[4200]; /* the store folder inside it */
