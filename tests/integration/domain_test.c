@@ -639,6 +639,12 @@ Test(domain, code_is_uploaded_and_fetched_once)
 	cr_assert_neq(dom_stop(n1, SIGTERM, 10000), -1);
 	dassert(dom_restart(n1) == 0, "n1 did not start again");
 	wait_health(d, "n1", "up");
+	/* Up is not deployed: the orchestrator deploys ship on n1 again after
+	 * the join (over a connection that may still be reconnecting), and an
+	 * invoke before that is answered "no ship/a on node n1". */
+	dassert(proc_wait_log_count(
+	            n1->p, "workflow ship deployed here", 2, WAIT_MS) == 0,
+	    "n1 was not given ship again after its restart");
 	cast(d, "ship", "a", "w");
 	wait_n(d, "ship", "b", 3);
 	wait_n(d, "ship", "a", 3);
