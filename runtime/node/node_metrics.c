@@ -230,13 +230,8 @@ on_metrics(void *arg, struct http_req *req)
 {
 	char *text = NULL;
 	size_t len = 0;
-	if (node_metrics_render(arg, &text, &len) != 0) {
-		http_req_respond(req, 500, "text/plain", NULL, 0, "error\n", 6);
-	} else {
-		http_req_respond(
-		    req, 200, "text/plain; version=0.0.4", NULL, 0, text, len);
-	}
-	free(text);
+	int rv = node_metrics_render(arg, &text, &len);
+	http_req_respond_metrics(req, rv, text, len);
 }
 
 void

@@ -491,6 +491,18 @@ http_req_respond(struct http_req *r, int status, const char *content_type,
 	evhttp_send_reply(req, status, reason(status), NULL);
 }
 
+void
+http_req_respond_metrics(struct http_req *r, int rv, char *text, size_t len)
+{
+	if (rv != LEDGE_OK) {
+		http_req_respond(r, 500, "text/plain", NULL, 0, "error\n", 6);
+	} else {
+		http_req_respond(
+		    r, 200, "text/plain; version=0.0.4", NULL, 0, text, len);
+	}
+	free(text);
+}
+
 /* ------------------------------------------------------------------ */
 /* client                                                              */
 

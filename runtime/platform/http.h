@@ -81,6 +81,14 @@ bool http_req_alive(const struct http_req *r);
 void http_req_respond(struct http_req *r, int status, const char *content_type,
     const ledge_header *headers, size_t nheaders, const void *body, size_t len);
 
+/*
+ * Answer a /metrics request with what a renderer returned: `text` (len
+ * bytes, malloc'd, taken and freed here; may be NULL) as Prometheus text
+ * with 200 when rv is LEDGE_OK, else 500.  Loop thread.
+ */
+void http_req_respond_metrics(
+    struct http_req *r, int rv, char *text, size_t len);
+
 /* --- client -------------------------------------------------------- */
 
 struct http_client_result {
