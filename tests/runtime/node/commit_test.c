@@ -15,93 +15,16 @@
 
 #include "node/commit.h"
 #include "node/node_call.h"
-#include "proc.h"
 
-static char *dir;
-static struct store *store;
-static struct rlog rlog;
-
-static void
-open_store(void)
-{
-	struct store_opts o = { .map_mb = 256, .nosync = true };
-	char err[512] = "";
-	int rv = store_open(&store, dir, &o, err, sizeof err);
-	cr_assert_eq(rv, LEDGE_OK, "store_open: %s", err);
-}
+#include "fixture.h"
 
 static void
 setup(void)
 {
-	dir = tmpdir_make("commit");
-	cr_assert_not_null(dir);
-	rlog_init(&rlog, stderr, RLOG_ERROR);
-	open_store();
+	fx_begin_store("commit");
 }
 
-static void
-teardown(void)
-{
-	store_close(store);
-	store = NULL;
-	rlog_fini(&rlog);
-	tmpdir_remove(dir);
-	free(dir);
-}
-
-TestSuite(commit, .init = setup, .fini = teardown, .timeout = 120);
-
-static atomic_int fatal_calls;
-static char fatal_why[256];
-
-static void
-on_fatal(void *arg, const char *why)
-{
-	(void)arg;
-	atomic_fetch_add(&fatal_calls, 1);
-	snprintf(fatal_why, sizeof fatal_why, "%s", why ? why : "(null)");
-}
-
-static struct commit *
-start(void)
-{
-	struct commit *c = NULL;
-	cr_assert_eq(commit_start(&c, store, &rlog, on_fatal, NULL), LEDGE_OK);
-	cr_assert_not_null(c);
-	return c;
-}
-
-static void
-stop(struct commit *c)
-{
-	commit_stop(c);
-	commit_free(c);
-}
-
-/* State keys: instance id (big-endian) then the user's key. */
-static size_t
-skey(unsigned char *buf, uint32_t inst, const char *key)
-{
-	size_t n = strlen(key);
-	store_be32(buf, inst);
-	memcpy(buf + 4, key, n);
-	return 4 + n;
-}
-
-static struct commit_rec *
-rec_put(uint32_t inst, const char *key, const char *val)
-{
-	struct commit_rec *r = commit_rec_new();
-	unsigned char k[300];
-
-	cr_assert_not_null(r);
-	cr_assert(commit_rec_empty(r));
-	cr_assert_eq(commit_rec_put(r, STORE_STATE, k, skey(k, inst, key), val,
-	                 strlen(val)),
-	    LEDGE_OK);
-	cr_assert_not(commit_rec_empty(r));
-	return r;
-}
+TestSuite(commit, .init = setup, .fini = fx_end, .timeout = 120);
 
 /* The value of a state key in a fresh snapshot, copied into out ("" and
  * false if absent). */
@@ -112,7 +35,7 @@ read_state(uint32_t inst, const char *key, char *out, size_t size)
 	ledge_bytes v;
 	bool found;
 
-	cr_assert_eq(store_reader_open(store, &r), LEDGE_OK);
+	cr_assert_eq(store_reader_open(fx_store, &r), LEDGE_OK);
 	cr_assert_eq(store_reader_begin(r), LEDGE_OK);
 	found = store_state_get(r, inst, key, strlen(key), &v) == LEDGE_OK;
 	out[0] = '\0';
@@ -133,7 +56,7 @@ queue_has(uint64_t qid)
 	bool found;
 
 	store_qkey(k, 3, qid);
-	cr_assert_eq(store_reader_open(store, &r), LEDGE_OK);
+	cr_assert_eq(store_reader_open(fx_store, &r), LEDGE_OK);
 	cr_assert_eq(store_reader_begin(r), LEDGE_OK);
 	found = store_get(r, STORE_QUEUE, k, sizeof k, &v) == LEDGE_OK;
 	store_reader_end(r);
@@ -212,14 +135,14 @@ gate_fini(struct gate *g)
 
 Test(commit, records_commit_in_order)
 {
-	struct commit *c = start();
+	struct commit *c = fx_commit_start();
 	char v[64];
 	uint64_t s1, s2, s3;
 
 	cr_expect_eq(commit_last_seq(c), 0);
-	s1 = commit_submit(c, rec_put(1, "k", "first"));
-	s2 = commit_submit(c, rec_put(1, "k", "second"));
-	s3 = commit_submit(c, rec_put(1, "k", "third"));
+	s1 = commit_submit(c, fx_rec_put(1, "k", "first"));
+	s2 = commit_submit(c, fx_rec_put(1, "k", "second"));
+	s3 = commit_submit(c, fx_rec_put(1, "k", "third"));
 	cr_expect_gt(s1, 0);
 	cr_expect_eq(s2, s1 + 1);
 	cr_expect_eq(s3, s2 + 1);
@@ -228,19 +151,19 @@ Test(commit, records_commit_in_order)
 	cr_expect_geq(commit_durable(c), s3);
 	cr_expect(read_state(1, "k", v, sizeof v));
 	cr_expect_str_eq(v, "third", "the last record in sequence wins");
-	stop(c);
+	fx_commit_stop(c);
 }
 
 Test(commit, durable_never_goes_back)
 {
-	struct commit *c = start();
+	struct commit *c = fx_commit_start();
 	uint64_t last = 0, seq = 0;
 
 	for (int i = 0; i < 2000; i++) {
 		char key[16];
 		uint64_t d;
 		snprintf(key, sizeof key, "k%d", i % 50);
-		seq = commit_submit(c, rec_put(2, key, "v"));
+		seq = commit_submit(c, fx_rec_put(2, key, "v"));
 		d = commit_durable(c);
 		cr_assert_geq(d, last, "durable went from %llu to %llu",
 		    (unsigned long long)last, (unsigned long long)d);
@@ -249,38 +172,38 @@ Test(commit, durable_never_goes_back)
 	}
 	commit_flush(c);
 	cr_expect_eq(commit_durable(c), seq);
-	stop(c);
+	fx_commit_stop(c);
 }
 
 Test(commit, reserved_put_and_delete)
 {
-	struct commit *c = start();
+	struct commit *c = fx_commit_start();
 	struct commit_rec *r = commit_rec_new();
 	unsigned char k[32], *p;
 	char v[64];
 
 	cr_assert_not_null(r);
-	p = commit_rec_put_reserve(r, STORE_STATE, k, skey(k, 3, "res"), 5);
+	p = commit_rec_put_reserve(r, STORE_STATE, k, fx_skey(k, 3, "res"), 5);
 	cr_assert_not_null(p);
 	memcpy(p, "12345", 5);
 	cr_assert_eq(
-	    commit_rec_put(r, STORE_STATE, k, skey(k, 3, "gone"), "x", 1),
+	    commit_rec_put(r, STORE_STATE, k, fx_skey(k, 3, "gone"), "x", 1),
 	    LEDGE_OK);
 	commit_submit(c, r);
 
 	r = commit_rec_new();
 	cr_assert_not_null(r);
 	cr_assert_eq(
-	    commit_rec_del(r, STORE_STATE, k, skey(k, 3, "gone")), LEDGE_OK);
-	cr_assert_eq(
-	    commit_rec_del(r, STORE_STATE, k, skey(k, 3, "never")), LEDGE_OK);
+	    commit_rec_del(r, STORE_STATE, k, fx_skey(k, 3, "gone")), LEDGE_OK);
+	cr_assert_eq(commit_rec_del(r, STORE_STATE, k, fx_skey(k, 3, "never")),
+	    LEDGE_OK);
 	commit_submit(c, r);
 	commit_flush(c);
 
 	cr_expect(read_state(3, "res", v, sizeof v));
 	cr_expect_str_eq(v, "12345");
 	cr_expect_not(read_state(3, "gone", v, sizeof v));
-	stop(c);
+	fx_commit_stop(c);
 }
 
 /* --- atomicity ----------------------------------------------------- */
@@ -303,7 +226,7 @@ watch_records(void *p)
 	struct watcher *w = p;
 	struct store_reader *r;
 
-	if (store_reader_open(store, &r) != LEDGE_OK) {
+	if (store_reader_open(fx_store, &r) != LEDGE_OK) {
 		w->torn = -1;
 		return NULL;
 	}
@@ -343,7 +266,7 @@ await_snapshot(struct watcher *w)
 
 Test(commit, a_record_is_never_split)
 {
-	struct commit *c = start();
+	struct commit *c = fx_commit_start();
 	struct watcher w = { 0 };
 	pthread_t th;
 	size_t total = 0;
@@ -357,7 +280,7 @@ Test(commit, a_record_is_never_split)
 			char name[16];
 			snprintf(name, sizeof name, "key%02d", k);
 			cr_assert_eq(commit_rec_put(r, STORE_STATE, key,
-			                 skey(key, inst, name), name, 5),
+			                 fx_skey(key, inst, name), name, 5),
 			    LEDGE_OK);
 		}
 		commit_submit(c, r);
@@ -374,9 +297,9 @@ Test(commit, a_record_is_never_split)
 	    w.torn, w.last_torn_inst, w.last_torn_count);
 	cr_expect_gt(atomic_load(&w.snapshots), ATOM_RECS / 10,
 	    "the watcher took a snapshot at every tenth record");
-	cr_assert_eq(store_scan(store, STORE_STATE, count_fn, &total), 0);
+	cr_assert_eq(store_scan(fx_store, STORE_STATE, count_fn, &total), 0);
 	cr_expect_eq(total, (size_t)ATOM_RECS * ATOM_KEYS);
-	stop(c);
+	fx_commit_stop(c);
 }
 
 /* --- completions --------------------------------------------------- */
@@ -407,7 +330,7 @@ note_done(struct done_log *l, int i, int err)
 
 	snprintf(key, sizeof key, "r%d", i);
 	if (l->r == NULL) {
-		cr_assert_eq(store_reader_open(store, &l->r), LEDGE_OK);
+		cr_assert_eq(store_reader_open(fx_store, &l->r), LEDGE_OK);
 	}
 	cr_assert_eq(store_reader_begin(l->r), LEDGE_OK);
 	l->visible[i] =
@@ -443,12 +366,12 @@ Test(commit, completions_run_after_durability_in_order)
 
 	memset(&l, 0, sizeof l);
 	pthread_mutex_init(&l.mu, NULL);
-	l.c = start();
+	l.c = fx_commit_start();
 	for (int i = 0; i < DONE_RECS; i++) {
 		char key[16];
 		struct commit_rec *r;
 		snprintf(key, sizeof key, "r%d", i);
-		r = rec_put(1, key, "v");
+		r = fx_rec_put(1, key, "v");
 		items[i].log = &l;
 		items[i].i = i;
 		if (i % 3 == 0) {
@@ -488,7 +411,7 @@ Test(commit, completions_run_after_durability_in_order)
 			node_call_unref(calls[i]);
 		}
 	}
-	stop(l.c);
+	fx_commit_stop(l.c);
 	store_reader_close(l.r);
 	pthread_mutex_destroy(&l.mu);
 }
@@ -513,12 +436,12 @@ told_done(struct node_call *call, void *arg)
 
 Test(commit, external_reply_waits_for_the_commit)
 {
-	struct commit *c = start();
+	struct commit *c = fx_commit_start();
 	struct gate g;
 	struct told t = { 0 };
 	struct node_call *call = node_call_new(true, told_done, &t);
 	struct node_reply rep = { 0 };
-	struct commit_rec *r = rec_put(4, "paid", "yes");
+	struct commit_rec *r = fx_rec_put(4, "paid", "yes");
 	struct timespec ts = { 0, 50 * 1000000L };
 
 	cr_assert_not_null(call);
@@ -539,7 +462,7 @@ Test(commit, external_reply_waits_for_the_commit)
 	cr_expect_eq(t.err, LEDGE_OK);
 	cr_expect_eq(call->reply.status, 202);
 	node_call_unref(call);
-	stop(c);
+	fx_commit_stop(c);
 	gate_fini(&g);
 }
 
@@ -558,14 +481,14 @@ count_done(void *arg, int err)
 
 Test(commit, empty_records_complete)
 {
-	struct commit *c = start();
+	struct commit *c = fx_commit_start();
 	uint64_t seq = 0;
 
 	atomic_store(&done_count, 0);
 	atomic_store(&done_errs, 0);
 	for (int i = 0; i < 10; i++) {
 		struct commit_rec *r =
-		    i % 2 ? commit_rec_new() : rec_put(5, "k", "v");
+		    i % 2 ? commit_rec_new() : fx_rec_put(5, "k", "v");
 		cr_assert_not_null(r);
 		r->done = count_done;
 		seq = commit_submit(c, r);
@@ -586,12 +509,12 @@ Test(commit, empty_records_complete)
 		cr_expect_eq(atomic_load(&done_count), 11);
 		cr_expect_geq(commit_durable(c), seq);
 	}
-	stop(c);
+	fx_commit_stop(c);
 }
 
 Test(commit, flush_waits_for_completions)
 {
-	struct commit *c = start();
+	struct commit *c = fx_commit_start();
 	size_t n = 0;
 
 	atomic_store(&done_count, 0);
@@ -600,7 +523,7 @@ Test(commit, flush_waits_for_completions)
 			char key[16];
 			struct commit_rec *r;
 			snprintf(key, sizeof key, "k%d-%d", round, i);
-			r = rec_put(6, key, "v");
+			r = fx_rec_put(6, key, "v");
 			r->done = count_done;
 			commit_submit(c, r);
 		}
@@ -609,9 +532,9 @@ Test(commit, flush_waits_for_completions)
 		    "flush returned before the completions ran");
 	}
 	commit_flush(c); /* nothing pending: returns at once */
-	cr_assert_eq(store_scan(store, STORE_STATE, count_fn, &n), 0);
+	cr_assert_eq(store_scan(fx_store, STORE_STATE, count_fn, &n), 0);
 	cr_expect_eq(n, 1000);
-	stop(c);
+	fx_commit_stop(c);
 }
 
 /* --- queue cancellation --------------------------------------------- */
@@ -637,7 +560,7 @@ rec_queue(int op, uint64_t qid)
 
 Test(commit, queue_put_and_delete_in_one_batch_cancel)
 {
-	struct commit *c = start();
+	struct commit *c = fx_commit_start();
 	struct commit_stats st;
 	struct gate g;
 	char v[16];
@@ -648,7 +571,7 @@ Test(commit, queue_put_and_delete_in_one_batch_cancel)
 	{
 		struct commit_rec *put = rec_queue(REC_PUT, 5);
 		struct commit_rec *del = rec_queue(REC_DEL, 5);
-		struct commit_rec *other = rec_put(7, "side", "effect");
+		struct commit_rec *other = fx_rec_put(7, "side", "effect");
 		put->done = count_done;
 		del->done = count_done;
 		commit_submit(c, put);
@@ -678,14 +601,14 @@ Test(commit, queue_put_and_delete_in_one_batch_cancel)
 	cr_expect_not(queue_has(9));
 	commit_get_stats(c, &st);
 	cr_expect_eq(st.cancelled, 2);
-	stop(c);
+	fx_commit_stop(c);
 	gate_fini(&g);
 }
 
 /* Without a gate: the end state is the same whatever the batching. */
 Test(commit, queue_put_and_delete_back_to_back)
 {
-	struct commit *c = start();
+	struct commit *c = fx_commit_start();
 	struct commit_stats st;
 
 	for (uint64_t q = 100; q < 200; q++) {
@@ -701,7 +624,7 @@ Test(commit, queue_put_and_delete_back_to_back)
 	cr_expect_leq(st.cancelled, 200);
 	cr_expect_eq(st.cancelled % 2, 0);
 	cr_expect_eq(st.records, 200);
-	stop(c);
+	fx_commit_stop(c);
 }
 
 /*
@@ -711,25 +634,25 @@ Test(commit, queue_put_and_delete_back_to_back)
  */
 Test(commit, next_queue_id_survives_a_restart)
 {
-	struct commit *c = start();
+	struct commit *c = fx_commit_start();
 
 	commit_submit(c, rec_queue(REC_PUT, 1));
 	commit_flush(c);
-	cr_expect_eq(store_meta_get_u64(store, "next_qid"), 2);
-	stop(c);
+	cr_expect_eq(store_meta_get_u64(fx_store, "next_qid"), 2);
+	fx_commit_stop(c);
 
 	/* A restarted node hands out next_qid (2) as its first id. */
-	c = start();
+	c = fx_commit_start();
 	commit_submit(c, rec_queue(REC_PUT, 2));
 	commit_flush(c);
-	stop(c);
-	cr_expect_eq(store_meta_get_u64(store, "next_qid"), 3,
+	fx_commit_stop(c);
+	cr_expect_eq(store_meta_get_u64(fx_store, "next_qid"), 3,
 	    "after committing queue id 2 the next id is %llu: a restart "
 	    "would hand out id 2 again and overwrite the stored event",
-	    (unsigned long long)store_meta_get_u64(store, "next_qid"));
+	    (unsigned long long)store_meta_get_u64(fx_store, "next_qid"));
 
 	/* And a cancelled pair still moves the counter on. */
-	c = start();
+	c = fx_commit_start();
 	{
 		struct gate g;
 		gate_close(c, &g);
@@ -739,15 +662,15 @@ Test(commit, next_queue_id_survives_a_restart)
 		commit_flush(c);
 		gate_fini(&g);
 	}
-	stop(c);
-	cr_expect_eq(store_meta_get_u64(store, "next_qid"), 11);
+	fx_commit_stop(c);
+	cr_expect_eq(store_meta_get_u64(fx_store, "next_qid"), 11);
 }
 
 /* --- stop ------------------------------------------------------------ */
 
 Test(commit, stop_commits_what_is_queued)
 {
-	struct commit *c = start();
+	struct commit *c = fx_commit_start();
 	size_t n = 0;
 
 	atomic_store(&done_count, 0);
@@ -756,14 +679,14 @@ Test(commit, stop_commits_what_is_queued)
 		char key[16];
 		struct commit_rec *r;
 		snprintf(key, sizeof key, "k%d", i);
-		r = rec_put(8, key, "v");
+		r = fx_rec_put(8, key, "v");
 		r->done = count_done;
 		commit_submit(c, r);
 	}
 	commit_stop(c);
 	cr_expect_eq(atomic_load(&done_count), 300);
 	cr_expect_eq(atomic_load(&done_errs), 0);
-	cr_assert_eq(store_scan(store, STORE_STATE, count_fn, &n), 0);
+	cr_assert_eq(store_scan(fx_store, STORE_STATE, count_fn, &n), 0);
 	cr_expect_eq(n, 300);
 	commit_free(c);
 }
@@ -783,18 +706,18 @@ closed_done(void *arg, int err)
 
 Test(commit, submissions_after_stop_fail_closed)
 {
-	struct commit *c = start();
+	struct commit *c = fx_commit_start();
 	struct closed_probe p = { 0, -1 };
 	struct commit_rec *r;
 	struct node_call *call;
 	struct node_reply rep = { 0 };
 	char v[16];
 
-	commit_submit(c, rec_put(9, "before", "x"));
+	commit_submit(c, fx_rec_put(9, "before", "x"));
 	commit_stop(c);
 	commit_stop(c); /* twice is harmless */
 
-	r = rec_put(9, "after", "x");
+	r = fx_rec_put(9, "after", "x");
 	r->done = closed_done;
 	r->arg = &p;
 	cr_expect_eq(commit_submit(c, r), 0);
@@ -809,7 +732,7 @@ Test(commit, submissions_after_stop_fail_closed)
 	memcpy(rep.body, "hey", 3);
 	rep.len = 3;
 	cr_assert(node_call_stage(call, &rep));
-	r = rec_put(9, "after2", "x");
+	r = fx_rec_put(9, "after2", "x");
 	r->call = call;
 	commit_submit(c, r);
 	cr_expect_eq(node_call_wait(call, 1000), LEDGE_OK,
@@ -843,11 +766,12 @@ Test(commit, failed_commit_is_reported_and_fails_its_batch)
 
 	cr_assert_not_null(fp);
 	rlog_init(&mlog, fp, RLOG_ERROR);
-	atomic_store(&fatal_calls, 0);
-	cr_assert_eq(commit_start(&c, store, &mlog, on_fatal, NULL), LEDGE_OK);
+	atomic_store(&fx_fatal_calls, 0);
+	cr_assert_eq(
+	    commit_start(&c, fx_store, &mlog, fx_on_fatal, NULL), LEDGE_OK);
 
 	gate_close(c, &g);
-	good = rec_put(10, "good", "x");
+	good = fx_rec_put(10, "good", "x");
 	good->done = closed_done;
 	good->arg = &p1;
 	/* A key longer than LMDB accepts: the transaction fails. */
@@ -862,7 +786,7 @@ Test(commit, failed_commit_is_reported_and_fails_its_batch)
 	gate_open(&g);
 	commit_flush(c);
 
-	cr_expect_eq(atomic_load(&fatal_calls), 1, "on_fatal called once");
+	cr_expect_eq(atomic_load(&fx_fatal_calls), 1, "on_fatal called once");
 	cr_expect_eq(p1.calls, 1);
 	cr_expect_eq(p2.calls, 1);
 	cr_expect_neq(p1.err, LEDGE_OK, "the whole batch failed");
@@ -870,7 +794,7 @@ Test(commit, failed_commit_is_reported_and_fails_its_batch)
 	cr_expect_lt(commit_durable(c), seq_bad);
 	cr_expect_not(read_state(10, "good", v, sizeof v),
 	    "nothing of the failed batch is in the store");
-	stop(c);
+	fx_commit_stop(c);
 	gate_fini(&g);
 	fclose(fp);
 	cr_expect(logbuf != NULL && strstr(logbuf, "commit failed") != NULL,
@@ -938,7 +862,7 @@ Test(commit, many_threads_each_record_commits_once)
 	struct submitter subs[SUB_THREADS];
 	pthread_t th[SUB_THREADS];
 	struct commit_stats st;
-	struct commit *c = start();
+	struct commit *c = fx_commit_start();
 	size_t n = 0, bad = 0;
 
 	for (int t = 0; t < SUB_THREADS; t++) {
@@ -963,7 +887,7 @@ Test(commit, many_threads_each_record_commits_once)
 		}
 	}
 	cr_expect_eq(bad, 0, "%zu records not completed exactly once", bad);
-	cr_assert_eq(store_scan(store, STORE_STATE, count_fn, &n), 0);
+	cr_assert_eq(store_scan(fx_store, STORE_STATE, count_fn, &n), 0);
 	cr_expect_eq(n, (size_t)SUB_THREADS * SUB_RECS);
 	cr_expect_eq(commit_last_seq(c), (uint64_t)SUB_THREADS * SUB_RECS);
 	cr_expect_eq(commit_durable(c), commit_last_seq(c));
@@ -972,32 +896,32 @@ Test(commit, many_threads_each_record_commits_once)
 	cr_expect_eq(st.ops, (uint64_t)SUB_THREADS * SUB_RECS);
 	cr_expect_geq(st.batches, 1);
 	cr_expect_leq(st.batches, st.records);
-	stop(c);
+	fx_commit_stop(c);
 }
 
 /* --- replication ---------------------------------------------------- */
 
 Test(commit, delete_prefix_removes_only_that_target)
 {
-	struct commit *c = start();
+	struct commit *c = fx_commit_start();
 	char v[16];
 	unsigned char prefix[4];
 	struct commit_rec *r;
 
-	commit_submit(c, rec_put(7, "a", "1"));
-	commit_submit(c, rec_put(7, "b", "2"));
-	commit_submit(c, rec_put(8, "a", "3"));
-	r = rec_put(7, "c", "3"); /* the same record, before the delete */
+	commit_submit(c, fx_rec_put(7, "a", "1"));
+	commit_submit(c, fx_rec_put(7, "b", "2"));
+	commit_submit(c, fx_rec_put(8, "a", "3"));
+	r = fx_rec_put(7, "c", "3"); /* the same record, before the delete */
 	store_be32(prefix, 7);
 	cr_assert_eq(
 	    commit_rec_del_prefix(r, STORE_STATE, prefix, 4), LEDGE_OK);
 	commit_submit(c, r);
-	commit_submit(c, rec_put(7, "d", "4")); /* after it */
+	commit_submit(c, fx_rec_put(7, "d", "4")); /* after it */
 	commit_flush(c);
 	cr_expect_not(read_state(7, "a", v, sizeof v));
 	cr_expect_not(read_state(7, "b", v, sizeof v));
 	cr_expect_not(read_state(7, "c", v, sizeof v));
 	cr_expect(read_state(7, "d", v, sizeof v));
 	cr_expect(read_state(8, "a", v, sizeof v) && strcmp(v, "3") == 0);
-	stop(c);
+	fx_commit_stop(c);
 }

@@ -19,55 +19,21 @@
 #include "node/node.h"
 #include "node/node_impl.h"
 #include "platform/loop.h"
-#include "proc.h"
 #include "resources/resources.h"
 #include "workflow/workflow.h"
 
-static char *dir;
-static struct rlog rlog;
-static struct node *node;
-static pthread_t runner;
-
-static void *
-run(void *arg)
-{
-	(void)arg;
-	node_run(node);
-	return NULL;
-}
+#include "fixture.h"
+#include "proc.h"
 
 static void
 setup(void)
 {
-	char err[512] = "";
-	struct node_opts o = { 0 };
-	dir = tmpdir_make("deploy");
-	cr_assert_not_null(dir);
-	rlog_init(&rlog, stderr, RLOG_ERROR);
-	o.data_dir = dir;
-	o.workers = 2;
-	o.name = "n1";
-	o.store.map_mb = 64;
-	o.store.nosync = true;
-	cr_assert_eq(node_new(&node, &o, &rlog, err, sizeof err), LEDGE_OK,
-	    "node_new: %s", err);
-	cr_assert_eq(node_start(node, err, sizeof err), LEDGE_OK, "%s", err);
-	cr_assert_eq(pthread_create(&runner, NULL, run, NULL), 0);
+	fx_begin("deploy");
+	fx_node_open();
+	fx_node_run();
 }
 
-static void
-teardown(void)
-{
-	node_request_stop(node);
-	pthread_join(runner, NULL);
-	node_free(node);
-	node = NULL;
-	rlog_fini(&rlog);
-	tmpdir_remove(dir);
-	free(dir);
-}
-
-TestSuite(deploy, .init = setup, .fini = teardown, .timeout = 60);
+TestSuite(deploy, .init = setup, .fini = fx_end, .timeout = 60);
 
 /* Run fn(arg) on the loop thread and wait for it. */
 struct on_loop {
@@ -94,7 +60,7 @@ on_loop(void (*fn)(void *), void *arg)
 {
 	struct on_loop o = { fn, arg, PTHREAD_MUTEX_INITIALIZER,
 		PTHREAD_COND_INITIALIZER, false };
-	cr_assert_eq(loop_post(node_loop(node), on_loop_cb, &o), 0);
+	cr_assert_eq(loop_post(node_loop(fx_node), on_loop_cb, &o), 0);
 	pthread_mutex_lock(&o.mu);
 	while (!o.done) {
 		pthread_cond_wait(&o.cv, &o.mu);
@@ -131,8 +97,8 @@ static void
 deploy(void)
 {
 	char err[1024] = "";
-	cr_assert_eq(
-	    node_deploy_wait(node, ticking_workflow(), err, sizeof err, NULL),
+	cr_assert_eq(node_deploy_wait(
+	                 fx_node, ticking_workflow(), err, sizeof err, NULL),
 	    LEDGE_OK, "deploy: %s", err);
 }
 
@@ -153,7 +119,7 @@ count_one(void *arg, const struct node_inst_stats *st)
 static void
 count_cb(void *arg)
 {
-	node_foreach_instance(node, count_one, arg);
+	node_foreach_instance(fx_node, count_one, arg);
 }
 
 static void
@@ -181,13 +147,13 @@ static void
 undeploy_cb(void *arg)
 {
 	int *rv = arg;
-	*rv = node_undeploy_async(node, "w1", undeploy_done, NULL);
+	*rv = node_undeploy_async(fx_node, "w1", undeploy_done, NULL);
 }
 
 static void
 retired_cb(void *arg)
 {
-	*(bool *)arg = node->retired != NULL;
+	*(bool *)arg = fx_node->retired != NULL;
 }
 
 static void
@@ -209,8 +175,8 @@ undeploy_and_wait_freed(void)
 		on_loop(retired_cb, &retired);
 	}
 	cr_assert_not(retired, "the undeployed workflow was not freed");
-	cr_assert_not(node_has_workflow(node, "w1"));
-	cr_assert_null(node_find_target(node, "w1/e"));
+	cr_assert_not(node_has_workflow(fx_node, "w1"));
+	cr_assert_null(node_find_target(fx_node, "w1/e"));
 }
 
 Test(deploy, an_undeployed_workflow_is_freed_once_unreferenced)
@@ -226,7 +192,7 @@ Test(deploy, the_same_workflow_deploys_again_after_it_was_freed)
 	wait_ticks();
 	undeploy_and_wait_freed();
 	deploy();
-	cr_assert(node_has_workflow(node, "w1"));
+	cr_assert(node_has_workflow(fx_node, "w1"));
 	wait_ticks();
 	undeploy_and_wait_freed();
 }

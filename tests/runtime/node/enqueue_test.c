@@ -16,47 +16,24 @@
 #include "node/links.h"
 #include "node/node.h"
 #include "node/node_event.h"
-#include "proc.h"
 #include "store/store.h"
 
-static char *dir;
-static struct rlog rlog;
-static struct node *node;
+#include "fixture.h"
 
 static void
 setup(void)
 {
-	char err[512] = "";
-	struct node_opts o = { 0 };
-	dir = tmpdir_make("enqueue");
-	cr_assert_not_null(dir);
-	rlog_init(&rlog, stderr, RLOG_ERROR);
-	o.data_dir = dir;
-	o.workers = 2;
-	o.name = "n1";
-	o.store.map_mb = 64;
-	o.store.nosync = true;
-	cr_assert_eq(node_new(&node, &o, &rlog, err, sizeof err), LEDGE_OK,
-	    "node_new: %s", err);
+	fx_begin("enqueue");
+	fx_node_open();
 }
 
-static void
-teardown(void)
-{
-	node_free(node);
-	node = NULL;
-	rlog_fini(&rlog);
-	tmpdir_remove(dir);
-	free(dir);
-}
-
-TestSuite(enqueue, .init = setup, .fini = teardown, .timeout = 60);
+TestSuite(enqueue, .init = setup, .fini = fx_end, .timeout = 60);
 
 /* Submit and wait until the record is in the store. */
 static void
 commit_wait(struct commit_rec *rec)
 {
-	struct commit *c = node_commit(node);
+	struct commit *c = node_commit(fx_node);
 	uint64_t seq = commit_submit(c, rec);
 	commit_flush(c);
 	cr_assert_geq(commit_durable(c), seq);
@@ -69,7 +46,7 @@ stored(enum store_db db, const void *key, size_t klen, size_t *len)
 	struct store_reader *r;
 	ledge_bytes v;
 	void *copy = NULL;
-	cr_assert_eq(store_reader_open(node_store(node), &r), LEDGE_OK);
+	cr_assert_eq(store_reader_open(node_store(fx_node), &r), LEDGE_OK);
 	cr_assert_eq(store_reader_begin(r), LEDGE_OK);
 	if (store_get(r, db, key, klen, &v) == LEDGE_OK) {
 		copy = malloc(v.len ? v.len : 1);
@@ -91,7 +68,7 @@ Test(enqueue, local_part_gets_queue_entry_with_fresh_qid)
 	cr_assert_not_null(ev);
 	ev->flags = NEF_HTTPIN;
 
-	cr_assert_eq(enqueue_durable(node, rec, &t, ev), LEDGE_OK);
+	cr_assert_eq(enqueue_durable(fx_node, rec, &t, ev), LEDGE_OK);
 	cr_assert(ev->flags & NEF_DURABLE);
 	cr_assert(ev->flags & NEF_HTTPIN);
 	cr_assert_neq(ev->qid, 0);
@@ -127,11 +104,11 @@ Test(enqueue, fresh_qids_differ_and_an_own_qid_is_kept)
 	unsigned char q[STORE_QKEY];
 	size_t len;
 
-	uint64_t own = node_next_qid(node) + 1000;
+	uint64_t own = node_next_qid(fx_node) + 1000;
 	c->qid = own;
-	cr_assert_eq(enqueue_durable(node, rec, &t, a), LEDGE_OK);
-	cr_assert_eq(enqueue_durable(node, rec, &t, b), LEDGE_OK);
-	cr_assert_eq(enqueue_durable(node, rec, &t, c), LEDGE_OK);
+	cr_assert_eq(enqueue_durable(fx_node, rec, &t, a), LEDGE_OK);
+	cr_assert_eq(enqueue_durable(fx_node, rec, &t, b), LEDGE_OK);
+	cr_assert_eq(enqueue_durable(fx_node, rec, &t, c), LEDGE_OK);
 	cr_assert_gt(b->qid, a->qid);
 	cr_assert_eq(c->qid, own);
 	commit_wait(rec);
@@ -156,7 +133,7 @@ Test(enqueue, remote_part_gets_outbox_entry_of_its_link)
 	unsigned char key[12] = { 0 };
 	size_t len = 0;
 
-	cr_assert_eq(enqueue_durable(node, rec, &t, ev), LEDGE_OK);
+	cr_assert_eq(enqueue_durable(fx_node, rec, &t, ev), LEDGE_OK);
 	/* The event goes as it is: not numbered, flags untouched. */
 	cr_assert_eq(ev->qid, 0);
 	cr_assert_eq(ev->flags, 0);

@@ -14,92 +14,63 @@
 #include "node/node.h"
 #include "node/node_event.h"
 #include "node/registry.h"
-#include "proc.h"
 
-static char *dir;
-static struct rlog rlog;
-static struct node *node;
-
-static void
-open_node(void)
-{
-	char err[512] = "";
-	struct node_opts o = { 0 };
-	o.data_dir = dir;
-	o.workers = 2;
-	o.name = "n1";
-	o.store.map_mb = 64;
-	o.store.nosync = true;
-	cr_assert_eq(node_new(&node, &o, &rlog, err, sizeof err), LEDGE_OK,
-	    "node_new: %s", err);
-}
+#include "fixture.h"
 
 /* Free the node (its committer writes out what is submitted) and open
  * it again on the same data folder. */
 static void
 restart(void)
 {
-	node_free(node);
-	open_node();
+	fx_node_close();
+	fx_node_open();
 }
 
 static void
 setup(void)
 {
-	dir = tmpdir_make("registry");
-	cr_assert_not_null(dir);
-	rlog_init(&rlog, stderr, RLOG_ERROR);
-	open_node();
+	fx_begin("registry");
+	fx_node_open();
 }
 
-static void
-teardown(void)
-{
-	node_free(node);
-	node = NULL;
-	rlog_fini(&rlog);
-	tmpdir_remove(dir);
-	free(dir);
-}
-
-TestSuite(registry, .init = setup, .fini = teardown, .timeout = 60);
+TestSuite(registry, .init = setup, .fini = fx_end, .timeout = 60);
 
 Test(registry, a_name_keeps_its_id_across_a_restart)
 {
 	uint32_t a, b, a2, c, found;
 
-	cr_assert_not(node_registry_lookup(node, "w/a", &found));
-	cr_assert_eq(node_registry_id(node, "w/a", &a), LEDGE_OK);
-	cr_assert_eq(node_registry_id(node, "w/b", &b), LEDGE_OK);
+	cr_assert_not(node_registry_lookup(fx_node, "w/a", &found));
+	cr_assert_eq(node_registry_id(fx_node, "w/a", &a), LEDGE_OK);
+	cr_assert_eq(node_registry_id(fx_node, "w/b", &b), LEDGE_OK);
 	cr_assert_neq(a, 0);
 	cr_assert_neq(a, b);
-	cr_assert_eq(node_registry_id(node, "w/a", &a2), LEDGE_OK);
+	cr_assert_eq(node_registry_id(fx_node, "w/a", &a2), LEDGE_OK);
 	cr_assert_eq(a2, a);
-	cr_assert(node_registry_lookup(node, "w/b", &found));
+	cr_assert(node_registry_lookup(fx_node, "w/b", &found));
 	cr_assert_eq(found, b);
 
 	restart();
-	cr_assert(node_registry_lookup(node, "w/a", &found));
+	cr_assert(node_registry_lookup(fx_node, "w/a", &found));
 	cr_assert_eq(found, a);
-	cr_assert(node_registry_lookup(node, "w/b", &found));
+	cr_assert(node_registry_lookup(fx_node, "w/b", &found));
 	cr_assert_eq(found, b);
-	cr_assert_eq(node_registry_id(node, "w/c", &c), LEDGE_OK);
+	cr_assert_eq(node_registry_id(fx_node, "w/c", &c), LEDGE_OK);
 	cr_assert_gt(c, a);
 	cr_assert_gt(c, b);
 }
 
 Test(registry, queue_ids_grow_and_jump_above_a_copied_queue)
 {
-	uint64_t a = node_next_qid(node);
-	uint64_t b = node_next_qid(node);
+	uint64_t a = node_next_qid(fx_node);
+	uint64_t b = node_next_qid(fx_node);
 	cr_assert_neq(a, 0);
 	cr_assert_gt(b, a);
-	node_qid_above(node, b + 500);
-	cr_assert_gt(node_next_qid(node), b + 500);
+	node_qid_above(fx_node, b + 500);
+	cr_assert_gt(node_next_qid(fx_node), b + 500);
 	/* Lower bounds change nothing. */
-	uint64_t c = node_next_qid(node);
-	node_qid_above(node, 1);
-	cr_assert_gt(node_next_qid(node), c);
+	uint64_t c = node_next_qid(fx_node);
+	node_qid_above(fx_node, 1);
+	cr_assert_gt(node_next_qid(fx_node), c);
 }
 
 Test(registry, queue_ids_stay_above_committed_ones_after_a_restart)
@@ -109,13 +80,13 @@ Test(registry, queue_ids_stay_above_committed_ones_after_a_restart)
 	struct commit_rec *rec = commit_rec_new();
 	uint64_t used;
 
-	node_qid_above(node, 1000);
-	cr_assert_eq(enqueue_durable(node, rec, &t, ev), LEDGE_OK);
+	node_qid_above(fx_node, 1000);
+	cr_assert_eq(enqueue_durable(fx_node, rec, &t, ev), LEDGE_OK);
 	used = ev->qid;
 	cr_assert_gt(used, 1000);
-	commit_submit(node_commit(node), rec);
+	commit_submit(node_commit(fx_node), rec);
 	node_event_free(ev);
 
 	restart();
-	cr_assert_gt(node_next_qid(node), used);
+	cr_assert_gt(node_next_qid(fx_node), used);
 }

@@ -15,93 +15,17 @@
 #include "node/instance.h"
 #include "node/links.h"
 #include "node/replica.h"
+
+#include "fixture.h"
 #include "proc.h"
-
-static char *dir;
-static struct store *store;
-static struct rlog rlog;
-
-static void
-open_store(void)
-{
-	struct store_opts o = { .map_mb = 256, .nosync = true };
-	char err[512] = "";
-	int rv = store_open(&store, dir, &o, err, sizeof err);
-	cr_assert_eq(rv, LEDGE_OK, "store_open: %s", err);
-}
 
 static void
 setup(void)
 {
-	dir = tmpdir_make("replica");
-	cr_assert_not_null(dir);
-	rlog_init(&rlog, stderr, RLOG_ERROR);
-	open_store();
+	fx_begin_store("replica");
 }
 
-static void
-teardown(void)
-{
-	store_close(store);
-	store = NULL;
-	rlog_fini(&rlog);
-	tmpdir_remove(dir);
-	free(dir);
-}
-
-TestSuite(replica, .init = setup, .fini = teardown, .timeout = 120);
-
-static atomic_int fatal_calls;
-static char fatal_why[256];
-
-static void
-on_fatal(void *arg, const char *why)
-{
-	(void)arg;
-	atomic_fetch_add(&fatal_calls, 1);
-	snprintf(fatal_why, sizeof fatal_why, "%s", why ? why : "(null)");
-}
-
-static struct commit *
-start(void)
-{
-	struct commit *c = NULL;
-	cr_assert_eq(commit_start(&c, store, &rlog, on_fatal, NULL), LEDGE_OK);
-	cr_assert_not_null(c);
-	return c;
-}
-
-static void
-stop(struct commit *c)
-{
-	commit_stop(c);
-	commit_free(c);
-}
-
-/* State keys: instance id (big-endian) then the user's key. */
-static size_t
-skey(unsigned char *buf, uint32_t inst, const char *key)
-{
-	size_t n = strlen(key);
-	store_be32(buf, inst);
-	memcpy(buf + 4, key, n);
-	return 4 + n;
-}
-
-static struct commit_rec *
-rec_put(uint32_t inst, const char *key, const char *val)
-{
-	struct commit_rec *r = commit_rec_new();
-	unsigned char k[300];
-
-	cr_assert_not_null(r);
-	cr_assert(commit_rec_empty(r));
-	cr_assert_eq(commit_rec_put(r, STORE_STATE, k, skey(k, inst, key), val,
-	                 strlen(val)),
-	    LEDGE_OK);
-	cr_assert_not(commit_rec_empty(r));
-	return r;
-}
+TestSuite(replica, .init = setup, .fini = fx_end, .timeout = 120);
 
 /* What the outbox hook saw: entries per peer, concatenated. */
 struct seen {
@@ -170,18 +94,18 @@ Test(replica, writes_of_a_replicated_target_go_to_each_replica)
 	int ops[8];
 
 	pthread_mutex_init(&s.mu, NULL);
-	c = start();
+	c = fx_commit_start();
 	cr_assert_eq(replica_new(&rep), LEDGE_OK);
 	commit_set_expand_hook(c, replica_expand, rep);
 	commit_set_outbox_hook(c, seen_hook, &s);
-	commit_submit(c, rec_put(7, "before", "x")); /* not replicated yet */
+	commit_submit(c, fx_rec_put(7, "before", "x")); /* not replicated yet */
 	commit_flush(c);
 	cr_assert_eq(replica_set(rep, 7, "wf/f", peers, 2), LEDGE_OK);
-	commit_submit(c, rec_put(8, "other", "y")); /* another target */
-	struct commit_rec *r = rec_put(7, "k", "v1");
+	commit_submit(c, fx_rec_put(8, "other", "y")); /* another target */
+	struct commit_rec *r = fx_rec_put(7, "k", "v1");
 	unsigned char k[64];
-	cr_assert_eq(
-	    commit_rec_del(r, STORE_STATE, k, skey(k, 7, "before")), LEDGE_OK);
+	cr_assert_eq(commit_rec_del(r, STORE_STATE, k, fx_skey(k, 7, "before")),
+	    LEDGE_OK);
 	commit_submit(c, r);
 	commit_flush(c);
 	pthread_mutex_lock(&s.mu);
@@ -214,12 +138,12 @@ Test(replica, writes_of_a_replicated_target_go_to_each_replica)
 
 	/* Stopped: nothing more goes out. */
 	cr_assert_eq(replica_set(rep, 7, NULL, NULL, 0), LEDGE_OK);
-	commit_submit(c, rec_put(7, "after", "z"));
+	commit_submit(c, fx_rec_put(7, "after", "z"));
 	commit_flush(c);
 	pthread_mutex_lock(&s.mu);
 	cr_expect_eq(s.n, 4);
 	pthread_mutex_unlock(&s.mu);
-	stop(c);
+	fx_commit_stop(c);
 	replica_free(rep);
 	seen_fini(&s);
 }
@@ -310,16 +234,16 @@ Test(replica, a_replica_applies_what_the_primary_committed)
 
 	/* The primary: target 7, replicated to peer 5. */
 	pthread_mutex_init(&s.mu, NULL);
-	c = start();
+	c = fx_commit_start();
 	cr_assert_eq(replica_new(&rep), LEDGE_OK);
 	commit_set_expand_hook(c, replica_expand, rep);
 	commit_set_outbox_hook(c, seen_hook, &s);
 	cr_assert_eq(replica_set(rep, 7, "wf/f", peers, 1), LEDGE_OK);
-	commit_submit(c, rec_put(7, "k1", "v1"));
-	commit_submit(c, rec_put(7, "k2", "v2"));
-	r = rec_put(7, "k3", "v3");
+	commit_submit(c, fx_rec_put(7, "k1", "v1"));
+	commit_submit(c, fx_rec_put(7, "k2", "v2"));
+	r = fx_rec_put(7, "k3", "v3");
 	cr_assert_eq(
-	    commit_rec_del(r, STORE_STATE, k, skey(k, 7, "k1")), LEDGE_OK);
+	    commit_rec_del(r, STORE_STATE, k, fx_skey(k, 7, "k1")), LEDGE_OK);
 	store_qkey(q, 7, 77);
 	cr_assert_eq(
 	    commit_rec_put(r, STORE_QUEUE, q, sizeof q, "ev", 2), LEDGE_OK);
@@ -334,7 +258,7 @@ Test(replica, a_replica_applies_what_the_primary_committed)
 	cr_assert_eq(store_open(&rstore, rdir, &o, err, sizeof err), LEDGE_OK,
 	    "%s", err);
 	cr_assert_eq(
-	    commit_start(&rc, rstore, &rlog, on_fatal, NULL), LEDGE_OK);
+	    commit_start(&rc, rstore, &fx_log, fx_on_fatal, NULL), LEDGE_OK);
 	cr_assert_eq(replica_new(&rrep), LEDGE_OK);
 	for (size_t i = 0; i < s.n; i++) {
 		struct commit_rec *ar = commit_rec_new();
@@ -372,12 +296,12 @@ Test(replica, a_replica_applies_what_the_primary_committed)
 	    LEDGE_EPROTO);
 	commit_rec_free(r);
 
-	stop(rc);
+	fx_commit_stop(rc);
 	store_close(rstore);
 	tmpdir_remove(rdir);
 	free(rdir);
 	replica_free(rrep);
-	stop(c);
+	fx_commit_stop(c);
 	replica_free(rep);
 	seen_fini(&s);
 }

@@ -24,14 +24,9 @@
 #include "node/res_api.h"
 #include "node/route.h"
 #include "platform/loop.h"
-#include "proc.h"
 #include "store/store.h"
 
-static char *dir;
-static struct rlog rlog;
-static struct node *node;
-static pthread_t runner;
-static bool running;
+#include "fixture.h"
 
 /* What the test resource saw. */
 static atomic_int delivered;
@@ -55,32 +50,14 @@ static const struct res_type sink_type = {
 
 static struct node_res sink;
 
-static void *
-run(void *arg)
-{
-	(void)arg;
-	node_run(node);
-	return NULL;
-}
-
 static void
 setup(void)
 {
-	char err[512] = "";
-	struct node_opts o = { 0 };
-	dir = tmpdir_make("route");
-	cr_assert_not_null(dir);
-	rlog_init(&rlog, stderr, RLOG_ERROR);
-	o.data_dir = dir;
-	o.workers = 2;
-	o.name = "n1";
-	o.store.map_mb = 64;
-	o.store.nosync = true;
-	cr_assert_eq(node_new(&node, &o, &rlog, err, sizeof err), LEDGE_OK,
-	    "node_new: %s", err);
+	fx_begin("route");
+	fx_node_open();
 	memset(&sink, 0, sizeof sink);
 	sink.res.type = &sink_type;
-	sink.res.node = node;
+	sink.res.node = fx_node;
 	sink.res.name = "w/sink";
 	sink.res.id = 11;
 	sink.target.id = 11;
@@ -89,32 +66,21 @@ setup(void)
 	sink.target.res = &sink.res;
 	sink.started = true;
 	atomic_store(&delivered, 0);
-	running = false;
 }
 
 static void
 start(void)
 {
-	char err[512] = "";
-	cr_assert_eq(route_add_target(node, &sink.target), LEDGE_OK);
-	cr_assert_eq(node_start(node, err, sizeof err), LEDGE_OK, "%s", err);
-	cr_assert_eq(pthread_create(&runner, NULL, run, NULL), 0);
-	running = true;
+	cr_assert_eq(route_add_target(fx_node, &sink.target), LEDGE_OK);
+	fx_node_run();
 }
 
 static void
 teardown(void)
 {
-	if (running) {
-		node_request_stop(node);
-		pthread_join(runner, NULL);
-	}
-	route_drop_target(node, &sink.target);
-	node_free(node);
-	node = NULL;
-	rlog_fini(&rlog);
-	tmpdir_remove(dir);
-	free(dir);
+	fx_node_stop();
+	route_drop_target(fx_node, &sink.target);
+	fx_end();
 }
 
 TestSuite(route, .init = setup, .fini = teardown, .timeout = 60);
@@ -131,15 +97,15 @@ wait_delivered(int n)
 
 Test(route, targets_by_id_and_by_name)
 {
-	cr_assert_null(node_target_name(node, 11));
-	cr_assert_eq(route_add_target(node, &sink.target), LEDGE_OK);
-	cr_assert_str_eq(node_target_name(node, 11), "w/sink");
-	cr_assert_eq(node_find_target(node, "w/sink"), &sink.target);
-	cr_assert_null(node_find_target(node, "w/other"));
-	cr_assert_null(node_target_name(node, 5000));
-	route_drop_target(node, &sink.target);
-	cr_assert_null(node_target_name(node, 11));
-	cr_assert_null(node_find_target(node, "w/sink"));
+	cr_assert_null(node_target_name(fx_node, 11));
+	cr_assert_eq(route_add_target(fx_node, &sink.target), LEDGE_OK);
+	cr_assert_str_eq(node_target_name(fx_node, 11), "w/sink");
+	cr_assert_eq(node_find_target(fx_node, "w/sink"), &sink.target);
+	cr_assert_null(node_find_target(fx_node, "w/other"));
+	cr_assert_null(node_target_name(fx_node, 5000));
+	route_drop_target(fx_node, &sink.target);
+	cr_assert_null(node_target_name(fx_node, 11));
+	cr_assert_null(node_find_target(fx_node, "w/sink"));
 }
 
 Test(route, a_resource_gets_its_events_on_the_loop_thread)
@@ -147,7 +113,7 @@ Test(route, a_resource_gets_its_events_on_the_loop_thread)
 	start();
 	struct node_event *ev = node_event_new(NE_CAST, 0, "e", 1);
 	cr_assert_eq(node_admit(&sink.target), LEDGE_OK);
-	node_send(node, &sink.target, ev);
+	node_send(fx_node, &sink.target, ev);
 	wait_delivered(1);
 	cr_assert(atomic_load(&on_loop));
 	for (int i = 0; i < 1000 && atomic_load(&sink.target.pending); i++) {
@@ -166,7 +132,7 @@ queued(uint64_t qid)
 	ledge_bytes v;
 	bool found;
 	store_qkey(q, 11, qid);
-	cr_assert_eq(store_reader_open(node_store(node), &r), LEDGE_OK);
+	cr_assert_eq(store_reader_open(node_store(fx_node), &r), LEDGE_OK);
 	cr_assert_eq(store_reader_begin(r), LEDGE_OK);
 	found = store_get(r, STORE_QUEUE, q, sizeof q, &v) == LEDGE_OK;
 	store_reader_end(r);
@@ -181,16 +147,16 @@ Test(route, a_durable_event_leaves_the_queue_once_done)
 	uint64_t qid;
 
 	start();
-	cr_assert_eq(enqueue_durable(node, rec, &sink.target, ev), LEDGE_OK);
+	cr_assert_eq(enqueue_durable(fx_node, rec, &sink.target, ev), LEDGE_OK);
 	qid = ev->qid;
-	commit_submit(node_commit(node), rec);
-	commit_flush(node_commit(node));
+	commit_submit(node_commit(fx_node), rec);
+	commit_flush(node_commit(fx_node));
 	cr_assert(queued(qid));
-	node_send(node, &sink.target, ev);
+	node_send(fx_node, &sink.target, ev);
 	wait_delivered(1);
 	bool gone = false;
 	for (int i = 0; i < 2000 && !gone; i++) {
-		commit_flush(node_commit(node));
+		commit_flush(node_commit(fx_node));
 		gone = !queued(qid);
 		if (!gone) {
 			struct timespec ts = { 0, 1000000 };
@@ -208,7 +174,7 @@ Test(route, a_delayed_event_waits_for_its_time)
 	start();
 	due = clock_wall_ms() + 150;
 	ev->due_ms = due;
-	node_send(node, &sink.target, ev);
+	node_send(fx_node, &sink.target, ev);
 	wait_delivered(1);
 	cr_assert_geq(atomic_load(&delivered_ms), due);
 }
@@ -217,7 +183,7 @@ Test(route, a_resource_not_started_gets_nothing)
 {
 	start();
 	sink.started = false;
-	node_send(node, &sink.target, node_event_new(NE_CAST, 0, "x", 1));
+	node_send(fx_node, &sink.target, node_event_new(NE_CAST, 0, "x", 1));
 	for (int i = 0; i < 1000 && atomic_load(&sink.target.pending); i++) {
 		struct timespec ts = { 0, 1000000 };
 		nanosleep(&ts, NULL);
@@ -230,8 +196,8 @@ Test(route, metrics_show_the_remote_drops)
 {
 	char *text = NULL;
 	size_t len = 0;
-	cr_assert_eq(node_dropped(node, NODE_DROP_REMOTE), 0);
-	cr_assert_eq(node_metrics_render(node, &text, &len), 0);
+	cr_assert_eq(node_dropped(fx_node, NODE_DROP_REMOTE), 0);
+	cr_assert_eq(node_metrics_render(fx_node, &text, &len), 0);
 	cr_assert_not_null(strstr(text,
 	    "# TYPE ledge_events_dropped_total counter\n"
 	    "ledge_events_dropped_total{node=\"n1\",reason=\"remote\"} "
