@@ -742,7 +742,7 @@ undeploy_committed(void *arg)
 	/* Its writes are over (and were streamed): replication stops. */
 	for (size_t i = 0; i < w->ninsts; i++) {
 		links_set_replicas(
-		    n->links, w->insts[i]->target.id, NULL, NULL, 0);
+		    n->links, w->insts[i]->target.id, NULL, NULL, 0, false);
 	}
 	rlog_write(n->log, RLOG_INFO, n->name, "workflow %s stopped here",
 	    w->wf->name);
@@ -876,7 +876,8 @@ node_set_replicas(struct node *n, const char *name, const char *const *nodes,
 			links_set_url(n->links, nodes[i], urls[i]);
 		}
 	}
-	rv = links_set_replicas(n->links, t->id, name, peers, count);
+	rv = links_set_replicas(n->links, t->id, name, peers, count,
+	    !t->inst->spec->ack_primary);
 	free(peers);
 	if (rv != LEDGE_OK || count == 0) {
 		return rv;

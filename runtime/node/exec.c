@@ -344,7 +344,7 @@ finish(struct host_ctx *c, int rv)
 		/* An answer to the outside waits for the commit of what it
 		 * says: its own record, or earlier ones it read from. */
 		if (ev->call->external && reply.err == LEDGE_OK &&
-		    (rec != NULL || dep > commit_durable(cm))) {
+		    (rec != NULL || dep > commit_released(cm))) {
 			if (rec == NULL && (rec = commit_rec_new()) == NULL) {
 				reply.err = LEDGE_ENOMEM;
 			} else {

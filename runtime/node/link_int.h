@@ -65,6 +65,7 @@ struct peer {
 	uint64_t sent_hi; /* highest seq sent so far */
 	uint64_t sent_us; /* when the batch in flight left */
 	uint64_t batches, retransmits, rtt_us;
+	bool lagging; /* a replica the commit gate does not wait for (mu) */
 	/* incoming */
 	uint64_t max_epoch;
 };

@@ -27,6 +27,7 @@
 #ifndef LEDGE_NODE_LINKS_H
 #define LEDGE_NODE_LINKS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -72,6 +73,10 @@ struct links_env {
 	 * bookkeeping of one admitted. */
 	int (*admit)(struct node_target *t);
 	void (*admitted)(struct node_target *t, struct node_event *ev);
+	/* How long a synchronous replica may leave writes unacknowledged
+	 * before the primary stops waiting for it (commit_set_gate; 0: the
+	 * default, COMMIT_GATE_TIMEOUT_MS). */
+	uint32_t replica_timeout_ms;
 };
 
 /*
@@ -89,12 +94,13 @@ void links_free(struct links *l);
 /*
  * The replicas of target `id` (named `name`, "workflow/function"): the
  * peers (links_peer) that get its writes from now on, in the links'
- * order (replica.h).  npeers 0 stops replication.  Any thread; takes
- * effect for records committed after the call.  LEDGE_OK or
- * LEDGE_ENOMEM.
+ * order (replica.h); with `sync`, the records of the target are
+ * acknowledged only once those peers hold them (or lag: commit.h's gate).
+ * npeers 0 stops replication.  Any thread; takes effect for records
+ * committed after the call.  LEDGE_OK or LEDGE_ENOMEM.
  */
 int links_set_replicas(struct links *l, uint32_t id, const char *name,
-    const uint32_t *peers, size_t npeers);
+    const uint32_t *peers, size_t npeers, bool sync);
 
 /* This node's membership epoch (stamped on what it sends). */
 void links_set_epoch(struct links *l, uint64_t epoch);
@@ -166,6 +172,7 @@ struct link_stats {
 	uint64_t batches;     /* batches sent */
 	uint64_t retransmits; /* entries sent more than once */
 	uint64_t rtt_us;      /* smoothed round trip of a batch */
+	bool lagging;         /* a replica writes no longer wait for */
 };
 
 struct links_totals {

@@ -260,7 +260,8 @@ node_new(struct node **np, const struct node_opts *o, struct rlog *log,
 	n->incarnation = incarnation(n->store);
 	struct links_env lenv = { n, n->loop, log, n->store, n->commit,
 		env_find_target, env_registry_id, env_next_qid, env_qid_above,
-		env_send, env_send_inline, node_admit, node_admitted };
+		env_send, env_send_inline, node_admit, node_admitted,
+		o->replica_timeout_ms };
 	if (links_new(&n->links, &lenv, n->name, n->incarnation, o->tls) !=
 	    LEDGE_OK) {
 		snprintf(err, errlen, "out of memory");

@@ -70,6 +70,10 @@ struct node_opts {
 	                              (`ledge host`); borrowed for the node's
 	                              life.  NULL: such functions fail every
 	                              event (logged) */
+	uint32_t replica_timeout_ms; /* how long writes of a part with
+	                                replicas wait for a replica that does
+	                                not acknowledge before the node stops
+	                                waiting for it (0: 2000) */
 };
 
 /*

@@ -26,6 +26,7 @@ struct replica {
 struct repl_target {
 	unsigned char key[4];
 	char *name;
+	bool sync; /* its records wait for the replicas (commit gate) */
 	size_t npeers;
 	uint32_t peers[];
 };
@@ -79,7 +80,7 @@ replica_applied(struct replica *r)
 
 int
 replica_set(struct replica *c, uint32_t id, const char *name,
-    const uint32_t *peers, size_t npeers)
+    const uint32_t *peers, size_t npeers, bool sync)
 {
 	unsigned char key[4];
 	struct repl_target *t = NULL, *old;
@@ -95,6 +96,7 @@ replica_set(struct replica *c, uint32_t id, const char *name,
 		memcpy(t->key, key, 4);
 		memcpy(t->peers, peers, npeers * sizeof *peers);
 		t->npeers = npeers;
+		t->sync = sync;
 	}
 	pthread_mutex_lock(&c->mu);
 	old = hmap_del(&c->repl, key, 4);
@@ -242,7 +244,9 @@ replica_expand(void *arg, struct store_batch *b, struct commit_rec *r)
 		memcpy(e + 3, rb->t->name, nlen - 1);
 		memcpy(e + 2 + nlen, rb->data, rb->len);
 		for (size_t k = 0; k < rb->t->npeers && rv == LEDGE_OK; k++) {
-			rv = commit_rec_outbox(r, rb->t->peers[k], e, elen);
+			rv = rb->t->sync
+			    ? commit_rec_outbox_sync(r, rb->t->peers[k], e, elen)
+			    : commit_rec_outbox(r, rb->t->peers[k], e, elen);
 		}
 		free(e);
 	}

@@ -19,6 +19,11 @@
  * order, record by record.  A snapshot (commit_rec_snapshot) sends the
  * whole state and queue, after a DELPREFIX of both.
  *
+ * With `sync` (state: {ack: replicas}, the default), the entries are
+ * synchronous (commit_rec_outbox_sync): the record's completion - the
+ * answer to whoever caused it - waits until every replica acknowledged
+ * it, or was marked lagging by the committer's gate (commit.h).
+ *
  * The primary's end runs in the committer (replica_expand is its expand
  * hook, commit_set_expand_hook); the replica's end in the link receiver
  * (replica_apply).
@@ -58,12 +63,13 @@ void replica_free(struct replica *r);
 
 /*
  * The replicas of target `id` (named `name`, "workflow/function"): the
- * link peers (links.h) that get its writes from now on.  npeers 0
+ * link peers (links.h) that get its writes from now on; with `sync` its
+ * records are acknowledged only once those peers hold them.  npeers 0
  * stops replication.  Any thread; takes effect for records committed
  * after the call.  LEDGE_OK or LEDGE_ENOMEM.
  */
 int replica_set(struct replica *r, uint32_t id, const char *name,
-    const uint32_t *peers, size_t npeers);
+    const uint32_t *peers, size_t npeers, bool sync);
 
 /*
  * The committer's expand hook (arg: the struct replica): before record
