@@ -99,15 +99,10 @@ set_replicas(struct deploy_job *j)
 				}
 			}
 			snprintf(name, sizeof name, "%s/%s", j->wf, part);
-			if (node_set_replicas(j->a->n, name,
-			        (const char *const *)nodes,
-			        (const char *const *)urls, n) == LEDGE_OK &&
-			    n > 0) {
-				rlog_write(node_log(j->a->n), RLOG_INFO,
-				    node_name(j->a->n),
-				    "%s: state replicated to %zu node%s", name,
-				    n, n == 1 ? "" : "s");
-			}
+			/* It logs where the state goes, and how. */
+			(void)node_set_replicas(j->a->n, name,
+			    (const char *const *)nodes,
+			    (const char *const *)urls, n);
 		}
 		for (size_t k = 0;
 		     nodes != NULL && urls != NULL && k < wire_len(arr); k++) {

@@ -880,7 +880,28 @@ node_set_replicas(struct node *n, const char *name, const char *const *nodes,
 	    !t->inst->spec->ack_primary);
 	free(peers);
 	if (rv != LEDGE_OK || count == 0) {
+		if (rv == LEDGE_OK) {
+			rlog_write(n->log, RLOG_INFO, n->name,
+			    "[%s] no replicas: its writes are acknowledged "
+			    "once durable here",
+			    name);
+		}
 		return rv;
+	}
+	{
+		char list[512];
+		size_t off = 0;
+		list[0] = '\0';
+		for (size_t i = 0; i < count && off < sizeof list; i++) {
+			off += (size_t)snprintf(list + off, sizeof list - off,
+			    "%s%s", i ? ", " : "", nodes[i]);
+		}
+		rlog_write(n->log, RLOG_INFO, n->name,
+		    "[%s] replicas on %s: %s", name, list,
+		    t->inst->spec->ack_primary
+		        ? "writes are acknowledged once durable here, and "
+		          "replicated after (ack: primary)"
+		        : "writes are acknowledged once they hold them too");
 	}
 	/* Everything so far, then every write after it, in order. */
 	if ((rec = commit_rec_new()) == NULL ||
