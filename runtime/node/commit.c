@@ -41,8 +41,8 @@ struct commit {
 	int (*on_expand)(void *, struct store_batch *, struct commit_rec *);
 	void *expand_arg;
 	/* the gate of synchronous replication */
-	struct hmap gate;        /* peer (4 bytes) -> struct gate_peer, mu */
-	bool gate_kick;          /* mu: an acknowledgement arrived */
+	struct hmap gate; /* peer (4 bytes) -> struct gate_peer, mu */
+	bool gate_kick;   /* mu: an acknowledgement arrived */
 	struct commit_rec *wait_head, *wait_tail; /* committer thread */
 	size_t nwaiting;                          /* committer thread */
 	uint64_t gate_deadline_ms; /* committer: the first wait's end, or 0 */
@@ -160,8 +160,8 @@ commit_rec_del_if(struct commit_rec *r, enum store_db db, const void *key,
 }
 
 static int
-outbox_op(struct commit_rec *r, int op, uint32_t peer, const void *data,
-    size_t len)
+outbox_op(
+    struct commit_rec *r, int op, uint32_t peer, const void *data, size_t len)
 {
 	unsigned char key[12] = { 0 };
 	unsigned char *p;
@@ -604,8 +604,8 @@ gate_tell(struct commit *c)
 		struct gate_peer *g = sl->value;
 		if (!g->told) {
 			bool lagging = g->lagging;
-			uint64_t behind = g->need > g->acked ? g->need - g->acked
-			                                     : 0;
+			uint64_t behind =
+			    g->need > g->acked ? g->need - g->acked : 0;
 			uint32_t peer = store_rd32(g->key);
 			g->told = true;
 			if (c->on_lag != NULL) {
@@ -636,7 +636,8 @@ gate_run(struct commit *c, int err)
 		struct commit_rec *r = c->wait_head;
 		bool expire = now >= r->durable_ms + c->gate_timeout_ms;
 		if (err == LEDGE_OK && !gate_open(c, r, expire)) {
-			wait = (int64_t)(r->durable_ms + c->gate_timeout_ms - now);
+			wait =
+			    (int64_t)(r->durable_ms + c->gate_timeout_ms - now);
 			break;
 		}
 		c->wait_head = r->next;
@@ -647,7 +648,8 @@ gate_run(struct commit *c, int err)
 		r->next = NULL;
 		last = r->seq;
 		pthread_mutex_unlock(&c->mu);
-		atomic_store_explicit(&c->released, r->seq, memory_order_release);
+		atomic_store_explicit(
+		    &c->released, r->seq, memory_order_release);
 		complete(r, err);
 		pthread_mutex_lock(&c->mu);
 	}

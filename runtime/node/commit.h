@@ -54,8 +54,8 @@ enum rec_op {
 	REC_NOP = 3,    /* cancelled within a batch */
 	REC_DELIF = 4,  /* delete if the value starts with the given bytes */
 	REC_OUTBOX = 5, /* append to a peer's outbox (see commit_rec_outbox) */
-	REC_SNAPSHOT = 6,  /* a marker for the expand hook: no write itself */
-	REC_DELPREFIX = 7, /* delete every key that starts with the key */
+	REC_SNAPSHOT = 6,    /* a marker for the expand hook: no write itself */
+	REC_DELPREFIX = 7,   /* delete every key that starts with the key */
 	REC_OUTBOX_SYNC = 8, /* an outbox entry the completion waits for */
 };
 
@@ -69,7 +69,7 @@ struct commit_rec {
 	unsigned char *ops; /* [u8 db][u8 op][u32 klen][u32 vlen][key][val]* */
 	size_t len, cap;
 	uint64_t max_qid; /* highest queue id put by this record */
-	bool gated;       /* has REC_OUTBOX_SYNC entries (set by the committer) */
+	bool gated; /* has REC_OUTBOX_SYNC entries (set by the committer) */
 	uint64_t durable_ms; /* when it became durable (committer thread) */
 	/* once durable (err = LEDGE_OK) or failed */
 	struct node_call *call; /* external call to complete (one ref) */
@@ -227,9 +227,9 @@ struct commit_stats {
 	uint64_t records;
 	uint64_t ops;
 	uint64_t cancelled;
-	uint64_t gate_waits;   /* records whose completion waited for replicas */
-	uint64_t gate_lagged;  /* times a peer was marked lagging */
-	size_t gate_waiting;   /* records waiting now */
+	uint64_t gate_waits;  /* records whose completion waited for replicas */
+	uint64_t gate_lagged; /* times a peer was marked lagging */
+	size_t gate_waiting;  /* records waiting now */
 };
 void commit_get_stats(struct commit *c, struct commit_stats *out);
 

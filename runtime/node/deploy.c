@@ -876,8 +876,8 @@ node_set_replicas(struct node *n, const char *name, const char *const *nodes,
 			links_set_url(n->links, nodes[i], urls[i]);
 		}
 	}
-	rv = links_set_replicas(n->links, t->id, name, peers, count,
-	    !t->inst->spec->ack_primary);
+	rv = links_set_replicas(
+	    n->links, t->id, name, peers, count, !t->inst->spec->ack_primary);
 	free(peers);
 	if (rv != LEDGE_OK || count == 0) {
 		if (rv == LEDGE_OK) {

@@ -125,6 +125,7 @@ links_handle_call(struct links *l, struct msg_req *req, wire_v msg)
 	l->env.admitted(t, ev);
 	ev->kind = NE_CALL;
 	ev->flags &= (uint8_t)~NEF_DURABLE;
+	ev->flags |= NEF_LINKED;
 	ev->call = ci->call; /* the event's reference */
 	l->env.send_inline(l->env.ctx, t, ev);
 }

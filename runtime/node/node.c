@@ -22,6 +22,7 @@
 #include "node/ctl.h"
 #include "node/deploy.h"
 #include "node/exec.h"
+#include "node/idem.h"
 #include "node/instance.h"
 #include "node/links.h"
 #include "node/node.h"
@@ -372,6 +373,11 @@ node_start(struct node *n, char *err, size_t errlen)
 
 	atomic_store(&n->state, NS_STARTING);
 	links_restore(n->links);
+	if (idem_pruner_new(&n->idem_pruner, n->loop, n->store, n->commit) !=
+	    LEDGE_OK) {
+		snprintf(err, errlen, "out of memory");
+		return LEDGE_ENOMEM;
+	}
 	if (n->opts.watch &&
 	    watch_new(&n->watch, n->loop, reload_on_file_changed, n) != 0) {
 		rlog_write(n->log, RLOG_WARN, n->name,
@@ -557,6 +563,8 @@ node_free(struct node *n)
 		loop_drain(n->loop);
 	}
 	commit_stop(n->commit);
+	idem_pruner_free(n->idem_pruner);
+	n->idem_pruner = NULL;
 	watch_free(n->watch);
 	n->watch = NULL;
 	route_fini(n);

@@ -200,8 +200,9 @@ replica_expand(void *arg, struct store_batch *b, struct commit_rec *r)
 		struct repl_target *t;
 		struct repl_buf *rb;
 		off += OP_HDR + klen + vlen;
-		if ((p[0] != STORE_STATE && p[0] != STORE_QUEUE) || klen < 4 ||
-		    (t = hmap_get(&c->repl, key, 4)) == NULL) {
+		if ((p[0] != STORE_STATE && p[0] != STORE_QUEUE &&
+		        p[0] != STORE_IDEM) ||
+		    klen < 4 || (t = hmap_get(&c->repl, key, 4)) == NULL) {
 			continue;
 		}
 		if ((rb = rb_for(&bufs, &nbufs, t)) == NULL) {
@@ -209,8 +210,9 @@ replica_expand(void *arg, struct store_batch *b, struct commit_rec *r)
 			break;
 		}
 		if (p[1] == REC_SNAPSHOT) {
-			static const int dbs[] = { STORE_STATE, STORE_QUEUE };
-			for (size_t i = 0; i < 2 && rv == LEDGE_OK; i++) {
+			static const int dbs[] = { STORE_STATE, STORE_QUEUE,
+				STORE_IDEM };
+			for (size_t i = 0; i < 3 && rv == LEDGE_OK; i++) {
 				struct snap sn = { rb, dbs[i], LEDGE_OK };
 				rv = rb_add(rb, dbs[i], REC_DELPREFIX, NULL, 0,
 				    NULL, 0);
@@ -245,7 +247,8 @@ replica_expand(void *arg, struct store_batch *b, struct commit_rec *r)
 		memcpy(e + 2 + nlen, rb->data, rb->len);
 		for (size_t k = 0; k < rb->t->npeers && rv == LEDGE_OK; k++) {
 			rv = rb->t->sync
-			    ? commit_rec_outbox_sync(r, rb->t->peers[k], e, elen)
+			    ? commit_rec_outbox_sync(
+			          r, rb->t->peers[k], e, elen)
 			    : commit_rec_outbox(r, rb->t->peers[k], e, elen);
 		}
 		free(e);
@@ -260,6 +263,36 @@ replica_expand(void *arg, struct store_batch *b, struct commit_rec *r)
 
 /* ------------------------------------------------------------------ */
 /* the replica's end                                                   */
+
+/*
+ * The expiry index of a replicated Idempotency-Key answer (STORE_IDEMTIME,
+ * which is not replicated: its keys start with the expiry, not the
+ * target): written with the answer (a put: the value starts with the
+ * expiry), deleted with it (a pruning del_if: the prefix is the expiry),
+ * so that this node prunes the answers it keeps too.
+ */
+static int
+idem_index(struct commit_rec *rec, int op, const unsigned char *key,
+    size_t klen, const unsigned char *val, size_t vlen)
+{
+	unsigned char tk[8 + 4 + 256], *k = tk;
+	int rv;
+	if ((op != REC_PUT && op != REC_DELIF) || vlen < 8) {
+		return LEDGE_OK;
+	}
+	if (8 + klen > sizeof tk && (k = malloc(8 + klen)) == NULL) {
+		return LEDGE_ENOMEM;
+	}
+	memcpy(k, val, 8);
+	memcpy(k + 8, key, klen);
+	rv = op == REC_PUT
+	    ? commit_rec_put(rec, STORE_IDEMTIME, k, 8 + klen, "", 0)
+	    : commit_rec_del(rec, STORE_IDEMTIME, k, 8 + klen);
+	if (k != tk) {
+		free(k);
+	}
+	return rv;
+}
 
 int
 replica_apply(struct replica *r, const struct links_env *env,
@@ -299,7 +332,8 @@ replica_apply(struct replica *r, const struct links_env *env,
 		klen = store_rd32(o + 2);
 		vlen = store_rd32(o + 6);
 		if (klen > len - off - 10 || vlen > len - off - 10 - klen ||
-		    (o[0] != STORE_STATE && o[0] != STORE_QUEUE)) {
+		    (o[0] != STORE_STATE && o[0] != STORE_QUEUE &&
+		        o[0] != STORE_IDEM)) {
 			return LEDGE_EPROTO;
 		}
 		key = klen <= sizeof kbuf - 4 ? kbuf : malloc(4 + klen);
@@ -329,6 +363,10 @@ replica_apply(struct replica *r, const struct links_env *env,
 			break;
 		default:
 			rv = LEDGE_EINVAL;
+		}
+		if (rv == LEDGE_OK && o[0] == STORE_IDEM) {
+			rv = idem_index(
+			    rec, o[1], key, 4 + klen, o + 10 + klen, vlen);
 		}
 		if (key != kbuf) {
 			free(key);

@@ -4,12 +4,13 @@
  * keep a copy, and those nodes apply them.
  *
  * For a target with replicas (replica_set), every record's writes to its
- * state and queue (STORE_STATE and STORE_QUEUE keys that start with its
- * id) are also appended, in the same transaction, to the outbox of each
- * replica node as one entry: a link entry (links.h) whose target is
- * REPL_MARK followed by the target's name, and whose body is the
- * record's operations on that target in the packed form below, with the
- * 4-byte id taken off each key:
+ * state, queue and Idempotency-Key answers to calls from other nodes
+ * (STORE_STATE, STORE_QUEUE and STORE_IDEM keys that start with its id;
+ * the replica indexes the answers for pruning itself) are also appended, in the
+ * same transaction, to the outbox of each replica node as one entry: a link
+ * entry (links.h) whose target is REPL_MARK followed by the target's name, and
+ * whose body is the record's operations on that target in the packed form
+ * below, with the 4-byte id taken off each key:
  *
  *     [u8 db][u8 op][u32 klen][u32 vlen][key][value]   (big-endian)
  *
@@ -17,7 +18,7 @@
  * the target's entries in db).  The links deliver entries in order and
  * exactly once, so a replica applies the primary's committed history in
  * order, record by record.  A snapshot (commit_rec_snapshot) sends the
- * whole state and queue, after a DELPREFIX of both.
+ * whole state, queue and answers, after a DELPREFIX of each.
  *
  * With `sync` (state: {ack: replicas}, the default), the entries are
  * synchronous (commit_rec_outbox_sync): the record's completion - the

@@ -126,13 +126,15 @@ wf_load_state(struct wf_loader *ld, yaml_node_t *n, struct wf_function *f)
 		f->replicas = (uint32_t)v;
 	}
 	if ((r = wf_map_value(ld, n, "ack")) != NULL) {
-		if (wf_is_scalar(r) && (strcmp(wf_text_of(r), "replicas") == 0 ||
-		                           strcmp(wf_text_of(r), "primary") == 0)) {
+		if (wf_is_scalar(r) &&
+		    (strcmp(wf_text_of(r), "replicas") == 0 ||
+		        strcmp(wf_text_of(r), "primary") == 0)) {
 			f->ack_primary = strcmp(wf_text_of(r), "primary") == 0;
 		} else {
 			wf_report(ld, wf_pos_of(r),
 			    "'ack' must be replicas (an effect is acknowledged "
-			    "once its replicas hold it, the default) or primary "
+			    "once its replicas hold it, the default) or "
+			    "primary "
 			    "(once this node holds it: a failover may lose the "
 			    "last ones), found %s",
 			    wf_describe(r, found, sizeof found));

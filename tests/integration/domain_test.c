@@ -2783,10 +2783,16 @@ static const char *const load_wf =
     "    config: { path: /counter, methods: [GET, POST] }\n"
     "    outputs: { request: counter }\n";
 
-/* One client: POST /counter until told to stop (or a minute passed). */
+/*
+ * One client: POST /counter until told to stop (or a minute passed).
+ * With `idem`, each increment carries an Idempotency-Key of its own and
+ * is retried with it until answered 200 (also after the stop).
+ */
 struct loader {
 	pthread_t th;
+	int id;
 	int port;
+	bool idem;
 	atomic_bool *stop;
 	atomic_long *acked; /* answered 200, by all clients */
 	long sent, ok;      /* this client's */
@@ -2797,16 +2803,28 @@ loader_main(void *arg)
 {
 	struct loader *l = arg;
 	int64_t end = dom_now_ms() + 60000;
-	while (!atomic_load(l->stop) && dom_now_ms() < end) {
+	long n = 0;
+	char hdr[64];
+	const char *hdrs[] = { hdr, NULL };
+	bool pending = false; /* an increment not answered 200 yet */
+
+	while ((pending || !atomic_load(l->stop)) && dom_now_ms() < end) {
 		struct httpc_resp r;
-		int rc = httpc_once("127.0.0.1", l->port, 3000, "POST",
-		    "/counter", NULL, "", 0, &r);
+		int rc;
+		if (!pending) {
+			snprintf(hdr, sizeof hdr, "Idempotency-Key: c%d-%ld",
+			    l->id, n++);
+			pending = l->idem;
+		}
+		rc = httpc_once("127.0.0.1", l->port, 3000, "POST", "/counter",
+		    l->idem ? hdrs : NULL, "", 0, &r);
 		l->sent++;
+		if (rc == HTTPC_OK && r.status == 200) {
+			l->ok++;
+			atomic_fetch_add(l->acked, 1);
+			pending = false;
+		}
 		if (rc == HTTPC_OK) {
-			if (r.status == 200) {
-				l->ok++;
-				atomic_fetch_add(l->acked, 1);
-			}
 			httpc_resp_free(&r);
 		}
 		if (rc != HTTPC_OK || r.status != 200) {
@@ -2871,19 +2889,20 @@ wait_replicating(
 /*
  * Eight clients increment a counter with one synchronous replica while
  * its primary is killed with -9, twice (the killed node comes back as
- * the new replica in between).  Every increment a client got 200 for is
- * in the count afterwards; increments that failed may or may not be (a
- * client cannot know), but nothing is counted that was never sent.
+ * the new replica in between).  Without Idempotency-Key: every increment
+ * a client got 200 for is in the count afterwards; increments that failed
+ * may or may not be (a client cannot know), but nothing is counted that
+ * was never sent.  With one, retried until answered: the count is
+ * exactly the increments answered, no more, no less.
  */
-Test(domain, acknowledged_writes_survive_kill_9_of_the_primary_under_load,
-    .timeout = 180)
+static void
+load_failover(const char *tag, bool idem)
 {
-	struct domain *d = domain("dom-load", NULL);
+	struct domain *d = domain(tag, NULL);
 	struct dom_proc *n1, *n2, *n3, *at, *spare, *t;
 	struct loader cl[8];
 	atomic_bool stop = false;
 	atomic_long acked = 0;
-	struct where w;
 	char *path;
 	struct dj *st;
 	long sent = 0, value;
@@ -2904,8 +2923,10 @@ Test(domain, acknowledged_writes_survive_kill_9_of_the_primary_under_load,
 	/* Writes are protected from the moment the primary replicates. */
 	wait_replicating(at, "fl/counter", spare->name, 1);
 
-	for (size_t i = 0; i < 8; i++) {
-		cl[i] = (struct loader) { .port = n1->http_port,
+	for (int i = 0; i < 8; i++) {
+		cl[i] = (struct loader) { .id = i,
+			.port = n1->http_port,
+			.idem = idem,
 			.stop = &stop,
 			.acked = &acked };
 		cr_assert_eq(
@@ -2927,18 +2948,35 @@ Test(domain, acknowledged_writes_survive_kill_9_of_the_primary_under_load,
 	}
 	wait_acked(&acked, 100, "at the end");
 	atomic_store(&stop, true);
-	for (size_t i = 0; i < 8; i++) {
+	for (int i = 0; i < 8; i++) {
 		pthread_join(cl[i].th, NULL);
 		sent += cl[i].sent;
 	}
-	cr_assert(where_is(d, "fl", "counter", &w));
 	value = counter_value(n1);
 	fprintf(stderr,
-	    "load over 2 kills -9: %ld POSTs, %ld acknowledged, count %ld "
+	    "load over 2 kills -9%s: %ld POSTs, %ld acknowledged, count %ld "
 	    "(%ld applied without an answer)\n",
-	    sent, atomic_load(&acked), value, value - atomic_load(&acked));
+	    idem ? " with Idempotency-Key retries" : "", sent,
+	    atomic_load(&acked), value, value - atomic_load(&acked));
 	dassert(value >= atomic_load(&acked),
 	    "count %ld < %ld acknowledged: acknowledged writes were lost",
 	    value, atomic_load(&acked));
 	cr_expect_leq(value, sent, "more increments than POSTs");
+	if (idem) {
+		cr_expect_eq(value, atomic_load(&acked),
+		    "every increment retried with its key until answered: "
+		    "the count must be exactly the answered ones");
+	}
+}
+
+Test(domain, acknowledged_writes_survive_kill_9_of_the_primary_under_load,
+    .timeout = 180)
+{
+	load_failover("dom-load", false);
+}
+
+Test(domain, retried_writes_count_exactly_once_across_kill_9_under_load,
+    .timeout = 180)
+{
+	load_failover("dom-load-idem", true);
 }

@@ -241,7 +241,8 @@ cli_serve_node(int argc, char **argv)
 		{ "http", required_argument, NULL, 'H' },
 		{ "workers", required_argument, NULL, 'w' },
 		{ "no-sync", no_argument, NULL, O_NOSYNC },
-		{ "replica-timeout", required_argument, NULL, O_REPLICA_TIMEOUT },
+		{ "replica-timeout", required_argument, NULL,
+		    O_REPLICA_TIMEOUT },
 		{ "tls-cert", required_argument, NULL, O_TLS_CERT },
 		{ "tls-key", required_argument, NULL, O_TLS_KEY },
 		{ "tls-ca", required_argument, NULL, O_TLS_CA },
@@ -314,7 +315,8 @@ cli_serve_node(int argc, char **argv)
 			    ms < 1 || ms > 3600000) {
 				fprintf(stderr,
 				    "ledge node: --replica-timeout wants a "
-				    "number of ms from 1 to 3600000, got '%s'\n",
+				    "number of ms from 1 to 3600000, got "
+				    "'%s'\n",
 				    optarg);
 				rc = 2;
 				goto out_labels;
