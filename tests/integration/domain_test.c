@@ -2796,6 +2796,7 @@ struct loader {
 	atomic_bool *stop;
 	atomic_long *acked; /* answered 200, by all clients */
 	long sent, ok;      /* this client's */
+	long replayed;      /* answered 200 with Idempotent-Replayed */
 };
 
 static void *
@@ -2821,6 +2822,8 @@ loader_main(void *arg)
 		l->sent++;
 		if (rc == HTTPC_OK && r.status == 200) {
 			l->ok++;
+			l->replayed +=
+			    strstr(r.head, "Idempotent-Replayed: true") != NULL;
 			atomic_fetch_add(l->acked, 1);
 			pending = false;
 		}
@@ -2905,7 +2908,7 @@ load_failover(const char *tag, bool idem)
 	atomic_long acked = 0;
 	char *path;
 	struct dj *st;
-	long sent = 0, value;
+	long sent = 0, replayed = 0, value;
 
 	orchestrator(d, LOSS_TIMEOUT_S);
 	n1 = node(d, "n1", NULL, true);
@@ -2951,13 +2954,15 @@ load_failover(const char *tag, bool idem)
 	for (int i = 0; i < 8; i++) {
 		pthread_join(cl[i].th, NULL);
 		sent += cl[i].sent;
+		replayed += cl[i].replayed;
 	}
 	value = counter_value(n1);
 	fprintf(stderr,
-	    "load over 2 kills -9%s: %ld POSTs, %ld acknowledged, count %ld "
-	    "(%ld applied without an answer)\n",
+	    "load over 2 kills -9%s: %ld POSTs, %ld acknowledged (%ld with a "
+	    "replayed answer), count %ld (%ld applied without an answer)\n",
 	    idem ? " with Idempotency-Key retries" : "", sent,
-	    atomic_load(&acked), value, value - atomic_load(&acked));
+	    atomic_load(&acked), replayed, value,
+	    value - atomic_load(&acked));
 	dassert(value >= atomic_load(&acked),
 	    "count %ld < %ld acknowledged: acknowledged writes were lost",
 	    value, atomic_load(&acked));
