@@ -186,6 +186,21 @@ links_set_replicas(struct links *l, uint32_t id, const char *name,
 	return replica_set(l->rep, id, name, peers, npeers, sync);
 }
 
+size_t
+links_replicas(struct links *l, uint32_t id, uint32_t *lagging)
+{
+	uint32_t peers[64]; /* the loader allows 16 */
+	size_t n = replica_peers(l->rep, id, peers, 64);
+	*lagging = 0;
+	pthread_mutex_lock(&l->mu);
+	for (size_t i = 0; i < n; i++) {
+		struct peer *p = link_find_peer_locked(l, NULL, peers[i]);
+		*lagging += p != NULL && p->lagging;
+	}
+	pthread_mutex_unlock(&l->mu);
+	return n;
+}
+
 bool
 links_full(struct links *l, uint32_t peer)
 {

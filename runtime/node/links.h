@@ -102,6 +102,13 @@ void links_free(struct links *l);
 int links_set_replicas(struct links *l, uint32_t id, const char *name,
     const uint32_t *peers, size_t npeers, bool sync);
 
+/*
+ * How many replicas target `id` streams its writes to (0: none), and in
+ * *lagging how many of them lag (writes are acknowledged without them
+ * until they catch up).  Any thread.
+ */
+size_t links_replicas(struct links *l, uint32_t id, uint32_t *lagging);
+
 /* This node's membership epoch (stamped on what it sends). */
 void links_set_epoch(struct links *l, uint64_t epoch);
 

@@ -428,6 +428,8 @@ node_foreach_instance(struct node *n,
 				.status = atomic_load(&inst->status),
 				.id = inst->target.id,
 			};
+			st.replicas = (uint32_t)links_replicas(
+			    n->links, inst->target.id, &st.replicas_lagging);
 			for (size_t b = 0; b < NODE_HIST_N; b++) {
 				st.hist[b] = atomic_load(&inst->n_hist[b]);
 			}

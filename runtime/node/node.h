@@ -160,6 +160,9 @@ struct node_inst_stats {
 	uint32_t mailbox;
 	int status; /* enum node_instance_status */
 	uint32_t id;
+	/* state replicas: how many it streams to, and how many of those lag
+	 * (its writes are acknowledged without them: links.h) */
+	uint32_t replicas, replicas_lagging;
 	/* isolation: process only: hosts started, and hosts killed because
 	 * they crashed, timed out, broke the memory limit, or could not
 	 * start (isolate.h). */

@@ -72,6 +72,11 @@ void replica_free(struct replica *r);
 int replica_set(struct replica *r, uint32_t id, const char *name,
     const uint32_t *peers, size_t npeers, bool sync);
 
+/* The replicas of target `id`: up to `max` peer ids into out; returns how
+ * many it has (0: not replicated).  Any thread. */
+size_t replica_peers(
+    struct replica *r, uint32_t id, uint32_t *out, size_t max);
+
 /*
  * The committer's expand hook (arg: the struct replica): before record
  * `rec` is applied (the batch's earlier records are, in b), append to it
