@@ -35,7 +35,6 @@ struct loop;
 struct loop_timer;
 struct msg_client;
 struct msg_server;
-struct msg_sub;
 struct msg_tls;
 struct rlog;
 struct store;
@@ -124,7 +123,6 @@ struct orc {
 	const struct msg_tls *tls;
 	uint32_t node_timeout_ms;
 	struct msg_server *server;
-	struct msg_sub *sub;
 	struct loop_timer *tick;
 	struct onode *nodes;
 	struct owf *wfs;
