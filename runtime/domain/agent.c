@@ -306,6 +306,27 @@ on_hb_reply(void *arg, int err, const void *data, size_t len)
 	    !a->join_inflight) {
 		/* A new orchestrator that does not know this node yet. */
 		loop_timer_start(a->join_timer, 0);
+	} else if (wire_as_bool(wire_get(root, "ok"), false)) {
+		/* The nodes declared lost now: calls to them fail at once
+		 * (the fence.node request says so first; this catches up
+		 * after a lost request, and tells when one is back). */
+		wire_v lost = wire_get(root, "lost");
+		size_t n = wire_len(lost), k = 0;
+		char **names = calloc(n + 1, sizeof *names);
+		for (size_t i = 0; names != NULL && i < n; i++) {
+			if ((names[k] = wire_str_dup(wire_at(lost, i))) !=
+			    NULL) {
+				k++;
+			}
+		}
+		if (names != NULL) {
+			links_lost_set(
+			    node_links(a->n), (const char *const *)names, k);
+		}
+		for (size_t i = 0; i < k; i++) {
+			free(names[i]);
+		}
+		free(names);
 	}
 	wire_r_fini(&r);
 }
@@ -468,6 +489,9 @@ route_fence_node(void *ctx, struct msg_req *req, wire_v root)
 	if (node != NULL) {
 		links_fence(node_links(a->n), node,
 		    wire_as_u64(wire_get(root, "min_epoch"), 0));
+		/* Declared lost: calls waiting for it, or made to it before
+		 * its parts' new places arrive, fail now. */
+		links_set_lost(node_links(a->n), node, true);
 	}
 	free(node);
 	reply_ok(req);

@@ -54,7 +54,28 @@ heartbeat(void *ctx, struct msg_req *req, wire_v root)
 	for (size_t i = 0; i < wire_len(logs); i++) {
 		orc_logs_record(o, n, wire_at(logs, i));
 	}
-	reply_ok(req);
+	/* The answer names the nodes declared lost now: calls to them
+	 * fail at once on the node (links_lost_set). */
+	struct wire_w m;
+	size_t nlost = 0;
+	if (wire_w_init(&m) != 0) {
+		reply_ok(req);
+		return;
+	}
+	for (struct onode *x = o->nodes; x != NULL; x = x->next) {
+		nlost += x->health == H_LOST;
+	}
+	wire_map(&m, 2);
+	wire_str(&m, "ok");
+	wire_bool(&m, true);
+	wire_str(&m, "lost");
+	wire_array(&m, nlost);
+	for (struct onode *x = o->nodes; x != NULL; x = x->next) {
+		if (x->health == H_LOST) {
+			wire_str(&m, x->name);
+		}
+	}
+	reply_wire(req, &m);
 }
 
 static const struct reply_route hb_routes[] = {
@@ -92,7 +113,11 @@ on_tick(void *arg)
 	struct orc *o = arg;
 	loop_timer_start(o->tick, TICK_MS);
 	/* A node lost, or a placement that waited for a move to end. */
-	if (orc_members_check(o) || orc_move_replace_due(o)) {
+	bool lost = orc_members_check(o);
+	if (lost) {
+		orc_api_fn_node_lost(o);
+	}
+	if (lost || orc_move_replace_due(o)) {
 		orc_move_replace_all(o);
 	}
 }
@@ -152,6 +177,7 @@ orc_free(struct orc *o)
 		return;
 	}
 	loop_timer_free(o->tick);
+	orc_api_fn_fini(o);
 	msg_server_free(o->server);
 	while (o->nodes != NULL) {
 		struct onode *n = o->nodes;

@@ -55,6 +55,8 @@ struct part_stat {
 };
 
 /* A node that joined (or was loaded from the store). */
+struct orc_relay;
+
 struct onode {
 	struct onode *next;
 	char *name, *url, *arch, *http;
@@ -126,7 +128,8 @@ struct orc {
 	struct loop_timer *tick;
 	struct onode *nodes;
 	struct owf *wfs;
-	uint64_t next_epoch; /* placement epochs, domain-wide */
+	uint64_t next_epoch;      /* placement epochs, domain-wide */
+	struct orc_relay *relays; /* invokes relayed to nodes (orc_api_fn.c) */
 	struct log_line *logs;
 	uint64_t log_seq;
 	bool replace_wanted; /* a busy workflow waits for a new placement */

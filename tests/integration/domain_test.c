@@ -1103,6 +1103,144 @@ Test(domain, orchestrator_listens_only_on_its_own_port)
 	close(blocker);
 }
 
+/*
+ * Calls toward a node killed with SIGKILL fail at once when the
+ * orchestrator declares it lost (LEDGE_EUNAVAIL), not when the caller's
+ * own timeout (20 s here) runs out; then they go to the part's new node.
+ */
+static const char *const lostcall_wf =
+    "workflow: lc\n"
+    "functions:\n"
+    "  asker:\n"
+    "    code: @F/caller.so\n"
+    "    config: { timeout_ms: 20000 }\n"
+    "    outputs: { peer: back }\n"
+    "    placement: { node: n1 }\n"
+    "  back:\n"
+    "    code: @F/tally.so\n"
+    "    placement: { labels: { pool: back } }\n"
+    "resources:\n"
+    "  web:\n"
+    "    type: http-ingress\n"
+    "    config: { path: /ask, methods: [POST], timeout_ms: 30000 }\n"
+    "    outputs: { request: asker }\n";
+
+struct asked {
+	int port;
+	int64_t t0, ms; /* when sent; how long until the answer */
+	int status;
+	char body[256];
+};
+
+static void *
+ask_main(void *arg)
+{
+	struct asked *a = arg;
+	struct httpc_resp resp;
+	a->t0 = dom_now_ms();
+	if (httpc_once("127.0.0.1", a->port, 40000, "POST", "/ask", NULL, "q",
+	        1, &resp) == HTTPC_OK) {
+		a->status = resp.status;
+		snprintf(
+		    a->body, sizeof a->body, "%s", resp.body ? resp.body : "");
+		httpc_resp_free(&resp);
+	}
+	a->ms = dom_now_ms() - a->t0;
+	return NULL;
+}
+
+Test(domain, calls_toward_a_lost_node_fail_at_once_and_then_go_to_its_new_node)
+{
+	struct domain *d = domain("dom-lostcall", NULL);
+	struct dom_proc *n1, *n2, *n3, *from;
+	struct asked first = { 0 }, later = { 0 };
+	pthread_t th;
+	struct where w0, w;
+	char *path, *out = NULL, *err = NULL, *want;
+	int64_t t0, cli_ms, ok_ms = -1, end;
+	int rc;
+	/* Loss is declared within the node timeout of the last heartbeat
+	 * (300 ms apart) plus the orchestrator's 100 ms tick; then the
+	 * fence.node request travels to n1. */
+	const int64_t bound = LOSS_TIMEOUT_MS + (int64_t)(1000 * time_scale());
+
+	orchestrator(d, LOSS_TIMEOUT_S);
+	n1 = node(d, "n1", NULL, true);
+	n2 = node(d, "n2", ARGS("pool=back"), false);
+	n3 = node(d, "n3", ARGS("pool=back"), false);
+	wait_health(d, "n1", "up");
+	wait_health(d, "n2", "up");
+	wait_health(d, "n3", "up");
+	path = workflow_file(d, "lc.yaml", lostcall_wf);
+	dj_free(start_workflow(d, path));
+	free(path);
+	cr_assert(where_is(d, "lc", "back", &w0));
+	from = strcmp(w0.node, "n2") == 0 ? n2 : n3;
+	wait_deployed(n1, "lc", 1);
+	first.port = n1->http_port;
+	ask_main(&first);
+	cr_assert_eq(first.status, 200, "%s", first.body);
+	cr_assert_str_eq(first.body, "rv=success reply=n=0\n\n");
+
+	/* kill -9 back's node; at once a call through n1 (HTTP -> asker ->
+	 * back) and one from the CLI (relayed by the orchestrator). */
+	cr_assert_eq(proc_kill(from->p, SIGKILL), 0);
+	t0 = dom_now_ms();
+	memset(&first, 0, sizeof first);
+	first.port = n1->http_port;
+	cr_assert_eq(pthread_create(&th, NULL, ask_main, &first), 0);
+	rc = dom_cli(d,
+	    ARGS("invoke", "lc", "back", "--call", "--timeout", "20000", "x"),
+	    &out, &err);
+	cli_ms = dom_now_ms() - t0;
+	pthread_join(th, NULL);
+	fprintf(stderr,
+	    "lost call: node timeout %d ms; after kill -9 the call through "
+	    "n1 failed in %" PRId64 " ms (%s), the CLI's in %" PRId64
+	    " ms (exit %d)\n",
+	    LOSS_TIMEOUT_MS, first.t0 - t0 + first.ms, first.body, cli_ms, rc);
+	want = xfmt("rv=%s reply=\n", ledge_strerror(LEDGE_EUNAVAIL));
+	cr_expect_str_eq(first.body, want, "the call through n1");
+	free(want);
+	cr_expect_lt(first.t0 - t0 + first.ms, bound,
+	    "the call through n1 waited %" PRId64 " ms (node timeout %d ms)",
+	    first.t0 - t0 + first.ms, LOSS_TIMEOUT_MS);
+	cr_expect_eq(rc, 3, "ledge invoke exit %d: %s", rc, err ? err : "");
+	cr_expect(err != NULL && strstr(err, "declared lost") != NULL,
+	    "ledge invoke said: %s", err ? err : "");
+	cr_expect_lt(cli_ms, bound + 1000,
+	    "the CLI's call waited %" PRId64 " ms", cli_ms);
+	free(out);
+	free(err);
+
+	/* back moves to the other pool node; once n1 has the new place,
+	 * calls go there (with empty state: no replicas). */
+	end = t0 + 4 * LOSS_TIMEOUT_MS + 10000;
+	while (dom_now_ms() < end) {
+		memset(&later, 0, sizeof later);
+		later.port = n1->http_port;
+		ask_main(&later);
+		if (strcmp(later.body, "rv=success reply=n=0\n\n") == 0) {
+			ok_ms = dom_now_ms() - t0;
+			break;
+		}
+		/* Until then it fails fast (never waits out the 20 s). */
+		cr_expect_lt(later.ms, bound,
+		    "a call waited %" PRId64 " ms: %s", later.ms, later.body);
+		dom_nap_ms(POLL_MS);
+	}
+	cr_assert_geq(
+	    ok_ms, 0, "calls did not reach back's new node: %s", later.body);
+	cr_assert(where_is(d, "lc", "back", &w));
+	cr_expect_str_neq(w.node, from->name);
+	fprintf(stderr,
+	    "lost call: calls reached back on %s %" PRId64 " ms after the "
+	    "kill\n",
+	    w.node, ok_ms);
+	cr_expect_geq(
+	    dom_log_count(n1, "was declared lost: calls to it fail"), 1);
+}
+
 /* ------------------------------------------------------------------ */
 /* 5. the orchestrator stops and starts again                          */
 
