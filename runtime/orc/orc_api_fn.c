@@ -114,6 +114,13 @@ relay(struct orc *o, struct msg_req *req, wire_v root, const char *part_key)
 		    "heartbeat for %.1f s); it runs again once placed on "
 		    "another node or its node is back",
 		    wn, pn, n->name, o->node_timeout_ms / 1000.0);
+	} else if (pl->deploy_sent > pl->deploy_done &&
+	    (pl->confirmed_on == NULL ||
+	        strcmp(pl->confirmed_on, n->name) != 0)) {
+		reply_err(req, REPLY_NOT_DEPLOYED,
+		    "%s/%s is not deployed yet: it is placed on node %s, which "
+		    "has not confirmed its deploy; try again in a moment",
+		    wn, pn, n->name);
 	} else if (orc_node_client(o, n) != LEDGE_OK ||
 	    (rl = calloc(1, sizeof *rl)) == NULL) {
 		reply_err(req, REPLY_BUSY,

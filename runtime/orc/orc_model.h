@@ -92,6 +92,13 @@ struct oplace {
 	char **rep;
 	char *why;   /* pending reason, or a note */
 	bool moving; /* its state is on the way to `node` (a transition) */
+	/* The last deploy message sent to `node` with this part
+	 * (o->deploy_gen), the last one answered (or timed out), and the
+	 * node that last confirmed running it.  While a deploy to a node
+	 * that never confirmed the part is out, invoke says "not deployed
+	 * yet" (0, 0, NULL: none this run - the node answers for itself). */
+	uint64_t deploy_sent, deploy_done;
+	char *confirmed_on;
 };
 
 /* A workflow of the domain. */
@@ -129,6 +136,7 @@ struct orc {
 	struct onode *nodes;
 	struct owf *wfs;
 	uint64_t next_epoch;      /* placement epochs, domain-wide */
+	uint64_t deploy_gen;      /* deploy messages sent (struct oplace) */
 	struct orc_relay *relays; /* invokes relayed to nodes (orc_api_fn.c) */
 	struct log_line *logs;
 	uint64_t log_seq;

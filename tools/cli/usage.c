@@ -139,7 +139,8 @@ const char usage_invoke[] =
     "before a DATA that starts with '-'.  --timeout is also the call's own\n"
     "time limit (the command waits 2 s longer for the answer).  A call\n"
     "toward a node the orchestrator declares lost fails at once (exit\n"
-    "status 3), also one already waiting.\n"
+    "status 3), also one already waiting; one to a part placed but not\n"
+    "yet deployed on its node says \"not deployed yet\" (try again).\n"
     "\n"
     "options:\n"
     "  -c, --call              wait for the reply and print it\n";
