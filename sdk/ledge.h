@@ -308,7 +308,8 @@ ledge_delayed_cast(ledge_ctx *ctx, const char *output, const void *data,
  * @return LEDGE_OK; LEDGE_ENOENT (output not wired), LEDGE_EINVAL (output
  * wired to several targets), LEDGE_ETIMEDOUT, LEDGE_ECYCLE, LEDGE_EFULL,
  * LEDGE_EFAIL (the target returned an error), LEDGE_ECLOSED (stopping),
- * LEDGE_EUNAVAIL (the target's node was declared lost).
+ * LEDGE_EUNAVAIL (the target's node was declared lost), LEDGE_ECONN (the
+ * connection to the target's node broke while the call waited on it).
  */
 static inline int
 ledge_call(ledge_ctx *ctx, const char *output, const void *data, size_t len,
