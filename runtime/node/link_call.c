@@ -244,34 +244,18 @@ links_call(struct links *l, const char *peer, const char *target,
 {
 	struct peer *p;
 	struct msg_client *c = NULL;
-	struct call_out *co;
+	struct call_out *co = malloc(sizeof *co);
 	struct wire_w w;
-	unsigned char *entry;
-	size_t elen, len;
+	size_t elen = link_entry_size(target, ev), len;
+	unsigned char *entry = malloc(elen);
 	const void *data;
 	bool lost = false;
 
-	pthread_mutex_lock(&l->mu);
-	if ((p = link_find_peer_locked(l, peer, 0)) != NULL) {
-		c = p->client;
-		lost = p->lost;
-	}
-	pthread_mutex_unlock(&l->mu);
-	if (lost) {
-		/* Its parts are being placed elsewhere; the new place comes
-		 * with the next deploy. */
+	if (co == NULL || entry == NULL || wire_w_init(&w) != 0) {
+		free(co);
+		free(entry);
 		if (ev->call != NULL) {
-			node_call_fail(ev->call, LEDGE_EUNAVAIL);
-		}
-		node_event_free(ev);
-		return;
-	}
-	elen = link_entry_size(target, ev);
-	if (c == NULL || (co = malloc(sizeof *co)) == NULL ||
-	    (entry = malloc(elen)) == NULL || wire_w_init(&w) != 0) {
-		if (ev->call != NULL) {
-			node_call_fail(
-			    ev->call, c == NULL ? LEDGE_ECONN : LEDGE_ENOMEM);
+			node_call_fail(ev->call, LEDGE_ENOMEM);
 		}
 		node_event_free(ev);
 		return;
@@ -294,12 +278,32 @@ links_call(struct links *l, const char *peer, const char *target,
 	co->prev = NULL;
 	snprintf(co->target, sizeof co->target, "%s", target);
 	snprintf(co->peer, sizeof co->peer, "%s", peer);
+	/* Checked and listed under one hold of mu, so that links_set_lost
+	 * either sees the call or the call sees the peer lost. */
 	pthread_mutex_lock(&l->mu);
-	if ((co->next = l->calls) != NULL) {
-		co->next->prev = co;
+	if ((p = link_find_peer_locked(l, peer, 0)) != NULL) {
+		c = p->client;
+		lost = p->lost;
 	}
-	l->calls = co;
+	if (c != NULL && !lost) {
+		if ((co->next = l->calls) != NULL) {
+			co->next->prev = co;
+		}
+		l->calls = co;
+	}
 	pthread_mutex_unlock(&l->mu);
+	if (c == NULL || lost) {
+		/* Lost: its parts are being placed elsewhere, and the new
+		 * place comes with the next deploy. */
+		wire_w_fini(&w);
+		free(co);
+		if (ev->call != NULL) {
+			node_call_fail(
+			    ev->call, lost ? LEDGE_EUNAVAIL : LEDGE_ECONN);
+		}
+		node_event_free(ev);
+		return;
+	}
 	if ((data = wire_data(&w, &len)) == NULL) {
 		wire_w_fini(&w);
 		on_call_reply(co, MSG_ENOMEM, NULL, 0);
@@ -316,6 +320,9 @@ links_set_lost(struct links *l, const char *name, bool lost)
 	size_t n = 0;
 	bool changed = false;
 
+	if (strcmp(name, l->self) == 0) {
+		return 0; /* this node, told it is lost: it joins again */
+	}
 	if (lost) {
 		links_peer(l, name);
 	}

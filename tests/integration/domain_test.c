@@ -1024,7 +1024,7 @@ listening_ports(pid_t pid, int *ports, size_t max)
 Test(domain, orchestrator_listens_only_on_its_own_port)
 {
 	struct domain *d = domain("dom-oneport", NULL);
-	struct dom_proc *a, *b, *from, *to;
+	struct dom_proc *a, *b, *c, *from, *to;
 	struct sockaddr_in sa;
 	socklen_t slen = sizeof sa;
 	struct where w0, w;
@@ -1069,7 +1069,7 @@ Test(domain, orchestrator_listens_only_on_its_own_port)
 	    np, np ? ports[0] : -1, port);
 	a = node(d, "a", ARGS("pool=edge"), false);
 	b = node(d, "b", ARGS("pool=edge"), false);
-	node(d, "c", NULL, false);
+	c = node(d, "c", NULL, false);
 	wait_health(d, "a", "up");
 	wait_health(d, "b", "up");
 	wait_health(d, "c", "up");
@@ -1095,6 +1095,8 @@ Test(domain, orchestrator_listens_only_on_its_own_port)
 	}
 	dassert(strcmp(w.node, to->name) == 0, "f is on '%s', want %s", w.node,
 	    to->name);
+	/* src on c sends to f's new node once c has the new wiring. */
+	wait_deployed(c, "fo", 2);
 	cast(d, "fo", "src", "y");
 	wait_n(d, "fo", "f", 1); /* afresh there (no replicas) */
 	np = listening_ports(proc_pid(d->orc->p), ports, 16);

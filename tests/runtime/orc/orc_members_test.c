@@ -187,6 +187,7 @@ static struct {
 	pthread_t thread;
 	pthread_mutex_t mu;
 	bool stop;
+	struct msg_client *client; /* to the orchestrator, as a node has */
 	struct beat a, b;
 	uint64_t sent_a; /* when the last heartbeat of a went out */
 } hb;
@@ -213,14 +214,10 @@ publish(const char *name, uint64_t epoch)
 	wire_str(&w, "instances");
 	wire_array(&w, 0);
 	if ((d = wire_data(&w, &len)) != NULL) {
-		/* A request on the orchestrator's address, as a node sends
-		 * it; the answer does not matter here. */
-		void *reply = NULL;
-		size_t rlen;
-		if (msg_call_sync(orc_url, NULL, d, len, 200, &reply, &rlen,
-		        NULL, 0) == MSG_OK) {
-			free(reply);
-		}
+		/* A request on the orchestrator's address on one client that
+		 * stays connected, as a node sends it; the answer does not
+		 * matter here. */
+		msg_call(hb.client, d, len, 1000, NULL, NULL);
 	}
 	wire_w_fini(&w);
 }
@@ -516,6 +513,8 @@ setup(void)
 	fake_up(&fake_a);
 	fake_up(&fake_b);
 	orc_up();
+	cr_assert_eq(
+	    msg_client_new(loop_, orc_url, NULL, &hb.client, NULL, 0), 0);
 	loop_start();
 	pthread_mutex_init(&hb.mu, NULL);
 	hb.stop = false;
@@ -532,6 +531,7 @@ teardown(void)
 	pthread_mutex_unlock(&hb.mu);
 	pthread_join(hb.thread, NULL);
 	loop_stop();
+	msg_client_free(hb.client);
 	if (orc_ != NULL) {
 		orc_down();
 	}
