@@ -1,4 +1,4 @@
-/* msg_test.c - request/reply and pub/sub over real nng sockets, with the
+/* msg_test.c - request/reply and channels over real nng sockets, with the
  * loop running on its own thread. */
 #include <criterion/criterion.h>
 #include <pthread.h>
