@@ -262,6 +262,7 @@ answer_call(void *arg)
 			break;
 		case LEDGE_EFULL:
 		case LEDGE_ECLOSED:
+		case LEDGE_EUNAVAIL:
 			respond_text(p->req, 503, "service unavailable\n");
 			break;
 		case LEDGE_ETIMEDOUT:

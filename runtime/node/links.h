@@ -131,7 +131,8 @@ void links_on_outbox(
 /*
  * Send a call event to part `target` on node `peer`; the event's call is
  * completed with the reply or an error (LEDGE_ETIMEDOUT when the peer does
- * not answer within timeout_ms).  Takes the event.  Any thread.
+ * not answer within timeout_ms; LEDGE_EUNAVAIL at once while the peer is
+ * declared lost, links_set_lost).  Takes the event.  Any thread.
  */
 void links_call(struct links *l, const char *peer, const char *target,
     struct node_event *ev, uint32_t timeout_ms);
@@ -165,6 +166,23 @@ bool links_full(struct links *l, uint32_t peer);
  * were withdrawn.  Loop thread.
  */
 size_t links_readdress(struct links *l, const char *peer, bool lost);
+
+/*
+ * Node `name` was declared lost by the orchestrator (lost), or is up
+ * again (!lost).  While it is lost, calls to it fail at once with
+ * LEDGE_EUNAVAIL, and so do the calls to it still waiting for a reply
+ * when it is declared lost: a call is not durable and may have run
+ * there, so it is failed, never re-sent elsewhere.  Casts are not
+ * touched (links_readdress).  Returns how many waiting calls were
+ * failed.  Loop thread.
+ */
+size_t links_set_lost(struct links *l, const char *name, bool lost);
+
+/*
+ * The set of nodes the orchestrator declares lost now (names[0..n)):
+ * links_set_lost for each peer, lost if named, up if not.  Loop thread.
+ */
+void links_lost_set(struct links *l, const char *const *names, size_t n);
 
 /* Refuse events and calls from node `name` sent with an epoch below
  * min_epoch (it was declared lost; it must join again first).  Any

@@ -458,27 +458,12 @@ def die_with_parent():
         pass
 
 
-def free_port(pair=False):
-    """A loopback TCP port free a moment ago; with pair, port + 1 is free too
-    (the orchestrator takes port + 1 for heartbeats and logs)."""
+def free_port():
+    """A loopback TCP port free a moment ago."""
     import socket
-    for _ in range(200):
-        a = socket.socket()
-        b = socket.socket()
-        try:
-            a.bind(("127.0.0.1", 0))
-            port = a.getsockname()[1]
-            if not pair:
-                return port
-            if port < 65535:
-                b.bind(("127.0.0.1", port + 1))
-                return port
-        except OSError:
-            pass
-        finally:
-            a.close()
-            b.close()
-    raise RuntimeError("no free port pair")
+    with socket.socket() as a:
+        a.bind(("127.0.0.1", 0))
+        return a.getsockname()[1]
 
 
 def u64(b):
@@ -495,7 +480,7 @@ class Domain:
         self.bin = os.path.join(tree, "ledge")
         self.tmp = tempfile.mkdtemp(prefix=f"ledge-bench-{tag}-")
         self.procs = {}
-        self.url = f"tcp://127.0.0.1:{free_port(pair=True)}"
+        self.url = f"tcp://127.0.0.1:{free_port()}"
         self.env = dict(os.environ, LEDGE_ORCHESTRATOR=self.url)
         cmd = [self.bin, "orchestrator", "--listen", self.url, "--log-level", "warn",
                "--data", os.path.join(self.tmp, "orchestrator")]
