@@ -272,9 +272,13 @@ write_inst(void *arg, const struct node_inst_stats *st)
 	struct wire_w *w = hc->w;
 	struct state_size *z =
 	    hmap_get(&hc->a->sizes, st->name, strlen(st->name));
-	wire_map(w, 7);
+	wire_map(w, 9);
 	wire_str(w, "state_bytes");
 	wire_u64(w, z ? z->bytes : 0);
+	wire_str(w, "replicas");
+	wire_u64(w, st->replicas);
+	wire_str(w, "replicas_lagging");
+	wire_u64(w, st->replicas_lagging);
 	wire_str(w, "part");
 	wire_str(w, st->name);
 	wire_str(w, "events");

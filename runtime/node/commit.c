@@ -640,6 +640,9 @@ gate_run(struct commit *c, int err)
 			    (int64_t)(r->durable_ms + c->gate_timeout_ms - now);
 			break;
 		}
+		/* A peer it marked lagging is told first (logged before the
+		 * answer it lets out). */
+		gate_tell(c);
 		c->wait_head = r->next;
 		if (c->wait_head == NULL) {
 			c->wait_tail = NULL;

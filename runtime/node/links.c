@@ -91,7 +91,6 @@ on_lag(void *arg, uint32_t peer, bool lagging, uint64_t behind)
 	uint32_t ms = 0;
 	pthread_mutex_lock(&l->mu);
 	if ((p = link_find_peer_locked(l, NULL, peer)) != NULL) {
-		p->lagging = lagging;
 		snprintf(name, sizeof name, "%s", p->name);
 	}
 	pthread_mutex_unlock(&l->mu);
@@ -108,6 +107,13 @@ on_lag(void *arg, uint32_t peer, bool lagging, uint64_t behind)
 		    "replica node %s caught up: writes wait for it again",
 		    name);
 	}
+	/* Logged first: what reads the flag (metrics, heartbeats) finds
+	 * the log line already written. */
+	pthread_mutex_lock(&l->mu);
+	if ((p = link_find_peer_locked(l, NULL, peer)) != NULL) {
+		p->lagging = lagging;
+	}
+	pthread_mutex_unlock(&l->mu);
 }
 
 int

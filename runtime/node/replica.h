@@ -74,8 +74,7 @@ int replica_set(struct replica *r, uint32_t id, const char *name,
 
 /* The replicas of target `id`: up to `max` peer ids into out; returns how
  * many it has (0: not replicated).  Any thread. */
-size_t replica_peers(
-    struct replica *r, uint32_t id, uint32_t *out, size_t max);
+size_t replica_peers(struct replica *r, uint32_t id, uint32_t *out, size_t max);
 
 /*
  * The committer's expand hook (arg: the struct replica): before record

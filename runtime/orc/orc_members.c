@@ -272,6 +272,10 @@ orc_members_heartbeat(struct onode *n, wire_v root)
 			    wire_as_u64(wire_get(s, "mailbox"), 0);
 			n->stats[i].state_bytes =
 			    wire_as_u64(wire_get(s, "state_bytes"), 0);
+			n->stats[i].replicas =
+			    wire_as_u64(wire_get(s, "replicas"), 0);
+			n->stats[i].replicas_lagging =
+			    wire_as_u64(wire_get(s, "replicas_lagging"), 0);
 			n->nstats = i + 1;
 		}
 	}

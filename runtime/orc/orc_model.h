@@ -52,6 +52,8 @@ enum { H_UP = 0, H_LOST = 1 };
 struct part_stat {
 	char *part;
 	uint64_t events, errors, emitted, mailbox, state_bytes;
+	/* replicas its node streams it to, and how many of them lag */
+	uint64_t replicas, replicas_lagging;
 };
 
 /* A node that joined (or was loaded from the store). */

@@ -3269,8 +3269,7 @@ load_failover(const char *tag, bool idem)
 	    "load over 2 kills -9%s: %ld POSTs, %ld acknowledged (%ld with a "
 	    "replayed answer), count %ld (%ld applied without an answer)\n",
 	    idem ? " with Idempotency-Key retries" : "", sent,
-	    atomic_load(&acked), replayed, value,
-	    value - atomic_load(&acked));
+	    atomic_load(&acked), replayed, value, value - atomic_load(&acked));
 	dassert(value >= atomic_load(&acked),
 	    "count %ld < %ld acknowledged: acknowledged writes were lost",
 	    value, atomic_load(&acked));
@@ -3292,4 +3291,124 @@ Test(domain, retried_writes_count_exactly_once_across_kill_9_under_load,
     .timeout = 180)
 {
 	load_failover("dom-load-idem", true);
+}
+
+/* `workflow show`'s entry for `part`: degraded, and its note (copied). */
+static bool
+part_degraded(
+    struct domain *d, const char *wf, const char *part, char *note, size_t len)
+{
+	int rc;
+	bool degraded = false;
+	struct dj *v = dom_json(d, ARGS("workflow", "show", wf), &rc, NULL);
+	const struct dj *p = dj_find(dj_get(v, "parts"), "part", part);
+	note[0] = '\0';
+	if (rc == 0 && p != NULL) {
+		const char *n = dj_gets(p, "note");
+		degraded = dj_true(dj_get(p, "degraded"));
+		snprintf(note, len, "%s", n ? n : "");
+	}
+	dj_free(v);
+	return degraded;
+}
+
+/* Poll until part's `degraded` is `want`; its note then. */
+static void
+wait_degraded(
+    struct domain *d, const char *part, bool want, char *note, size_t len)
+{
+	int64_t end = dom_now_ms() + WAIT_MS;
+	while (part_degraded(d, "fl", part, note, len) != want &&
+	    dom_now_ms() < end) {
+		dom_nap_ms(POLL_MS);
+	}
+	dassert(part_degraded(d, "fl", part, note, len) == want,
+	    "%s is %sdegraded (note: %s)", part, want ? "not " : "", note);
+}
+
+/*
+ * A replica that stops answering (SIGSTOP: alive, but silent) holds the
+ * primary's acknowledgements for the replica timeout (2 s), then the
+ * primary goes on without it - `workflow show` says the part runs with
+ * fewer replicas in sync - until it answers again and catches up.  What
+ * was acknowledged meanwhile reaches it: a failover afterwards keeps it.
+ */
+Test(domain, a_silent_replica_degrades_the_part_until_it_catches_up,
+    .timeout = 120)
+{
+	struct domain *d = domain("dom-lag", NULL);
+	struct dom_proc *n1, *n2, *n3, *at, *spare;
+	char *path, *msg, note[512];
+	struct dj *st;
+	int64_t t0, dt;
+	enum { K = 3, K2 = 4 };
+
+	/* Long enough that the silent replica is not declared lost. */
+	orchestrator(d, 8.0);
+	n1 = node(d, "n1", NULL, true);
+	n2 = node(d, "n2", ARGS("role=counter"), false);
+	n3 = node(d, "n3", ARGS("role=counter"), false);
+	wait_health(d, "n1", "up");
+	wait_health(d, "n2", "up");
+	wait_health(d, "n3", "up");
+	path = workflow_file(d, "fl.yaml", load_wf);
+	st = start_workflow(d, path);
+	free(path);
+	at = by_name(d, placed_on(st, "counter"));
+	spare = other(n2, n3, at->name);
+	dj_free(st);
+	wait_replicating(at, "fl/counter", spare->name, 1);
+	for (long i = 1; i <= K; i++) {
+		cr_assert_eq(bump(n1), i);
+	}
+	wait_degraded(d, "counter", false, note, sizeof note);
+
+	/* Silent replica: the next write waits the replica timeout, then
+	 * is acknowledged without it. */
+	cr_assert_eq(proc_kill(spare->p, SIGSTOP), 0);
+	t0 = dom_now_ms();
+	cr_expect_eq(bump(n1), K + 1);
+	dt = dom_now_ms() - t0;
+	fprintf(stderr,
+	    "write with a silent replica answered after %" PRId64
+	    " ms (replica timeout 2000 ms)\n",
+	    dt);
+	cr_expect_geq(dt, 1900, "acknowledged before the replica had it");
+	msg = xfmt("replica node %s has not acknowledged writes for 2000 ms",
+	    spare->name);
+	cr_expect_geq(
+	    dom_log_count(at, msg), 1, "%s did not log '%s'", at->name, msg);
+	free(msg);
+	wait_degraded(d, "counter", true, note, sizeof note);
+	cr_expect(strstr(note, "0 of 1 state replicas in sync") != NULL,
+	    "note: %s", note);
+	/* Meanwhile writes are not held up. */
+	for (long i = K + 2; i <= K + K2; i++) {
+		cr_expect_eq(bump(n1), i);
+	}
+
+	/* It answers again: it gets what it missed and is in sync. */
+	cr_assert_eq(proc_kill(spare->p, SIGCONT), 0);
+	cr_expect_eq(bump(n1), K + K2 + 1);
+	wait_degraded(d, "counter", false, note, sizeof note);
+	msg = xfmt("replica node %s caught up", spare->name);
+	cr_expect_geq(
+	    dom_log_count(at, msg), 1, "%s did not log '%s'", at->name, msg);
+	free(msg);
+	cr_expect_eq(bump(n1), K + K2 + 2);
+
+	/* And it holds everything: the primary's loss loses nothing. */
+	cr_assert_eq(proc_kill(at->p, SIGKILL), 0);
+	{
+		struct where w;
+		int64_t end = dom_now_ms() + 40000;
+		while (!(where_is(d, "fl", "counter", &w) &&
+		           strcmp(w.node, spare->name) == 0) &&
+		    dom_now_ms() < end) {
+			dom_nap_ms(100);
+		}
+		dassert(strcmp(w.node, spare->name) == 0,
+		    "counter is on '%s', want %s", w.node, spare->name);
+	}
+	cr_expect_eq(counter_value(n1), K + K2 + 2);
 }
