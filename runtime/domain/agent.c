@@ -139,6 +139,7 @@ on_join(void *arg, int err, const void *data, size_t len)
 	links_set_epoch(node_links(a->n), epoch);
 	undeploy_fenced(a, wire_get(root, "fenced"));
 	wire_r_fini(&r);
+	agent_deploy_held(a, false);
 	/* Joining again now and then lets a restarted orchestrator learn
 	 * about this node, and tells this node if it was fenced. */
 	loop_timer_start(a->join_timer, REJOIN_MS);
@@ -612,6 +613,7 @@ agent_free(struct agent *a)
 	loop_timer_free(a->join_timer);
 	loop_timer_free(a->hb_timer);
 	a->join_timer = a->hb_timer = NULL;
+	agent_deploy_held(a, true);
 	msg_server_free(a->server);
 	msg_client_free(a->orc);
 	a->server = NULL;

@@ -39,6 +39,9 @@ struct agent_log_line {
 	char text[];   /* who, NUL, line, NUL */
 };
 
+/* Deploys held until the node has joined (struct agent's held). */
+#define AGENT_HELD_MAX 64
+
 struct agent {
 	struct node *n;
 	char *orchestrator, *listen, *http;
@@ -50,6 +53,11 @@ struct agent {
 	struct loop_timer *join_timer, *hb_timer;
 	bool joined, join_inflight, waiting_logged;
 	uint64_t epoch;
+	/* Deploys that came before this process joined: held until it has,
+	 * then taken or refused by the epoch they were sent for
+	 * (agent_deploy.c). */
+	struct msg_req *held[AGENT_HELD_MAX];
+	size_t nheld;
 	uint64_t boot; /* random, new at each start of the process */
 	/* state size per instance ("wf/fn" -> struct state_size), measured
 	 * every STATE_SIZE_EVERY heartbeats */
@@ -93,6 +101,10 @@ void agent_release(struct agent *a);
  * with the agent as ctx (reply.h).  Loop thread.
  */
 const struct reply_route *agent_deploy_routes(size_t *n);
+
+/* The node has joined (a->epoch set): handle the deploys held until
+ * then; with `stopping`, refuse them instead.  Loop thread. */
+void agent_deploy_held(struct agent *a, bool stopping);
 const struct reply_route *agent_state_routes(size_t *n);
 const struct reply_route *agent_invoke_routes(size_t *n);
 

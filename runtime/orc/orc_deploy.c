@@ -224,9 +224,13 @@ deploy_message(struct orc *o, struct owf *w, struct onode *n, struct wire_w *m)
 	if (wire_w_init(m) != 0) {
 		return LEDGE_ENOMEM;
 	}
-	wire_map(m, 10);
+	wire_map(m, 11);
 	wire_str(m, "t");
 	wire_str(m, "deploy");
+	/* The node's epoch now: a node that was declared lost and joined
+	 * again since refuses this deploy as stale. */
+	wire_str(m, "node_epoch");
+	wire_u64(m, n->epoch);
 	wire_str(m, "wf");
 	wire_str(m, w->name);
 	wire_str(m, "file");
