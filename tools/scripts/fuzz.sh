@@ -25,8 +25,9 @@ targets=${*:-yaml wire http sdk_http}
 # The first line of what made a run fail, for the result line (the end of
 # `make test`, the only part of a CI log one gets to see): the harness's own
 # message ("http fuzz: ...", "fuzz node: ..."), a sanitizer's report
-# (ERROR:, UBSan's "runtime error:", SUMMARY:) or libFuzzer's (deadly
-# signal, out-of-memory, timeout, leak), whichever comes first, with the
+# (ERROR:, UBSan's "runtime error:", SUMMARY:), libevent's fatal "[err]"
+# (a failed assertion in libevent aborts) or libFuzzer's (deadly signal,
+# out-of-memory, timeout, leak), whichever comes first, with the
 # first frame of the project's code under it ("in FUNC at FILE:LINE").
 cause() {
 	awk -v here="$here/" '
@@ -45,7 +46,8 @@ cause() {
 	}
 	{ sub(/\r$/, "") }
 	found == "" && (/^(fuzz node|[A-Za-z0-9_]+ fuzz): / ||
-	    /^==[0-9]+== ?ERROR: / || /: runtime error: / || /^SUMMARY: /) {
+	    /^==[0-9]+== ?ERROR: / || /: runtime error: / || /^SUMMARY: / ||
+	    /^\[err\] /) {
 		found = $0
 		sub(/^==[0-9]+== ?/, "", found)
 		next
