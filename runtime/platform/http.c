@@ -157,28 +157,27 @@ method_type(const char *m, enum evhttp_cmd_type *out)
  * connection and writes it whole (status line, headers, body) before it
  * sends any byte, and it reads the next request only once that answer is
  * sent.  So an answer starts where data is added to an empty buffer, or
- * after an interim answer (the 100 Continue: one complete 1xx head, no
- * body).
+ * right after the interim "100 Continue" head libevent writes alone.
  */
 
-/* Is [0, len) of b one complete interim (1xx) answer head? */
+/* Is [0, len) of b just libevent's interim answer to Expect:
+ * "HTTP/d.d 100 Continue" and an empty line (nothing else is a whole head
+ * without headers)? */
 static bool
 only_interim(struct evbuffer *b, size_t len)
 {
-	struct evbuffer_ptr end = evbuffer_search(b, "\r\n\r\n", 4, NULL);
-	char head[32];
-	ev_ssize_t n;
+	static const char tail[] = " 100 Continue\r\n\r\n";
+	char head[64];
 	const char *sp;
 
-	if (end.pos < 0 || (size_t)end.pos + 4 != len) {
+	if (len >= sizeof head || len < 5 + sizeof tail - 1 ||
+	    evbuffer_copyout(b, head, len) != (ev_ssize_t)len) {
 		return false;
 	}
-	if ((n = evbuffer_copyout(b, head, sizeof head - 1)) < 0) {
-		return false;
-	}
-	head[n] = '\0';
+	head[len] = '\0';
 	sp = strchr(head, ' ');
-	return strncmp(head, "HTTP/", 5) == 0 && sp != NULL && sp[1] == '1';
+	return strncmp(head, "HTTP/", 5) == 0 && sp != NULL &&
+	    strcmp(sp, tail) == 0;
 }
 
 static void
