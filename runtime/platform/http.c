@@ -3,6 +3,7 @@
  */
 #include <arpa/inet.h>
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/dns.h>
 #include <event2/event.h>
 #include <event2/http.h>
@@ -139,6 +140,115 @@ method_type(const char *m, enum evhttp_cmd_type *out)
 		}
 	}
 	return LEDGE_EINVAL;
+}
+
+/*
+ * The version of libevent's own answers.  libevent reads any "HTTP/d.d"
+ * with a major version up to 1 and answers in the request's version:
+ * the 505 of on_request covers the requests it hands on, but the answers
+ * libevent writes itself (400 for a bad header line, 413, 501, the
+ * "100 Continue" of Expect) come before any handler of ours, and a
+ * fuzzer found "HTTP/1.5 400".  The server speaks 1.1 (RFC 9110 6.2: a
+ * response carries the highest version the server conforms to), so each
+ * status line whose version is not 1.0 or 1.1 is rewritten as HTTP/1.1
+ * in the connection's output buffer.
+ *
+ * Where a status line is: libevent keeps one answer at a time on a
+ * connection and writes it whole (status line, headers, body) before it
+ * sends any byte, and it reads the next request only once that answer is
+ * sent.  So an answer starts where data is added to an empty buffer, or
+ * right after the interim "100 Continue" head libevent writes alone.
+ */
+
+/* Is [0, len) of b just libevent's interim answer to Expect:
+ * "HTTP/d.d 100 Continue" and an empty line (nothing else is a whole head
+ * without headers)? */
+static bool
+only_interim(struct evbuffer *b, size_t len)
+{
+	static const char tail[] = " 100 Continue\r\n\r\n";
+	char head[64];
+	const char *sp;
+
+	if (len >= sizeof head || len < 5 + sizeof tail - 1 ||
+	    evbuffer_copyout(b, head, len) != (ev_ssize_t)len) {
+		return false;
+	}
+	head[len] = '\0';
+	sp = strchr(head, ' ');
+	return strncmp(head, "HTTP/", 5) == 0 && sp != NULL &&
+	    strcmp(sp, tail) == 0;
+}
+
+static void
+fix_version(struct evbuffer *b, const struct evbuffer_cb_info *info, void *arg)
+{
+	static _Thread_local bool fixing; /* our own edits call us again */
+	struct evbuffer *before = NULL;
+	size_t want, vlen;
+	const char *line, *sp;
+
+	(void)arg;
+	if (fixing || info->n_added == 0 ||
+	    (info->orig_size > 0 && !only_interim(b, info->orig_size))) {
+		return;
+	}
+	/* The added data begins with a status line (a short one, whole). */
+	want = info->orig_size + 32;
+	if (want > evbuffer_get_length(b)) {
+		want = evbuffer_get_length(b);
+	}
+	if ((line = (const char *)evbuffer_pullup(b, (ev_ssize_t)want)) ==
+	    NULL) {
+		return;
+	}
+	line += info->orig_size;
+	want -= info->orig_size;
+	if (want < 5 || memcmp(line, "HTTP/", 5) != 0 ||
+	    (sp = memchr(line, ' ', want)) == NULL) {
+		return;
+	}
+	vlen = (size_t)(sp - line);
+	if (vlen == 8 &&
+	    (memcmp(line, "HTTP/1.1", 8) == 0 ||
+	        memcmp(line, "HTTP/1.0", 8) == 0)) {
+		return;
+	}
+	fixing = true;
+	/* Set aside what precedes the answer (an interim answer), put the
+	 * version right at the head, then put the rest back in front.  The
+	 * socket's writer keeps the front of its output frozen between
+	 * writes (as libevent's http.c does, it is thawed for the edit). */
+	evbuffer_unfreeze(b, 1);
+	if (info->orig_size == 0 ||
+	    ((before = evbuffer_new()) != NULL &&
+	        evbuffer_remove_buffer(b, before, info->orig_size) ==
+	            (int)info->orig_size)) {
+		evbuffer_drain(b, vlen);
+		evbuffer_prepend(b, "HTTP/1.1", 8);
+	}
+	if (before != NULL) {
+		evbuffer_prepend_buffer(b, before);
+		evbuffer_free(before);
+	}
+	evbuffer_freeze(b, 1);
+	fixing = false;
+}
+
+/* evhttp's maker of each accepted connection's bufferevent. */
+static struct bufferevent *
+new_bev(struct event_base *base, void *arg)
+{
+	struct bufferevent *bev =
+	    bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+	(void)arg;
+	if (bev != NULL &&
+	    evbuffer_add_cb(bufferevent_get_output(bev), fix_version, NULL) ==
+	        NULL) {
+		bufferevent_free(bev);
+		return NULL;
+	}
+	return bev;
 }
 
 static void
@@ -301,6 +411,7 @@ http_server_new(struct loop *l, const char *addr, struct http_server **out,
 	evhttp_set_max_body_size(s->http, 1 << 20);
 	evhttp_set_timeout(s->http, 30);
 	evhttp_set_gencb(s->http, on_request, s);
+	evhttp_set_bevcb(s->http, new_bev, s);
 	s->sock =
 	    evhttp_bind_socket_with_handle(s->http, s->host, (ev_uint16_t)port);
 	if (s->sock == NULL) {

@@ -249,8 +249,14 @@ fuzz_node_check(unsigned every)
 	if (++fz.calls % every != 0) {
 		return;
 	}
-	if (exchange(req, sizeof req - 1, false, out, sizeof out, 5000) < 0 ||
-	    strncmp(out, "HTTP/1.1 200", 12) != 0) {
+	if (exchange(req, sizeof req - 1, false, out, sizeof out, 5000) < 0) {
+		fprintf(stderr,
+		    "fuzz node: GET /echo: the connection was still open after "
+		    "5 s (got '%.200s')\n",
+		    out);
+		abort();
+	}
+	if (strncmp(out, "HTTP/1.1 200", 12) != 0) {
 		fprintf(stderr, "fuzz node: GET /echo answered: %.200s\n", out);
 		abort();
 	}
