@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/clock.h"
 #include "base/hmap.h"
 #include "node/commit.h"
 #include "node/node_call.h"
@@ -38,12 +39,27 @@ struct commit {
 	/* what may add to a record before it is applied (replication) */
 	int (*on_expand)(void *, struct store_batch *, struct commit_rec *);
 	void *expand_arg;
+	/* a full store (apply_full), committer thread only */
+	struct op_ref *cancelled; /* ops cancel_pairs made NOPs: put, del */
+	size_t ncancelled, capcancelled;
+	size_t *prelen; /* each record's length before expansion */
+	size_t nprelen, capprelen;
+	uint64_t full_logged_ms; /* last "did not fit" log line */
+	uint64_t full_unlogged;  /* records failed since */
 };
 
 struct obx_peer {
 	unsigned char key[4];
-	uint64_t next; /* last number handed out */
-	bool touched;  /* in this batch */
+	uint64_t next;  /* last number handed out */
+	uint64_t base;  /* `next` as committed (before this batch) */
+	uint64_t saved; /* `next` before a record that may be undone */
+	bool touched;   /* in this batch */
+};
+
+/* An operation of a record, by position. */
+struct op_ref {
+	struct commit_rec *r;
+	size_t off;
 };
 
 #define OP_HDR COMMIT_OP_HDR
@@ -179,6 +195,7 @@ obx_peer(struct commit *c, const unsigned char *peer)
 		memcpy(o->key, peer, 4);
 		snprintf(name, sizeof name, "obx%08x", store_rd32(peer));
 		o->next = store_meta_get_u64(c->store, name);
+		o->base = o->saved = o->next;
 		if (hmap_put(&c->obx_next, o->key, 4, o, NULL) != 0) {
 			free(o);
 			o = NULL;
@@ -279,6 +296,45 @@ commit_get_stats(struct commit *c, struct commit_stats *out)
 	pthread_mutex_unlock(&c->stats_mu);
 }
 
+/* Remember a cancelled pair by record and offset (a record's ops may
+ * move when the expand hook appends), so that apply_each can undo it;
+ * and each record's length before any expansion, so that a batch tried
+ * again is expanded afresh.  Out of memory: the pair stays cancelled,
+ * which is what the first try did anyway. */
+static void
+note_cancelled(struct commit *c, struct commit_rec *pr, size_t poff,
+    struct commit_rec *dr, size_t doff)
+{
+	if (c->ncancelled + 2 > c->capcancelled) {
+		size_t ncap = c->capcancelled ? c->capcancelled * 2 : 64;
+		struct op_ref *n = realloc(c->cancelled, ncap * sizeof *n);
+		if (n == NULL) {
+			return;
+		}
+		c->cancelled = n;
+		c->capcancelled = ncap;
+	}
+	c->cancelled[c->ncancelled++] = (struct op_ref) { pr, poff };
+	c->cancelled[c->ncancelled++] = (struct op_ref) { dr, doff };
+}
+
+/* Offset in r of its queue put of `qkey` (it has one). */
+static size_t
+find_qput(const struct commit_rec *r, const unsigned char *qkey)
+{
+	size_t off = 0;
+	while (off < r->len) {
+		const unsigned char *p = r->ops + off;
+		if (p[0] == STORE_QUEUE && p[1] == REC_PUT &&
+		    store_rd32(p + 2) == STORE_QKEY &&
+		    memcmp(p + OP_HDR, qkey, STORE_QKEY) == 0) {
+			break;
+		}
+		off += OP_HDR + store_rd32(p + 2) + store_rd32(p + 6);
+	}
+	return off;
+}
+
 /*
  * First pass over a batch: a queue put followed by a delete of the same
  * id (an event emitted and consumed within the batch) becomes two NOPs.
@@ -286,9 +342,24 @@ commit_get_stats(struct commit *c, struct commit_stats *out)
 static size_t
 cancel_pairs(struct commit *c, struct commit_rec *batch)
 {
-	size_t cancelled = 0;
+	size_t cancelled = 0, nrec = 0;
 	hmap_clear(&c->qputs);
+	c->ncancelled = 0;
 	for (struct commit_rec *r = batch; r != NULL; r = r->next) {
+		nrec++;
+	}
+	if (nrec > c->capprelen) {
+		size_t *n = realloc(c->prelen, nrec * sizeof *n);
+		if (n != NULL) {
+			c->prelen = n;
+			c->capprelen = nrec;
+		}
+	}
+	nrec = 0;
+	for (struct commit_rec *r = batch; r != NULL; r = r->next) {
+		if (nrec < c->capprelen) {
+			c->prelen[nrec++] = r->len;
+		}
 		for (size_t off = 0; off < r->len;) {
 			unsigned char *p = r->ops + off;
 			uint32_t klen = store_rd32(p + 2);
@@ -296,21 +367,39 @@ cancel_pairs(struct commit *c, struct commit_rec *batch)
 			if (p[0] == STORE_QUEUE && klen == STORE_QKEY) {
 				if (p[1] == REC_PUT) {
 					hmap_put(&c->qputs, p + OP_HDR,
-					    STORE_QKEY, p, NULL);
+					    STORE_QKEY, r, NULL);
 				} else if (p[1] == REC_DEL) {
-					unsigned char *put = hmap_del(
+					struct commit_rec *pr = hmap_del(
 					    &c->qputs, p + OP_HDR, STORE_QKEY);
-					if (put != NULL) {
-						put[1] = REC_NOP;
+					if (pr != NULL) {
+						size_t poff =
+						    find_qput(pr, p + OP_HDR);
+						pr->ops[poff + 1] = REC_NOP;
 						p[1] = REC_NOP;
 						cancelled += 2;
+						note_cancelled(
+						    c, pr, poff, r, off);
 					}
 				}
 			}
 			off += OP_HDR + klen + vlen;
 		}
 	}
+	c->nprelen = nrec;
 	return cancelled;
+}
+
+/* Undo what earlier tries of this batch's expand hook appended. */
+static void
+unexpand(struct commit *c, struct commit_rec *batch)
+{
+	size_t i = 0;
+	for (struct commit_rec *r = batch; r != NULL && i < c->nprelen;
+	     r = r->next) {
+		/* A husk (fail_rec) has no ops any more. */
+		r->len = r->ops != NULL ? c->prelen[i] : 0;
+		i++;
+	}
 }
 
 /* Delete key only if its value starts with `prefix`. */
@@ -332,64 +421,62 @@ del_if(struct store_batch *b, enum store_db db, const void *key, size_t klen,
 	return store_batch_del(b, db, key, klen);
 }
 
+/* Apply the operations of one record to b. */
 static int
-apply(struct commit *c, struct commit_rec *batch, size_t *nops)
+apply_rec(
+    struct commit *c, struct store_batch *b, struct commit_rec *r, size_t *nops)
 {
-	struct store_batch *b;
-	int rv = store_batch_begin(c->store, &b);
-	uint64_t max_qid = c->max_qid;
+	int rv = LEDGE_OK;
 
-	if (rv != LEDGE_OK) {
+	if (c->on_expand != NULL &&
+	    (rv = c->on_expand(c->expand_arg, b, r)) != LEDGE_OK) {
 		return rv;
 	}
-	for (struct commit_rec *r = batch; r != NULL && rv == LEDGE_OK;
-	     r = r->next) {
-		if (c->on_expand != NULL &&
-		    (rv = c->on_expand(c->expand_arg, b, r)) != LEDGE_OK) {
-			break;
-		}
-		for (size_t off = 0; off < r->len && rv == LEDGE_OK;) {
-			unsigned char *p = r->ops + off;
-			uint32_t klen = store_rd32(p + 2);
-			uint32_t vlen = store_rd32(p + 6);
-			unsigned char *key = p + OP_HDR;
-			if (p[1] == REC_PUT) {
-				rv = store_batch_put(
-				    b, p[0], key, klen, key + klen, vlen);
+	for (size_t off = 0; off < r->len && rv == LEDGE_OK;) {
+		unsigned char *p = r->ops + off;
+		uint32_t klen = store_rd32(p + 2);
+		uint32_t vlen = store_rd32(p + 6);
+		unsigned char *key = p + OP_HDR;
+		if (p[1] == REC_PUT) {
+			rv = store_batch_put(
+			    b, p[0], key, klen, key + klen, vlen);
+			(*nops)++;
+		} else if (p[1] == REC_DEL) {
+			rv = store_batch_del(b, p[0], key, klen);
+			(*nops)++;
+		} else if (p[1] == REC_DELIF) {
+			rv = del_if(b, p[0], key, klen, key + klen, vlen);
+			(*nops)++;
+		} else if (p[1] == REC_DELPREFIX) {
+			struct del_prefix d = { b, p[0], LEDGE_OK };
+			rv = store_batch_scan(
+			    b, p[0], key, klen, del_scanned, &d);
+			rv = rv == LEDGE_OK ? d.rv : rv;
+			(*nops)++;
+		} else if (p[1] == REC_OUTBOX) {
+			struct obx_peer *o = obx_peer(c, key);
+			if (o == NULL) {
+				rv = LEDGE_ENOMEM;
+			} else {
+				store_be64(key + 4, ++o->next);
+				o->touched = true;
+				rv = store_batch_put(b, STORE_OUTBOX, key, klen,
+				    key + klen, vlen);
 				(*nops)++;
-			} else if (p[1] == REC_DEL) {
-				rv = store_batch_del(b, p[0], key, klen);
-				(*nops)++;
-			} else if (p[1] == REC_DELIF) {
-				rv = del_if(
-				    b, p[0], key, klen, key + klen, vlen);
-				(*nops)++;
-			} else if (p[1] == REC_DELPREFIX) {
-				struct del_prefix d = { b, p[0], LEDGE_OK };
-				rv = store_batch_scan(
-				    b, p[0], key, klen, del_scanned, &d);
-				rv = rv == LEDGE_OK ? d.rv : rv;
-				(*nops)++;
-			} else if (p[1] == REC_OUTBOX) {
-				struct obx_peer *o = obx_peer(c, key);
-				if (o == NULL) {
-					rv = LEDGE_ENOMEM;
-				} else {
-					store_be64(key + 4, ++o->next);
-					o->touched = true;
-					rv = store_batch_put(b, STORE_OUTBOX,
-					    key, klen, key + klen, vlen);
-					(*nops)++;
-				}
 			}
-			off += OP_HDR + klen + vlen;
 		}
-		if (r->max_qid > max_qid) {
-			max_qid = r->max_qid;
-		}
+		off += OP_HDR + klen + vlen;
 	}
+	return rv;
+}
+
+/* The counters every batch keeps in meta, then the commit. */
+static int
+apply_end(struct commit *c, struct store_batch *b, uint64_t max_qid)
+{
+	int rv = LEDGE_OK;
 	/* Queue ids must never repeat, even once the queue is empty. */
-	if (rv == LEDGE_OK && max_qid > c->max_qid) {
+	if (max_qid > c->max_qid) {
 		rv = store_meta_put_u64(b, "next_qid", max_qid + 1);
 	}
 	/* Neither may outbox numbers, per peer. */
@@ -402,7 +489,6 @@ apply(struct commit *c, struct commit_rec *batch, size_t *nops)
 			snprintf(
 			    name, sizeof name, "obx%08x", store_rd32(o->key));
 			rv = store_meta_put_u64(b, name, o->next);
-			o->touched = false;
 		}
 	}
 	if (rv != LEDGE_OK) {
@@ -412,6 +498,282 @@ apply(struct commit *c, struct commit_rec *batch, size_t *nops)
 	if ((rv = store_batch_commit(b)) == LEDGE_OK) {
 		c->max_qid = max_qid;
 	}
+	return rv;
+}
+
+/* Outbox numbers: keep before a record that may be undone (SAVE), take
+ * back what it took (RESTORE), or settle once the batch is committed or
+ * given up (SETTLE: back to the base if it was not committed). */
+enum obx_mark { OBX_SAVE, OBX_RESTORE, OBX_SETTLE };
+
+static void
+obx_mark(struct commit *c, enum obx_mark how, bool committed)
+{
+	struct hmap_slot *sl;
+	size_t pos = 0;
+	while ((sl = hmap_next(&c->obx_next, &pos)) != NULL) {
+		struct obx_peer *o = sl->value;
+		if (how == OBX_SAVE) {
+			o->saved = o->next;
+		} else if (how == OBX_RESTORE) {
+			o->next = o->saved;
+		} else {
+			if (!committed) {
+				o->next = o->base;
+			}
+			o->base = o->saved = o->next;
+			o->touched = false;
+		}
+	}
+}
+
+static int
+apply(struct commit *c, struct commit_rec *batch, size_t *nops)
+{
+	struct store_batch *b;
+	int rv = store_batch_begin(c->store, &b);
+	uint64_t max_qid = c->max_qid;
+
+	if (rv != LEDGE_OK) {
+		return rv;
+	}
+	unexpand(c, batch);
+	for (struct commit_rec *r = batch; r != NULL && rv == LEDGE_OK;
+	     r = r->next) {
+		rv = apply_rec(c, b, r, nops);
+		if (r->max_qid > max_qid) {
+			max_qid = r->max_qid;
+		}
+	}
+	if (rv != LEDGE_OK) {
+		store_batch_abort(b);
+	} else {
+		rv = apply_end(c, b, max_qid);
+	}
+	/* A batch that did not fit is tried again (apply_full): its outbox
+	 * numbers go back. */
+	obx_mark(c, OBX_SETTLE, rv == LEDGE_OK);
+	return rv;
+}
+
+/*
+ * A record that did not fit: its completions run now with `err`, and it
+ * stays in the batch as an empty husk, so that the batch's order, its
+ * durable mark and commit_flush are as before.  Its durable input event
+ * (the queue delete in it) stays queued: see commit.h.
+ */
+static void
+fail_rec(struct commit *c, struct commit_rec *r, int err)
+{
+	struct commit_rec husk = *r;
+	husk.next = NULL;
+	husk.ops = NULL;
+	husk.len = husk.cap = 0;
+	r->call = NULL;
+	r->done = NULL;
+	free(r->ops);
+	r->ops = NULL;
+	r->len = r->cap = 0;
+	if (husk.call != NULL) {
+		node_call_notify(husk.call, err);
+		node_call_unref(husk.call);
+	}
+	if (husk.done != NULL) {
+		husk.done(husk.arg, err);
+	}
+	store_count_refused(c->store, STORE_REFUSED_COMMIT);
+	c->full_unlogged++;
+}
+
+/* Whether record r builds on one that failed: it consumes an event a
+ * failed record emitted, or writes state of the same target (whose
+ * writes it may have read from the write-behind cache).  `failed` maps
+ * those queue keys and target prefixes. */
+static bool
+depends_on_failed(struct hmap *failed, const struct commit_rec *r)
+{
+	for (size_t off = 0; off < r->len;) {
+		const unsigned char *p = r->ops + off;
+		uint32_t klen = store_rd32(p + 2);
+		uint32_t vlen = store_rd32(p + 6);
+		if (p[0] == STORE_QUEUE && p[1] == REC_DEL &&
+		    klen == STORE_QKEY &&
+		    hmap_get(failed, p + OP_HDR, STORE_QKEY) != NULL) {
+			return true;
+		}
+		if (p[0] == STORE_STATE &&
+		    (p[1] == REC_PUT || p[1] == REC_DEL) && klen >= 4 &&
+		    hmap_get(failed, p + OP_HDR, 4) != NULL) {
+			return true;
+		}
+		off += OP_HDR + klen + vlen;
+	}
+	return false;
+}
+
+static void
+note_failed(struct hmap *failed, struct commit_rec *r)
+{
+	for (size_t off = 0; off < r->len;) {
+		unsigned char *p = r->ops + off;
+		uint32_t klen = store_rd32(p + 2);
+		uint32_t vlen = store_rd32(p + 6);
+		if (p[0] == STORE_QUEUE && p[1] == REC_PUT &&
+		    klen == STORE_QKEY) {
+			hmap_put(failed, p + OP_HDR, STORE_QKEY, p, NULL);
+		}
+		if (p[0] == STORE_STATE && p[1] == REC_PUT && klen >= 4) {
+			hmap_put(failed, p + OP_HDR, 4, p, NULL);
+		}
+		off += OP_HDR + klen + vlen;
+	}
+}
+
+/* Whether a record only deletes (so it may use the store's reserve). */
+static bool
+only_deletes(const struct commit_rec *r)
+{
+	for (size_t off = 0; off < r->len;) {
+		const unsigned char *p = r->ops + off;
+		if (p[1] != REC_DEL && p[1] != REC_DELIF &&
+		    p[1] != REC_DELPREFIX && p[1] != REC_NOP) {
+			return false;
+		}
+		off += OP_HDR + store_rd32(p + 2) + store_rd32(p + 6);
+	}
+	return true;
+}
+
+/*
+ * The batch again, one child transaction per record: a record that does
+ * not fit (LEDGE_ENOSPC) is aborted alone and fails (fail_rec), and so do
+ * later records that build on it (depends_on_failed).  With `deletes`,
+ * only records that merely delete are tried, the rest fail.  Returns
+ * LEDGE_OK when what fitted is committed, LEDGE_ENOSPC when even the
+ * commit of that did not fit (nothing happened; records already failed
+ * stay failed), or another error (fatal).
+ */
+static int
+apply_each(
+    struct commit *c, struct commit_rec *batch, size_t *nops, bool deletes)
+{
+	struct store_batch *b, *child;
+	uint64_t max_qid = c->max_qid;
+	struct hmap failed;
+	int rv;
+
+	/* Cancelled pairs again as written: a put may now fail while the
+	 * delete that cancelled it commits, or the other way round. */
+	unexpand(c, batch);
+	for (size_t i = 0; i < c->ncancelled; i += 2) {
+		c->cancelled[i].r->ops[c->cancelled[i].off + 1] = REC_PUT;
+		c->cancelled[i + 1].r->ops[c->cancelled[i + 1].off + 1] =
+		    REC_DEL;
+	}
+	c->ncancelled = 0;
+	if ((rv = store_batch_begin(c->store, &b)) != LEDGE_OK) {
+		return rv;
+	}
+	hmap_init(&failed);
+	for (struct commit_rec *r = batch; r != NULL; r = r->next) {
+		/* Numbers stay unique even for records that failed. */
+		if (r->max_qid > max_qid) {
+			max_qid = r->max_qid;
+		}
+		if (r->len == 0) {
+			continue;
+		}
+		if ((deletes && !only_deletes(r)) ||
+		    depends_on_failed(&failed, r)) {
+			note_failed(&failed, r);
+			fail_rec(c, r, LEDGE_ENOSPC);
+			continue;
+		}
+		if ((rv = store_batch_child(b, &child)) != LEDGE_OK) {
+			break;
+		}
+		obx_mark(c, OBX_SAVE, false);
+		size_t n = 0;
+		if ((rv = apply_rec(c, child, r, &n)) == LEDGE_OK) {
+			rv = store_batch_commit(child);
+		} else {
+			store_batch_abort(child);
+		}
+		if (rv == LEDGE_ENOSPC) {
+			obx_mark(c, OBX_RESTORE, false);
+			note_failed(&failed, r);
+			fail_rec(c, r, LEDGE_ENOSPC);
+			rv = LEDGE_OK;
+			continue;
+		}
+		if (rv != LEDGE_OK) {
+			break;
+		}
+		*nops += n;
+	}
+	hmap_fini(&failed);
+	if (rv != LEDGE_OK) {
+		store_batch_abort(b);
+	} else {
+		rv = apply_end(c, b, max_qid);
+	}
+	obx_mark(c, OBX_SETTLE, rv == LEDGE_OK);
+	return rv;
+}
+
+/* Log what did not fit, at most once a minute. */
+static void
+log_full(struct commit *c)
+{
+	uint64_t now = clock_mono_us() / 1000;
+	struct store_space sp;
+	if (c->full_unlogged == 0 ||
+	    (c->full_logged_ms != 0 && now - c->full_logged_ms < 60000)) {
+		return;
+	}
+	store_space(c->store, &sp);
+	rlog_write(c->log, RLOG_WARN, NULL,
+	    "store full (%llu of %llu bytes used): %llu record(s) did not "
+	    "fit and failed with their events (%s); the node goes on",
+	    (unsigned long long)sp.used, (unsigned long long)sp.limit,
+	    (unsigned long long)c->full_unlogged, ledge_strerror(LEDGE_ENOSPC));
+	c->full_logged_ms = now;
+	c->full_unlogged = 0;
+}
+
+/*
+ * A batch that did not fit (LEDGE_ENOSPC from apply): grow the map and
+ * try again while it can grow; at the limit, commit what fits record by
+ * record (apply_each), then - if even that commit did not fit - only the
+ * records that delete, then nothing.  Returns LEDGE_OK or a fatal error.
+ */
+static int
+apply_full(struct commit *c, struct commit_rec *batch, size_t *nops)
+{
+	int rv = LEDGE_ENOSPC;
+	while (rv == LEDGE_ENOSPC && store_grow(c->store) == LEDGE_OK) {
+		*nops = 0;
+		rv = apply(c, batch, nops);
+	}
+	if (rv == LEDGE_ENOSPC) {
+		*nops = 0;
+		rv = apply_each(c, batch, nops, false);
+	}
+	if (rv == LEDGE_ENOSPC) {
+		*nops = 0;
+		rv = apply_each(c, batch, nops, true);
+	}
+	if (rv == LEDGE_ENOSPC) {
+		/* Nothing fits: every record fails, nothing is written. */
+		for (struct commit_rec *r = batch; r != NULL; r = r->next) {
+			if (r->len > 0) {
+				fail_rec(c, r, LEDGE_ENOSPC);
+			}
+		}
+		*nops = 0;
+		rv = LEDGE_OK;
+	}
+	log_full(c);
 	return rv;
 }
 
@@ -534,6 +896,9 @@ run(void *arg)
 		if (any) {
 			cancelled = cancel_pairs(c, batch);
 			rv = apply(c, batch, &nops);
+			if (rv == LEDGE_ENOSPC) {
+				rv = apply_full(c, batch, &nops);
+			}
 		}
 		if (rv != LEDGE_OK) {
 			rlog_write(c->log, RLOG_ERROR, NULL,
@@ -642,6 +1007,8 @@ commit_free(struct commit *c)
 		free(sl->value);
 	}
 	hmap_fini(&c->obx_next);
+	free(c->cancelled);
+	free(c->prelen);
 	pthread_cond_destroy(&c->idle_cv);
 	pthread_cond_destroy(&c->cv);
 	pthread_mutex_destroy(&c->mu);
