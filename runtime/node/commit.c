@@ -743,7 +743,9 @@ log_full(struct commit *c)
 
 /*
  * A batch that did not fit (LEDGE_ENOSPC from apply): grow the map and
- * try again while it can grow; at the limit, commit what fits record by
+ * try again while it can grow; then once more after a commit of its own
+ * that frees the pages of recent deletes (store_touch); then commit what
+ * fits record by
  * record (apply_each), then - if even that commit did not fit - only the
  * records that delete, then nothing.  Returns LEDGE_OK or a fatal error.
  */
@@ -754,6 +756,17 @@ apply_full(struct commit *c, struct commit_rec *batch, size_t *nops)
 	while (rv == LEDGE_ENOSPC && store_grow(c->store) == LEDGE_OK) {
 		*nops = 0;
 		rv = apply(c, batch, nops);
+	}
+	/* Pages freed by recent commits (a delete) are reused only two
+	 * commits later, and only once no snapshot older than them is open
+	 * (the handler whose record this is may still hold one): wait for
+	 * the snapshots, make one small commit (store_touch), try again. */
+	if (rv == LEDGE_ENOSPC) {
+		store_quiesce(c->store, 50);
+		if (store_touch(c->store) == LEDGE_OK) {
+			*nops = 0;
+			rv = apply(c, batch, nops);
+		}
 	}
 	if (rv == LEDGE_ENOSPC) {
 		*nops = 0;

@@ -153,6 +153,26 @@ uint64_t store_state_bytes(struct store *s, uint32_t id);
  */
 int store_grow(struct store *s);
 
+/*
+ * Wait (up to timeout_ms) for a moment when no snapshot or batch of
+ * another thread is open, without holding new ones back.  LMDB reuses
+ * the pages a commit freed only once no snapshot older than that commit
+ * is open; so after a delete at a full map, the next write may need this
+ * to find room.  Call with no transaction of this thread open.
+ * LEDGE_OK, LEDGE_ETIMEDOUT, or LEDGE_ENOTSUP (not a growing store: no
+ * count of snapshots is kept).
+ */
+int store_quiesce(struct store *s, int timeout_ms);
+
+/*
+ * Commit a tiny write (a counter in meta) of its own.  LMDB reuses the
+ * pages commit N freed only from commit N + 2 on (commit N - 1 must stay
+ * whole until N is synced), so after a delete at a full map one such
+ * commit lets the next write use the room the delete made.  Same
+ * threads and errors as a batch.
+ */
+int store_touch(struct store *s);
+
 /* --- readers (snapshots) ------------------------------------------ */
 
 int store_reader_open(struct store *s, struct store_reader **rp);

@@ -37,6 +37,7 @@ struct store {
 	pthread_cond_t gate_cv;
 	unsigned open;
 	bool resizing;
+	unsigned quiet_waiters; /* in store_quiesce */
 	_Atomic uint64_t refused[STORE_REFUSED_N];
 
 	/* committed state bytes per target id: 4-byte key -> struct acct */
@@ -69,6 +70,9 @@ struct store_batch {
 	size_t nacct, capacct;
 };
 
+static int batch_new(
+    struct store *s, struct store_batch *parent, struct store_batch **bp);
+
 /* --- the gate of the map (see store.h, Space) ---------------------- */
 
 static void
@@ -92,7 +96,7 @@ gate_leave(struct store *s)
 		return;
 	}
 	pthread_mutex_lock(&s->gate_mu);
-	if (--s->open == 0 && s->resizing) {
+	if (--s->open == 0 && (s->resizing || s->quiet_waiters > 0)) {
 		pthread_cond_broadcast(&s->gate_cv);
 	}
 	pthread_mutex_unlock(&s->gate_mu);
@@ -385,6 +389,57 @@ store_state_bytes(struct store *s, uint32_t id)
 	return out;
 }
 
+/* A deadline `ms` from now, for pthread_cond_timedwait. */
+static struct timespec
+deadline_in(long ms)
+{
+	struct timespec dl;
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_sec += ms / 1000;
+	dl.tv_nsec += (ms % 1000) * 1000000L;
+	if (dl.tv_nsec >= 1000000000L) {
+		dl.tv_sec++;
+		dl.tv_nsec -= 1000000000L;
+	}
+	return dl;
+}
+
+int
+store_quiesce(struct store *s, int timeout_ms)
+{
+	struct timespec dl = deadline_in(timeout_ms);
+	bool quiet;
+	int rc = 0;
+	if (!s->grow) {
+		return LEDGE_ENOTSUP;
+	}
+	pthread_mutex_lock(&s->gate_mu);
+	s->quiet_waiters++;
+	while (s->open > 0 && rc == 0) {
+		rc = pthread_cond_timedwait(&s->gate_cv, &s->gate_mu, &dl);
+	}
+	quiet = s->open == 0;
+	s->quiet_waiters--;
+	pthread_mutex_unlock(&s->gate_mu);
+	return quiet ? LEDGE_OK : LEDGE_ETIMEDOUT;
+}
+
+int
+store_touch(struct store *s)
+{
+	struct store_batch *b;
+	uint64_t n = store_meta_get_u64(s, "touch");
+	int rv = batch_new(s, NULL, &b);
+	if (rv != LEDGE_OK) {
+		return rv;
+	}
+	if ((rv = store_meta_put_u64(b, "touch", n + 1)) != LEDGE_OK) {
+		store_batch_abort(b);
+		return rv;
+	}
+	return store_batch_commit(b);
+}
+
 int
 store_grow(struct store *s)
 {
@@ -396,12 +451,7 @@ store_grow(struct store *s)
 		return LEDGE_ENOSPC;
 	}
 	next = cur * 2 > s->limit ? s->limit : cur * 2;
-	clock_gettime(CLOCK_REALTIME, &dl);
-	dl.tv_nsec += 200 * 1000000L;
-	if (dl.tv_nsec >= 1000000000L) {
-		dl.tv_sec++;
-		dl.tv_nsec -= 1000000000L;
-	}
+	dl = deadline_in(200);
 	pthread_mutex_lock(&s->gate_mu);
 	if (s->resizing) {
 		/* Someone else is at it: this one's wait would be the same. */
