@@ -396,8 +396,8 @@ unexpand(struct commit *c, struct commit_rec *batch)
 	size_t i = 0;
 	for (struct commit_rec *r = batch; r != NULL && i < c->nprelen;
 	     r = r->next) {
-		/* A husk (fail_rec) has no ops any more. */
-		r->len = r->ops != NULL ? c->prelen[i] : 0;
+		/* A husk (fail_rec: cap 0) has no ops any more. */
+		r->len = r->cap != 0 ? c->prelen[i] : 0;
 		i++;
 	}
 }
@@ -566,13 +566,10 @@ static void
 fail_rec(struct commit *c, struct commit_rec *r, int err)
 {
 	struct commit_rec husk = *r;
-	husk.next = NULL;
-	husk.ops = NULL;
-	husk.len = husk.cap = 0;
 	r->call = NULL;
 	r->done = NULL;
-	free(r->ops);
-	r->ops = NULL;
+	/* Its ops stay allocated until the record is freed (apply_each's
+	 * map of what failed points into them); cap 0 marks the husk. */
 	r->len = r->cap = 0;
 	if (husk.call != NULL) {
 		node_call_notify(husk.call, err);

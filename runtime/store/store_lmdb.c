@@ -749,20 +749,22 @@ store_batch_put(struct store_batch *b, enum store_db db, const void *key,
     size_t klen, const void *val, size_t vlen)
 {
 	MDB_val k = { klen, (void *)key }, v = { vlen, (void *)val };
+	bool counted = db == STORE_STATE && klen >= 4;
+	/* Read before the write: key may point into a page it changes. */
+	uint32_t id = counted ? store_rd32(key) : 0;
 	int64_t old = 0;
 	int rc;
 	if (klen == 0) {
 		return LEDGE_EINVAL;
 	}
-	if (db == STORE_STATE && klen >= 4) {
+	if (counted) {
 		old = state_entry_bytes(b, &k);
 	}
 	if ((rc = mdb_put(b->txn, b->s->dbi[db], &k, &v, 0)) != 0) {
 		return map_err(rc);
 	}
-	if (db == STORE_STATE && klen >= 4) {
-		return batch_acct(
-		    b, store_rd32(key), (int64_t)(klen - 4 + vlen) - old);
+	if (counted) {
+		return batch_acct(b, id, (int64_t)(klen - 4 + vlen) - old);
 	}
 	return LEDGE_OK;
 }
@@ -786,9 +788,13 @@ store_batch_del(
     struct store_batch *b, enum store_db db, const void *key, size_t klen)
 {
 	MDB_val k = { klen, (void *)key };
+	bool counted = db == STORE_STATE && klen >= 4;
+	/* Read before the delete: key may point into a page it changes
+	 * (a scan's key). */
+	uint32_t id = counted ? store_rd32(key) : 0;
 	int64_t old = 0;
 	int rc;
-	if (db == STORE_STATE && klen >= 4) {
+	if (counted) {
 		old = state_entry_bytes(b, &k);
 	}
 	rc = mdb_del(b->txn, b->s->dbi[db], &k, NULL);
@@ -796,7 +802,7 @@ store_batch_del(
 		return LEDGE_OK;
 	}
 	if (rc == 0 && old > 0) {
-		return batch_acct(b, store_rd32(key), -old);
+		return batch_acct(b, id, -old);
 	}
 	return map_err(rc);
 }
