@@ -359,7 +359,7 @@ ledge_state_get(ledge_ctx *ctx, const char *key, ledge_bytes *value)
  * ledge_state_del always work, so a function can free space.  A callback
  * that returns the error fails its event as usual; for LEDGE_ENOSPC a
  * durable input event is kept for a retry when the node next starts
- * (docs/state.md), and an http-ingress caller gets 507.
+ * (README, "A full store"), and an http-ingress caller gets 507.
  *
  * @return LEDGE_OK; LEDGE_EINVAL (empty key); LEDGE_ETOOBIG (key over
  * LEDGE_STATE_MAX_KEY or value over 16 MiB); LEDGE_ENOSPC; LEDGE_EQUOTA;

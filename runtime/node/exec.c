@@ -319,8 +319,9 @@ finish(struct host_ctx *c, int rv)
 		exec_api_free_emits(c, &c->emits);
 		c->nwrites = 0;
 		/* Refused for a full store: the durable input stays queued
-		 * and runs again when the node next starts (docs/state.md);
-		 * a quota is the function's own, so that event is done. */
+		 * and runs again when the node next starts (README, A full
+		 * store); a quota is the function's own, so that event is done.
+		 */
 		if ((ev->flags & NEF_DURABLE) && c->fail_err != LEDGE_ENOSPC) {
 			unsigned char q[STORE_QKEY];
 			store_qkey(q, ev->target, ev->qid);
