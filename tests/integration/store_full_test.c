@@ -23,11 +23,17 @@ static const char *const fill_wf = "workflow: fill\n"
                                    "  filler:\n"
                                    "    code: @F/filler.so\n"
                                    "    config: { kib: 64 }\n"
+                                   "  sink:\n"
+                                   "    code: @F/echo.so\n"
                                    "resources:\n"
                                    "  http:\n"
                                    "    type: http-ingress\n"
                                    "    config: { path: /fill }\n"
-                                   "    outputs: { request: filler }\n";
+                                   "    outputs: { request: filler }\n"
+                                   "  casts:\n"
+                                   "    type: http-ingress\n"
+                                   "    config: { path: /cast, mode: cast }\n"
+                                   "    outputs: { request: sink }\n";
 
 static const char *const other_wf =
     "workflow: other\n"
@@ -132,6 +138,14 @@ Test(store_full, a_full_store_fails_the_request_not_the_node, .timeout = 300)
 	}
 	cr_expect_eq(post(r, "/counter", NULL, body, sizeof body), 200);
 	cr_expect_str_eq(body, "6\n");
+	/* A durable cast that does not fit is refused before it is queued
+	 * (a small one still fits: the room is short of a 64 KiB value). */
+	char *event = malloc(100 * 1024 + 1);
+	cr_assert_not_null(event);
+	memset(event, 'e', 100 * 1024);
+	event[100 * 1024] = '\0';
+	cr_expect_eq(post(r, "/cast", event, body, sizeof body), 507);
+	cr_expect(strstr(body, "store is full") != NULL, "%s", body);
 	/* Reads work. */
 	cr_expect_eq(post(r, "/fill", "count", body, sizeof body), 200);
 	cr_expect_eq(atoi(body), puts);
@@ -150,6 +164,8 @@ Test(store_full, a_full_store_fails_the_request_not_the_node, .timeout = 300)
 	cr_expect_eq(post(r, "/fill", "del", body, sizeof body), 200);
 	cr_expect_eq(post(r, "/fill", "put", body, sizeof body), 200);
 	cr_expect_str_eq(body, "1\n");
+	cr_expect_eq(post(r, "/cast", event, NULL, 0), 202);
+	free(event);
 	/* Room that a delete freed is LMDB's free list: reused, though a
 	 * 64 KiB value needs 17 pages in a row, so a little less fits. */
 	again = fill(r, "/fill", 400);
