@@ -210,7 +210,8 @@ int store_scan_reader(struct store_reader *r, enum store_db db,
 
 /*
  * Begin a write transaction.  A growing store first grows its map when
- * it is more than half used (best effort, see store_grow).
+ * it is more than half used (best effort: it waits at most 10 ms for
+ * open snapshots, and after such a wait in vain not again for a second).
  */
 int store_batch_begin(struct store *s, struct store_batch **bp);
 

@@ -37,7 +37,8 @@ struct store {
 	pthread_cond_t gate_cv;
 	unsigned open;
 	bool resizing;
-	unsigned quiet_waiters; /* in store_quiesce */
+	unsigned quiet_waiters;              /* in store_quiesce */
+	_Atomic uint64_t grow_not_before_ms; /* grow_ahead's pause */
 	_Atomic uint64_t refused[STORE_REFUSED_N];
 
 	/* committed state bytes per target id: 4-byte key -> struct acct */
@@ -440,8 +441,9 @@ store_touch(struct store *s)
 	return store_batch_commit(b);
 }
 
-int
-store_grow(struct store *s)
+/* store_grow, waiting up to wait_ms for the open transactions. */
+static int
+grow_wait(struct store *s, long wait_ms)
 {
 	uint64_t cur = atomic_load(&s->mapsize), next;
 	struct timespec dl;
@@ -451,7 +453,7 @@ store_grow(struct store *s)
 		return LEDGE_ENOSPC;
 	}
 	next = cur * 2 > s->limit ? s->limit : cur * 2;
-	dl = deadline_in(200);
+	dl = deadline_in(wait_ms);
 	pthread_mutex_lock(&s->gate_mu);
 	if (s->resizing) {
 		/* Someone else is at it: this one's wait would be the same. */
@@ -478,6 +480,12 @@ store_grow(struct store *s)
 	pthread_cond_broadcast(&s->gate_cv);
 	pthread_mutex_unlock(&s->gate_mu);
 	return rc == 0 ? LEDGE_OK : LEDGE_ESTORE;
+}
+
+int
+store_grow(struct store *s)
+{
+	return grow_wait(s, 200);
 }
 
 int
@@ -656,8 +664,21 @@ grow_ahead(struct store *s)
 		    (s->psize ? s->psize : 4096);
 	}
 	gate_leave(s);
-	if (hw > atomic_load(&s->mapsize) / 2) {
-		store_grow(s);
+	if (hw <= atomic_load(&s->mapsize) / 2) {
+		return;
+	}
+	/* Growing ahead is optional: a short wait, and after one that a
+	 * long snapshot (a handler blocked in a call) outlasted, a pause,
+	 * so that batches do not each wait for it. */
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	uint64_t ms =
+	    (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
+	if (ms < atomic_load(&s->grow_not_before_ms)) {
+		return;
+	}
+	if (grow_wait(s, 10) == LEDGE_ETIMEDOUT) {
+		atomic_store(&s->grow_not_before_ms, ms + 1000);
 	}
 }
 

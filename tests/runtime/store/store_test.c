@@ -8,6 +8,7 @@
  */
 #include <criterion/criterion.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -931,5 +932,77 @@ Test(store, a_full_map_fails_the_write_not_the_store)
 	cr_expect(store_fits(s, 64 * 1024));
 	cr_expect_eq(put_one(s, 2, 0, 64 * 1024), LEDGE_OK);
 	store_reader_close(r);
+	store_close(s);
+}
+
+/* Readers on other threads while the map grows under them. */
+struct grow_reader {
+	struct store *s;
+	atomic_bool *stop;
+	int reads, errors;
+};
+
+static void *
+grow_reader_main(void *arg)
+{
+	struct grow_reader *g = arg;
+	struct store_reader *r;
+	ledge_bytes v;
+	if (store_reader_open(g->s, &r) != LEDGE_OK) {
+		g->errors++;
+		return NULL;
+	}
+	while (!atomic_load(g->stop)) {
+		if (store_reader_begin(r) != LEDGE_OK) {
+			g->errors++;
+			continue;
+		}
+		int rv = store_state_get(r, 1, "k0", 2, &v);
+		if (rv != LEDGE_OK || v.len != 256 * 1024 ||
+		    ((const char *)v.data)[v.len - 1] != 'v') {
+			g->errors++;
+		}
+		g->reads++;
+		store_reader_end(r);
+	}
+	store_reader_close(r);
+	return NULL;
+}
+
+Test(store, the_map_grows_under_readers_on_other_threads)
+{
+	struct store *s = open_small(64);
+	struct store_reader *r;
+	struct store_space sp;
+	atomic_bool stop = false;
+	struct grow_reader g[2];
+	pthread_t th[2];
+
+	cr_assert_eq(put_one(s, 1, 0, 256 * 1024), LEDGE_OK);
+	/* A snapshot held open: the map cannot be remapped meanwhile. */
+	cr_assert_eq(store_reader_open(s, &r), LEDGE_OK);
+	cr_assert_eq(store_reader_begin(r), LEDGE_OK);
+	cr_expect_eq(store_grow(s), LEDGE_ETIMEDOUT);
+	store_reader_end(r);
+	store_reader_close(r);
+
+	for (int i = 0; i < 2; i++) {
+		g[i] = (struct grow_reader) { s, &stop, 0, 0 };
+		cr_assert_eq(
+		    pthread_create(&th[i], NULL, grow_reader_main, &g[i]), 0);
+	}
+	for (int i = 1; i < 200; i++) {
+		cr_assert_eq(
+		    put_one(s, 1, i, 256 * 1024), LEDGE_OK, "put %d", i);
+	}
+	atomic_store(&stop, true);
+	for (int i = 0; i < 2; i++) {
+		pthread_join(th[i], NULL);
+		cr_expect_eq(g[i].errors, 0, "reader %d: %d errors in %d reads",
+		    i, g[i].errors, g[i].reads);
+	}
+	store_space(s, &sp);
+	cr_expect_gt(
+	    sp.map, 32u << 20, "grew to %llu", (unsigned long long)sp.map);
 	store_close(s);
 }
