@@ -136,8 +136,6 @@ extern const struct res_type res_http_ingress;
 
 /* Most request headers accepted (431 beyond). */
 #define MAX_HEADERS 100
-/* How often expired idempotency answers are pruned. */
-#define PRUNE_MS 60000
 
 struct route {
 	struct route *next;
@@ -160,7 +158,6 @@ struct router {
 	int nroutes;
 	int npending;
 	struct hmap inflight; /* idempotency keys being handled */
-	struct loop_timer *prune;
 	void **slot;
 };
 
@@ -227,7 +224,6 @@ router_maybe_free(struct router *rt)
 	if (rt->srv != NULL) {
 		http_server_set_handler(rt->srv, NULL, NULL);
 	}
-	loop_timer_free(rt->prune);
 	store_reader_close(rt->reader);
 	hmap_fini(&rt->inflight);
 	*rt->slot = NULL;
@@ -280,6 +276,7 @@ answer_call(void *arg)
 			break;
 		case LEDGE_EFULL:
 		case LEDGE_ECLOSED:
+		case LEDGE_EUNAVAIL:
 			respond_text(p->req, 503, "service unavailable\n");
 			break;
 		case LEDGE_ETIMEDOUT:
@@ -626,23 +623,6 @@ on_request(void *arg, struct http_req *req)
 	node_send_inline(rt->node, t, ev); /* may answer (and free p) */
 }
 
-static void
-on_prune(void *arg)
-{
-	struct router *rt = arg;
-	struct commit_rec *rec = commit_rec_new();
-	if (rec != NULL && store_reader_begin(rt->reader) == LEDGE_OK) {
-		size_t n = idem_prune(rt->reader, rec, clock_wall_ms(), 1000);
-		store_reader_end(rt->reader);
-		if (n > 0) {
-			commit_submit(node_commit(rt->node), rec);
-			rec = NULL;
-		}
-	}
-	commit_rec_free(rec);
-	loop_timer_start(rt->prune, PRUNE_MS);
-}
-
 static struct router *
 router_get(struct node *n, char *err, size_t errlen)
 {
@@ -663,8 +643,7 @@ router_get(struct node *n, char *err, size_t errlen)
 		return NULL;
 	}
 	if ((rt = calloc(1, sizeof *rt)) == NULL ||
-	    store_reader_open(node_store(n), &rt->reader) != LEDGE_OK ||
-	    (rt->prune = loop_timer_new(node_loop(n), on_prune, rt)) == NULL) {
+	    store_reader_open(node_store(n), &rt->reader) != LEDGE_OK) {
 		if (rt != NULL) {
 			store_reader_close(rt->reader);
 		}
@@ -677,7 +656,6 @@ router_get(struct node *n, char *err, size_t errlen)
 	rt->slot = slot;
 	hmap_init(&rt->inflight);
 	http_server_set_handler(rt->srv, on_request, rt);
-	loop_timer_start(rt->prune, PRUNE_MS);
 	*slot = rt;
 	return rt;
 }

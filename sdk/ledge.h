@@ -64,8 +64,9 @@ extern "C" {
 	X(ECONN, 13, "connection failed")                                      \
 	X(ENOTHTTP, 14, "event is not an HTTP request")                        \
 	X(ESTATE, 15, "wrong state for this operation")                        \
-	X(ENOSPC, 16, "state store full")                                      \
-	X(EQUOTA, 17, "state quota of the function exceeded")
+	X(EUNAVAIL, 16, "unavailable: the target's node was declared lost")    \
+	X(ENOSPC, 17, "state store full")                                      \
+	X(EQUOTA, 18, "state quota of the function exceeded")
 
 /** Error codes returned by every ledge_* call that can fail. */
 typedef enum ledge_err {
@@ -298,10 +299,19 @@ ledge_delayed_cast(ledge_ctx *ctx, const char *output, const void *data,
  * this instance fails at once with LEDGE_ECYCLE instead of deadlocking; a
  * call to a busy target waits its turn (other workers keep the node going).
  *
+ * A call to a target on another node fails at once with LEDGE_EUNAVAIL
+ * when the orchestrator declares that node lost (also one already
+ * waiting for its reply): failover is bounded by the domain's node
+ * timeout, not by `timeout_ms`.  Such a call may or may not have run
+ * there (calls are not durable, and are never re-sent elsewhere); calls
+ * made once this node learns the target's new place go there.
+ *
  * @param reply  set to the reply; borrowed until the callback returns.
  * @return LEDGE_OK; LEDGE_ENOENT (output not wired), LEDGE_EINVAL (output
  * wired to several targets), LEDGE_ETIMEDOUT, LEDGE_ECYCLE, LEDGE_EFULL,
- * LEDGE_EFAIL (the target returned an error), LEDGE_ECLOSED (stopping).
+ * LEDGE_EFAIL (the target returned an error), LEDGE_ECLOSED (stopping),
+ * LEDGE_EUNAVAIL (the target's node was declared lost), LEDGE_ECONN (the
+ * connection to the target's node broke while the call waited on it).
  */
 static inline int
 ledge_call(ledge_ctx *ctx, const char *output, const void *data, size_t len,

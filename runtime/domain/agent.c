@@ -29,6 +29,12 @@
 #define REJOIN_MS      2000
 #define HEARTBEAT_MS   300
 #define ORC_TIMEOUT_MS 3000
+/* Heartbeats out at once before one is skipped (an orchestrator that
+ * does not answer is not sent more and more of them). */
+#define HB_INFLIGHT_MAX 3
+/* Function log lines kept for the next heartbeat; more are dropped (and
+ * counted in this node's log). */
+#define LOG_PENDING_MAX 1000
 
 #define STATE_SIZE_EVERY    10
 #define STATE_SIZE_MAX_KEYS 200000
@@ -284,6 +290,48 @@ write_inst(void *arg, const struct node_inst_stats *st)
 }
 
 static void
+on_hb_reply(void *arg, int err, const void *data, size_t len)
+{
+	struct agent *a = arg;
+	struct wire_r r;
+	if (agent_call_done(a)) {
+		return;
+	}
+	a->hb_inflight--;
+	if (err != MSG_OK || wire_parse(&r, data, len) != 0) {
+		return; /* the join timer notices an orchestrator away */
+	}
+	wire_v root = wire_root(&r);
+	if (wire_str_eq(wire_get(root, "code"), REPLY_NOT_FOUND) &&
+	    !a->join_inflight) {
+		/* A new orchestrator that does not know this node yet. */
+		loop_timer_start(a->join_timer, 0);
+	} else if (wire_as_bool(wire_get(root, "ok"), false)) {
+		/* The nodes declared lost now: calls to them fail at once
+		 * (the fence.node request says so first; this catches up
+		 * after a lost request, and tells when one is back). */
+		wire_v lost = wire_get(root, "lost");
+		size_t n = wire_len(lost), k = 0;
+		char **names = calloc(n + 1, sizeof *names);
+		for (size_t i = 0; names != NULL && i < n; i++) {
+			if ((names[k] = wire_str_dup(wire_at(lost, i))) !=
+			    NULL) {
+				k++;
+			}
+		}
+		if (names != NULL) {
+			links_lost_set(
+			    node_links(a->n), (const char *const *)names, k);
+		}
+		for (size_t i = 0; i < k; i++) {
+			free(names[i]);
+		}
+		free(names);
+	}
+	wire_r_fini(&r);
+}
+
+static void
 on_hb_timer(void *arg)
 {
 	struct agent *a = arg;
@@ -309,11 +357,19 @@ on_hb_timer(void *arg)
 			}
 		}
 	}
-	if (wire_w_init(&w) != 0) {
-		return;
+	if (a->hb_inflight >= HB_INFLIGHT_MAX || wire_w_init(&w) != 0) {
+		return; /* the log lines wait for the next one */
 	}
+	pthread_mutex_lock(&a->log_mu);
+	struct agent_log_line *lines = a->log_head;
+	size_t nlines = a->log_n;
+	uint64_t dropped = a->log_dropped;
+	a->log_head = a->log_tail = NULL;
+	a->log_n = 0;
+	a->log_dropped = 0;
+	pthread_mutex_unlock(&a->log_mu);
 	node_foreach_instance(a->n, count_inst, &hc);
-	wire_map(&w, 7);
+	wire_map(&w, 8);
 	wire_str(&w, "t");
 	wire_str(&w, "hb");
 	wire_str(&w, "name");
@@ -329,44 +385,76 @@ on_hb_timer(void *arg)
 	wire_str(&w, "instances");
 	wire_array(&w, hc.n);
 	node_foreach_instance(a->n, write_inst, &hc);
+	wire_str(&w, "logs");
+	wire_array(&w, nlines);
+	while (lines != NULL) {
+		struct agent_log_line *ln = lines;
+		lines = ln->next;
+		wire_map(&w, 5);
+		wire_str(&w, "wf");
+		wire_strn(&w, ln->text, ln->wf_len);
+		wire_str(&w, "who");
+		wire_str(&w, ln->text);
+		wire_str(&w, "level");
+		wire_u64(&w, (uint64_t)ln->level);
+		wire_str(&w, "line");
+		wire_str(&w, ln->line);
+		wire_str(&w, "ms");
+		wire_u64(&w, ln->ms);
+		free(ln);
+	}
 	if ((d = wire_data(&w, &len)) != NULL) {
-		msg_publish(a->pub, d, len);
+		a->hb_inflight++;
+		agent_call(a, d, len, ORC_TIMEOUT_MS, on_hb_reply, a);
 	}
 	wire_w_fini(&w);
+	if (dropped > 0) {
+		rlog_write(node_log(a->n), RLOG_WARN, node_name(a->n),
+		    "%llu function log lines were not sent to the "
+		    "orchestrator (more than %d waited for a heartbeat)",
+		    (unsigned long long)dropped, LOG_PENDING_MAX);
+	}
 }
 
-/* Function log lines go to the orchestrator too (`ledge logs`). */
+/*
+ * Function log lines go to the orchestrator too (`ledge logs`), with
+ * the next heartbeat.  Any thread (a worker runs the function).
+ */
 static void
 log_tap(void *arg, int level, const char *who, const char *msg)
 {
 	struct agent *a = arg;
-	struct wire_w w;
-	const void *d;
-	size_t len;
 	const char *slash = who ? strchr(who, '/') : NULL;
+	size_t wl, ml;
+	struct agent_log_line *ln;
 
-	if (slash == NULL || a->pub == NULL || wire_w_init(&w) != 0) {
+	if (slash == NULL) {
+		return; /* the node's own lines stay in its log */
+	}
+	wl = strlen(who);
+	ml = strlen(msg);
+	pthread_mutex_lock(&a->log_mu);
+	if (a->log_n >= LOG_PENDING_MAX ||
+	    (ln = malloc(sizeof *ln + wl + ml + 2)) == NULL) {
+		a->log_dropped++;
+		pthread_mutex_unlock(&a->log_mu);
 		return;
 	}
-	wire_map(&w, 7);
-	wire_str(&w, "t");
-	wire_str(&w, "log");
-	wire_str(&w, "name");
-	wire_str(&w, node_name(a->n));
-	wire_str(&w, "wf");
-	wire_strn(&w, who, (size_t)(slash - who));
-	wire_str(&w, "who");
-	wire_str(&w, who);
-	wire_str(&w, "level");
-	wire_u64(&w, (uint64_t)level);
-	wire_str(&w, "line");
-	wire_str(&w, msg);
-	wire_str(&w, "ms");
-	wire_u64(&w, clock_wall_ms());
-	if ((d = wire_data(&w, &len)) != NULL) {
-		msg_publish(a->pub, d, len);
+	ln->next = NULL;
+	ln->level = level;
+	ln->ms = clock_wall_ms();
+	ln->wf_len = (size_t)(slash - who);
+	memcpy(ln->text, who, wl + 1);
+	ln->line = ln->text + wl + 1;
+	memcpy(ln->line, msg, ml + 1);
+	if (a->log_tail != NULL) {
+		a->log_tail->next = ln;
+	} else {
+		a->log_head = ln;
 	}
-	wire_w_fini(&w);
+	a->log_tail = ln;
+	a->log_n++;
+	pthread_mutex_unlock(&a->log_mu);
 }
 
 /* ------------------------------------------------------------------ */
@@ -401,6 +489,9 @@ route_fence_node(void *ctx, struct msg_req *req, wire_v root)
 	if (node != NULL) {
 		links_fence(node_links(a->n), node,
 		    wire_as_u64(wire_get(root, "min_epoch"), 0));
+		/* Declared lost: calls waiting for it, or made to it before
+		 * its parts' new places arrive, fail now. */
+		links_set_lost(node_links(a->n), node, true);
 	}
 	free(node);
 	reply_ok(req);
@@ -452,7 +543,6 @@ agent_start(struct agent **ap, struct node *n, const struct agent_opts *o,
     char *err, size_t errlen)
 {
 	struct agent *a = calloc(1, sizeof *a);
-	char puburl[1024];
 	char codedir[4096];
 	int rv;
 
@@ -461,6 +551,7 @@ agent_start(struct agent **ap, struct node *n, const struct agent_opts *o,
 		return LEDGE_ENOMEM;
 	}
 	hmap_init(&a->sizes);
+	pthread_mutex_init(&a->log_mu, NULL);
 	if (getrandom(&a->boot, sizeof a->boot, 0) != sizeof a->boot) {
 		a->boot = clock_wall_ms() ^ (uint64_t)getpid() << 32;
 	}
@@ -480,20 +571,10 @@ agent_start(struct agent **ap, struct node *n, const struct agent_opts *o,
 	}
 	snprintf(codedir, sizeof codedir, "%s/code", node_data_dir(n));
 	mkdir(codedir, 0755);
-	if (msg_pub_url(o->orchestrator, puburl, sizeof puburl) != 0) {
-		snprintf(err, errlen,
-		    "cannot derive the heartbeat address of %s (use tcp://, "
-		    "tls+tcp://, ipc:// or inproc://)",
-		    o->orchestrator);
-		agent_free(a);
-		return LEDGE_EINVAL;
-	}
 	if ((rv = msg_server_new(node_loop(n), o->listen, o->tls, on_request, a,
 	         &a->server, err, errlen)) != LEDGE_OK ||
 	    (rv = msg_client_new(node_loop(n), o->orchestrator, o->tls, &a->orc,
-	         err, errlen)) != LEDGE_OK ||
-	    (rv = msg_pub_new(puburl, o->tls, &a->pub, err, errlen)) !=
-	        LEDGE_OK) {
+	         err, errlen)) != LEDGE_OK) {
 		agent_free(a);
 		return rv;
 	}
@@ -529,10 +610,8 @@ agent_free(struct agent *a)
 	a->join_timer = a->hb_timer = NULL;
 	msg_server_free(a->server);
 	msg_client_free(a->orc);
-	msg_pub_free(a->pub);
 	a->server = NULL;
 	a->orc = NULL;
-	a->pub = NULL;
 	/* Requests to the orchestrator still out complete with MSG_ECLOSED
 	 * on the loop (msg.h); the last of them frees the agent. */
 	a->closed = true;

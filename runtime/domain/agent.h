@@ -2,7 +2,8 @@
  * agent.h - a node's membership of a domain (`ledge node`).
  *
  * The agent joins the orchestrator (retrying until it answers, so a node
- * may start first), publishes heartbeats and function logs to it, and
+ * may start first), sends it heartbeats carrying the function log lines
+ * (requests on the orchestrator's one address), and
  * answers requests on the node's address: deployments (fetching code it
  * lacks by hash), undeployments, state reads, invocations, and the event
  * batches and calls of other nodes (links.h).  While the orchestrator

@@ -59,5 +59,11 @@ agent_release(struct agent *a)
 		hmap_fini(&a->sizes);
 	}
 	store_reader_close(a->size_reader);
+	while (a->log_head != NULL) {
+		struct agent_log_line *ln = a->log_head;
+		a->log_head = ln->next;
+		free(ln);
+	}
+	pthread_mutex_destroy(&a->log_mu);
 	free(a);
 }

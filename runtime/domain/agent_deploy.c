@@ -99,15 +99,10 @@ set_replicas(struct deploy_job *j)
 				}
 			}
 			snprintf(name, sizeof name, "%s/%s", j->wf, part);
-			if (node_set_replicas(j->a->n, name,
-			        (const char *const *)nodes,
-			        (const char *const *)urls, n) == LEDGE_OK &&
-			    n > 0) {
-				rlog_write(node_log(j->a->n), RLOG_INFO,
-				    node_name(j->a->n),
-				    "%s: state replicated to %zu node%s", name,
-				    n, n == 1 ? "" : "s");
-			}
+			/* It logs where the state goes, and how. */
+			(void)node_set_replicas(j->a->n, name,
+			    (const char *const *)nodes,
+			    (const char *const *)urls, n);
 		}
 		for (size_t k = 0;
 		     nodes != NULL && urls != NULL && k < wire_len(arr); k++) {
@@ -434,14 +429,30 @@ handle_deploy(void *ctx, struct msg_req *req, wire_v msg)
 	/* Nodes declared lost: what they send with an older epoch is
 	 * refused from now on. */
 	wire_v lost = wire_get(root, "fenced_nodes");
-	for (size_t i = 0; i < wire_len(lost); i++) {
+	size_t nlost = wire_len(lost), klost = 0;
+	char **lost_names = calloc(nlost + 1, sizeof *lost_names);
+	for (size_t i = 0; i < nlost; i++) {
 		char *node = wire_str_dup(wire_key_at(lost, i));
 		if (node != NULL) {
 			links_fence(node_links(a->n), node,
 			    wire_as_u64(wire_val_at(lost, i), 0));
 		}
-		free(node);
+		if (node != NULL && lost_names != NULL) {
+			lost_names[klost++] = node;
+		} else {
+			free(node);
+		}
 	}
+	/* They are the nodes lost now: calls to them fail at once, and to
+	 * a node back again (the new places may be there) go out again. */
+	if (lost_names != NULL) {
+		links_lost_set(
+		    node_links(a->n), (const char *const *)lost_names, klost);
+	}
+	for (size_t i = 0; i < klost; i++) {
+		free(lost_names[i]);
+	}
+	free(lost_names);
 	if (j->wf == NULL) {
 		reply_err(req, REPLY_INVALID, "deploy without wf");
 		job_free(j);

@@ -16,6 +16,7 @@
 #ifndef LEDGE_DOMAIN_AGENT_INT_H
 #define LEDGE_DOMAIN_AGENT_INT_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -28,6 +29,16 @@ struct node;
 struct loop_timer;
 struct store_reader;
 
+/* A function log line waiting for the next heartbeat (agent.c). */
+struct agent_log_line {
+	struct agent_log_line *next;
+	int level;
+	uint64_t ms;
+	size_t wf_len; /* who = "wf/part": the workflow's length */
+	char *line;    /* points into text, after who */
+	char text[];   /* who, NUL, line, NUL */
+};
+
 struct agent {
 	struct node *n;
 	char *orchestrator, *listen, *http;
@@ -36,7 +47,6 @@ struct agent {
 	const struct msg_tls *tls;
 	struct msg_server *server;
 	struct msg_client *orc;
-	struct msg_pub *pub;
 	struct loop_timer *join_timer, *hb_timer;
 	bool joined, join_inflight, waiting_logged;
 	uint64_t epoch;
@@ -45,6 +55,13 @@ struct agent {
 	 * every STATE_SIZE_EVERY heartbeats */
 	struct hmap sizes;
 	unsigned hb_count;
+	unsigned hb_inflight; /* heartbeats not answered yet */
+	/* Function log lines for the orchestrator, sent with the next
+	 * heartbeat; log_mu guards them (lines come from any thread). */
+	pthread_mutex_t log_mu;
+	struct agent_log_line *log_head, *log_tail;
+	size_t log_n;
+	uint64_t log_dropped;
 	struct store_reader *size_reader;
 	/* Requests to the orchestrator whose callback has not run yet, and
 	 * whether agent_free ran (then the last callback frees the agent). */

@@ -34,7 +34,11 @@ invoke_reply(void *arg)
 	struct wire_w w;
 	const void *d;
 	size_t len;
-	if (r->err != LEDGE_OK) {
+	if (r->err == LEDGE_EUNAVAIL) {
+		reply_err(iv->req, REPLY_UNAVAILABLE,
+		    "the call failed on node %s: %s", node_name(iv->a->n),
+		    ledge_strerror(r->err));
+	} else if (r->err != LEDGE_OK) {
 		reply_err(iv->req, REPLY_FAILED, "the call failed: %s",
 		    ledge_strerror(r->err));
 	} else if (wire_w_init(&w) == 0) {

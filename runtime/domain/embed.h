@@ -35,9 +35,9 @@ struct embed_opts {
 	/* The node (node/node.h).  Its strings and code cache are borrowed
 	 * until embed_free. */
 	struct node_opts node;
-	/* The own orchestrator's request address (e.g. tcp://127.0.0.1:7600;
-	 * heartbeats use the next port), or NULL for none.  Borrowed until
-	 * embed_free. */
+	/* The own orchestrator's address (e.g. tcp://127.0.0.1:7600; its
+	 * only listener, heartbeats included), or NULL for none.  Borrowed
+	 * until embed_free. */
 	const char *listen;
 	/* Or the remote orchestrator to join and how (agent.h), or NULL for
 	 * none; copied, its strings and arrays borrowed until embed_free.

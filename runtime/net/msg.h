@@ -1,6 +1,8 @@
 /*
- * msg.h - messages between processes: request/reply and publish/subscribe
- * over nng (msg_nng.c is the only file that includes nng).
+ * msg.h - messages between processes: request/reply, and pair channels
+ * between the processes of one machine, over nng (msg_nng.c is the only
+ * file that includes nng).  One address is one listener: nothing listens
+ * on an address derived from another.
  *
  * Addresses are URLs: tcp://host:port, ipc:///path, inproc://name, and
  * tls+tcp://host:port with struct msg_tls for mutual authentication (a
@@ -36,8 +38,6 @@ struct loop;
 struct msg_server;
 struct msg_req;
 struct msg_client;
-struct msg_pub;
-struct msg_sub;
 
 /* Certificates for tls+tcp:// (PEM files).  All three are needed. */
 struct msg_tls {
@@ -116,36 +116,6 @@ const char *msg_client_url(const struct msg_client *c);
 int msg_call_sync(const char *url, const struct msg_tls *tls, const void *data,
     size_t len, uint32_t timeout_ms, void **reply, size_t *rlen, char *err,
     size_t errlen);
-
-/* --- publish / subscribe ------------------------------------------- */
-
-/*
- * A publisher that dials `url` (where a subscriber listens) and sends
- * messages that are dropped when nobody listens or the link is slow (for
- * heartbeats and logs, where the next one supersedes).  LEDGE_OK, or an
- * error above with a reason in err.
- */
-int msg_pub_new(const char *url, const struct msg_tls *tls,
-    struct msg_pub **out, char *err, size_t errlen);
-void msg_pub_free(struct msg_pub *p);
-/* Any thread. */
-void msg_publish(struct msg_pub *p, const void *data, size_t len);
-
-typedef void (*msg_sub_cb)(void *arg, const void *data, size_t len);
-
-/* A subscriber listening on `url`; every message goes to cb (loop thread).
- * LEDGE_OK, or an error above with a reason in err. */
-int msg_sub_new(struct loop *l, const char *url, const struct msg_tls *tls,
-    msg_sub_cb cb, void *arg, struct msg_sub **out, char *err, size_t errlen);
-void msg_sub_free(struct msg_sub *s);
-
-/*
- * The address a domain's heartbeats and logs go to, derived from a
- * request address: tcp/tls+tcp port + 1, ipc path + ".pub", inproc name +
- * ".pub".  Writes into buf.  LEDGE_OK; LEDGE_EINVAL if the URL cannot be
- * derived; LEDGE_ETOOBIG if buf is too small.
- */
-int msg_pub_url(const char *url, char *buf, size_t len);
 
 /* --- channel ------------------------------------------------------ */
 

@@ -1,18 +1,16 @@
 /*
- * msg_nng.c - msg.h on nng (req/rep with contexts, pub/sub, TLS).  The only
- * file that includes nng.
+ * msg_nng.c - msg.h on nng (req/rep with contexts, pair channels, TLS).
+ * The only file that includes nng.
  *
  * nng completes asynchronous operations on its own threads; every
  * callback here only moves the result to the loop thread (loop_post).
- * Objects that posted work may outlive their owner's free, so servers,
- * clients and subscribers are reference counted: each posted item holds a
+ * Objects that posted work may outlive their owner's free, so servers
+ * and clients are reference counted: each posted item holds a
  * reference, and the object goes when the last one is dropped.
  */
 #include <errno.h>
 #include <nng/nng.h>
 #include <nng/protocol/pair0/pair.h>
-#include <nng/protocol/pubsub0/pub.h>
-#include <nng/protocol/pubsub0/sub.h>
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/protocol/reqrep0/req.h>
 #include <nng/supplemental/tls/tls.h>
@@ -682,183 +680,6 @@ msg_call_sync(const char *url, const struct msg_tls *tls, const void *data,
 	nng_free(buf, n);
 	nng_close(sock);
 	return MSG_OK;
-}
-
-/* ------------------------------------------------------------------ */
-/* publish / subscribe                                                 */
-
-struct msg_pub {
-	nng_socket sock;
-};
-
-int
-msg_pub_new(const char *url, const struct msg_tls *tls, struct msg_pub **out,
-    char *err, size_t errlen)
-{
-	struct msg_pub *p = calloc(1, sizeof *p);
-	int rv;
-	if (p == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return LEDGE_ENOMEM;
-	}
-	if ((rv = nng_pub0_open(&p->sock)) != 0) {
-		snprintf(err, errlen, "nng: %s", nng_strerror(rv));
-		free(p);
-		return from_nng(rv);
-	}
-	if ((rv = dial_to(p->sock, url, tls, err, errlen)) != 0) {
-		nng_close(p->sock);
-		free(p);
-		return rv;
-	}
-	*out = p;
-	return LEDGE_OK;
-}
-
-void
-msg_pub_free(struct msg_pub *p)
-{
-	if (p != NULL) {
-		nng_close(p->sock);
-		free(p);
-	}
-}
-
-void
-msg_publish(struct msg_pub *p, const void *data, size_t len)
-{
-	nng_send(p->sock, (void *)data, len, NNG_FLAG_NONBLOCK);
-}
-
-struct msg_sub {
-	struct loop *loop;
-	nng_socket sock;
-	nng_aio *aio;
-	msg_sub_cb cb;
-	void *arg;
-	atomic_int refs;
-	atomic_bool closing;
-};
-
-struct sub_item {
-	struct msg_sub *s;
-	nng_msg *m;
-};
-
-static void
-sub_unref(struct msg_sub *s)
-{
-	if (atomic_fetch_sub(&s->refs, 1) == 1) {
-		free(s);
-	}
-}
-
-static void
-deliver_sub(void *arg)
-{
-	struct sub_item *it = arg;
-	if (!atomic_load(&it->s->closing)) {
-		it->s->cb(it->s->arg, nng_msg_body(it->m), nng_msg_len(it->m));
-	}
-	nng_msg_free(it->m);
-	sub_unref(it->s);
-	free(it);
-}
-
-static void
-sub_cb(void *arg)
-{
-	struct msg_sub *s = arg;
-	int rv = nng_aio_result(s->aio);
-	if (rv == 0) {
-		struct sub_item *it = malloc(sizeof *it);
-		nng_msg *m = nng_aio_get_msg(s->aio);
-		if (it != NULL) {
-			it->s = s;
-			it->m = m;
-			atomic_fetch_add(&s->refs, 1);
-			if (loop_post(s->loop, deliver_sub, it) != 0) {
-				atomic_fetch_sub(&s->refs, 1);
-				nng_msg_free(m);
-				free(it);
-			}
-		} else {
-			nng_msg_free(m);
-		}
-	}
-	if (rv != NNG_ECLOSED && !atomic_load(&s->closing)) {
-		nng_recv_aio(s->sock, s->aio);
-	}
-}
-
-int
-msg_sub_new(struct loop *l, const char *url, const struct msg_tls *tls,
-    msg_sub_cb cb, void *arg, struct msg_sub **out, char *err, size_t errlen)
-{
-	struct msg_sub *s = calloc(1, sizeof *s);
-	int rv;
-	if (s == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return LEDGE_ENOMEM;
-	}
-	s->loop = l;
-	s->cb = cb;
-	s->arg = arg;
-	atomic_init(&s->refs, 1);
-	if ((rv = nng_sub0_open(&s->sock)) != 0) {
-		snprintf(err, errlen, "nng: %s", nng_strerror(rv));
-		free(s);
-		return from_nng(rv);
-	}
-	nng_socket_set(s->sock, NNG_OPT_SUB_SUBSCRIBE, "", 0);
-	if ((rv = listen_on(s->sock, url, tls, err, errlen)) != 0 ||
-	    (rv = from_nng(nng_aio_alloc(&s->aio, sub_cb, s))) != 0) {
-		nng_close(s->sock);
-		free(s);
-		return rv;
-	}
-	nng_recv_aio(s->sock, s->aio);
-	*out = s;
-	return LEDGE_OK;
-}
-
-void
-msg_sub_free(struct msg_sub *s)
-{
-	if (s == NULL) {
-		return;
-	}
-	atomic_store(&s->closing, true);
-	nng_close(s->sock);
-	nng_aio_free(s->aio);
-	sub_unref(s);
-}
-
-int
-msg_pub_url(const char *url, char *buf, size_t len)
-{
-	const char *colon;
-	char *end;
-	long port;
-
-	if (strncmp(url, "tcp://", 6) == 0 || is_tls(url)) {
-		if ((colon = strrchr(url, ':')) == NULL ||
-		    (port = strtol(colon + 1, &end, 10)) <= 0 || *end != '\0' ||
-		    port >= 65535) {
-			return LEDGE_EINVAL;
-		}
-		return snprintf(buf, len, "%.*s:%ld", (int)(colon - url), url,
-		           port + 1) < (int)len
-		    ? LEDGE_OK
-		    : LEDGE_ETOOBIG;
-	}
-	if (strncmp(url, "ipc://", 6) == 0 ||
-	    strncmp(url, "inproc://", 9) == 0) {
-		return snprintf(buf, len, "%s.pub", url) < (int)len
-		    ? LEDGE_OK
-		    : LEDGE_ETOOBIG;
-	}
-	return LEDGE_EINVAL;
 }
 
 /* --- channel ------------------------------------------------------- */

@@ -29,6 +29,9 @@
 #define REPLY_NEED_CODE   "need-code"   /* upload the code named first */
 #define REPLY_NO_NODE     "no-node"     /* no node can take it now */
 #define REPLY_FAILED      "failed"      /* a node refused or a move failed */
+#define REPLY_UNAVAILABLE "unavailable" /* its node was declared lost */
+#define REPLY_NOT_DEPLOYED                                                     \
+	"not-deployed" /* placed, but its node has not deployed it yet */
 
 /*
  * Send the message built in `w` as the answer to `req`, then finish `w`

@@ -19,6 +19,16 @@
  * A queue put and the matching queue delete that fall into the same batch
  * cancel out without touching LMDB.
  *
+ * Synchronous replication (the gate): a record may carry outbox entries
+ * that its peers must acknowledge before its completion runs
+ * (commit_rec_outbox_sync: the writes of a part with `state: {replicas:
+ * N}` for each replica).  Completions still run in sequence order, so a
+ * record waiting for a replica holds back the completions of the records
+ * after it: nothing is acknowledged that depends on an effect a failover
+ * could lose.  A peer that acknowledges nothing for the gate's timeout
+ * (commit_set_gate) is marked lagging and no longer waited for, until it
+ * has caught up; the hook says when either happens.
+ *
  * A full store (LEDGE_ENOSPC: the map at its limit, or the disk full) is
  * the failure of the records that do not fit, not of the node: the
  * committer grows the map while it may, then applies the batch record
@@ -57,8 +67,9 @@ enum rec_op {
 	REC_NOP = 3,    /* cancelled within a batch */
 	REC_DELIF = 4,  /* delete if the value starts with the given bytes */
 	REC_OUTBOX = 5, /* append to a peer's outbox (see commit_rec_outbox) */
-	REC_SNAPSHOT = 6,  /* a marker for the expand hook: no write itself */
-	REC_DELPREFIX = 7, /* delete every key that starts with the key */
+	REC_SNAPSHOT = 6,    /* a marker for the expand hook: no write itself */
+	REC_DELPREFIX = 7,   /* delete every key that starts with the key */
+	REC_OUTBOX_SYNC = 8, /* an outbox entry the completion waits for */
 };
 
 /* Bytes of an operation's header in a record's ops, before its key. */
@@ -71,6 +82,8 @@ struct commit_rec {
 	unsigned char *ops; /* [u8 db][u8 op][u32 klen][u32 vlen][key][val]* */
 	size_t len, cap;
 	uint64_t max_qid; /* highest queue id put by this record */
+	bool gated; /* has REC_OUTBOX_SYNC entries (set by the committer) */
+	uint64_t durable_ms; /* when it became durable (committer thread) */
 	/* once durable (err = LEDGE_OK) or failed */
 	struct node_call *call; /* external call to complete (one ref) */
 	void (*done)(void *arg, int err);
@@ -89,7 +102,8 @@ int commit_start(struct commit **cp, struct store *store, struct rlog *log,
 
 /*
  * Wait until everything submitted so far is committed and its completions
- * have run.  Any thread but the committer's.
+ * have run - or, for records waiting for their replicas, are queued to run
+ * once the replicas acknowledge them.  Any thread but the committer's.
  */
 void commit_flush(struct commit *c);
 
@@ -115,10 +129,37 @@ void commit_set_expand_hook(struct commit *c,
     void *arg);
 
 /*
+ * The gate of synchronous replication: a peer that has not acknowledged a
+ * waiting entry for `timeout_ms` is lagging (not waited for) until it
+ * acknowledges everything that was outstanding at its previous
+ * acknowledgement.  fn(arg, peer, lagging, behind) on the committer thread
+ * when a peer starts or stops lagging (`behind`: its unacknowledged
+ * synchronous entries).  fn may be NULL.  Set before anything is
+ * submitted; the default timeout is COMMIT_GATE_TIMEOUT_MS.
+ */
+#define COMMIT_GATE_TIMEOUT_MS 2000
+void commit_set_gate(struct commit *c, uint32_t timeout_ms,
+    void (*fn)(void *arg, uint32_t peer, bool lagging, uint64_t behind),
+    void *arg);
+
+/*
+ * Peer `peer` has acknowledged its outbox entries up to `acked`
+ * (durable there).  Any thread.
+ */
+void commit_replicated(struct commit *c, uint32_t peer, uint64_t acked);
+
+/*
+ * Peer `peer` was declared lost: stop waiting for it at once (it is
+ * lagging until it acknowledges again).  Any thread.
+ */
+void commit_replica_lost(struct commit *c, uint32_t peer);
+
+/*
  * Commit what is queued and stop the thread.  Records submitted after
  * this are not committed: their completions run at once with
  * LEDGE_ECLOSED (what is durable already stays; the rest is redone
- * after a restart).
+ * after a restart), and so do those of records still waiting for their
+ * replicas (durable here; the outbox sends them after a restart).
  */
 void commit_stop(struct commit *c);
 
@@ -146,6 +187,14 @@ int commit_rec_del_if(struct commit_rec *r, enum store_db db, const void *key,
  * in that order.
  */
 int commit_rec_outbox(
+    struct commit_rec *r, uint32_t peer, const void *data, size_t len);
+/*
+ * The same, for an entry that replicates this record's writes to `peer`:
+ * the record's completion (and those of every later record) waits until
+ * `peer` has acknowledged it (commit_replicated) or is lagging (see the
+ * gate above).
+ */
+int commit_rec_outbox_sync(
     struct commit_rec *r, uint32_t peer, const void *data, size_t len);
 /* Delete every key of `db` that starts with `prefix`, at commit time. */
 int commit_rec_del_prefix(
@@ -177,6 +226,11 @@ uint64_t commit_submit(struct commit *c, struct commit_rec *r);
 /* The highest sequence number whose effects are durable (and visible). */
 uint64_t commit_durable(struct commit *c);
 
+/* The highest sequence number whose completion has run: its effects are
+ * durable here and on the replicas the gate waits for.  What is told to
+ * the outside must be at or below it. */
+uint64_t commit_released(struct commit *c);
+
 /* The sequence number the next submitted record will get, minus one. */
 uint64_t commit_last_seq(struct commit *c);
 
@@ -186,6 +240,9 @@ struct commit_stats {
 	uint64_t records;
 	uint64_t ops;
 	uint64_t cancelled;
+	uint64_t gate_waits;  /* records whose completion waited for replicas */
+	uint64_t gate_lagged; /* times a peer was marked lagging */
+	size_t gate_waiting;  /* records waiting now */
 };
 void commit_get_stats(struct commit *c, struct commit_stats *out);
 

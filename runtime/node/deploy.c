@@ -742,7 +742,7 @@ undeploy_committed(void *arg)
 	/* Its writes are over (and were streamed): replication stops. */
 	for (size_t i = 0; i < w->ninsts; i++) {
 		links_set_replicas(
-		    n->links, w->insts[i]->target.id, NULL, NULL, 0);
+		    n->links, w->insts[i]->target.id, NULL, NULL, 0, false);
 	}
 	rlog_write(n->log, RLOG_INFO, n->name, "workflow %s stopped here",
 	    w->wf->name);
@@ -876,10 +876,32 @@ node_set_replicas(struct node *n, const char *name, const char *const *nodes,
 			links_set_url(n->links, nodes[i], urls[i]);
 		}
 	}
-	rv = links_set_replicas(n->links, t->id, name, peers, count);
+	rv = links_set_replicas(
+	    n->links, t->id, name, peers, count, !t->inst->spec->ack_primary);
 	free(peers);
 	if (rv != LEDGE_OK || count == 0) {
+		if (rv == LEDGE_OK) {
+			rlog_write(n->log, RLOG_INFO, n->name,
+			    "[%s] no replicas: its writes are acknowledged "
+			    "once durable here",
+			    name);
+		}
 		return rv;
+	}
+	{
+		char list[512];
+		size_t off = 0;
+		list[0] = '\0';
+		for (size_t i = 0; i < count && off < sizeof list; i++) {
+			off += (size_t)snprintf(list + off, sizeof list - off,
+			    "%s%s", i ? ", " : "", nodes[i]);
+		}
+		rlog_write(n->log, RLOG_INFO, n->name,
+		    "[%s] replicas on %s: %s", name, list,
+		    t->inst->spec->ack_primary
+		        ? "writes are acknowledged once durable here, and "
+		          "replicated after (ack: primary)"
+		        : "writes are acknowledged once they hold them too");
 	}
 	/* Everything so far, then every write after it, in order. */
 	if ((rec = commit_rec_new()) == NULL ||

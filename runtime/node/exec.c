@@ -241,7 +241,65 @@ add_idem(
 	a.ctype = reply->content_type;
 	a.body = reply->body;
 	a.len = reply->len;
-	return idem_add(*rec, c->ev->source, key, &a);
+	/* A call from another node: kept per target (replicated with its
+	 * state), so that a retry is answered from it wherever the part
+	 * runs by then. */
+	return idem_add(*rec,
+	    (c->ev->flags & NEF_LINKED) ? c->inst->target.id : c->ev->source,
+	    key, &a);
+}
+
+/*
+ * A call from another node carrying an Idempotency-Key this part has
+ * answered already - here, or on the primary whose state this node
+ * replicated before a failover: the stored answer again, without running
+ * the handler, so a client's retry is not counted twice.  It leaves once
+ * everything committed before it is acknowledged (an empty record, in
+ * order).  True if answered.
+ */
+static bool
+replay_linked(
+    struct node_worker *w, struct node_instance *inst, struct node_event *ev)
+{
+	const char *key;
+	struct idem_answer a;
+	struct node_reply r;
+	struct commit_rec *rec;
+	static const char hname[] = "Idempotent-Replayed", hval[] = "true";
+
+	if (ev->kind != NE_CALL || !(ev->flags & NEF_LINKED) ||
+	    ev->call == NULL || ev->http == NULL || ev->http->idem_ttl_s == 0 ||
+	    (key = node_http_header(ev->http, "Idempotency-Key")) == NULL ||
+	    idem_get(w->reader, inst->target.id, key, clock_wall_ms(), &a) !=
+	        LEDGE_OK) {
+		return false;
+	}
+	memset(&r, 0, sizeof r);
+	r.status = a.status;
+	r.content_type = a.ctype_len ? strndup(a.ctype, a.ctype_len) : NULL;
+	r.body = a.len ? malloc(a.len) : NULL;
+	r.headers = calloc(1, sizeof *r.headers);
+	if ((a.ctype_len && r.content_type == NULL) ||
+	    (a.len && r.body == NULL) || r.headers == NULL ||
+	    (r.headers[0].name = strdup(hname)) == NULL ||
+	    (r.headers[0].value = strdup(hval)) == NULL ||
+	    (rec = commit_rec_new()) == NULL) {
+		if (r.headers != NULL) {
+			r.nheaders = 1;
+		}
+		node_reply_free(&r);
+		return false; /* run it: better twice than never */
+	}
+	r.nheaders = 1;
+	if (a.len) {
+		memcpy(r.body, a.body, a.len);
+	}
+	node_call_stage(ev->call, &r);
+	rec->call = ev->call;
+	ev->call = NULL;
+	commit_submit(w->env->commit, rec);
+	atomic_fetch_add_explicit(&inst->n_events, 1, memory_order_relaxed);
+	return true;
 }
 
 /* After the commit of a record: send the events meant for resources. */
@@ -349,7 +407,7 @@ finish(struct host_ctx *c, int rv)
 		/* An answer to the outside waits for the commit of what it
 		 * says: its own record, or earlier ones it read from. */
 		if (ev->call->external && reply.err == LEDGE_OK &&
-		    (rec != NULL || dep > commit_durable(cm))) {
+		    (rec != NULL || dep > commit_released(cm))) {
 			if (rec == NULL && (rec = commit_rec_new()) == NULL) {
 				reply.err = LEDGE_ENOMEM;
 			} else {
@@ -527,6 +585,10 @@ exec_event(
 			node_event_free(ev);
 			return;
 		}
+	}
+	if (replay_linked(w, inst, ev)) {
+		node_event_free(ev);
+		return;
 	}
 	fn = code->fn;
 	ctx_reset(c, inst, ev, code);

@@ -1,7 +1,10 @@
+#include <stdlib.h>
 #include <string.h>
 
+#include "base/clock.h"
 #include "node/commit.h"
 #include "node/idem.h"
+#include "platform/loop.h"
 #include "store/store.h"
 
 /* value: u64 expires, u16 status, u16 ctype length, ctype, body */
@@ -118,4 +121,56 @@ idem_prune(
 	struct prune p = { rec, now_ms, max, 0 };
 	store_scan_reader(r, STORE_IDEMTIME, prune_one, &p);
 	return p.n;
+}
+
+struct idem_pruner {
+	struct loop_timer *timer;
+	struct store_reader *reader;
+	struct commit *commit;
+};
+
+static void
+on_prune(void *arg)
+{
+	struct idem_pruner *p = arg;
+	struct commit_rec *rec = commit_rec_new();
+	if (rec != NULL && store_reader_begin(p->reader) == LEDGE_OK) {
+		size_t n = idem_prune(p->reader, rec, clock_wall_ms(), 1000);
+		store_reader_end(p->reader);
+		if (n > 0) {
+			commit_submit(p->commit, rec);
+			rec = NULL;
+		}
+	}
+	commit_rec_free(rec);
+	loop_timer_start(p->timer, IDEM_PRUNE_MS);
+}
+
+int
+idem_pruner_new(struct idem_pruner **pp, struct loop *l, struct store *store,
+    struct commit *commit)
+{
+	struct idem_pruner *p = calloc(1, sizeof *p);
+	if (p == NULL || store_reader_open(store, &p->reader) != LEDGE_OK ||
+	    (p->timer = loop_timer_new(l, on_prune, p)) == NULL) {
+		if (p != NULL) {
+			store_reader_close(p->reader);
+		}
+		free(p);
+		return LEDGE_ENOMEM;
+	}
+	p->commit = commit;
+	loop_timer_start(p->timer, IDEM_PRUNE_MS);
+	*pp = p;
+	return LEDGE_OK;
+}
+
+void
+idem_pruner_free(struct idem_pruner *p)
+{
+	if (p != NULL) {
+		loop_timer_free(p->timer);
+		store_reader_close(p->reader);
+		free(p);
+	}
 }

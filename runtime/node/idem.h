@@ -9,7 +9,11 @@
  * gets one and the effect still happens exactly once.
  *
  * Entries live in STORE_IDEM under (route id, key) and are indexed by
- * expiry time in STORE_IDEMTIME for pruning.
+ * expiry time in STORE_IDEMTIME for pruning.  The route is the
+ * http-ingress resource for requests that came in on this node, and the
+ * called part's own target id for calls from another node: those are
+ * replicated with the part's state (node/replica.h), so a retry after a
+ * failover finds the answer on the part's new node.
  */
 #ifndef LEDGE_NODE_IDEM_H
 #define LEDGE_NODE_IDEM_H
@@ -58,5 +62,23 @@ int idem_get(struct store_reader *r, uint32_t route, const char *key,
  */
 size_t idem_prune(struct store_reader *r, struct commit_rec *rec,
     uint64_t now_ms, size_t max);
+
+/* How often a node prunes expired answers (idem_pruner). */
+#define IDEM_PRUNE_MS 60000
+
+/*
+ * A node's pruning of expired answers: every IDEM_PRUNE_MS on loop l, up
+ * to 1000 at a time, read from `store` and deleted through committer
+ * `commit` (all borrowed; they outlive the pruner).  Every node prunes,
+ * also one without http-ingress: calls from other nodes and replicated
+ * parts keep answers too.  LEDGE_OK or LEDGE_ENOMEM.  Loop thread.
+ */
+struct idem_pruner;
+struct loop;
+struct store;
+struct commit;
+int idem_pruner_new(struct idem_pruner **pp, struct loop *l,
+    struct store *store, struct commit *commit);
+void idem_pruner_free(struct idem_pruner *p);
 
 #endif

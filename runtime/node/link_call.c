@@ -125,15 +125,36 @@ links_handle_call(struct links *l, struct msg_req *req, wire_v msg)
 	l->env.admitted(t, ev);
 	ev->kind = NE_CALL;
 	ev->flags &= (uint8_t)~NEF_DURABLE;
+	ev->flags |= NEF_LINKED;
 	ev->call = ci->call; /* the event's reference */
 	l->env.send_inline(l->env.ctx, t, ev);
 }
 
+/* A call out, in l->calls until its reply (or error) is in.  Its event's
+ * call is completed (and dropped) early when the peer is declared lost;
+ * the request stays out, and its answer is then thrown away. */
 struct call_out {
+	struct call_out *next, *prev;
 	struct links *l;
 	struct node_event *ev;
 	char target[256], peer[128];
 };
+
+/* Complete co's call with err now (loop thread). */
+static void
+call_fail(struct call_out *co, int err)
+{
+	struct node_reply r;
+	memset(&r, 0, sizeof r);
+	r.err = err;
+	if (co->ev->call != NULL) {
+		node_call_complete(co->ev->call, &r);
+		node_call_unref(co->ev->call);
+		co->ev->call = NULL;
+	} else {
+		node_reply_free(&r);
+	}
+}
 
 static void
 on_call_reply(void *arg, int err, const void *data, size_t len)
@@ -142,7 +163,23 @@ on_call_reply(void *arg, int err, const void *data, size_t len)
 	struct node_reply r;
 	struct wire_r rd;
 
+	pthread_mutex_lock(&co->l->mu);
+	if (co->prev != NULL) {
+		co->prev->next = co->next;
+	} else {
+		co->l->calls = co->next;
+	}
+	if (co->next != NULL) {
+		co->next->prev = co->prev;
+	}
+	pthread_mutex_unlock(&co->l->mu);
 	memset(&r, 0, sizeof r);
+	if (co->ev->call == NULL) {
+		/* Failed already: its node was declared lost. */
+		node_event_free(co->ev);
+		free(co);
+		return;
+	}
 	if (err != MSG_OK) {
 		r.err = err == MSG_ETIMEDOUT ? LEDGE_ETIMEDOUT : LEDGE_ECONN;
 		rlog_write(co->l->env.log, RLOG_WARN, co->l->self,
@@ -208,23 +245,18 @@ links_call(struct links *l, const char *peer, const char *target,
 {
 	struct peer *p;
 	struct msg_client *c = NULL;
-	struct call_out *co;
+	struct call_out *co = malloc(sizeof *co);
 	struct wire_w w;
-	unsigned char *entry;
-	size_t elen, len;
+	size_t elen = link_entry_size(target, ev), len;
+	unsigned char *entry = malloc(elen);
 	const void *data;
+	bool lost = false;
 
-	pthread_mutex_lock(&l->mu);
-	if ((p = link_find_peer_locked(l, peer, 0)) != NULL) {
-		c = p->client;
-	}
-	pthread_mutex_unlock(&l->mu);
-	elen = link_entry_size(target, ev);
-	if (c == NULL || (co = malloc(sizeof *co)) == NULL ||
-	    (entry = malloc(elen)) == NULL || wire_w_init(&w) != 0) {
+	if (co == NULL || entry == NULL || wire_w_init(&w) != 0) {
+		free(co);
+		free(entry);
 		if (ev->call != NULL) {
-			node_call_fail(
-			    ev->call, c == NULL ? LEDGE_ECONN : LEDGE_ENOMEM);
+			node_call_fail(ev->call, LEDGE_ENOMEM);
 		}
 		node_event_free(ev);
 		return;
@@ -244,8 +276,35 @@ links_call(struct links *l, const char *peer, const char *target,
 	free(entry);
 	co->l = l;
 	co->ev = ev;
+	co->prev = NULL;
 	snprintf(co->target, sizeof co->target, "%s", target);
 	snprintf(co->peer, sizeof co->peer, "%s", peer);
+	/* Checked and listed under one hold of mu, so that links_set_lost
+	 * either sees the call or the call sees the peer lost. */
+	pthread_mutex_lock(&l->mu);
+	if ((p = link_find_peer_locked(l, peer, 0)) != NULL) {
+		c = p->client;
+		lost = p->lost;
+	}
+	if (c != NULL && !lost) {
+		if ((co->next = l->calls) != NULL) {
+			co->next->prev = co;
+		}
+		l->calls = co;
+	}
+	pthread_mutex_unlock(&l->mu);
+	if (c == NULL || lost) {
+		/* Lost: its parts are being placed elsewhere, and the new
+		 * place comes with the next deploy. */
+		wire_w_fini(&w);
+		free(co);
+		if (ev->call != NULL) {
+			node_call_fail(
+			    ev->call, lost ? LEDGE_EUNAVAIL : LEDGE_ECONN);
+		}
+		node_event_free(ev);
+		return;
+	}
 	if ((data = wire_data(&w, &len)) == NULL) {
 		wire_w_fini(&w);
 		on_call_reply(co, MSG_ENOMEM, NULL, 0);
@@ -253,4 +312,95 @@ links_call(struct links *l, const char *peer, const char *target,
 	}
 	msg_call(c, data, len, timeout_ms, on_call_reply, co);
 	wire_w_fini(&w);
+}
+
+size_t
+links_set_lost(struct links *l, const char *name, bool lost)
+{
+	struct peer *p;
+	size_t n = 0;
+	bool changed = false;
+
+	if (strcmp(name, l->self) == 0) {
+		return 0; /* this node, told it is lost: it joins again */
+	}
+	if (lost) {
+		links_peer(l, name);
+	}
+	pthread_mutex_lock(&l->mu);
+	if ((p = link_find_peer_locked(l, name, 0)) != NULL) {
+		changed = p->lost != lost;
+		p->lost = lost;
+	}
+	/* The calls to it still waiting; they stay in the list (their
+	 * requests are out) but their callers hear now. */
+	for (struct call_out *co = l->calls; lost && co != NULL;
+	     co = co->next) {
+		if (strcmp(co->peer, name) == 0 && co->ev->call != NULL) {
+			n++;
+		}
+	}
+	pthread_mutex_unlock(&l->mu);
+	if (n > 0) {
+		/* Completing a call may run its caller's code (an inline
+		 * answer), so not under mu; the list only changes on this
+		 * thread (on_call_reply) or at its head (links_call). */
+		pthread_mutex_lock(&l->mu);
+		struct call_out *co = l->calls;
+		pthread_mutex_unlock(&l->mu);
+		for (; co != NULL; co = co->next) {
+			if (strcmp(co->peer, name) == 0) {
+				call_fail(co, LEDGE_EUNAVAIL);
+			}
+		}
+	}
+	if (changed && lost) {
+		rlog_write(l->env.log, RLOG_WARN, l->self,
+		    "node %s was declared lost: calls to it fail at once "
+		    "(%s; %zu waiting for a reply failed) until it is up again "
+		    "or its parts' new places are deployed here",
+		    name, ledge_strerror(LEDGE_EUNAVAIL), n);
+	} else if (changed) {
+		rlog_write(l->env.log, RLOG_INFO, l->self,
+		    "node %s is up again: calls to it are sent", name);
+	}
+	return n;
+}
+
+void
+links_lost_set(struct links *l, const char *const *names, size_t n)
+{
+	char **up = NULL;
+	size_t nup = 0, cap = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		links_set_lost(l, names[i], true);
+	}
+	/* Peers marked lost that the orchestrator no longer names. */
+	pthread_mutex_lock(&l->mu);
+	for (struct peer *p = l->peers; p != NULL; p = p->next) {
+		bool named = false;
+		for (size_t i = 0; i < n && !named; i++) {
+			named = strcmp(names[i], p->name) == 0;
+		}
+		if (p->lost && !named) {
+			if (nup == cap) {
+				char **g = realloc(
+				    up, (cap = cap * 2 + 4) * sizeof *g);
+				if (g == NULL) {
+					break;
+				}
+				up = g;
+			}
+			if ((up[nup] = strdup(p->name)) != NULL) {
+				nup++;
+			}
+		}
+	}
+	pthread_mutex_unlock(&l->mu);
+	for (size_t i = 0; i < nup; i++) {
+		links_set_lost(l, up[i], false);
+		free(up[i]);
+	}
+	free(up);
 }

@@ -65,9 +65,16 @@ struct peer {
 	uint64_t sent_hi; /* highest seq sent so far */
 	uint64_t sent_us; /* when the batch in flight left */
 	uint64_t batches, retransmits, rtt_us;
+	bool lagging; /* a replica the commit gate does not wait for (mu) */
 	/* incoming */
 	uint64_t max_epoch;
+	/* Declared lost by the orchestrator (under mu): calls to it fail at
+	 * once with LEDGE_EUNAVAIL (link_call.c). */
+	bool lost;
 };
+
+/* A call sent to a peer, waiting for its reply (link_call.c). */
+struct call_out;
 
 struct links {
 	struct links_env env;
@@ -79,7 +86,8 @@ struct links {
 	pthread_mutex_t mu; /* peers list (links_call runs on workers) */
 	struct peer *peers;
 	uint32_t next_peer_id;
-	struct hmap in; /* loop thread */
+	struct call_out *calls; /* calls waiting for a reply, under mu */
+	struct hmap in;         /* loop thread */
 	_Atomic size_t backlog;
 	_Atomic uint64_t forwarded;
 	struct replica *rep; /* state replication (replica.h), owned */

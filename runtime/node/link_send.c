@@ -168,6 +168,9 @@ drop_acked(struct peer *p, uint64_t acked)
 	}
 	if (acked > p->acked) {
 		p->acked = acked;
+		/* Durable there: writes waiting for this replica may be
+		 * acknowledged. */
+		commit_replicated(p->l->env.commit, p->id, acked);
 	}
 }
 
@@ -318,6 +321,10 @@ links_readdress(struct links *l, const char *lost, bool is_lost)
 		if (e->data[2] == REPL_MARK) {
 			if (!is_lost) {
 				continue; /* it applies them */
+			}
+			if (dropped == 0) {
+				/* No write waits for a lost replica. */
+				commit_replica_lost(l->env.commit, p->id);
 			}
 			/* A lost replica: the new one starts from a snapshot.
 			 */

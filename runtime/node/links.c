@@ -80,6 +80,36 @@ links_peer(struct links *l, const char *name)
 	return id;
 }
 
+/* The commit gate: replica `peer` started or stopped keeping pace
+ * (committer thread). */
+static void
+on_lag(void *arg, uint32_t peer, bool lagging, uint64_t behind)
+{
+	struct links *l = arg;
+	struct peer *p;
+	char name[128] = "?";
+	uint32_t ms = 0;
+	pthread_mutex_lock(&l->mu);
+	if ((p = link_find_peer_locked(l, NULL, peer)) != NULL) {
+		p->lagging = lagging;
+		snprintf(name, sizeof name, "%s", p->name);
+	}
+	pthread_mutex_unlock(&l->mu);
+	ms = l->env.replica_timeout_ms ? l->env.replica_timeout_ms
+	                               : COMMIT_GATE_TIMEOUT_MS;
+	if (lagging) {
+		rlog_write(l->env.log, RLOG_WARN, l->self,
+		    "replica node %s has not acknowledged writes for %u ms "
+		    "(%llu behind): acknowledging without it until it catches "
+		    "up; the parts it replicates run with fewer replicas",
+		    name, ms, (unsigned long long)behind);
+	} else {
+		rlog_write(l->env.log, RLOG_INFO, l->self,
+		    "replica node %s caught up: writes wait for it again",
+		    name);
+	}
+}
+
 int
 links_new(struct links **lp, const struct links_env *env, const char *self,
     uint64_t incarnation, const struct msg_tls *tls)
@@ -95,6 +125,10 @@ links_new(struct links **lp, const struct links_env *env, const char *self,
 	}
 	l->env = *env;
 	commit_set_expand_hook(l->env.commit, replica_expand, l->rep);
+	commit_set_gate(l->env.commit,
+	    env->replica_timeout_ms ? env->replica_timeout_ms
+	                            : COMMIT_GATE_TIMEOUT_MS,
+	    on_lag, l);
 	l->inc = incarnation;
 	l->next_peer_id = 1;
 	if (tls != NULL && tls->cert) {
@@ -147,9 +181,24 @@ links_free(struct links *l)
 
 int
 links_set_replicas(struct links *l, uint32_t id, const char *name,
-    const uint32_t *peers, size_t npeers)
+    const uint32_t *peers, size_t npeers, bool sync)
 {
-	return replica_set(l->rep, id, name, peers, npeers);
+	return replica_set(l->rep, id, name, peers, npeers, sync);
+}
+
+size_t
+links_replicas(struct links *l, uint32_t id, uint32_t *lagging)
+{
+	uint32_t peers[64]; /* the loader allows 16 */
+	size_t n = replica_peers(l->rep, id, peers, 64);
+	*lagging = 0;
+	pthread_mutex_lock(&l->mu);
+	for (size_t i = 0; i < n; i++) {
+		struct peer *p = link_find_peer_locked(l, NULL, peers[i]);
+		*lagging += p != NULL && p->lagging;
+	}
+	pthread_mutex_unlock(&l->mu);
+	return n;
 }
 
 bool
@@ -206,6 +255,7 @@ links_stats(struct links *l, struct links_totals *tot,
 			.batches = p->batches,
 			.retransmits = p->retransmits,
 			.rtt_us = p->rtt_us,
+			.lagging = p->lagging,
 		};
 		fn(arg, &st);
 	}

@@ -27,6 +27,7 @@
 #ifndef LEDGE_NODE_LINKS_H
 #define LEDGE_NODE_LINKS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -72,6 +73,10 @@ struct links_env {
 	 * bookkeeping of one admitted. */
 	int (*admit)(struct node_target *t);
 	void (*admitted)(struct node_target *t, struct node_event *ev);
+	/* How long a synchronous replica may leave writes unacknowledged
+	 * before the primary stops waiting for it (commit_set_gate; 0: the
+	 * default, COMMIT_GATE_TIMEOUT_MS). */
+	uint32_t replica_timeout_ms;
 };
 
 /*
@@ -89,12 +94,20 @@ void links_free(struct links *l);
 /*
  * The replicas of target `id` (named `name`, "workflow/function"): the
  * peers (links_peer) that get its writes from now on, in the links'
- * order (replica.h).  npeers 0 stops replication.  Any thread; takes
- * effect for records committed after the call.  LEDGE_OK or
- * LEDGE_ENOMEM.
+ * order (replica.h); with `sync`, the records of the target are
+ * acknowledged only once those peers hold them (or lag: commit.h's gate).
+ * npeers 0 stops replication.  Any thread; takes effect for records
+ * committed after the call.  LEDGE_OK or LEDGE_ENOMEM.
  */
 int links_set_replicas(struct links *l, uint32_t id, const char *name,
-    const uint32_t *peers, size_t npeers);
+    const uint32_t *peers, size_t npeers, bool sync);
+
+/*
+ * How many replicas target `id` streams its writes to (0: none), and in
+ * *lagging how many of them lag (writes are acknowledged without them
+ * until they catch up).  Any thread.
+ */
+size_t links_replicas(struct links *l, uint32_t id, uint32_t *lagging);
 
 /* This node's membership epoch (stamped on what it sends). */
 void links_set_epoch(struct links *l, uint64_t epoch);
@@ -118,7 +131,8 @@ void links_on_outbox(
 /*
  * Send a call event to part `target` on node `peer`; the event's call is
  * completed with the reply or an error (LEDGE_ETIMEDOUT when the peer does
- * not answer within timeout_ms).  Takes the event.  Any thread.
+ * not answer within timeout_ms; LEDGE_EUNAVAIL at once while the peer is
+ * declared lost, links_set_lost).  Takes the event.  Any thread.
  */
 void links_call(struct links *l, const char *peer, const char *target,
     struct node_event *ev, uint32_t timeout_ms);
@@ -153,6 +167,23 @@ bool links_full(struct links *l, uint32_t peer);
  */
 size_t links_readdress(struct links *l, const char *peer, bool lost);
 
+/*
+ * Node `name` was declared lost by the orchestrator (lost), or is up
+ * again (!lost).  While it is lost, calls to it fail at once with
+ * LEDGE_EUNAVAIL, and so do the calls to it still waiting for a reply
+ * when it is declared lost: a call is not durable and may have run
+ * there, so it is failed, never re-sent elsewhere.  Casts are not
+ * touched (links_readdress).  Returns how many waiting calls were
+ * failed.  Loop thread.
+ */
+size_t links_set_lost(struct links *l, const char *name, bool lost);
+
+/*
+ * The set of nodes the orchestrator declares lost now (names[0..n)):
+ * links_set_lost for each peer, lost if named, up if not.  Loop thread.
+ */
+void links_lost_set(struct links *l, const char *const *names, size_t n);
+
 /* Refuse events and calls from node `name` sent with an epoch below
  * min_epoch (it was declared lost; it must join again first).  Any
  * thread. */
@@ -166,6 +197,7 @@ struct link_stats {
 	uint64_t batches;     /* batches sent */
 	uint64_t retransmits; /* entries sent more than once */
 	uint64_t rtt_us;      /* smoothed round trip of a batch */
+	bool lagging;         /* a replica writes no longer wait for */
 };
 
 struct links_totals {

@@ -22,6 +22,7 @@
 #include "node/ctl.h"
 #include "node/deploy.h"
 #include "node/exec.h"
+#include "node/idem.h"
 #include "node/instance.h"
 #include "node/links.h"
 #include "node/node.h"
@@ -265,7 +266,8 @@ node_new(struct node **np, const struct node_opts *o, struct rlog *log,
 	n->incarnation = incarnation(n->store);
 	struct links_env lenv = { n, n->loop, log, n->store, n->commit,
 		env_find_target, env_registry_id, env_next_qid, env_qid_above,
-		env_send, env_send_inline, node_admit, node_admitted };
+		env_send, env_send_inline, node_admit, node_admitted,
+		o->replica_timeout_ms };
 	if (links_new(&n->links, &lenv, n->name, n->incarnation, o->tls) !=
 	    LEDGE_OK) {
 		snprintf(err, errlen, "out of memory");
@@ -376,6 +378,11 @@ node_start(struct node *n, char *err, size_t errlen)
 
 	atomic_store(&n->state, NS_STARTING);
 	links_restore(n->links);
+	if (idem_pruner_new(&n->idem_pruner, n->loop, n->store, n->commit) !=
+	    LEDGE_OK) {
+		snprintf(err, errlen, "out of memory");
+		return LEDGE_ENOMEM;
+	}
 	if (n->opts.watch &&
 	    watch_new(&n->watch, n->loop, reload_on_file_changed, n) != 0) {
 		rlog_write(n->log, RLOG_WARN, n->name,
@@ -426,6 +433,8 @@ node_foreach_instance(struct node *n,
 				.status = atomic_load(&inst->status),
 				.id = inst->target.id,
 			};
+			st.replicas = (uint32_t)links_replicas(
+			    n->links, inst->target.id, &st.replicas_lagging);
 			for (size_t b = 0; b < NODE_HIST_N; b++) {
 				st.hist[b] = atomic_load(&inst->n_hist[b]);
 			}
@@ -561,6 +570,8 @@ node_free(struct node *n)
 		loop_drain(n->loop);
 	}
 	commit_stop(n->commit);
+	idem_pruner_free(n->idem_pruner);
+	n->idem_pruner = NULL;
 	watch_free(n->watch);
 	n->watch = NULL;
 	route_fini(n);

@@ -70,6 +70,10 @@ struct node_opts {
 	                              (`ledge host`); borrowed for the node's
 	                              life.  NULL: such functions fail every
 	                              event (logged) */
+	uint32_t replica_timeout_ms; /* how long writes of a part with
+	                                replicas wait for a replica that does
+	                                not acknowledge before the node stops
+	                                waiting for it (0: 2000) */
 };
 
 /*
@@ -156,6 +160,9 @@ struct node_inst_stats {
 	uint32_t mailbox;
 	int status; /* enum node_instance_status */
 	uint32_t id;
+	/* state replicas: how many it streams to, and how many of those lag
+	 * (its writes are acknowledged without them: links.h) */
+	uint32_t replicas, replicas_lagging;
 	/* isolation: process only: hosts started, and hosts killed because
 	 * they crashed, timed out, broke the memory limit, or could not
 	 * start (isolate.h). */

@@ -147,8 +147,9 @@ node_event_encoded_size(const struct node_event *ev)
 	size_t n = 4 + 4 + 4 + 8 + 4 + ev->len;
 	const struct node_http *h = ev->http;
 	if (h != NULL) {
-		n += 4 + str_size(h->method) + str_size(h->path) +
-		    str_size(h->query) + str_size(h->url) + 4;
+		n += 4 + (h->idem_ttl_s ? 4 : 0) + str_size(h->method) +
+		    str_size(h->path) + str_size(h->query) + str_size(h->url) +
+		    4;
 		for (size_t i = 0; i < h->nheaders; i++) {
 			n += str_size(h->headers[i].name) +
 			    str_size(h->headers[i].value);
@@ -175,7 +176,8 @@ node_event_encode(const struct node_event *ev, unsigned char *p)
 	p[0] = ENC_VERSION;
 	p[1] = ev->kind;
 	p[2] = ev->flags & NEF_STORED;
-	p[3] = h != NULL;
+	/* 1: HTTP metadata; 2: with the Idempotency-Key answer's lifetime */
+	p[3] = h == NULL ? 0 : h->idem_ttl_s ? 2 : 1;
 	store_be32(p + 4, ev->target);
 	store_be32(p + 8, ev->source);
 	store_be64(p + 12, ev->due_ms);
@@ -187,7 +189,12 @@ node_event_encode(const struct node_event *ev, unsigned char *p)
 	p += ev->len;
 	if (h != NULL) {
 		store_be32(p, h->timeout_ms);
-		p = enc_str(p + 4, h->method);
+		p += 4;
+		if (h->idem_ttl_s) {
+			store_be32(p, h->idem_ttl_s);
+			p += 4;
+		}
+		p = enc_str(p, h->method);
 		p = enc_str(p, h->path);
 		p = enc_str(p, h->query);
 		p = enc_str(p, h->url);
@@ -237,12 +244,13 @@ rdstr(struct rd *r)
 }
 
 static struct node_http *
-decode_http(struct rd *r)
+decode_http(struct rd *r, bool with_ttl)
 {
 	char *s[4] = { NULL, NULL, NULL, NULL };
 	ledge_header *hs = NULL;
 	struct node_http *h = NULL;
 	uint32_t timeout = rd32(r), n = 0, done = 0;
+	uint32_t ttl = with_ttl ? rd32(r) : 0;
 
 	for (int i = 0; i < 4; i++) {
 		s[i] = rdstr(r);
@@ -259,6 +267,7 @@ decode_http(struct rd *r)
 			h = node_http_new(s[0], s[1], s[2], s[3], hs, n);
 			if (h != NULL) {
 				h->timeout_ms = timeout;
+				h->idem_ttl_s = ttl;
 			}
 		}
 	} else {
@@ -301,8 +310,10 @@ node_event_decode(const void *data, size_t len)
 	ev->source = store_rd32(p + 8);
 	ev->due_ms = store_rd64(p + 12);
 	r.p = p + 24 + plen;
-	if (p[3]) {
-		ev->http = decode_http(&r);
+	if (p[3] > 2) {
+		r.bad = true;
+	} else if (p[3]) {
+		ev->http = decode_http(&r, p[3] == 2);
 	}
 	if (r.bad || r.p != r.end ||
 	    (ev->kind != NE_CAST && ev->kind != NE_CALL)) {

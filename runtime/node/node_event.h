@@ -29,8 +29,10 @@ enum node_event_kind {
 enum node_event_flags {
 	NEF_DURABLE = 1,  /* has a queue id; consumption must be committed */
 	NEF_RESERVED = 2, /* holds a mailbox slot reserved at emit time */
-	NEF_HTTPIN = 4    /* an HTTP request from http-ingress; `source` is
+	NEF_HTTPIN = 4,   /* an HTTP request from http-ingress; `source` is
 	                     the ingress resource (its route) */
+	NEF_LINKED = 8    /* a call from another node (links.h): its
+	                     Idempotency-Key answer is kept per target */
 };
 
 /* Flags that are part of the durable form. */

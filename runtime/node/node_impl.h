@@ -93,7 +93,8 @@ struct node {
 	struct http_server *http;
 	struct http_client *http_client;
 	struct watch *watch;
-	struct type_slot *slots; /* node_type_slot */
+	struct idem_pruner *idem_pruner; /* expired Idempotency-Key answers */
+	struct type_slot *slots;         /* node_type_slot */
 	/* deploy.c: the workflows deployed, and those undeployed */
 	struct node_wf *wfs;
 	struct node_wf *retired;       /* undeployed, freed once unreferenced

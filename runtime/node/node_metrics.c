@@ -109,10 +109,15 @@ link_series(void *arg, const struct link_stats *st)
 		    "%llu\n",
 		    r->node, st->peer, (unsigned long long)st->retransmits);
 		break;
-	default:
+	case 3:
 		fprintf(r->fp,
 		    "ledge_link_rtt_seconds{node=\"%s\",peer=\"%s\"} %.6f\n",
 		    r->node, st->peer, (double)st->rtt_us / 1e6);
+		break;
+	default:
+		fprintf(r->fp,
+		    "ledge_replica_lagging{node=\"%s\",peer=\"%s\"} %d\n",
+		    r->node, st->peer, st->lagging ? 1 : 0);
 		break;
 	}
 }
@@ -205,9 +210,12 @@ node_metrics_render(struct node *n, char **out, size_t *len)
 		    "Events sent to the peer more than once." },
 		{ "ledge_link_rtt_seconds", "gauge",
 		    "Smoothed round trip of a batch to the peer." },
+		{ "ledge_replica_lagging", "gauge",
+		    "1 while the peer, a replica, lags: writes are "
+		    "acknowledged without it." },
 	};
 	struct links_totals lt;
-	for (r.which = 0; r.which < 4; r.which++) {
+	for (r.which = 0; r.which < 5; r.which++) {
 		fprintf(fp, "# HELP %s %s\n# TYPE %s %s\n", lhelp[r.which][0],
 		    lhelp[r.which][2], lhelp[r.which][0], lhelp[r.which][1]);
 		links_stats(node_links(n), &lt, link_series, &r);
@@ -231,6 +239,19 @@ node_metrics_render(struct node *n, char **out, size_t *len)
 	    "# HELP ledge_commit_records_total Handler results committed.\n"
 	    "# TYPE ledge_commit_records_total counter\n"
 	    "ledge_commit_records_total{node=\"%s\"} %llu\n"
+	    "# HELP ledge_commit_replica_waits_total Records whose "
+	    "acknowledgement waited for their replicas.\n"
+	    "# TYPE ledge_commit_replica_waits_total counter\n"
+	    "ledge_commit_replica_waits_total{node=\"%s\"} %llu\n"
+	    "# HELP ledge_commit_replica_waiting Records durable here waiting "
+	    "for their replicas now.\n"
+	    "# TYPE ledge_commit_replica_waiting gauge\n"
+	    "ledge_commit_replica_waiting{node=\"%s\"} %zu\n"
+	    "# HELP ledge_replica_lagged_total Times a replica was marked "
+	    "lagging (no acknowledgement within the replica timeout, or lost)."
+	    "\n"
+	    "# TYPE ledge_replica_lagged_total counter\n"
+	    "ledge_replica_lagged_total{node=\"%s\"} %llu\n"
 	    "# HELP ledge_store_bytes Size of the node's LMDB data.\n"
 	    "# TYPE ledge_store_bytes gauge\n"
 	    "ledge_store_bytes{node=\"%s\"} %llu\n"
@@ -250,6 +271,8 @@ node_metrics_render(struct node *n, char **out, size_t *len)
 	    "ledge_node_up{node=\"%s\"} 1\n",
 	    r.node, (unsigned long long)cs.batches, r.node,
 	    (unsigned long long)cs.records, r.node,
+	    (unsigned long long)cs.gate_waits, r.node, cs.gate_waiting, r.node,
+	    (unsigned long long)cs.gate_lagged, r.node,
 	    (unsigned long long)store_size(node_store(n)), r.node,
 	    links_backlog(node_links(n)), r.node,
 	    node_drop_name(NODE_DROP_REMOTE),

@@ -26,6 +26,7 @@ struct replica {
 struct repl_target {
 	unsigned char key[4];
 	char *name;
+	bool sync; /* its records wait for the replicas (commit gate) */
 	size_t npeers;
 	uint32_t peers[];
 };
@@ -79,7 +80,7 @@ replica_applied(struct replica *r)
 
 int
 replica_set(struct replica *c, uint32_t id, const char *name,
-    const uint32_t *peers, size_t npeers)
+    const uint32_t *peers, size_t npeers, bool sync)
 {
 	unsigned char key[4];
 	struct repl_target *t = NULL, *old;
@@ -95,6 +96,7 @@ replica_set(struct replica *c, uint32_t id, const char *name,
 		memcpy(t->key, key, 4);
 		memcpy(t->peers, peers, npeers * sizeof *peers);
 		t->npeers = npeers;
+		t->sync = sync;
 	}
 	pthread_mutex_lock(&c->mu);
 	old = hmap_del(&c->repl, key, 4);
@@ -112,6 +114,22 @@ replica_set(struct replica *c, uint32_t id, const char *name,
 		free(old);
 	}
 	return LEDGE_OK;
+}
+
+size_t
+replica_peers(struct replica *r, uint32_t id, uint32_t *out, size_t max)
+{
+	unsigned char key[4];
+	struct repl_target *t;
+	size_t n = 0;
+	store_be32(key, id);
+	pthread_mutex_lock(&r->mu);
+	if ((t = hmap_get(&r->repl, key, 4)) != NULL) {
+		n = t->npeers;
+		memcpy(out, t->peers, (n < max ? n : max) * sizeof *out);
+	}
+	pthread_mutex_unlock(&r->mu);
+	return n < max ? n : max;
 }
 
 static int
@@ -198,8 +216,9 @@ replica_expand(void *arg, struct store_batch *b, struct commit_rec *r)
 		struct repl_target *t;
 		struct repl_buf *rb;
 		off += OP_HDR + klen + vlen;
-		if ((p[0] != STORE_STATE && p[0] != STORE_QUEUE) || klen < 4 ||
-		    (t = hmap_get(&c->repl, key, 4)) == NULL) {
+		if ((p[0] != STORE_STATE && p[0] != STORE_QUEUE &&
+		        p[0] != STORE_IDEM) ||
+		    klen < 4 || (t = hmap_get(&c->repl, key, 4)) == NULL) {
 			continue;
 		}
 		if ((rb = rb_for(&bufs, &nbufs, t)) == NULL) {
@@ -207,8 +226,9 @@ replica_expand(void *arg, struct store_batch *b, struct commit_rec *r)
 			break;
 		}
 		if (p[1] == REC_SNAPSHOT) {
-			static const int dbs[] = { STORE_STATE, STORE_QUEUE };
-			for (size_t i = 0; i < 2 && rv == LEDGE_OK; i++) {
+			static const int dbs[] = { STORE_STATE, STORE_QUEUE,
+				STORE_IDEM };
+			for (size_t i = 0; i < 3 && rv == LEDGE_OK; i++) {
 				struct snap sn = { rb, dbs[i], LEDGE_OK };
 				rv = rb_add(rb, dbs[i], REC_DELPREFIX, NULL, 0,
 				    NULL, 0);
@@ -242,7 +262,10 @@ replica_expand(void *arg, struct store_batch *b, struct commit_rec *r)
 		memcpy(e + 3, rb->t->name, nlen - 1);
 		memcpy(e + 2 + nlen, rb->data, rb->len);
 		for (size_t k = 0; k < rb->t->npeers && rv == LEDGE_OK; k++) {
-			rv = commit_rec_outbox(r, rb->t->peers[k], e, elen);
+			rv = rb->t->sync
+			    ? commit_rec_outbox_sync(
+			          r, rb->t->peers[k], e, elen)
+			    : commit_rec_outbox(r, rb->t->peers[k], e, elen);
 		}
 		free(e);
 	}
@@ -256,6 +279,36 @@ replica_expand(void *arg, struct store_batch *b, struct commit_rec *r)
 
 /* ------------------------------------------------------------------ */
 /* the replica's end                                                   */
+
+/*
+ * The expiry index of a replicated Idempotency-Key answer (STORE_IDEMTIME,
+ * which is not replicated: its keys start with the expiry, not the
+ * target): written with the answer (a put: the value starts with the
+ * expiry), deleted with it (a pruning del_if: the prefix is the expiry),
+ * so that this node prunes the answers it keeps too.
+ */
+static int
+idem_index(struct commit_rec *rec, int op, const unsigned char *key,
+    size_t klen, const unsigned char *val, size_t vlen)
+{
+	unsigned char tk[8 + 4 + 256], *k = tk;
+	int rv;
+	if ((op != REC_PUT && op != REC_DELIF) || vlen < 8) {
+		return LEDGE_OK;
+	}
+	if (8 + klen > sizeof tk && (k = malloc(8 + klen)) == NULL) {
+		return LEDGE_ENOMEM;
+	}
+	memcpy(k, val, 8);
+	memcpy(k + 8, key, klen);
+	rv = op == REC_PUT
+	    ? commit_rec_put(rec, STORE_IDEMTIME, k, 8 + klen, "", 0)
+	    : commit_rec_del(rec, STORE_IDEMTIME, k, 8 + klen);
+	if (k != tk) {
+		free(k);
+	}
+	return rv;
+}
 
 int
 replica_apply(struct replica *r, const struct links_env *env,
@@ -295,7 +348,8 @@ replica_apply(struct replica *r, const struct links_env *env,
 		klen = store_rd32(o + 2);
 		vlen = store_rd32(o + 6);
 		if (klen > len - off - 10 || vlen > len - off - 10 - klen ||
-		    (o[0] != STORE_STATE && o[0] != STORE_QUEUE)) {
+		    (o[0] != STORE_STATE && o[0] != STORE_QUEUE &&
+		        o[0] != STORE_IDEM)) {
 			return LEDGE_EPROTO;
 		}
 		key = klen <= sizeof kbuf - 4 ? kbuf : malloc(4 + klen);
@@ -325,6 +379,10 @@ replica_apply(struct replica *r, const struct links_env *env,
 			break;
 		default:
 			rv = LEDGE_EINVAL;
+		}
+		if (rv == LEDGE_OK && o[0] == STORE_IDEM) {
+			rv = idem_index(
+			    rec, o[1], key, 4 + klen, o + 10 + klen, vlen);
 		}
 		if (key != kbuf) {
 			free(key);

@@ -4,12 +4,13 @@
  * keep a copy, and those nodes apply them.
  *
  * For a target with replicas (replica_set), every record's writes to its
- * state and queue (STORE_STATE and STORE_QUEUE keys that start with its
- * id) are also appended, in the same transaction, to the outbox of each
- * replica node as one entry: a link entry (links.h) whose target is
- * REPL_MARK followed by the target's name, and whose body is the
- * record's operations on that target in the packed form below, with the
- * 4-byte id taken off each key:
+ * state, queue and Idempotency-Key answers to calls from other nodes
+ * (STORE_STATE, STORE_QUEUE and STORE_IDEM keys that start with its id;
+ * the replica indexes the answers for pruning itself) are also appended, in the
+ * same transaction, to the outbox of each replica node as one entry: a link
+ * entry (links.h) whose target is REPL_MARK followed by the target's name, and
+ * whose body is the record's operations on that target in the packed form
+ * below, with the 4-byte id taken off each key:
  *
  *     [u8 db][u8 op][u32 klen][u32 vlen][key][value]   (big-endian)
  *
@@ -17,7 +18,12 @@
  * the target's entries in db).  The links deliver entries in order and
  * exactly once, so a replica applies the primary's committed history in
  * order, record by record.  A snapshot (commit_rec_snapshot) sends the
- * whole state and queue, after a DELPREFIX of both.
+ * whole state, queue and answers, after a DELPREFIX of each.
+ *
+ * With `sync` (state: {ack: replicas}, the default), the entries are
+ * synchronous (commit_rec_outbox_sync): the record's completion - the
+ * answer to whoever caused it - waits until every replica acknowledged
+ * it, or was marked lagging by the committer's gate (commit.h).
  *
  * The primary's end runs in the committer (replica_expand is its expand
  * hook, commit_set_expand_hook); the replica's end in the link receiver
@@ -58,12 +64,18 @@ void replica_free(struct replica *r);
 
 /*
  * The replicas of target `id` (named `name`, "workflow/function"): the
- * link peers (links.h) that get its writes from now on.  npeers 0
+ * link peers (links.h) that get its writes from now on; with `sync` its
+ * records are acknowledged only once those peers hold them.  npeers 0
  * stops replication.  Any thread; takes effect for records committed
  * after the call.  LEDGE_OK or LEDGE_ENOMEM.
  */
 int replica_set(struct replica *r, uint32_t id, const char *name,
-    const uint32_t *peers, size_t npeers);
+    const uint32_t *peers, size_t npeers, bool sync);
+
+/* The replicas of target `id`: up to `max` peer ids into out; returns how
+ * many it has (0: not replicated).  Any thread. */
+size_t replica_peers(
+    struct replica *r, uint32_t id, uint32_t *out, size_t max);
 
 /*
  * The committer's expand hook (arg: the struct replica): before record

@@ -1,8 +1,9 @@
 /*
  * orc.c - the orchestrator's lifecycle and its dispatch: requests on its
- * address go by their `t` to the route tables of the handler files, and
- * what nodes publish (heartbeats, function logs) to the members and the
- * log ring (see orc.h, docs/protocol.md; what lives where: orc_model.h).
+ * address go by their `t` to the route tables of the handler files; a
+ * node's heartbeat (a request too) to the members, with the function
+ * log lines it carries to the log ring (see orc.h, docs/protocol.md;
+ * what lives where: orc_model.h).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,8 +27,71 @@
 #define TICK_MS         100
 #define NODE_TIMEOUT_MS 3000
 
-/* The route tables of the handler files. */
+/*
+ * `hb` (docs/protocol.md): a node's heartbeat, with the function log
+ * lines it gathered since the last one.  It arrives on the request
+ * address like every other request (one listener: nothing listens where
+ * the operator did not ask).
+ */
+static void
+heartbeat(void *ctx, struct msg_req *req, wire_v root)
+{
+	struct orc *o = ctx;
+	char *name = wire_str_dup(wire_get(root, "name"));
+	struct onode *n = name ? orc_find_node(o, name) : NULL;
+	wire_v logs = wire_get(root, "logs");
+
+	if (n == NULL) {
+		reply_err(req, REPLY_NOT_FOUND,
+		    "heartbeat from node '%s', which has not joined this "
+		    "orchestrator",
+		    name ? name : "?");
+		free(name);
+		return;
+	}
+	free(name);
+	orc_members_heartbeat(n, root);
+	for (size_t i = 0; i < wire_len(logs); i++) {
+		orc_logs_record(o, n, wire_at(logs, i));
+	}
+	/* The answer names the nodes declared lost now: calls to them
+	 * fail at once on the node (links_lost_set). */
+	struct wire_w m;
+	size_t nlost = 0;
+	if (wire_w_init(&m) != 0) {
+		reply_ok(req);
+		return;
+	}
+	for (struct onode *x = o->nodes; x != NULL; x = x->next) {
+		nlost += x->health == H_LOST;
+	}
+	wire_map(&m, 2);
+	wire_str(&m, "ok");
+	wire_bool(&m, true);
+	wire_str(&m, "lost");
+	wire_array(&m, nlost);
+	for (struct onode *x = o->nodes; x != NULL; x = x->next) {
+		if (x->health == H_LOST) {
+			wire_str(&m, x->name);
+		}
+	}
+	reply_wire(req, &m);
+}
+
+static const struct reply_route hb_routes[] = {
+	{ "hb", heartbeat },
+};
+
+static const struct reply_route *
+orc_hb_routes(size_t *n)
+{
+	*n = sizeof hb_routes / sizeof hb_routes[0];
+	return hb_routes;
+}
+
+/* The route tables of the handler files, and this file's. */
 static const reply_table route_tables[] = {
+	orc_hb_routes,
 	orc_members_routes,
 	orc_api_code_routes,
 	orc_api_wf_routes,
@@ -44,40 +108,16 @@ on_request(void *arg, struct msg_req *req)
 }
 
 static void
-on_published(void *arg, const void *data, size_t len)
-{
-	struct orc *o = arg;
-	struct wire_r r;
-	wire_v root;
-	struct onode *n;
-	char *name;
-
-	if (wire_parse(&r, data, len) != 0) {
-		return;
-	}
-	root = wire_root(&r);
-	name = wire_str_dup(wire_get(root, "name"));
-	n = name ? orc_find_node(o, name) : NULL;
-	free(name);
-	if (n == NULL) {
-		wire_r_fini(&r);
-		return;
-	}
-	if (wire_str_eq(wire_get(root, "t"), "hb")) {
-		orc_members_heartbeat(n, root);
-	} else if (wire_str_eq(wire_get(root, "t"), "log")) {
-		orc_logs_record(o, n, root);
-	}
-	wire_r_fini(&r);
-}
-
-static void
 on_tick(void *arg)
 {
 	struct orc *o = arg;
 	loop_timer_start(o->tick, TICK_MS);
 	/* A node lost, or a placement that waited for a move to end. */
-	if (orc_members_check(o) || orc_move_replace_due(o)) {
+	bool lost = orc_members_check(o);
+	if (lost) {
+		orc_api_fn_node_lost(o);
+	}
+	if (lost || orc_move_replace_due(o)) {
 		orc_move_replace_all(o);
 	}
 }
@@ -87,7 +127,7 @@ orc_start(struct orc **op, struct loop *l, struct store *store,
     struct rlog *log, const struct orc_opts *opts, char *err, size_t errlen)
 {
 	struct orc *o = calloc(1, sizeof *o);
-	char puburl[1024];
+	int rv;
 
 	if (o == NULL ||
 	    (o->logs = calloc(ORC_LOG_RING, sizeof *o->logs)) == NULL) {
@@ -105,20 +145,10 @@ orc_start(struct orc **op, struct loop *l, struct store *store,
 	for (struct onode *n = o->nodes; n != NULL; n = n->next) {
 		orc_node_client(o, n);
 	}
-	if (msg_pub_url(opts->listen, puburl, sizeof puburl) != 0) {
-		snprintf(err, errlen,
-		    "cannot derive the heartbeat address of %s (use tcp://, "
-		    "tls+tcp://, ipc:// or inproc://)",
-		    opts->listen);
+	if ((rv = msg_server_new(l, opts->listen, opts->tls, on_request, o,
+	         &o->server, err, errlen)) != LEDGE_OK) {
 		orc_free(o);
-		return LEDGE_EINVAL;
-	}
-	if (msg_server_new(l, opts->listen, opts->tls, on_request, o,
-	        &o->server, err, errlen) != 0 ||
-	    msg_sub_new(l, puburl, opts->tls, on_published, o, &o->sub, err,
-	        errlen) != 0) {
-		orc_free(o);
-		return LEDGE_ECONN;
+		return rv;
 	}
 	if ((o->tick = loop_timer_new(l, on_tick, o)) == NULL) {
 		orc_free(o);
@@ -133,9 +163,9 @@ orc_start(struct orc **op, struct loop *l, struct store *store,
 		nnodes++;
 	}
 	rlog_write(log, RLOG_INFO, "orchestrator",
-	    "listening on %s (heartbeats on %s); %zu workflows and %zu nodes "
-	    "from the store; node timeout %u ms",
-	    opts->listen, puburl, nwf, nnodes, o->node_timeout_ms);
+	    "listening on %s (requests and heartbeats); %zu workflows and "
+	    "%zu nodes from the store; node timeout %u ms",
+	    opts->listen, nwf, nnodes, o->node_timeout_ms);
 	*op = o;
 	return LEDGE_OK;
 }
@@ -147,8 +177,8 @@ orc_free(struct orc *o)
 		return;
 	}
 	loop_timer_free(o->tick);
+	orc_api_fn_fini(o);
 	msg_server_free(o->server);
-	msg_sub_free(o->sub);
 	while (o->nodes != NULL) {
 		struct onode *n = o->nodes;
 		o->nodes = n->next;

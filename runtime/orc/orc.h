@@ -4,8 +4,8 @@
  * It keeps the desired state - workflows, the code they run (by content
  * hash), the nodes that joined, where each part is placed and with which
  * epoch - in its own LMDB store, and recovers it on restart.  It answers
- * the CLI and the nodes on one address (docs/protocol.md), receives
- * heartbeats and function logs on the derived pub/sub address, places
+ * the CLI and the nodes on one address (docs/protocol.md) - the nodes'
+ * heartbeats and function logs arrive there too, as requests - places
  * parts (orc_place.h), deploys them to nodes, declares a node lost when
  * its heartbeats stop for node_timeout_ms and places its parts elsewhere
  * (a replica holder first), and fences a lost node that comes back: it
@@ -33,9 +33,9 @@ struct orc_opts {
 
 /*
  * Start on `l` with desired state in `store` (owned by the caller).
- * Returns LEDGE_OK; LEDGE_ENOMEM; LEDGE_EINVAL (no heartbeat address can
- * be derived from o->listen); LEDGE_ECONN (cannot listen); with a reason
- * in err.
+ * It listens on o->listen and nowhere else.  Returns LEDGE_OK;
+ * LEDGE_ENOMEM; the error of msg_server_new (LEDGE_EINVAL: a malformed
+ * address; LEDGE_ECONN: cannot listen; ...); with a reason in err.
  */
 int orc_start(struct orc **op, struct loop *l, struct store *store,
     struct rlog *log, const struct orc_opts *o, char *err, size_t errlen);

@@ -20,6 +20,19 @@ const struct reply_route *orc_api_wf_routes(size_t *n);
 /* invoke, state.get, fn.reload, fn.move (orc_api_fn.c). */
 const struct reply_route *orc_api_fn_routes(size_t *n);
 
+struct orc;
+
+/*
+ * The invokes and state reads relayed to a node that is now declared
+ * lost are answered at once (`unavailable`), not when their node would
+ * have timed out (orc_api_fn.c; after orc_members_check found one).
+ */
+void orc_api_fn_node_lost(struct orc *o);
+
+/* Before o is freed: relays still out no longer refer to it (their
+ * answers come after, with the nodes' clients closed). */
+void orc_api_fn_fini(struct orc *o);
+
 /* node.list, node.drain (orc_api_node.c). */
 const struct reply_route *orc_api_node_routes(size_t *n);
 

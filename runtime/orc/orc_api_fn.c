@@ -20,18 +20,47 @@
 #include "orc/orc_store.h"
 #include "workflow/workflow.h"
 
-/* invoke and state.get go to the node that runs the part. */
-struct relay {
-	struct msg_req *req;
+/*
+ * invoke and state.get go to the node that runs the part.  A relay waits
+ * in o->relays for its node's answer; when that node is declared lost
+ * it is answered at once (orc_api_fn_node_lost), and the node's late
+ * answer, if any, is dropped.
+ */
+struct orc_relay {
+	struct orc_relay *next, *prev;
+	struct orc *o;       /* NULL once o is gone (orc_api_fn_fini) */
+	struct msg_req *req; /* NULL once answered */
+	char wf[128], part[128], node[128];
 };
+
+static void
+relay_unlink(struct orc_relay *rl)
+{
+	if (rl->o == NULL) {
+		return;
+	}
+	if (rl->prev != NULL) {
+		rl->prev->next = rl->next;
+	} else {
+		rl->o->relays = rl->next;
+	}
+	if (rl->next != NULL) {
+		rl->next->prev = rl->prev;
+	}
+	rl->o = NULL;
+}
 
 static void
 on_relayed(void *arg, int err, const void *data, size_t len)
 {
-	struct relay *rl = arg;
-	if (err != MSG_OK) {
+	struct orc_relay *rl = arg;
+	relay_unlink(rl);
+	if (rl->req == NULL) {
+		/* answered already: its node was declared lost */
+	} else if (err != MSG_OK) {
 		reply_err(rl->req, REPLY_UNREACHABLE,
-		    "the node did not answer (%s)",
+		    "node %s, which runs %s/%s, did not answer (%s)", rl->node,
+		    rl->wf, rl->part,
 		    err == MSG_ETIMEDOUT ? "timed out" : "connection failed");
 	} else {
 		msg_reply(rl->req, data, len);
@@ -45,41 +74,98 @@ relay(struct orc *o, struct msg_req *req, wire_v root, const char *part_key)
 	char *wfn = wire_str_dup(wire_get(root, "wf"));
 	char *part = wire_str_dup(wire_get(root, part_key));
 	struct owf *w = wfn ? orc_find_wf(o, wfn) : NULL;
+	struct oplace *pl = NULL;
 	struct onode *n = NULL;
-	struct relay *rl;
+	struct orc_relay *rl;
 	size_t len;
 	const void *data = msg_req_data(req, &len);
+	const char *wn = wfn ? wfn : "?", *pn = part ? part : "?";
 
-	bool moving = false;
 	for (size_t i = 0; w && part && i < w->nparts; i++) {
-		if (strcmp(orc_part_name(w, i), part) == 0 &&
-		    w->place[i].node) {
-			n = orc_find_node(o, w->place[i].node);
-			moving = w->place[i].moving;
+		if (strcmp(orc_part_name(w, i), part) == 0) {
+			pl = &w->place[i];
 		}
 	}
-	if (moving) {
+	if (pl != NULL && pl->node != NULL) {
+		n = orc_find_node(o, pl->node);
+	}
+	if (w == NULL) {
+		reply_err(req, REPLY_NOT_FOUND,
+		    "%s/%s is not running anywhere: no workflow '%s' in this "
+		    "domain",
+		    wn, pn, wn);
+	} else if (pl == NULL) {
+		reply_err(req, REPLY_NOT_FOUND,
+		    "%s/%s is not running anywhere: workflow %s has no part "
+		    "'%s'",
+		    wn, pn, wn, pn);
+	} else if (pl->node == NULL || n == NULL) {
+		reply_err(req, REPLY_NOT_FOUND,
+		    "%s/%s is not running anywhere: it is pending (%s)", wn, pn,
+		    pl->why ? pl->why : "no node fits");
+	} else if (pl->moving) {
 		/* Its new node may not run it yet. */
 		reply_err(req, REPLY_BUSY,
 		    "%s/%s is being moved to node %s; try again in a moment",
-		    w->name, part, n ? n->name : "?");
-		free(wfn);
-		free(part);
-		return;
-	}
-	if (n == NULL || n->health != H_UP ||
-	    orc_node_client(o, n) != LEDGE_OK ||
-	    (rl = malloc(sizeof *rl)) == NULL) {
-		reply_err(req, REPLY_NOT_FOUND, "%s/%s is not running anywhere",
-		    wfn ? wfn : "?", part ? part : "?");
-		free(wfn);
-		free(part);
-		return;
+		    wn, pn, n->name);
+	} else if (n->health == H_LOST) {
+		reply_err(req, REPLY_UNAVAILABLE,
+		    "%s/%s is unavailable: its node %s was declared lost (no "
+		    "heartbeat for %.1f s); it runs again once placed on "
+		    "another node or its node is back",
+		    wn, pn, n->name, o->node_timeout_ms / 1000.0);
+	} else if (pl->deploy_sent > pl->deploy_done &&
+	    (pl->confirmed_on == NULL ||
+	        strcmp(pl->confirmed_on, n->name) != 0)) {
+		reply_err(req, REPLY_NOT_DEPLOYED,
+		    "%s/%s is not deployed yet: it is placed on node %s, which "
+		    "has not confirmed its deploy; try again in a moment",
+		    wn, pn, n->name);
+	} else if (orc_node_client(o, n) != LEDGE_OK ||
+	    (rl = calloc(1, sizeof *rl)) == NULL) {
+		reply_err(req, REPLY_BUSY,
+		    "cannot relay to node %s, which runs %s/%s (out of memory)",
+		    n->name, wn, pn);
+	} else {
+		rl->o = o;
+		rl->req = req;
+		snprintf(rl->wf, sizeof rl->wf, "%s", wn);
+		snprintf(rl->part, sizeof rl->part, "%s", pn);
+		snprintf(rl->node, sizeof rl->node, "%s", n->name);
+		if ((rl->next = o->relays) != NULL) {
+			rl->next->prev = rl;
+		}
+		o->relays = rl;
+		msg_call(n->client, data, len, 30000, on_relayed, rl);
 	}
 	free(wfn);
 	free(part);
-	rl->req = req;
-	msg_call(n->client, data, len, 30000, on_relayed, rl);
+}
+
+void
+orc_api_fn_node_lost(struct orc *o)
+{
+	for (struct orc_relay *rl = o->relays; rl != NULL; rl = rl->next) {
+		struct onode *n = orc_find_node(o, rl->node);
+		if (rl->req != NULL && n != NULL && n->health == H_LOST) {
+			/* A call is not durable and may have run there: it is
+			 * failed, never sent elsewhere. */
+			reply_err(rl->req, REPLY_UNAVAILABLE,
+			    "%s/%s is unavailable: its node %s was declared "
+			    "lost while the request waited for it (it may or "
+			    "may not have run there)",
+			    rl->wf, rl->part, rl->node);
+			rl->req = NULL;
+		}
+	}
+}
+
+void
+orc_api_fn_fini(struct orc *o)
+{
+	while (o->relays != NULL) {
+		relay_unlink(o->relays);
+	}
 }
 
 /* ------------------------------------------------------------------ */

@@ -179,6 +179,22 @@ on_deployed(void *arg, int err, const void *data, size_t len)
 		}
 		wire_r_fini(&r);
 	}
+	/* Whether the node runs what it was sent (invoke tells "not
+	 * deployed yet" until then). */
+	struct owf *w = orc_find_wf(d->o, d->wf);
+	for (size_t i = 0; w != NULL && i < w->nparts; i++) {
+		struct oplace *p = &w->place[i];
+		if (p->node && strcmp(p->node, dp->node) == 0 &&
+		    dp->gen > p->deploy_done) {
+			p->deploy_done = dp->gen;
+			if (why[0] == '\0' &&
+			    (p->confirmed_on == NULL ||
+			        strcmp(p->confirmed_on, dp->node) != 0)) {
+				free(p->confirmed_on);
+				p->confirmed_on = strdup(dp->node);
+			}
+		}
+	}
 	if (why[0]) {
 		size_t used = strlen(d->errors);
 		snprintf(d->errors + used, sizeof d->errors - used, "%s%s",
@@ -296,6 +312,26 @@ deploy_message(struct orc *o, struct owf *w, struct onode *n, struct wire_w *m)
 	return LEDGE_OK;
 }
 
+/* A deploy of w goes to node `node` now: its parts there are not
+ * deployed until it answers (invoke says so, orc_api_fn.c). */
+static void
+mark_sent(struct orc *o, struct owf *w, const char *node)
+{
+	o->deploy_gen++;
+	for (size_t i = 0; i < w->nparts; i++) {
+		struct oplace *p = &w->place[i];
+		if (p->node == NULL || strcmp(p->node, node) != 0) {
+			continue;
+		}
+		p->deploy_sent = o->deploy_gen;
+		if (p->confirmed_on != NULL &&
+		    strcmp(p->confirmed_on, node) != 0) {
+			free(p->confirmed_on); /* it ran elsewhere before */
+			p->confirmed_on = NULL;
+		}
+	}
+}
+
 static void
 send_to_node(
     struct orc *o, struct deploy_op *d, struct onode *n, struct wire_w *m)
@@ -305,6 +341,7 @@ send_to_node(
 	struct deploy_part *dp = &d->parts[d->nparts++];
 	dp->d = d;
 	dp->node = strdup(n->name);
+	dp->gen = o->deploy_gen;
 	d->pending++;
 	if (data == NULL || orc_node_client(o, n) != LEDGE_OK) {
 		on_deployed(dp, MSG_EPROTO, NULL, 0);
@@ -367,6 +404,7 @@ orc_deploy_wf(struct orc *o, struct owf *w, const char *only,
 		}
 		if (has || forwarder) {
 			if (deploy_message(o, w, n, &m) == LEDGE_OK) {
+				mark_sent(o, w, n->name);
 				send_to_node(o, d, n, &m);
 				wire_w_fini(&m);
 			}

@@ -28,6 +28,7 @@ struct deploy_op {
 	struct deploy_part {
 		struct deploy_op *d;
 		char *node;
+		uint64_t gen; /* o->deploy_gen of its message */
 	} * parts;
 	size_t nparts;
 };

@@ -1,10 +1,10 @@
 /*
  * orc_members.h - the nodes of the domain: a node joins (and joins again
  * after a restart, or after it was lost), keeps itself up with
- * heartbeats on the pub/sub address, is declared lost when none came
- * for node_timeout_ms (the other nodes are told to refuse what it sends,
- * and its parts are placed elsewhere), and is fenced when it comes back:
- * a new membership epoch, and the parts now placed elsewhere stop there.
+ * heartbeats (`hb` requests on the orchestrator's address), is declared lost
+ * when none came for node_timeout_ms (the other nodes are told to refuse what
+ * it sends, and its parts are placed elsewhere), and is fenced when it comes
+ * back: a new membership epoch, and the parts now placed elsewhere stop there.
  * Private to the orchestrator (orc_model.h).
  *
  * Threads: loop thread.

@@ -122,6 +122,7 @@ orc_free_place(struct oplace *p)
 	free(p->node);
 	orc_free_strs(p->rep, p->nrep);
 	free(p->why);
+	free(p->confirmed_on);
 	memset(p, 0, sizeof *p);
 }
 

@@ -35,7 +35,6 @@ struct loop;
 struct loop_timer;
 struct msg_client;
 struct msg_server;
-struct msg_sub;
 struct msg_tls;
 struct rlog;
 struct store;
@@ -56,6 +55,8 @@ struct part_stat {
 };
 
 /* A node that joined (or was loaded from the store). */
+struct orc_relay;
+
 struct onode {
 	struct onode *next;
 	char *name, *url, *arch, *http;
@@ -91,6 +92,13 @@ struct oplace {
 	char **rep;
 	char *why;   /* pending reason, or a note */
 	bool moving; /* its state is on the way to `node` (a transition) */
+	/* The last deploy message sent to `node` with this part
+	 * (o->deploy_gen), the last one answered (or timed out), and the
+	 * node that last confirmed running it.  While a deploy to a node
+	 * that never confirmed the part is out, invoke says "not deployed
+	 * yet" (0, 0, NULL: none this run - the node answers for itself). */
+	uint64_t deploy_sent, deploy_done;
+	char *confirmed_on;
 };
 
 /* A workflow of the domain. */
@@ -124,11 +132,12 @@ struct orc {
 	const struct msg_tls *tls;
 	uint32_t node_timeout_ms;
 	struct msg_server *server;
-	struct msg_sub *sub;
 	struct loop_timer *tick;
 	struct onode *nodes;
 	struct owf *wfs;
-	uint64_t next_epoch; /* placement epochs, domain-wide */
+	uint64_t next_epoch;      /* placement epochs, domain-wide */
+	uint64_t deploy_gen;      /* deploy messages sent (struct oplace) */
+	struct orc_relay *relays; /* invokes relayed to nodes (orc_api_fn.c) */
 	struct log_line *logs;
 	uint64_t log_seq;
 	bool replace_wanted; /* a busy workflow waits for a new placement */

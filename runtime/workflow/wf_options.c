@@ -112,17 +112,33 @@ wf_load_placement(struct wf_loader *ld, yaml_node_t *n, struct wf_function *f)
 void
 wf_load_state(struct wf_loader *ld, yaml_node_t *n, struct wf_function *f)
 {
-	static const char *const keys[] = { "replicas" };
+	static const char *const keys[] = { "replicas", "ack" };
+	char found[SHOW_SIZE];
 	yaml_node_t *r;
 	long long v;
 
 	if ((n = wf_opt_map(ld, n, "state", NULL)) == NULL) {
 		return;
 	}
-	wf_check_keys(ld, n, keys, 1, "the state of function", f->name);
+	wf_check_keys(ld, n, keys, 2, "the state of function", f->name);
 	r = wf_map_value(ld, n, "replicas");
 	if (r != NULL && wf_get_int(ld, r, "replicas", 0, REPLICAS_MAX, &v)) {
 		f->replicas = (uint32_t)v;
+	}
+	if ((r = wf_map_value(ld, n, "ack")) != NULL) {
+		if (wf_is_scalar(r) &&
+		    (strcmp(wf_text_of(r), "replicas") == 0 ||
+		        strcmp(wf_text_of(r), "primary") == 0)) {
+			f->ack_primary = strcmp(wf_text_of(r), "primary") == 0;
+		} else {
+			wf_report(ld, wf_pos_of(r),
+			    "'ack' must be replicas (an effect is acknowledged "
+			    "once its replicas hold it, the default) or "
+			    "primary "
+			    "(once this node holds it: a failover may lose the "
+			    "last ones), found %s",
+			    wf_describe(r, found, sizeof found));
+		}
 	}
 }
 

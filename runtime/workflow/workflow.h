@@ -74,6 +74,9 @@ struct wf_function {
 	struct wf_placement placement;
 	uint32_t mailbox;  /* mailbox capacity (default 1024) */
 	uint32_t replicas; /* state: {replicas: N} (default 0) */
+	/* state: {ack: primary}: acknowledged once durable here, replicated
+	 * after (default ack: replicas - once the replicas hold it too) */
+	bool ack_primary;
 	/* `isolation: process`: instances run in a supervised host process
 	 * (isolate/isolate.h) instead of the node's own; `limits:` apply
 	 * there only (0: none).  Either may come from the workflow's top

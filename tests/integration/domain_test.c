@@ -963,6 +963,322 @@ Test(domain, events_queued_for_a_killed_node_reach_its_parts_new_node)
 	cr_expect_eq(dom_log_count(to, "[fo/f] tally cast"), K2 + K3);
 }
 
+/*
+ * The TCP ports process `pid` listens on (from /proc: its socket inodes,
+ * and the listening sockets of /proc/net/tcp and tcp6), into ports[];
+ * how many.
+ */
+static size_t
+listening_ports(pid_t pid, int *ports, size_t max)
+{
+	char path[64], link[128], line[512];
+	unsigned long inodes[256];
+	size_t ni = 0, np = 0;
+	static const char *const tables[] = { "/proc/net/tcp",
+		"/proc/net/tcp6" };
+
+	for (int fd = 0; fd < 4096 && ni < 256; fd++) {
+		ssize_t n;
+		snprintf(path, sizeof path, "/proc/%d/fd/%d", (int)pid, fd);
+		if ((n = readlink(path, link, sizeof link - 1)) <= 0) {
+			continue;
+		}
+		link[n] = '\0';
+		if (sscanf(link, "socket:[%lu]", &inodes[ni]) == 1) {
+			ni++;
+		}
+	}
+	for (size_t t = 0; t < 2; t++) {
+		FILE *f = fopen(tables[t], "r");
+		while (f != NULL && fgets(line, sizeof line, f) != NULL) {
+			char local[64], st[8];
+			unsigned long inode;
+			unsigned port;
+			const char *colon;
+			if (sscanf(line,
+			        "%*s %63s %*s %7s %*s %*s %*s %*s %*s %lu",
+			        local, st, &inode) != 3 ||
+			    strcmp(st, "0A") != 0 ||
+			    (colon = strrchr(local, ':')) == NULL ||
+			    sscanf(colon + 1, "%x", &port) != 1) {
+				continue;
+			}
+			for (size_t i = 0; i < ni && np < max; i++) {
+				if (inodes[i] == inode) {
+					ports[np++] = (int)port;
+				}
+			}
+		}
+		if (f != NULL) {
+			fclose(f);
+		}
+	}
+	return np;
+}
+
+/*
+ * The orchestrator listens on the port it was given and nowhere else:
+ * with the next port taken by someone else it starts, hears the nodes'
+ * heartbeats, and moves the parts of a node killed with SIGKILL.
+ */
+Test(domain, orchestrator_listens_only_on_its_own_port)
+{
+	struct domain *d = domain("dom-oneport", NULL);
+	struct dom_proc *a, *b, *c, *from, *to;
+	struct sockaddr_in sa;
+	socklen_t slen = sizeof sa;
+	struct where w0, w;
+	int blocker = socket(AF_INET, SOCK_STREAM, 0), port = -1, probe;
+	int ports[16];
+	size_t np;
+	int64_t t0, end;
+	char *path;
+
+	/* A port P whose P + 1 is held by a listener of this test. */
+	for (int tries = 0; tries < 50 && port < 0; tries++) {
+		memset(&sa, 0, sizeof sa);
+		sa.sin_family = AF_INET;
+		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		sa.sin_port = htons((uint16_t)dom_port());
+		if (blocker < 0 ||
+		    bind(blocker, (struct sockaddr *)&sa, sizeof sa) != 0) {
+			continue;
+		}
+		cr_assert_eq(listen(blocker, 4), 0);
+		getsockname(blocker, (struct sockaddr *)&sa, &slen);
+		port = ntohs(sa.sin_port) - 1;
+		probe = socket(AF_INET, SOCK_STREAM, 0);
+		sa.sin_port = htons((uint16_t)port);
+		if (port <= 0 ||
+		    bind(probe, (struct sockaddr *)&sa, sizeof sa) != 0) {
+			close(blocker); /* P itself is taken: again */
+			blocker = socket(AF_INET, SOCK_STREAM, 0);
+			port = -1;
+		}
+		close(probe);
+	}
+	cr_assert_gt(port, 0, "no free port with its next port free");
+
+	dassert(
+	    dom_orchestrator_port(d, LOSS_TIMEOUT_S, NULL, NULL, port) != NULL,
+	    "the orchestrator did not start on port %d with port %d taken",
+	    port, port + 1);
+	np = listening_ports(proc_pid(d->orc->p), ports, 16);
+	dassert(np == 1 && ports[0] == port,
+	    "the orchestrator listens on %zu ports (first %d), want only %d",
+	    np, np ? ports[0] : -1, port);
+	a = node(d, "a", ARGS("pool=edge"), false);
+	b = node(d, "b", ARGS("pool=edge"), false);
+	c = node(d, "c", NULL, false);
+	wait_health(d, "a", "up");
+	wait_health(d, "b", "up");
+	wait_health(d, "c", "up");
+	wait_heartbeat(d, "a");
+
+	path = workflow_file(d, "fo.yaml", failover_wf);
+	dj_free(start_workflow(d, path));
+	free(path);
+	cr_assert(where_is(d, "fo", "f", &w0));
+	from = strcmp(w0.node, "a") == 0 ? a : b;
+	to = other(a, b, w0.node);
+	cast(d, "fo", "src", "x");
+	wait_n(d, "fo", "f", 1);
+
+	/* Heartbeats stop: lost, and f moves to the other node. */
+	t0 = dom_now_ms();
+	cr_assert_eq(proc_kill(from->p, SIGKILL), 0);
+	wait_health(d, from->name, "lost");
+	end = t0 + 4 * LOSS_TIMEOUT_MS + 5000;
+	while (dom_now_ms() < end &&
+	    !(where_is(d, "fo", "f", &w) && strcmp(w.node, to->name) == 0)) {
+		dom_nap_ms(POLL_MS);
+	}
+	dassert(strcmp(w.node, to->name) == 0, "f is on '%s', want %s", w.node,
+	    to->name);
+	/* src on c sends to f's new node once c has the new wiring. */
+	wait_deployed(c, "fo", 2);
+	cast(d, "fo", "src", "y");
+	wait_n(d, "fo", "f", 1); /* afresh there (no replicas) */
+	np = listening_ports(proc_pid(d->orc->p), ports, 16);
+	dassert(np == 1 && ports[0] == port,
+	    "the orchestrator listens on %zu ports, want only %d", np, port);
+	close(blocker);
+}
+
+/*
+ * Calls toward a node killed with SIGKILL fail at once when the
+ * orchestrator declares it lost (LEDGE_EUNAVAIL), not when the caller's
+ * own timeout (20 s here) runs out; then they go to the part's new node.
+ */
+static const char *const lostcall_wf =
+    "workflow: lc\n"
+    "functions:\n"
+    "  asker:\n"
+    "    code: @F/caller.so\n"
+    "    config: { timeout_ms: 20000 }\n"
+    "    outputs: { peer: back }\n"
+    "    placement: { node: n1 }\n"
+    "  back:\n"
+    "    code: @F/tally.so\n"
+    "    placement: { labels: { pool: back } }\n"
+    "resources:\n"
+    "  web:\n"
+    "    type: http-ingress\n"
+    "    config: { path: /ask, methods: [POST], timeout_ms: 30000 }\n"
+    "    outputs: { request: asker }\n";
+
+struct asked {
+	int port;
+	int64_t t0, ms; /* when sent; how long until the answer */
+	int status;
+	char body[256];
+};
+
+static void *
+ask_main(void *arg)
+{
+	struct asked *a = arg;
+	struct httpc_resp resp;
+	a->status = 0;
+	a->body[0] = '\0';
+	a->t0 = dom_now_ms();
+	if (httpc_once("127.0.0.1", a->port, 40000, "POST", "/ask", NULL, "q",
+	        1, &resp) == HTTPC_OK) {
+		a->status = resp.status;
+		snprintf(
+		    a->body, sizeof a->body, "%s", resp.body ? resp.body : "");
+		httpc_resp_free(&resp);
+	}
+	a->ms = dom_now_ms() - a->t0;
+	return NULL;
+}
+
+/*
+ * A call sent on a connection just before it broke fails at once with
+ * "connection failed" (the peer's reset); once the link knows the peer
+ * is gone, a call waits for it.  Ask again until a call is not one of
+ * those.
+ */
+static void *
+ask_past_reset(void *arg)
+{
+	struct asked *a = arg;
+	for (;;) {
+		ask_main(a);
+		if (strncmp(a->body, "rv=connection failed", 20) != 0 ||
+		    a->ms >= 1000) {
+			return NULL;
+		}
+		dom_nap_ms(POLL_MS);
+	}
+}
+
+Test(domain, calls_toward_a_lost_node_fail_at_once_and_then_go_to_its_new_node)
+{
+	struct domain *d = domain("dom-lostcall", NULL);
+	struct dom_proc *n1, *n2, *n3, *from;
+	struct asked first = { 0 }, later = { 0 };
+	pthread_t th;
+	struct where w0, w;
+	char *path, *out = NULL, *err = NULL, *want;
+	int64_t t0, cli_ms, ok_ms = -1, end;
+	int rc;
+	/* Loss is declared within the node timeout of the last heartbeat
+	 * (300 ms apart) plus the orchestrator's 100 ms tick; then the
+	 * fence.node request travels to n1. */
+	const int64_t bound = LOSS_TIMEOUT_MS + (int64_t)(1000 * time_scale());
+
+	orchestrator(d, LOSS_TIMEOUT_S);
+	n1 = node(d, "n1", NULL, true);
+	n2 = node(d, "n2", ARGS("pool=back"), false);
+	n3 = node(d, "n3", ARGS("pool=back"), false);
+	wait_health(d, "n1", "up");
+	wait_health(d, "n2", "up");
+	wait_health(d, "n3", "up");
+	path = workflow_file(d, "lc.yaml", lostcall_wf);
+	dj_free(start_workflow(d, path));
+	free(path);
+	cr_assert(where_is(d, "lc", "back", &w0));
+	from = strcmp(w0.node, "n2") == 0 ? n2 : n3;
+	wait_deployed(n1, "lc", 1);
+	first.port = n1->http_port;
+	ask_main(&first);
+	cr_assert_eq(first.status, 200, "%s", first.body);
+	cr_assert_str_eq(first.body, "rv=success reply=n=0\n\n");
+
+	/* kill -9 back's node; at once a call through n1 (HTTP -> asker ->
+	 * back) and one from the CLI (relayed by the orchestrator), each
+	 * sent again if it met the connection's reset. */
+	cr_assert_eq(proc_kill(from->p, SIGKILL), 0);
+	t0 = dom_now_ms();
+	memset(&first, 0, sizeof first);
+	first.port = n1->http_port;
+	cr_assert_eq(pthread_create(&th, NULL, ask_past_reset, &first), 0);
+	for (;;) {
+		int64_t sent = dom_now_ms();
+		rc = dom_cli(d,
+		    ARGS("invoke", "lc", "back", "--call", "--timeout", "20000",
+		        "x"),
+		    &out, &err);
+		if (rc == 0 || err == NULL ||
+		    strstr(err, "connection failed") == NULL ||
+		    dom_now_ms() - sent > 1000) {
+			break;
+		}
+		free(out);
+		free(err);
+		out = err = NULL;
+		dom_nap_ms(POLL_MS);
+	}
+	cli_ms = dom_now_ms() - t0;
+	pthread_join(th, NULL);
+	fprintf(stderr,
+	    "lost call: node timeout %d ms; after kill -9 the call through "
+	    "n1 failed in %" PRId64 " ms (%s), the CLI's in %" PRId64
+	    " ms (exit %d)\n",
+	    LOSS_TIMEOUT_MS, first.t0 - t0 + first.ms, first.body, cli_ms, rc);
+	want = xfmt("rv=%s reply=\n", ledge_strerror(LEDGE_EUNAVAIL));
+	cr_expect_str_eq(first.body, want, "the call through n1");
+	free(want);
+	cr_expect_lt(first.t0 - t0 + first.ms, bound,
+	    "the call through n1 waited %" PRId64 " ms (node timeout %d ms)",
+	    first.t0 - t0 + first.ms, LOSS_TIMEOUT_MS);
+	cr_expect_eq(rc, 3, "ledge invoke exit %d: %s", rc, err ? err : "");
+	cr_expect(err != NULL && strstr(err, "declared lost") != NULL,
+	    "ledge invoke said: %s", err ? err : "");
+	cr_expect_lt(cli_ms, bound + 1000,
+	    "the CLI's call waited %" PRId64 " ms", cli_ms);
+	free(out);
+	free(err);
+
+	/* back moves to the other pool node; once n1 has the new place,
+	 * calls go there (with empty state: no replicas). */
+	end = t0 + 4 * LOSS_TIMEOUT_MS + 10000;
+	while (dom_now_ms() < end) {
+		memset(&later, 0, sizeof later);
+		later.port = n1->http_port;
+		ask_main(&later);
+		if (strcmp(later.body, "rv=success reply=n=0\n\n") == 0) {
+			ok_ms = dom_now_ms() - t0;
+			break;
+		}
+		/* Until then it fails fast (never waits out the 20 s). */
+		cr_expect_lt(later.ms, bound,
+		    "a call waited %" PRId64 " ms: %s", later.ms, later.body);
+		dom_nap_ms(POLL_MS);
+	}
+	cr_assert_geq(
+	    ok_ms, 0, "calls did not reach back's new node: %s", later.body);
+	cr_assert(where_is(d, "lc", "back", &w));
+	cr_expect_str_neq(w.node, from->name);
+	fprintf(stderr,
+	    "lost call: calls reached back on %s %" PRId64 " ms after the "
+	    "kill\n",
+	    w.node, ok_ms);
+	cr_expect_geq(
+	    dom_log_count(n1, "was declared lost: calls to it fail"), 1);
+}
+
 /* ------------------------------------------------------------------ */
 /* 5. the orchestrator stops and starts again                          */
 
@@ -2532,7 +2848,7 @@ static const char *const rogue_types[] = { "join", "code.get", "code.put",
 	"wf.start", "wf.stop", "wf.list", "wf.show", "node.list", "invoke",
 	"state.get", "logs", "fn.move", "node.drain", "fn.reload", "ev", "call",
 	"deploy", "undeploy", "fence", "reload", "export", "import", "forget",
-	"fence.node", "ping", "no-such-type" };
+	"fence.node", "ping", "hb", "no-such-type" };
 
 /* Field names the handlers read. */
 static const char *const rogue_keys[] = { "name", "wf", "fn", "target", "node",
@@ -2674,8 +2990,7 @@ Test(domain, rogue_peer_messages_are_refused_and_nothing_breaks, .timeout = 240)
 	const char *urls[2];
 	unsigned char junk[256];
 	unsigned seed = 7;
-	char pub_url[300], *path;
-	struct msg_pub *pub;
+	char *path;
 	struct wire_w w;
 	const void *data;
 	size_t len;
@@ -2733,22 +3048,15 @@ Test(domain, rogue_peer_messages_are_refused_and_nothing_breaks, .timeout = 240)
 		rogue_send(url, junk, sizeof junk, "deep maps");
 		rogue_oversized(url);
 	}
-	/* Garbage heartbeats. */
-	cr_assert_eq(msg_pub_url(d->url, pub_url, sizeof pub_url), 0);
-	cr_assert_eq(msg_pub_new(pub_url, NULL, &pub, NULL, 0), 0);
-	/* The dial is asynchronous: let it connect, or the garbage is
-	 * dropped here unsent (and nng 1.5.2 can leak a dialer closed while
-	 * still connecting). */
-	dom_nap_ms(500);
-	for (int i = 0; i < 200; i++) {
+	/* Garbage heartbeats (requests on the orchestrator's address, as
+	 * the nodes send them), whole and cut short. */
+	for (int i = 0; i < 40; i++) {
 		cr_assert_eq(wire_w_init(&w), 0);
 		rogue_message(&w, i % 2 ? "hb" : "heartbeat", i % 7);
 		data = wire_data(&w, &len);
-		msg_publish(pub, data, i % 3 ? len : len / 2);
+		rogue_send(d->url, data, i % 3 ? len : len / 2, "heartbeat");
 		wire_w_fini(&w);
 	}
-	dom_nap_ms(300); /* sent before the socket closes */
-	msg_pub_free(pub);
 
 	/* Everyone is alive, nothing moved, and the domain works on. */
 	dassert(proc_running(d->orc->p), "the orchestrator died");
@@ -2763,4 +3071,225 @@ Test(domain, rogue_peer_messages_are_refused_and_nothing_breaks, .timeout = 240)
 	cr_expect_eq(dom_log_count(n2, "[mx/back] tally init"), 1,
 	    "back was started again");
 	free(path);
+}
+
+/* ------------------------------------------------------------------ */
+/* 13. no acknowledged write lost to kill -9 of the primary, under load */
+
+/* counter (replicas: 1) on one of n2, n3 (role=counter); its HTTP
+ * ingress on n1. */
+static const char *const load_wf =
+    "workflow: fl\n"
+    "functions:\n"
+    "  counter:\n"
+    "    code: @F/counter_step1.so\n"
+    "    state: { replicas: 1 }\n"
+    "    placement: { labels: { role: counter } }\n"
+    "resources:\n"
+    "  web:\n"
+    "    type: http-ingress\n"
+    "    config: { path: /counter, methods: [GET, POST] }\n"
+    "    outputs: { request: counter }\n";
+
+/*
+ * One client: POST /counter until told to stop (or a minute passed).
+ * With `idem`, each increment carries an Idempotency-Key of its own and
+ * is retried with it until answered 200 (also after the stop).
+ */
+struct loader {
+	pthread_t th;
+	int id;
+	int port;
+	bool idem;
+	atomic_bool *stop;
+	atomic_long *acked; /* answered 200, by all clients */
+	long sent, ok;      /* this client's */
+	long replayed;      /* answered 200 with Idempotent-Replayed */
+};
+
+static void *
+loader_main(void *arg)
+{
+	struct loader *l = arg;
+	int64_t end = dom_now_ms() + 60000;
+	long n = 0;
+	char hdr[64];
+	const char *hdrs[] = { hdr, NULL };
+	bool pending = false; /* an increment not answered 200 yet */
+
+	while ((pending || !atomic_load(l->stop)) && dom_now_ms() < end) {
+		struct httpc_resp r;
+		int rc;
+		if (!pending) {
+			snprintf(hdr, sizeof hdr, "Idempotency-Key: c%d-%ld",
+			    l->id, n++);
+			pending = l->idem;
+		}
+		rc = httpc_once("127.0.0.1", l->port, 3000, "POST", "/counter",
+		    l->idem ? hdrs : NULL, "", 0, &r);
+		l->sent++;
+		if (rc == HTTPC_OK && r.status == 200) {
+			l->ok++;
+			l->replayed +=
+			    strstr(r.head, "Idempotent-Replayed: true") != NULL;
+			atomic_fetch_add(l->acked, 1);
+			pending = false;
+		}
+		if (rc == HTTPC_OK) {
+			httpc_resp_free(&r);
+		}
+		if (rc != HTTPC_OK || r.status != 200) {
+			dom_nap_ms(10); /* failing over: no busy loop */
+		}
+	}
+	return NULL;
+}
+
+/* Wait until the clients have `more` acknowledgements more than now. */
+static void
+wait_acked(atomic_long *acked, long more, const char *when)
+{
+	long want = atomic_load(acked) + more;
+	int64_t end = dom_now_ms() + 4 * WAIT_MS;
+	while (atomic_load(acked) < want && dom_now_ms() < end) {
+		dom_nap_ms(POLL_MS);
+	}
+	dassert(atomic_load(acked) >= want, "%s: %ld acknowledged, want %ld",
+	    when, atomic_load(acked), want);
+}
+
+/* GET /counter on n1: the value (asserted 200). */
+static long
+counter_value(struct dom_proc *n1)
+{
+	struct httpc_resp r;
+	long v;
+	int64_t end = dom_now_ms() + WAIT_MS;
+	int rc;
+	while ((rc = httpc_once("127.0.0.1", n1->http_port, 3000, "GET",
+	            "/counter", NULL, NULL, 0, &r)) == HTTPC_OK &&
+	    r.status != 200 && dom_now_ms() < end) {
+		httpc_resp_free(&r);
+		dom_nap_ms(POLL_MS);
+	}
+	cr_assert_eq(rc, HTTPC_OK);
+	dassert(r.status == 200, "GET /counter: %d %s", r.status, r.body);
+	v = strtol(r.body, NULL, 10);
+	httpc_resp_free(&r);
+	return v;
+}
+
+/* Wait until `p` logged that `part` is replicated to `rep`, `times`
+ * times in all. */
+static void
+wait_replicating(
+    struct dom_proc *p, const char *part, const char *rep, size_t times)
+{
+	char *msg = xfmt("[%s] replicas on %s: writes are acknowledged once "
+	                 "they hold them too",
+	    part, rep);
+	int64_t end = dom_now_ms() + WAIT_MS;
+	while (dom_log_count(p, msg) < times && dom_now_ms() < end) {
+		dom_nap_ms(POLL_MS);
+	}
+	dassert(dom_log_count(p, msg) >= times, "%s did not log '%s'", p->name,
+	    msg);
+	free(msg);
+}
+
+/*
+ * Eight clients increment a counter with one synchronous replica while
+ * its primary is killed with -9, twice (the killed node comes back as
+ * the new replica in between).  Without Idempotency-Key: every increment
+ * a client got 200 for is in the count afterwards; increments that failed
+ * may or may not be (a client cannot know), but nothing is counted that
+ * was never sent.  With one, retried until answered: the count is
+ * exactly the increments answered, no more, no less.
+ */
+static void
+load_failover(const char *tag, bool idem)
+{
+	struct domain *d = domain(tag, NULL);
+	struct dom_proc *n1, *n2, *n3, *at, *spare, *t;
+	struct loader cl[8];
+	atomic_bool stop = false;
+	atomic_long acked = 0;
+	char *path;
+	struct dj *st;
+	long sent = 0, replayed = 0, value;
+
+	orchestrator(d, LOSS_TIMEOUT_S);
+	n1 = node(d, "n1", NULL, true);
+	n2 = node(d, "n2", ARGS("role=counter"), false);
+	n3 = node(d, "n3", ARGS("role=counter"), false);
+	wait_health(d, "n1", "up");
+	wait_health(d, "n2", "up");
+	wait_health(d, "n3", "up");
+	path = workflow_file(d, "fl.yaml", load_wf);
+	st = start_workflow(d, path);
+	free(path);
+	at = by_name(d, placed_on(st, "counter"));
+	spare = other(n2, n3, at->name);
+	dj_free(st);
+	/* Writes are protected from the moment the primary replicates. */
+	wait_replicating(at, "fl/counter", spare->name, 1);
+
+	for (int i = 0; i < 8; i++) {
+		cl[i] = (struct loader) { .id = i,
+			.port = n1->http_port,
+			.idem = idem,
+			.stop = &stop,
+			.acked = &acked };
+		cr_assert_eq(
+		    pthread_create(&cl[i].th, NULL, loader_main, &cl[i]), 0);
+	}
+	for (int round = 0; round < 2; round++) {
+		wait_acked(&acked, 100, "before the kill");
+		/* kill -9 of the primary in the middle of the load. */
+		cr_assert_eq(proc_kill(at->p, SIGKILL), 0);
+		wait_on(d, "fl", "counter", spare->name);
+		wait_acked(&acked, 100, "after the failover");
+		/* The killed node comes back, as the replica. */
+		cr_assert_eq(dom_restart(at), 0);
+		wait_replica(d, "fl", "counter", spare->name, at->name);
+		wait_replicating(spare, "fl/counter", at->name, 1);
+		t = at;
+		at = spare;
+		spare = t;
+	}
+	wait_acked(&acked, 100, "at the end");
+	atomic_store(&stop, true);
+	for (int i = 0; i < 8; i++) {
+		pthread_join(cl[i].th, NULL);
+		sent += cl[i].sent;
+		replayed += cl[i].replayed;
+	}
+	value = counter_value(n1);
+	fprintf(stderr,
+	    "load over 2 kills -9%s: %ld POSTs, %ld acknowledged (%ld with a "
+	    "replayed answer), count %ld (%ld applied without an answer)\n",
+	    idem ? " with Idempotency-Key retries" : "", sent,
+	    atomic_load(&acked), replayed, value,
+	    value - atomic_load(&acked));
+	dassert(value >= atomic_load(&acked),
+	    "count %ld < %ld acknowledged: acknowledged writes were lost",
+	    value, atomic_load(&acked));
+	cr_expect_leq(value, sent, "more increments than POSTs");
+	if (idem) {
+		cr_expect_eq(value, atomic_load(&acked),
+		    "every increment retried with its key until answered: "
+		    "the count must be exactly the answered ones");
+	}
+}
+
+Test(domain, acknowledged_writes_survive_kill_9_of_the_primary_under_load,
+    .timeout = 180)
+{
+	load_failover("dom-load", false);
+}
+
+Test(domain, retried_writes_count_exactly_once_across_kill_9_under_load,
+    .timeout = 180)
+{
+	load_failover("dom-load-idem", true);
 }

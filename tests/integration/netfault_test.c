@@ -226,6 +226,34 @@ partition(int i, bool on)
 	free(err);
 }
 
+/* Wait until `node list` shows every node of names[] up (joined): a
+ * workflow started before then leaves its parts pending. */
+static void
+wait_up(const char *const *names)
+{
+	int64_t end = dom_now_ms() + WAIT_MS;
+	for (;;) {
+		int rc;
+		bool all = true;
+		struct dj *v = dom_json(dom, ARGS("node", "list"), &rc, NULL);
+		for (size_t i = 0; names[i] != NULL; i++) {
+			const struct dj *n =
+			    dj_find(dj_get(v, "nodes"), "name", names[i]);
+			const char *h = dj_str(dj_get(n, "health"));
+			all &= h != NULL && strcmp(h, "up") == 0;
+		}
+		dj_free(v);
+		if (all) {
+			return;
+		}
+		if (dom_now_ms() > end) {
+			dom_dump(dom, stderr, 40);
+			cr_assert_fail("the nodes did not all join");
+		}
+		dom_nap_ms(100);
+	}
+}
+
 static void
 start_workflow(const char *name, const char *yaml)
 {
@@ -249,8 +277,9 @@ start_workflow(const char *name, const char *yaml)
 }
 
 /* `ledge invoke WF TARGET DATA`, retried (with the same data) only when
- * it was surely not taken: the node does not run the target yet (right
- * after `workflow start`). */
+ * it was surely not taken: the orchestrator says the part is not
+ * deployed yet (placed, but its node has not confirmed the deploy), or
+ * the node does not run the target yet. */
 static void
 invoke(const char *wf, const char *target, const char *data)
 {
@@ -263,9 +292,10 @@ invoke(const char *wf, const char *target, const char *data)
 		free(out);
 		free(err);
 		out = err = NULL;
-		if (rc == 0 || strstr(why, " on node ") == NULL ||
-		    strncmp(why, "ledge invoke: no ", 17) != 0 ||
-		    dom_now_ms() > end) {
+		bool not_yet = strstr(why, " is not deployed yet: ") != NULL ||
+		    (strstr(why, " on node ") != NULL &&
+		        strncmp(why, "ledge invoke: no ", 17) == 0);
+		if (rc == 0 || !not_yet || dom_now_ms() > end) {
 			break;
 		}
 		dom_nap_ms(100);
@@ -337,6 +367,7 @@ Test(netfault, loss_and_a_partition_keep_casts_in_order_and_once)
 	    dom_node_in(dom, "a", NULL, false, NULL, net.ns[0], "10.201.1.2"));
 	cr_assert_not_null(
 	    dom_node_in(dom, "b", NULL, false, NULL, net.ns[1], "10.201.2.2"));
+	wait_up(ARGS("a", "b"));
 	start_workflow("sq.yaml", seq_wf);
 	lossy(0);
 	lossy(1);
@@ -397,6 +428,7 @@ Test(netfault, a_partitioned_node_is_fenced_and_the_domain_converges)
 	    dom_node_in(dom, "a", NULL, false, NULL, net.ns[0], "10.201.1.2"));
 	cr_assert_not_null(b = dom_node_in(dom, "b", ARGS("role=back"), false,
 	                       NULL, net.ns[1], "10.201.2.2"));
+	wait_up(ARGS("a", "b"));
 	start_workflow("fz.yaml", fence_wf);
 	for (int i = 0; i < 5; i++) {
 		invoke("fz", "front", "x");

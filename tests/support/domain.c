@@ -145,12 +145,6 @@ dom_port(void)
 	return pick_port(1);
 }
 
-int
-dom_port_pair(void)
-{
-	return pick_port(2);
-}
-
 /* ------------------------------------------------------------------ */
 /* child commands                                                      */
 
@@ -985,10 +979,17 @@ struct dom_proc *
 dom_orchestrator_at(struct domain *d, double node_timeout_s,
     const char *const *extra, const char *host)
 {
+	return dom_orchestrator_port(
+	    d, node_timeout_s, extra, host, dom_port());
+}
+
+struct dom_proc *
+dom_orchestrator_port(struct domain *d, double node_timeout_s,
+    const char *const *extra, const char *host, int port)
+{
 	struct dom_proc *p;
 	char t[32];
-	int port = dom_port_pair();
-	if (d->orc != NULL || port < 0) {
+	if (d->orc != NULL || port <= 0) {
 		return NULL;
 	}
 	free(d->url);
@@ -1082,7 +1083,7 @@ struct dom_proc *
 dom_run(struct domain *d, const char *name, const char *const *files, bool http)
 {
 	struct dom_proc *p;
-	int port = dom_port_pair();
+	int port = dom_port();
 	if (d->orc != NULL || d->tls || port < 0) {
 		return NULL;
 	}

@@ -7,9 +7,9 @@
  * --json (a JSON parser, base64).
  *
  * Addresses are never fixed: every listener gets a port that was free a
- * moment before (the orchestrator a pair, since it also binds port + 1 for
- * heartbeats).  A restarted process keeps its address, data folder and
- * log (appended to), so the log tells its whole story.
+ * moment before (one per process: the orchestrator, like a node, listens
+ * on its one address only).  A restarted process keeps its address, data folder
+ * and log (appended to), so the log tells its whole story.
  *
  * Workflow texts written with dom_file() may use @F/ for the folder of
  * the fixture functions ($LEDGE_FIXTURES) and @B/ for the build tree
@@ -42,9 +42,6 @@
  * room, so that no client socket can hold one when a server (re)binds it.
  */
 int dom_port(void);
-
-/* A loopback TCP port P such that P and P + 1 were both free; -1. */
-int dom_port_pair(void);
 
 /*
  * Run argv[0] (a path) with `argv` to completion, stdin from /dev/null,
@@ -167,6 +164,10 @@ struct dom_proc *dom_orchestrator(
  * instead of 127.0.0.1. */
 struct dom_proc *dom_orchestrator_at(struct domain *d, double node_timeout_s,
     const char *const *extra, const char *host);
+/* The same on TCP port `port` (chosen by the caller; host NULL is
+ * 127.0.0.1). */
+struct dom_proc *dom_orchestrator_port(struct domain *d, double node_timeout_s,
+    const char *const *extra, const char *host, int port);
 
 /*
  * Start `ledge node -o ORC -l URL -d DIR -n NAME [--label K=V...]

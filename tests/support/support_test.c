@@ -1383,28 +1383,3 @@ Test(dom, exec_keeps_stdout_and_stderr_apart)
 	free(sh);
 	cr_assert_null(dom_which("no-such-command-ledge-test"));
 }
-
-Test(dom, port_pair_is_free_on_both_ports)
-{
-	for (int i = 0; i < 5; i++) {
-		int p = dom_port_pair();
-		int fds[2];
-		cr_assert_gt(p, 0);
-		cr_assert_lt(p, 65535);
-		for (int k = 0; k < 2; k++) {
-			struct sockaddr_in a;
-			memset(&a, 0, sizeof a);
-			a.sin_family = AF_INET;
-			a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-			a.sin_port = htons((uint16_t)(p + k));
-			fds[k] = socket(AF_INET, SOCK_STREAM, 0);
-			cr_assert_geq(fds[k], 0);
-			cr_assert_eq(
-			    bind(fds[k], (struct sockaddr *)&a, sizeof a), 0,
-			    "port %d is taken", p + k);
-		}
-		close(fds[0]);
-		close(fds[1]);
-	}
-	cr_assert_gt(dom_port(), 0);
-}

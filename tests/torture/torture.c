@@ -18,6 +18,17 @@
  * is long: killed processes come back before anything is moved (failover
  * has its own tests).
  *
+ * With --target replicas the domain is a (HTTP) and b, c: POST /cnt is
+ * a call to counter (counter_step1.so, state: {replicas: 1}, on b or c);
+ * each kill is a kill -9 of the node the counter runs on, in the middle
+ * of the load, with a short node timeout: the counter fails over to its
+ * replica, the killed node comes back as the new replica, and the next
+ * kill takes the new primary.  A client retries each increment with the
+ * same key until it is answered 200, so the count must end at exactly
+ * the number of keys (synchronous replication: nothing acknowledged is
+ * lost; the replicated Idempotency-Key answers: nothing is applied
+ * twice).
+ *
  * Exit status 0 when the counts are exact, 1 when not, 2 on a usage or
  * set-up error.  Run by `make test` with 3 kills per target; the long
  * form is 20 or more.  Every wait is bounded; the scratch folder and
@@ -47,13 +58,16 @@
 #define SETTLE_MS 60000
 
 static const char usage[] =
-    "usage: ledge-torture [--kills N] [--target nodes|orchestrator|all]\n"
+    "usage: ledge-torture [--kills N]\n"
+    "                     [--target nodes|orchestrator|all|replicas]\n"
     "                     [--clients N] [--seed S]\n"
     "\n"
     "Kill -9 parts of a domain (orchestrator, node a with HTTP, node b) at\n"
     "random moments while clients increment counters over HTTP and a\n"
     "cross-node cast; check that every count equals the increments\n"
-    "acknowledged.  Defaults: --kills 3 --target all --clients 4.\n"
+    "acknowledged.  --target replicas kills the primary of a replicated\n"
+    "counter instead, each time (it fails over to its replica).\n"
+    "Defaults: --kills 3 --target all --clients 4.\n"
     "Uses $LEDGE_BIN (build/ledge) and $LEDGE_FIXTURES\n"
     "(build/tests/fixtures).  Exit 0 exact, 1 not exact, 2 set-up error.\n";
 
@@ -73,9 +87,23 @@ static const char wf_text[] =
     "    config: { path: /inc, methods: [POST], mode: cast }\n"
     "    outputs: { request: front }\n";
 
+static const char wf_repl_text[] =
+    "workflow: tr\n"
+    "functions:\n"
+    "  counter:\n"
+    "    code: @F/counter_step1.so\n"
+    "    state: { replicas: 1 }\n"
+    "    placement: { labels: { role: counter } }\n"
+    "resources:\n"
+    "  cnt:\n"
+    "    type: http-ingress\n"
+    "    config: { path: /cnt, methods: [POST] }\n"
+    "    outputs: { request: counter }\n";
+
 struct torture {
 	struct domain *d;
-	struct dom_proc *a, *b;
+	struct dom_proc *a, *b, *c; /* c: --target replicas only */
+	bool repl;                  /* --target replicas */
 	atomic_int port;  /* node a's HTTP port (it changes on restarts) */
 	atomic_bool stop; /* clients: no new increments */
 	atomic_ullong acked, retries, unacked;
@@ -98,7 +126,7 @@ increment(struct torture *t, const char *key)
 	for (bool first = true; dom_now_ms() < end; first = false) {
 		struct httpc_resp r;
 		int rv = httpc_once("127.0.0.1", atomic_load(&t->port), 3000,
-		    "POST", "/inc", headers, "1", 1, &r);
+		    "POST", t->repl ? "/cnt" : "/inc", headers, "1", 1, &r);
 		int status = rv == 0 ? r.status : 0;
 		if (rv == 0) {
 			httpc_resp_free(&r);
@@ -106,7 +134,7 @@ increment(struct torture *t, const char *key)
 		if (!first) {
 			atomic_fetch_add(&t->retries, 1);
 		}
-		if (status == 202) {
+		if (status == (t->repl ? 200 : 202)) {
 			return true;
 		}
 		/* Refused connections while a is down, 409 while the same key
@@ -148,6 +176,75 @@ kill_and_restart(struct torture *t, struct dom_proc *p, unsigned *seed)
 	}
 	if (p == t->a) {
 		atomic_store(&t->port, p->http_port);
+	}
+	return 0;
+}
+
+/* Where counter runs, and its replica, by `workflow show` ("" if not
+ * known). */
+static void
+counter_where(struct torture *t, char *node, char *rep, size_t len)
+{
+	int rc;
+	struct dj *v =
+	    dom_json(t->d, ARGS("workflow", "show", "tr"), &rc, NULL);
+	const struct dj *parts = dj_get(v, "parts");
+	node[0] = rep[0] = '\0';
+	for (size_t i = 0; rc == 0 && i < dj_len(parts); i++) {
+		const struct dj *p = dj_at(parts, i);
+		const char *name = dj_gets(p, "part"), *n = dj_gets(p, "node");
+		const struct dj *rn = dj_get(p, "replica_nodes");
+		if (name != NULL && strcmp(name, "counter") == 0) {
+			snprintf(node, len, "%s", n ? n : "");
+			if (dj_len(rn) > 0 && dj_str(dj_at(rn, 0)) != NULL) {
+				snprintf(rep, len, "%s", dj_str(dj_at(rn, 0)));
+			}
+		}
+	}
+	dj_free(v);
+}
+
+/* kill -9 the counter's node in the middle of the load, wait until the
+ * counter runs on its replica, start the killed node again and wait
+ * until it is the replica; 0 or -1. */
+static int
+kill_primary(struct torture *t, unsigned *seed)
+{
+	char node[64], rep[64];
+	struct dom_proc *p;
+	int64_t end = dom_now_ms() + 30000;
+	counter_where(t, node, rep, sizeof node);
+	p = strcmp(node, "b") == 0   ? t->b
+	    : strcmp(node, "c") == 0 ? t->c
+	                             : NULL;
+	if (p == NULL || rep[0] == '\0') {
+		fprintf(stderr, "torture: counter on '%s' with replica '%s'\n",
+		    node, rep);
+		return -1;
+	}
+	if (dom_stop(p, SIGKILL, 10000) == -1) {
+		fprintf(stderr, "torture: %s did not die\n", p->name);
+		return -1;
+	}
+	while (counter_where(t, node, rep, sizeof node),
+	    strcmp(node, p->name) == 0 && dom_now_ms() < end) {
+		dom_nap_ms(50);
+	}
+	dom_nap_ms((int)(rand_r(seed) % 300));
+	if (dom_restart(p) != 0) {
+		fprintf(stderr, "torture: %s did not start again\n", p->name);
+		return -1;
+	}
+	while (counter_where(t, node, rep, sizeof node),
+	    strcmp(rep, p->name) != 0 && dom_now_ms() < end) {
+		dom_nap_ms(50);
+	}
+	if (strcmp(rep, p->name) != 0) {
+		fprintf(stderr,
+		    "torture: counter on '%s' with replica '%s' 30 s after the "
+		    "kill of %s\n",
+		    node, rep, p->name);
+		return -1;
 	}
 	return 0;
 }
@@ -222,21 +319,28 @@ main(int argc, char **argv)
 		}
 	}
 	if (strcmp(target, "nodes") != 0 &&
-	    strcmp(target, "orchestrator") != 0 && strcmp(target, "all") != 0) {
-		fprintf(
-		    stderr, "torture: --target nodes, orchestrator or all\n");
+	    strcmp(target, "orchestrator") != 0 && strcmp(target, "all") != 0 &&
+	    strcmp(target, "replicas") != 0) {
+		fprintf(stderr,
+		    "torture: --target nodes, orchestrator, all or replicas\n");
 		return 2;
 	}
+	t.repl = strcmp(target, "replicas") == 0;
 	seed = seed_arg >= 0 ? (unsigned)seed_arg
 	                     : (unsigned)getpid() ^ (unsigned)dom_now_ms();
 	signal(SIGPIPE, SIG_IGN);
 
 	/* The domain. */
 	if ((t.d = dom_new("torture", NULL)) == NULL ||
-	    dom_orchestrator(t.d, 30.0, NULL) == NULL ||
+	    dom_orchestrator(t.d, t.repl ? 1.5 : 30.0, NULL) == NULL ||
 	    (t.a = dom_node(t.d, "a", NULL, true, NULL)) == NULL ||
-	    (t.b = dom_node(t.d, "b", NULL, false, NULL)) == NULL ||
-	    (path = dom_file(t.d, "tt.yaml", wf_text)) == NULL) {
+	    (t.b = dom_node(t.d, "b", t.repl ? ARGS("role=counter") : NULL,
+	         false, NULL)) == NULL ||
+	    (t.repl &&
+	        (t.c = dom_node(t.d, "c", ARGS("role=counter"), false, NULL)) ==
+	            NULL) ||
+	    (path = dom_file(
+	         t.d, "tt.yaml", t.repl ? wf_repl_text : wf_text)) == NULL) {
 		fprintf(stderr, "torture: cannot set up the domain\n");
 		goto out;
 	}
@@ -267,6 +371,14 @@ main(int argc, char **argv)
 	for (int k = 0; k < kills; k++) {
 		int who;
 		dom_nap_ms(300 + (int)(rand_r(&seed) % 900));
+		if (t.repl) {
+			if (kill_primary(&t, &seed) != 0) {
+				atomic_store(&t.stop, true);
+				break;
+			}
+			killed[1]++;
+			continue;
+		}
 		if (strcmp(target, "nodes") == 0) {
 			who = (int)(rand_r(&seed) % 2);
 		} else if (strcmp(target, "orchestrator") == 0) {
@@ -293,9 +405,11 @@ main(int argc, char **argv)
 	/* Both counts must reach the increments acknowledged, and stay. */
 	end = dom_now_ms() + SETTLE_MS;
 	for (;;) {
-		bool got =
-		    dom_state_u64(t.d, "tt", "front", "n", &front) == 0 &&
-		    dom_state_u64(t.d, "tt", "back", "n", &back) == 0;
+		bool got = t.repl
+		    ? dom_state_u64(t.d, "tr", "counter", "n", &front) == 0 &&
+		        (back = front, true)
+		    : dom_state_u64(t.d, "tt", "front", "n", &front) == 0 &&
+		        dom_state_u64(t.d, "tt", "back", "n", &back) == 0;
 		if ((got && front == atomic_load(&t.acked) &&
 		        back == atomic_load(&t.acked)) ||
 		    dom_now_ms() > end) {
@@ -304,7 +418,12 @@ main(int argc, char **argv)
 		dom_nap_ms(200);
 	}
 	dom_nap_ms(500); /* nothing more may arrive (a duplicate, late) */
-	if (dom_state_u64(t.d, "tt", "front", "n", &front) != 0 ||
+	if (t.repl) {
+		if (dom_state_u64(t.d, "tr", "counter", "n", &front) != 0) {
+			fprintf(stderr, "torture: cannot read the count\n");
+		}
+		back = front;
+	} else if (dom_state_u64(t.d, "tt", "front", "n", &front) != 0 ||
 	    dom_state_u64(t.d, "tt", "back", "n", &back) != 0) {
 		fprintf(stderr, "torture: cannot read the counts\n");
 	}
@@ -312,16 +431,32 @@ main(int argc, char **argv)
 	        atomic_load(&t.unacked) == 0
 	    ? 0
 	    : 1;
-	printf("torture: %d kills (node a %d, node b %d, orchestrator %d) in "
-	       "%.1f s; %llu increments acknowledged (%llu retries, %llu not "
-	       "acknowledged in %d s); front n=%" PRIu64 ", back n=%" PRIu64
-	       ": %s\n",
-	    killed[0] + killed[1] + killed[2], killed[0], killed[1], killed[2],
-	    (double)(dom_now_ms() - t0) / 1000.0,
-	    (unsigned long long)atomic_load(&t.acked),
-	    (unsigned long long)atomic_load(&t.retries),
-	    (unsigned long long)atomic_load(&t.unacked), ACK_BOUND_MS / 1000,
-	    front, back, rc == 0 ? "exact" : "NOT EXACT");
+	if (t.repl) {
+		printf(
+		    "torture: %d kills -9 of the replicated counter's primary "
+		    "in %.1f s; %llu increments acknowledged (%llu retries, "
+		    "%llu not acknowledged in %d s); counter n=%" PRIu64
+		    ": %s\n",
+		    killed[1], (double)(dom_now_ms() - t0) / 1000.0,
+		    (unsigned long long)atomic_load(&t.acked),
+		    (unsigned long long)atomic_load(&t.retries),
+		    (unsigned long long)atomic_load(&t.unacked),
+		    ACK_BOUND_MS / 1000, front,
+		    rc == 0 ? "exact" : "NOT EXACT");
+	} else
+		printf("torture: %d kills (node a %d, node b %d, orchestrator "
+		       "%d) in "
+		       "%.1f s; %llu increments acknowledged (%llu retries, "
+		       "%llu not "
+		       "acknowledged in %d s); front n=%" PRIu64
+		       ", back n=%" PRIu64 ": %s\n",
+		    killed[0] + killed[1] + killed[2], killed[0], killed[1],
+		    killed[2], (double)(dom_now_ms() - t0) / 1000.0,
+		    (unsigned long long)atomic_load(&t.acked),
+		    (unsigned long long)atomic_load(&t.retries),
+		    (unsigned long long)atomic_load(&t.unacked),
+		    ACK_BOUND_MS / 1000, front, back,
+		    rc == 0 ? "exact" : "NOT EXACT");
 	if (rc != 0) {
 		dom_dump(t.d, stderr, 60);
 	}

@@ -39,7 +39,7 @@ PEERS_CACHE = os.environ.get("PEERS_CACHE", os.path.expanduser("~/.cache/peers")
 ALL = ["B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B9"]
 # How the nodes of the domain rows run; printed under the table.  Like the
 # single-node rows (`ledge run` and the drivers' nodes), they fsync.
-DOMAIN_NOTE = ("domain rows (B4, B5c, B8): `ledge orchestrator` and `ledge node` processes on "
+DOMAIN_NOTE = ("domain rows (B2 replicas, B4, B5c, B8): `ledge orchestrator` and `ledge node` processes on "
                "loopback TCP, nodes fsync their commits (no --no-sync), like the single-node rows")
 
 
@@ -458,27 +458,12 @@ def die_with_parent():
         pass
 
 
-def free_port(pair=False):
-    """A loopback TCP port free a moment ago; with pair, port + 1 is free too
-    (the orchestrator takes port + 1 for heartbeats and logs)."""
+def free_port():
+    """A loopback TCP port free a moment ago."""
     import socket
-    for _ in range(200):
-        a = socket.socket()
-        b = socket.socket()
-        try:
-            a.bind(("127.0.0.1", 0))
-            port = a.getsockname()[1]
-            if not pair:
-                return port
-            if port < 65535:
-                b.bind(("127.0.0.1", port + 1))
-                return port
-        except OSError:
-            pass
-        finally:
-            a.close()
-            b.close()
-    raise RuntimeError("no free port pair")
+    with socket.socket() as a:
+        a.bind(("127.0.0.1", 0))
+        return a.getsockname()[1]
 
 
 def u64(b):
@@ -495,7 +480,7 @@ class Domain:
         self.bin = os.path.join(tree, "ledge")
         self.tmp = tempfile.mkdtemp(prefix=f"ledge-bench-{tag}-")
         self.procs = {}
-        self.url = f"tcp://127.0.0.1:{free_port(pair=True)}"
+        self.url = f"tcp://127.0.0.1:{free_port()}"
         self.env = dict(os.environ, LEDGE_ORCHESTRATOR=self.url)
         cmd = [self.bin, "orchestrator", "--listen", self.url, "--log-level", "warn",
                "--data", os.path.join(self.tmp, "orchestrator")]
@@ -509,10 +494,22 @@ class Domain:
                                                 stderr=subprocess.STDOUT,
                                                 preexec_fn=die_with_parent)
 
-    def node(self, name):
-        self.spawn(name, [self.bin, "node", "--orchestrator", self.url, "--name", name,
-                          "--listen", f"tcp://127.0.0.1:{free_port()}", "--log-level", "warn",
-                          "--data", os.path.join(self.tmp, name)])
+    def node(self, name, http=None, labels=()):
+        cmd = [self.bin, "node", "--orchestrator", self.url, "--name", name,
+               "--listen", f"tcp://127.0.0.1:{free_port()}", "--log-level", "warn",
+               "--data", os.path.join(self.tmp, name)]
+        if http:
+            cmd += ["--http", http]
+        for l in labels:
+            cmd += ["--label", l]
+        self.spawn(name, cmd)
+
+    def replica_nodes(self, wf, part):
+        v = self.json("workflow", "show", wf, check=False, timeout=5) or {}
+        for p in v.get("parts", []):
+            if p.get("part") == part:
+                return p.get("replica_nodes") or []
+        return []
 
     def file(self, name, text):
         path = os.path.join(self.tmp, name)
@@ -815,6 +812,162 @@ def b8(tree, args):
         if runs_all else why, ("max", 0), short="failover: count intact")
 
 
+def counter_wf(name, so, replicas, where):
+    """The durable counter over HTTP, pinned to node `where`, with
+    `replicas` state replicas (acknowledged once they hold each write)."""
+    return f"""workflow: {name}
+functions:
+  counter:
+    code: {so}
+    state: {{ replicas: {replicas} }}
+    placement: {{ node: {where} }}
+resources:
+  web:
+    type: http-ingress
+    config: {{ path: /counter, methods: [GET, POST], timeout_ms: 10000 }}
+    outputs: {{ request: counter }}
+"""
+
+
+def b2r(tree, args):
+    """B2 with a synchronous replica: the durable counter and its HTTP
+    ingress on node a, its one replica on node b, against the same counter
+    without replicas in the same kind of domain, same run, same wrk."""
+    so = os.path.join(tree, "functions", "counter", "counter.so")
+    tmp = tempfile.mkdtemp(prefix="ledge-bench-b2r-")
+    script = os.path.join(tmp, "post.lua")
+    with open(script, "w") as f:
+        f.write('wrk.method = "POST"\n')
+    res, why = {0: [], 1: []}, ""
+    rounds = 1 if args.quick else 3
+    doms = {}
+    try:
+        for reps in (0, 1):
+            d = Domain(tree, f"b2r-{reps}")
+            doms[reps] = d
+            port = free_port()
+            d.node("a", http=f"127.0.0.1:{port}")
+            d.node("b")
+            d.wait_up(["a", "b"])
+            d.cli("workflow", "start", d.file("c.yaml", counter_wf("c", so, reps, "a")))
+            end = time.monotonic() + 15
+            while reps and d.replica_nodes("c", "counter") != ["b"]:
+                if time.monotonic() > end:
+                    raise RuntimeError("counter got no replica on b")
+                time.sleep(0.05)
+            url = f"http://127.0.0.1:{port}/counter"
+            if not wait_http(url):
+                raise RuntimeError("the counter does not answer")
+            d.url_counter = url
+        # Alternate, so that a noisy moment hits both.
+        for _ in range(rounds):
+            for reps in (0, 1):
+                res[reps].append(wrk(doms[reps].url_counter, args.wrk, script))
+    except Exception as e:
+        why = domain_failed(None, "B2r", e)
+    finally:
+        for d in doms.values():
+            d.close(keep_logs=bool(why))
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    def med(k, f):
+        return statistics.median(r[f] for r in res[k]) if res[k] else None
+
+    ref = "same counter, no replicas (same run)" if res[0] else (why or "no run")
+    row("B2", "durable counter, replicas: 1 (synchronous), req/s", med(1, "rps"), "req/s",
+        med(0, "rps"), ref, ("ratio", 0.5),
+        note="two nodes on loopback; the ingress on the primary",
+        short="replicated counter vs unreplicated")
+    row("B2", "durable counter, replicas: 1, p50, ms", med(1, "p50"), "ms", med(0, "p50"),
+        ref, None, short="replicated counter p50")
+    row("B2", "durable counter, replicas: 1, p99, ms", med(1, "p99"), "ms", med(0, "p99"),
+        ref, None, short="replicated counter p99")
+
+
+def b8c_run(d, so, timeout):
+    """Clients with 10 s timeouts keep incrementing through node a while
+    the counter's node is killed: seconds from the kill to the first
+    answer (200) of a request sent after it."""
+    import threading
+    import urllib.request
+    port = free_port()
+    d.node("a", http=f"127.0.0.1:{port}")
+    d.node("b", labels=["role=counter"])
+    d.node("c", labels=["role=counter"])
+    d.wait_up(["a", "b", "c"])
+    wf = counter_wf("fc", so, 1, "b").replace("placement: { node: b }",
+                                            "placement: { labels: { role: counter } }")
+    d.cli("workflow", "start", d.file("fc.yaml", wf))
+    url = f"http://127.0.0.1:{port}/counter"
+    end = time.monotonic() + 15
+    while not d.replica_nodes("fc", "counter"):
+        if time.monotonic() > end:
+            raise RuntimeError("counter got no replica")
+        time.sleep(0.05)
+    if not wait_http(url):
+        raise RuntimeError("the counter does not answer")
+    victim = d.where("fc", "counter")
+    state = {"kill": None, "first": None, "stop": False}
+
+    def client():
+        while not state["stop"]:
+            sent = time.monotonic()
+            try:
+                req = urllib.request.Request(url, data=b"", method="POST")
+                urllib.request.urlopen(req, timeout=10).read()
+                ok = True
+            except Exception:
+                ok = False
+                time.sleep(0.01)
+            k = state["kill"]
+            if ok and k is not None and sent > k and state["first"] is None:
+                state["first"] = time.monotonic()
+    ts = [threading.Thread(target=client, daemon=True) for _ in range(4)]
+    for t in ts:
+        t.start()
+    time.sleep(1)
+    proc = d.procs[victim]
+    state["kill"] = time.monotonic()
+    proc.kill()
+    proc.wait()
+    end = state["kill"] + 4 * timeout + 20
+    while state["first"] is None and time.monotonic() < end:
+        time.sleep(0.01)
+    state["stop"] = True
+    for t in ts:
+        t.join(12)
+    if state["first"] is None:
+        raise RuntimeError(f"no answer within {4 * timeout + 20:g} s of the kill of {victim}")
+    return state["first"] - state["kill"]
+
+
+def b8c(tree, args):
+    """Failover as callers see it: their calls toward the lost node fail
+    at once (LEDGE_EUNAVAIL) instead of waiting out a 10 s timeout, so the
+    first answer after the kill is bounded by the node timeout."""
+    so = os.path.join(tree, "functions", "counter", "counter.so")
+    timeout = 1
+    runs = 2 if args.quick else 5
+    times, why = [], ""
+    for i in range(runs):
+        d = None
+        failed = ""
+        try:
+            d = Domain(tree, f"b8c-{i}", node_timeout=timeout)
+            times.append(b8c_run(d, so, timeout))
+        except Exception as e:
+            failed = why = domain_failed(d, f"B8c (run {i})", e)
+        finally:
+            if d is not None:
+                d.close(keep_logs=bool(failed))
+    p50 = statistics.median(times) if times else None
+    row("B8", f"failover with callers' 10 s timeouts, --node-timeout {timeout}: kill -9 -> "
+        "first answer, p50, s", p50, "s", float(timeout),
+        f"node timeout {timeout} s" if times else (why or "no run"), ("ratiomax", 1.5),
+        note=f"{len(times)} runs, 4 HTTP clients; max {max(times):.2f} s" if times else "",
+        short="failover seen by callers")
+
+
 # --------------------------------------------------------------------------
 # output
 
@@ -847,7 +1000,7 @@ def report(args, which):
     print("  ".join(h.ljust(w) for h, w in zip(head, widths)))
     for l in lines:
         print("  ".join(c.ljust(w) for c, w in zip(l, widths)))
-    domain = any(w in which for w in ("B4", "B5", "B5C", "B8"))
+    domain = any(w in which for w in ("B2", "B4", "B5", "B5C", "B8"))
     print(f"\n{machine()}; wrk {args.wrk}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
     if domain:
         print(DOMAIN_NOTE + ".")
@@ -964,9 +1117,14 @@ def main():
     if "B7" in which:
         log("B7 hot reload")
         b7(args.build, args)
+    if "B2" in which:
+        log("B2 with a synchronous replica")
+        b2r(args.build, args)
     if "B8" in which:
         log("B8 failover")
         b8(args.build, args)
+        log("B8 failover as callers with 10 s timeouts see it")
+        b8c(args.build, args)
     if "B9" in which:
         log("B9 isolation: process against in-node")
         b9(args.build, args)

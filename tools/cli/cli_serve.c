@@ -33,9 +33,10 @@ static const char usage_orc[] =
     "answering to other nodes.\n"
     "\n"
     "options:\n"
-    "  -l, --listen URL        requests from the CLI and nodes (default\n"
-    "                          tcp://127.0.0.1:7600; heartbeats arrive on\n"
-    "                          the next port, or URL.pub for ipc/inproc)\n"
+    "  -l, --listen URL        requests from the CLI and nodes, and the\n"
+    "                          nodes' heartbeats (default\n"
+    "                          tcp://127.0.0.1:7600; the only address the\n"
+    "                          orchestrator listens on)\n"
     "  -d, --data DIR          data folder (default ./.ledge-orc)\n"
     "  -H, --http ADDR         serve /metrics (Prometheus) on ADDR\n"
     "  -t, --node-timeout S    a node is lost after S seconds without\n"
@@ -66,12 +67,26 @@ static const char usage_node[] =
     "                          serves /metrics\n"
     "  -w, --workers N         worker threads (default: one per CPU)\n"
     "      --no-sync           do not fsync commits (see ledge run --help)\n"
+    "      --replica-timeout MS\n"
+    "                          a replica that has not acknowledged writes\n"
+    "                          for MS ms is no longer waited for (the parts\n"
+    "                          it replicates run with fewer replicas until\n"
+    "                          it catches up; logged, and /metrics shows\n"
+    "                          ledge_replica_lagging); default 2000\n"
     "      --tls-cert FILE, --tls-key FILE, --tls-ca FILE\n"
     "                          certificates for tls+tcp:// (as above)\n"
     "      --log-level L       error, warn, info (default), debug\n"
     "  -h, --help              this text\n";
 
-enum { O_TLS_CERT = 1000, O_TLS_KEY, O_TLS_CA, O_LOG, O_LABEL, O_NOSYNC };
+enum {
+	O_TLS_CERT = 1000,
+	O_TLS_KEY,
+	O_TLS_CA,
+	O_LOG,
+	O_LABEL,
+	O_NOSYNC,
+	O_REPLICA_TIMEOUT
+};
 
 static void
 stop_loop(void *arg)
@@ -227,6 +242,8 @@ cli_serve_node(int argc, char **argv)
 		{ "http", required_argument, NULL, 'H' },
 		{ "workers", required_argument, NULL, 'w' },
 		{ "no-sync", no_argument, NULL, O_NOSYNC },
+		{ "replica-timeout", required_argument, NULL,
+		    O_REPLICA_TIMEOUT },
 		{ "tls-cert", required_argument, NULL, O_TLS_CERT },
 		{ "tls-key", required_argument, NULL, O_TLS_KEY },
 		{ "tls-ca", required_argument, NULL, O_TLS_CA },
@@ -292,6 +309,22 @@ cli_serve_node(int argc, char **argv)
 		case O_NOSYNC:
 			no.store.nosync = true;
 			break;
+		case O_REPLICA_TIMEOUT: {
+			char *end;
+			unsigned long ms = strtoul(optarg, &end, 10);
+			if (*optarg < '0' || *optarg > '9' || *end != '\0' ||
+			    ms < 1 || ms > 3600000) {
+				fprintf(stderr,
+				    "ledge node: --replica-timeout wants a "
+				    "number of ms from 1 to 3600000, got "
+				    "'%s'\n",
+				    optarg);
+				rc = 2;
+				goto out_labels;
+			}
+			no.replica_timeout_ms = (uint32_t)ms;
+			break;
+		}
 		case O_TLS_CERT:
 			tls.cert = optarg;
 			break;

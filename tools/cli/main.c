@@ -115,7 +115,7 @@ static const char usage_run[] =
     "                        commands (ledge workflow show, invoke,\n"
     "                        state get, logs, ...); default\n"
     "                        $LEDGE_ORCHESTRATOR or tcp://127.0.0.1:7600\n"
-    "                        (heartbeats on the next port); \"none\" for\n"
+    "                        (its only listener); \"none\" for\n"
     "                        none.  Other nodes may join it.  If the\n"
     "                        address is taken, the node runs without it\n"
     "                        (logged)\n"

@@ -108,6 +108,12 @@ print_refusal(wire_v r, const struct view *v, FILE *out, FILE *err)
 		free(part);
 		free(why);
 	}
+	/* Its node was declared lost: the one refusal with an exit status
+	 * of its own (trying again once the part is placed elsewhere may
+	 * succeed; a call may or may not have run). */
+	int rc = c != NULL && strcmp(c, "unavailable") == 0
+	    ? PRINT_EXIT_UNAVAILABLE
+	    : 1;
 	free(e);
 	free(c);
 	if (v->json) {
@@ -117,7 +123,7 @@ print_refusal(wire_v r, const struct view *v, FILE *out, FILE *err)
 		json_write(&j, out);
 		json_fini(&j);
 	}
-	return 1;
+	return rc;
 }
 
 int

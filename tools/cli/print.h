@@ -53,10 +53,15 @@ int print_reply(
 int print_fail(const struct view *v, FILE *out, FILE *err, const char *code,
     const char *fmt, ...) DIAG_PRINTF(5, 6);
 
+/* The exit status of a request refused with code `unavailable`: its
+ * target's node was declared lost (LEDGE_EUNAVAIL). */
+#define PRINT_EXIT_UNAVAILABLE 3
+
 /*
  * An ok:false reply r: its error (or code), the lines of an `invalid`
  * one and the parts still pending on err, and with v->json the whole
- * reply on out.  Returns 1.
+ * reply on out.  Returns 1, or PRINT_EXIT_UNAVAILABLE for the code
+ * `unavailable`.
  */
 int print_refusal(wire_v r, const struct view *v, FILE *out, FILE *err);
 

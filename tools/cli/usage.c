@@ -22,7 +22,9 @@ static const char common[] =
     "  -h, --help              this text\n"
     "\n"
     "exit status: 0 success; 1 the operation failed or the orchestrator\n"
-    "could not be reached (the reason is on stderr); 2 a usage error.\n";
+    "could not be reached (the reason is on stderr); 2 a usage error; 3\n"
+    "the target is unavailable: its node was declared lost (a call may\n"
+    "or may not have run there; it is not sent elsewhere).\n";
 
 const char usage_workflow[] =
     "usage: ledge workflow COMMAND [OPTIONS] [ARGS]\n"
@@ -135,7 +137,10 @@ const char usage_invoke[] =
     "as a call whose reply bytes are written to stdout unchanged.  DATA is\n"
     "the argument's bytes, or with - everything read from stdin; put --\n"
     "before a DATA that starts with '-'.  --timeout is also the call's own\n"
-    "time limit (the command waits 2 s longer for the answer).\n"
+    "time limit (the command waits 2 s longer for the answer).  A call\n"
+    "toward a node the orchestrator declares lost fails at once (exit\n"
+    "status 3), also one already waiting; one to a part placed but not\n"
+    "yet deployed on its node says \"not deployed yet\" (try again).\n"
     "\n"
     "options:\n"
     "  -c, --call              wait for the reply and print it\n";

@@ -1,7 +1,7 @@
 #!/bin/sh
 # The long form of the guarantee tests (issue 5), by hand: crash torture
-# with 25 kills of nodes and the orchestrator and 20 of the orchestrator
-# alone, the network faults twice, and every fuzz target for SECONDS
+# with 25 kills of nodes and the orchestrator, 20 of the orchestrator
+# alone and 20 of a replicated counter's primary, the network faults twice, and every fuzz target for SECONDS
 # (default 600).  About an hour on two cores.  Ends with "N passed, N
 # failed".
 #
@@ -30,6 +30,8 @@ ninja -C "$build" >/dev/null || exit 1
 count $? "torture, 25 kills"
 "$build/tests/ledge-torture" --kills 20 --target orchestrator
 count $? "torture, 20 orchestrator kills"
+"$build/tests/ledge-torture" --kills 20 --target replicas
+count $? "torture, 20 kills of a replicated primary"
 for i in 1 2; do
 	"$build/tests/netfault_test" --jobs=1
 	count $? "network faults, run $i"

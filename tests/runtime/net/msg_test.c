@@ -1,4 +1,4 @@
-/* msg_test.c - request/reply and pub/sub over real nng sockets, with the
+/* msg_test.c - request/reply and channels over real nng sockets, with the
  * loop running on its own thread. */
 #include <criterion/criterion.h>
 #include <pthread.h>
@@ -211,48 +211,4 @@ Test(msg, async_call_times_out_without_server, .init = setup, .fini = teardown)
 	wait_done(&g);
 	cr_expect_eq(g.err, MSG_ETIMEDOUT);
 	msg_client_free(c);
-}
-
-static atomic_int subs_got;
-static void
-on_pub(void *arg, const void *data, size_t len)
-{
-	(void)arg;
-	if (len == 5 && memcmp(data, "beat!", 5) == 0) {
-		atomic_fetch_add(&subs_got, 1);
-	}
-}
-
-Test(msg, pub_sub, .init = setup, .fini = teardown)
-{
-	struct msg_sub *s;
-	struct msg_pub *p;
-	char err[256], url[128];
-	cr_assert_eq(msg_pub_url("tcp://127.0.0.1:47320", url, sizeof url), 0);
-	cr_assert_str_eq(url, "tcp://127.0.0.1:47321");
-	cr_assert_eq(
-	    msg_sub_new(L, url, NULL, on_pub, NULL, &s, err, sizeof err), 0,
-	    "%s", err);
-	cr_assert_eq(msg_pub_new(url, NULL, &p, err, sizeof err), 0);
-	start();
-	for (int i = 0; i < 200 && atomic_load(&subs_got) < 5; i++) {
-		msg_publish(p, "beat!", 5);
-		usleep(10000);
-	}
-	cr_expect_geq(atomic_load(&subs_got), 5);
-	msg_pub_free(p);
-	msg_sub_free(s);
-}
-
-Test(msg, pub_url_forms)
-{
-	char b[128];
-	cr_expect_eq(msg_pub_url("ipc:///tmp/x", b, sizeof b), 0);
-	cr_expect_str_eq(b, "ipc:///tmp/x.pub");
-	cr_expect_eq(msg_pub_url("tls+tcp://h:9000", b, sizeof b), 0);
-	cr_expect_str_eq(b, "tls+tcp://h:9001");
-	cr_expect_eq(
-	    msg_pub_url("tcp://h:notaport", b, sizeof b), LEDGE_EINVAL);
-	cr_expect_eq(msg_pub_url("ftp://h:1", b, sizeof b), LEDGE_EINVAL);
-	cr_expect_eq(msg_pub_url("ipc:///tmp/x", b, 8), LEDGE_ETOOBIG);
 }

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "node/commit.h"
 #include "node/node_call.h"
 
@@ -924,6 +925,185 @@ Test(commit, delete_prefix_removes_only_that_target)
 	cr_expect(read_state(7, "d", v, sizeof v));
 	cr_expect(read_state(8, "a", v, sizeof v) && strcmp(v, "3") == 0);
 	fx_commit_stop(c);
+}
+
+/* ------------------------------------------------------------------ */
+/* the gate of synchronous replication                                 */
+
+/* Completions in the order they ran, and what the lag hook was told. */
+struct gate_seen {
+	pthread_mutex_t mu;
+	int order[8], errs[8];
+	atomic_int n;
+	atomic_int handed; /* outbox entries handed to the hook */
+	int lag_n;
+	bool lag[8];
+};
+
+static struct gate_seen gs = { .mu = PTHREAD_MUTEX_INITIALIZER };
+
+struct seen_ref {
+	int id;
+};
+
+static void
+seen_done(void *arg, int err)
+{
+	struct seen_ref *ref = arg;
+	pthread_mutex_lock(&gs.mu);
+	int i = atomic_load(&gs.n);
+	gs.order[i] = ref->id;
+	gs.errs[i] = err;
+	atomic_store(&gs.n, i + 1);
+	pthread_mutex_unlock(&gs.mu);
+	free(ref);
+}
+
+static void
+seen_lag(void *arg, uint32_t peer, bool lagging, uint64_t behind)
+{
+	(void)arg;
+	(void)behind;
+	cr_expect_eq(peer, 5);
+	pthread_mutex_lock(&gs.mu);
+	gs.lag[gs.lag_n++] = lagging;
+	pthread_mutex_unlock(&gs.mu);
+}
+
+static void
+seen_outbox(
+    void *arg, uint32_t peer, uint64_t seq, const void *data, size_t len)
+{
+	(void)arg;
+	(void)seq;
+	(void)data;
+	(void)len;
+	cr_expect_eq(peer, 5);
+	atomic_fetch_add(&gs.handed, 1);
+}
+
+/* A committer with the gate at timeout_ms; `gs` reset. */
+static struct commit *
+gated(uint32_t timeout_ms)
+{
+	struct commit *c = fx_commit_start();
+	pthread_mutex_lock(&gs.mu);
+	atomic_store(&gs.n, 0);
+	atomic_store(&gs.handed, 0);
+	gs.lag_n = 0;
+	pthread_mutex_unlock(&gs.mu);
+	commit_set_gate(c, timeout_ms, seen_lag, NULL);
+	commit_set_outbox_hook(c, seen_outbox, NULL);
+	return c;
+}
+
+/* Submit record `id`: a state write, and with `sync` an entry for peer 5
+ * that it must wait for. */
+static uint64_t
+submit_rec(struct commit *c, int id, bool sync)
+{
+	struct commit_rec *r = commit_rec_new();
+	struct seen_ref *ref = malloc(sizeof *ref);
+	unsigned char k[5] = { 0, 0, 0, 9, 'a' };
+	cr_assert(r != NULL && ref != NULL);
+	ref->id = id;
+	cr_assert_eq(commit_rec_put(r, STORE_STATE, k, 5, "v", 1), LEDGE_OK);
+	if (sync) {
+		cr_assert_eq(commit_rec_outbox_sync(r, 5, "e", 1), LEDGE_OK);
+	}
+	r->done = seen_done;
+	r->arg = ref;
+	return commit_submit(c, r);
+}
+
+/* Poll (bounded) until cond holds. */
+#define WAIT_UNTIL(cond)                                                       \
+	do {                                                                   \
+		for (int w_ = 0; w_ < 10000 && !(cond); w_++) {                \
+			struct timespec ts_ = { 0, 1000000 };                  \
+			nanosleep(&ts_, NULL);                                 \
+		}                                                              \
+		cr_assert(cond, "waited 10 s for " #cond);                     \
+	} while (0)
+
+Test(commit, a_replicated_record_waits_for_its_replica_and_keeps_the_order)
+{
+	struct commit *c = gated(600000);
+	uint64_t s1 = submit_rec(c, 1, true);
+	uint64_t s2 = submit_rec(c, 2, false);
+
+	/* Durable here, and the entry went to the links; not answered. */
+	WAIT_UNTIL(commit_durable(c) >= s2);
+	WAIT_UNTIL(atomic_load(&gs.handed) == 1);
+	commit_flush(c); /* does not wait for the replica */
+	cr_expect_eq(atomic_load(&gs.n), 0, "answered before the replica");
+	cr_expect_lt(commit_released(c), s1);
+
+	/* The peer acknowledges entry 1: both complete, in order. */
+	commit_replicated(c, 5, 1);
+	WAIT_UNTIL(atomic_load(&gs.n) == 2);
+	cr_expect_eq(gs.order[0], 1);
+	cr_expect_eq(gs.order[1], 2);
+	cr_expect_eq(gs.errs[0], LEDGE_OK);
+	cr_expect_eq(gs.errs[1], LEDGE_OK);
+	cr_expect_eq(commit_released(c), s2);
+	cr_expect_eq(gs.lag_n, 0);
+	fx_commit_stop(c);
+}
+
+Test(commit, a_silent_replica_lags_after_the_timeout_until_it_catches_up)
+{
+	struct commit *c = gated(200);
+	struct commit_stats st;
+	uint64_t t0 = clock_mono_ms();
+
+	submit_rec(c, 1, true);
+	WAIT_UNTIL(atomic_load(&gs.n) == 1);
+	cr_expect_geq(clock_mono_ms() - t0, 200, "did not wait the timeout");
+	cr_expect_eq(gs.errs[0], LEDGE_OK);
+	WAIT_UNTIL(gs.lag_n == 1);
+	cr_expect(gs.lag[0], "the hook was not told it lags");
+
+	/* While it lags, nothing waits for it. */
+	submit_rec(c, 2, true);
+	WAIT_UNTIL(atomic_load(&gs.n) == 2);
+	commit_get_stats(c, &st);
+	cr_expect_eq(st.gate_lagged, 1);
+	cr_expect_eq(st.gate_waits, 2);
+
+	/* It acknowledges what was outstanding: it keeps pace again, and
+	 * the next record waits for it. */
+	commit_replicated(c, 5, 2);
+	WAIT_UNTIL(gs.lag_n == 2);
+	cr_expect(!gs.lag[1], "the hook was not told it caught up");
+	submit_rec(c, 3, true);
+	WAIT_UNTIL(commit_durable(c) >= 3);
+	commit_replicated(c, 5, 3);
+	WAIT_UNTIL(atomic_load(&gs.n) == 3);
+	fx_commit_stop(c);
+}
+
+Test(commit, a_lost_replica_is_not_waited_for)
+{
+	struct commit *c = gated(600000);
+	uint64_t s1 = submit_rec(c, 1, true);
+	WAIT_UNTIL(commit_durable(c) >= s1);
+	commit_replica_lost(c, 5);
+	WAIT_UNTIL(atomic_load(&gs.n) == 1);
+	cr_expect_eq(gs.errs[0], LEDGE_OK);
+	WAIT_UNTIL(gs.lag_n == 1);
+	fx_commit_stop(c);
+}
+
+Test(commit, stopping_fails_what_still_waits_for_a_replica)
+{
+	struct commit *c = gated(600000);
+	uint64_t s1 = submit_rec(c, 1, true);
+	WAIT_UNTIL(commit_durable(c) >= s1);
+	commit_stop(c);
+	cr_expect_eq(atomic_load(&gs.n), 1);
+	cr_expect_eq(gs.errs[0], LEDGE_ECLOSED);
+	commit_free(c);
 }
 
 /* --- a full store ------------------------------------------------------ */

@@ -285,7 +285,7 @@ open_on_loop(void *arg)
 	struct store_opts so = { .map_mb = 64, .nosync = true };
 	struct links_env env = { s, L, &rlog, NULL, NULL, env_find_target,
 		env_registry_id, env_next_qid, env_qid_above, env_send,
-		env_send_inline, env_admit, env_admitted };
+		env_send_inline, env_admit, env_admitted, 0 };
 
 	if ((o->store_rv = store_open(
 	         &s->store, s->dir, &so, o->err, sizeof o->err)) != LEDGE_OK ||

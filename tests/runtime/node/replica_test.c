@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "node/commit.h"
+#include "node/idem.h"
 #include "node/instance.h"
 #include "node/links.h"
 #include "node/replica.h"
@@ -100,7 +101,7 @@ Test(replica, writes_of_a_replicated_target_go_to_each_replica)
 	commit_set_outbox_hook(c, seen_hook, &s);
 	commit_submit(c, fx_rec_put(7, "before", "x")); /* not replicated yet */
 	commit_flush(c);
-	cr_assert_eq(replica_set(rep, 7, "wf/f", peers, 2), LEDGE_OK);
+	cr_assert_eq(replica_set(rep, 7, "wf/f", peers, 2, false), LEDGE_OK);
 	commit_submit(c, fx_rec_put(8, "other", "y")); /* another target */
 	struct commit_rec *r = fx_rec_put(7, "k", "v1");
 	unsigned char k[64];
@@ -122,7 +123,7 @@ Test(replica, writes_of_a_replicated_target_go_to_each_replica)
 	cr_expect_eq(ops[1], REC_DEL);
 	pthread_mutex_unlock(&s.mu);
 
-	/* A snapshot: clear both tables, then every entry. */
+	/* A snapshot: clear its tables, then every entry. */
 	r = commit_rec_new();
 	cr_assert_eq(commit_rec_snapshot(r, 7), LEDGE_OK);
 	commit_submit(c, r);
@@ -130,14 +131,15 @@ Test(replica, writes_of_a_replicated_target_go_to_each_replica)
 	pthread_mutex_lock(&s.mu);
 	cr_assert_eq(s.n, 4);
 	cr_expect_eq(s.seq[2], 2, "numbered after the first entry");
-	cr_assert_eq(repl_ops(s.data[2], s.len[2], "wf/f", ops, 8), 3);
+	cr_assert_eq(repl_ops(s.data[2], s.len[2], "wf/f", ops, 8), 4);
 	cr_expect_eq(ops[0], REC_DELPREFIX);
 	cr_expect_eq(ops[1], REC_PUT, "the one state entry, k");
-	cr_expect_eq(ops[2], REC_DELPREFIX);
+	cr_expect_eq(ops[2], REC_DELPREFIX, "the queue");
+	cr_expect_eq(ops[3], REC_DELPREFIX, "the Idempotency-Key answers");
 	pthread_mutex_unlock(&s.mu);
 
 	/* Stopped: nothing more goes out. */
-	cr_assert_eq(replica_set(rep, 7, NULL, NULL, 0), LEDGE_OK);
+	cr_assert_eq(replica_set(rep, 7, NULL, NULL, 0, false), LEDGE_OK);
 	commit_submit(c, fx_rec_put(7, "after", "z"));
 	commit_flush(c);
 	pthread_mutex_lock(&s.mu);
@@ -238,7 +240,7 @@ Test(replica, a_replica_applies_what_the_primary_committed)
 	cr_assert_eq(replica_new(&rep), LEDGE_OK);
 	commit_set_expand_hook(c, replica_expand, rep);
 	commit_set_outbox_hook(c, seen_hook, &s);
-	cr_assert_eq(replica_set(rep, 7, "wf/f", peers, 1), LEDGE_OK);
+	cr_assert_eq(replica_set(rep, 7, "wf/f", peers, 1, false), LEDGE_OK);
 	commit_submit(c, fx_rec_put(7, "k1", "v1"));
 	commit_submit(c, fx_rec_put(7, "k2", "v2"));
 	r = fx_rec_put(7, "k3", "v3");
@@ -247,6 +249,13 @@ Test(replica, a_replica_applies_what_the_primary_committed)
 	store_qkey(q, 7, 77);
 	cr_assert_eq(
 	    commit_rec_put(r, STORE_QUEUE, q, sizeof q, "ev", 2), LEDGE_OK);
+	/* The answer to a call from another node, kept under the target. */
+	struct idem_answer ia = { .expires_ms = UINT64_MAX / 2,
+		.status = 201,
+		.ctype = "text/plain",
+		.body = "n=3",
+		.len = 3 };
+	cr_assert_eq(idem_add(r, 7, "key-1", &ia), LEDGE_OK);
 	commit_submit(c, r);
 	commit_flush(c);
 	pthread_mutex_lock(&s.mu);
@@ -278,6 +287,21 @@ Test(replica, a_replica_applies_what_the_primary_committed)
 	    "under the replica's id, not the primary's");
 	store_scan(rstore, STORE_QUEUE, count_entry, &nq);
 	cr_expect_eq(nq, 1, "the queued event too");
+	{
+		struct store_reader *rr;
+		struct idem_answer got;
+		size_t nt = 0;
+		cr_assert_eq(store_reader_open(rstore, &rr), LEDGE_OK);
+		cr_assert_eq(store_reader_begin(rr), LEDGE_OK);
+		cr_expect_eq(idem_get(rr, 42, "key-1", 0, &got), LEDGE_OK,
+		    "the Idempotency-Key answer, under the replica's id");
+		cr_expect_eq(got.status, 201);
+		cr_expect_eq(got.len, 3);
+		store_reader_end(rr);
+		store_reader_close(rr);
+		store_scan(rstore, STORE_IDEMTIME, count_entry, &nt);
+		cr_expect_eq(nt, 1, "indexed for pruning there too");
+	}
 	cr_expect_eq(
 	    rn.qid_above, 77, "its queue ids stay above the primary's");
 

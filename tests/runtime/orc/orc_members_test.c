@@ -8,9 +8,10 @@
  *
  * No mocks: a real orchestrator (orc_start) on a real loop in a thread of
  * its own, its desired state in a real LMDB store in a temp folder, and
- * real nng over inproc://.  The "nodes" are the test: joins are requests,
- * heartbeats are published, and each node's address is a small server on
- * the same loop that notes what the orchestrator sends it and says ok.
+ * real nng over inproc://.  The "nodes" are the test: joins and
+ * heartbeats are requests on the orchestrator's one address, and each
+ * node's address is a small server on the same loop that notes what the
+ * orchestrator sends it and says ok (or holds its answer to a deploy).
  */
 #include <criterion/criterion.h>
 #include <pthread.h>
@@ -43,9 +44,12 @@ struct fake {
 	char url[128];
 	struct msg_server *srv;
 	pthread_mutex_t mu;
-	unsigned deploys;     /* deploy messages with f among `local` */
-	uint64_t fence_epoch; /* min_epoch of the last fence.node, or 0 */
-	char fenced[32];      /* the node it named */
+	unsigned deploys;         /* deploy messages with f among `local` */
+	uint64_t fence_epoch;     /* min_epoch of the last fence.node, or 0 */
+	char fenced[32];          /* the node it named */
+	bool hold;                /* keep the answers to deploys */
+	struct msg_req *held[16]; /* ... here, until release_on_loop */
+	size_t nheld;
 };
 
 static void
@@ -66,6 +70,10 @@ on_fake(void *arg, struct msg_req *req)
 				f->deploys +=
 				    wire_str_eq(wire_at(local, i), "f");
 			}
+			if (f->hold && f->nheld < 16) {
+				f->held[f->nheld++] = req;
+				req = NULL;
+			}
 		} else if (wire_str_eq(t, "fence.node")) {
 			char *n = wire_str_dup(wire_get(root, "node"));
 			snprintf(f->fenced, sizeof f->fenced, "%s", n ? n : "");
@@ -76,7 +84,23 @@ on_fake(void *arg, struct msg_req *req)
 		pthread_mutex_unlock(&f->mu);
 		wire_r_fini(&r);
 	}
-	msg_reply(req, ok, sizeof ok);
+	if (req != NULL) {
+		msg_reply(req, ok, sizeof ok);
+	}
+}
+
+static void
+release_on_loop(void *arg)
+{
+	static const unsigned char ok[] = { 0x81, 0xa2, 'o', 'k', 0xc3 };
+	struct fake *f = arg;
+	pthread_mutex_lock(&f->mu);
+	f->hold = false;
+	for (size_t i = 0; i < f->nheld; i++) {
+		msg_reply(f->held[i], ok, sizeof ok);
+	}
+	f->nheld = 0;
+	pthread_mutex_unlock(&f->mu);
 }
 
 /* ------------------------------------------------------------------ */
@@ -152,7 +176,7 @@ now_ms(void)
 }
 
 /* ------------------------------------------------------------------ */
-/* heartbeats, published by a thread of their own                      */
+/* heartbeats, sent by a thread of their own                           */
 
 struct beat {
 	bool on;
@@ -163,7 +187,7 @@ static struct {
 	pthread_t thread;
 	pthread_mutex_t mu;
 	bool stop;
-	struct msg_pub *pub;
+	struct msg_client *client; /* to the orchestrator, as a node has */
 	struct beat a, b;
 	uint64_t sent_a; /* when the last heartbeat of a went out */
 } hb;
@@ -190,7 +214,10 @@ publish(const char *name, uint64_t epoch)
 	wire_str(&w, "instances");
 	wire_array(&w, 0);
 	if ((d = wire_data(&w, &len)) != NULL) {
-		msg_publish(hb.pub, d, len);
+		/* A request on the orchestrator's address on one client that
+		 * stays connected, as a node sends it; the answer does not
+		 * matter here. */
+		msg_call(hb.client, d, len, 1000, NULL, NULL);
 	}
 	wire_w_fini(&w);
 }
@@ -265,6 +292,27 @@ call(struct wire_w *w)
 		char *e = wire_str_dup(wire_get(a->root, "error"));
 		cr_assert(false, "not ok: %s", e ? e : "?");
 	}
+	return a;
+}
+
+/* The same, whatever the answer says. */
+static struct answer *
+request(struct wire_w *w)
+{
+	struct answer *a = calloc(1, sizeof *a);
+	size_t len, rlen = 0;
+	const void *d = wire_data(w, &len);
+	char err[256] = "";
+	int rv;
+
+	cr_assert_not_null(a);
+	cr_assert_not_null(d);
+	rv = msg_call_sync(
+	    orc_url, NULL, d, len, 10000, &a->buf, &rlen, err, sizeof err);
+	wire_w_fini(w);
+	cr_assert_eq(rv, MSG_OK, "request: %s", err);
+	cr_assert_eq(wire_parse(&a->r, a->buf, rlen), 0);
+	a->root = wire_root(&a->r);
 	return a;
 }
 
@@ -442,6 +490,8 @@ fake_up(struct fake *f)
 	    (int)getpid());
 	pthread_mutex_init(&f->mu, NULL);
 	f->deploys = 0;
+	f->hold = false;
+	f->nheld = 0;
 	f->fence_epoch = 0;
 	f->fenced[0] = '\0';
 	cr_assert_eq(msg_server_new(loop_, f->url, NULL, on_fake, f, &f->srv,
@@ -452,7 +502,6 @@ fake_up(struct fake *f)
 static void
 setup(void)
 {
-	char puburl[160], err[256] = "";
 
 	dir = tmpdir_make("orc-members");
 	cr_assert_not_null(dir, "tmpdir_make");
@@ -464,10 +513,9 @@ setup(void)
 	fake_up(&fake_a);
 	fake_up(&fake_b);
 	orc_up();
-	loop_start();
-	cr_assert_eq(msg_pub_url(orc_url, puburl, sizeof puburl), 0);
 	cr_assert_eq(
-	    msg_pub_new(puburl, NULL, &hb.pub, err, sizeof err), 0, "%s", err);
+	    msg_client_new(loop_, orc_url, NULL, &hb.client, NULL, 0), 0);
+	loop_start();
 	pthread_mutex_init(&hb.mu, NULL);
 	hb.stop = false;
 	hb.a = hb.b = (struct beat) { false, 0 };
@@ -482,8 +530,8 @@ teardown(void)
 	hb.stop = true;
 	pthread_mutex_unlock(&hb.mu);
 	pthread_join(hb.thread, NULL);
-	msg_pub_free(hb.pub);
 	loop_stop();
+	msg_client_free(hb.client);
 	if (orc_ != NULL) {
 		orc_down();
 	}
@@ -680,4 +728,138 @@ Test(orc_members, membership_survives_an_orchestrator_restart)
 	a = join(&fake_b, 1, NULL, 0);
 	cr_assert_eq(wire_as_u64(wire_get(a->root, "epoch"), 0), 2);
 	answer_free(a);
+}
+
+/* A heartbeat's answer names the nodes declared lost now (the nodes fail
+ * their calls to them at once), and no longer once one is back. */
+Test(orc_members, heartbeat_answers_name_the_lost_nodes)
+{
+	struct wire_w w;
+	struct answer *a;
+	wire_v lost;
+
+	answer_free(join(&fake_a, 1, NULL, 0));
+	answer_free(join(&fake_b, 1, NULL, 0));
+	beat("a", true, 1);
+	cr_assert(wait_health("b", "lost", 10 * TIMEOUT_MS));
+
+	cr_assert_eq(wire_w_init(&w), 0);
+	wire_map(&w, 3);
+	wire_str(&w, "t");
+	wire_str(&w, "hb");
+	wire_str(&w, "name");
+	wire_str(&w, "a");
+	wire_str(&w, "epoch");
+	wire_u64(&w, 1);
+	a = call(&w);
+	lost = wire_get(a->root, "lost");
+	cr_assert_eq(wire_len(lost), 1, "lost: %zu names", wire_len(lost));
+	cr_assert(wire_str_eq(wire_at(lost, 0), "b"));
+	answer_free(a);
+
+	/* A node that has not joined is told so (it joins at once). */
+	cr_assert_eq(wire_w_init(&w), 0);
+	wire_map(&w, 2);
+	wire_str(&w, "t");
+	wire_str(&w, "hb");
+	wire_str(&w, "name");
+	wire_str(&w, "nobody");
+	a = request(&w);
+	cr_assert(wire_str_eq(wire_get(a->root, "code"), "not-found"));
+	answer_free(a);
+
+	answer_free(join(&fake_b, 1, NULL, 0));
+	cr_assert(is("b", "up"));
+	cr_assert_eq(wire_w_init(&w), 0);
+	wire_map(&w, 3);
+	wire_str(&w, "t");
+	wire_str(&w, "hb");
+	wire_str(&w, "name");
+	wire_str(&w, "a");
+	wire_str(&w, "epoch");
+	wire_u64(&w, 1);
+	a = call(&w);
+	cr_assert_eq(wire_len(wire_get(a->root, "lost")), 0);
+	answer_free(a);
+}
+
+static struct answer *
+invoke_f(void)
+{
+	struct wire_w w;
+	cr_assert_eq(wire_w_init(&w), 0);
+	wire_map(&w, 5);
+	wire_str(&w, "t");
+	wire_str(&w, "invoke");
+	wire_str(&w, "wf");
+	wire_str(&w, "w");
+	wire_str(&w, "target");
+	wire_str(&w, "f");
+	wire_str(&w, "call");
+	wire_bool(&w, false);
+	wire_str(&w, "data");
+	wire_bin(&w, "x", 1);
+	return request(&w);
+}
+
+/*
+ * invoke tells a part with no live placement ("not running anywhere")
+ * from one placed on a node that has not answered its deploy yet ("not
+ * deployed yet"), and goes to the node once it has.
+ */
+Test(orc_members, invoke_says_not_deployed_yet_until_the_node_answers)
+{
+	struct answer *a;
+	char *e;
+
+	start_wf(); /* no node yet: f is pending */
+	a = invoke_f();
+	e = wire_str_dup(wire_get(a->root, "error"));
+	cr_assert(wire_str_eq(wire_get(a->root, "code"), "not-found"));
+	cr_assert(e && strstr(e, "w/f is not running anywhere: it is pending"),
+	    "%s", e ? e : "?");
+	free(e);
+	answer_free(a);
+
+	pthread_mutex_lock(&fake_a.mu);
+	fake_a.hold = true;
+	pthread_mutex_unlock(&fake_a.mu);
+	answer_free(join(&fake_a, 1, NULL, 0)); /* f goes to a */
+	beat("a", true, 1);
+	uint64_t end = now_ms() + 5000;
+	for (;;) {
+		pthread_mutex_lock(&fake_a.mu);
+		bool got = fake_a.nheld > 0;
+		pthread_mutex_unlock(&fake_a.mu);
+		if (got || now_ms() > end) {
+			cr_assert(got, "no deploy reached a");
+			break;
+		}
+		usleep(10000);
+	}
+	a = invoke_f();
+	e = wire_str_dup(wire_get(a->root, "error"));
+	cr_assert(wire_str_eq(wire_get(a->root, "code"), "not-deployed"), "%s",
+	    e ? e : "?");
+	cr_assert(e &&
+	        strstr(e,
+	            "w/f is not deployed yet: it is placed on "
+	            "node a, which has not confirmed its deploy"),
+	    "%s", e ? e : "?");
+	free(e);
+	answer_free(a);
+
+	cr_assert_eq(loop_post(loop_, release_on_loop, &fake_a), 0);
+	end = now_ms() + 5000;
+	for (;;) {
+		a = invoke_f();
+		bool ok = wire_as_bool(wire_get(a->root, "ok"), false);
+		answer_free(a);
+		if (ok || now_ms() > end) {
+			cr_assert(
+			    ok, "invoke did not reach a once it answered");
+			break;
+		}
+		usleep(10000);
+	}
 }

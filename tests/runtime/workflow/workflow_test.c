@@ -1148,3 +1148,34 @@ Test(workflow, unreadable_file)
 	EXPECT(wf_load("/", res_types(), NULL, NULL, &d),
 	    "/: cannot read: Is a directory");
 }
+
+/* state: {ack}: replicas (the default) or primary; anything else is an
+ * error at its place. */
+Test(workflow, state_ack_is_replicas_or_primary)
+{
+	struct workflow *wf = load("workflow: demo\n"
+	                           "functions:\n"
+	                           "  a: { code: a.so, state: {replicas: 1} }\n"
+	                           "  b:\n"
+	                           "    code: b.so\n"
+	                           "    state: {replicas: 1, ack: primary}\n"
+	                           "  c:\n"
+	                           "    code: c.so\n"
+	                           "    state: {replicas: 1, ack: replicas}\n");
+	cr_assert_not_null(wf);
+	cr_expect(!wf_find_function(wf, "a")->ack_primary);
+	cr_expect(wf_find_function(wf, "b")->ack_primary);
+	cr_expect(!wf_find_function(wf, "c")->ack_primary);
+	wf_free(wf);
+	diag_fini(&d);
+	diag_init(&d);
+	EXPECT(load("workflow: demo\n"
+	            "functions:\n"
+	            "  a:\n"
+	            "    code: a.so\n"
+	            "    state: {replicas: 1, ack: maybe}\n"),
+	    "demo.yaml:5:31: 'ack' must be replicas (an effect is "
+	    "acknowledged once its replicas hold it, the default) or primary "
+	    "(once this node holds it: a failover may lose the last ones), "
+	    "found 'maybe'");
+}
