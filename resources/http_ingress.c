@@ -8,9 +8,12 @@
  * durably queued (mode cast); 404 for no route, 405 for a method the
  * route does not take, 413 for a body over max_body, 503 when the target's
  * mailbox is full or the node is stopping, 504 when the reply misses
- * timeout_ms, 500 when the function fails (no details leave the node;
- * they are in the log).  A reply is sent only once the effects it reports
- * are durable.
+ * timeout_ms, 507 Insufficient Storage when the node's store is full or
+ * the function's state quota is used (the function's ledge_state_put
+ * said LEDGE_ENOSPC or LEDGE_EQUOTA and it failed, or its record did not
+ * fit at commit; a cast is refused before it is queued), 500 when the
+ * function fails otherwise (no details leave the node; they are in the
+ * log).  A reply is sent only once the effects it reports are durable.
  *
  * Idempotency-Key: a request carrying one is answered once; a retry gets
  * the stored answer (with "Idempotent-Replayed: true"), and a retry while
@@ -244,6 +247,17 @@ pending_finish(struct pending *p)
 	router_maybe_free(rt);
 }
 
+/* 507 Insufficient Storage, saying which storage. */
+static void
+respond_507(struct http_req *req, int err)
+{
+	respond_text(req, 507,
+	    err == LEDGE_EQUOTA ? "insufficient storage: the function's state "
+	                          "quota is used\n"
+	                        : "insufficient storage: the node's state "
+	                          "store is full\n");
+}
+
 /* Answer from a completed call (loop thread). */
 static void
 answer_call(void *arg)
@@ -267,6 +281,10 @@ answer_call(void *arg)
 			break;
 		case LEDGE_ETIMEDOUT:
 			respond_text(p->req, 504, "gateway timeout\n");
+			break;
+		case LEDGE_ENOSPC:
+		case LEDGE_EQUOTA:
+			respond_507(p->req, rep->err);
 			break;
 		default:
 			respond_text(p->req, 500, "internal server error\n");
@@ -311,6 +329,8 @@ answer_cast(void *arg)
 	if (p->req != NULL) {
 		if (p->err == LEDGE_OK) {
 			respond_text(p->req, 202, "accepted\n");
+		} else if (p->err == LEDGE_ENOSPC) {
+			respond_507(p->req, p->err);
 		} else {
 			respond_text(p->req, 500, "internal server error\n");
 		}
@@ -432,8 +452,14 @@ start_cast(struct router *rt, struct pending *p, struct node_target *t,
     struct node_event *ev, const char *key)
 {
 	struct node *n = rt->node;
-	struct commit_rec *rec = commit_rec_new();
+	struct commit_rec *rec;
 
+	/* A full store: refused before it is queued (and handed on). */
+	if (!store_fits(node_store(n), ev->len + 256)) {
+		store_count_refused(node_store(n), STORE_REFUSED_FULL);
+		return LEDGE_ENOSPC;
+	}
+	rec = commit_rec_new();
 	/* Durable and numbered before either form, as the outbox entry for
 	 * another node records it. */
 	ev->flags |= NEF_DURABLE;
@@ -559,14 +585,19 @@ on_request(void *arg, struct http_req *req)
 	p->req = req;
 	rt->npending++;
 	if (ro->cast) {
-		if (start_cast(rt, p, t, ev, key) != LEDGE_OK) {
+		int crv = start_cast(rt, p, t, ev, key);
+		if (crv != LEDGE_OK) {
 			if (ev->flags & NEF_RESERVED &&
 			    t->kind == NT_INSTANCE) {
 				mb_unreserve(&t->inst->mb);
 			}
 			ev->flags &= (uint8_t)~NEF_RESERVED;
 			node_event_free(ev);
-			respond_text(req, 503, "service unavailable\n");
+			if (crv == LEDGE_ENOSPC) {
+				respond_507(req, crv);
+			} else {
+				respond_text(req, 503, "service unavailable\n");
+			}
 			p->req = NULL;
 			pending_finish(p);
 		}

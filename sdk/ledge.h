@@ -64,7 +64,9 @@ extern "C" {
 	X(ECONN, 13, "connection failed")                                      \
 	X(ENOTHTTP, 14, "event is not an HTTP request")                        \
 	X(ESTATE, 15, "wrong state for this operation")                        \
-	X(EUNAVAIL, 16, "unavailable: the target's node was declared lost")
+	X(EUNAVAIL, 16, "unavailable: the target's node was declared lost")    \
+	X(ENOSPC, 17, "state store full")                                      \
+	X(EQUOTA, 18, "state quota of the function exceeded")
 
 /** Error codes returned by every ledge_* call that can fail. */
 typedef enum ledge_err {
@@ -361,8 +363,17 @@ ledge_state_get(ledge_ctx *ctx, const char *key, ledge_bytes *value)
  * Write a value.  Committed, together with the events this callback
  * emits, only if the callback returns LEDGE_OK.
  *
+ * A write that grows the function's state is refused when the node's
+ * store is full (LEDGE_ENOSPC) or the function's `limits: {state_mb}`
+ * would be exceeded (LEDGE_EQUOTA); overwriting with no more bytes and
+ * ledge_state_del always work, so a function can free space.  A callback
+ * that returns the error fails its event as usual; for LEDGE_ENOSPC a
+ * durable input event is kept for a retry when the node next starts
+ * (README, "A full store"), and an http-ingress caller gets 507.
+ *
  * @return LEDGE_OK; LEDGE_EINVAL (empty key); LEDGE_ETOOBIG (key over
- * LEDGE_STATE_MAX_KEY or value over 16 MiB); LEDGE_ENOMEM.
+ * LEDGE_STATE_MAX_KEY or value over 16 MiB); LEDGE_ENOSPC; LEDGE_EQUOTA;
+ * LEDGE_ENOMEM.
  */
 static inline int
 ledge_state_put_raw(ledge_ctx *ctx, const void *key, size_t klen,

@@ -40,6 +40,13 @@ struct commit {
 	/* what may add to a record before it is applied (replication) */
 	int (*on_expand)(void *, struct store_batch *, struct commit_rec *);
 	void *expand_arg;
+	/* a full store (apply_full), committer thread only */
+	struct op_ref *cancelled; /* ops cancel_pairs made NOPs: put, del */
+	size_t ncancelled, capcancelled;
+	size_t *prelen; /* each record's length before expansion */
+	size_t nprelen, capprelen;
+	uint64_t full_logged_ms; /* last "did not fit" log line */
+	uint64_t full_unlogged;  /* records failed since */
 	/* the gate of synchronous replication */
 	struct hmap gate; /* peer (4 bytes) -> struct gate_peer, mu */
 	bool gate_kick;   /* mu: an acknowledgement arrived */
@@ -66,130 +73,19 @@ struct gate_peer {
 
 struct obx_peer {
 	unsigned char key[4];
-	uint64_t next; /* last number handed out */
-	bool touched;  /* in this batch */
+	uint64_t next;  /* last number handed out */
+	uint64_t base;  /* `next` as committed (before this batch) */
+	uint64_t saved; /* `next` before a record that may be undone */
+	bool touched;   /* in this batch */
+};
+
+/* An operation of a record, by position. */
+struct op_ref {
+	struct commit_rec *r;
+	size_t off;
 };
 
 #define OP_HDR COMMIT_OP_HDR
-
-struct commit_rec *
-commit_rec_new(void)
-{
-	return calloc(1, sizeof(struct commit_rec));
-}
-
-void
-commit_rec_free(struct commit_rec *r)
-{
-	if (r != NULL) {
-		free(r->ops);
-		free(r);
-	}
-}
-
-static unsigned char *
-rec_append(struct commit_rec *r, enum store_db db, int op, const void *key,
-    size_t klen, size_t vlen)
-{
-	size_t need = OP_HDR + klen + vlen;
-	unsigned char *p;
-
-	if (klen > UINT32_MAX || vlen > UINT32_MAX) {
-		return NULL;
-	}
-	if (r->cap - r->len < need) {
-		size_t ncap = r->cap ? r->cap * 2 : 256;
-		while (ncap - r->len < need) {
-			ncap *= 2;
-		}
-		if ((p = realloc(r->ops, ncap)) == NULL) {
-			return NULL;
-		}
-		r->ops = p;
-		r->cap = ncap;
-	}
-	p = r->ops + r->len;
-	p[0] = (unsigned char)db;
-	p[1] = (unsigned char)op;
-	store_be32(p + 2, (uint32_t)klen);
-	store_be32(p + 6, (uint32_t)vlen);
-	memcpy(p + OP_HDR, key, klen);
-	r->len += need;
-	if (db == STORE_QUEUE && op == REC_PUT && klen >= 8) {
-		uint64_t q = store_rd64((const unsigned char *)key + klen - 8);
-		if (q > r->max_qid) {
-			r->max_qid = q;
-		}
-	}
-	return p + OP_HDR + klen;
-}
-
-int
-commit_rec_put(struct commit_rec *r, enum store_db db, const void *key,
-    size_t klen, const void *val, size_t vlen)
-{
-	unsigned char *p = rec_append(r, db, REC_PUT, key, klen, vlen);
-	if (p == NULL) {
-		return LEDGE_ENOMEM;
-	}
-	if (vlen) {
-		memcpy(p, val, vlen);
-	}
-	return LEDGE_OK;
-}
-
-unsigned char *
-commit_rec_put_reserve(struct commit_rec *r, enum store_db db, const void *key,
-    size_t klen, size_t vlen)
-{
-	return rec_append(r, db, REC_PUT, key, klen, vlen);
-}
-
-int
-commit_rec_del_if(struct commit_rec *r, enum store_db db, const void *key,
-    size_t klen, const void *prefix, size_t plen)
-{
-	unsigned char *p = rec_append(r, db, REC_DELIF, key, klen, plen);
-	if (p == NULL) {
-		return LEDGE_ENOMEM;
-	}
-	if (plen) {
-		memcpy(p, prefix, plen);
-	}
-	return LEDGE_OK;
-}
-
-static int
-outbox_op(
-    struct commit_rec *r, int op, uint32_t peer, const void *data, size_t len)
-{
-	unsigned char key[12] = { 0 };
-	unsigned char *p;
-	store_be32(key, peer);
-	/* The committer writes the sequence into the last 8 key bytes. */
-	p = rec_append(r, STORE_OUTBOX, op, key, sizeof key, len);
-	if (p == NULL) {
-		return LEDGE_ENOMEM;
-	}
-	if (len) {
-		memcpy(p, data, len);
-	}
-	return LEDGE_OK;
-}
-
-int
-commit_rec_outbox(
-    struct commit_rec *r, uint32_t peer, const void *data, size_t len)
-{
-	return outbox_op(r, REC_OUTBOX, peer, data, len);
-}
-
-int
-commit_rec_outbox_sync(
-    struct commit_rec *r, uint32_t peer, const void *data, size_t len)
-{
-	return outbox_op(r, REC_OUTBOX_SYNC, peer, data, len);
-}
 
 void
 commit_set_outbox_hook(struct commit *c,
@@ -217,30 +113,13 @@ obx_peer(struct commit *c, const unsigned char *peer)
 		memcpy(o->key, peer, 4);
 		snprintf(name, sizeof name, "obx%08x", store_rd32(peer));
 		o->next = store_meta_get_u64(c->store, name);
+		o->base = o->saved = o->next;
 		if (hmap_put(&c->obx_next, o->key, 4, o, NULL) != 0) {
 			free(o);
 			o = NULL;
 		}
 	}
 	return o;
-}
-
-int
-commit_rec_del_prefix(
-    struct commit_rec *r, enum store_db db, const void *prefix, size_t plen)
-{
-	return rec_append(r, db, REC_DELPREFIX, prefix, plen, 0) ? LEDGE_OK
-	                                                         : LEDGE_ENOMEM;
-}
-
-int
-commit_rec_snapshot(struct commit_rec *r, uint32_t id)
-{
-	unsigned char key[4];
-	store_be32(key, id);
-	return rec_append(r, STORE_STATE, REC_SNAPSHOT, key, 4, 0)
-	    ? LEDGE_OK
-	    : LEDGE_ENOMEM;
 }
 
 struct del_prefix {
@@ -256,14 +135,6 @@ del_scanned(void *arg, ledge_bytes key, ledge_bytes val)
 	(void)val;
 	d->rv = store_batch_del(d->b, d->db, key.data, key.len);
 	return d->rv != LEDGE_OK;
-}
-
-int
-commit_rec_del(
-    struct commit_rec *r, enum store_db db, const void *key, size_t klen)
-{
-	return rec_append(r, db, REC_DEL, key, klen, 0) ? LEDGE_OK
-	                                                : LEDGE_ENOMEM;
 }
 
 static void finish(struct commit *c, struct commit_rec *batch, int err);
@@ -322,6 +193,45 @@ commit_get_stats(struct commit *c, struct commit_stats *out)
 	pthread_mutex_unlock(&c->mu);
 }
 
+/* Remember a cancelled pair by record and offset (a record's ops may
+ * move when the expand hook appends), so that apply_each can undo it;
+ * and each record's length before any expansion, so that a batch tried
+ * again is expanded afresh.  Out of memory: the pair stays cancelled,
+ * which is what the first try did anyway. */
+static void
+note_cancelled(struct commit *c, struct commit_rec *pr, size_t poff,
+    struct commit_rec *dr, size_t doff)
+{
+	if (c->ncancelled + 2 > c->capcancelled) {
+		size_t ncap = c->capcancelled ? c->capcancelled * 2 : 64;
+		struct op_ref *n = realloc(c->cancelled, ncap * sizeof *n);
+		if (n == NULL) {
+			return;
+		}
+		c->cancelled = n;
+		c->capcancelled = ncap;
+	}
+	c->cancelled[c->ncancelled++] = (struct op_ref) { pr, poff };
+	c->cancelled[c->ncancelled++] = (struct op_ref) { dr, doff };
+}
+
+/* Offset in r of its queue put of `qkey` (it has one). */
+static size_t
+find_qput(const struct commit_rec *r, const unsigned char *qkey)
+{
+	size_t off = 0;
+	while (off < r->len) {
+		const unsigned char *p = r->ops + off;
+		if (p[0] == STORE_QUEUE && p[1] == REC_PUT &&
+		    store_rd32(p + 2) == STORE_QKEY &&
+		    memcmp(p + OP_HDR, qkey, STORE_QKEY) == 0) {
+			break;
+		}
+		off += OP_HDR + store_rd32(p + 2) + store_rd32(p + 6);
+	}
+	return off;
+}
+
 /*
  * First pass over a batch: a queue put followed by a delete of the same
  * id (an event emitted and consumed within the batch) becomes two NOPs.
@@ -329,9 +239,24 @@ commit_get_stats(struct commit *c, struct commit_stats *out)
 static size_t
 cancel_pairs(struct commit *c, struct commit_rec *batch)
 {
-	size_t cancelled = 0;
+	size_t cancelled = 0, nrec = 0;
 	hmap_clear(&c->qputs);
+	c->ncancelled = 0;
 	for (struct commit_rec *r = batch; r != NULL; r = r->next) {
+		nrec++;
+	}
+	if (nrec > c->capprelen) {
+		size_t *n = realloc(c->prelen, nrec * sizeof *n);
+		if (n != NULL) {
+			c->prelen = n;
+			c->capprelen = nrec;
+		}
+	}
+	nrec = 0;
+	for (struct commit_rec *r = batch; r != NULL; r = r->next) {
+		if (nrec < c->capprelen) {
+			c->prelen[nrec++] = r->len;
+		}
 		for (size_t off = 0; off < r->len;) {
 			unsigned char *p = r->ops + off;
 			uint32_t klen = store_rd32(p + 2);
@@ -339,21 +264,39 @@ cancel_pairs(struct commit *c, struct commit_rec *batch)
 			if (p[0] == STORE_QUEUE && klen == STORE_QKEY) {
 				if (p[1] == REC_PUT) {
 					hmap_put(&c->qputs, p + OP_HDR,
-					    STORE_QKEY, p, NULL);
+					    STORE_QKEY, r, NULL);
 				} else if (p[1] == REC_DEL) {
-					unsigned char *put = hmap_del(
+					struct commit_rec *pr = hmap_del(
 					    &c->qputs, p + OP_HDR, STORE_QKEY);
-					if (put != NULL) {
-						put[1] = REC_NOP;
+					if (pr != NULL) {
+						size_t poff =
+						    find_qput(pr, p + OP_HDR);
+						pr->ops[poff + 1] = REC_NOP;
 						p[1] = REC_NOP;
 						cancelled += 2;
+						note_cancelled(
+						    c, pr, poff, r, off);
 					}
 				}
 			}
 			off += OP_HDR + klen + vlen;
 		}
 	}
+	c->nprelen = nrec;
 	return cancelled;
+}
+
+/* Undo what earlier tries of this batch's expand hook appended. */
+static void
+unexpand(struct commit *c, struct commit_rec *batch)
+{
+	size_t i = 0;
+	for (struct commit_rec *r = batch; r != NULL && i < c->nprelen;
+	     r = r->next) {
+		/* A husk (fail_rec: cap 0) has no ops any more. */
+		r->len = r->cap != 0 ? c->prelen[i] : 0;
+		i++;
+	}
 }
 
 /* Delete key only if its value starts with `prefix`. */
@@ -375,66 +318,63 @@ del_if(struct store_batch *b, enum store_db db, const void *key, size_t klen,
 	return store_batch_del(b, db, key, klen);
 }
 
+/* Apply the operations of one record to b. */
 static int
-apply(struct commit *c, struct commit_rec *batch, size_t *nops)
+apply_rec(
+    struct commit *c, struct store_batch *b, struct commit_rec *r, size_t *nops)
 {
-	struct store_batch *b;
-	int rv = store_batch_begin(c->store, &b);
-	uint64_t max_qid = c->max_qid;
+	int rv = LEDGE_OK;
 
-	if (rv != LEDGE_OK) {
+	if (c->on_expand != NULL &&
+	    (rv = c->on_expand(c->expand_arg, b, r)) != LEDGE_OK) {
 		return rv;
 	}
-	for (struct commit_rec *r = batch; r != NULL && rv == LEDGE_OK;
-	     r = r->next) {
-		if (c->on_expand != NULL &&
-		    (rv = c->on_expand(c->expand_arg, b, r)) != LEDGE_OK) {
-			break;
-		}
-		for (size_t off = 0; off < r->len && rv == LEDGE_OK;) {
-			unsigned char *p = r->ops + off;
-			uint32_t klen = store_rd32(p + 2);
-			uint32_t vlen = store_rd32(p + 6);
-			unsigned char *key = p + OP_HDR;
-			if (p[1] == REC_PUT) {
-				rv = store_batch_put(
-				    b, p[0], key, klen, key + klen, vlen);
+	for (size_t off = 0; off < r->len && rv == LEDGE_OK;) {
+		unsigned char *p = r->ops + off;
+		uint32_t klen = store_rd32(p + 2);
+		uint32_t vlen = store_rd32(p + 6);
+		unsigned char *key = p + OP_HDR;
+		if (p[1] == REC_PUT) {
+			rv = store_batch_put(
+			    b, p[0], key, klen, key + klen, vlen);
+			(*nops)++;
+		} else if (p[1] == REC_DEL) {
+			rv = store_batch_del(b, p[0], key, klen);
+			(*nops)++;
+		} else if (p[1] == REC_DELIF) {
+			rv = del_if(b, p[0], key, klen, key + klen, vlen);
+			(*nops)++;
+		} else if (p[1] == REC_DELPREFIX) {
+			struct del_prefix d = { b, p[0], LEDGE_OK };
+			rv = store_batch_scan(
+			    b, p[0], key, klen, del_scanned, &d);
+			rv = rv == LEDGE_OK ? d.rv : rv;
+			(*nops)++;
+		} else if (p[1] == REC_OUTBOX || p[1] == REC_OUTBOX_SYNC) {
+			struct obx_peer *o = obx_peer(c, key);
+			r->gated |= p[1] == REC_OUTBOX_SYNC;
+			if (o == NULL) {
+				rv = LEDGE_ENOMEM;
+			} else {
+				store_be64(key + 4, ++o->next);
+				o->touched = true;
+				rv = store_batch_put(b, STORE_OUTBOX, key, klen,
+				    key + klen, vlen);
 				(*nops)++;
-			} else if (p[1] == REC_DEL) {
-				rv = store_batch_del(b, p[0], key, klen);
-				(*nops)++;
-			} else if (p[1] == REC_DELIF) {
-				rv = del_if(
-				    b, p[0], key, klen, key + klen, vlen);
-				(*nops)++;
-			} else if (p[1] == REC_DELPREFIX) {
-				struct del_prefix d = { b, p[0], LEDGE_OK };
-				rv = store_batch_scan(
-				    b, p[0], key, klen, del_scanned, &d);
-				rv = rv == LEDGE_OK ? d.rv : rv;
-				(*nops)++;
-			} else if (p[1] == REC_OUTBOX ||
-			    p[1] == REC_OUTBOX_SYNC) {
-				struct obx_peer *o = obx_peer(c, key);
-				r->gated |= p[1] == REC_OUTBOX_SYNC;
-				if (o == NULL) {
-					rv = LEDGE_ENOMEM;
-				} else {
-					store_be64(key + 4, ++o->next);
-					o->touched = true;
-					rv = store_batch_put(b, STORE_OUTBOX,
-					    key, klen, key + klen, vlen);
-					(*nops)++;
-				}
 			}
-			off += OP_HDR + klen + vlen;
 		}
-		if (r->max_qid > max_qid) {
-			max_qid = r->max_qid;
-		}
+		off += OP_HDR + klen + vlen;
 	}
+	return rv;
+}
+
+/* The counters every batch keeps in meta, then the commit. */
+static int
+apply_end(struct commit *c, struct store_batch *b, uint64_t max_qid)
+{
+	int rv = LEDGE_OK;
 	/* Queue ids must never repeat, even once the queue is empty. */
-	if (rv == LEDGE_OK && max_qid > c->max_qid) {
+	if (max_qid > c->max_qid) {
 		rv = store_meta_put_u64(b, "next_qid", max_qid + 1);
 	}
 	/* Neither may outbox numbers, per peer. */
@@ -447,7 +387,6 @@ apply(struct commit *c, struct commit_rec *batch, size_t *nops)
 			snprintf(
 			    name, sizeof name, "obx%08x", store_rd32(o->key));
 			rv = store_meta_put_u64(b, name, o->next);
-			o->touched = false;
 		}
 	}
 	if (rv != LEDGE_OK) {
@@ -457,6 +396,296 @@ apply(struct commit *c, struct commit_rec *batch, size_t *nops)
 	if ((rv = store_batch_commit(b)) == LEDGE_OK) {
 		c->max_qid = max_qid;
 	}
+	return rv;
+}
+
+/* Outbox numbers: keep before a record that may be undone (SAVE), take
+ * back what it took (RESTORE), or settle once the batch is committed or
+ * given up (SETTLE: back to the base if it was not committed). */
+enum obx_mark { OBX_SAVE, OBX_RESTORE, OBX_SETTLE };
+
+static void
+obx_mark(struct commit *c, enum obx_mark how, bool committed)
+{
+	struct hmap_slot *sl;
+	size_t pos = 0;
+	while ((sl = hmap_next(&c->obx_next, &pos)) != NULL) {
+		struct obx_peer *o = sl->value;
+		if (how == OBX_SAVE) {
+			o->saved = o->next;
+		} else if (how == OBX_RESTORE) {
+			o->next = o->saved;
+		} else {
+			if (!committed) {
+				o->next = o->base;
+			}
+			o->base = o->saved = o->next;
+			o->touched = false;
+		}
+	}
+}
+
+static int
+apply(struct commit *c, struct commit_rec *batch, size_t *nops)
+{
+	struct store_batch *b;
+	int rv = store_batch_begin(c->store, &b);
+	uint64_t max_qid = c->max_qid;
+
+	if (rv != LEDGE_OK) {
+		return rv;
+	}
+	unexpand(c, batch);
+	for (struct commit_rec *r = batch; r != NULL && rv == LEDGE_OK;
+	     r = r->next) {
+		rv = apply_rec(c, b, r, nops);
+		if (r->max_qid > max_qid) {
+			max_qid = r->max_qid;
+		}
+	}
+	if (rv != LEDGE_OK) {
+		store_batch_abort(b);
+	} else {
+		rv = apply_end(c, b, max_qid);
+	}
+	/* A batch that did not fit is tried again (apply_full): its outbox
+	 * numbers go back. */
+	obx_mark(c, OBX_SETTLE, rv == LEDGE_OK);
+	return rv;
+}
+
+/*
+ * A record that did not fit: its completions run now with `err`, and it
+ * stays in the batch as an empty husk, so that the batch's order, its
+ * durable mark and commit_flush are as before.  Its durable input event
+ * (the queue delete in it) stays queued: see commit.h.
+ */
+static void
+fail_rec(struct commit *c, struct commit_rec *r, int err)
+{
+	struct commit_rec husk = *r;
+	r->call = NULL;
+	r->done = NULL;
+	/* Its ops stay allocated until the record is freed (apply_each's
+	 * map of what failed points into them); cap 0 marks the husk.
+	 * Nothing of it waits for replicas either. */
+	r->len = r->cap = 0;
+	r->gated = false;
+	if (husk.call != NULL) {
+		node_call_notify(husk.call, err);
+		node_call_unref(husk.call);
+	}
+	if (husk.done != NULL) {
+		husk.done(husk.arg, err);
+	}
+	store_count_refused(c->store, STORE_REFUSED_COMMIT);
+	c->full_unlogged++;
+}
+
+/* Whether record r builds on one that failed: it consumes an event a
+ * failed record emitted, or writes state of the same target (whose
+ * writes it may have read from the write-behind cache).  `failed` maps
+ * those queue keys and target prefixes. */
+static bool
+depends_on_failed(struct hmap *failed, const struct commit_rec *r)
+{
+	for (size_t off = 0; off < r->len;) {
+		const unsigned char *p = r->ops + off;
+		uint32_t klen = store_rd32(p + 2);
+		uint32_t vlen = store_rd32(p + 6);
+		if (p[0] == STORE_QUEUE && p[1] == REC_DEL &&
+		    klen == STORE_QKEY &&
+		    hmap_get(failed, p + OP_HDR, STORE_QKEY) != NULL) {
+			return true;
+		}
+		if (p[0] == STORE_STATE &&
+		    (p[1] == REC_PUT || p[1] == REC_DEL) && klen >= 4 &&
+		    hmap_get(failed, p + OP_HDR, 4) != NULL) {
+			return true;
+		}
+		off += OP_HDR + klen + vlen;
+	}
+	return false;
+}
+
+static void
+note_failed(struct hmap *failed, struct commit_rec *r)
+{
+	for (size_t off = 0; off < r->len;) {
+		unsigned char *p = r->ops + off;
+		uint32_t klen = store_rd32(p + 2);
+		uint32_t vlen = store_rd32(p + 6);
+		if (p[0] == STORE_QUEUE && p[1] == REC_PUT &&
+		    klen == STORE_QKEY) {
+			hmap_put(failed, p + OP_HDR, STORE_QKEY, p, NULL);
+		}
+		if (p[0] == STORE_STATE && p[1] == REC_PUT && klen >= 4) {
+			hmap_put(failed, p + OP_HDR, 4, p, NULL);
+		}
+		off += OP_HDR + klen + vlen;
+	}
+}
+
+/* Whether a record only deletes (so it may use the store's reserve). */
+static bool
+only_deletes(const struct commit_rec *r)
+{
+	for (size_t off = 0; off < r->len;) {
+		const unsigned char *p = r->ops + off;
+		if (p[1] != REC_DEL && p[1] != REC_DELIF &&
+		    p[1] != REC_DELPREFIX && p[1] != REC_NOP) {
+			return false;
+		}
+		off += OP_HDR + store_rd32(p + 2) + store_rd32(p + 6);
+	}
+	return true;
+}
+
+/*
+ * The batch again, one child transaction per record: a record that does
+ * not fit (LEDGE_ENOSPC) is aborted alone and fails (fail_rec), and so do
+ * later records that build on it (depends_on_failed).  With `deletes`,
+ * only records that merely delete are tried, the rest fail.  Returns
+ * LEDGE_OK when what fitted is committed, LEDGE_ENOSPC when even the
+ * commit of that did not fit (nothing happened; records already failed
+ * stay failed), or another error (fatal).
+ */
+static int
+apply_each(
+    struct commit *c, struct commit_rec *batch, size_t *nops, bool deletes)
+{
+	struct store_batch *b, *child;
+	uint64_t max_qid = c->max_qid;
+	struct hmap failed;
+	int rv;
+
+	/* Cancelled pairs again as written: a put may now fail while the
+	 * delete that cancelled it commits, or the other way round. */
+	unexpand(c, batch);
+	for (size_t i = 0; i < c->ncancelled; i += 2) {
+		c->cancelled[i].r->ops[c->cancelled[i].off + 1] = REC_PUT;
+		c->cancelled[i + 1].r->ops[c->cancelled[i + 1].off + 1] =
+		    REC_DEL;
+	}
+	c->ncancelled = 0;
+	if ((rv = store_batch_begin(c->store, &b)) != LEDGE_OK) {
+		return rv;
+	}
+	hmap_init(&failed);
+	for (struct commit_rec *r = batch; r != NULL; r = r->next) {
+		/* Numbers stay unique even for records that failed. */
+		if (r->max_qid > max_qid) {
+			max_qid = r->max_qid;
+		}
+		if (r->len == 0) {
+			continue;
+		}
+		if ((deletes && !only_deletes(r)) ||
+		    depends_on_failed(&failed, r)) {
+			note_failed(&failed, r);
+			fail_rec(c, r, LEDGE_ENOSPC);
+			continue;
+		}
+		if ((rv = store_batch_child(b, &child)) != LEDGE_OK) {
+			break;
+		}
+		obx_mark(c, OBX_SAVE, false);
+		size_t n = 0;
+		if ((rv = apply_rec(c, child, r, &n)) == LEDGE_OK) {
+			rv = store_batch_commit(child);
+		} else {
+			store_batch_abort(child);
+		}
+		if (rv == LEDGE_ENOSPC) {
+			obx_mark(c, OBX_RESTORE, false);
+			note_failed(&failed, r);
+			fail_rec(c, r, LEDGE_ENOSPC);
+			rv = LEDGE_OK;
+			continue;
+		}
+		if (rv != LEDGE_OK) {
+			break;
+		}
+		*nops += n;
+	}
+	hmap_fini(&failed);
+	if (rv != LEDGE_OK) {
+		store_batch_abort(b);
+	} else {
+		rv = apply_end(c, b, max_qid);
+	}
+	obx_mark(c, OBX_SETTLE, rv == LEDGE_OK);
+	return rv;
+}
+
+/* Log what did not fit, at most once a minute. */
+static void
+log_full(struct commit *c)
+{
+	uint64_t now = clock_mono_us() / 1000;
+	struct store_space sp;
+	if (c->full_unlogged == 0 ||
+	    (c->full_logged_ms != 0 && now - c->full_logged_ms < 60000)) {
+		return;
+	}
+	store_space(c->store, &sp);
+	rlog_write(c->log, RLOG_WARN, NULL,
+	    "store full (%llu of %llu bytes used): %llu record(s) did not "
+	    "fit and failed with their events (%s); the node goes on",
+	    (unsigned long long)sp.used, (unsigned long long)sp.limit,
+	    (unsigned long long)c->full_unlogged, ledge_strerror(LEDGE_ENOSPC));
+	c->full_logged_ms = now;
+	c->full_unlogged = 0;
+}
+
+/*
+ * A batch that did not fit (LEDGE_ENOSPC from apply): grow the map and
+ * try again while it can grow; then once more after a commit of its own
+ * that frees the pages of recent deletes (store_touch); then commit what
+ * fits record by
+ * record (apply_each), then - if even that commit did not fit - only the
+ * records that delete, then nothing.  Returns LEDGE_OK or a fatal error.
+ */
+static int
+apply_full(struct commit *c, struct commit_rec *batch, size_t *nops)
+{
+	int rv = LEDGE_ENOSPC;
+	while (rv == LEDGE_ENOSPC && store_grow(c->store) == LEDGE_OK) {
+		*nops = 0;
+		rv = apply(c, batch, nops);
+	}
+	/* Pages freed by recent commits (a delete) are reused only two
+	 * commits later, and only once no snapshot older than them is open
+	 * (the handler whose record this is may still hold one): wait for
+	 * the snapshots, make one small commit (store_touch), try again. */
+	if (rv == LEDGE_ENOSPC) {
+		store_quiesce(c->store, 50);
+		if (store_touch(c->store) == LEDGE_OK) {
+			*nops = 0;
+			rv = apply(c, batch, nops);
+		}
+	}
+	if (rv == LEDGE_ENOSPC) {
+		*nops = 0;
+		rv = apply_each(c, batch, nops, false);
+	}
+	if (rv == LEDGE_ENOSPC) {
+		*nops = 0;
+		rv = apply_each(c, batch, nops, true);
+	}
+	if (rv == LEDGE_ENOSPC) {
+		/* Nothing fits: every record fails, nothing is written. */
+		for (struct commit_rec *r = batch; r != NULL; r = r->next) {
+			if (r->len > 0) {
+				fail_rec(c, r, LEDGE_ENOSPC);
+			}
+		}
+		*nops = 0;
+		/* The caller counts this as a commit that synced (what it
+		 * holds becomes durable): make it so. */
+		rv = store_sync(c->store);
+	}
+	log_full(c);
 	return rv;
 }
 
@@ -835,6 +1064,9 @@ run(void *arg)
 		if (any) {
 			cancelled = cancel_pairs(c, batch);
 			rv = apply(c, batch, &nops);
+			if (rv == LEDGE_ENOSPC) {
+				rv = apply_full(c, batch, &nops);
+			}
 		}
 		if (rv != LEDGE_OK) {
 			rlog_write(c->log, RLOG_ERROR, NULL,
@@ -952,6 +1184,8 @@ commit_free(struct commit *c)
 		free(sl->value);
 	}
 	hmap_fini(&c->obx_next);
+	free(c->cancelled);
+	free(c->prelen);
 	pos = 0;
 	while ((sl = hmap_next(&c->gate, &pos)) != NULL) {
 		free(sl->value);

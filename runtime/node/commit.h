@@ -29,9 +29,22 @@
  * (commit_set_gate) is marked lagging and no longer waited for, until it
  * has caught up; the hook says when either happens.
  *
- * A failed commit leaves no safe way on (later records already built on
- * it), so the committer reports it and the node exits; a restart
- * recovers the last durable state, exactly as after a crash.
+ * A full store (LEDGE_ENOSPC: the map at its limit, or the disk full) is
+ * the failure of the records that do not fit, not of the node: the
+ * committer grows the map while it may, then applies the batch record
+ * by record, each in a child transaction, and fails only the records
+ * that do not fit - and later records of the batch that build on one of
+ * them (consume an event it emitted, or write state of the same target)
+ * - with LEDGE_ENOSPC: their call gets the error, their `done` runs with
+ * it.  A failed record wrote nothing, so the durable event it consumed
+ * stays queued; the node hands it to its target again when it next
+ * starts, not before (no retry loop against a full store).  The rest of
+ * the batch commits.  Logged at most once a minute; counted in
+ * store_space (STORE_REFUSED_COMMIT).
+ *
+ * Any other failed commit (EIO, ...) leaves no safe way on (later records
+ * already built on it), so the committer reports it and the node exits;
+ * a restart recovers the last durable state, exactly as after a crash.
  *
  * Threads: commit_submit and commit_durable from any thread.
  */

@@ -135,6 +135,7 @@ ctx_reset(struct host_ctx *c, struct node_instance *inst, struct node_event *ev,
 	c->dep = ev->dep;
 	c->aborted = false;
 	c->fail_err = 0;
+	c->wgrowth = 0;
 	c->park_on = NULL;
 	c->nwrites = 0;
 	c->emits = c->emits_tail = NULL;
@@ -375,7 +376,11 @@ finish(struct host_ctx *c, int rv)
 	if (rv != LEDGE_OK) {
 		exec_api_free_emits(c, &c->emits);
 		c->nwrites = 0;
-		if (ev->flags & NEF_DURABLE) {
+		/* Refused for a full store: the durable input stays queued
+		 * and runs again when the node next starts (README, A full
+		 * store); a quota is the function's own, so that event is done.
+		 */
+		if ((ev->flags & NEF_DURABLE) && c->fail_err != LEDGE_ENOSPC) {
 			unsigned char q[STORE_QKEY];
 			store_qkey(q, ev->target, ev->qid);
 			if ((rec = commit_rec_new()) != NULL &&

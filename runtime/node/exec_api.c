@@ -161,25 +161,118 @@ api_state_get(ledge_ctx *ctx, const void *key, size_t klen, ledge_bytes *out)
 	    c->w->reader, c->inst->target.id, key, klen, out);
 }
 
+/* Bytes key + its value count for now as the handler sees it (0 when
+ * absent). */
+static int64_t
+state_bytes_of(struct host_ctx *c, const void *key, size_t klen)
+{
+	ledge_bytes v;
+	if (api_state_get(&c->pub, key, klen, &v) != LEDGE_OK) {
+		return 0;
+	}
+	return (int64_t)(klen + v.len);
+}
+
+/*
+ * Admission of a write that grows the state by `growth` bytes: the
+ * function's quota (`limits: {state_mb}`: its committed bytes, plus what
+ * this handler adds) and the store's room (store_fits, which keeps the
+ * reserve for writes that free space).  Records still in flight are not
+ * counted, so a quota may be passed by what one batch holds.  A refusal
+ * is counted, logged once a minute per instance, and kept in fail_err
+ * so that a call failed with it answers 507.
+ */
+static int
+admit_growth(struct host_ctx *c, int64_t growth)
+{
+	struct node_instance *inst = c->inst;
+	struct store *st = c->w->env->store;
+	uint64_t quota = (uint64_t)inst->spec->state_mb << 20;
+	uint64_t total =
+	    c->wgrowth + growth > 0 ? (uint64_t)(c->wgrowth + growth) : 0;
+	enum store_refusal why;
+	int rv;
+
+	if (growth <= 0) {
+		return LEDGE_OK;
+	}
+	if (quota != 0 &&
+	    store_state_bytes(st, inst->target.id) + total > quota) {
+		why = STORE_REFUSED_QUOTA;
+		rv = LEDGE_EQUOTA;
+	} else if (!store_fits(st, total)) {
+		why = STORE_REFUSED_FULL;
+		rv = LEDGE_ENOSPC;
+	} else {
+		return LEDGE_OK;
+	}
+	store_count_refused(st, why);
+	c->fail_err = rv;
+	uint64_t now = clock_mono_ms();
+	uint64_t last =
+	    atomic_load_explicit(&inst->store_warned_ms, memory_order_relaxed);
+	if ((last == 0 || now - last >= 60000) &&
+	    atomic_compare_exchange_strong(
+	        &inst->store_warned_ms, &last, now)) {
+		struct store_space sp;
+		store_space(st, &sp);
+		if (rv == LEDGE_EQUOTA) {
+			rlog_write(c->w->env->log, RLOG_WARN, inst->target.name,
+			    "state write refused: the function's quota "
+			    "(limits: {state_mb: %u}) is used (%llu bytes); "
+			    "ledge_state_put says %s (logged once a minute)",
+			    inst->spec->state_mb,
+			    (unsigned long long)store_state_bytes(
+			        st, inst->target.id),
+			    ledge_strerror(rv));
+		} else {
+			rlog_write(c->w->env->log, RLOG_WARN, inst->target.name,
+			    "state write refused: the store is full (%llu of "
+			    "%llu bytes used, %llu kept for deletes; "
+			    "--store-size); ledge_state_put says %s (logged "
+			    "once a minute)",
+			    (unsigned long long)sp.used,
+			    (unsigned long long)sp.limit,
+			    (unsigned long long)sp.reserve, ledge_strerror(rv));
+		}
+	}
+	return rv;
+}
+
 static int
 api_state_put(
     ledge_ctx *ctx, const void *key, size_t klen, const void *val, size_t vlen)
 {
+	struct host_ctx *c = HC(ctx);
+	int64_t growth;
 	int rv = host_check_put(key, klen, val, vlen);
 	if (rv != LEDGE_OK) {
 		return rv;
 	}
-	return wset_put(HC(ctx), key, klen, val, vlen, false);
+	growth = (int64_t)(klen + vlen) - state_bytes_of(c, key, klen);
+	if ((rv = admit_growth(c, growth)) != LEDGE_OK) {
+		return rv;
+	}
+	if ((rv = wset_put(c, key, klen, val, vlen, false)) == LEDGE_OK) {
+		c->wgrowth += growth;
+	}
+	return rv;
 }
 
 static int
 api_state_del(ledge_ctx *ctx, const void *key, size_t klen)
 {
+	struct host_ctx *c = HC(ctx);
+	int64_t old;
 	int rv = host_check_key(key, klen);
 	if (rv != LEDGE_OK) {
 		return rv;
 	}
-	return wset_put(HC(ctx), key, klen, NULL, 0, true);
+	old = state_bytes_of(c, key, klen);
+	if ((rv = wset_put(c, key, klen, NULL, 0, true)) == LEDGE_OK) {
+		c->wgrowth -= old;
+	}
+	return rv;
 }
 
 /* ------------------------------------------------------------------ */

@@ -42,8 +42,12 @@ struct host_ctx {
 	struct node_code *code; /* the code running it */
 	uint64_t dep;           /* newest commit seq this result depends on */
 	bool aborted;           /* inline run hit a blocking call: redo it */
-	int fail_err; /* isolation: the host failed (LEDGE_ETIMEDOUT: a
-	                 timeout, for a 504), else 0 */
+	int fail_err;    /* isolation: the host failed (LEDGE_ETIMEDOUT: a
+	                    timeout, for a 504); a state write was refused
+	                    (LEDGE_ENOSPC, LEDGE_EQUOTA: for a 507); else 0 */
+	int64_t wgrowth; /* bytes the write set adds to the state (keys
+	                    without prefix + values, less what it replaces
+	                    or deletes), for store_fits and the quota */
 	struct node_instance *park_on; /* a target left over its cap */
 
 	struct wentry *writes; /* malloc'd, reused */

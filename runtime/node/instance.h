@@ -114,6 +114,10 @@ struct node_instance {
 	_Atomic(struct node_instance *) waiting_on;
 	atomic_int status;
 
+	/* When a refused state write was last logged (ms, monotonic): a
+	 * refusal is logged at most once a minute per instance. */
+	atomic_uint_fast64_t store_warned_ms;
+
 	/* counters (relaxed atomics, read by metrics) */
 	atomic_uint_fast64_t n_events, n_errors, n_emitted, n_busy_us;
 	atomic_uint_fast64_t n_hist[NODE_HIST_N]; /* handler times */

@@ -158,6 +158,8 @@ static void
 on_fatal(void *arg, const char *why)
 {
 	struct node *n = arg;
+	/* Not a full store: that fails the records that do not fit
+	 * (commit.h), never the node. */
 	rlog_write(n->log, RLOG_ERROR, n->name,
 	    "the store failed (%s); stopping at once so that a restart "
 	    "recovers the last durable state",
@@ -233,7 +235,10 @@ node_new(struct node **np, const struct node_opts *o, struct rlog *log,
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	if ((rv = store_open(&n->store, store_dir, &o->store, err, errlen)) !=
+	/* The node's map starts small and grows up to --store-size. */
+	struct store_opts so = o->store;
+	so.grow = true;
+	if ((rv = store_open(&n->store, store_dir, &so, err, errlen)) !=
 	    LEDGE_OK) {
 		goto fail;
 	}

@@ -122,6 +122,42 @@ link_series(void *arg, const struct link_stats *st)
 	}
 }
 
+/* The store's room and the writes refused for the lack of it. */
+static void
+store_metrics(FILE *fp, struct store *st, const char *node)
+{
+	struct store_space sp;
+	store_space(st, &sp);
+	fprintf(fp,
+	    "# HELP ledge_store_used_bytes Bytes of the store's live pages.\n"
+	    "# TYPE ledge_store_used_bytes gauge\n"
+	    "ledge_store_used_bytes{node=\"%s\"} %llu\n"
+	    "# HELP ledge_store_limit_bytes The most the store may use "
+	    "(--store-size); writes that grow state stop %llu bytes short "
+	    "of it, kept for deletes.\n"
+	    "# TYPE ledge_store_limit_bytes gauge\n"
+	    "ledge_store_limit_bytes{node=\"%s\"} %llu\n"
+	    "# HELP ledge_store_map_bytes The store's current map (grows on "
+	    "demand up to the limit).\n"
+	    "# TYPE ledge_store_map_bytes gauge\n"
+	    "ledge_store_map_bytes{node=\"%s\"} %llu\n"
+	    "# HELP ledge_store_refused_total State writes refused for lack "
+	    "of room (reason: full - the store, quota - the function's "
+	    "limits: {state_mb}, commit - a record that did not fit at "
+	    "commit).\n"
+	    "# TYPE ledge_store_refused_total counter\n",
+	    node, (unsigned long long)sp.used, (unsigned long long)sp.reserve,
+	    node, (unsigned long long)sp.limit, node,
+	    (unsigned long long)sp.map);
+	for (int i = 0; i < STORE_REFUSED_N; i++) {
+		fprintf(fp,
+		    "ledge_store_refused_total{node=\"%s\",reason=\"%s\"} "
+		    "%llu\n",
+		    node, store_refusal_name(i),
+		    (unsigned long long)sp.refused[i]);
+	}
+}
+
 int
 node_metrics_render(struct node *n, char **out, size_t *len)
 {
@@ -245,6 +281,7 @@ node_metrics_render(struct node *n, char **out, size_t *len)
 	    (unsigned long long)node_dropped(n, NODE_DROP_DELAYED), r.node,
 	    node_drop_name(NODE_DROP_RESOURCE),
 	    (unsigned long long)node_dropped(n, NODE_DROP_RESOURCE), r.node);
+	store_metrics(fp, node_store(n), r.node);
 	return fclose(fp) == 0 ? LEDGE_OK : LEDGE_ENOMEM;
 }
 

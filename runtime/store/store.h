@@ -18,6 +18,24 @@
  * threads between uses).  Writes: a batch is one LMDB write transaction,
  * used by the one thread that began it; LMDB serialises batches.
  *
+ * Space.  The store may use at most `map_mb` MiB (the limit).  With
+ * `grow`, the map starts small (STORE_MAP_START_MB, or what the file
+ * already holds) and grows on demand up to the limit, so a small box does
+ * not reserve the limit's address space up front.  Growing remaps the
+ * file, which LMDB allows only while no transaction of the process is
+ * open: every reader snapshot and batch holds a shared gate, and
+ * store_grow takes it alone (waiting a bounded time, see there).  So a
+ * thread must not keep a snapshot open while it waits for the committer.
+ *
+ * A full store is an error of the write that does not fit (LEDGE_ENOSPC:
+ * LMDB's MDB_MAP_FULL, or ENOSPC/EDQUOT from the disk), never of the
+ * store: reads and later writes go on.  Because LMDB copies pages on
+ * write, a delete needs free pages too; store_fits keeps a reserve
+ * (STORE_RESERVE) that only writes which do not grow state may use.
+ *
+ * The store also counts the bytes (keys + values) of state per target id
+ * (the 4-byte prefix of a state key), for per-function quotas.
+ *
  * Errors: LEDGE_* codes; LMDB's own text is logged where it matters.
  */
 #ifndef LEDGE_STORE_STORE_H
@@ -49,10 +67,21 @@ enum store_db {
 };
 
 struct store_opts {
-	size_t map_mb; /* address space reserved for the file (0: default) */
+	size_t map_mb; /* the largest the store may get, MiB (0: default,
+	                  8192 on 64-bit, 512 on 32-bit) */
 	bool nosync;   /* skip fsync at commit: survives a process crash,
 	                  not an OS crash or power loss */
+	bool grow;     /* start small and grow up to map_mb (see Space);
+	                  else the whole map_mb is mapped at open */
 };
+
+/* Where a growing map starts (MiB). */
+#define STORE_MAP_START_MB 1
+
+/* The reserve kept for writes that do not grow state: an eighth of the
+ * limit, at least 1 MiB (see store_fits). */
+#define STORE_RESERVE(limit)                                                   \
+	((limit) / 8 > (1u << 20) ? (limit) / 8 : (uint64_t)(1u << 20))
 
 /*
  * Open (creating if needed) the store in folder `dir`.
@@ -73,8 +102,76 @@ void store_close(struct store *s);
  */
 int store_sync(struct store *s);
 
-/* Bytes used by the data file. */
+/* Bytes used by the data file (its high-water mark). */
 uint64_t store_size(struct store *s);
+
+/* Why a write was refused, for the counters of store_space. */
+enum store_refusal {
+	STORE_REFUSED_FULL = 0, /* ledge_state_put: the store is full */
+	STORE_REFUSED_QUOTA,    /* ledge_state_put: the function's quota */
+	STORE_REFUSED_COMMIT,   /* a record did not fit at commit */
+	STORE_REFUSED_N
+};
+
+/* What the store holds and may hold, for metrics and admission. */
+struct store_space {
+	uint64_t used;    /* bytes of live pages after the last commit
+	                     (free pages that LMDB reuses not counted) */
+	uint64_t limit;   /* the most it may use (store_opts.map_mb) */
+	uint64_t map;     /* the map's current size */
+	uint64_t reserve; /* STORE_RESERVE(limit) */
+	uint64_t refused[STORE_REFUSED_N];
+};
+
+/* Fill *out.  Any thread. */
+void store_space(struct store *s, struct store_space *out);
+
+/* Name of a refusal reason for metrics ("full", "quota", "commit"). */
+const char *store_refusal_name(enum store_refusal why);
+
+/* Count one refused write.  Any thread. */
+void store_count_refused(struct store *s, enum store_refusal why);
+
+/*
+ * Whether `growth` more bytes of state fit below the limit minus the
+ * reserve.  A hint taken before the commit (it does not see records in
+ * flight); the commit has the last word (LEDGE_ENOSPC).  Any thread.
+ */
+bool store_fits(struct store *s, uint64_t growth);
+
+/* Bytes (keys without the prefix, plus values) of committed state of
+ * target `id`.  Any thread. */
+uint64_t store_state_bytes(struct store *s, uint32_t id);
+
+/*
+ * Grow the map (double, capped at the limit).  Call with no transaction
+ * of this thread open; it waits up to 200 ms for the other threads'
+ * snapshots and batches to end (new ones wait meanwhile).
+ * Returns LEDGE_OK (grown), LEDGE_ENOSPC (already at the limit, or not a
+ * growing store), LEDGE_ETIMEDOUT (snapshots stayed open; try later) or
+ * LEDGE_ESTORE.
+ */
+int store_grow(struct store *s);
+
+/*
+ * Wait (up to timeout_ms) for a moment when no snapshot or batch of
+ * another thread is open, without holding new ones back.  LMDB reuses
+ * the pages a commit freed only once no snapshot older than that commit
+ * is open; so after a delete at a full map, the next write may need this
+ * to find room.  Call with no transaction of this thread open.
+ * LEDGE_OK, LEDGE_ETIMEDOUT, or LEDGE_ENOTSUP (not a growing store: no
+ * count of snapshots is kept).
+ */
+int store_quiesce(struct store *s, int timeout_ms);
+
+/*
+ * Commit a tiny write (a counter in meta) of its own.  LMDB reuses the
+ * pages commit N freed only from commit N + 2 on (commit N - 1 must stay
+ * whole until N is synced), so after a delete at a full map one such
+ * commit lets the next write use the room the delete made.  Same
+ * threads and errors as a batch.
+ */
+int store_touch(struct store *s);
 
 /* --- readers (snapshots) ------------------------------------------ */
 
@@ -111,7 +208,22 @@ int store_scan_reader(struct store_reader *r, enum store_db db,
 
 /* --- batches (write transactions) --------------------------------- */
 
+/*
+ * Begin a write transaction.  A growing store first grows its map when
+ * it is more than half used (best effort: it waits at most 10 ms for
+ * open snapshots, and after such a wait in vain not again for a second).
+ */
 int store_batch_begin(struct store *s, struct store_batch **bp);
+
+/*
+ * A nested transaction inside `parent` (LMDB's child transactions): its
+ * writes join the parent at store_batch_commit(child), or vanish at
+ * store_batch_abort(child), leaving the parent as it was.  The parent
+ * must not be used while the child is open.  Same thread.
+ */
+int store_batch_child(struct store_batch *parent, struct store_batch **cp);
+
+/* Put; LEDGE_ENOSPC when it does not fit in the map. */
 int store_batch_put(struct store_batch *b, enum store_db db, const void *key,
     size_t klen, const void *val, size_t vlen);
 /* Read within the batch (sees its own writes); *out is valid until the
@@ -121,7 +233,8 @@ int store_batch_get(struct store_batch *b, enum store_db db, const void *key,
 /* Delete; a missing key is not an error. */
 int store_batch_del(
     struct store_batch *b, enum store_db db, const void *key, size_t klen);
-/* Commit (and fsync unless nosync).  Frees the batch in every case. */
+/* Commit (and fsync unless nosync).  Frees the batch in every case.
+ * LEDGE_ENOSPC: the map or the disk is full; nothing of it happened. */
 int store_batch_commit(struct store_batch *b);
 void store_batch_abort(struct store_batch *b);
 

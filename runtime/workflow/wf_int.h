@@ -49,7 +49,7 @@ struct wf_isolation {
 	bool process;    /* isolation: process */
 	bool given;      /* `limits:` is there (`limits: ~` says none) */
 	bool has_limits; /* limits: given, not null */
-	uint32_t timeout_ms, memory_mb;
+	uint32_t timeout_ms, memory_mb, state_mb;
 	struct wf_pos limits_pos;
 };
 
@@ -216,15 +216,17 @@ void wf_load_placement(
 /* `state: {replicas}` of function f. */
 void wf_load_state(struct wf_loader *ld, yaml_node_t *n, struct wf_function *f);
 
-/* `isolation: node|process` and `limits: {timeout_ms, memory_mb}` in
+/* `isolation: node|process` and `limits: {timeout_ms, memory_mb,
+ * state_mb}` in
  * map `m` (a function's or the top level) into *is; `kind`/`name` name
  * the owner in messages about unknown keys. */
 void wf_load_isolation(struct wf_loader *ld, yaml_node_t *m,
     struct wf_isolation *is, const char *kind, const char *name);
 
-/* A function's own isolation over the workflow's (ld->top); limits need
- * a host process (code in the node's own process can be neither stopped
- * nor measured on its own). */
+/* A function's own isolation over the workflow's (ld->top); timeout_ms
+ * and memory_mb need a host process (code in the node's own process can
+ * be neither stopped nor measured on its own); state_mb works with
+ * either. */
 void wf_apply_isolation(struct wf_loader *ld, struct wf_function *f,
     const struct wf_isolation *own);
 

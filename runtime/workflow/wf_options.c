@@ -142,9 +142,11 @@ wf_load_state(struct wf_loader *ld, yaml_node_t *n, struct wf_function *f)
 	}
 }
 
-/* Longest `limits: {timeout_ms}` (an hour) and `memory_mb` (1 TiB). */
+/* Longest `limits: {timeout_ms}` (an hour), `memory_mb` and `state_mb`
+ * (1 TiB). */
 #define LIMIT_TIMEOUT_MAX 3600000
 #define LIMIT_MEMORY_MAX  (1 << 20)
+#define LIMIT_STATE_MAX   (1 << 20)
 
 /* `isolation: node|process` and `limits: {timeout_ms, memory_mb}` in
  * map `m` (a function's or the top level) into *is. */
@@ -152,7 +154,8 @@ void
 wf_load_isolation(struct wf_loader *ld, yaml_node_t *m, struct wf_isolation *is,
     const char *kind, const char *name)
 {
-	static const char *const keys[] = { "timeout_ms", "memory_mb" };
+	static const char *const keys[] = { "timeout_ms", "memory_mb",
+		"state_mb" };
 	yaml_node_t *n = wf_map_value(ld, m, "isolation");
 	char found[SHOW_SIZE];
 	long long v;
@@ -176,10 +179,10 @@ wf_load_isolation(struct wf_loader *ld, yaml_node_t *m, struct wf_isolation *is,
 	         ld, wf_map_value(ld, m, "limits"), "limits", NULL)) == NULL) {
 		return;
 	}
-	wf_check_keys(ld, n, keys, 2, kind, name);
+	wf_check_keys(ld, n, keys, 3, kind, name);
 	is->has_limits = true;
 	is->limits_pos = wf_pos_of(n);
-	is->timeout_ms = is->memory_mb = 0;
+	is->timeout_ms = is->memory_mb = is->state_mb = 0;
 	if (wf_map_value(ld, n, "timeout_ms") != NULL &&
 	    wf_get_int(ld, wf_map_value(ld, n, "timeout_ms"), "timeout_ms", 1,
 	        LIMIT_TIMEOUT_MAX, &v)) {
@@ -189,6 +192,11 @@ wf_load_isolation(struct wf_loader *ld, yaml_node_t *m, struct wf_isolation *is,
 	    wf_get_int(ld, wf_map_value(ld, n, "memory_mb"), "memory_mb", 1,
 	        LIMIT_MEMORY_MAX, &v)) {
 		is->memory_mb = (uint32_t)v;
+	}
+	if (wf_map_value(ld, n, "state_mb") != NULL &&
+	    wf_get_int(ld, wf_map_value(ld, n, "state_mb"), "state_mb", 1,
+	        LIMIT_STATE_MAX, &v)) {
+		is->state_mb = (uint32_t)v;
 	}
 }
 
@@ -206,11 +214,13 @@ wf_apply_isolation(
 	if (!lim->has_limits) {
 		return;
 	}
-	if (!f->isolated) {
+	f->state_mb = lim->state_mb;
+	if (!f->isolated && (lim->timeout_ms != 0 || lim->memory_mb != 0)) {
 		wf_report(ld, lim->limits_pos,
-		    "function '%s': 'limits' need 'isolation: process' (code "
-		    "in the node's own process cannot be stopped or measured "
-		    "on its own)",
+		    "function '%s': 'limits: {timeout_ms, memory_mb}' need "
+		    "'isolation: process' (code in the node's own process "
+		    "cannot be stopped or measured on its own; state_mb works "
+		    "with either)",
 		    f->name);
 		return;
 	}

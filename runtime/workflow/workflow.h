@@ -84,6 +84,10 @@ struct wf_function {
 	bool isolated;
 	uint32_t timeout_ms; /* limits: {timeout_ms: N}: per callback */
 	uint32_t memory_mb;  /* limits: {memory_mb: N}: host's resident size */
+	/* limits: {state_mb: N}: the most state (keys + values, MiB) the
+	 * function may keep on a node; ledge_state_put past it says
+	 * LEDGE_EQUOTA.  Either isolation.  0: no quota of its own. */
+	uint32_t state_mb;
 };
 
 struct res_type;

@@ -273,8 +273,9 @@ Test(isolation, limits_need_process_isolation)
 	rc = lrun_exec((const char *const[]) { "validate", path, NULL }, &out);
 	cr_expect_eq(rc, 1);
 	cr_expect_not_null(strstr(out,
-	                       "wf.yaml:5:13: function 'f': 'limits' "
-	                       "need 'isolation: process'"),
+	                       "wf.yaml:5:13: function 'f': 'limits: "
+	                       "{timeout_ms, memory_mb}' need 'isolation: "
+	                       "process'"),
 	    "%s", out);
 	cr_expect_not_null(strstr(out,
 	                       "wf.yaml:8:16: 'isolation' must be "

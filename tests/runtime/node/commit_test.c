@@ -1105,3 +1105,148 @@ Test(commit, stopping_fails_what_still_waits_for_a_replica)
 	cr_expect_eq(gs.errs[0], LEDGE_ECLOSED);
 	commit_free(c);
 }
+
+/* --- a full store ------------------------------------------------------ */
+
+static atomic_int full_errs[8];
+
+static void
+note_err(void *arg, int err)
+{
+	atomic_store(&full_errs[(intptr_t)arg], err == LEDGE_OK ? 1 : err);
+}
+
+/* A record putting `len` bytes under state key (inst, key). */
+static struct commit_rec *
+rec_big(uint32_t inst, const char *key, size_t len)
+{
+	struct commit_rec *r = commit_rec_new();
+	unsigned char k[64];
+	unsigned char *v;
+	cr_assert_not_null(r);
+	v = commit_rec_put_reserve(
+	    r, STORE_STATE, k, fx_skey(k, inst, key), len);
+	cr_assert_not_null(v);
+	memset(v, 'b', len);
+	return r;
+}
+
+/* fx_store replaced by a growing 16 MiB one (fx_end closes it). */
+static void
+small_store(void)
+{
+	struct store_opts o = { .map_mb = 16, .nosync = true, .grow = true };
+	char err[256], sub[4200];
+	store_close(fx_store);
+	snprintf(sub, sizeof sub, "%s/small", fx_dir);
+	cr_assert_eq(store_open(&fx_store, sub, &o, err, sizeof err), LEDGE_OK,
+	    "%s", err);
+}
+
+Test(commit, a_record_that_does_not_fit_fails_alone)
+{
+	struct commit *c;
+	struct gate g;
+	char v[16];
+
+	small_store();
+	atomic_store(&fx_fatal_calls, 0);
+	c = fx_commit_start();
+	/* An event in the queue, which the oversize record consumes. */
+	commit_submit(c, rec_queue(REC_PUT, 21));
+	commit_flush(c);
+	cr_assert(queue_has(21));
+
+	gate_close(c, &g);
+	struct commit_rec *r[5];
+	r[0] = fx_rec_put(10, "a", "before");
+	r[1] = rec_big(11, "big", 20u << 20); /* over the whole limit */
+	{
+		unsigned char k[STORE_QKEY];
+		store_qkey(k, 3, 21);
+		cr_assert_eq(
+		    commit_rec_del(r[1], STORE_QUEUE, k, sizeof k), LEDGE_OK);
+	}
+	r[2] = fx_rec_put(12, "c", "after");
+	r[3] = fx_rec_put(11, "d", "same target as big"); /* builds on it */
+	r[4] = rec_queue(REC_DEL, 99);                    /* a harmless del */
+	for (intptr_t i = 0; i < 5; i++) {
+		atomic_store(&full_errs[i], 0);
+		r[i]->done = note_err;
+		r[i]->arg = (void *)i;
+		commit_submit(c, r[i]);
+	}
+	gate_open(&g);
+	commit_flush(c);
+
+	cr_expect_eq(atomic_load(&full_errs[0]), 1, "the record before: ok");
+	cr_expect_eq(atomic_load(&full_errs[1]), LEDGE_ENOSPC,
+	    "the oversize record: %d", atomic_load(&full_errs[1]));
+	cr_expect_eq(atomic_load(&full_errs[2]), 1, "the record after: ok");
+	cr_expect_eq(atomic_load(&full_errs[3]), LEDGE_ENOSPC,
+	    "a record of the same target in the batch fails with it");
+	cr_expect_eq(atomic_load(&full_errs[4]), 1);
+	cr_expect(read_state(10, "a", v, sizeof v));
+	cr_expect_str_eq(v, "before");
+	cr_expect(read_state(12, "c", v, sizeof v));
+	cr_expect_not(read_state(11, "big", v, sizeof v));
+	cr_expect_not(read_state(11, "d", v, sizeof v));
+	cr_expect(queue_has(21), "the failed record's input event stays");
+	cr_expect_eq(atomic_load(&fx_fatal_calls), 0, "the node goes on");
+	struct store_space sp;
+	store_space(fx_store, &sp);
+	cr_expect_eq(sp.refused[STORE_REFUSED_COMMIT], 2);
+
+	/* And the committer goes on committing. */
+	commit_submit(c, fx_rec_put(12, "e", "later"));
+	commit_flush(c);
+	cr_expect(read_state(12, "e", v, sizeof v));
+	fx_commit_stop(c);
+	gate_fini(&g);
+}
+
+Test(commit, a_full_store_still_takes_deletes)
+{
+	struct commit *c;
+	int n = 0;
+
+	small_store();
+	atomic_store(&fx_fatal_calls, 0);
+	c = fx_commit_start();
+	for (;; n++) {
+		char key[16];
+		snprintf(key, sizeof key, "k%d", n);
+		struct commit_rec *r = rec_big(20, key, 64 * 1024);
+		atomic_store(&full_errs[0], 0);
+		r->done = note_err;
+		r->arg = (void *)0;
+		commit_submit(c, r);
+		commit_flush(c);
+		if (atomic_load(&full_errs[0]) != 1) {
+			break;
+		}
+		cr_assert_lt(n, 1000);
+	}
+	cr_expect_eq(atomic_load(&full_errs[0]), LEDGE_ENOSPC);
+	cr_expect_gt(n, 200, "%d fitted", n);
+	/* One record deleting everything. */
+	struct commit_rec *d = commit_rec_new();
+	unsigned char p[4];
+	store_be32(p, 20);
+	cr_assert_eq(commit_rec_del_prefix(d, STORE_STATE, p, 4), LEDGE_OK);
+	d->done = note_err;
+	d->arg = (void *)1;
+	commit_submit(c, d);
+	commit_flush(c);
+	cr_expect_eq(atomic_load(&full_errs[1]), 1, "the delete fits");
+	cr_expect_eq(store_state_bytes(fx_store, 20), 0);
+	/* The room is there again at once. */
+	struct commit_rec *r = rec_big(20, "again", 64 * 1024);
+	r->done = note_err;
+	r->arg = (void *)2;
+	commit_submit(c, r);
+	commit_flush(c);
+	cr_expect_eq(atomic_load(&full_errs[2]), 1, "a put after the delete");
+	cr_expect_eq(atomic_load(&fx_fatal_calls), 0);
+	fx_commit_stop(c);
+}

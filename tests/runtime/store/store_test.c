@@ -2,10 +2,13 @@
  * store_test.c - the node store on LMDB (runtime/store/store.h): persistence
  * across reopen, per-instance state and its key limits, snapshot
  * isolation of readers, batch abort, scans, registry ids (also from
- * several threads) and meta counters.
+ * several threads) and meta counters; space: a map that grows on demand
+ * up to its limit, a full map that fails the write and not the store
+ * (reads, child transactions, deletes, room again), bytes per target.
  */
 #include <criterion/criterion.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -781,4 +784,233 @@ Test(store, large_value)
 	store_reader_close(r);
 	store_close(s);
 	free(big);
+}
+
+/* --- space: growth, a full map, child transactions, state bytes ---- */
+
+static struct store *
+open_small(size_t map_mb)
+{
+	struct store_opts o = {
+		.map_mb = map_mb, .nosync = true, .grow = true
+	};
+	struct store *s = NULL;
+	char err[512] = "";
+	int rv = store_open(&s, path, &o, err, sizeof err);
+	cr_assert_eq(rv, LEDGE_OK, "store_open: %s", err);
+	return s;
+}
+
+/* One batch putting `len` bytes under state key (inst, "k<i>"). */
+static int
+put_one(struct store *s, uint32_t inst, int i, size_t len)
+{
+	static char val[1 << 20];
+	unsigned char k[32];
+	char name[16];
+	struct store_batch *b;
+	int rv;
+
+	memset(val, 'v', sizeof val);
+	snprintf(name, sizeof name, "k%d", i);
+	size_t kl = state_key(k, inst, name, strlen(name));
+	if ((rv = store_batch_begin(s, &b)) != LEDGE_OK) {
+		return rv;
+	}
+	if ((rv = store_batch_put(b, STORE_STATE, k, kl, val, len)) !=
+	    LEDGE_OK) {
+		store_batch_abort(b);
+		return rv;
+	}
+	return store_batch_commit(b);
+}
+
+Test(store, the_map_grows_on_demand_up_to_the_limit)
+{
+	struct store *s = open_small(64);
+	struct store_space sp;
+
+	store_space(s, &sp);
+	cr_expect_eq(sp.map, (uint64_t)STORE_MAP_START_MB << 20,
+	    "starts small: %llu", (unsigned long long)sp.map);
+	cr_expect_eq(sp.limit, 64u << 20);
+	for (int i = 0; i < 40; i++) {
+		cr_assert_eq(
+		    put_one(s, 1, i, 256 * 1024), LEDGE_OK, "put %d", i);
+	}
+	store_space(s, &sp);
+	cr_expect(sp.map > (10u << 20) && sp.map <= (64u << 20), "map %llu",
+	    (unsigned long long)sp.map);
+	cr_expect_geq(sp.used, 10u << 20);
+	cr_expect_eq(
+	    store_state_bytes(s, 1), (10 * 2 + 30 * 3 + 40 * 256 * 1024));
+	store_close(s);
+
+	/* Reopened: the data is there, the count too. */
+	s = open_small(64);
+	cr_expect_eq(
+	    store_state_bytes(s, 1), (10 * 2 + 30 * 3 + 40 * 256 * 1024));
+	cr_expect_eq(put_one(s, 1, 40, 1024), LEDGE_OK);
+	store_close(s);
+}
+
+static int
+count_state(void *arg, ledge_bytes k, ledge_bytes v)
+{
+	(void)k;
+	(void)v;
+	(*(int *)arg)++;
+	return 0;
+}
+
+Test(store, a_full_map_fails_the_write_not_the_store)
+{
+	struct store *s = open_small(16);
+	struct store_reader *r;
+	struct store_batch *b, *child;
+	struct store_space sp;
+	unsigned char k[32];
+	ledge_bytes v;
+	int n = 0, rv, seen = 0;
+
+	while ((rv = put_one(s, 2, n, 64 * 1024)) == LEDGE_OK) {
+		n++;
+		cr_assert_lt(n, 1000, "never full");
+	}
+	cr_expect_eq(rv, LEDGE_ENOSPC, "%s", ledge_strerror(rv));
+	cr_expect_gt(n, 200, "%d values of 64 KiB in 16 MiB", n);
+	store_space(s, &sp);
+	cr_expect_eq(sp.map, 16u << 20, "grew to the limit");
+	cr_expect(!store_fits(s, 64 * 1024), "no room for more");
+
+	/* Reads go on. */
+	cr_assert_eq(store_reader_open(s, &r), LEDGE_OK);
+	cr_assert_eq(store_reader_begin(r), LEDGE_OK);
+	cr_expect_eq(store_state_get(r, 2, "k0", 2, &v), LEDGE_OK);
+	cr_expect_eq(v.len, 64 * 1024);
+	cr_expect_eq(store_state_scan(r, 2, count_state, &seen), LEDGE_OK);
+	cr_expect_eq(seen, n);
+	store_reader_end(r);
+
+	/* A child that does not fit is aborted alone; its parent commits. */
+	cr_assert_eq(store_batch_begin(s, &b), LEDGE_OK);
+	cr_assert_eq(store_batch_child(b, &child), LEDGE_OK);
+	static char big[1 << 20];
+	size_t kl = state_key(k, 3, "big", 3);
+	rv = store_batch_put(child, STORE_STATE, k, kl, big, sizeof big);
+	if (rv == LEDGE_OK) {
+		rv = store_batch_commit(child);
+	} else {
+		store_batch_abort(child);
+	}
+	cr_expect_eq(rv, LEDGE_ENOSPC);
+	cr_assert_eq(store_batch_child(b, &child), LEDGE_OK);
+	kl = state_key(k, 2, "k0", 2);
+	cr_expect_eq(store_batch_del(child, STORE_STATE, k, kl), LEDGE_OK);
+	cr_expect_eq(store_batch_commit(child), LEDGE_OK);
+	cr_expect_eq(store_batch_commit(b), LEDGE_OK, "a delete fits");
+	cr_expect_eq(store_state_bytes(s, 3), 0, "the aborted child's count");
+	uint64_t want = 0;
+	for (int i = 1; i < n; i++) {
+		char name[16];
+		want += (uint64_t)snprintf(name, sizeof name, "k%d", i) + 65536;
+	}
+	cr_expect_eq(store_state_bytes(s, 2), want);
+
+	/* Deleting everything makes room again (after one more commit,
+	 * store_touch: LMDB reuses freed pages two commits on). */
+	for (int i = 1; i < n; i++) {
+		char name[16];
+		snprintf(name, sizeof name, "k%d", i);
+		kl = state_key(k, 2, name, strlen(name));
+		cr_assert_eq(store_batch_begin(s, &b), LEDGE_OK);
+		cr_assert_eq(store_batch_del(b, STORE_STATE, k, kl), LEDGE_OK);
+		cr_assert_eq(store_batch_commit(b), LEDGE_OK, "del %d", i);
+	}
+	cr_expect_eq(store_state_bytes(s, 2), 0);
+	cr_expect_eq(store_touch(s), LEDGE_OK);
+	cr_expect(store_fits(s, 64 * 1024));
+	cr_expect_eq(put_one(s, 2, 0, 64 * 1024), LEDGE_OK);
+	store_reader_close(r);
+	store_close(s);
+}
+
+/* Readers on other threads while the map grows under them. */
+struct grow_reader {
+	struct store *s;
+	atomic_bool *stop;
+	int reads, errors;
+};
+
+static void *
+grow_reader_main(void *arg)
+{
+	struct grow_reader *g = arg;
+	struct store_reader *r;
+	ledge_bytes v;
+	if (store_reader_open(g->s, &r) != LEDGE_OK) {
+		g->errors++;
+		return NULL;
+	}
+	while (!atomic_load(g->stop)) {
+		if (store_reader_begin(r) != LEDGE_OK) {
+			g->errors++;
+			continue;
+		}
+		int rv = store_state_get(r, 1, "k0", 2, &v);
+		if (rv != LEDGE_OK || v.len != 256 * 1024 ||
+		    ((const char *)v.data)[v.len - 1] != 'v') {
+			g->errors++;
+		}
+		g->reads++;
+		store_reader_end(r);
+	}
+	store_reader_close(r);
+	return NULL;
+}
+
+Test(store, the_map_grows_under_readers_on_other_threads)
+{
+	struct store *s = open_small(64);
+	struct store_reader *r;
+	struct store_space sp;
+	atomic_bool stop = false;
+	struct grow_reader g[2];
+	pthread_t th[2];
+
+	cr_assert_eq(put_one(s, 1, 0, 256 * 1024), LEDGE_OK);
+	/* A snapshot held open: the map cannot be remapped meanwhile. */
+	cr_assert_eq(store_reader_open(s, &r), LEDGE_OK);
+	cr_assert_eq(store_reader_begin(r), LEDGE_OK);
+	cr_expect_eq(store_grow(s), LEDGE_ETIMEDOUT);
+	store_reader_end(r);
+	store_reader_close(r);
+
+	for (int i = 0; i < 2; i++) {
+		g[i] = (struct grow_reader) { s, &stop, 0, 0 };
+		cr_assert_eq(
+		    pthread_create(&th[i], NULL, grow_reader_main, &g[i]), 0);
+	}
+	/* As the committer does: a batch that met a full map below the
+	 * limit (growing ahead gave up on a busy reader) grows and retries. */
+	int failed = 0;
+	for (int i = 1; i < 200 && failed == 0; i++) {
+		int rv = put_one(s, 1, i, 256 * 1024);
+		for (int t = 0; rv == LEDGE_ENOSPC && t < 10; t++) {
+			store_grow(s);
+			rv = put_one(s, 1, i, 256 * 1024);
+		}
+		failed = rv != LEDGE_OK ? i : 0;
+	}
+	atomic_store(&stop, true);
+	for (int i = 0; i < 2; i++) {
+		pthread_join(th[i], NULL);
+		cr_expect_eq(g[i].errors, 0, "reader %d: %d errors in %d reads",
+		    i, g[i].errors, g[i].reads);
+	}
+	cr_expect_eq(failed, 0, "put %d failed", failed);
+	store_space(s, &sp);
+	cr_expect_gt(
+	    sp.map, 32u << 20, "grew to %llu", (unsigned long long)sp.map);
+	store_close(s);
 }

@@ -447,21 +447,47 @@ Test(workflow, bad_isolation_and_limits)
 	            "    code: c.so\n"
 	            "    isolation: process\n"
 	            "    limits: {timeout_ms: 0, memory: 5, memory_mb: x}\n"),
-	    "demo.yaml:2:9: function 'a': 'limits' need 'isolation: "
-	    "process' (code in the node's own process cannot be stopped or "
-	    "measured on its own)",
+	    "demo.yaml:2:9: function 'a': 'limits: {timeout_ms, memory_mb}' "
+	    "need 'isolation: process' (code in the node's own process "
+	    "cannot be stopped or measured on its own; state_mb works with "
+	    "either)",
 	    "demo.yaml:5:30: 'isolation' must be node (in the node's own "
 	    "process, the default) or process (a supervised host process), "
 	    "found 'vm'",
-	    "demo.yaml:2:9: function 'b': 'limits' need 'isolation: "
-	    "process' (code in the node's own process cannot be stopped or "
-	    "measured on its own)",
+	    "demo.yaml:2:9: function 'b': 'limits: {timeout_ms, memory_mb}' "
+	    "need 'isolation: process' (code in the node's own process "
+	    "cannot be stopped or measured on its own; state_mb works with "
+	    "either)",
 	    "demo.yaml:9:29: unknown key 'memory' in the limits of function "
-	    "'c' (known keys: timeout_ms, memory_mb)",
+	    "'c' (known keys: timeout_ms, memory_mb, state_mb)",
 	    "demo.yaml:9:26: 'timeout_ms' must be an integer between 1 and "
 	    "3600000, found '0'",
 	    "demo.yaml:9:51: 'memory_mb' must be an integer between 1 and "
 	    "1048576, found 'x'");
+}
+
+Test(workflow, state_quota_with_either_isolation)
+{
+	struct workflow *wf =
+	    load("workflow: demo\n"
+	         "limits: {state_mb: 8}\n"
+	         "functions:\n"
+	         "  a: {code: a.so}\n"
+	         "  b:\n"
+	         "    code: b.so\n"
+	         "    isolation: process\n"
+	         "    limits: {state_mb: 2, timeout_ms: 50}\n");
+	cr_assert_not_null(wf);
+	cr_expect_eq(wf->functions[0].state_mb, 8, "the workflow's default");
+	cr_expect(!wf->functions[0].isolated);
+	cr_expect_eq(wf->functions[1].state_mb, 2, "its own");
+	cr_expect_eq(wf->functions[1].timeout_ms, 50);
+	wf_free(wf);
+	EXPECT(load("workflow: demo\n"
+	            "functions:\n"
+	            "  a: {code: a.so, limits: {state_mb: 0}}\n"),
+	    "demo.yaml:3:38: 'state_mb' must be an integer between 1 and "
+	    "1048576, found '0'");
 }
 
 Test(workflow, unknown_function_and_resource_keys)
