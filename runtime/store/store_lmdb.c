@@ -32,7 +32,7 @@ struct store {
 	uint64_t limit;
 	_Atomic uint64_t mapsize;
 	_Atomic uint64_t used;
-	unsigned psize;
+	_Atomic unsigned psize; /* set by the committer, read by handlers */
 	pthread_mutex_t gate_mu;
 	pthread_cond_t gate_cv;
 	unsigned open;
@@ -155,9 +155,10 @@ live_bytes(struct store *s, MDB_txn *txn, uint64_t *out)
 		}
 		pages += st.ms_branch_pages + st.ms_leaf_pages +
 		    st.ms_overflow_pages;
-		s->psize = st.ms_psize;
+		atomic_store_explicit(
+		    &s->psize, st.ms_psize, memory_order_relaxed);
 	}
-	*out = pages * s->psize;
+	*out = pages * atomic_load_explicit(&s->psize, memory_order_relaxed);
 	return 0;
 }
 
@@ -370,8 +371,10 @@ store_fits(struct store *s, uint64_t growth)
 	uint64_t room = s->limit - STORE_RESERVE(s->limit);
 	/* A value beyond a page takes whole overflow pages, and the tree
 	 * above it a few more: count what it may take, not its bytes. */
-	uint64_t psize = s->psize ? s->psize : 4096;
-	uint64_t need = (growth + psize - 1) / psize * psize + 2 * psize;
+	uint64_t psize = atomic_load_explicit(&s->psize, memory_order_relaxed);
+	uint64_t need;
+	psize = psize ? psize : 4096;
+	need = (growth + psize - 1) / psize * psize + 2 * psize;
 	return s->limit > STORE_RESERVE(s->limit) && used + need <= room;
 }
 
@@ -661,7 +664,7 @@ grow_ahead(struct store *s)
 	gate_enter(s);
 	if (mdb_env_info(s->env, &info) == 0) {
 		hw = (uint64_t)(info.me_last_pgno + 1) *
-		    (s->psize ? s->psize : 4096);
+		    (atomic_load(&s->psize) ? atomic_load(&s->psize) : 4096);
 	}
 	gate_leave(s);
 	if (hw <= atomic_load(&s->mapsize) / 2) {
