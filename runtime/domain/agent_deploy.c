@@ -547,32 +547,7 @@ handle_reload(void *ctx, struct msg_req *req, wire_v msg)
 	size_t len;
 	char *h;
 
-	/* A deploy is for the node as the orchestrator knew it then: one
-	 * for an epoch before this node's current one was sent before it
-	 * was declared lost (and delivered late, say resent by the
-	 * transport to the restarted process) - its placement is stale,
-	 * and taking it would run parts that live elsewhere now, swallowing
-	 * their replicas' writes.  Until this process has joined it cannot
-	 * tell: held until then. */
-	uint64_t for_epoch = wire_as_u64(wire_get(msg, "node_epoch"), 0);
-	if (for_epoch != 0 && !a->joined) {
-		if (a->nheld == AGENT_HELD_MAX) {
-			reply_err(req, REPLY_BUSY,
-			    "%s has not joined the domain yet",
-			    node_name(a->n));
-		} else {
-			a->held[a->nheld++] = req;
-		}
-		return;
-	}
-	if (for_epoch != 0 && for_epoch < a->epoch) {
-		reply_err(req, "stale",
-		    "%s: a deploy for its epoch %llu, but it is at epoch %llu "
-		    "(declared lost and joined again since): ignored",
-		    node_name(a->n), (unsigned long long)for_epoch,
-		    (unsigned long long)a->epoch);
-		return;
-	}
+	(void)msg; /* parsed again: the job keeps it */
 
 	data = msg_req_data(req, &len);
 	if (j == NULL || wire_parse(&j->msg, data, len) != 0) {

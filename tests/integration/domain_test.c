@@ -3198,27 +3198,20 @@ wait_replicating(
 }
 
 /*
- * Eight clients increment a counter with one synchronous replica while
- * its primary is killed with -9, twice (the killed node comes back as
- * the new replica in between).  Without Idempotency-Key: every increment
- * a client got 200 for is in the count afterwards; increments that failed
- * may or may not be (a client cannot know), but nothing is counted that
- * was never sent.  With one, retried until answered: the count is
- * exactly the increments answered, no more, no less.
+ * The fl domain: n1 (HTTP), n2 and n3 (role=counter), the orchestrator
+ * with `node_timeout_s`, load_wf started; *at gets the counter's node,
+ * *spare its replica, once the primary replicates to it (from then on
+ * its writes are protected).
  */
 static void
-load_failover(const char *tag, bool idem)
+fl_domain(struct domain *d, double node_timeout_s, struct dom_proc **n1p,
+    struct dom_proc **atp, struct dom_proc **sparep)
 {
-	struct domain *d = domain(tag, NULL);
-	struct dom_proc *n1, *n2, *n3, *at, *spare, *t;
-	struct loader cl[8];
-	atomic_bool stop = false;
-	atomic_long acked = 0;
+	struct dom_proc *n1, *n2, *n3, *at, *spare;
 	char *path;
 	struct dj *st;
-	long sent = 0, replayed = 0, value;
 
-	orchestrator(d, LOSS_TIMEOUT_S);
+	orchestrator(d, node_timeout_s);
 	n1 = node(d, "n1", NULL, true);
 	n2 = node(d, "n2", ARGS("role=counter"), false);
 	n3 = node(d, "n3", ARGS("role=counter"), false);
@@ -3231,8 +3224,32 @@ load_failover(const char *tag, bool idem)
 	at = by_name(d, placed_on(st, "counter"));
 	spare = other(n2, n3, at->name);
 	dj_free(st);
-	/* Writes are protected from the moment the primary replicates. */
 	wait_replicating(at, "fl/counter", spare->name, 1);
+	*n1p = n1;
+	*atp = at;
+	*sparep = spare;
+}
+
+/*
+ * Eight clients increment a counter with one synchronous replica while
+ * its primary is killed with -9, twice (the killed node comes back as
+ * the new replica in between).  Without Idempotency-Key: every increment
+ * a client got 200 for is in the count afterwards; increments that failed
+ * may or may not be (a client cannot know), but nothing is counted that
+ * was never sent.  With one, retried until answered: the count is
+ * exactly the increments answered, no more, no less.
+ */
+static void
+load_failover(const char *tag, bool idem)
+{
+	struct domain *d = domain(tag, NULL);
+	struct dom_proc *n1, *at, *spare, *t;
+	struct loader cl[8];
+	atomic_bool stop = false;
+	atomic_long acked = 0;
+	long sent = 0, replayed = 0, value;
+
+	fl_domain(d, LOSS_TIMEOUT_S, &n1, &at, &spare);
 
 	for (int i = 0; i < 8; i++) {
 		cl[i] = (struct loader) { .id = i,
@@ -3337,27 +3354,13 @@ Test(domain, a_silent_replica_degrades_the_part_until_it_catches_up,
     .timeout = 120)
 {
 	struct domain *d = domain("dom-lag", NULL);
-	struct dom_proc *n1, *n2, *n3, *at, *spare;
-	char *path, *msg, note[512];
-	struct dj *st;
+	struct dom_proc *n1, *at, *spare;
+	char *msg, note[512];
 	int64_t t0, dt;
 	enum { K = 3, K2 = 4 };
 
 	/* Long enough that the silent replica is not declared lost. */
-	orchestrator(d, 8.0);
-	n1 = node(d, "n1", NULL, true);
-	n2 = node(d, "n2", ARGS("role=counter"), false);
-	n3 = node(d, "n3", ARGS("role=counter"), false);
-	wait_health(d, "n1", "up");
-	wait_health(d, "n2", "up");
-	wait_health(d, "n3", "up");
-	path = workflow_file(d, "fl.yaml", load_wf);
-	st = start_workflow(d, path);
-	free(path);
-	at = by_name(d, placed_on(st, "counter"));
-	spare = other(n2, n3, at->name);
-	dj_free(st);
-	wait_replicating(at, "fl/counter", spare->name, 1);
+	fl_domain(d, 8.0, &n1, &at, &spare);
 	for (long i = 1; i <= K; i++) {
 		cr_assert_eq(bump(n1), i);
 	}
