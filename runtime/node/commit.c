@@ -50,6 +50,7 @@ struct commit {
 	/* the gate of synchronous replication */
 	struct hmap gate; /* peer (4 bytes) -> struct gate_peer, mu */
 	bool gate_kick;   /* mu: an acknowledgement arrived */
+	bool gate_untold; /* mu: a peer's `told` is false */
 	struct commit_rec *wait_head, *wait_tail; /* committer thread */
 	size_t nwaiting;                          /* committer thread */
 	uint64_t gate_deadline_ms; /* committer: the first wait's end, or 0 */
@@ -137,7 +138,7 @@ del_scanned(void *arg, ledge_bytes key, ledge_bytes val)
 	return d->rv != LEDGE_OK;
 }
 
-static void finish(struct commit *c, struct commit_rec *batch, int err);
+static void finish(struct commit_rec *batch, int err);
 
 uint64_t
 commit_submit(struct commit *c, struct commit_rec *r)
@@ -149,7 +150,7 @@ commit_submit(struct commit *c, struct commit_rec *r)
 	pthread_mutex_lock(&c->mu);
 	if (c->stopped) {
 		pthread_mutex_unlock(&c->mu);
-		finish(c, r, LEDGE_ECLOSED);
+		finish(r, LEDGE_ECLOSED);
 		return 0;
 	}
 	seq = r->seq = ++c->next_seq;
@@ -727,9 +728,8 @@ complete(struct commit_rec *r, int err)
 }
 
 static void
-finish(struct commit *c, struct commit_rec *batch, int err)
+finish(struct commit_rec *batch, int err)
 {
-	(void)c;
 	while (batch != NULL) {
 		struct commit_rec *next = batch->next;
 		complete(batch, err);
@@ -774,6 +774,7 @@ gate_open(struct commit *c, struct commit_rec *r, bool expire)
 				if (expire) {
 					g->lagging = true;
 					g->told = false;
+					c->gate_untold = true;
 					g->mark = g->need;
 					c->gate_lagged++;
 				} else {
@@ -792,6 +793,11 @@ gate_enter(struct commit *c, struct commit_rec *list)
 {
 	uint64_t now = clock_mono_ms();
 	pthread_mutex_lock(&c->mu);
+	if (c->wait_tail != NULL) {
+		c->wait_tail->next = list;
+	} else {
+		c->wait_head = list;
+	}
 	for (struct commit_rec *r = list; r != NULL; r = r->next) {
 		r->durable_ms = now;
 		for (size_t off = 0; off < r->len && r->gated;) {
@@ -806,20 +812,11 @@ gate_enter(struct commit *c, struct commit_rec *list)
 			}
 			off += OP_HDR + klen + vlen;
 		}
-		if (r->gated) {
-			c->gate_waits++;
-		}
-	}
-	pthread_mutex_unlock(&c->mu);
-	if (c->wait_tail != NULL) {
-		c->wait_tail->next = list;
-	} else {
-		c->wait_head = list;
-	}
-	for (struct commit_rec *r = list; r != NULL; r = r->next) {
+		c->gate_waits += r->gated;
 		c->wait_tail = r;
 		c->nwaiting++;
 	}
+	pthread_mutex_unlock(&c->mu);
 }
 
 /* Tell the hook of peers that started or stopped lagging; mu held (the
@@ -829,6 +826,10 @@ gate_tell(struct commit *c)
 {
 	struct hmap_slot *sl;
 	size_t pos = 0;
+	if (!c->gate_untold) {
+		return;
+	}
+	c->gate_untold = false;
 	while ((sl = hmap_next(&c->gate, &pos)) != NULL) {
 		struct gate_peer *g = sl->value;
 		if (!g->told) {
@@ -857,7 +858,7 @@ static int64_t
 gate_run(struct commit *c, int err)
 {
 	int64_t wait = -1;
-	uint64_t now = clock_mono_ms(), last = 0;
+	uint64_t now = clock_mono_ms();
 
 	pthread_mutex_lock(&c->mu);
 	c->gate_kick = false;
@@ -878,7 +879,6 @@ gate_run(struct commit *c, int err)
 		}
 		c->nwaiting--;
 		r->next = NULL;
-		last = r->seq;
 		pthread_mutex_unlock(&c->mu);
 		atomic_store_explicit(
 		    &c->released, r->seq, memory_order_release);
@@ -888,7 +888,6 @@ gate_run(struct commit *c, int err)
 	gate_tell(c);
 	c->gate_waiting = c->nwaiting;
 	pthread_mutex_unlock(&c->mu);
-	(void)last;
 	c->gate_deadline_ms = wait < 0 ? 0 : now + (uint64_t)wait;
 	return wait;
 }
@@ -917,6 +916,7 @@ commit_replicated(struct commit *c, uint32_t peer, uint64_t acked)
 			if (acked >= g->mark) {
 				g->lagging = false;
 				g->told = false;
+				c->gate_untold = true;
 			} else {
 				g->mark = g->need;
 			}
@@ -937,6 +937,7 @@ commit_replica_lost(struct commit *c, uint32_t peer)
 	if ((g = gate_peer(c, key)) != NULL && !g->lagging) {
 		g->lagging = true;
 		g->told = false;
+		c->gate_untold = true;
 		g->mark = g->need;
 		c->gate_lagged++;
 		c->gate_kick = true;
@@ -973,7 +974,7 @@ release(struct commit *c, struct commit_rec *list, int err)
 	}
 	if (err != LEDGE_OK) {
 		gate_run(c, err);
-		finish(c, list, err);
+		finish(list, err);
 		mark_finished(c, last);
 		return;
 	}
