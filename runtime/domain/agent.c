@@ -273,13 +273,33 @@ write_inst(void *arg, const struct node_inst_stats *st)
 	struct wire_w *w = hc->w;
 	struct state_size *z =
 	    hmap_get(&hc->a->sizes, st->name, strlen(st->name));
-	wire_map(w, 9);
+	uint32_t nin = 0;
+	for (uint32_t i = 0; i < st->replicas && i < LINKS_REPLICAS_MAX; i++) {
+		nin += st->reps[i].in_sync;
+	}
+	wire_map(w, 11);
 	wire_str(w, "state_bytes");
 	wire_u64(w, z ? z->bytes : 0);
 	wire_str(w, "replicas");
 	wire_u64(w, st->replicas);
 	wire_str(w, "replicas_lagging");
 	wire_u64(w, st->replicas_lagging);
+	/* The replicas that hold every acknowledged write, each with the
+	 * gate generation that is true at (the orchestrator may fail over
+	 * to them: orc_members.c). */
+	wire_str(w, "in_sync");
+	wire_array(w, nin);
+	for (uint32_t i = 0; i < st->replicas && i < LINKS_REPLICAS_MAX; i++) {
+		if (st->reps[i].in_sync) {
+			wire_map(w, 2);
+			wire_str(w, "node");
+			wire_str(w, st->reps[i].node);
+			wire_str(w, "gen");
+			wire_u64(w, st->reps[i].gen);
+		}
+	}
+	wire_str(w, "epoch");
+	wire_u64(w, st->repl_epoch);
 	wire_str(w, "part");
 	wire_str(w, st->name);
 	wire_str(w, "events");
@@ -592,6 +612,11 @@ agent_start(struct agent **ap, struct node *n, const struct agent_opts *o,
 	}
 	node_log(n)->tap = log_tap;
 	node_log(n)->tap_arg = a;
+	if (agent_replicas_start(a) != LEDGE_OK) {
+		snprintf(err, errlen, "out of memory");
+		agent_free(a);
+		return LEDGE_ENOMEM;
+	}
 	loop_timer_start(a->join_timer, 0);
 	loop_timer_start(a->hb_timer, HEARTBEAT_MS);
 	rlog_write(node_log(n), RLOG_INFO, node_name(n),
@@ -613,6 +638,7 @@ agent_free(struct agent *a)
 	loop_timer_free(a->join_timer);
 	loop_timer_free(a->hb_timer);
 	a->join_timer = a->hb_timer = NULL;
+	agent_replicas_stop(a);
 	agent_deploy_held(a, true);
 	msg_server_free(a->server);
 	msg_client_free(a->orc);

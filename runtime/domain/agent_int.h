@@ -8,6 +8,8 @@
  *   agent_deploy.c  deploy, undeploy, reload (fetching code by hash);
  *   agent_state.c   state.get, export, import, forget;
  *   agent_invoke.c  invoke;
+ *   agent_replicas.c  asking the orchestrator before a replica is left
+ *                   behind;
  *   agent_calls.c   requests to the orchestrator, counted, and the end
  *                   of the agent's memory.
  *
@@ -75,7 +77,22 @@ struct agent {
 	 * whether agent_free ran (then the last callback frees the agent). */
 	unsigned calls;
 	bool closed;
+	/* Replica drops the orchestrator has not confirmed yet, asked again
+	 * by drop_timer (agent_replicas.c). */
+	struct agent_drop *drops;
+	struct loop_timer *drop_timer;
 };
+
+/*
+ * Be the links' arbiter of replica drops (links_set_arbiter): ask the
+ * orchestrator to stop counting a replica as a place to fail over to,
+ * and tell the links once it has; again every AGENT_DROP_RETRY_MS while
+ * it does not answer.  Stop before the agent's sockets close.  Loop
+ * thread.  LEDGE_OK or LEDGE_ENOMEM.
+ */
+#define AGENT_DROP_RETRY_MS 250
+int agent_replicas_start(struct agent *a);
+void agent_replicas_stop(struct agent *a);
 
 /*
  * msg_call to the orchestrator, counted.  Each callback starts with

@@ -10,6 +10,7 @@
 #include "base/clock.h"
 #include "base/hmap.h"
 #include "node/commit.h"
+#include "node/gate.h"
 #include "node/node_call.h"
 
 struct commit {
@@ -48,28 +49,10 @@ struct commit {
 	uint64_t full_logged_ms; /* last "did not fit" log line */
 	uint64_t full_unlogged;  /* records failed since */
 	/* the gate of synchronous replication */
-	struct hmap gate; /* peer (4 bytes) -> struct gate_peer, mu */
-	bool gate_kick;   /* mu: an acknowledgement arrived */
-	bool gate_untold; /* mu: a peer's `told` is false */
-	struct commit_rec *wait_head, *wait_tail; /* committer thread */
-	size_t nwaiting;                          /* committer thread */
+	struct gate *gate;
+	bool gate_kick;            /* mu: an acknowledgement arrived */
 	uint64_t gate_deadline_ms; /* committer: the first wait's end, or 0 */
-	uint64_t gate_waits, gate_lagged; /* mu */
-	size_t gate_waiting;              /* mu */
-	uint32_t gate_timeout_ms;
-	void (*on_lag)(void *, uint32_t, bool, uint64_t);
-	void *lag_arg;
 	_Atomic uint64_t released;
-};
-
-/* What the gate knows of one peer (under mu). */
-struct gate_peer {
-	unsigned char key[4];
-	uint64_t acked; /* highest outbox number it acknowledged */
-	uint64_t need;  /* highest synchronous entry that became durable */
-	uint64_t mark;  /* while lagging: in sync again once acked >= mark */
-	bool lagging;
-	bool told; /* the hook knows the current `lagging` */
 };
 
 struct obx_peer {
@@ -187,11 +170,8 @@ commit_get_stats(struct commit *c, struct commit_stats *out)
 	pthread_mutex_lock(&c->stats_mu);
 	*out = c->stats;
 	pthread_mutex_unlock(&c->stats_mu);
-	pthread_mutex_lock(&c->mu);
-	out->gate_waits = c->gate_waits;
-	out->gate_lagged = c->gate_lagged;
-	out->gate_waiting = c->gate_waiting;
-	pthread_mutex_unlock(&c->mu);
+	gate_stats(
+	    c->gate, &out->gate_waits, &out->gate_lagged, &out->gate_waiting);
 }
 
 /* Remember a cancelled pair by record and offset (a record's ops may
@@ -738,212 +718,77 @@ finish(struct commit_rec *batch, int err)
 }
 
 /* ------------------------------------------------------------------ */
-/* the gate                                                            */
+/* the gate (node/gate.h)                                              */
 
-/* The gate's record of peer key (4 bytes), created on first use; mu. */
-static struct gate_peer *
-gate_peer(struct commit *c, const unsigned char *key)
-{
-	struct gate_peer *g = hmap_get(&c->gate, key, 4);
-	if (g == NULL && (g = calloc(1, sizeof *g)) != NULL) {
-		memcpy(g->key, key, 4);
-		g->told = true;
-		if (hmap_put(&c->gate, g->key, 4, g, NULL) != 0) {
-			free(g);
-			g = NULL;
-		}
-	}
-	return g;
-}
-
-/* Has every synchronous entry of r been acknowledged (or is its peer
- * lagging)?  With `expire`, peers that keep it waiting become lagging.
- * mu held. */
-static bool
-gate_open(struct commit *c, struct commit_rec *r, bool expire)
-{
-	bool open = true;
-	for (size_t off = 0; off < r->len && r->gated;) {
-		unsigned char *p = r->ops + off;
-		uint32_t klen = store_rd32(p + 2);
-		uint32_t vlen = store_rd32(p + 6);
-		if (p[1] == REC_OUTBOX_SYNC) {
-			struct gate_peer *g = gate_peer(c, p + OP_HDR);
-			uint64_t seq = store_rd64(p + OP_HDR + 4);
-			if (g != NULL && !g->lagging && g->acked < seq) {
-				if (expire) {
-					g->lagging = true;
-					g->told = false;
-					c->gate_untold = true;
-					g->mark = g->need;
-					c->gate_lagged++;
-				} else {
-					open = false;
-				}
-			}
-		}
-		off += OP_HDR + klen + vlen;
-	}
-	return open;
-}
-
-/* Durable records join the gate's queue (committer thread). */
+/* Complete the records the gate lets out, in order; with err != LEDGE_OK
+ * (stopping) every waiting record completes with it. */
 static void
-gate_enter(struct commit *c, struct commit_rec *list)
-{
-	uint64_t now = clock_mono_ms();
-	pthread_mutex_lock(&c->mu);
-	if (c->wait_tail != NULL) {
-		c->wait_tail->next = list;
-	} else {
-		c->wait_head = list;
-	}
-	for (struct commit_rec *r = list; r != NULL; r = r->next) {
-		r->durable_ms = now;
-		for (size_t off = 0; off < r->len && r->gated;) {
-			unsigned char *p = r->ops + off;
-			uint32_t klen = store_rd32(p + 2);
-			uint32_t vlen = store_rd32(p + 6);
-			struct gate_peer *g;
-			if (p[1] == REC_OUTBOX_SYNC &&
-			    (g = gate_peer(c, p + OP_HDR)) != NULL) {
-				uint64_t seq = store_rd64(p + OP_HDR + 4);
-				g->need = seq > g->need ? seq : g->need;
-			}
-			off += OP_HDR + klen + vlen;
-		}
-		c->gate_waits += r->gated;
-		c->wait_tail = r;
-		c->nwaiting++;
-	}
-	pthread_mutex_unlock(&c->mu);
-}
-
-/* Tell the hook of peers that started or stopped lagging; mu held (the
- * hook runs with it released). */
-static void
-gate_tell(struct commit *c)
-{
-	struct hmap_slot *sl;
-	size_t pos = 0;
-	if (!c->gate_untold) {
-		return;
-	}
-	c->gate_untold = false;
-	while ((sl = hmap_next(&c->gate, &pos)) != NULL) {
-		struct gate_peer *g = sl->value;
-		if (!g->told) {
-			bool lagging = g->lagging;
-			uint64_t behind =
-			    g->need > g->acked ? g->need - g->acked : 0;
-			uint32_t peer = store_rd32(g->key);
-			g->told = true;
-			if (c->on_lag != NULL) {
-				pthread_mutex_unlock(&c->mu);
-				c->on_lag(c->lag_arg, peer, lagging, behind);
-				pthread_mutex_lock(&c->mu);
-				pos = 0; /* the table may have changed */
-			}
-		}
-	}
-}
-
-/*
- * Complete the waiting records, in order, as far as the gate is open;
- * those waiting longer than the timeout mark their peers lagging.  With
- * err != LEDGE_OK (stopping) every waiting record completes with it.
- * Returns the ms until the first one still waiting times out (or -1).
- */
-static int64_t
 gate_run(struct commit *c, int err)
 {
-	int64_t wait = -1;
 	uint64_t now = clock_mono_ms();
-
+	int64_t wait;
 	pthread_mutex_lock(&c->mu);
 	c->gate_kick = false;
-	while (c->wait_head != NULL) {
-		struct commit_rec *r = c->wait_head;
-		bool expire = now >= r->durable_ms + c->gate_timeout_ms;
-		if (err == LEDGE_OK && !gate_open(c, r, expire)) {
-			wait =
-			    (int64_t)(r->durable_ms + c->gate_timeout_ms - now);
-			break;
-		}
-		/* A peer it marked lagging is told first (logged before the
-		 * answer it lets out). */
-		gate_tell(c);
-		c->wait_head = r->next;
-		if (c->wait_head == NULL) {
-			c->wait_tail = NULL;
-		}
-		c->nwaiting--;
+	pthread_mutex_unlock(&c->mu);
+	struct commit_rec *r = gate_take(c->gate, err, now, &wait);
+	while (r != NULL) {
+		struct commit_rec *next = r->next;
 		r->next = NULL;
-		pthread_mutex_unlock(&c->mu);
 		atomic_store_explicit(
 		    &c->released, r->seq, memory_order_release);
 		complete(r, err);
-		pthread_mutex_lock(&c->mu);
+		r = next;
 	}
-	gate_tell(c);
-	c->gate_waiting = c->nwaiting;
-	pthread_mutex_unlock(&c->mu);
 	c->gate_deadline_ms = wait < 0 ? 0 : now + (uint64_t)wait;
-	return wait;
 }
 
-void
-commit_set_gate(struct commit *c, uint32_t timeout_ms,
-    void (*fn)(void *, uint32_t, bool, uint64_t), void *arg)
+/* Something may have opened: the committer looks again. */
+static void
+gate_kick(struct commit *c, bool kick)
 {
-	c->gate_timeout_ms = timeout_ms;
-	c->on_lag = fn;
-	c->lag_arg = arg;
+	if (kick) {
+		pthread_mutex_lock(&c->mu);
+		c->gate_kick = true;
+		pthread_cond_signal(&c->cv);
+		pthread_mutex_unlock(&c->mu);
+	}
+}
+
+int
+commit_set_gate(struct commit *c, uint32_t timeout_ms,
+    void (*fn)(void *, const struct gate_news *), void *arg)
+{
+	struct gate *g;
+	int rv = gate_new(&g, timeout_ms, fn, arg);
+	if (rv == LEDGE_OK) {
+		gate_free(c->gate);
+		c->gate = g;
+	}
+	return rv;
+}
+
+struct gate *
+commit_gate(struct commit *c)
+{
+	return c->gate;
 }
 
 void
 commit_replicated(struct commit *c, uint32_t peer, uint64_t acked)
 {
-	unsigned char key[4];
-	struct gate_peer *g;
-	store_be32(key, peer);
-	pthread_mutex_lock(&c->mu);
-	if ((g = gate_peer(c, key)) != NULL && acked > g->acked) {
-		g->acked = acked;
-		if (g->lagging) {
-			/* Caught up with what was outstanding at its last
-			 * acknowledgement: it keeps pace again. */
-			if (acked >= g->mark) {
-				g->lagging = false;
-				g->told = false;
-				c->gate_untold = true;
-			} else {
-				g->mark = g->need;
-			}
-		}
-		c->gate_kick = true;
-		pthread_cond_signal(&c->cv);
-	}
-	pthread_mutex_unlock(&c->mu);
+	gate_kick(c, gate_acked(c->gate, peer, acked));
 }
 
 void
 commit_replica_lost(struct commit *c, uint32_t peer)
 {
-	unsigned char key[4];
-	struct gate_peer *g;
-	store_be32(key, peer);
-	pthread_mutex_lock(&c->mu);
-	if ((g = gate_peer(c, key)) != NULL && !g->lagging) {
-		g->lagging = true;
-		g->told = false;
-		c->gate_untold = true;
-		g->mark = g->need;
-		c->gate_lagged++;
-		c->gate_kick = true;
-		pthread_cond_signal(&c->cv);
-	}
-	pthread_mutex_unlock(&c->mu);
+	gate_kick(c, gate_lost(c->gate, peer));
+}
+
+void
+commit_replica_dropped(struct commit *c, uint32_t peer, uint64_t gen)
+{
+	gate_kick(c, gate_dropped(c->gate, peer, gen));
 }
 
 uint64_t
@@ -980,7 +825,7 @@ release(struct commit *c, struct commit_rec *list, int err)
 	}
 	atomic_store_explicit(&c->durable, last, memory_order_release);
 	hand_outbox(c, list);
-	gate_enter(c, list);
+	gate_enter(c->gate, list, clock_mono_ms());
 	gate_run(c, LEDGE_OK);
 	mark_finished(c, last);
 }
@@ -1117,8 +962,6 @@ commit_start(struct commit **cp, struct store *store, struct rlog *log,
 	hmap_init(&c->obx_next);
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_mutex_init(&c->stats_mu, NULL);
-	hmap_init(&c->gate);
-	c->gate_timeout_ms = COMMIT_GATE_TIMEOUT_MS;
 	{
 		/* The gate's timeouts are on the monotonic clock. */
 		pthread_condattr_t ca;
@@ -1128,7 +971,10 @@ commit_start(struct commit **cp, struct store *store, struct rlog *log,
 		pthread_condattr_destroy(&ca);
 	}
 	pthread_cond_init(&c->idle_cv, NULL);
-	if (pthread_create(&c->th, NULL, run, c) != 0) {
+	if (gate_new(&c->gate, COMMIT_GATE_TIMEOUT_MS, NULL, NULL) !=
+	        LEDGE_OK ||
+	    pthread_create(&c->th, NULL, run, c) != 0) {
+		gate_free(c->gate);
 		pthread_cond_destroy(&c->idle_cv);
 		pthread_cond_destroy(&c->cv);
 		pthread_mutex_destroy(&c->mu);
@@ -1187,11 +1033,7 @@ commit_free(struct commit *c)
 	hmap_fini(&c->obx_next);
 	free(c->cancelled);
 	free(c->prelen);
-	pos = 0;
-	while ((sl = hmap_next(&c->gate, &pos)) != NULL) {
-		free(sl->value);
-	}
-	hmap_fini(&c->gate);
+	gate_free(c->gate);
 	pthread_cond_destroy(&c->idle_cv);
 	pthread_cond_destroy(&c->cv);
 	pthread_mutex_destroy(&c->mu);

@@ -129,18 +129,22 @@ void commit_set_expand_hook(struct commit *c,
     void *arg);
 
 /*
- * The gate of synchronous replication: a peer that has not acknowledged a
- * waiting entry for `timeout_ms` is lagging (not waited for) until it
- * acknowledges everything that was outstanding at its previous
- * acknowledgement.  fn(arg, peer, lagging, behind) on the committer thread
- * when a peer starts or stops lagging (`behind`: its unacknowledged
- * synchronous entries).  fn may be NULL.  Set before anything is
- * submitted; the default timeout is COMMIT_GATE_TIMEOUT_MS.
+ * The gate of synchronous replication (node/gate.h): a peer that has not
+ * acknowledged a waiting entry for `timeout_ms` is dropped (at once, or
+ * once its arbiter confirms: gate_set_arbitrated) and then lags (is not
+ * waited for) until it has caught up.  fn(arg, news) is told each change
+ * of a peer's state, on the committer thread; fn may be NULL.  Set before
+ * anything is submitted; the default timeout is COMMIT_GATE_TIMEOUT_MS.
+ * LEDGE_OK or LEDGE_ENOMEM (the old gate stays).
  */
 #define COMMIT_GATE_TIMEOUT_MS 2000
-void commit_set_gate(struct commit *c, uint32_t timeout_ms,
-    void (*fn)(void *arg, uint32_t peer, bool lagging, uint64_t behind),
-    void *arg);
+struct gate;
+struct gate_news;
+int commit_set_gate(struct commit *c, uint32_t timeout_ms,
+    void (*fn)(void *arg, const struct gate_news *news), void *arg);
+
+/* The committer's gate, for its queries (gate.h); owned by c. */
+struct gate *commit_gate(struct commit *c);
 
 /*
  * Peer `peer` has acknowledged its outbox entries up to `acked`
@@ -153,6 +157,13 @@ void commit_replicated(struct commit *c, uint32_t peer, uint64_t acked);
  * lagging until it acknowledges again).  Any thread.
  */
 void commit_replica_lost(struct commit *c, uint32_t peer);
+
+/*
+ * The arbiter confirmed the drop of `peer` at generation `gen` (the
+ * gate's news said GATE_DROPPING with it): records stop waiting for it.
+ * A stale confirmation changes nothing.  Any thread.
+ */
+void commit_replica_dropped(struct commit *c, uint32_t peer, uint64_t gen);
 
 /*
  * Commit what is queued and stop the thread.  Records submitted after

@@ -741,8 +741,8 @@ undeploy_committed(void *arg)
 	struct node_wf *w = u->w;
 	/* Its writes are over (and were streamed): replication stops. */
 	for (size_t i = 0; i < w->ninsts; i++) {
-		links_set_replicas(
-		    n->links, w->insts[i]->target.id, NULL, NULL, 0, false);
+		links_set_replicas(n->links, w->insts[i]->target.id, NULL, NULL,
+		    0, false, NULL);
 	}
 	rlog_write(n->log, RLOG_INFO, n->name, "workflow %s stopped here",
 	    w->wf->name);
@@ -857,11 +857,12 @@ undeploy_step(void *arg)
 
 int
 node_set_replicas(struct node *n, const char *name, const char *const *nodes,
-    const char *const *urls, size_t count)
+    const char *const *urls, size_t count, uint64_t epoch)
 {
 	struct node_target *t = node_find_target(n, name);
 	uint32_t *peers;
 	struct commit_rec *rec;
+	uint64_t tgen = 0;
 	int rv;
 
 	if (t == NULL || t->kind != NT_INSTANCE) {
@@ -876,9 +877,10 @@ node_set_replicas(struct node *n, const char *name, const char *const *nodes,
 			links_set_url(n->links, nodes[i], urls[i]);
 		}
 	}
-	rv = links_set_replicas(
-	    n->links, t->id, name, peers, count, !t->inst->spec->ack_primary);
+	rv = links_set_replicas(n->links, t->id, name, peers, count,
+	    !t->inst->spec->ack_primary, &tgen);
 	free(peers);
+	t->inst->repl_epoch = epoch;
 	if (rv != LEDGE_OK || count == 0) {
 		if (rv == LEDGE_OK) {
 			rlog_write(n->log, RLOG_INFO, n->name,
@@ -905,7 +907,8 @@ node_set_replicas(struct node *n, const char *name, const char *const *nodes,
 	}
 	/* Everything so far, then every write after it, in order. */
 	if ((rec = commit_rec_new()) == NULL ||
-	    commit_rec_snapshot(rec, t->id) != LEDGE_OK) {
+	    commit_rec_snapshot(rec, t->id) != LEDGE_OK ||
+	    links_watch_snapshot(n->links, t->id, tgen, rec) != LEDGE_OK) {
 		commit_rec_free(rec);
 		return LEDGE_ENOMEM;
 	}

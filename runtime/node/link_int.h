@@ -91,6 +91,20 @@ struct links {
 	_Atomic size_t backlog;
 	_Atomic uint64_t forwarded;
 	struct replica *rep; /* state replication (replica.h), owned */
+	/* who confirms a replica's drop (links_set_arbiter; loop thread),
+	 * and the drops the gate wants confirmed (under mu) */
+	void (*arbiter)(void *, const char *, uint64_t);
+	void *arbiter_arg;
+	bool arbitrated;
+	struct drop_wanted *drops;
+	bool drops_posted;
+};
+
+/* A replica the gate wants to stop waiting for (links.c). */
+struct drop_wanted {
+	struct drop_wanted *next;
+	char peer[128];
+	uint64_t gen;
 };
 
 /* The peer named `name`, or (name NULL) with id `id`; NULL if none.

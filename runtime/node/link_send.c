@@ -325,6 +325,9 @@ links_readdress(struct links *l, const char *lost, bool is_lost)
 			if (dropped == 0) {
 				/* No write waits for a lost replica. */
 				commit_replica_lost(l->env.commit, p->id);
+				/* What it missed is gone: it holds no part's
+				 * state until the next snapshot. */
+				replica_peer_dropped(l->rep, p->id);
 			}
 			/* A lost replica: the new one starts from a snapshot.
 			 */

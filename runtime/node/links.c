@@ -9,8 +9,10 @@
 
 #include "base/rlog.h"
 #include "node/commit.h"
+#include "node/gate.h"
 #include "node/link_int.h"
 #include "node/replica.h"
+#include "platform/loop.h"
 #include "store/store.h"
 
 /* ------------------------------------------------------------------ */
@@ -80,40 +82,122 @@ links_peer(struct links *l, const char *name)
 	return id;
 }
 
-/* The commit gate: replica `peer` started or stopped keeping pace
- * (committer thread). */
+/* Drops the gate wants confirmed go to the arbiter (loop thread). */
 static void
-on_lag(void *arg, uint32_t peer, bool lagging, uint64_t behind)
+ask_arbiter(void *arg)
+{
+	struct links *l = arg;
+	struct drop_wanted *d;
+	pthread_mutex_lock(&l->mu);
+	d = l->drops;
+	l->drops = NULL;
+	l->drops_posted = false;
+	pthread_mutex_unlock(&l->mu);
+	while (d != NULL) {
+		struct drop_wanted *next = d->next;
+		if (l->arbiter != NULL) {
+			l->arbiter(l->arbiter_arg, d->peer, d->gen);
+		} else if (!l->arbitrated) {
+			links_replica_dropped(l, d->peer, d->gen);
+		}
+		free(d);
+		d = next;
+	}
+}
+
+/* The commit gate: replica `peer` changed state (committer thread). */
+static void
+on_gate(void *arg, const struct gate_news *nw)
 {
 	struct links *l = arg;
 	struct peer *p;
 	char name[128] = "?";
-	uint32_t ms = 0;
+	uint32_t ms = l->env.replica_timeout_ms ? l->env.replica_timeout_ms
+	                                        : COMMIT_GATE_TIMEOUT_MS;
+	bool was, lagging = !nw->in_sync;
 	pthread_mutex_lock(&l->mu);
-	if ((p = link_find_peer_locked(l, NULL, peer)) != NULL) {
+	if ((p = link_find_peer_locked(l, NULL, nw->peer)) != NULL) {
 		snprintf(name, sizeof name, "%s", p->name);
 	}
+	was = p != NULL && p->lagging;
 	pthread_mutex_unlock(&l->mu);
-	ms = l->env.replica_timeout_ms ? l->env.replica_timeout_ms
-	                               : COMMIT_GATE_TIMEOUT_MS;
-	if (lagging) {
+	if (nw->state == GATE_DROPPING) {
 		rlog_write(l->env.log, RLOG_WARN, l->self,
 		    "replica node %s has not acknowledged writes for %u ms "
-		    "(%llu behind): acknowledging without it until it catches "
-		    "up; the parts it replicates run with fewer replicas",
-		    name, ms, (unsigned long long)behind);
-	} else {
+		    "(%llu behind): asking the orchestrator to let writes go "
+		    "on without it (they wait until it answers)",
+		    name, ms, (unsigned long long)nw->behind);
+	} else if (nw->state == GATE_LAGGING) {
+		rlog_write(l->env.log, RLOG_WARN, l->self,
+		    "replica node %s %s (%llu behind): acknowledging without "
+		    "it until it catches up; the parts it replicates run with "
+		    "fewer replicas, and none fails over to it meanwhile",
+		    name,
+		    l->arbitrated ? "is no longer counted in sync"
+		                  : "is not keeping pace",
+		    (unsigned long long)nw->behind);
+	} else if (nw->in_sync && was) {
 		rlog_write(l->env.log, RLOG_INFO, l->self,
-		    "replica node %s caught up: writes wait for it again",
+		    "replica node %s caught up: it holds every acknowledged "
+		    "write again",
 		    name);
 	}
 	/* Logged first: what reads the flag (metrics, heartbeats) finds
 	 * the log line already written. */
 	pthread_mutex_lock(&l->mu);
-	if ((p = link_find_peer_locked(l, NULL, peer)) != NULL) {
+	if ((p = link_find_peer_locked(l, NULL, nw->peer)) != NULL) {
 		p->lagging = lagging;
 	}
 	pthread_mutex_unlock(&l->mu);
+	if (nw->state == GATE_DROPPING) {
+		/* The arbiter is asked on the loop thread. */
+		struct drop_wanted *d = malloc(sizeof *d);
+		bool post;
+		if (d == NULL) {
+			return; /* writes keep waiting; nothing is lost */
+		}
+		snprintf(d->peer, sizeof d->peer, "%s", name);
+		d->gen = nw->gen;
+		pthread_mutex_lock(&l->mu);
+		d->next = l->drops;
+		l->drops = d;
+		post = !l->drops_posted;
+		l->drops_posted = true;
+		pthread_mutex_unlock(&l->mu);
+		if (post) {
+			loop_post(l->env.loop, ask_arbiter, l);
+		}
+	}
+}
+
+void
+links_set_arbiter(struct links *l,
+    void (*fn)(void *arg, const char *peer, uint64_t gen), void *arg)
+{
+	l->arbiter = fn;
+	l->arbiter_arg = arg;
+	if (fn != NULL && !l->arbitrated) {
+		/* Once arbitrated, always: a drop waits even for an arbiter
+		 * that is gone (the node is stopping). */
+		l->arbitrated = true;
+		gate_set_arbitrated(commit_gate(l->env.commit), true);
+	}
+}
+
+void
+links_replica_dropped(struct links *l, const char *peer, uint64_t gen)
+{
+	uint32_t id = links_peer(l, peer);
+	if (id != 0) {
+		commit_replica_dropped(l->env.commit, id, gen);
+	}
+}
+
+bool
+links_replica_dropping(struct links *l, const char *peer, uint64_t gen)
+{
+	uint32_t id = links_peer(l, peer);
+	return id != 0 && gate_dropping(commit_gate(l->env.commit), id, gen);
 }
 
 int
@@ -131,10 +215,15 @@ links_new(struct links **lp, const struct links_env *env, const char *self,
 	}
 	l->env = *env;
 	commit_set_expand_hook(l->env.commit, replica_expand, l->rep);
-	commit_set_gate(l->env.commit,
-	    env->replica_timeout_ms ? env->replica_timeout_ms
-	                            : COMMIT_GATE_TIMEOUT_MS,
-	    on_lag, l);
+	if (commit_set_gate(l->env.commit,
+	        env->replica_timeout_ms ? env->replica_timeout_ms
+	                                : COMMIT_GATE_TIMEOUT_MS,
+	        on_gate, l) != LEDGE_OK) {
+		replica_free(l->rep);
+		free(l->self);
+		free(l);
+		return LEDGE_ENOMEM;
+	}
 	l->inc = incarnation;
 	l->next_peer_id = 1;
 	if (tls != NULL && tls->cert) {
@@ -157,6 +246,11 @@ links_free(struct links *l)
 	size_t pos = 0;
 	if (l == NULL) {
 		return;
+	}
+	while (l->drops != NULL) {
+		struct drop_wanted *d = l->drops;
+		l->drops = d->next;
+		free(d);
 	}
 	while (l->peers != NULL) {
 		struct peer *p = l->peers;
@@ -187,21 +281,56 @@ links_free(struct links *l)
 
 int
 links_set_replicas(struct links *l, uint32_t id, const char *name,
-    const uint32_t *peers, size_t npeers, bool sync)
+    const uint32_t *peers, size_t npeers, bool sync, uint64_t *tgen)
 {
-	return replica_set(l->rep, id, name, peers, npeers, sync);
+	return replica_set(l->rep, id, name, peers, npeers, sync, tgen);
+}
+
+struct snap_watch {
+	struct links *l;
+	uint32_t id;
+	uint64_t tgen;
+};
+
+static void
+snapshot_released(void *arg, int err)
+{
+	struct snap_watch *w = arg;
+	if (err == LEDGE_OK) {
+		replica_snapshot_done(
+		    w->l->rep, w->id, w->tgen, commit_gate(w->l->env.commit));
+	}
+	free(w);
+}
+
+int
+links_watch_snapshot(
+    struct links *l, uint32_t id, uint64_t tgen, struct commit_rec *rec)
+{
+	struct snap_watch *w = malloc(sizeof *w);
+	if (w == NULL) {
+		return LEDGE_ENOMEM;
+	}
+	*w = (struct snap_watch) { l, id, tgen };
+	rec->done = snapshot_released;
+	rec->arg = w;
+	return LEDGE_OK;
 }
 
 size_t
-links_replicas(struct links *l, uint32_t id, uint32_t *lagging)
+links_replicas(
+    struct links *l, uint32_t id, struct links_replica *out, size_t max)
 {
-	uint32_t peers[64]; /* the loader allows 16 */
-	size_t n = replica_peers(l->rep, id, peers, 64);
-	*lagging = 0;
+	struct replica_status st[LINKS_REPLICAS_MAX];
+	size_t n = replica_status(l->rep, id, commit_gate(l->env.commit), st,
+	    max < LINKS_REPLICAS_MAX ? max : LINKS_REPLICAS_MAX);
 	pthread_mutex_lock(&l->mu);
 	for (size_t i = 0; i < n; i++) {
-		struct peer *p = link_find_peer_locked(l, NULL, peers[i]);
-		*lagging += p != NULL && p->lagging;
+		struct peer *p = link_find_peer_locked(l, NULL, st[i].peer);
+		snprintf(out[i].node, sizeof out[i].node, "%s",
+		    p != NULL ? p->name : "?");
+		out[i].in_sync = st[i].in_sync;
+		out[i].gen = st[i].gen;
 	}
 	pthread_mutex_unlock(&l->mu);
 	return n;

@@ -96,18 +96,54 @@ void links_free(struct links *l);
  * peers (links_peer) that get its writes from now on, in the links'
  * order (replica.h); with `sync`, the records of the target are
  * acknowledged only once those peers hold them (or lag: commit.h's gate).
- * npeers 0 stops replication.  Any thread; takes effect for records
+ * npeers 0 stops replication.  *tgen (may be NULL) identifies this
+ * setting for links_watch_snapshot.  Any thread; takes effect for records
  * committed after the call.  LEDGE_OK or LEDGE_ENOMEM.
  */
 int links_set_replicas(struct links *l, uint32_t id, const char *name,
-    const uint32_t *peers, size_t npeers, bool sync);
+    const uint32_t *peers, size_t npeers, bool sync, uint64_t *tgen);
 
 /*
- * How many replicas target `id` streams its writes to (0: none), and in
- * *lagging how many of them lag (writes are acknowledged without them
- * until they catch up).  Any thread.
+ * Make `rec` (a new record carrying commit_rec_snapshot(id); its done and
+ * arg are taken) mark, once released, that the replicas set with `tgen`
+ * hold the snapshot - the first condition of being in sync.  LEDGE_OK or
+ * LEDGE_ENOMEM.
  */
-size_t links_replicas(struct links *l, uint32_t id, uint32_t *lagging);
+struct commit_rec;
+int links_watch_snapshot(
+    struct links *l, uint32_t id, uint64_t tgen, struct commit_rec *rec);
+
+/* One replica of a target: its node, whether it holds every write
+ * acknowledged so far (its snapshot, and it keeps pace), and the gate's
+ * drop generation that is true at (gate.h). */
+#define LINKS_REPLICAS_MAX 16
+struct links_replica {
+	char node[64];
+	bool in_sync;
+	uint64_t gen;
+};
+
+/* The replicas of target `id`: up to `max` into out; returns how many
+ * (0: not replicated).  Any thread. */
+size_t links_replicas(
+    struct links *l, uint32_t id, struct links_replica *out, size_t max);
+
+/*
+ * Who decides that a replica may be left behind: when the gate wants to
+ * stop waiting for replica `peer` (it left writes unacknowledged for the
+ * replica timeout), fn(arg, peer, gen) is called on the committer thread;
+ * writes keep waiting until links_replica_dropped(l, peer, gen) (from
+ * any thread) - the orchestrator must first stop counting the replica as
+ * a place to fail over to.  Without an arbiter (fn NULL) the drop is
+ * immediate.  Set before anything is replicated.
+ */
+void links_set_arbiter(struct links *l,
+    void (*fn)(void *arg, const char *peer, uint64_t gen), void *arg);
+void links_replica_dropped(struct links *l, const char *peer, uint64_t gen);
+
+/* Whether the drop of `peer` at generation `gen` still waits for its
+ * confirmation.  Any thread. */
+bool links_replica_dropping(struct links *l, const char *peer, uint64_t gen);
 
 /* This node's membership epoch (stamped on what it sends). */
 void links_set_epoch(struct links *l, uint64_t epoch);

@@ -433,8 +433,12 @@ node_foreach_instance(struct node *n,
 				.status = atomic_load(&inst->status),
 				.id = inst->target.id,
 			};
-			st.replicas = (uint32_t)links_replicas(
-			    n->links, inst->target.id, &st.replicas_lagging);
+			st.replicas = (uint32_t)links_replicas(n->links,
+			    inst->target.id, st.reps, LINKS_REPLICAS_MAX);
+			for (uint32_t r = 0; r < st.replicas; r++) {
+				st.replicas_lagging += !st.reps[r].in_sync;
+			}
+			st.repl_epoch = inst->repl_epoch;
 			for (size_t b = 0; b < NODE_HIST_N; b++) {
 				st.hist[b] = atomic_load(&inst->n_hist[b]);
 			}

@@ -8,6 +8,7 @@
 
 #include "base/hmap.h"
 #include "node/commit.h"
+#include "node/gate.h"
 #include "node/instance.h"
 #include "node/links.h"
 #include "node/replica.h"
@@ -21,15 +22,33 @@ struct replica {
 	struct hmap repl;
 	_Atomic size_t nrepl;
 	_Atomic uint64_t applied; /* replication entries applied here */
+	uint64_t next_tgen;       /* under mu */
 };
 
 struct repl_target {
 	unsigned char key[4];
 	char *name;
-	bool sync; /* its records wait for the replicas (commit gate) */
+	bool sync;     /* its records wait for the replicas (commit gate) */
+	uint64_t tgen; /* which replica_set made it */
 	size_t npeers;
-	uint32_t peers[];
+	uint32_t *peers;
+	/* per peer: it holds the last snapshot once it acknowledged this
+	 * outbox number (REPL_NOT_HELD: no snapshot it holds yet) */
+	uint64_t *held;
 };
+
+#define REPL_NOT_HELD UINT64_MAX
+
+static void
+target_free(struct repl_target *t)
+{
+	if (t != NULL) {
+		free(t->name);
+		free(t->peers);
+		free(t->held);
+		free(t);
+	}
+}
 
 /* The writes of one record to one replicated target (committer thread). */
 struct repl_buf {
@@ -60,9 +79,7 @@ replica_free(struct replica *r)
 		return;
 	}
 	while ((sl = hmap_next(&r->repl, &pos)) != NULL) {
-		struct repl_target *t = sl->value;
-		free(t->name);
-		free(t);
+		target_free(sl->value);
 	}
 	hmap_fini(&r->repl);
 	pthread_mutex_destroy(&r->mu);
@@ -80,40 +97,109 @@ replica_applied(struct replica *r)
 
 int
 replica_set(struct replica *c, uint32_t id, const char *name,
-    const uint32_t *peers, size_t npeers, bool sync)
+    const uint32_t *peers, size_t npeers, bool sync, uint64_t *tgen)
 {
 	unsigned char key[4];
 	struct repl_target *t = NULL, *old;
 
 	store_be32(key, id);
 	if (npeers > 0) {
-		if ((t = calloc(1, sizeof *t + npeers * sizeof *peers)) ==
-		        NULL ||
-		    (t->name = strdup(name)) == NULL) {
-			free(t);
+		if ((t = calloc(1, sizeof *t)) == NULL ||
+		    (t->name = strdup(name)) == NULL ||
+		    (t->peers = malloc(npeers * sizeof *peers)) == NULL ||
+		    (t->held = malloc(npeers * sizeof *t->held)) == NULL) {
+			target_free(t);
 			return LEDGE_ENOMEM;
 		}
 		memcpy(t->key, key, 4);
 		memcpy(t->peers, peers, npeers * sizeof *peers);
+		for (size_t i = 0; i < npeers; i++) {
+			t->held[i] = REPL_NOT_HELD;
+		}
 		t->npeers = npeers;
 		t->sync = sync;
 	}
 	pthread_mutex_lock(&c->mu);
 	old = hmap_del(&c->repl, key, 4);
-	if (t != NULL && hmap_put(&c->repl, t->key, 4, t, NULL) != 0) {
-		free(t->name);
-		free(t);
-		t = NULL;
-		pthread_mutex_unlock(&c->mu);
-		return LEDGE_ENOMEM;
+	if (t != NULL) {
+		t->tgen = ++c->next_tgen;
+		if (tgen != NULL) {
+			*tgen = t->tgen;
+		}
+		if (hmap_put(&c->repl, t->key, 4, t, NULL) != 0) {
+			target_free(t);
+			pthread_mutex_unlock(&c->mu);
+			return LEDGE_ENOMEM;
+		}
 	}
 	atomic_store(&c->nrepl, c->repl.count);
 	pthread_mutex_unlock(&c->mu);
-	if (old != NULL) {
-		free(old->name);
-		free(old);
-	}
+	target_free(old);
 	return LEDGE_OK;
+}
+
+void
+replica_snapshot_done(
+    struct replica *r, uint32_t id, uint64_t tgen, struct gate *g)
+{
+	unsigned char key[4];
+	struct repl_target *t;
+	store_be32(key, id);
+	pthread_mutex_lock(&r->mu);
+	if ((t = hmap_get(&r->repl, key, 4)) != NULL && t->tgen == tgen) {
+		for (size_t i = 0; i < t->npeers; i++) {
+			/* Everything durable for the peer, which includes the
+			 * snapshot: the gate released it. */
+			uint64_t gen, need = 0;
+			(void)gate_peer_in_sync(
+			    g, t->peers[i], &gen, NULL, &need);
+			t->held[i] = need;
+		}
+	}
+	pthread_mutex_unlock(&r->mu);
+}
+
+void
+replica_peer_dropped(struct replica *r, uint32_t peer)
+{
+	struct hmap_slot *sl;
+	size_t pos = 0;
+	pthread_mutex_lock(&r->mu);
+	while ((sl = hmap_next(&r->repl, &pos)) != NULL) {
+		struct repl_target *t = sl->value;
+		for (size_t i = 0; i < t->npeers; i++) {
+			if (t->peers[i] == peer) {
+				t->held[i] = REPL_NOT_HELD;
+			}
+		}
+	}
+	pthread_mutex_unlock(&r->mu);
+}
+
+size_t
+replica_status(struct replica *r, uint32_t id, struct gate *g,
+    struct replica_status *out, size_t max)
+{
+	unsigned char key[4];
+	struct repl_target *t;
+	size_t n = 0;
+	store_be32(key, id);
+	pthread_mutex_lock(&r->mu);
+	if ((t = hmap_get(&r->repl, key, 4)) != NULL) {
+		for (size_t i = 0; i < t->npeers && n < max; i++, n++) {
+			uint64_t gen = 0, acked = 0;
+			bool in = gate_peer_in_sync(
+			    g, t->peers[i], &gen, &acked, NULL);
+			out[n].peer = t->peers[i];
+			out[n].gen = gen;
+			/* In sync: holds the snapshot and keeps pace (an
+			 * `ack: primary` part never waits, so never is). */
+			out[n].in_sync = t->sync && in &&
+			    t->held[i] != REPL_NOT_HELD && acked >= t->held[i];
+		}
+	}
+	pthread_mutex_unlock(&r->mu);
+	return n;
 }
 
 size_t

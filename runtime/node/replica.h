@@ -70,7 +70,34 @@ void replica_free(struct replica *r);
  * after the call.  LEDGE_OK or LEDGE_ENOMEM.
  */
 int replica_set(struct replica *r, uint32_t id, const char *name,
-    const uint32_t *peers, size_t npeers, bool sync);
+    const uint32_t *peers, size_t npeers, bool sync, uint64_t *tgen);
+
+/*
+ * The snapshot record submitted after the replica_set that returned
+ * `tgen` for target `id` was released by gate g: each replica holds the
+ * snapshot once it has acknowledged what was durable for it then.  A
+ * later replica_set makes it stale (nothing happens).  Any thread.
+ */
+struct gate;
+void replica_snapshot_done(
+    struct replica *r, uint32_t id, uint64_t tgen, struct gate *g);
+
+/* Peer's pending entries were dropped (it was declared lost): no target
+ * counts it as holding its snapshot until the next replica_set. */
+void replica_peer_dropped(struct replica *r, uint32_t peer);
+
+/* One replica of a target, as replica_status sees it. */
+struct replica_status {
+	uint32_t peer;
+	bool in_sync; /* holds its snapshot and everything released since */
+	uint64_t gen; /* the gate's drop generation this holds at */
+};
+
+/* The replicas of target `id` and whether each is in sync (by gate g):
+ * up to `max` into out; returns how many (0: not replicated).  Any
+ * thread. */
+size_t replica_status(struct replica *r, uint32_t id, struct gate *g,
+    struct replica_status *out, size_t max);
 
 /* The replicas of target `id`: up to `max` peer ids into out; returns how
  * many it has (0: not replicated).  Any thread. */

@@ -17,6 +17,7 @@
 #include "net/wire.h"
 #include "orc/orc.h"
 #include "orc/orc_api.h"
+#include "orc/orc_isr.h"
 #include "orc/orc_logs.h"
 #include "orc/orc_members.h"
 #include "orc/orc_model.h"
@@ -50,7 +51,7 @@ heartbeat(void *ctx, struct msg_req *req, wire_v root)
 		return;
 	}
 	free(name);
-	orc_members_heartbeat(n, root);
+	orc_members_heartbeat(o, n, root);
 	for (size_t i = 0; i < wire_len(logs); i++) {
 		orc_logs_record(o, n, wire_at(logs, i));
 	}
@@ -93,6 +94,7 @@ orc_hb_routes(size_t *n)
 static const reply_table route_tables[] = {
 	orc_hb_routes,
 	orc_members_routes,
+	orc_isr_routes,
 	orc_api_code_routes,
 	orc_api_wf_routes,
 	orc_api_node_routes,

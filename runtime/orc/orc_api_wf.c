@@ -371,12 +371,15 @@ wf_show(void *ctx, struct msg_req *req, wire_v root)
 		snprintf(
 		    full, sizeof full, "%s/%s", w->name, orc_part_name(w, i));
 		const struct part_stat *st = stat_of(o, p->node, full);
-		/* Fewer replicas than asked: none fits, or some lag. */
-		uint64_t lagging = st ? st->replicas_lagging : 0;
-		uint64_t in_sync = p->nrep > lagging ? p->nrep - lagging : 0;
+		/* Fewer replicas than asked: none fits, or some are not in
+		 * sync (yet) - those may not take over (orc_isr.h). */
+		uint64_t in_sync = orc_isr_count(p);
+		uint64_t lagging = p->nrep > in_sync ? p->nrep - in_sync : 0;
 		bool degraded = fn && replicas > 0 && in_sync < replicas;
 		char note[256];
-		wire_map(&m, 15);
+		wire_map(&m, 16);
+		wire_str(&m, "waiting");
+		wire_bool(&m, p->waiting);
 		wire_str(&m, "replicas_in_sync");
 		wire_u64(&m, fn ? in_sync : 0);
 		wire_str(&m, "degraded");
@@ -415,13 +418,17 @@ wf_show(void *ctx, struct msg_req *req, wire_v root)
 			wire_str(&m,
 			    "no state replicas: if its node is lost, "
 			    "the state restarts empty");
+		} else if (p->waiting) {
+			wire_str(&m, p->why);
 		} else if (degraded) {
 			snprintf(note, sizeof note,
 			    "runs with %llu of %u state replicas in sync: %s",
 			    (unsigned long long)in_sync, replicas,
 			    lagging > 0
-			        ? "a replica lags, and writes are acknowledged "
-			          "without it until it catches up"
+			        ? "a replica is catching up (or lags, and "
+			          "writes are acknowledged without it); only "
+			          "one in sync may take over if its node is "
+			          "lost"
 			        : "no other node can keep a copy now");
 			wire_str(&m, note);
 		} else {

@@ -75,6 +75,7 @@ orc_deploy_place(struct orc *o, struct owf *w)
 	struct orc_place_node *nodes;
 	struct orc_place_current *cur;
 	struct orc_place_choice *ch;
+	const char ***sync;
 	int rv;
 
 	for (struct onode *n = o->nodes; n != NULL; n = n->next) {
@@ -83,19 +84,31 @@ orc_deploy_place(struct orc *o, struct owf *w)
 	nodes = calloc(nn + 1, sizeof *nodes);
 	cur = calloc(np + 1, sizeof *cur);
 	ch = calloc(np + 1, sizeof *ch);
-	if (!nodes || !cur || !ch) {
+	sync = calloc(np + 1, sizeof *sync);
+	if (!nodes || !cur || !ch || !sync) {
 		free(nodes);
 		free(cur);
 		free(ch);
+		free(sync);
 		return LEDGE_ENOMEM;
 	}
 	for (struct onode *n = o->nodes; n != NULL; n = n->next, i++) {
 		place_node(o, n, &nodes[i]);
 	}
 	for (size_t k = 0; k < np; k++) {
-		cur[k].node = w->place[k].node;
-		cur[k].nreplicas = w->place[k].nrep;
-		cur[k].replicas = (const char *const *)w->place[k].rep;
+		struct oplace *p = &w->place[k];
+		cur[k].node = p->node;
+		cur[k].nreplicas = p->nrep;
+		cur[k].replicas = (const char *const *)p->rep;
+		/* The in-sync ones, in rep's order. */
+		if ((sync[k] = calloc(p->nrep + 1, sizeof *sync[k])) != NULL) {
+			for (size_t r = 0; r < p->nrep; r++) {
+				if (orc_isr_has(p, p->rep[r])) {
+					sync[k][cur[k].nsync++] = p->rep[r];
+				}
+			}
+			cur[k].sync = (const char *const *)sync[k];
+		}
 	}
 	rv = orc_place_workflow(w->wf, nodes, nn, cur, ch);
 	if (rv == LEDGE_OK) {
@@ -111,11 +124,15 @@ orc_deploy_place(struct orc *o, struct owf *w)
 				 * draining node rather than stop. */
 				to = cn->name;
 			}
-			bool moved = (to == NULL) != (p->node == NULL) ||
-			    (to && p->node && strcmp(to, p->node) != 0);
 			free(p->why);
 			p->why = ch[k].why;
 			ch[k].why = NULL;
+			p->waiting = ch[k].wait;
+			if (ch[k].wait) {
+				continue; /* placed on its lost node, as is */
+			}
+			bool moved = (to == NULL) != (p->node == NULL) ||
+			    (to && p->node && strcmp(to, p->node) != 0);
 			if (moved) {
 				free(p->node);
 				p->node = orc_strdup(to);
@@ -134,6 +151,10 @@ orc_deploy_place(struct orc *o, struct owf *w)
 		}
 	}
 	orc_place_choices_free(ch, np);
+	for (size_t k = 0; k < np; k++) {
+		free(sync[k]);
+	}
+	free(sync);
 	free(ch);
 	free(cur);
 	free(nodes);

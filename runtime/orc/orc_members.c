@@ -15,6 +15,7 @@
 #include "net/reply.h"
 #include "net/wire.h"
 #include "orc/orc_deploy.h"
+#include "orc/orc_isr.h"
 #include "orc/orc_members.h"
 #include "orc/orc_model.h"
 #include "orc/orc_move.h"
@@ -134,6 +135,7 @@ join(void *ctx, struct msg_req *req, wire_v root)
 	} else if (!fresh && n->incarnation != inc) {
 		n->epoch++; /* its data folder is new */
 		changed = true;
+		orc_isr_node_gone(o, n->name); /* it holds no replica now */
 	}
 	if (!fresh && n->health != H_LOST && n->nfence > 0) {
 		/* Told to stop these when it came back; as long as it still
@@ -245,7 +247,7 @@ orc_members_routes(size_t *n)
 /* heartbeats                                                          */
 
 void
-orc_members_heartbeat(struct onode *n, wire_v root)
+orc_members_heartbeat(struct orc *o, struct onode *n, wire_v root)
 {
 	/* A lost node must join again before it counts as up. */
 	if (n->health == H_UP &&
@@ -278,6 +280,7 @@ orc_members_heartbeat(struct onode *n, wire_v root)
 			    wire_as_u64(wire_get(s, "replicas_lagging"), 0);
 			n->nstats = i + 1;
 		}
+		orc_isr_heartbeat(o, n, inst);
 	}
 }
 
@@ -329,6 +332,9 @@ orc_members_check(struct orc *o)
 			    "node %s lost: no heartbeat for %" PRIu64 " ms; "
 			    "placing its parts elsewhere",
 			    n->name, now - n->last_seen);
+			/* First: no part may fail over to a replica on it
+			 * (nor its primary go on without it unasked). */
+			orc_isr_node_gone(o, n->name);
 			fence_node(o, n);
 		}
 	}

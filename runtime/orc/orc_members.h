@@ -29,10 +29,11 @@ const struct reply_route *orc_members_routes(size_t *n);
 
 /*
  * A heartbeat `root` (t: hb) of node n: it is heard from now, with its
- * part counters.  Ignored if n is not up, or its epoch is not n's (a
+ * part counters and the replicas it reports in sync (orc_isr.h).
+ * Ignored if n is not up, or its epoch is not n's (a
  * lost node must join again before it counts as up).
  */
-void orc_members_heartbeat(struct onode *n, wire_v root);
+void orc_members_heartbeat(struct orc *o, struct onode *n, wire_v root);
 
 /*
  * Declare lost every up node not heard from for node_timeout_ms, and

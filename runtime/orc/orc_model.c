@@ -117,8 +117,70 @@ orc_unlink_wf(struct orc *o, struct owf *w)
 }
 
 void
+orc_isr_clear(struct oisr *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		free(s->e[i].node);
+	}
+	free(s->e);
+	memset(s, 0, sizeof *s);
+}
+
+bool
+orc_isr_has(const struct oplace *p, const char *node)
+{
+	if (p->isr.epoch != p->epoch || node == NULL ||
+	    !orc_in_list(p->rep, p->nrep, node)) {
+		return false;
+	}
+	for (size_t i = 0; i < p->isr.n; i++) {
+		if (p->isr.e[i].in && strcmp(p->isr.e[i].node, node) == 0) {
+			return true;
+		}
+	}
+	return false;
+}
+
+size_t
+orc_isr_count(const struct oplace *p)
+{
+	size_t n = 0;
+	for (size_t r = 0; r < p->nrep; r++) {
+		n += orc_isr_has(p, p->rep[r]);
+	}
+	return n;
+}
+
+struct oisr_ent *
+orc_isr_entry(struct oplace *p, const char *node)
+{
+	struct oisr_ent *g;
+	if (p->isr.epoch != p->epoch) {
+		orc_isr_clear(&p->isr);
+		p->isr.epoch = p->epoch;
+	}
+	for (size_t i = 0; i < p->isr.n; i++) {
+		if (strcmp(p->isr.e[i].node, node) == 0) {
+			return &p->isr.e[i];
+		}
+	}
+	if ((g = realloc(p->isr.e, (p->isr.n + 1) * sizeof *g)) == NULL) {
+		return NULL;
+	}
+	p->isr.e = g;
+	g = &p->isr.e[p->isr.n];
+	*g = (struct oisr_ent) { strdup(node), false, 0 };
+	if (g->node == NULL) {
+		return NULL;
+	}
+	p->isr.n++;
+	return g;
+}
+
+void
 orc_free_place(struct oplace *p)
 {
+	orc_isr_clear(&p->isr);
 	free(p->node);
 	orc_free_strs(p->rep, p->nrep);
 	free(p->why);

@@ -86,14 +86,36 @@ struct onode {
 	uint64_t store_bytes;
 };
 
+/*
+ * The replicas of a part that hold every write its primary acknowledged
+ * (the in-sync set; orc_isr.c): only those may take over when the
+ * primary is lost.  Entries are for placement epoch `epoch` only (a part
+ * placed anew starts with none in sync); `gen` is the primary's gate
+ * generation of the replica's last drop (node/gate.h): a report that it is
+ * in sync made before that drop is stale.
+ */
+struct oisr_ent {
+	char *node;
+	bool in;
+	uint64_t gen;
+};
+struct oisr {
+	uint64_t epoch;
+	size_t n;
+	struct oisr_ent *e;
+};
+
 /* Where one part of a workflow is placed. */
 struct oplace {
 	char *node; /* NULL: pending */
 	uint64_t epoch;
 	size_t nrep;
 	char **rep;
-	char *why;   /* pending reason, or a note */
-	bool moving; /* its state is on the way to `node` (a transition) */
+	char *why;       /* pending reason, or a note */
+	bool moving;     /* its state is on the way to `node` (a transition) */
+	bool waiting;    /* its node is lost and no replica is in sync: it
+	                    stays placed there until the node is back */
+	struct oisr isr; /* not copied by orc_copy_places */
 	/* The last deploy message sent to `node` with this part
 	 * (o->deploy_gen), the last one answered (or timed out), and the
 	 * node that last confirmed running it.  While a deploy to a node
@@ -179,6 +201,21 @@ void orc_unlink_wf(struct orc *o, struct owf *w);
 
 /* Free what p holds and zero it. */
 void orc_free_place(struct oplace *p);
+
+/* Whether replica `node` of p is in its in-sync set (for p's epoch, and
+ * still one of its replicas). */
+bool orc_isr_has(const struct oplace *p, const char *node);
+
+/* How many of p's replicas are in sync. */
+size_t orc_isr_count(const struct oplace *p);
+
+/* The entry for `node` of p's in-sync set, made (not in sync) if there is
+ * none; the set is emptied first if it is for another epoch than p's.
+ * NULL if memory ran out. */
+struct oisr_ent *orc_isr_entry(struct oplace *p, const char *node);
+
+/* Free the set's entries and zero it. */
+void orc_isr_clear(struct oisr *s);
 
 /* Copies of the placements of w (to compare and to go back to), or NULL
  * if memory ran out; free with orc_free_places(c, w->nparts). */

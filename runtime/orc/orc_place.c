@@ -543,19 +543,34 @@ place_function(struct ctx *c, size_t i, const struct orc_place_current *cur,
     struct orc_place_choice *ch)
 {
 	const struct wf_function *f = &c->wf->functions[i];
-	bool any = false;
-	int node;
+	bool any = false, sync = f->replicas > 0 && !f->ack_primary;
+	size_t ncand = cur == NULL ? 0 : sync ? cur->nsync : cur->nreplicas;
+	int node, was = cur != NULL ? find_node(c, cur->node) : -1;
 
-	/* Where a replica of its state is, the function can start at once. */
+	/* Where a replica of its state is, the function can start at once:
+	 * one in sync, unless it acknowledges once durable on its node. */
 	for (size_t j = 0; j < c->nnodes; j++) {
 		c->sel[j] = false;
 	}
-	for (size_t r = 0; cur != NULL && r < cur->nreplicas; r++) {
-		node = find_node(c, cur->replicas[r]);
+	for (size_t r = 0; r < ncand; r++) {
+		node = find_node(c, sync ? cur->sync[r] : cur->replicas[r]);
 		if (node >= 0 && fn_fails(f, &c->nodes[node]) == 0) {
 			c->sel[node] = true;
 			any = true;
 		}
+	}
+	if (!any && sync && was >= 0 &&
+	    (fn_fails(f, &c->nodes[was]) & F_LOST) != 0) {
+		/* Its node is lost with writes no replica up holds. */
+		struct strbuf b = { 0 };
+		strbuf_fmt(&b,
+		    "%s: waiting for node %s to come back: no replica holds "
+		    "every write it acknowledged, so starting it elsewhere "
+		    "would lose some",
+		    f->name, c->nodes[was].name);
+		ch->wait = true;
+		return (ch->why = strbuf_take(&b)) != NULL ? LEDGE_OK
+		                                           : LEDGE_ENOMEM;
 	}
 	if (!any) {
 		for (size_t j = 0; j < c->nnodes; j++) {

@@ -117,6 +117,13 @@ struct orc_place_current {
 	const char *node;
 	size_t nreplicas;
 	const char *const *replicas;
+	/* Of those, the ones that hold every write the function
+	 * acknowledged (the in-sync set, nsync of them; NULL when 0): a
+	 * function with `ack: replicas` whose node is lost may take over
+	 * only on one of them - with none, it waits for its node (`wait`
+	 * below).  One with `ack: primary` may take over on any replica. */
+	size_t nsync;
+	const char *const *sync;
 };
 
 /*
@@ -136,6 +143,11 @@ struct orc_place_choice {
 	 * first).  malloc'd; NULL when nreplicas is 0. */
 	size_t nreplicas;
 	int *replicas;
+	/* The function's node is lost and no replica in sync can take it
+	 * (node -1, `why` says so): it stays placed on its node, waiting
+	 * for it to come back, rather than start elsewhere without writes
+	 * it acknowledged. */
+	bool wait;
 };
 
 /*

@@ -128,7 +128,7 @@ orc_store_save_wf(struct orc *o, struct owf *w)
 		}
 		snprintf(
 		    key, sizeof key, "%s/%s", w->name, orc_part_name(w, i));
-		wire_map(&wr, 3);
+		wire_map(&wr, 5);
 		wire_str(&wr, "node");
 		wire_str(&wr, p->node);
 		wire_str(&wr, "epoch");
@@ -137,6 +137,21 @@ orc_store_save_wf(struct orc *o, struct owf *w)
 		wire_array(&wr, p->nrep);
 		for (size_t k = 0; k < p->nrep; k++) {
 			wire_str(&wr, p->rep[k]);
+		}
+		/* The in-sync set (orc_model.h): a restarted orchestrator
+		 * fails over only to replicas that hold every write. */
+		wire_str(&wr, "isr_epoch");
+		wire_u64(&wr, p->isr.epoch);
+		wire_str(&wr, "isr");
+		wire_array(&wr, p->isr.n);
+		for (size_t k = 0; k < p->isr.n; k++) {
+			wire_map(&wr, 3);
+			wire_str(&wr, "node");
+			wire_str(&wr, p->isr.e[k].node);
+			wire_str(&wr, "in");
+			wire_bool(&wr, p->isr.e[k].in);
+			wire_str(&wr, "gen");
+			wire_u64(&wr, p->isr.e[k].gen);
 		}
 		rv = batch_put_wire(b, STORE_ORC_PLACE, key, &wr);
 		wire_w_fini(&wr);
@@ -148,6 +163,28 @@ orc_store_save_wf(struct orc *o, struct owf *w)
 		store_batch_commit(b);
 	} else {
 		store_batch_abort(b);
+	}
+}
+
+/* The in-sync set of a place record (saved above); what does not parse
+ * is left out (not in sync). */
+static void
+load_isr(struct oplace *p, wire_v root)
+{
+	wire_v isr = wire_get(root, "isr");
+	uint64_t epoch = wire_as_u64(wire_get(root, "isr_epoch"), 0);
+	if (epoch != p->epoch) {
+		return;
+	}
+	for (size_t k = 0; k < wire_len(isr); k++) {
+		wire_v e = wire_at(isr, k);
+		char *node = wire_str_dup(wire_get(e, "node"));
+		struct oisr_ent *g = node ? orc_isr_entry(p, node) : NULL;
+		if (g != NULL) {
+			g->in = wire_as_bool(wire_get(e, "in"), false);
+			g->gen = wire_as_u64(wire_get(e, "gen"), 0);
+		}
+		free(node);
 	}
 }
 
@@ -340,6 +377,7 @@ load_place(void *arg, ledge_bytes key, ledge_bytes val)
 				    wire_as_u64(wire_get(root, "epoch"), 0);
 				orc_set_strs(&p->rep, &p->nrep,
 				    wire_get(root, "replicas"), false);
+				load_isr(p, root);
 				if (p->node) {
 					size_t k = w->ndeployed;
 					if (!orc_in_list(

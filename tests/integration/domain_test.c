@@ -309,6 +309,33 @@ where_is(struct domain *d, const char *wf, const char *part, struct where *w)
 	return rc == 0 && p != NULL;
 }
 
+/*
+ * Poll until `part`'s replicas are all in sync: the orchestrator knows
+ * they hold every acknowledged write, so that one may take over from a
+ * lost primary (without that, the part waits for its node instead).
+ */
+static void
+wait_in_sync(struct domain *d, const char *wf, const char *part)
+{
+	int64_t end = dom_now_ms() + WAIT_MS;
+	int64_t in = -1, want = 0;
+	while (dom_now_ms() < end) {
+		int rc;
+		struct dj *v =
+		    dom_json(d, ARGS("workflow", "show", wf), &rc, NULL);
+		const struct dj *p = dj_find(dj_get(v, "parts"), "part", part);
+		in = dj_int(dj_get(p, "replicas_in_sync"), -1);
+		want = (int64_t)dj_len(dj_get(p, "replica_nodes"));
+		dj_free(v);
+		if (rc == 0 && want > 0 && in == want) {
+			return;
+		}
+		dom_nap_ms(POLL_MS);
+	}
+	dassert(false, "%s/%s: %" PRId64 " of %" PRId64 " replicas in sync", wf,
+	    part, in, want);
+}
+
 /* Poll until `part` is on `node`; returns where it is (asserted). */
 static struct where
 wait_on(struct domain *d, const char *wf, const char *part, const char *node)
@@ -1868,6 +1895,7 @@ Test(domain, replicated_state_survives_kill_9_with_exact_counts)
 	/* kill -9: f goes to its replica, with the state of the last
 	 * event: the first answer there is K, not 0, not more. */
 	deploys = dom_log_count(c, "workflow rp deployed here");
+	wait_in_sync(d, "rp", "f");
 	failover(d, from, to->name, &w);
 	cr_expect_gt(w.epoch, w0.epoch, "a moved part gets a new epoch");
 	got = call_answer(d, "rp", "f");
@@ -1902,6 +1930,7 @@ Test(domain, replicated_state_survives_kill_9_with_exact_counts)
 	feed(d, K5, K5);
 	wait_n(d, "rp", "f", k3);
 	deploys = dom_log_count(c, "workflow rp deployed here");
+	wait_in_sync(d, "rp", "f");
 	failover(d, to, "e", &w);
 	want = xfmt("n=%d\n", k3);
 	got = call_answer(d, "rp", "f");
@@ -3274,6 +3303,7 @@ load_failover(const char *tag, bool idem)
 		    pthread_create(&cl[i].th, NULL, loader_main, &cl[i]), 0);
 	}
 	for (int round = 0; round < 2; round++) {
+		wait_in_sync(d, "fl", "counter");
 		wait_acked(&acked, 100, "before the kill");
 		/* kill -9 of the primary in the middle of the load. */
 		cr_assert_eq(proc_kill(at->p, SIGKILL), 0);
@@ -3343,6 +3373,22 @@ part_degraded(
 	}
 	dj_free(v);
 	return degraded;
+}
+
+/* `workflow show`'s entry for `part` of wf: waiting for its lost node;
+ * its note (copied). */
+static bool
+part_waiting(
+    struct domain *d, const char *wf, const char *part, char *note, size_t len)
+{
+	int rc;
+	struct dj *v = dom_json(d, ARGS("workflow", "show", wf), &rc, NULL);
+	const struct dj *p = dj_find(dj_get(v, "parts"), "part", part);
+	bool waiting = dj_true(dj_get(p, "waiting"));
+	const char *n = dj_gets(p, "note");
+	snprintf(note, len, "%s", n ? n : "");
+	dj_free(v);
+	return waiting;
 }
 
 /* Poll until part's `degraded` is `want`; its note then. */
@@ -3430,4 +3476,74 @@ Test(domain, a_silent_replica_degrades_the_part_until_it_catches_up,
 		    "counter is on '%s', want %s", w.node, spare->name);
 	}
 	cr_expect_eq(counter_value(n1), K + K2 + 2);
+}
+
+/*
+ * The primary is lost while its replica lags (it was silent, and writes
+ * were acknowledged without it): the replica may not take over - it
+ * lacks writes the primary acknowledged - so the counter waits for its
+ * node, says so, and goes on there with every write once it is back.
+ */
+Test(domain,
+    a_primary_lost_while_its_replica_lags_waits_instead_of_losing_writes,
+    .timeout = 120)
+{
+	struct domain *d = domain("dom-wait", NULL);
+	struct dom_proc *n1, *at, *spare;
+	char note[512];
+	struct where w;
+	enum { K = 3 };
+	int64_t end;
+
+	/* Long enough that the silent replica is not declared lost. */
+	fl_domain(d, 4.0, &n1, &at, &spare);
+	for (long i = 1; i <= K; i++) {
+		cr_assert_eq(bump(n1), i);
+	}
+	wait_in_sync(d, "fl", "counter");
+
+	/* Silent replica: writes wait, then go on without it - once the
+	 * orchestrator no longer counts it in sync. */
+	cr_assert_eq(proc_kill(spare->p, SIGSTOP), 0);
+	cr_expect_eq(bump(n1), K + 1);
+	cr_expect_eq(bump(n1), K + 2);
+	wait_degraded(d, "counter", true, note, sizeof note);
+
+	/* The primary dies; the replica answers again, too late to have
+	 * the writes: the counter must not start there. */
+	cr_assert_eq(proc_kill(at->p, SIGKILL), 0);
+	cr_assert_eq(proc_kill(spare->p, SIGCONT), 0);
+	end = dom_now_ms() + 30000;
+	while (!(where_is(d, "fl", "counter", &w) &&
+	           part_waiting(d, "fl", "counter", note, sizeof note)) &&
+	    dom_now_ms() < end) {
+		dom_nap_ms(100);
+	}
+	dassert(strcmp(w.node, at->name) == 0 &&
+	        part_waiting(d, "fl", "counter", note, sizeof note),
+	    "counter is on '%s' (note: %s), want waiting on %s", w.node, note,
+	    at->name);
+	cr_expect(strstr(note, "waiting for node") != NULL, "note: %s", note);
+	cr_expect_str_eq(node_stat(d, at->name).health, "lost");
+	/* A write meanwhile fails (503), it is not counted elsewhere. */
+	dom_nap_ms(1000);
+	cr_assert(where_is(d, "fl", "counter", &w));
+	cr_expect_str_eq(w.node, at->name, "it moved while waiting");
+
+	/* Its node is back: it runs there, with every acknowledged write. */
+	cr_assert_eq(dom_restart(at), 0);
+	end = dom_now_ms() + 30000;
+	while (part_waiting(d, "fl", "counter", note, sizeof note) &&
+	    dom_now_ms() < end) {
+		dom_nap_ms(100);
+	}
+	cr_expect(!part_waiting(d, "fl", "counter", note, sizeof note),
+	    "still waiting: %s", note);
+	end = dom_now_ms() + 30000;
+	long v = -1;
+	while ((v = counter_value(n1)) != K + 2 && dom_now_ms() < end) {
+		dom_nap_ms(200);
+	}
+	cr_expect_eq(v, K + 2, "acknowledged writes lost");
+	cr_expect_eq(bump(n1), K + 3);
 }

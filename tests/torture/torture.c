@@ -22,8 +22,10 @@
  * a call to counter (counter_step1.so, state: {replicas: 1}, on b or c);
  * each kill is a kill -9 of the node the counter runs on, in the middle
  * of the load, with a short node timeout: the counter fails over to its
- * replica, the killed node comes back as the new replica, and the next
- * kill takes the new primary.  A client retries each increment with the
+ * replica if that is in sync (the killed node comes back as the new
+ * replica, and the next kill takes the new primary), or else waits for
+ * its node to come back.  Most kills wait for the replica to be in sync
+ * first, some do not.  A client retries each increment with the
  * same key until it is answered 200, so the count must end at exactly
  * the number of keys (synchronous replication: nothing acknowledged is
  * lost; the replicated Idempotency-Key answers: nothing is applied
@@ -180,70 +182,111 @@ kill_and_restart(struct torture *t, struct dom_proc *p, unsigned *seed)
 	return 0;
 }
 
-/* Where counter runs, and its replica, by `workflow show` ("" if not
+/* Where counter runs, its replica, whether that is in sync and whether
+ * the counter waits for its lost node, by `workflow show` ("" if not
  * known). */
+struct where {
+	char node[64], rep[64];
+	bool in_sync, waiting;
+};
+
 static void
-counter_where(struct torture *t, char *node, char *rep, size_t len)
+counter_where(struct torture *t, struct where *w)
 {
 	int rc;
 	struct dj *v =
 	    dom_json(t->d, ARGS("workflow", "show", "tr"), &rc, NULL);
 	const struct dj *parts = dj_get(v, "parts");
-	node[0] = rep[0] = '\0';
+	memset(w, 0, sizeof *w);
 	for (size_t i = 0; rc == 0 && i < dj_len(parts); i++) {
 		const struct dj *p = dj_at(parts, i);
 		const char *name = dj_gets(p, "part"), *n = dj_gets(p, "node");
 		const struct dj *rn = dj_get(p, "replica_nodes");
 		if (name != NULL && strcmp(name, "counter") == 0) {
-			snprintf(node, len, "%s", n ? n : "");
+			snprintf(w->node, sizeof w->node, "%s", n ? n : "");
 			if (dj_len(rn) > 0 && dj_str(dj_at(rn, 0)) != NULL) {
-				snprintf(rep, len, "%s", dj_str(dj_at(rn, 0)));
+				snprintf(w->rep, sizeof w->rep, "%s",
+				    dj_str(dj_at(rn, 0)));
 			}
+			w->in_sync =
+			    dj_int(dj_get(p, "replicas_in_sync"), 0) > 0;
+			w->waiting = dj_true(dj_get(p, "waiting"));
 		}
 	}
 	dj_free(v);
 }
 
-/* kill -9 the counter's node in the middle of the load, wait until the
- * counter runs on its replica, start the killed node again and wait
- * until it is the replica; 0 or -1. */
+/*
+ * kill -9 the counter's node in the middle of the load.  Mostly once its
+ * replica is in sync (as an operator would check before a maintenance):
+ * the counter must fail over to it, and the killed node comes back as
+ * the new replica.  Sometimes without waiting for that: if the replica
+ * was not in sync, the counter must wait for its node instead (a
+ * failover would lose acknowledged increments), and run there again once
+ * it is back.  0 or -1; *failed_over says which happened.
+ */
 static int
-kill_primary(struct torture *t, unsigned *seed)
+kill_primary(struct torture *t, unsigned *seed, bool *failed_over)
 {
-	char node[64], rep[64];
+	struct where w;
 	struct dom_proc *p;
 	int64_t end = dom_now_ms() + 30000;
-	counter_where(t, node, rep, sizeof node);
-	p = strcmp(node, "b") == 0   ? t->b
-	    : strcmp(node, "c") == 0 ? t->c
-	                             : NULL;
-	if (p == NULL || rep[0] == '\0') {
-		fprintf(stderr, "torture: counter on '%s' with replica '%s'\n",
-		    node, rep);
+	bool check = rand_r(seed) % 4 != 0;
+	counter_where(t, &w);
+	while (check && !w.in_sync && dom_now_ms() < end) {
+		dom_nap_ms(50);
+		counter_where(t, &w);
+	}
+	p = strcmp(w.node, "b") == 0   ? t->b
+	    : strcmp(w.node, "c") == 0 ? t->c
+	                               : NULL;
+	if (p == NULL || w.rep[0] == '\0' || (check && !w.in_sync)) {
+		fprintf(stderr,
+		    "torture: counter on '%s' with replica '%s' (%s)\n", w.node,
+		    w.rep, w.in_sync ? "in sync" : "not in sync");
 		return -1;
+	}
+	if (check) {
+		/* The load goes on a moment after the check. */
+		dom_nap_ms((int)(rand_r(seed) % 200));
 	}
 	if (dom_stop(p, SIGKILL, 10000) == -1) {
 		fprintf(stderr, "torture: %s did not die\n", p->name);
 		return -1;
 	}
-	while (counter_where(t, node, rep, sizeof node),
-	    strcmp(node, p->name) == 0 && dom_now_ms() < end) {
+	end = dom_now_ms() + 30000;
+	while (counter_where(t, &w),
+	    strcmp(w.node, p->name) == 0 && !w.waiting && dom_now_ms() < end) {
 		dom_nap_ms(50);
+	}
+	*failed_over = strcmp(w.node, p->name) != 0;
+	if (!*failed_over && !w.waiting) {
+		fprintf(stderr,
+		    "torture: counter still on %s 30 s after its kill, and "
+		    "not waiting for it\n",
+		    p->name);
+		return -1;
 	}
 	dom_nap_ms((int)(rand_r(seed) % 300));
 	if (dom_restart(p) != 0) {
 		fprintf(stderr, "torture: %s did not start again\n", p->name);
 		return -1;
 	}
-	while (counter_where(t, node, rep, sizeof node),
-	    strcmp(rep, p->name) != 0 && dom_now_ms() < end) {
+	/* Failed over: p comes back as the replica.  Waiting: the counter
+	 * runs on p again, with its replica. */
+	end = dom_now_ms() + 30000;
+	while (counter_where(t, &w),
+	    (*failed_over ? strcmp(w.rep, p->name) != 0
+	                  : strcmp(w.node, p->name) != 0 || w.waiting) &&
+	        dom_now_ms() < end) {
 		dom_nap_ms(50);
 	}
-	if (strcmp(rep, p->name) != 0) {
+	if (*failed_over ? strcmp(w.rep, p->name) != 0
+	                 : strcmp(w.node, p->name) != 0 || w.waiting) {
 		fprintf(stderr,
-		    "torture: counter on '%s' with replica '%s' 30 s after the "
-		    "kill of %s\n",
-		    node, rep, p->name);
+		    "torture: counter on '%s' with replica '%s'%s 30 s after "
+		    "the kill of %s\n",
+		    w.node, w.rep, w.waiting ? " (waiting)" : "", p->name);
 		return -1;
 	}
 	return 0;
@@ -278,6 +321,7 @@ main(int argc, char **argv)
 	struct client clients[MAX_CLIENTS];
 	int kills = 3, nclients = 4, seed_arg = -1, c, rc = 2;
 	int killed[3] = { 0 }; /* a, b, orchestrator */
+	int failovers = 0;     /* --target replicas: kills that moved it */
 	const char *target = "all";
 	char *path = NULL, *out = NULL, *err = NULL;
 	uint64_t front = 0, back = 0;
@@ -372,11 +416,13 @@ main(int argc, char **argv)
 		int who;
 		dom_nap_ms(300 + (int)(rand_r(&seed) % 900));
 		if (t.repl) {
-			if (kill_primary(&t, &seed) != 0) {
+			bool moved = false;
+			if (kill_primary(&t, &seed, &moved) != 0) {
 				atomic_store(&t.stop, true);
 				break;
 			}
 			killed[1]++;
+			failovers += moved;
 			continue;
 		}
 		if (strcmp(target, "nodes") == 0) {
@@ -434,10 +480,12 @@ main(int argc, char **argv)
 	if (t.repl) {
 		printf(
 		    "torture: %d kills -9 of the replicated counter's primary "
-		    "in %.1f s; %llu increments acknowledged (%llu retries, "
-		    "%llu not acknowledged in %d s); counter n=%" PRIu64
-		    ": %s\n",
-		    killed[1], (double)(dom_now_ms() - t0) / 1000.0,
+		    "(%d failed over to the replica in sync, %d waited for "
+		    "the primary) in %.1f s; %llu increments acknowledged "
+		    "(%llu retries, %llu not acknowledged in %d s); counter "
+		    "n=%" PRIu64 ": %s\n",
+		    killed[1], failovers, killed[1] - failovers,
+		    (double)(dom_now_ms() - t0) / 1000.0,
 		    (unsigned long long)atomic_load(&t.acked),
 		    (unsigned long long)atomic_load(&t.retries),
 		    (unsigned long long)atomic_load(&t.unacked),

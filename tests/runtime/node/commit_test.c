@@ -15,6 +15,7 @@
 
 #include "base/clock.h"
 #include "node/commit.h"
+#include "node/gate.h"
 #include "node/node_call.h"
 
 #include "fixture.h"
@@ -938,6 +939,8 @@ struct gate_seen {
 	atomic_int handed; /* outbox entries handed to the hook */
 	int lag_n;
 	bool lag[8];
+	enum gate_state state[8];
+	uint64_t gen[8];
 };
 
 static struct gate_seen gs = { .mu = PTHREAD_MUTEX_INITIALIZER };
@@ -960,13 +963,16 @@ seen_done(void *arg, int err)
 }
 
 static void
-seen_lag(void *arg, uint32_t peer, bool lagging, uint64_t behind)
+seen_news(void *arg, const struct gate_news *nw)
 {
 	(void)arg;
-	(void)behind;
-	cr_expect_eq(peer, 5);
+	cr_expect_eq(nw->peer, 5);
 	pthread_mutex_lock(&gs.mu);
-	gs.lag[gs.lag_n++] = lagging;
+	if (gs.lag_n < 8) {
+		gs.state[gs.lag_n] = nw->state;
+		gs.gen[gs.lag_n] = nw->gen;
+		gs.lag[gs.lag_n++] = !nw->in_sync;
+	}
 	pthread_mutex_unlock(&gs.mu);
 }
 
@@ -992,7 +998,7 @@ gated(uint32_t timeout_ms)
 	atomic_store(&gs.handed, 0);
 	gs.lag_n = 0;
 	pthread_mutex_unlock(&gs.mu);
-	commit_set_gate(c, timeout_ms, seen_lag, NULL);
+	commit_set_gate(c, timeout_ms, seen_news, NULL);
 	commit_set_outbox_hook(c, seen_outbox, NULL);
 	return c;
 }
@@ -1092,6 +1098,87 @@ Test(commit, a_lost_replica_is_not_waited_for)
 	WAIT_UNTIL(atomic_load(&gs.n) == 1);
 	cr_expect_eq(gs.errs[0], LEDGE_OK);
 	WAIT_UNTIL(gs.lag_n == 1);
+	fx_commit_stop(c);
+}
+
+Test(commit, with_an_arbiter_a_silent_replica_is_left_only_once_confirmed)
+{
+	struct commit *c = gated(100);
+	uint64_t gen;
+	gate_set_arbitrated(commit_gate(c), true);
+	uint64_t s1 = submit_rec(c, 1, true);
+
+	/* The timeout passes: the hook is asked, the record waits on. */
+	WAIT_UNTIL(gs.lag_n == 1);
+	cr_expect_eq(gs.state[0], GATE_DROPPING);
+	gen = gs.gen[0];
+	struct timespec ts = { 0, 400 * 1000000L };
+	nanosleep(&ts, NULL);
+	cr_expect_eq(atomic_load(&gs.n), 0,
+	    "answered before the drop was "
+	    "confirmed");
+	cr_expect_lt(commit_released(c), s1);
+
+	/* A stale confirmation changes nothing; the right one lets it out. */
+	commit_replica_dropped(c, 5, gen - 1);
+	nanosleep(&ts, NULL);
+	cr_expect_eq(atomic_load(&gs.n), 0, "a stale confirmation let it out");
+	commit_replica_dropped(c, 5, gen);
+	WAIT_UNTIL(atomic_load(&gs.n) == 1);
+	cr_expect_eq(gs.errs[0], LEDGE_OK);
+	WAIT_UNTIL(gs.lag_n == 2);
+	cr_expect_eq(gs.state[1], GATE_LAGGING);
+
+	/* A later drop has a later generation. */
+	commit_replicated(c, 5, 1);
+	WAIT_UNTIL(gs.lag_n == 3);
+	cr_expect(!gs.lag[2], "not in sync after acknowledging everything");
+	submit_rec(c, 2, true);
+	WAIT_UNTIL(gs.lag_n == 4);
+	cr_expect_eq(gs.state[3], GATE_DROPPING);
+	cr_expect_gt(gs.gen[3], gen);
+	/* It answers after all: back in sync, the record goes out. */
+	commit_replicated(c, 5, 2);
+	WAIT_UNTIL(atomic_load(&gs.n) == 2);
+	WAIT_UNTIL(gs.lag_n == 5);
+	cr_expect_eq(gs.state[4], GATE_SYNC);
+	cr_expect(!gs.lag[4]);
+	fx_commit_stop(c);
+}
+
+Test(commit, a_returning_replica_is_in_sync_only_once_it_holds_what_was_let_out)
+{
+	struct commit *c = gated(600000);
+	uint64_t gen, acked, need;
+	uint64_t s1 = submit_rec(c, 1, true);
+	WAIT_UNTIL(commit_durable(c) >= s1);
+	commit_replica_lost(c, 5);
+	WAIT_UNTIL(atomic_load(&gs.n) == 1);
+
+	/* Released without it: entries 2 and 3. */
+	submit_rec(c, 2, true);
+	submit_rec(c, 3, true);
+	WAIT_UNTIL(atomic_load(&gs.n) == 3);
+	cr_expect(!gate_peer_in_sync(commit_gate(c), 5, &gen, &acked, &need));
+	cr_expect_eq(need, 3);
+
+	/* It acknowledges entry 1 (what was outstanding when it was lost):
+	 * waited for again, but not in sync - 2 and 3 went out without it. */
+	commit_replicated(c, 5, 1);
+	uint64_t s4 = submit_rec(c, 4, true);
+	WAIT_UNTIL(commit_durable(c) >= s4);
+	struct timespec ts = { 0, 200 * 1000000L };
+	nanosleep(&ts, NULL);
+	cr_expect_eq(atomic_load(&gs.n), 3, "record 4 did not wait for it");
+	cr_expect(!gate_peer_in_sync(commit_gate(c), 5, &gen, &acked, &need),
+	    "in sync without entries 2 and 3");
+
+	/* Entries up to 3: in sync; 4 still waits for its own. */
+	commit_replicated(c, 5, 3);
+	WAIT_UNTIL(gate_peer_in_sync(commit_gate(c), 5, &gen, &acked, &need));
+	cr_expect_eq(atomic_load(&gs.n), 3);
+	commit_replicated(c, 5, 4);
+	WAIT_UNTIL(atomic_load(&gs.n) == 4);
 	fx_commit_stop(c);
 }
 

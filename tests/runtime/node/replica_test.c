@@ -101,7 +101,8 @@ Test(replica, writes_of_a_replicated_target_go_to_each_replica)
 	commit_set_outbox_hook(c, seen_hook, &s);
 	commit_submit(c, fx_rec_put(7, "before", "x")); /* not replicated yet */
 	commit_flush(c);
-	cr_assert_eq(replica_set(rep, 7, "wf/f", peers, 2, false), LEDGE_OK);
+	cr_assert_eq(
+	    replica_set(rep, 7, "wf/f", peers, 2, false, NULL), LEDGE_OK);
 	commit_submit(c, fx_rec_put(8, "other", "y")); /* another target */
 	struct commit_rec *r = fx_rec_put(7, "k", "v1");
 	unsigned char k[64];
@@ -139,7 +140,7 @@ Test(replica, writes_of_a_replicated_target_go_to_each_replica)
 	pthread_mutex_unlock(&s.mu);
 
 	/* Stopped: nothing more goes out. */
-	cr_assert_eq(replica_set(rep, 7, NULL, NULL, 0, false), LEDGE_OK);
+	cr_assert_eq(replica_set(rep, 7, NULL, NULL, 0, false, NULL), LEDGE_OK);
 	commit_submit(c, fx_rec_put(7, "after", "z"));
 	commit_flush(c);
 	pthread_mutex_lock(&s.mu);
@@ -240,7 +241,8 @@ Test(replica, a_replica_applies_what_the_primary_committed)
 	cr_assert_eq(replica_new(&rep), LEDGE_OK);
 	commit_set_expand_hook(c, replica_expand, rep);
 	commit_set_outbox_hook(c, seen_hook, &s);
-	cr_assert_eq(replica_set(rep, 7, "wf/f", peers, 1, false), LEDGE_OK);
+	cr_assert_eq(
+	    replica_set(rep, 7, "wf/f", peers, 1, false, NULL), LEDGE_OK);
 	commit_submit(c, fx_rec_put(7, "k1", "v1"));
 	commit_submit(c, fx_rec_put(7, "k2", "v2"));
 	r = fx_rec_put(7, "k3", "v3");

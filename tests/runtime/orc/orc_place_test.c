@@ -1047,9 +1047,11 @@ Test(orc_place, replicas_of_a_pinned_function)
 Test(orc_place, replicas_kept_and_promoted)
 {
 	const char *const was[] = { "c" };
-	struct orc_place_current cur[1] = {
-		{ .node = "a", .nreplicas = 1, .replicas = was }
-	};
+	struct orc_place_current cur[1] = { { .node = "a",
+	    .nreplicas = 1,
+	    .replicas = was,
+	    .nsync = 1,
+	    .sync = was } };
 	size_t a = node("a", "x86_64", 1, 1);
 
 	node("b", "x86_64", 1, 0);
@@ -1068,6 +1070,50 @@ Test(orc_place, replicas_kept_and_promoted)
 	place(cur);
 	expect_on("f", "c");
 	cr_assert_str_eq(replicas("f"), "b");
+}
+
+Test(orc_place, a_lost_function_waits_for_its_node_when_no_replica_is_in_sync)
+{
+	const char *const was[] = { "c" };
+	struct orc_place_current cur[1] = {
+		{ .node = "a", .nreplicas = 1, .replicas = was }
+	};
+	size_t a = node("a", "x86_64", 1, 1);
+
+	node("b", "x86_64", 1, 0);
+	node("c", "x86_64", 1, 2);
+	load("workflow: w\n"
+	     "functions:\n"
+	     "  f:\n"
+	     "    code: /x.so\n"
+	     "    state: {replicas: 1}\n");
+	/* c has a copy, but not every acknowledged write: f waits for a
+	 * (neither c nor b, which has nothing). */
+	nodes[a].up = false;
+	place(cur);
+	cr_assert_eq(out[part("f")].node, -1);
+	cr_assert(out[part("f")].wait);
+	cr_assert_str_eq(why("f"),
+	    "f: waiting for node a to come back: no replica holds every "
+	    "write it acknowledged, so starting it elsewhere would lose some");
+
+	/* With ack: primary a lost write is the price asked for: any
+	 * replica takes over. */
+	load("workflow: w\n"
+	     "functions:\n"
+	     "  f:\n"
+	     "    code: /x.so\n"
+	     "    state: {replicas: 1, ack: primary}\n");
+	place(cur);
+	expect_on("f", "c");
+	cr_assert(!out[part("f")].wait);
+
+	/* Without replicas the state was only on a: it restarts elsewhere
+	 * (as documented: replicas: 0). */
+	load(one_fn);
+	place(cur);
+	cr_assert_neq(out[part("f")].node, -1);
+	cr_assert(!out[part("f")].wait);
 }
 
 /* ------------------------------------------------------------------ */
