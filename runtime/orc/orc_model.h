@@ -12,6 +12,7 @@
  *   orc_metrics.c  - the Prometheus view (orc.h).
  *   orc_logs.c     - the ring of function log lines and `logs`.
  *   orc_members.c  - nodes: join, heartbeats, loss, fencing.
+ *   orc_isr.c      - the in-sync sets of the parts' replicas.
  *   orc_move.c     - transitions that move functions with their state.
  *   orc_deploy.c   - applying a placement (orc_place.h) and the deploy
  *                    messages to the nodes.
