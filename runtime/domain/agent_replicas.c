@@ -32,6 +32,7 @@ struct agent_drop {
 	struct agent *a;
 	char peer[128];
 	uint64_t gen;
+	bool refused; /* logged once */
 };
 
 static void ask(struct agent_drop *d);
@@ -49,9 +50,10 @@ on_answer(void *arg, int err, const void *data, size_t len)
 	}
 	if (err == MSG_OK && wire_parse(&r, data, len) == 0) {
 		ok = wire_as_bool(wire_get(wire_root(&r), "ok"), false);
-		if (!ok) {
+		if (!ok && !d->refused) {
 			char *e =
 			    wire_str_dup(wire_get(wire_root(&r), "error"));
+			d->refused = true;
 			rlog_write(node_log(a->n), RLOG_WARN, node_name(a->n),
 			    "the orchestrator did not let writes go on without "
 			    "replica %s: %s (they keep waiting)",

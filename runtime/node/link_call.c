@@ -7,12 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/hmap.h"
 #include "base/rlog.h"
 #include "net/reply.h"
 #include "node/instance.h"
 #include "node/link_int.h"
 #include "node/node_call.h"
 #include "node/node_event.h"
+#include "store/store.h"
 
 /* --- calls ---------------------------------------------------------- */
 
@@ -20,7 +22,95 @@ struct call_in {
 	struct links *l;
 	struct msg_req *req;
 	struct node_call *call;
+	struct flight *flight; /* its Idempotency-Key, in l->flights */
 };
+
+/*
+ * A call with an Idempotency-Key that runs here and has not been answered
+ * yet (target id, key; loop thread).  Another call with the same key
+ * meanwhile - the client's retry, or the same request sent again by the
+ * transport after a reconnection while the retry runs - is answered 409:
+ * it must not run before the first one's answer is stored, or both
+ * would count.  Once the first is answered, a call with that key is
+ * answered from the stored answer (exec.c).
+ */
+struct flight {
+	size_t len;
+	char key[]; /* 4-byte target id, then the key */
+};
+
+/* The flight of a call to t carrying an Idempotency-Key, or NULL (none,
+ * or out of memory: then it just runs).  *busy: one is in flight. */
+static struct flight *
+flight_start(struct links *l, const struct node_target *t,
+    const struct node_event *ev, bool *busy)
+{
+	const char *key;
+	struct flight *f;
+	size_t n;
+	*busy = false;
+	if (ev->http == NULL || ev->http->idem_ttl_s == 0 ||
+	    (key = node_http_header(ev->http, "Idempotency-Key")) == NULL) {
+		return NULL;
+	}
+	n = strlen(key);
+	if ((f = malloc(sizeof *f + 4 + n)) == NULL) {
+		return NULL;
+	}
+	f->len = 4 + n;
+	store_be32((unsigned char *)f->key, t->id);
+	memcpy(f->key + 4, key, n);
+	if (hmap_get(&l->flights, f->key, f->len) != NULL) {
+		*busy = true;
+		free(f);
+		return NULL;
+	}
+	if (hmap_put(&l->flights, f->key, f->len, f, NULL) != 0) {
+		free(f);
+		return NULL;
+	}
+	return f;
+}
+
+static void
+flight_end(struct links *l, struct flight *f)
+{
+	if (f != NULL) {
+		hmap_del(&l->flights, f->key, f->len);
+		free(f);
+	}
+}
+
+/* The answer to a call whose key is in flight. */
+static void
+reply_in_flight(struct msg_req *req)
+{
+	static const char body[] =
+	    "a request with this Idempotency-Key is in progress; retry\n";
+	struct wire_w w;
+	const void *d;
+	size_t n;
+	if (wire_w_init(&w) != 0) {
+		reply_err(req, REPLY_BUSY, "out of memory");
+		return;
+	}
+	wire_map(&w, 6);
+	wire_str(&w, "ok");
+	wire_bool(&w, true);
+	wire_str(&w, "err");
+	wire_u64(&w, 0);
+	wire_str(&w, "reply");
+	wire_bin(&w, body, sizeof body - 1);
+	wire_str(&w, "status");
+	wire_u64(&w, 409);
+	wire_str(&w, "ctype");
+	wire_str(&w, "text/plain");
+	wire_str(&w, "headers");
+	wire_array(&w, 0);
+	d = wire_data(&w, &n);
+	msg_reply(req, d, d ? n : 0);
+	wire_w_fini(&w);
+}
 
 static void
 reply_call_on_loop(void *arg)
@@ -56,6 +146,7 @@ reply_call_on_loop(void *arg)
 	} else {
 		msg_reply(ci->req, NULL, 0);
 	}
+	flight_end(ci->l, ci->flight);
 	node_call_unref(ci->call);
 	free(ci);
 }
@@ -109,8 +200,17 @@ links_handle_call(struct links *l, struct msg_req *req, wire_v msg)
 	}
 	ci->l = l;
 	ci->req = req;
+	bool busy;
+	ci->flight = flight_start(l, t, ev, &busy);
+	if (busy) {
+		free(ci);
+		node_event_free(ev);
+		reply_in_flight(req);
+		return;
+	}
 	/* The reply leaves this node once its effects are durable here. */
 	if ((ci->call = node_call_new(true, call_done, ci)) == NULL) {
+		flight_end(l, ci->flight);
 		free(ci);
 		node_event_free(ev);
 		reply_err(req, REPLY_BUSY, "out of memory");

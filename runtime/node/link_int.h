@@ -88,6 +88,8 @@ struct links {
 	uint32_t next_peer_id;
 	struct call_out *calls; /* calls waiting for a reply, under mu */
 	struct hmap in;         /* loop thread */
+	struct hmap flights;    /* calls with a key running here (link_call.c),
+	                           loop thread */
 	_Atomic size_t backlog;
 	_Atomic uint64_t forwarded;
 	struct replica *rep; /* state replication (replica.h), owned */

@@ -234,6 +234,7 @@ links_new(struct links **lp, const struct links_env *env, const char *self,
 	}
 	pthread_mutex_init(&l->mu, NULL);
 	hmap_init(&l->in);
+	hmap_init(&l->flights);
 	store_scan_prefix(l->env.store, STORE_META, "peer:", 5, load_peer, l);
 	*lp = l;
 	return LEDGE_OK;
@@ -247,6 +248,12 @@ links_free(struct links *l)
 	if (l == NULL) {
 		return;
 	}
+	pos = 0;
+	while ((sl = hmap_next(&l->flights, &pos)) != NULL) {
+		free(sl->value);
+	}
+	hmap_fini(&l->flights);
+	pos = 0;
 	while (l->drops != NULL) {
 		struct drop_wanted *d = l->drops;
 		l->drops = d->next;
