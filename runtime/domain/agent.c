@@ -298,8 +298,8 @@ write_inst(void *arg, const struct node_inst_stats *st)
 			wire_u64(w, st->reps[i].gen);
 		}
 	}
-	wire_str(w, "epoch");
-	wire_u64(w, st->repl_epoch);
+	wire_str(w, "deploy");
+	wire_u64(w, st->repl_deploy);
 	wire_str(w, "part");
 	wire_str(w, st->name);
 	wire_str(w, "events");

@@ -857,7 +857,7 @@ undeploy_step(void *arg)
 
 int
 node_set_replicas(struct node *n, const char *name, const char *const *nodes,
-    const char *const *urls, size_t count, uint64_t epoch)
+    const char *const *urls, size_t count, uint64_t deploy)
 {
 	struct node_target *t = node_find_target(n, name);
 	uint32_t *peers;
@@ -880,7 +880,7 @@ node_set_replicas(struct node *n, const char *name, const char *const *nodes,
 	rv = links_set_replicas(n->links, t->id, name, peers, count,
 	    !t->inst->spec->ack_primary, &tgen);
 	free(peers);
-	t->inst->repl_epoch = epoch;
+	t->inst->repl_deploy = deploy;
 	if (rv != LEDGE_OK || count == 0) {
 		if (rv == LEDGE_OK) {
 			rlog_write(n->log, RLOG_INFO, n->name,

@@ -75,8 +75,8 @@ struct node_dirty {
 struct node_instance {
 	struct node_target target; /* id, name; target.inst == this */
 	struct node *node;
-	uint64_t repl_epoch; /* node_set_replicas' epoch, loop thread */
-	void *owner;         /* the node's record of its workflow */
+	uint64_t repl_deploy; /* node_set_replicas' deploy, loop */
+	void *owner;          /* the node's record of its workflow */
 	const struct workflow *wf;
 	const struct wf_function *spec;
 	struct node_output *outputs;

@@ -438,7 +438,7 @@ node_foreach_instance(struct node *n,
 			for (uint32_t r = 0; r < st.replicas; r++) {
 				st.replicas_lagging += !st.reps[r].in_sync;
 			}
-			st.repl_epoch = inst->repl_epoch;
+			st.repl_deploy = inst->repl_deploy;
 			for (size_t b = 0; b < NODE_HIST_N; b++) {
 				st.hist[b] = atomic_load(&inst->n_hist[b]);
 			}

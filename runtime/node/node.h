@@ -164,10 +164,10 @@ struct node_inst_stats {
 	/* state replicas: how many it streams to, how many of those lag
 	 * (its writes are acknowledged without them: links.h), and each
 	 * (the first LINKS_REPLICAS_MAX) with whether it is in sync; the
-	 * placement epoch they were set for (node_set_replicas) */
+	 * orchestrator's deploy they were set by (node_set_replicas) */
 	uint32_t replicas, replicas_lagging;
 	struct links_replica reps[LINKS_REPLICAS_MAX];
-	uint64_t repl_epoch;
+	uint64_t repl_deploy;
 	/* isolation: process only: hosts started, and hosts killed because
 	 * they crashed, timed out, broke the memory limit, or could not
 	 * start (isolate.h). */
@@ -181,13 +181,14 @@ struct node_inst_stats {
  * nodes `nodes` (count of them; urls[i] their addresses, or NULL when the
  * links know them): first a snapshot of its state and queue, then each
  * committed write, over the links (node/replica.h).  count 0
- * stops replication.  `epoch` is the placement epoch of the part this
- * setting is for (reported with the replicas' state, node_inst_stats).  Loop
+ * stops replication.  `deploy` numbers the orchestrator's deploy this
+ * setting comes from (reported with the replicas' state,
+ * node_inst_stats).  Loop
  * thread.  LEDGE_OK, LEDGE_ENOENT if no such instance runs here, LEDGE_ENOMEM.
  */
 int node_set_replicas(struct node *n, const char *name,
     const char *const *nodes, const char *const *urls, size_t count,
-    uint64_t epoch);
+    uint64_t deploy);
 
 /* Call fn for every instance (loop thread). */
 void node_foreach_instance(struct node *n,

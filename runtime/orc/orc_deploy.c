@@ -245,9 +245,14 @@ deploy_message(struct orc *o, struct owf *w, struct onode *n, struct wire_w *m)
 	if (wire_w_init(m) != 0) {
 		return LEDGE_ENOMEM;
 	}
-	wire_map(m, 11);
+	wire_map(m, 12);
 	wire_str(m, "t");
 	wire_str(m, "deploy");
+	/* This message's number (mark_sent takes it next): the node reports
+	 * its replicas' state for the setting of this deploy, and only the
+	 * latest deploy's counts (orc_isr.c). */
+	wire_str(m, "deploy");
+	wire_u64(m, o->deploy_gen + 1);
 	/* The node's epoch now: a node that was declared lost and joined
 	 * again since refuses this deploy as stale. */
 	wire_str(m, "node_epoch");

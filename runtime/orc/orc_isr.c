@@ -50,10 +50,13 @@ orc_isr_heartbeat(struct orc *o, struct onode *n, wire_v instances)
 		struct oplace *p = name ? find_part(o, name, &w) : NULL;
 		bool changed = false;
 		/* Only the primary of this placement speaks for its
-		 * replicas. */
+		 * replicas, and only as set by the last deploy it was sent
+		 * (an older report may predate a change of replicas; after a
+		 * restart of the orchestrator, none was sent yet). */
+		uint64_t dep = wire_as_u64(wire_get(s, "deploy"), 0);
 		if (p == NULL || p->node == NULL || p->moving ||
 		    strcmp(p->node, n->name) != 0 ||
-		    wire_as_u64(wire_get(s, "epoch"), 0) != p->epoch) {
+		    (p->deploy_sent != 0 && dep != p->deploy_sent)) {
 			free(name);
 			continue;
 		}
