@@ -33,11 +33,15 @@ struct repl_target {
 	size_t npeers;
 	uint32_t *peers;
 	/* per peer: it holds the last snapshot once it acknowledged this
-	 * outbox number (REPL_NOT_HELD: no snapshot it holds yet) */
+	 * outbox number (REPL_NOT_HELD: no snapshot released yet;
+	 * REPL_DROPPED: entries to it were withdrawn - perhaps the snapshot
+	 * itself, which a tombstone then acknowledges - so it holds none
+	 * until the next replica_set) */
 	uint64_t *held;
 };
 
 #define REPL_NOT_HELD UINT64_MAX
+#define REPL_DROPPED  (UINT64_MAX - 1)
 
 static void
 target_free(struct repl_target *t)
@@ -153,7 +157,9 @@ replica_snapshot_done(
 			uint64_t gen, need = 0;
 			(void)gate_peer_in_sync(
 			    g, t->peers[i], &gen, NULL, &need);
-			t->held[i] = need;
+			if (t->held[i] == REPL_NOT_HELD) {
+				t->held[i] = need;
+			}
 		}
 	}
 	pthread_mutex_unlock(&r->mu);
@@ -169,7 +175,7 @@ replica_peer_dropped(struct replica *r, uint32_t peer)
 		struct repl_target *t = sl->value;
 		for (size_t i = 0; i < t->npeers; i++) {
 			if (t->peers[i] == peer) {
-				t->held[i] = REPL_NOT_HELD;
+				t->held[i] = REPL_DROPPED;
 			}
 		}
 	}
@@ -195,7 +201,7 @@ replica_status(struct replica *r, uint32_t id, struct gate *g,
 			/* In sync: holds the snapshot and keeps pace (an
 			 * `ack: primary` part never waits, so never is). */
 			out[n].in_sync = t->sync && in &&
-			    t->held[i] != REPL_NOT_HELD && acked >= t->held[i];
+			    t->held[i] < REPL_DROPPED && acked >= t->held[i];
 		}
 	}
 	pthread_mutex_unlock(&r->mu);

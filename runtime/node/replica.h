@@ -82,8 +82,10 @@ struct gate;
 void replica_snapshot_done(
     struct replica *r, uint32_t id, uint64_t tgen, struct gate *g);
 
-/* Peer's pending entries were dropped (it was declared lost): no target
- * counts it as holding its snapshot until the next replica_set. */
+/* Peer's pending entries were dropped (it was declared lost; they became
+ * tombstones it acknowledges unread): no target counts it as holding its
+ * snapshot until the next replica_set - also for a snapshot released
+ * after this. */
 void replica_peer_dropped(struct replica *r, uint32_t peer);
 
 /* One replica of a target, as replica_status sees it. */

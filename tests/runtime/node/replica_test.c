@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "node/commit.h"
+#include "node/gate.h"
 #include "node/idem.h"
 #include "node/instance.h"
 #include "node/links.h"
@@ -330,4 +331,63 @@ Test(replica, a_replica_applies_what_the_primary_committed)
 	fx_commit_stop(c);
 	replica_free(rep);
 	seen_fini(&s);
+}
+
+/*
+ * A replica is in sync for a target once it acknowledged what was
+ * durable for it when the target's snapshot was released - and never
+ * while entries to it were withdrawn since the replicas were set (it was
+ * declared lost: its tombstones are acknowledged unread, perhaps the
+ * snapshot's own), until the next setting.
+ */
+Test(replica, a_replica_holds_the_snapshot_only_if_nothing_to_it_was_withdrawn)
+{
+	struct replica *rep;
+	struct gate *g;
+	struct replica_status st[2];
+	uint32_t peers[1] = { 5 };
+	uint64_t tgen;
+
+	cr_assert_eq(replica_new(&rep), LEDGE_OK);
+	cr_assert_eq(gate_new(&g, 1000, NULL, NULL), LEDGE_OK);
+	cr_assert_eq(
+	    replica_set(rep, 7, "wf/f", peers, 1, true, &tgen), LEDGE_OK);
+	cr_assert_eq(replica_status(rep, 7, g, st, 2), 1);
+	cr_expect(!st[0].in_sync, "in sync before its snapshot");
+
+	/* The snapshot is released; the peer acknowledged everything. */
+	gate_acked(g, 5, 3);
+	replica_snapshot_done(rep, 7, tgen, g);
+	cr_assert_eq(replica_status(rep, 7, g, st, 2), 1);
+	cr_expect(st[0].in_sync);
+	cr_expect_eq(st[0].peer, 5);
+
+	/* Its entries are withdrawn: not in sync, even after a snapshot
+	 * released later or more acknowledgements. */
+	replica_peer_dropped(rep, 5);
+	gate_acked(g, 5, 9);
+	replica_snapshot_done(rep, 7, tgen, g);
+	replica_status(rep, 7, g, st, 2);
+	cr_expect(!st[0].in_sync, "in sync after its entries were withdrawn");
+
+	/* Set again, with a new snapshot: in sync again; a stale snapshot
+	 * of the old setting changes nothing. */
+	uint64_t tgen2;
+	cr_assert_eq(
+	    replica_set(rep, 7, "wf/f", peers, 1, true, &tgen2), LEDGE_OK);
+	replica_snapshot_done(rep, 7, tgen, g);
+	replica_status(rep, 7, g, st, 2);
+	cr_expect(!st[0].in_sync, "a stale snapshot counted");
+	replica_snapshot_done(rep, 7, tgen2, g);
+	replica_status(rep, 7, g, st, 2);
+	cr_expect(st[0].in_sync);
+
+	/* `ack: primary`: never counted in sync (nothing waits for it). */
+	cr_assert_eq(
+	    replica_set(rep, 7, "wf/f", peers, 1, false, &tgen2), LEDGE_OK);
+	replica_snapshot_done(rep, 7, tgen2, g);
+	replica_status(rep, 7, g, st, 2);
+	cr_expect(!st[0].in_sync);
+	gate_free(g);
+	replica_free(rep);
 }
