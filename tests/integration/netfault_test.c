@@ -489,3 +489,134 @@ Test(netfault, a_partitioned_node_is_fenced_and_the_domain_converges)
 	    "the fenced copy on b handled events after the partition");
 	cr_expect_eq(state("fz", "front", "n"), 15);
 }
+
+/* A node's health in `node list` ("" if not listed). */
+static const char *
+node_health(const char *name)
+{
+	static char h[32];
+	int rc;
+	struct dj *v = dom_json(dom, ARGS("node", "list"), &rc, NULL);
+	const char *s =
+	    dj_str(dj_get(dj_find(dj_get(v, "nodes"), "name", name), "health"));
+	snprintf(h, sizeof h, "%s", s ? s : "");
+	dj_free(v);
+	return h;
+}
+
+static const char repl_wf[] = "workflow: rc\n"
+                              "functions:\n"
+                              "  f:\n"
+                              "    code: @F/tally.so\n"
+                              "    state: { replicas: 1 }\n"
+                              "    placement: { labels: { role: f } }\n";
+
+/* Where rc/f runs, whether its replica is in sync, and whether it is
+ * degraded, by `workflow show`. */
+static void
+repl_where(char *node, size_t len, bool *in_sync, bool *degraded)
+{
+	int rc;
+	struct dj *v = dom_json(dom, ARGS("workflow", "show", "rc"), &rc, NULL);
+	const struct dj *p = dj_find(dj_get(v, "parts"), "part", "f");
+	const char *n = dj_gets(p, "node");
+	snprintf(node, len, "%s", rc == 0 && n ? n : "");
+	*in_sync = dj_int(dj_get(p, "replicas_in_sync"), 0) == 1;
+	*degraded = dj_true(dj_get(p, "degraded"));
+	dj_free(v);
+}
+
+/* Poll until rc/f's replica is in sync (asserted); its node in node[]. */
+static void
+wait_repl_in_sync(char *node, size_t len)
+{
+	int64_t end = dom_now_ms() + WAIT_MS;
+	bool in = false, deg;
+	while (repl_where(node, len, &in, &deg), !in && dom_now_ms() < end) {
+		dom_nap_ms(100);
+	}
+	if (!in) {
+		dom_dump(dom, stderr, 40);
+	}
+	cr_assert(in, "rc/f on '%s': its replica is not in sync", node);
+}
+
+/*
+ * The replica of a counted part is cut off by the network for longer
+ * than the node timeout, while casts go on: writes wait for it, then go
+ * on without it once the orchestrator no longer counts it in sync (the
+ * part is degraded); the replica comes back, catches up, is in sync
+ * again, and when the primary is then killed with -9 it takes over with
+ * every cast that was acknowledged - none lost, none twice.
+ */
+Test(netfault, a_replica_cut_off_and_back_keeps_every_acknowledged_write)
+{
+	struct dom_proc *nd[2], *primary, *replica;
+	char at[64], now[64], num[32];
+	bool in, degraded, saw_degraded = false;
+	uint64_t acked = 0;
+	int cut;
+	int64_t t;
+
+	net_up();
+	cr_assert_not_null(dom = dom_new("netrepl", NULL));
+	cr_assert_not_null(
+	    dom_orchestrator_at(dom, 3.0, NULL, "10.201.1.1"), "orchestrator");
+	cr_assert_not_null(nd[0] = dom_node_in(dom, "a", ARGS("role=f"), false,
+	                       NULL, net.ns[0], "10.201.1.2"));
+	cr_assert_not_null(nd[1] = dom_node_in(dom, "b", ARGS("role=f"), false,
+	                       NULL, net.ns[1], "10.201.2.2"));
+	wait_up(ARGS("a", "b"));
+	start_workflow("rc.yaml", repl_wf);
+	for (int i = 0; i < 10; i++) {
+		snprintf(num, sizeof num, "%d", i);
+		invoke("rc", "f", num);
+		acked++;
+	}
+	wait_repl_in_sync(at, sizeof at);
+	primary = strcmp(at, "a") == 0 ? nd[0] : nd[1];
+	replica = primary == nd[0] ? nd[1] : nd[0];
+	cut = replica == nd[0] ? 0 : 1;
+
+	/* 8 s cut off (the node timeout is 3 s), casts all along. */
+	partition(cut, true);
+	t = dom_now_ms() + 8000;
+	while (dom_now_ms() < t) {
+		snprintf(num, sizeof num, "%" PRIu64, acked);
+		invoke("rc", "f", num);
+		acked++;
+		repl_where(now, sizeof now, &in, &degraded);
+		saw_degraded |= degraded;
+	}
+	cr_expect(saw_degraded, "the part was never shown degraded");
+	cr_expect_str_eq(node_health(replica->name), "lost");
+	partition(cut, false);
+
+	/* Back: it catches up and is in sync again; a few more casts. */
+	for (int i = 0; i < 10; i++) {
+		invoke("rc", "f", "more");
+		acked++;
+	}
+	wait_repl_in_sync(now, sizeof now);
+	cr_expect_str_eq(now, primary->name, "the part moved meanwhile");
+	for (int i = 0; i < 10; i++) {
+		invoke("rc", "f", "last");
+		acked++;
+	}
+
+	/* The primary dies: the replica takes over with every cast. */
+	cr_assert_eq(proc_kill(primary->p, SIGKILL), 0);
+	t = dom_now_ms() + WAIT_MS;
+	while (repl_where(now, sizeof now, &in, &degraded),
+	    strcmp(now, replica->name) != 0 && dom_now_ms() < t) {
+		dom_nap_ms(100);
+	}
+	cr_assert_str_eq(now, replica->name, "rc/f did not fail over");
+	wait_state("rc", "f", "n", acked);
+	dom_nap_ms(1000); /* nothing more arrives (a duplicate, late) */
+	cr_expect_eq(state("rc", "f", "n"), acked);
+	fprintf(stderr,
+	    "netfault: replica cut off 8 s, back, primary killed: %" PRIu64
+	    " casts acknowledged, %" PRIu64 " counted\n",
+	    acked, state("rc", "f", "n"));
+}
