@@ -504,6 +504,18 @@ class Domain:
             cmd += ["--label", l]
         self.spawn(name, cmd)
 
+    def wait_in_sync(self, wf, part, secs=15):
+        """Until the orchestrator counts the part's replica in sync: only
+        then may it take over (before that a lost primary is waited for)."""
+        end = time.monotonic() + secs
+        while time.monotonic() < end:
+            v = self.json("workflow", "show", wf, check=False, timeout=5) or {}
+            for p in v.get("parts", []):
+                if p.get("part") == part and p.get("replicas_in_sync", 0) >= 1:
+                    return
+            time.sleep(0.05)
+        raise RuntimeError(f"{wf}/{part}: no replica in sync after {secs} s")
+
     def replica_nodes(self, wf, part):
         v = self.json("workflow", "show", wf, check=False, timeout=5) or {}
         for p in v.get("parts", []):
@@ -745,6 +757,7 @@ functions:
     for _ in range(k):
         rc, _, _ = d.cli("invoke", "fo", "counter", "x", check=False)
         acked += rc == 0
+    d.wait_in_sync("fo", "counter")
     # kill -9 right after the last acknowledgement, then poll every 20 ms.
     # `workflow show` (answered by the orchestrator alone) tells when the
     # part has left the dead node; only then is `invoke --call` tried (a
@@ -906,6 +919,7 @@ def b8c_run(d, so, timeout):
         time.sleep(0.05)
     if not wait_http(url):
         raise RuntimeError("the counter does not answer")
+    d.wait_in_sync("fc", "counter")
     victim = d.where("fc", "counter")
     state = {"kill": None, "first": None, "stop": False}
 
