@@ -80,6 +80,7 @@ static void
 set_replicas(struct deploy_job *j)
 {
 	wire_v reps = wire_get(wire_root(&j->msg), "replicas");
+	wire_v epochs = wire_get(wire_root(&j->msg), "epochs");
 	for (size_t i = 0; i < wire_len(reps); i++) {
 		char *part = wire_str_dup(wire_key_at(reps, i));
 		wire_v arr = wire_val_at(reps, i);
@@ -103,6 +104,7 @@ set_replicas(struct deploy_job *j)
 			(void)node_set_replicas(j->a->n, name,
 			    (const char *const *)nodes,
 			    (const char *const *)urls, n,
+			    wire_as_u64(wire_get(epochs, part), 0),
 			    wire_as_u64(
 			        wire_get(wire_root(&j->msg), "deploy"), 0));
 		}

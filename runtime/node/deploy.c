@@ -742,7 +742,7 @@ undeploy_committed(void *arg)
 	/* Its writes are over (and were streamed): replication stops. */
 	for (size_t i = 0; i < w->ninsts; i++) {
 		links_set_replicas(n->links, w->insts[i]->target.id, NULL, NULL,
-		    0, false, NULL);
+		    0, false, 0, NULL);
 	}
 	rlog_write(n->log, RLOG_INFO, n->name, "workflow %s stopped here",
 	    w->wf->name);
@@ -857,7 +857,7 @@ undeploy_step(void *arg)
 
 int
 node_set_replicas(struct node *n, const char *name, const char *const *nodes,
-    const char *const *urls, size_t count, uint64_t deploy)
+    const char *const *urls, size_t count, uint64_t epoch, uint64_t deploy)
 {
 	struct node_target *t = node_find_target(n, name);
 	uint32_t *peers;
@@ -867,6 +867,18 @@ node_set_replicas(struct node *n, const char *name, const char *const *nodes,
 
 	if (t == NULL || t->kind != NT_INSTANCE) {
 		return LEDGE_ENOENT;
+	}
+	/* It runs here at this epoch: late entries of the primary it took
+	 * over from are stale from now on. */
+	if ((rec = commit_rec_new()) == NULL ||
+	    links_replica_primary(n->links, name, epoch, rec) != LEDGE_OK) {
+		commit_rec_free(rec);
+		return LEDGE_ENOMEM;
+	}
+	if (commit_rec_empty(rec)) {
+		commit_rec_free(rec);
+	} else {
+		commit_submit(n->commit, rec);
 	}
 	if ((peers = calloc(count + 1, sizeof *peers)) == NULL) {
 		return LEDGE_ENOMEM;
@@ -878,7 +890,7 @@ node_set_replicas(struct node *n, const char *name, const char *const *nodes,
 		}
 	}
 	rv = links_set_replicas(n->links, t->id, name, peers, count,
-	    !t->inst->spec->ack_primary, &tgen);
+	    !t->inst->spec->ack_primary, epoch, &tgen);
 	free(peers);
 	t->inst->repl_deploy = deploy;
 	if (rv != LEDGE_OK || count == 0) {

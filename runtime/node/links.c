@@ -288,9 +288,17 @@ links_free(struct links *l)
 
 int
 links_set_replicas(struct links *l, uint32_t id, const char *name,
-    const uint32_t *peers, size_t npeers, bool sync, uint64_t *tgen)
+    const uint32_t *peers, size_t npeers, bool sync, uint64_t epoch,
+    uint64_t *tgen)
 {
-	return replica_set(l->rep, id, name, peers, npeers, sync, tgen);
+	return replica_set(l->rep, id, name, peers, npeers, sync, epoch, tgen);
+}
+
+int
+links_replica_primary(
+    struct links *l, const char *name, uint64_t epoch, struct commit_rec *rec)
+{
+	return replica_primary(l->rep, &l->env, rec, name, epoch);
 }
 
 struct snap_watch {

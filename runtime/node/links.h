@@ -96,12 +96,24 @@ void links_free(struct links *l);
  * peers (links_peer) that get its writes from now on, in the links'
  * order (replica.h); with `sync`, the records of the target are
  * acknowledged only once those peers hold them (or lag: commit.h's gate).
- * npeers 0 stops replication.  *tgen (may be NULL) identifies this
+ * npeers 0 stops replication.  `epoch` is the part's placement epoch,
+ * stamped on its entries.  *tgen (may be NULL) identifies this
  * setting for links_watch_snapshot.  Any thread; takes effect for records
  * committed after the call.  LEDGE_OK or LEDGE_ENOMEM.
  */
 int links_set_replicas(struct links *l, uint32_t id, const char *name,
-    const uint32_t *peers, size_t npeers, bool sync, uint64_t *tgen);
+    const uint32_t *peers, size_t npeers, bool sync, uint64_t epoch,
+    uint64_t *tgen);
+
+/*
+ * Part `name` runs here at placement epoch `epoch` (its entries carry
+ * it): replication entries for it from a primary of an older epoch are
+ * ignored from now on, also between two deploys here and after a restart
+ * (recorded with rec).  Loop thread.  LEDGE_OK or LEDGE_ENOMEM.
+ */
+struct commit_rec;
+int links_replica_primary(
+    struct links *l, const char *name, uint64_t epoch, struct commit_rec *rec);
 
 /*
  * Make `rec` (a new record carrying commit_rec_snapshot(id); its done and

@@ -181,14 +181,16 @@ struct node_inst_stats {
  * nodes `nodes` (count of them; urls[i] their addresses, or NULL when the
  * links know them): first a snapshot of its state and queue, then each
  * committed write, over the links (node/replica.h).  count 0
- * stops replication.  `deploy` numbers the orchestrator's deploy this
+ * stops replication.  `epoch` is the part's placement epoch (its entries
+ * carry it; older primaries' entries are stale here from now on).
+ * `deploy` numbers the orchestrator's deploy this
  * setting comes from (reported with the replicas' state,
  * node_inst_stats).  Loop
  * thread.  LEDGE_OK, LEDGE_ENOENT if no such instance runs here, LEDGE_ENOMEM.
  */
 int node_set_replicas(struct node *n, const char *name,
     const char *const *nodes, const char *const *urls, size_t count,
-    uint64_t deploy);
+    uint64_t epoch, uint64_t deploy);
 
 /* Call fn for every instance (loop thread). */
 void node_foreach_instance(struct node *n,

@@ -23,13 +23,25 @@ struct replica {
 	_Atomic size_t nrepl;
 	_Atomic uint64_t applied; /* replication entries applied here */
 	uint64_t next_tgen;       /* under mu */
+	/* the replica's end (loop thread): per part name, the highest
+	 * placement epoch whose entries were applied or that runs here;
+	 * entries of an older primary are stale */
+	struct hmap epochs;
+	_Atomic uint64_t stale; /* entries refused as stale */
+};
+
+struct part_epoch {
+	uint64_t epoch;
+	size_t len;
+	char name[];
 };
 
 struct repl_target {
 	unsigned char key[4];
 	char *name;
-	bool sync;     /* its records wait for the replicas (commit gate) */
-	uint64_t tgen; /* which replica_set made it */
+	bool sync;      /* its records wait for the replicas (commit gate) */
+	uint64_t tgen;  /* which replica_set made it */
+	uint64_t epoch; /* its placement epoch, stamped on its entries */
 	size_t npeers;
 	uint32_t *peers;
 	/* per peer: it holds the last snapshot once it acknowledged this
@@ -70,6 +82,7 @@ replica_new(struct replica **rp)
 	}
 	pthread_mutex_init(&r->mu, NULL);
 	hmap_init(&r->repl);
+	hmap_init(&r->epochs);
 	*rp = r;
 	return LEDGE_OK;
 }
@@ -86,6 +99,11 @@ replica_free(struct replica *r)
 		target_free(sl->value);
 	}
 	hmap_fini(&r->repl);
+	pos = 0;
+	while ((sl = hmap_next(&r->epochs, &pos)) != NULL) {
+		free(sl->value);
+	}
+	hmap_fini(&r->epochs);
 	pthread_mutex_destroy(&r->mu);
 	free(r);
 }
@@ -101,7 +119,8 @@ replica_applied(struct replica *r)
 
 int
 replica_set(struct replica *c, uint32_t id, const char *name,
-    const uint32_t *peers, size_t npeers, bool sync, uint64_t *tgen)
+    const uint32_t *peers, size_t npeers, bool sync, uint64_t epoch,
+    uint64_t *tgen)
 {
 	unsigned char key[4];
 	struct repl_target *t = NULL, *old;
@@ -122,6 +141,7 @@ replica_set(struct replica *c, uint32_t id, const char *name,
 		}
 		t->npeers = npeers;
 		t->sync = sync;
+		t->epoch = epoch;
 	}
 	pthread_mutex_lock(&c->mu);
 	old = hmap_del(&c->repl, key, 4);
@@ -342,7 +362,7 @@ replica_expand(void *arg, struct store_batch *b, struct commit_rec *r)
 		if (rb->len == 0) {
 			continue; /* only cancelled operations */
 		}
-		size_t elen = 2 + nlen + rb->len;
+		size_t elen = 2 + nlen + 8 + rb->len;
 		unsigned char *e = malloc(elen);
 		if (e == NULL) {
 			rv = LEDGE_ENOMEM;
@@ -352,7 +372,8 @@ replica_expand(void *arg, struct store_batch *b, struct commit_rec *r)
 		e[1] = (unsigned char)nlen;
 		e[2] = REPL_MARK;
 		memcpy(e + 3, rb->t->name, nlen - 1);
-		memcpy(e + 2 + nlen, rb->data, rb->len);
+		store_be64(e + 2 + nlen, rb->t->epoch);
+		memcpy(e + 2 + nlen + 8, rb->data, rb->len);
 		for (size_t k = 0; k < rb->t->npeers && rv == LEDGE_OK; k++) {
 			rv = rb->t->sync
 			    ? commit_rec_outbox_sync(
@@ -402,6 +423,96 @@ idem_index(struct commit_rec *rec, int op, const unsigned char *key,
 	return rv;
 }
 
+/* The record of part `name`'s highest epoch (loaded from meta on first
+ * use; loop thread), or NULL when out of memory. */
+static struct part_epoch *
+epoch_of(struct replica *r, const struct links_env *env, const char *name)
+{
+	size_t len = strlen(name);
+	struct part_epoch *pe = hmap_get(&r->epochs, name, len);
+	char key[600];
+	if (pe != NULL || (pe = malloc(sizeof *pe + len + 1)) == NULL) {
+		return pe;
+	}
+	memcpy(pe->name, name, len + 1);
+	pe->len = len;
+	snprintf(key, sizeof key, "rep:%s", name);
+	pe->epoch = env->store ? store_meta_get_u64(env->store, key) : 0;
+	if (hmap_put(&r->epochs, pe->name, len, pe, NULL) != 0) {
+		free(pe);
+		return NULL;
+	}
+	return pe;
+}
+
+/* Raise part `name`'s epoch to `epoch`, durably with rec. */
+static int
+epoch_raise(struct part_epoch *pe, struct commit_rec *rec, uint64_t epoch)
+{
+	char key[600];
+	unsigned char v[8];
+	if (epoch <= pe->epoch) {
+		return LEDGE_OK;
+	}
+	snprintf(key, sizeof key, "rep:%s", pe->name);
+	store_be64(v, epoch);
+	pe->epoch = epoch;
+	return commit_rec_put(rec, STORE_META, key, strlen(key), v, 8);
+}
+
+/* LEDGE_OK: entries of `epoch` for `name` apply (recorded in rec);
+ * LEDGE_ESTATE: stale; or LEDGE_ENOMEM. */
+static int
+epoch_check(struct replica *r, const struct links_env *env,
+    struct commit_rec *rec, const char *name, uint64_t epoch)
+{
+	struct part_epoch *pe = epoch_of(r, env, name);
+	if (pe == NULL) {
+		return LEDGE_ENOMEM;
+	}
+	if (epoch < pe->epoch) {
+		atomic_fetch_add(&r->stale, 1);
+		return LEDGE_ESTATE;
+	}
+	return epoch_raise(pe, rec, epoch);
+}
+
+int
+replica_primary(struct replica *r, const struct links_env *env,
+    struct commit_rec *rec, const char *name, uint64_t epoch)
+{
+	struct part_epoch *pe = epoch_of(r, env, name);
+	return pe == NULL ? LEDGE_ENOMEM : epoch_raise(pe, rec, epoch);
+}
+
+uint64_t
+replica_stale(struct replica *r)
+{
+	return atomic_load(&r->stale);
+}
+
+/* Whether `len` bytes are whole operations on the replicated dbs. */
+static bool
+ops_valid(const unsigned char *o, size_t len)
+{
+	while (len > 0) {
+		uint32_t klen, vlen;
+		if (len < 10) {
+			return false;
+		}
+		klen = store_rd32(o + 2);
+		vlen = store_rd32(o + 6);
+		if (klen > len - 10 || vlen > len - 10 - klen ||
+		    (o[0] != STORE_STATE && o[0] != STORE_QUEUE &&
+		        o[0] != STORE_IDEM)) {
+			return false;
+		}
+		o += 10 + klen + vlen;
+		len -= 10 + klen + vlen;
+	}
+	return true;
+}
+
 int
 replica_apply(struct replica *r, const struct links_env *env,
     struct commit_rec *rec, const void *entry, size_t len)
@@ -410,6 +521,7 @@ replica_apply(struct replica *r, const struct links_env *env,
 	size_t n = (size_t)p[0] << 8 | p[1];
 	char name[512];
 	uint32_t id;
+	uint64_t epoch;
 	struct node_target *t;
 	unsigned char kbuf[4 + 1024];
 	int rv;
@@ -422,15 +534,28 @@ replica_apply(struct replica *r, const struct links_env *env,
 	if (memchr(name, '\0', n - 1) != NULL) {
 		return LEDGE_EPROTO;
 	}
+	if (len - 2 - n < 8) {
+		return LEDGE_EPROTO;
+	}
+	epoch = store_rd64(p + 2 + n);
+	if (!ops_valid(p + 2 + n + 8, len - 2 - n - 8)) {
+		return LEDGE_EPROTO;
+	}
 	if ((t = env->find_target(env->ctx, name)) != NULL &&
 	    t->kind == NT_INSTANCE) {
-		return LEDGE_OK;
+		return LEDGE_OK; /* it runs here: from a replaced primary */
+	}
+	/* From a primary older than one already heard from (or than this
+	 * node's own time as the primary): stale, even while the part is
+	 * between two deploys here. */
+	if ((rv = epoch_check(r, env, rec, name, epoch)) != LEDGE_OK) {
+		return rv == LEDGE_ESTATE ? LEDGE_OK : rv;
 	}
 	if ((rv = env->registry_id(env->ctx, name, &id)) != LEDGE_OK) {
 		return rv;
 	}
 	store_be32(kbuf, id);
-	for (size_t off = 2 + n; off < len;) {
+	for (size_t off = 2 + n + 8; off < len;) {
 		const unsigned char *o = p + off;
 		uint32_t klen, vlen;
 		unsigned char *key;

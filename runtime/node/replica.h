@@ -9,8 +9,11 @@
  * the replica indexes the answers for pruning itself) are also appended, in the
  * same transaction, to the outbox of each replica node as one entry: a link
  * entry (links.h) whose target is REPL_MARK followed by the target's name, and
- * whose body is the record's operations on that target in the packed form
- * below, with the 4-byte id taken off each key:
+ * whose body is the primary's placement epoch of the part (u64: a replica
+ * tells a replaced primary's late entries - kept in its outbox, sent again
+ * when it comes back - from the current one's) followed by the record's
+ * operations on that target in the packed form below, with the 4-byte id
+ * taken off each key:
  *
  *     [u8 db][u8 op][u32 klen][u32 vlen][key][value]   (big-endian)
  *
@@ -70,7 +73,8 @@ void replica_free(struct replica *r);
  * after the call.  LEDGE_OK or LEDGE_ENOMEM.
  */
 int replica_set(struct replica *r, uint32_t id, const char *name,
-    const uint32_t *peers, size_t npeers, bool sync, uint64_t *tgen);
+    const uint32_t *peers, size_t npeers, bool sync, uint64_t epoch,
+    uint64_t *tgen);
 
 /*
  * The snapshot record submitted after the replica_set that returned
@@ -123,6 +127,18 @@ int replica_expand(void *arg, struct store_batch *b, struct commit_rec *rec);
  */
 int replica_apply(struct replica *r, const struct links_env *env,
     struct commit_rec *rec, const void *entry, size_t len);
+
+/*
+ * Part `name` runs here at placement epoch `epoch`: from now on entries
+ * for it from a primary of an older epoch are stale (ignored), also
+ * after a restart (recorded with rec).  Loop thread.  LEDGE_OK or
+ * LEDGE_ENOMEM.
+ */
+int replica_primary(struct replica *r, const struct links_env *env,
+    struct commit_rec *rec, const char *name, uint64_t epoch);
+
+/* Entries ignored as stale so far.  Any thread. */
+uint64_t replica_stale(struct replica *r);
 
 /* Replication entries applied here so far.  Any thread. */
 uint64_t replica_applied(struct replica *r);

@@ -74,7 +74,7 @@ repl_ops(const unsigned char *p, size_t len, const char *name, int *ops,
 	cr_assert_eq(p[2], REPL_MARK);
 	cr_assert_eq(n - 1, strlen(name));
 	cr_assert_eq(memcmp(p + 3, name, n - 1), 0);
-	for (size_t off = 2 + n; off < len;) {
+	for (size_t off = 2 + n + 8; off < len;) {
 		uint32_t klen = store_rd32(p + off + 2);
 		uint32_t vlen = store_rd32(p + off + 6);
 		if (k < maxops) {
@@ -103,7 +103,7 @@ Test(replica, writes_of_a_replicated_target_go_to_each_replica)
 	commit_submit(c, fx_rec_put(7, "before", "x")); /* not replicated yet */
 	commit_flush(c);
 	cr_assert_eq(
-	    replica_set(rep, 7, "wf/f", peers, 2, false, NULL), LEDGE_OK);
+	    replica_set(rep, 7, "wf/f", peers, 2, false, 1, NULL), LEDGE_OK);
 	commit_submit(c, fx_rec_put(8, "other", "y")); /* another target */
 	struct commit_rec *r = fx_rec_put(7, "k", "v1");
 	unsigned char k[64];
@@ -141,7 +141,8 @@ Test(replica, writes_of_a_replicated_target_go_to_each_replica)
 	pthread_mutex_unlock(&s.mu);
 
 	/* Stopped: nothing more goes out. */
-	cr_assert_eq(replica_set(rep, 7, NULL, NULL, 0, false, NULL), LEDGE_OK);
+	cr_assert_eq(
+	    replica_set(rep, 7, NULL, NULL, 0, false, 1, NULL), LEDGE_OK);
 	commit_submit(c, fx_rec_put(7, "after", "z"));
 	commit_flush(c);
 	pthread_mutex_lock(&s.mu);
@@ -243,7 +244,7 @@ Test(replica, a_replica_applies_what_the_primary_committed)
 	commit_set_expand_hook(c, replica_expand, rep);
 	commit_set_outbox_hook(c, seen_hook, &s);
 	cr_assert_eq(
-	    replica_set(rep, 7, "wf/f", peers, 1, false, NULL), LEDGE_OK);
+	    replica_set(rep, 7, "wf/f", peers, 1, false, 1, NULL), LEDGE_OK);
 	commit_submit(c, fx_rec_put(7, "k1", "v1"));
 	commit_submit(c, fx_rec_put(7, "k2", "v2"));
 	r = fx_rec_put(7, "k3", "v3");
@@ -290,6 +291,23 @@ Test(replica, a_replica_applies_what_the_primary_committed)
 	    "under the replica's id, not the primary's");
 	store_scan(rstore, STORE_QUEUE, count_entry, &nq);
 	cr_expect_eq(nq, 1, "the queued event too");
+
+	/* Entries of a primary older than the part's epoch here (one that
+	 * was replaced, sending what was left in its outbox once it is back)
+	 * are stale: ignored, also between two deploys of the part here. */
+	{
+		struct commit_rec *ar = commit_rec_new();
+		cr_assert_eq(
+		    replica_primary(rrep, &env, ar, "wf/f", 2), LEDGE_OK);
+		cr_assert_eq(
+		    replica_apply(rrep, &env, ar, s.data[1], s.len[1]), 0);
+		commit_submit(rc, ar);
+		commit_flush(rc);
+		cr_expect_eq(replica_applied(rrep), 3, "a stale entry applied");
+		cr_expect_eq(replica_stale(rrep), 1);
+		cr_expect_not(state_of(rstore, 42, "k1", v, sizeof v),
+		    "a stale entry wrote k1 again");
+	}
 	{
 		struct store_reader *rr;
 		struct idem_answer got;
@@ -351,7 +369,7 @@ Test(replica, a_replica_holds_the_snapshot_only_if_nothing_to_it_was_withdrawn)
 	cr_assert_eq(replica_new(&rep), LEDGE_OK);
 	cr_assert_eq(gate_new(&g, 1000, NULL, NULL), LEDGE_OK);
 	cr_assert_eq(
-	    replica_set(rep, 7, "wf/f", peers, 1, true, &tgen), LEDGE_OK);
+	    replica_set(rep, 7, "wf/f", peers, 1, true, 1, &tgen), LEDGE_OK);
 	cr_assert_eq(replica_status(rep, 7, g, st, 2), 1);
 	cr_expect(!st[0].in_sync, "in sync before its snapshot");
 
@@ -374,7 +392,7 @@ Test(replica, a_replica_holds_the_snapshot_only_if_nothing_to_it_was_withdrawn)
 	 * of the old setting changes nothing. */
 	uint64_t tgen2;
 	cr_assert_eq(
-	    replica_set(rep, 7, "wf/f", peers, 1, true, &tgen2), LEDGE_OK);
+	    replica_set(rep, 7, "wf/f", peers, 1, true, 1, &tgen2), LEDGE_OK);
 	replica_snapshot_done(rep, 7, tgen, g);
 	replica_status(rep, 7, g, st, 2);
 	cr_expect(!st[0].in_sync, "a stale snapshot counted");
@@ -384,7 +402,7 @@ Test(replica, a_replica_holds_the_snapshot_only_if_nothing_to_it_was_withdrawn)
 
 	/* `ack: primary`: never counted in sync (nothing waits for it). */
 	cr_assert_eq(
-	    replica_set(rep, 7, "wf/f", peers, 1, false, &tgen2), LEDGE_OK);
+	    replica_set(rep, 7, "wf/f", peers, 1, false, 1, &tgen2), LEDGE_OK);
 	replica_snapshot_done(rep, 7, tgen2, g);
 	replica_status(rep, 7, g, st, 2);
 	cr_expect(!st[0].in_sync);
