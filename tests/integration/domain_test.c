@@ -1857,8 +1857,7 @@ feed(struct domain *d, int k, int m)
 /* Two failovers and five node starts: under `make tsan` (time scale 3,
  * node timeout 4.5 s, and a heartbeat more before each kill for the
  * replica to be known in sync) it takes about a minute. */
-Test(domain, replicated_state_survives_kill_9_with_exact_counts,
-    .timeout = 120)
+Test(domain, replicated_state_survives_kill_9_with_exact_counts, .timeout = 120)
 {
 	struct domain *d = domain("dom-repl", NULL);
 	struct dom_proc *a, *b, *c, *e, *from, *to;
