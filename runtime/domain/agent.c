@@ -576,6 +576,7 @@ agent_start(struct agent **ap, struct node *n, const struct agent_opts *o,
 		return LEDGE_ENOMEM;
 	}
 	hmap_init(&a->sizes);
+	hmap_init(&a->deploys_seen);
 	pthread_mutex_init(&a->log_mu, NULL);
 	if (getrandom(&a->boot, sizeof a->boot, 0) != sizeof a->boot) {
 		a->boot = clock_wall_ms() ^ (uint64_t)getpid() << 32;

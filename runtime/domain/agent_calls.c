@@ -57,6 +57,11 @@ agent_release(struct agent *a)
 			free(sl->value);
 		}
 		hmap_fini(&a->sizes);
+		pos = 0;
+		while ((sl = hmap_next(&a->deploys_seen, &pos)) != NULL) {
+			free(sl->value);
+		}
+		hmap_fini(&a->deploys_seen);
 	}
 	store_reader_close(a->size_reader);
 	while (a->log_head != NULL) {

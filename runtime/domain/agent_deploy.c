@@ -27,8 +27,9 @@ struct deploy_job {
 	struct msg_req *req;
 	struct wire_r msg;
 	char *wf;
-	size_t missing; /* code fetches outstanding */
-	bool reload;    /* a reload of one function, not a deploy */
+	size_t missing;  /* code fetches outstanding */
+	uint64_t deploy; /* the orchestrator's number for it (0: none) */
+	bool reload;     /* a reload of one function, not a deploy */
 	bool failed;
 	char err[512];
 };
@@ -65,6 +66,50 @@ hash_for(wire_v code, const struct wf_function *f)
 		snprintf(key, sizeof key, "%s", f->code);
 	}
 	return wire_str_dup(wire_get(code, key));
+}
+
+/* The highest deploy number seen for workflow wf (a->deploys_seen). */
+struct seen_deploy {
+	uint64_t n;
+	size_t len;
+	char wf[];
+};
+
+static void
+seen_raise(struct agent *a, const char *wf, uint64_t n)
+{
+	size_t len = strlen(wf);
+	struct seen_deploy *s = hmap_get(&a->deploys_seen, wf, len);
+	if (s == NULL && (s = calloc(1, sizeof *s + len + 1)) != NULL) {
+		memcpy(s->wf, wf, len + 1);
+		s->len = len;
+		if (hmap_put(&a->deploys_seen, s->wf, len, s, NULL) != 0) {
+			free(s);
+			return;
+		}
+	}
+	if (s != NULL && n > s->n) {
+		s->n = n;
+	}
+}
+
+/*
+ * Deploys of one workflow in quick succession (a node lost and back
+ * within a heartbeat or two) may finish out of order - the second one's
+ * undeploy finds the first still starting.  One that a later deploy of
+ * the same workflow has overtaken changes nothing more: its replicas and
+ * lost nodes are the older placement's (applied late they would undo the
+ * newer one's).
+ */
+static bool
+superseded(const struct deploy_job *j)
+{
+	struct seen_deploy *s;
+	if (j->deploy == 0 || j->wf == NULL) {
+		return false;
+	}
+	s = hmap_get(&j->a->deploys_seen, j->wf, strlen(j->wf));
+	return s != NULL && s->n > j->deploy;
 }
 
 static void
@@ -123,7 +168,13 @@ static void
 deploy_done(void *arg, int rv, const char *err)
 {
 	struct deploy_job *j = arg;
-	if (rv == LEDGE_OK) {
+	if (rv == LEDGE_OK && superseded(j)) {
+		rlog_write(node_log(j->a->n), RLOG_INFO, node_name(j->a->n),
+		    "workflow %s deployed here, and superseded by a later "
+		    "deploy already",
+		    j->wf);
+		reply_ok(j->req);
+	} else if (rv == LEDGE_OK) {
 		set_replicas(j);
 		/* What waited for lost nodes goes where it runs now. */
 		wire_v lost = wire_get(wire_root(&j->msg), "fenced_nodes");
@@ -191,6 +242,14 @@ do_deploy(void *arg)
 
 	if (!wire_as_str(wire_get(root, "yaml"), &yaml, &ylen)) {
 		reply_err(j->req, REPLY_INVALID, "deploy without yaml");
+		free(file);
+		job_free(j);
+		return;
+	}
+	if (superseded(j)) {
+		reply_err(j->req, REPLY_FAILED,
+		    "%s: this deploy of %s was superseded by a later one",
+		    node_name(a->n), j->wf);
 		free(file);
 		job_free(j);
 		return;
@@ -454,6 +513,10 @@ handle_deploy(void *ctx, struct msg_req *req, wire_v msg)
 	j->req = req;
 	root = wire_root(&j->msg);
 	j->wf = wire_str_dup(wire_get(root, "wf"));
+	j->deploy = wire_as_u64(wire_get(root, "deploy"), 0);
+	if (j->wf != NULL && j->deploy != 0) {
+		seen_raise(a, j->wf, j->deploy);
+	}
 	code = wire_get(root, "code");
 	/* Nodes declared lost: what they send with an older epoch is
 	 * refused from now on. */

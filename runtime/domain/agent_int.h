@@ -77,6 +77,9 @@ struct agent {
 	 * whether agent_free ran (then the last callback frees the agent). */
 	unsigned calls;
 	bool closed;
+	/* per workflow, the highest deploy number received (agent_deploy.c:
+	 * a deploy overtaken by a later one changes nothing more) */
+	struct hmap deploys_seen;
 	/* Replica drops the orchestrator has not confirmed yet, asked again
 	 * by drop_timer (agent_replicas.c). */
 	struct agent_drop *drops;

@@ -50,6 +50,7 @@ struct commit {
 	uint64_t full_unlogged;  /* records failed since */
 	/* the gate of synchronous replication */
 	struct gate *gate;
+	uint64_t gate_base;        /* this process's block of generations */
 	bool gate_kick;            /* mu: an acknowledgement arrived */
 	uint64_t gate_deadline_ms; /* committer: the first wait's end, or 0 */
 	_Atomic uint64_t released;
@@ -761,6 +762,7 @@ commit_set_gate(struct commit *c, uint32_t timeout_ms,
 	struct gate *g;
 	int rv = gate_new(&g, timeout_ms, fn, arg);
 	if (rv == LEDGE_OK) {
+		gate_set_base(g, c->gate_base);
 		gate_free(c->gate);
 		c->gate = g;
 	}
@@ -971,9 +973,27 @@ commit_start(struct commit **cp, struct store *store, struct rlog *log,
 		pthread_condattr_destroy(&ca);
 	}
 	pthread_cond_init(&c->idle_cv, NULL);
-	if (gate_new(&c->gate, COMMIT_GATE_TIMEOUT_MS, NULL, NULL) !=
-	        LEDGE_OK ||
-	    pthread_create(&c->th, NULL, run, c) != 0) {
+	/* Gate generations of this process: a block of 2^32 above every
+	 * earlier one's (the orchestrator compares them across restarts,
+	 * whatever the clock says). */
+	c->gate_base = store_meta_get_u64(store, "gate_base");
+	{
+		struct store_batch *b;
+		if (store_batch_begin(store, &b) == LEDGE_OK) {
+			if (store_meta_put_u64(b, "gate_base",
+			        c->gate_base + ((uint64_t)1 << 40)) ==
+			    LEDGE_OK) {
+				store_batch_commit(b);
+			} else {
+				store_batch_abort(b);
+			}
+		}
+	}
+	if (gate_new(&c->gate, COMMIT_GATE_TIMEOUT_MS, NULL, NULL) ==
+	    LEDGE_OK) {
+		gate_set_base(c->gate, c->gate_base);
+	}
+	if (c->gate == NULL || pthread_create(&c->th, NULL, run, c) != 0) {
 		gate_free(c->gate);
 		pthread_cond_destroy(&c->idle_cv);
 		pthread_cond_destroy(&c->cv);

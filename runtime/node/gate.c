@@ -7,7 +7,6 @@
 
 #include <ledge.h>
 
-#include "base/clock.h"
 #include "base/hmap.h"
 #include "node/commit.h"
 #include "node/gate.h"
@@ -53,8 +52,6 @@ gate_new(struct gate **gp, uint32_t timeout_ms,
 	g->timeout_ms = timeout_ms;
 	g->fn = fn;
 	g->arg = arg;
-	/* Generations of a later process are above those of this one. */
-	g->last_gen = clock_wall_ms() * 1000;
 	*gp = g;
 	return LEDGE_OK;
 }
@@ -73,6 +70,16 @@ gate_free(struct gate *g)
 	hmap_fini(&g->peers);
 	pthread_mutex_destroy(&g->mu);
 	free(g);
+}
+
+void
+gate_set_base(struct gate *g, uint64_t base)
+{
+	pthread_mutex_lock(&g->mu);
+	if (base > g->last_gen) {
+		g->last_gen = base;
+	}
+	pthread_mutex_unlock(&g->mu);
 }
 
 void
@@ -134,9 +141,7 @@ drop(struct gate *g, struct gate_peer *p)
 		lag(g, p);
 		return;
 	}
-	uint64_t now = clock_wall_ms() * 1000;
-	g->last_gen = now > g->last_gen ? now : g->last_gen + 1;
-	p->gen = g->last_gen;
+	p->gen = ++g->last_gen;
 	p->state = GATE_DROPPING;
 	untell(g, p);
 }

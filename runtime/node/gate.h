@@ -25,8 +25,9 @@
  *                  everything that was released without it.
  *
  * Each drop has a generation (`gen`), increasing across restarts of the
- * process (it starts at the wall clock in microseconds): whoever learns
- * that a peer is in sync learns the generation it is in sync at, and can
+ * process (gate_set_base: each process counts from a base above every
+ * number an earlier one could have used, not from a clock): whoever
+ * learns that a peer is in sync learns the generation it is in sync at, and can
  * tell a report made before a drop from one made after it.
  *
  * Threads: every function may be called from any thread; the gate has its
@@ -62,6 +63,10 @@ struct gate_news {
 int gate_new(struct gate **gp, uint32_t timeout_ms,
     void (*fn)(void *arg, const struct gate_news *news), void *arg);
 void gate_free(struct gate *g);
+
+/* Generations from now on are above `base` (the committer gives each
+ * process a block of 2^32 above its predecessors'). */
+void gate_set_base(struct gate *g, uint64_t base);
 
 /* Whether drops wait for gate_dropped (default false: immediate). */
 void gate_set_arbitrated(struct gate *g, bool on);

@@ -11,7 +11,6 @@
 
 #include <ledge.h>
 
-#include "base/clock.h"
 #include "base/rlog.h"
 #include "net/msg.h"
 #include "net/reply.h"
@@ -145,9 +144,6 @@ orc_start(struct orc **op, struct loop *l, struct store *store,
 	o->node_timeout_ms =
 	    opts->node_timeout_ms ? opts->node_timeout_ms : NODE_TIMEOUT_MS;
 	orc_store_load(o);
-	/* Deploy numbers of a later orchestrator process are above those of
-	 * this one (nodes report them back: orc_isr.c). */
-	o->deploy_gen = clock_wall_ms() * 1000;
 	for (struct onode *n = o->nodes; n != NULL; n = n->next) {
 		orc_node_client(o, n);
 	}

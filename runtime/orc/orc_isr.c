@@ -88,12 +88,19 @@ orc_isr_heartbeat(struct orc *o, struct onode *n, wire_v instances)
 }
 
 void
-orc_isr_node_gone(struct orc *o, const char *node)
+orc_isr_node_gone(struct orc *o, const char *node, bool wiped)
 {
 	for (struct owf *w = o->wfs; w != NULL; w = w->next) {
 		bool changed = false;
 		for (size_t i = 0; i < w->nparts; i++) {
 			struct oisr *s = &w->place[i].isr;
+			if (wiped && w->place[i].node != NULL &&
+			    strcmp(w->place[i].node, node) == 0 && s->n > 0) {
+				/* Its generations start again from nothing. */
+				orc_isr_clear(s);
+				changed = true;
+				continue;
+			}
 			for (size_t k = 0; k < s->n; k++) {
 				if (s->e[k].in &&
 				    strcmp(s->e[k].node, node) == 0) {

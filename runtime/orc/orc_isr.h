@@ -19,6 +19,7 @@
 #ifndef LEDGE_ORC_ORC_ISR_H
 #define LEDGE_ORC_ORC_ISR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "net/wire.h"
@@ -36,8 +37,10 @@ const struct reply_route *orc_isr_routes(size_t *n);
  * primary of (saved when one changed). */
 void orc_isr_heartbeat(struct orc *o, struct onode *n, wire_v instances);
 
-/* Node `node` holds no part's writes any more (declared lost, or a new
- * data folder): out of every in-sync set, saved before this returns. */
-void orc_isr_node_gone(struct orc *o, const char *node);
+/* Node `node` holds no part's writes any more (declared lost, or with
+ * `wiped` a new data folder): out of every in-sync set, saved before this
+ * returns.  Wiped, the sets of the parts it is the primary of are emptied
+ * too (its gate counts its generations from nothing again). */
+void orc_isr_node_gone(struct orc *o, const char *node, bool wiped);
 
 #endif

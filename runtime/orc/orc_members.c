@@ -135,7 +135,7 @@ join(void *ctx, struct msg_req *req, wire_v root)
 	} else if (!fresh && n->incarnation != inc) {
 		n->epoch++; /* its data folder is new */
 		changed = true;
-		orc_isr_node_gone(o, n->name); /* it holds no replica now */
+		orc_isr_node_gone(o, n->name, true); /* it holds nothing now */
 	}
 	if (!fresh && n->health != H_LOST && n->nfence > 0) {
 		/* Told to stop these when it came back; as long as it still
@@ -334,7 +334,7 @@ orc_members_check(struct orc *o)
 			    n->name, now - n->last_seen);
 			/* First: no part may fail over to a replica on it
 			 * (nor its primary go on without it unasked). */
-			orc_isr_node_gone(o, n->name);
+			orc_isr_node_gone(o, n->name, false);
 			fence_node(o, n);
 		}
 	}

@@ -406,6 +406,23 @@ orc_store_load(struct orc *o)
 	if (o->next_epoch == 0) {
 		o->next_epoch = 1;
 	}
+	/* Deploy numbers go on from above every number an earlier process
+	 * could have used, whatever the clock says (nodes compare them:
+	 * orc_isr.c, a deploy overtaken by a later one): this process takes
+	 * the next block of 2^40. */
+	{
+		struct store_batch *b;
+		uint64_t base = store_meta_get_u64(o->store, "deploy_base");
+		o->deploy_gen = base;
+		if (store_batch_begin(o->store, &b) == LEDGE_OK) {
+			if (store_meta_put_u64(b, "deploy_base",
+			        base + ((uint64_t)1 << 40)) == LEDGE_OK) {
+				store_batch_commit(b);
+			} else {
+				store_batch_abort(b);
+			}
+		}
+	}
 	store_scan(o->store, STORE_ORC_NODE, load_node, o);
 	store_scan(o->store, STORE_ORC_WF, load_wf, o);
 	store_scan(o->store, STORE_ORC_PLACE, load_place, o);

@@ -21,7 +21,8 @@ struct orc;
 struct owf;
 
 /* Read the records in o->store into o (nodes up, heard from now; a
- * workflow that no longer parses is logged and left out). */
+ * workflow that no longer parses is logged and left out), and take this
+ * process's block of deploy numbers (o->deploy_gen). */
 void orc_store_load(struct orc *o);
 
 /* Write node n (and whether it is draining). */
