@@ -228,22 +228,6 @@ replica_status(struct replica *r, uint32_t id, struct gate *g,
 	return n;
 }
 
-size_t
-replica_peers(struct replica *r, uint32_t id, uint32_t *out, size_t max)
-{
-	unsigned char key[4];
-	struct repl_target *t;
-	size_t n = 0;
-	store_be32(key, id);
-	pthread_mutex_lock(&r->mu);
-	if ((t = hmap_get(&r->repl, key, 4)) != NULL) {
-		n = t->npeers;
-		memcpy(out, t->peers, (n < max ? n : max) * sizeof *out);
-	}
-	pthread_mutex_unlock(&r->mu);
-	return n < max ? n : max;
-}
-
 static int
 rb_add(struct repl_buf *rb, int db, int op, const void *key, size_t klen,
     const void *val, size_t vlen)

@@ -105,10 +105,6 @@ struct replica_status {
 size_t replica_status(struct replica *r, uint32_t id, struct gate *g,
     struct replica_status *out, size_t max);
 
-/* The replicas of target `id`: up to `max` peer ids into out; returns how
- * many it has (0: not replicated).  Any thread. */
-size_t replica_peers(struct replica *r, uint32_t id, uint32_t *out, size_t max);
-
 /*
  * The committer's expand hook (arg: the struct replica): before record
  * `rec` is applied (the batch's earlier records are, in b), append to it
