@@ -338,6 +338,65 @@ out:
 /* ------------------------------------------------------------------ */
 /* fn.move                                                             */
 
+/*
+ * `fn.move` with accept_loss: part i of w waits on its lost node because
+ * no replica holds every write it acknowledged; the operator gives up on
+ * that node and lets the replica on n take over with what it has.  n
+ * joins the in-sync set (saved, so that a restarted orchestrator does
+ * not wait again), and placing the workflow again fails over to it as to
+ * any replica in sync; the old node is fenced by the new epoch.
+ */
+static void
+fail_over_lossy(struct orc *o, struct owf *w, size_t i, struct onode *n,
+    struct msg_req *req)
+{
+	struct oplace *p = &w->place[i];
+	struct oplace *before;
+	struct oisr_ent *e;
+	const char *fn = w->wf->functions[i].name;
+	char *why = NULL;
+
+	if (!p->waiting) {
+		reply_err(req, REPLY_INVALID,
+		    "%s/%s is not waiting for a lost node; --accept-loss only "
+		    "lets a function that waits fail over (move it without)",
+		    w->name, fn);
+	} else if (!orc_in_list(p->rep, p->nrep, n->name)) {
+		reply_err(req, REPLY_INVALID,
+		    "node %s holds no replica of %s/%s's state (its replicas: "
+		    "%s%s)",
+		    n->name, w->name, fn, p->nrep > 0 ? p->rep[0] : "none",
+		    p->nrep > 1 ? ", ..." : "");
+	} else if (!orc_deploy_fits(o, w, i, n, &why)) {
+		reply_err(req, REPLY_NO_NODE, "cannot move to %s: %s", n->name,
+		    why ? why : "it does not fit");
+	} else if ((before = orc_copy_places(w)) == NULL ||
+	    (e = orc_isr_entry(p, n->name)) == NULL) {
+		orc_free_places(before, before ? w->nparts : 0);
+		reply_err(req, REPLY_BUSY, "out of memory");
+	} else {
+		e->in = true;
+		orc_store_save_wf(o, w);
+		rlog_write(o->log, RLOG_WARN, "orchestrator",
+		    "%s/%s: failing over from lost node %s to %s on the "
+		    "operator's word (--accept-loss): writes %s acknowledged "
+		    "that %s had not received are lost",
+		    w->name, fn, p->node, n->name, p->node, n->name);
+		orc_deploy_place(o, w);
+		if (p->waiting || p->node == NULL ||
+		    strcmp(p->node, n->name) != 0) {
+			/* n cannot take it after all (labels, resources) */
+			reply_err(req, REPLY_NO_NODE,
+			    "%s/%s cannot start on %s: %s", w->name, fn,
+			    n->name, p->why ? p->why : "it does not fit");
+		} else {
+			orc_move_start(o, w, before, req, NULL, NULL);
+		}
+		orc_free_places(before, w->nparts);
+	}
+	free(why);
+}
+
 static void
 fn_move(void *ctx, struct msg_req *req, wire_v root)
 {
@@ -345,6 +404,7 @@ fn_move(void *ctx, struct msg_req *req, wire_v root)
 	char *wfn = wire_str_dup(wire_get(root, "wf"));
 	char *fn = wire_str_dup(wire_get(root, "fn"));
 	char *to = wire_str_dup(wire_get(root, "node"));
+	bool lossy = wire_as_bool(wire_get(root, "accept_loss"), false);
 	struct owf *w = wfn ? orc_find_wf(o, wfn) : NULL;
 	struct onode *n = to ? orc_find_node(o, to) : NULL, *from;
 	struct oplace *before;
@@ -374,6 +434,8 @@ fn_move(void *ctx, struct msg_req *req, wire_v root)
 	} else if (w->place[i].node && strcmp(w->place[i].node, to) == 0) {
 		reply_err(req, REPLY_EXISTS, "%s/%s already runs on %s",
 		    w->name, fn, to);
+	} else if (lossy) {
+		fail_over_lossy(o, w, (size_t)i, n, req);
 	} else if (!orc_deploy_fits(o, w, (size_t)i, n, &why)) {
 		reply_err(req, REPLY_NO_NODE, "cannot move to %s: %s", to,
 		    why ? why : "it does not fit");

@@ -3487,15 +3487,18 @@ Test(domain, a_silent_replica_degrades_the_part_until_it_catches_up,
  * lacks writes the primary acknowledged - so the counter waits for its
  * node, says so, and goes on there with every write once it is back.
  */
-Test(domain,
-    a_primary_lost_while_its_replica_lags_waits_instead_of_losing_writes,
-    .timeout = 120)
+enum { LAG_K = 3 };
+
+/* The counter with K writes its replica holds and two more it lacks; its
+ * primary killed, it waits on that node. */
+static void
+lagging_then_lost(struct domain *d, struct dom_proc **n1p,
+    struct dom_proc **atp, struct dom_proc **sparep)
 {
-	struct domain *d = domain("dom-wait", NULL);
 	struct dom_proc *n1, *at, *spare;
 	char note[512];
 	struct where w;
-	enum { K = 3 };
+	enum { K = LAG_K };
 	int64_t end;
 
 	/* Long enough that the silent replica is not declared lost. */
@@ -3528,6 +3531,23 @@ Test(domain,
 	    at->name);
 	cr_expect(strstr(note, "waiting for node") != NULL, "note: %s", note);
 	cr_expect_str_eq(node_stat(d, at->name).health, "lost");
+	*n1p = n1;
+	*atp = at;
+	*sparep = spare;
+}
+
+Test(domain,
+    a_primary_lost_while_its_replica_lags_waits_instead_of_losing_writes,
+    .timeout = 120)
+{
+	struct domain *d = domain("dom-wait", NULL);
+	struct dom_proc *n1, *at, *spare;
+	char note[512];
+	struct where w;
+	enum { K = LAG_K };
+	int64_t end;
+
+	lagging_then_lost(d, &n1, &at, &spare);
 	/* A write meanwhile fails (503), it is not counted elsewhere. */
 	dom_nap_ms(1000);
 	cr_assert(where_is(d, "fl", "counter", &w));
@@ -3549,4 +3569,65 @@ Test(domain,
 	}
 	cr_expect_eq(v, K + 2, "acknowledged writes lost");
 	cr_expect_eq(bump(n1), K + 3);
+}
+
+/*
+ * The node the counter waits for never comes back: the operator lets the
+ * lagging replica take over with `function move --accept-loss`, which is
+ * refused for a function that does not wait and toward a node without a
+ * replica.  The counter goes on from what the replica held (the two
+ * writes it lacked are lost, as the flag said), and the old node, back,
+ * does not take it again.
+ */
+Test(domain, accept_loss_lets_a_waiting_function_fail_over_to_its_replica,
+    .timeout = 120)
+{
+	struct domain *d = domain("dom-lossy", NULL);
+	struct dom_proc *n1, *at, *spare;
+	char note[512], *err;
+	struct where w;
+	enum { K = LAG_K };
+	int64_t end;
+	long v = -1;
+
+	lagging_then_lost(d, &n1, &at, &spare);
+
+	err = fails(d,
+	    ARGS("function", "move", "fl", "counter", "n1", "--accept-loss"));
+	cr_expect(strstr(err, "holds no replica") != NULL, "stderr: %s", err);
+	free(err);
+	cr_assert(part_waiting(d, "fl", "counter", note, sizeof note),
+	    "a refused --accept-loss changed it: %s", note);
+
+	struct dj *mv = ok_json(d,
+	    ARGS("function", "move", "fl", "counter", spare->name,
+	        "--accept-loss"));
+	dj_free(mv);
+	cr_assert(where_is(d, "fl", "counter", &w));
+	cr_expect_str_eq(w.node, spare->name);
+	cr_expect(!part_waiting(d, "fl", "counter", note, sizeof note),
+	    "still waiting: %s", note);
+	cr_expect_eq(dom_log_count(d->orc, "--accept-loss"), 1);
+	end = dom_now_ms() + 30000;
+	while ((v = counter_value(n1)) < 0 && dom_now_ms() < end) {
+		dom_nap_ms(200);
+	}
+	/* It held the first K; the two after them only if they reached its
+	 * socket before it stopped. */
+	fprintf(stderr, "accept-loss: the replica went on from %ld\n", v);
+	cr_expect(v >= K && v <= K + 2, "counter %ld after failing over", v);
+	cr_expect_eq(bump(n1), v + 1);
+
+	/* Not waiting any more: the flag is refused. */
+	err = fails(d,
+	    ARGS("function", "move", "fl", "counter", "n1", "--accept-loss"));
+	cr_expect(strstr(err, "not waiting") != NULL, "stderr: %s", err);
+	free(err);
+
+	/* The old node comes back (fenced): the counter stays. */
+	cr_assert_eq(dom_restart(at), 0);
+	wait_health(d, at->name, "up");
+	cr_expect_eq(bump(n1), v + 2);
+	cr_assert(where_is(d, "fl", "counter", &w));
+	cr_expect_str_eq(w.node, spare->name);
 }

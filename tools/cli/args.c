@@ -112,6 +112,11 @@ args_parse(const struct args_spec *s, int argc, char **argv, struct args *o)
 			o->follow = true;
 			continue;
 		}
+		if ((s->flags & ARGS_LOSSY) &&
+		    strcmp(a, "--accept-loss") == 0) {
+			o->accept_loss = true;
+			continue;
+		}
 		/* --name VALUE or --name=VALUE */
 		val = a[1] == '-' ? strchr(a, '=') : NULL;
 		snprintf(name, sizeof name, "%.*s",

@@ -3,7 +3,8 @@
  *
  * Every command takes the common options (--orchestrator URL,
  * --tls-cert/--tls-key/--tls-ca FILE, --timeout MS, --json, -h/--help),
- * the ones its spec's flags allow (-c/--call, -f/--follow), and between
+ * the ones its spec's flags allow (-c/--call, -f/--follow,
+ * --accept-loss), and between
  * min_pos and max_pos arguments ('--' ends the options).  The address
  * comes from --orchestrator, else $LEDGE_ORCHESTRATOR, else
  * ARGS_DEFAULT_ORCHESTRATOR.
@@ -27,6 +28,7 @@
 enum {
 	ARGS_CALL = 1 << 0,   /* -c, --call */
 	ARGS_FOLLOW = 1 << 1, /* -f, --follow */
+	ARGS_LOSSY = 1 << 2,  /* --accept-loss */
 };
 
 #define ARGS_MAX_POS 4
@@ -49,7 +51,7 @@ struct args_spec {
 struct args {
 	const char *url;    /* the orchestrator */
 	struct msg_tls tls; /* the --tls-* files (for tls+tcp:// only) */
-	bool json, call, follow;
+	bool json, call, follow, accept_loss;
 	uint32_t timeout_ms; /* --timeout, else the spec's */
 	const char *pos[ARGS_MAX_POS];
 	int npos;

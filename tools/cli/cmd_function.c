@@ -8,9 +8,12 @@
 #include "usage.h"
 
 static void
-req_fn_move(struct wire_w *w, const char *wf, const char *fn, const char *node)
+req_fn_move(struct wire_w *w, const char *wf, const char *fn, const char *node,
+    bool accept_loss)
 {
-	wire_map(w, 4);
+	wire_map(w, 5);
+	wire_str(w, "accept_loss");
+	wire_bool(w, accept_loss);
 	wire_str(w, "t");
 	wire_str(w, "fn.move");
 	wire_str(w, "wf");
@@ -48,7 +51,7 @@ run_fn_move(const struct command *c, const struct args *o)
 	if (wire_w_init(&w) != 0) {
 		return print_fail(&v, stdout, stderr, "oom", "out of memory");
 	}
-	req_fn_move(&w, o->pos[0], o->pos[1], o->pos[2]);
+	req_fn_move(&w, o->pos[0], o->pos[1], o->pos[2], o->accept_loss);
 	rc = client_call_show(o, &v, &w, PRINT_FN_MOVE);
 	wire_w_fini(&w);
 	return rc;
@@ -84,7 +87,7 @@ run_fn_reload(const struct command *c, const struct args *o)
 
 static const struct command fn_cmds[] = {
 	{ "move",
-	    { "ledge function move", usage_fn_move, 0, 3, 3,
+	    { "ledge function move", usage_fn_move, ARGS_LOSSY, 3, 3,
 	        { "WORKFLOW", "FUNCTION", "NODE" }, 30000 },
 	    run_fn_move },
 	{ "reload",

@@ -118,7 +118,18 @@ const char usage_fn_move[] =
     "usage: ledge function move [OPTIONS] WORKFLOW FUNCTION NODE\n"
     "\n"
     "Move the function FUNCTION of WORKFLOW to node NODE; its state goes\n"
-    "with it.  Prints where it came from and its new placement epoch.\n";
+    "with it.  Prints where it came from and its new placement epoch.\n"
+    "\n"
+    "A function with `state: {replicas: N}` whose node is lost while no\n"
+    "replica held every write it acknowledged waits for that node to come\n"
+    "back (`workflow show` says so).  If it never will, --accept-loss\n"
+    "starts the function on NODE, which must hold a replica of its state,\n"
+    "from what that replica has: acknowledged writes it had not received\n"
+    "are lost for good.  Refused for a function that is not waiting.\n"
+    "\n"
+    "options:\n"
+    "      --accept-loss       fail over to NODE's replica, losing what it\n"
+    "                          lacks (only for a function that waits)\n";
 
 const char usage_fn_reload[] =
     "usage: ledge function reload [OPTIONS] WORKFLOW FUNCTION FILE.so\n"
