@@ -64,7 +64,7 @@ static const char usage_main[] =
     "  workflow stop|show NAME, workflow list\n"
     "                               stop, inspect and list workflows\n"
     "  node list, node drain NAME   the nodes; move everything off one\n"
-    "  function move WORKFLOW FUNCTION NODE\n"
+    "  function move WORKFLOW FUNCTION NODE [--accept-loss]\n"
     "                               move a function, with its state\n"
     "  function reload WORKFLOW FUNCTION FILE.so\n"
     "                               hot-reload new code everywhere it runs\n"
