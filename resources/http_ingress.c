@@ -397,8 +397,10 @@ replay_idem(struct router *rt, const struct route *ro, const char *key,
 		ledge_header h = { "Idempotent-Replayed", "true" };
 		memcpy(ctype, a.ctype, n);
 		ctype[n] = '\0';
-		http_req_respond(
-		    req, a.status, n ? ctype : NULL, &h, 1, a.body, a.len);
+		/* No type stored: the default the first answer had. */
+		http_req_respond(req, a.status,
+		    n ? ctype : "text/plain; charset=utf-8", &h, 1, a.body,
+		    a.len);
 		found = true;
 	}
 	store_reader_end(rt->reader);

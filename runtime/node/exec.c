@@ -293,6 +293,7 @@ replay_linked(
 	r.nheaders = 1;
 	if (a.len) {
 		memcpy(r.body, a.body, a.len);
+		r.len = a.len;
 	}
 	node_call_stage(ev->call, &r);
 	rec->call = ev->call;

@@ -3631,3 +3631,115 @@ Test(domain, accept_loss_lets_a_waiting_function_fail_over_to_its_replica,
 	cr_assert(where_is(d, "fl", "counter", &w));
 	cr_expect_str_eq(w.node, spare->name);
 }
+
+/* ------------------------------------------------------------------ */
+/* an Idempotency-Key in flight on another node                        */
+
+static const char *const idem_wf = "workflow: ik\n"
+                                   "functions:\n"
+                                   "  slow:\n"
+                                   "    code: @F/slow.so\n"
+                                   "    placement: { node: %s }\n"
+                                   "resources:\n"
+                                   "  web:\n"
+                                   "    type: http-ingress\n"
+                                   "    config: { path: /slow }\n"
+                                   "    outputs: { request: slow }\n";
+
+struct idem_req {
+	pthread_t th;
+	int port;
+	const char *path;
+	int status;
+	bool replayed;
+	char body[64];
+	char ctype[64];
+};
+
+static void *
+idem_req_main(void *arg)
+{
+	struct idem_req *q = arg;
+	const char *hdrs[] = { "Idempotency-Key: once", NULL };
+	struct httpc_resp r;
+	const char *ct;
+	q->status = -1;
+	if (httpc_once("127.0.0.1", q->port, 20000, "GET", q->path, hdrs, NULL,
+	        0, &r) == HTTPC_OK) {
+		q->status = r.status;
+		q->replayed =
+		    strstr(r.head, "Idempotent-Replayed: true") != NULL;
+		snprintf(q->body, sizeof q->body, "%s", r.body ? r.body : "");
+		if ((ct = strstr(r.head, "Content-Type: ")) != NULL) {
+			snprintf(q->ctype, sizeof q->ctype, "%.*s",
+			    (int)strcspn(ct + 14, "\r\n"), ct + 14);
+		}
+		httpc_resp_free(&r);
+	}
+	return NULL;
+}
+
+/*
+ * The ingress on n1, the function on `on` (n1 or n2).  A retry with the
+ * key of a call that still runs is answered 409 (it must not run beside
+ * the first: both would count), and once the first is answered, the key
+ * gets the stored answer - the same status, type and body, not a second
+ * run (the retry asks for another sleep and still reads the first one's
+ * answer).
+ */
+static void
+idem_in_flight(const char *tag, const char *on)
+{
+	struct domain *d = domain(tag, NULL);
+	struct dom_proc *n1;
+	struct idem_req first = { 0 }, retry = { 0 }, late = { 0 };
+	char *path, *wf = xfmt(idem_wf, on);
+	struct dj *st;
+
+	orchestrator(d, 4.0);
+	n1 = node(d, "n1", NULL, true);
+	node(d, "n2", NULL, false);
+	wait_health(d, "n1", "up");
+	wait_health(d, "n2", "up");
+	path = workflow_file(d, "ik.yaml", wf);
+	st = start_workflow(d, path);
+	free(path);
+	free(wf);
+	dj_free(st);
+
+	first = (struct idem_req) { .port = n1->http_port,
+		.path = "/slow?ms=3000" };
+	cr_assert_eq(pthread_create(&first.th, NULL, idem_req_main, &first), 0);
+	/* Well inside the first one's 3 s. */
+	dom_nap_ms(1000);
+	retry =
+	    (struct idem_req) { .port = n1->http_port, .path = "/slow?ms=10" };
+	idem_req_main(&retry);
+	pthread_join(first.th, NULL);
+	cr_expect_eq(
+	    first.status, 200, "first: %d %s", first.status, first.body);
+	cr_expect_str_eq(first.body, "slept 3000\n");
+	cr_expect_eq(retry.status, 409, "retry while it ran: %d %s",
+	    retry.status, retry.body);
+
+	late =
+	    (struct idem_req) { .port = n1->http_port, .path = "/slow?ms=10" };
+	idem_req_main(&late);
+	cr_expect_eq(late.status, 200, "late: %d %s", late.status, late.body);
+	cr_expect(late.replayed, "no Idempotent-Replayed header");
+	cr_expect_str_eq(
+	    late.body, "slept 3000\n", "it ran again: '%s'", late.body);
+	cr_expect_str_eq(late.ctype, first.ctype);
+}
+
+Test(domain, a_retry_while_its_key_runs_here_is_409_then_the_answer,
+    .timeout = 90)
+{
+	idem_in_flight("dom-idem1", "n1");
+}
+
+Test(domain, a_retry_while_its_key_runs_elsewhere_is_409_then_the_answer,
+    .timeout = 90)
+{
+	idem_in_flight("dom-idem2", "n2");
+}
