@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "itest.h"
 
@@ -426,4 +427,53 @@ Test(cli, run_says_when_its_http_address_is_taken)
 	log = lrun_logtext(r);
 	cr_assert_not_null(strstr(log, addr), "%s", log);
 	free(log);
+}
+
+/*
+ * A control listener other hosts could reach without TLS is refused at
+ * start, by `ledge run`, `ledge orchestrator` and `ledge node` alike,
+ * with what to do instead, and nothing is started or created.
+ */
+Test(cli, plain_tcp_that_other_hosts_could_reach_is_refused)
+{
+	struct lrun *r = it_lrun("cli-exposed");
+	const char *run_extra[] = { "-L", "tcp://0.0.0.0:7699", NULL };
+	char dir[512], *out, *log;
+	const char *orc[] = { "orchestrator", "--listen", "tcp://0.0.0.0:7699",
+		"-d", dir, NULL };
+	const char *node[] = { "node", "--listen", "tcp://192.0.2.1:7699", "-d",
+		dir, NULL };
+	const char *star[] = { "orchestrator", "-l", "tcp://*:7699", "-d", dir,
+		NULL };
+	int status = 0;
+
+	it_workflow(r, "wf.yaml", small_wf);
+	cr_assert_neq(lrun_start(r, run_extra), 0, "started exposed");
+	cr_assert_eq(proc_wait(r->p, 10000, &status), 0, "still running");
+	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 2, "status %#x",
+	    status);
+	log = lrun_logtext(r);
+	cr_expect_not_null(
+	    strstr(log, "ledge run: refusing to listen on tcp://0.0.0.0:7699"),
+	    "%s", log);
+	cr_expect_not_null(strstr(log, "--insecure"), "%s", log);
+	cr_expect_null(strstr(log, "ready; "), "%s", log);
+	free(log);
+
+	snprintf(dir, sizeof dir, "%s/never", r->data);
+	cr_expect_eq(ledge(orc, &out), 2, "%s", out);
+	cr_expect_not_null(strstr(out,
+	                       "ledge orchestrator: refusing to listen on "
+	                       "tcp://0.0.0.0:7699: other hosts could reach "
+	                       "it without TLS"),
+	    "%s", out);
+	free(out);
+	cr_expect_eq(ledge(star, &out), 2, "%s", out);
+	free(out);
+	cr_expect_eq(ledge(node, &out), 2, "%s", out);
+	cr_expect_not_null(
+	    strstr(out, "ledge node: refusing to listen on tcp://192.0.2.1"),
+	    "%s", out);
+	free(out);
+	cr_expect_neq(access(dir, F_OK), 0, "%s was created", dir);
 }

@@ -3743,3 +3743,25 @@ Test(domain, a_retry_while_its_key_runs_elsewhere_is_409_then_the_answer,
 {
 	idem_in_flight("dom-idem2", "n2");
 }
+
+/* ------------------------------------------------------------------ */
+/* --insecure                                                          */
+
+/*
+ * An orchestrator on all addresses without TLS starts only with
+ * --insecure (the harness adds it for a host it is given), says so as a
+ * warning, and works: a node joins and a workflow runs.
+ */
+Test(domain, insecure_listens_where_other_hosts_reach_and_says_so)
+{
+	struct domain *d = domain("dom-insecure", NULL);
+	struct dom_proc *o = dom_orchestrator_at(d, 3.0, NULL, "0.0.0.0");
+
+	cr_assert_not_null(o, "orchestrator");
+	node(d, "n1", NULL, false);
+	wait_health(d, "n1", "up");
+	cr_expect_eq(dom_log_count(o,
+	                 "without TLS (--insecure): anyone who can reach it "
+	                 "can deploy code and run it here"),
+	    1);
+}

@@ -1012,6 +1012,10 @@ dom_orchestrator_port(struct domain *d, double node_timeout_s,
 			return NULL;
 		}
 	}
+	/* Plain tcp on an address of the test's own namespaces. */
+	if (host != NULL && !d->tls && arg(p, "--insecure") != 0) {
+		return NULL;
+	}
 	return launch(p) == 0 ? p : NULL;
 }
 
@@ -1062,6 +1066,10 @@ dom_node_in(struct domain *d, const char *name, const char *const *labels,
 		}
 	}
 	if (http && (arg(p, "-H") | arg(p, "127.0.0.1:0"))) {
+		return NULL;
+	}
+	/* Plain tcp on an address of the test's own namespaces. */
+	if (host != NULL && !d->tls && arg(p, "--insecure") != 0) {
 		return NULL;
 	}
 	if (tls != NULL ? tls_args(p, tls->cert, tls->key, tls->ca)

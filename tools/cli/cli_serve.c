@@ -18,6 +18,7 @@
 #include "domain/embed.h"
 #include "isolate/host_proc.h"
 #include "net/msg.h"
+#include "net/msg_addr.h"
 #include "node/node.h"
 #include "orc/orc.h"
 #include "platform/http.h"
@@ -44,6 +45,9 @@ static const char usage_orc[] =
     "      --tls-cert FILE     this process's certificate (PEM), for\n"
     "      --tls-key FILE      tls+tcp:// addresses: peers must present a\n"
     "      --tls-ca FILE       certificate signed by this CA\n"
+    "      --insecure          allow a plain tcp:// --listen that other\n"
+    "                          hosts can reach (refused without: anyone\n"
+    "                          who reaches it can run code on the nodes)\n"
     "      --log-level L       error, warn, info (default), debug\n"
     "  -h, --help              this text\n";
 
@@ -75,6 +79,8 @@ static const char usage_node[] =
     "                          ledge_replica_lagging); default 2000\n"
     "      --tls-cert FILE, --tls-key FILE, --tls-ca FILE\n"
     "                          certificates for tls+tcp:// (as above)\n"
+    "      --insecure          allow a plain tcp:// --listen that other\n"
+    "                          hosts can reach (refused without)\n"
     "      --log-level L       error, warn, info (default), debug\n"
     "  -h, --help              this text\n";
 
@@ -85,8 +91,33 @@ enum {
 	O_LOG,
 	O_LABEL,
 	O_NOSYNC,
-	O_REPLICA_TIMEOUT
+	O_REPLICA_TIMEOUT,
+	O_INSECURE
 };
+
+int
+cli_serve_check_listen(
+    const char *prog, const char *url, bool insecure, struct rlog *log)
+{
+	if (!msg_addr_exposed(url)) {
+		return 0;
+	}
+	if (!insecure) {
+		fprintf(stderr,
+		    "%s: refusing to listen on %s: other hosts could reach "
+		    "it without TLS, and whoever reaches it can run code "
+		    "here.  Use tls+tcp:// (with --tls-cert, --tls-key and "
+		    "--tls-ca), a loopback address, or --insecure if the "
+		    "network is yours alone\n",
+		    prog, url);
+		return 2;
+	}
+	rlog_write(log, RLOG_WARN, NULL,
+	    "listening on %s without TLS (--insecure): anyone who can reach "
+	    "it can deploy code and run it here",
+	    url);
+	return 0;
+}
 
 static void
 stop_loop(void *arg)
@@ -115,10 +146,12 @@ cli_serve_orchestrator(int argc, char **argv)
 		{ "tls-key", required_argument, NULL, O_TLS_KEY },
 		{ "tls-ca", required_argument, NULL, O_TLS_CA },
 		{ "log-level", required_argument, NULL, O_LOG },
+		{ "insecure", no_argument, NULL, O_INSECURE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct orc_opts oo = { .listen = "tcp://127.0.0.1:7600" };
+	bool insecure = false;
 	struct msg_tls tls = { 0 };
 	const char *data = "./.ledge-orc", *http = NULL;
 	struct rlog log;
@@ -152,6 +185,9 @@ cli_serve_orchestrator(int argc, char **argv)
 			oo.node_timeout_ms = (uint32_t)(s * 1000);
 			break;
 		}
+		case O_INSECURE:
+			insecure = true;
+			break;
 		case O_TLS_CERT:
 			tls.cert = optarg;
 			break;
@@ -186,6 +222,11 @@ cli_serve_orchestrator(int argc, char **argv)
 	}
 	oo.tls = tls.cert ? &tls : NULL;
 	rlog_init(&log, stderr, level);
+	if (cli_serve_check_listen(
+	        "ledge orchestrator", oo.listen, insecure, &log) != 0) {
+		rlog_fini(&log);
+		return 2;
+	}
 	snprintf(dir, sizeof dir, "%s/store", data);
 	if (path_mkdirs(data) != LEDGE_OK) {
 		fprintf(stderr, "ledge orchestrator: cannot create %s: %s\n",
@@ -248,10 +289,12 @@ cli_serve_node(int argc, char **argv)
 		{ "tls-key", required_argument, NULL, O_TLS_KEY },
 		{ "tls-ca", required_argument, NULL, O_TLS_CA },
 		{ "log-level", required_argument, NULL, O_LOG },
+		{ "insecure", no_argument, NULL, O_INSECURE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct agent_opts ao = { 0 };
+	bool insecure = false;
 	struct node_opts no = { .data_dir = "./.ledge-node",
 		.host_exe = cli_serve_self_exe() };
 	struct msg_tls tls = { 0 };
@@ -308,6 +351,9 @@ cli_serve_node(int argc, char **argv)
 			break;
 		case O_NOSYNC:
 			no.store.nosync = true;
+			break;
+		case O_INSECURE:
+			insecure = true;
 			break;
 		case O_REPLICA_TIMEOUT: {
 			char *end;
@@ -366,6 +412,11 @@ cli_serve_node(int argc, char **argv)
 	ao.tls = tls.cert ? &tls : NULL;
 	no.tls = ao.tls;
 	rlog_init(&log, stderr, level);
+	if (cli_serve_check_listen("ledge node", ao.listen, insecure, &log) !=
+	    0) {
+		rc = 2;
+		goto out;
+	}
 	eo = (struct embed_opts) { .node = no, .join = &ao };
 	if (embed_new(&e, &eo, NULL, 0, &log, err, sizeof err) != LEDGE_OK ||
 	    embed_start(e, err, sizeof err) != LEDGE_OK) {

@@ -10,7 +10,10 @@
 #ifndef LEDGE_CLI_SERVE_H
 #define LEDGE_CLI_SERVE_H
 
+#include <stdbool.h>
 #include <stddef.h>
+
+struct rlog;
 
 /* argv[0] is the command word ("orchestrator" or "node"), as for
  * getopt_long.  argv is permuted by getopt. */
@@ -23,6 +26,16 @@ int cli_serve_host(int argc, char **argv);
 /* The path of the running ledge binary (the host of isolated functions),
  * or NULL if it cannot be found. */
 const char *cli_serve_self_exe(void);
+
+/*
+ * The rule for a control listener (net/msg_addr.h): 0 if `url` may be
+ * listened on - this host only, or tls+tcp://.  Reachable from the
+ * network without TLS: with `insecure` (--insecure) 0 after logging a
+ * warning to `log` (at every start); without, 2 after printing to stderr
+ * "PROG: ..." what to do instead.
+ */
+int cli_serve_check_listen(
+    const char *prog, const char *url, bool insecure, struct rlog *log);
 
 /* The --help texts (static strings). */
 const char *cli_serve_usage_orchestrator(void);

@@ -118,7 +118,10 @@ static const char usage_run[] =
     "                        (its only listener); \"none\" for\n"
     "                        none.  Other nodes may join it.  If the\n"
     "                        address is taken, the node runs without it\n"
-    "                        (logged)\n"
+    "                        (logged).  Refused if other hosts could\n"
+    "                        reach it (plain tcp:// on an address that\n"
+    "                        is not loopback) unless --insecure\n"
+    "      --insecure        allow that (logged at every start)\n"
     "  -h, --help            this text\n";
 
 static const char usage_validate[] =
@@ -368,6 +371,7 @@ cmd_run(int argc, char **argv)
 		{ "no-inline", no_argument, NULL, 'I' },
 		{ "name", required_argument, NULL, 'n' },
 		{ "listen", required_argument, NULL, 'L' },
+		{ "insecure", no_argument, NULL, 'X' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -383,6 +387,7 @@ cmd_run(int argc, char **argv)
 	struct workflow **wfs = NULL;
 	char err[2048], codedir[PATH_MAX];
 	int level = RLOG_INFO, c, nwf, rc = 1;
+	bool insecure = false;
 
 	optind = 1;
 	while (
@@ -436,6 +441,9 @@ cmd_run(int argc, char **argv)
 		case 'L':
 			listen = optarg;
 			break;
+		case 'X':
+			insecure = true;
+			break;
 		case 'h':
 			fputs(usage_run, stdout);
 			return 0;
@@ -478,6 +486,11 @@ cmd_run(int argc, char **argv)
 	}
 	if (strcmp(listen, "none") == 0) {
 		listen = NULL;
+	}
+	if (listen != NULL &&
+	    cli_serve_check_listen("ledge run", listen, insecure, &log) != 0) {
+		rc = 2;
+		goto out;
 	}
 	o.codes = cc.codes;
 	eo = (struct embed_opts) { .node = o, .listen = listen };
