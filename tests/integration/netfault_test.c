@@ -15,12 +15,14 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -37,7 +39,13 @@ struct net {
 	bool made[NNS];
 	char fwd_old[8];
 	bool netem; /* the kernel has sch_netem */
+	int lock;   /* NET_LOCK, held from net_up to net_down (0: none) */
 };
+
+/* The addresses 10.201/16 are the same in every run: two test runs on
+ * one machine (two checkouts, `make test` beside `make long`) would take
+ * each other's routes, so a run holds this lock while it has them. */
+#define NET_LOCK "/tmp/ledge-netfault.lock"
 
 static struct net net;
 static struct domain *dom;
@@ -76,6 +84,10 @@ net_down(void)
 		sh(NULL, "echo %s > /proc/sys/net/ipv4/ip_forward",
 		    net.fwd_old);
 		net.fwd_old[0] = '\0';
+	}
+	if (net.lock > 0) {
+		close(net.lock); /* releases the flock */
+		net.lock = 0;
 	}
 }
 
@@ -122,6 +134,11 @@ net_up(void)
 		cr_skip_test("needs iproute2 and nftables (ip, nft)");
 	}
 	free(err);
+	/* Another run's test lasts at most the suite's timeout: wait. */
+	net.lock = open(NET_LOCK, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	cr_assert_geq(net.lock, 0, "%s: %s", NET_LOCK, strerror(errno));
+	cr_assert_eq(flock(net.lock, LOCK_EX), 0, "flock %s: %s", NET_LOCK,
+	    strerror(errno));
 	net_sweep();
 	fp = fopen("/proc/sys/net/ipv4/ip_forward", "r");
 	if (fp == NULL || fscanf(fp, "%7s", net.fwd_old) != 1) {
