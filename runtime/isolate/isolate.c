@@ -16,6 +16,7 @@
 
 #include "base/clock.h"
 #include "base/rlog.h"
+#include "isolate/host_confine.h"
 #include "isolate/isolate.h"
 #include "net/msg.h"
 #include "net/wire.h"
@@ -202,13 +203,22 @@ start_host(struct isolate *iso, const char *path)
 	}
 	snprintf(pid_s, sizeof pid_s, "%d", (int)getpid());
 	{
+		/* Of the node's environment, only what host_confine allows. */
+		char *envp[8];
+		size_t ne = 0;
+		for (char **e = environ; *e != NULL && ne < 7; e++) {
+			if (host_confine_env_allowed(*e)) {
+				envp[ne++] = *e;
+			}
+		}
+		envp[ne] = NULL;
 		char *const argv[] = { "ledge", "host", "--connect", url,
 			"--code", (char *)path, "--name",
 			iso->name ? iso->name : "?", "--parent", pid_s, NULL };
 		posix_spawn_file_actions_init(&fa);
 		posix_spawn_file_actions_addopen(
 		    &fa, 0, "/dev/null", O_RDONLY, 0);
-		rv = posix_spawn(&iso->pid, iso->exe, &fa, NULL, argv, environ);
+		rv = posix_spawn(&iso->pid, iso->exe, &fa, NULL, argv, envp);
 		posix_spawn_file_actions_destroy(&fa);
 	}
 	if (rv != 0) {

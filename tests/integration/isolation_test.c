@@ -348,3 +348,35 @@ Test(isolation, a_host_killed_between_events_is_replaced)
 	    log_count(r, "[iso/m] host process crashed between two events"), 1);
 	cr_expect_eq(metric(r, FAILS("crash")), 1);
 }
+
+/*
+ * An isolated function's process gave up what it must not have before its
+ * code was loaded: no new privileges through execve, no core files, a
+ * bounded number of open files, none of the node's environment but the
+ * loader's and sanitizers' settings, and its own private folder to work
+ * in - while the node's process keeps all of its own.
+ */
+Test(isolation, the_host_is_confined_before_it_loads_code)
+{
+	struct lrun *r;
+	char *body, cwd[256] = "";
+	int nnp = -1, env = -1;
+	unsigned long long core = 1, files = 0;
+
+	setenv("LEDGE_SECRET_TOKEN", "not for functions", 1);
+	r = start("iso-where");
+	body = it_body(r->port, "POST", "/m", "where", 200);
+	cr_assert_eq(
+	    sscanf(body, "nnp=%d core=%llu files=%llu env=%d cwd=%255s", &nnp,
+	        &core, &files, &env, cwd),
+	    5, "answer: %s", body);
+	cr_expect_eq(nnp, 1, "%s", body);
+	cr_expect_eq(core, 0, "%s", body);
+	cr_expect(files > 0 && files <= 256, "%s", body);
+	/* LD_LIBRARY_PATH and the sanitizers' options at most. */
+	cr_expect_leq(env, 5, "%s", body);
+	cr_expect(strncmp(cwd, "/tmp/ledge-host-", 16) == 0, "%s", body);
+	free(body);
+	other_answers(r);
+	unsetenv("LEDGE_SECRET_TOKEN");
+}

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include "base/rlog.h"
 #include "cli_serve.h"
 #include "domain/embed.h"
+#include "isolate/host_confine.h"
 #include "isolate/host_proc.h"
 #include "net/msg.h"
 #include "net/msg_addr.h"
@@ -485,6 +487,7 @@ cli_serve_host(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *url = NULL, *code = NULL, *name = "?";
+	char abs_code[PATH_MAX];
 	int c, parent = 0, rc;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -518,6 +521,29 @@ cli_serve_host(int argc, char **argv)
 	close_range(3, ~0u, 0);
 	if (parent > 0 && getppid() != parent) {
 		return 0; /* the node is gone already */
+	}
+	/* Its private folder is the channel's (ipc://DIR/h); the code is
+	 * named from where the node is, before it works there. */
+	{
+		char dir[PATH_MAX], why[512], *slash;
+		if (realpath(code, abs_code) == NULL) {
+			fprintf(stderr, "ledge host: %s: %s\n", code,
+			    strerror(errno));
+			return 1;
+		}
+		code = abs_code;
+		snprintf(dir, sizeof dir, "%s",
+		    strncmp(url, "ipc://", 6) == 0 ? url + 6 : "");
+		if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
+			*slash = '\0';
+		} else {
+			snprintf(dir, sizeof dir, "/");
+		}
+		if (host_confine(dir, why, sizeof why) != LEDGE_OK) {
+			fprintf(stderr, "ledge host: cannot confine %s: %s\n",
+			    name, why);
+			return 1;
+		}
 	}
 	rc = host_proc_main(url, code, name, parent);
 	msg_fini();
