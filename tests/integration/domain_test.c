@@ -1696,6 +1696,104 @@ Test(domain, tls_admits_only_certificates_of_the_domain_ca)
 	free(rkey);
 }
 
+/* `ledge ARGS` that must succeed (certs, here). */
+static void
+ledge_ok(const char *const *args)
+{
+	const char *argv[16];
+	char *out = NULL, *err = NULL;
+	size_t n = 0;
+	int rc;
+	argv[n++] = test_ledge_bin();
+	for (size_t i = 0; args[i] != NULL && n < 15; i++) {
+		argv[n++] = args[i];
+	}
+	argv[n] = NULL;
+	rc = dom_exec(argv, 30000, &out, &err);
+	dassert(rc == 0, "ledge %s: exit %d: %s%s", joined(args), rc,
+	    out ? out : "", err ? err : "");
+	free(out);
+	free(err);
+}
+
+/*
+ * The certificates `ledge certs` makes run a TLS domain: the
+ * orchestrator, two nodes with certificates of their own and an admin's
+ * CLI; a node certificate of another `ledge certs init` is turned away.
+ */
+Test(domain, ledge_certs_makes_a_working_tls_domain)
+{
+	char *dir = tmpdir_make("dom-certs"), *other, *f[12];
+	struct dom_proc *rogue;
+	struct domain *d;
+	char *out = NULL, *err = NULL;
+	int rc;
+
+	cr_assert_not_null(dir);
+	scratch[nscratch++] = dir;
+	other = xfmt("%s/other", dir);
+	ledge_ok(ARGS("certs", "init", dir));
+	ledge_ok(ARGS(
+	    "certs", "issue", "--dir", dir, "--role", "orchestrator", "orc"));
+	ledge_ok(ARGS("certs", "issue", "--dir", dir, "--role", "node", "n1"));
+	ledge_ok(ARGS("certs", "issue", "--dir", dir, "--role", "node", "n2"));
+	ledge_ok(ARGS("certs", "issue", "-d", dir, "-r", "admin", "me"));
+	ledge_ok(ARGS("certs", "init", other));
+	ledge_ok(
+	    ARGS("certs", "issue", "--dir", other, "--role", "node", "rogue"));
+	/* Never overwritten. */
+	rc = dom_exec(ARGS(test_ledge_bin(), "certs", "issue", "--dir", dir,
+	                  "--role", "node", "n1"),
+	    30000, &out, &err);
+	cr_expect_eq(rc, 1);
+	cr_expect(strstr(err, "exists already") != NULL, "stderr: %s", err);
+	free(out);
+	free(err);
+
+	const char *names[] = { "orc", "n1", "n2", "me" };
+	for (int i = 0; i < 4; i++) {
+		f[2 * i] = xfmt("%s/%s.crt", dir, names[i]);
+		f[2 * i + 1] = xfmt("%s/%s.key", dir, names[i]);
+	}
+	f[8] = xfmt("%s/ca.crt", dir);
+	f[9] = xfmt("%s/rogue.crt", other);
+	f[10] = xfmt("%s/rogue.key", other);
+	f[11] = xfmt("%s/ca.crt", other);
+
+	d = domain("dom-certs", &(struct dom_tls) { f[0], f[1], f[8] });
+	orchestrator(d, CALM_TIMEOUT_S);
+	cr_assert(dom_node(d, "n1", NULL, false,
+	              &(struct dom_tls) { f[2], f[3], f[8] }) != NULL);
+	cr_assert(dom_node(d, "n2", NULL, false,
+	              &(struct dom_tls) { f[4], f[5], f[8] }) != NULL);
+	rogue = dom_node(
+	    d, "rogue", NULL, false, &(struct dom_tls) { f[9], f[10], f[8] });
+	cr_assert_not_null(rogue);
+	wait_health(d, "n1", "up");
+	wait_health(d, "n2", "up");
+
+	out = err = NULL;
+	rc = dom_cli_tls(d, &(struct dom_tls) { f[6], f[7], f[8] },
+	    ARGS("node", "list"), &out, &err);
+	cr_expect_eq(rc, 0, "admin's CLI: exit %d: %s", rc, err);
+	cr_expect(strstr(out, "n1") != NULL && strstr(out, "n2") != NULL,
+	    "stdout: %s", out);
+	cr_expect(strstr(out, "rogue") == NULL, "stdout: %s", out);
+	free(out);
+	free(err);
+	out = err = NULL;
+	rc = dom_cli_tls(d, &(struct dom_tls) { f[9], f[10], f[11] },
+	    ARGS("node", "list"), &out, &err);
+	cr_expect_eq(rc, 1, "another CA's CLI: exit %d", rc);
+	free(out);
+	free(err);
+	cr_expect_str_eq(node_stat(d, "rogue").health, "");
+	for (int i = 0; i < 12; i++) {
+		free(f[i]);
+	}
+	free(other);
+}
+
 /* ------------------------------------------------------------------ */
 /* helpers of the tests below                                          */
 

@@ -19,6 +19,7 @@
 #include "base/diag.h"
 #include "base/rlog.h"
 #include "cli_serve.h"
+#include "cmd_certs.h"
 #include "cmd_function.h"
 #include "cmd_help.h"
 #include "cmd_invoke.h"
@@ -56,6 +57,9 @@ static const char usage_main[] =
     "  orchestrator [OPTIONS]       run the orchestrator of a domain\n"
     "  node --listen URL [OPTIONS]  run a node of a domain (joins the\n"
     "                               orchestrator)\n"
+    "  certs init DIR, certs issue --dir DIR --role ROLE NAME\n"
+    "                               a domain CA, and certificates it signs\n"
+    "                               (for tls+tcp://)\n"
     "\n"
     "commands for a domain (through its orchestrator: --orchestrator URL,\n"
     "or LEDGE_ORCHESTRATOR, default tcp://127.0.0.1:7600; --json for\n"
@@ -750,6 +754,9 @@ main(int argc, char **argv)
 	if (strcmp(cmd, "state") == 0) {
 		return cmd_state_main(argc - 2, argv + 2);
 	}
+	if (strcmp(cmd, "certs") == 0) {
+		return cmd_certs_main(argc - 2, argv + 2);
+	}
 	if (strcmp(cmd, "logs") == 0) {
 		return cmd_logs_main(argc - 2, argv + 2);
 	}
@@ -767,6 +774,8 @@ main(int argc, char **argv)
 			fputs(usage_run, stdout);
 		} else if (strcmp(topic, "validate") == 0) {
 			fputs(usage_validate, stdout);
+		} else if (strcmp(topic, "certs") == 0) {
+			cmd_certs_help(stdout);
 		} else if (strcmp(topic, "function") == 0) {
 			fputs(usage_build, stdout);
 			fputc('\n', stdout);
