@@ -4,10 +4,12 @@
  * build`, and what a crashing function does to the node.
  */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -476,4 +478,53 @@ Test(cli, plain_tcp_that_other_hosts_could_reach_is_refused)
 	    "%s", out);
 	free(out);
 	cr_expect_neq(access(dir, F_OK), 0, "%s was created", dir);
+}
+
+/*
+ * `ledge run` without -L listens for the domain commands on a socket in
+ * its data folder, for its user only: the commands find it by --data,
+ * and another local user is told "permission denied" naming it.
+ */
+Test(cli, run_listens_on_a_socket_for_its_user_only)
+{
+	struct lrun *r = it_lrun("cli-sock");
+	char *sock = it_fmt("%s/control.sock", r->data), *out, *url;
+	const char *list[] = { "workflow", "list", "--data", r->data, NULL };
+	struct stat st;
+
+	unsetenv("LEDGE_ORCHESTRATOR");
+	it_workflow(r, "wf.yaml", small_wf);
+	cr_assert_eq(lrun_start(r, NULL), 0, "ledge run did not start");
+	cr_assert_eq(stat(sock, &st), 0, "%s: %s", sock, strerror(errno));
+	cr_expect(S_ISSOCK(st.st_mode));
+	cr_expect_eq(st.st_mode & 0777, 0600, "mode %o", st.st_mode & 0777);
+	cr_expect_eq(ledge(list, &out), 0, "%s", out);
+	cr_expect_not_null(strstr(out, "small"), "%s", out);
+	free(out);
+
+	if (geteuid() != 0 || access("/usr/bin/setpriv", X_OK) != 0) {
+		cr_log_warn("another user's view skipped: needs root and "
+		            "setpriv");
+	} else {
+		/* The folders on the way may be searched, as a home's are. */
+		cr_assert_eq(chmod(r->dir, 0711), 0);
+		url = it_fmt("%s/nobody.txt", r->dir);
+		const char *argv[] = { "/usr/bin/setpriv", "--reuid=65534",
+			"--regid=65534", "--clear-groups", test_ledge_bin(),
+			"workflow", "list", "--data", r->data, NULL };
+		struct proc *p = proc_start(argv, url);
+		int status = -1;
+		cr_assert_not_null(p);
+		cr_assert_eq(proc_wait(p, 30000, &status), 0);
+		out = proc_log(p);
+		proc_free(p);
+		cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 1,
+		    "status %#x: %s", status, out);
+		cr_expect_not_null(strstr(out, "permission denied"), "%s", out);
+		cr_expect_not_null(strstr(out, sock), "%s", out);
+		cr_expect_null(strstr(out, "small"), "%s", out);
+		free(out);
+		free(url);
+	}
+	free(sock);
 }

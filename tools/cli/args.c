@@ -2,10 +2,12 @@
  * args.c - the options and arguments of a domain command (see args.h).
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "args.h"
 #include "usage.h"
@@ -48,12 +50,41 @@ url_ok(const char *u)
 	return false;
 }
 
+/* `ledge run`'s control socket in the data folder, as a URL (in
+ * o->sock_url), if one is there; else ARGS_DEFAULT_ORCHESTRATOR. */
+static const char *
+control_socket(struct args *o)
+{
+	const char *dir = o->data;
+	char abs[PATH_MAX];
+	struct stat st;
+
+	if (dir == NULL && (dir = getenv("LEDGE_DATA")) != NULL && !*dir) {
+		dir = NULL;
+	}
+	if (dir == NULL) {
+		dir = ARGS_DEFAULT_DATA;
+	}
+	if (realpath(dir, abs) == NULL) {
+		return ARGS_DEFAULT_ORCHESTRATOR;
+	}
+	snprintf(o->sock_url, sizeof o->sock_url, "ipc://%s/%s", abs,
+	    ARGS_CONTROL_SOCK);
+	if (stat(o->sock_url + 6, &st) != 0 || !S_ISSOCK(st.st_mode)) {
+		return ARGS_DEFAULT_ORCHESTRATOR;
+	}
+	return o->sock_url;
+}
+
 /* Long options with a value, and where the value goes. */
 static const char **
 valued(struct args *o, const char *name, const char **tbuf)
 {
 	if (strcmp(name, "orchestrator") == 0) {
 		return &o->url;
+	}
+	if (strcmp(name, "data") == 0) {
+		return &o->data;
 	}
 	if (strcmp(name, "tls-cert") == 0) {
 		return &o->tls.cert;
@@ -160,7 +191,7 @@ args_parse(const struct args_spec *s, int argc, char **argv, struct args *o)
 		o->url = env;
 	}
 	if (o->url == NULL) {
-		o->url = ARGS_DEFAULT_ORCHESTRATOR;
+		o->url = control_socket(o);
 	}
 	if (!url_ok(o->url)) {
 		return args_usage_error(s,

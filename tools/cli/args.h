@@ -1,12 +1,14 @@
 /*
  * args.h - the options and arguments of a domain command.
  *
- * Every command takes the common options (--orchestrator URL,
- * --tls-cert/--tls-key/--tls-ca FILE, --timeout MS, --json, -h/--help),
+ * Every command takes the common options (--orchestrator URL, --data
+ * DIR, --tls-cert/--tls-key/--tls-ca FILE, --timeout MS, --json,
+ * -h/--help),
  * the ones its spec's flags allow (-c/--call, -f/--follow,
  * --accept-loss), and between
  * min_pos and max_pos arguments ('--' ends the options).  The address
- * comes from --orchestrator, else $LEDGE_ORCHESTRATOR, else
+ * comes from --orchestrator, else $LEDGE_ORCHESTRATOR, else the control
+ * socket of `ledge run` in the data folder if there is one, else
  * ARGS_DEFAULT_ORCHESTRATOR.
  *
  * Usage errors go to stderr; --help goes to stdout.  Reads the
@@ -21,8 +23,15 @@
 #include "base/diag.h"
 #include "net/msg.h"
 
-/* The default orchestrator address. */
+/* The default orchestrator address (when no control socket is found). */
 #define ARGS_DEFAULT_ORCHESTRATOR "tcp://127.0.0.1:7600"
+
+/* `ledge run`'s control socket in its data folder (mode 0600), and the
+ * data folder it is looked for in when neither --orchestrator nor
+ * $LEDGE_ORCHESTRATOR is given: --data DIR, else $LEDGE_DATA, else
+ * ARGS_DEFAULT_DATA. */
+#define ARGS_CONTROL_SOCK "control.sock"
+#define ARGS_DEFAULT_DATA "./.ledge"
 
 /* Options besides the common ones, for args_spec.flags. */
 enum {
@@ -49,8 +58,10 @@ struct args_spec {
 
 /* The parsed words.  Strings point into argv or the environment. */
 struct args {
-	const char *url;    /* the orchestrator */
-	struct msg_tls tls; /* the --tls-* files (for tls+tcp:// only) */
+	const char *url;     /* the orchestrator */
+	const char *data;    /* --data, or NULL */
+	char sock_url[4200]; /* url, when it is a control socket found */
+	struct msg_tls tls;  /* the --tls-* files (for tls+tcp:// only) */
 	bool json, call, follow, accept_loss;
 	uint32_t timeout_ms; /* --timeout, else the spec's */
 	const char *pos[ARGS_MAX_POS];

@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "args.h"
 #include "base/diag.h"
 #include "base/rlog.h"
 #include "cli_serve.h"
@@ -118,9 +119,12 @@ static const char usage_run[] =
     "  -L, --listen URL      the orchestrator inside, for the domain\n"
     "                        commands (ledge workflow show, invoke,\n"
     "                        state get, logs, ...); default\n"
-    "                        $LEDGE_ORCHESTRATOR or tcp://127.0.0.1:7600\n"
-    "                        (its only listener); \"none\" for\n"
-    "                        none.  Other nodes may join it.  If the\n"
+    "                        $LEDGE_ORCHESTRATOR, else the socket\n"
+    "                        DIR/control.sock in the data folder, for\n"
+    "                        your user only (mode 0600; the commands\n"
+    "                        find it by --data or $LEDGE_DATA, or in\n"
+    "                        ./.ledge); \"none\" for none.  Other\n"
+    "                        nodes may join it over tcp://.  If the\n"
     "                        address is taken, the node runs without it\n"
     "                        (logged).  Refused if other hosts could\n"
     "                        reach it (plain tcp:// on an address that\n"
@@ -390,8 +394,9 @@ cmd_run(int argc, char **argv)
 	struct check_ctx cc = { 0 };
 	struct workflow **wfs = NULL;
 	char err[2048], codedir[PATH_MAX];
-	int level = RLOG_INFO, c, nwf, rc = 1;
+	int level = RLOG_INFO, c, nwf, rc = 1, rv;
 	bool insecure = false;
+	char sock_url[PATH_MAX + 16];
 
 	optind = 1;
 	while (
@@ -486,7 +491,20 @@ cmd_run(int argc, char **argv)
 		o.http_addr = NULL;
 	}
 	if (listen == NULL || *listen == '\0') {
-		listen = "tcp://127.0.0.1:7600";
+		/* The control socket in the data folder, for this user. */
+		char abs[PATH_MAX];
+		if (realpath(o.data_dir, abs) == NULL ||
+		    strlen(abs) + sizeof "/" ARGS_CONTROL_SOCK > 108) {
+			fprintf(stderr,
+			    "ledge run: the data folder's path is too long for "
+			    "its control socket (%s/%s); give -L URL\n",
+			    o.data_dir, ARGS_CONTROL_SOCK);
+			rc = 2;
+			goto out;
+		}
+		snprintf(sock_url, sizeof sock_url, "ipc://%s/%s", abs,
+		    ARGS_CONTROL_SOCK);
+		listen = sock_url;
 	}
 	if (strcmp(listen, "none") == 0) {
 		listen = NULL;
@@ -515,9 +533,17 @@ cmd_run(int argc, char **argv)
 		}
 	}
 	check_release(&cc);
-	if (embed_start(e, err, sizeof err) != LEDGE_OK) {
+	/* What starts now (the control socket above all) is this user's
+	 * alone. */
+	mode_t mask = umask(077);
+	rv = embed_start(e, err, sizeof err);
+	umask(mask);
+	if (rv != LEDGE_OK) {
 		fprintf(stderr, "ledge run: %s\nledge run: stopped\n", err);
 		goto out;
+	}
+	if (listen == sock_url) {
+		chmod(sock_url + 6, 0600);
 	}
 	rlog_write(&log, RLOG_INFO, NULL, "ready; Ctrl-C stops");
 	rc = embed_run(e);
