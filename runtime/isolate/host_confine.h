@@ -6,7 +6,8 @@
  * (PR_SET_NO_NEW_PRIVS: set-user-id binaries and file capabilities do
  * nothing), writes no core file (RLIMIT_CORE 0: a crash does not put
  * the function's state on disk), may hold at most HOST_MAX_FILES open
- * files, and works in `dir`, its private folder (the node's data folder
+ * files, and works in `dir` (NULL: where it is), its private folder (the
+ * node's data folder
  * and its relative paths are out of reach by name).  The environment is
  * the node's business: isolate.c starts the host with only the
  * variables in host_confine_env_allowed.

@@ -214,7 +214,8 @@ start_host(struct isolate *iso, const char *path)
 		envp[ne] = NULL;
 		char *const argv[] = { "ledge", "host", "--connect", url,
 			"--code", (char *)path, "--name",
-			iso->name ? iso->name : "?", "--parent", pid_s, NULL };
+			iso->name ? iso->name : "?", "--parent", pid_s, "--dir",
+			iso->dir, NULL };
 		posix_spawn_file_actions_init(&fa);
 		posix_spawn_file_actions_addopen(
 		    &fa, 0, "/dev/null", O_RDONLY, 0);

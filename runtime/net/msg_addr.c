@@ -53,7 +53,7 @@ msg_addr_exposed(const char *url)
 			return false;
 		}
 	}
-	for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++) {
+	for (size_t i = 0; i < sizeof plain / sizeof plain[0] && !host; i++) {
 		if (has_prefix(url, plain[i])) {
 			host = url + strlen(plain[i]);
 		}

@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 
 #include "args.h"
 #include "usage.h"
@@ -50,13 +52,30 @@ url_ok(const char *u)
 	return false;
 }
 
+int
+args_control_url(const char *dir, char *buf, size_t n)
+{
+	char abs[PATH_MAX];
+	struct sockaddr_un sa;
+
+	if (realpath(dir, abs) == NULL) {
+		return -1;
+	}
+	if (strlen(abs) + sizeof "/" ARGS_CONTROL_SOCK > sizeof sa.sun_path ||
+	    (size_t)snprintf(buf, n, "ipc://%s/%s", abs, ARGS_CONTROL_SOCK) >=
+	        n) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
 /* `ledge run`'s control socket in the data folder, as a URL (in
  * o->sock_url), if one is there; else ARGS_DEFAULT_ORCHESTRATOR. */
 static const char *
 control_socket(struct args *o)
 {
 	const char *dir = o->data;
-	char abs[PATH_MAX];
 	struct stat st;
 
 	if (dir == NULL && (dir = getenv("LEDGE_DATA")) != NULL && !*dir) {
@@ -65,12 +84,8 @@ control_socket(struct args *o)
 	if (dir == NULL) {
 		dir = ARGS_DEFAULT_DATA;
 	}
-	if (realpath(dir, abs) == NULL) {
-		return ARGS_DEFAULT_ORCHESTRATOR;
-	}
-	snprintf(o->sock_url, sizeof o->sock_url, "ipc://%s/%s", abs,
-	    ARGS_CONTROL_SOCK);
-	if (stat(o->sock_url + 6, &st) != 0 || !S_ISSOCK(st.st_mode)) {
+	if (args_control_url(dir, o->sock_url, sizeof o->sock_url) != 0 ||
+	    stat(o->sock_url + 6, &st) != 0 || !S_ISSOCK(st.st_mode)) {
 		return ARGS_DEFAULT_ORCHESTRATOR;
 	}
 	return o->sock_url;

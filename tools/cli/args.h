@@ -33,6 +33,14 @@
 #define ARGS_CONTROL_SOCK "control.sock"
 #define ARGS_DEFAULT_DATA "./.ledge"
 
+/*
+ * The URL of the control socket in data folder `dir` (an existing
+ * folder), "ipc://" and its absolute path, into buf (n bytes).  0, or -1
+ * if dir cannot be resolved (errno says why) or the path would not fit a
+ * socket address (ENAMETOOLONG).
+ */
+int args_control_url(const char *dir, char *buf, size_t n);
+
 /* Options besides the common ones, for args_spec.flags. */
 enum {
 	ARGS_CALL = 1 << 0,   /* -c, --call */
@@ -56,7 +64,8 @@ struct args_spec {
 	uint32_t timeout_ms;                 /* default --timeout */
 };
 
-/* The parsed words.  Strings point into argv or the environment. */
+/* The parsed words.  Strings point into argv, the environment or
+ * sock_url. */
 struct args {
 	const char *url;     /* the orchestrator */
 	const char *data;    /* --data, or NULL */

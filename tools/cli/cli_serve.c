@@ -468,7 +468,7 @@ cli_serve_self_exe(void)
 
 static const char usage_host[] =
     "usage: ledge host --connect URL --code FILE.so --name WF/FN "
-    "[--parent PID]\n"
+    "[--parent PID] [--dir DIR]\n"
     "\n"
     "The host process of a function with `isolation: process`: a node\n"
     "starts it, it loads the function's code and runs its callbacks for\n"
@@ -483,10 +483,11 @@ cli_serve_host(int argc, char **argv)
 		{ "code", required_argument, NULL, 'f' },
 		{ "name", required_argument, NULL, 'n' },
 		{ "parent", required_argument, NULL, 'p' },
+		{ "dir", required_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *url = NULL, *code = NULL, *name = "?";
+	const char *url = NULL, *code = NULL, *name = "?", *dir = NULL;
 	char abs_code[PATH_MAX];
 	int c, parent = 0, rc;
 
@@ -503,6 +504,9 @@ cli_serve_host(int argc, char **argv)
 			break;
 		case 'p':
 			parent = atoi(optarg);
+			break;
+		case 'd':
+			dir = optarg;
 			break;
 		case 'h':
 			fputs(usage_host, stdout);
@@ -522,23 +526,16 @@ cli_serve_host(int argc, char **argv)
 	if (parent > 0 && getppid() != parent) {
 		return 0; /* the node is gone already */
 	}
-	/* Its private folder is the channel's (ipc://DIR/h); the code is
-	 * named from where the node is, before it works there. */
+	/* The code is named from where the node is, before the host works
+	 * in its private folder. */
 	{
-		char dir[PATH_MAX], why[512], *slash;
+		char why[512];
 		if (realpath(code, abs_code) == NULL) {
 			fprintf(stderr, "ledge host: %s: %s\n", code,
 			    strerror(errno));
 			return 1;
 		}
 		code = abs_code;
-		snprintf(dir, sizeof dir, "%s",
-		    strncmp(url, "ipc://", 6) == 0 ? url + 6 : "");
-		if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
-			*slash = '\0';
-		} else {
-			snprintf(dir, sizeof dir, "/");
-		}
 		if (host_confine(dir, why, sizeof why) != LEDGE_OK) {
 			fprintf(stderr, "ledge host: cannot confine %s: %s\n",
 			    name, why);

@@ -492,18 +492,15 @@ cmd_run(int argc, char **argv)
 	}
 	if (listen == NULL || *listen == '\0') {
 		/* The control socket in the data folder, for this user. */
-		char abs[PATH_MAX];
-		if (realpath(o.data_dir, abs) == NULL ||
-		    strlen(abs) + sizeof "/" ARGS_CONTROL_SOCK > 108) {
+		if (args_control_url(o.data_dir, sock_url, sizeof sock_url) !=
+		    0) {
 			fprintf(stderr,
-			    "ledge run: the data folder's path is too long for "
-			    "its control socket (%s/%s); give -L URL\n",
-			    o.data_dir, ARGS_CONTROL_SOCK);
+			    "ledge run: no control socket in %s: %s; give -L "
+			    "URL\n",
+			    o.data_dir, strerror(errno));
 			rc = 2;
 			goto out;
 		}
-		snprintf(sock_url, sizeof sock_url, "ipc://%s/%s", abs,
-		    ARGS_CONTROL_SOCK);
 		listen = sock_url;
 	}
 	if (strcmp(listen, "none") == 0) {
