@@ -17,6 +17,7 @@
 
 #include "base/sha256.h"
 #include "code/code.h"
+#include "code/code_sign.h"
 
 /* Largest code file accepted. */
 #define CODE_MAX (256u << 20)
@@ -44,6 +45,7 @@ struct code_cache {
 	char *dir;
 	struct code_entry *loaded;
 	struct seen_file *seen;
+	const struct code_trust *trust; /* borrowed; NULL: any code */
 };
 
 int
@@ -64,6 +66,51 @@ code_cache_open(
 	}
 	pthread_mutex_init(&c->mu, NULL);
 	*cp = c;
+	return LEDGE_OK;
+}
+
+void
+code_cache_trust(struct code_cache *c, const struct code_trust *t)
+{
+	c->trust = code_trust_len(t) > 0 ? t : NULL;
+}
+
+bool
+code_cache_checks(const struct code_cache *c)
+{
+	return c->trust != NULL;
+}
+
+/* With a trust set: whether path's signature (path.sig) is a trusted one
+ * of the bytes hashed to `hash`.  LEDGE_OK, or LEDGE_EINVAL (reason). */
+static int
+check_signed(const struct code_cache *c, const char *path, const char *hash,
+    char *err, size_t errlen)
+{
+	char sigp[4200], why[256];
+	char *sig = NULL;
+	size_t n = 0;
+	int rv;
+
+	if (c->trust == NULL) {
+		return LEDGE_OK;
+	}
+	snprintf(sigp, sizeof sigp, "%s" CODE_SIG_SUFFIX, path);
+	rv = code_sig_read(sigp, &sig, &n, why, sizeof why);
+	if (rv == LEDGE_ENOENT) {
+		snprintf(err, errlen,
+		    "not signed by a trusted key: there is no signature (%s)",
+		    sigp);
+		return LEDGE_EINVAL;
+	}
+	if (rv == LEDGE_OK) {
+		rv = code_sig_trusted(c->trust, sig, n, hash, why, sizeof why);
+		free(sig);
+	}
+	if (rv != LEDGE_OK) {
+		snprintf(err, errlen, "not signed by a trusted key: %s", why);
+		return LEDGE_EINVAL;
+	}
 	return LEDGE_OK;
 }
 
@@ -545,6 +592,12 @@ code_load(struct code_cache *c, const char *path, struct node_code **out,
 		return rv;
 	}
 	sha256_hex(data, len, hash);
+	/* The signature is checked against the bytes read, which are the
+	 * ones copied and loaded. */
+	if ((rv = check_signed(c, path, hash, err, errlen)) != LEDGE_OK) {
+		free(data);
+		return rv;
+	}
 
 	pthread_mutex_lock(&c->mu);
 	/* The file may change between stat and read; remember only what

@@ -17,6 +17,7 @@
 #define LEDGE_CODE_CODE_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <ledge.h>
@@ -32,6 +33,7 @@ struct node_code {
 };
 
 struct code_cache;
+struct code_trust;
 
 /*
  * A cache keeping private copies in folder `dir` (created if needed).
@@ -39,6 +41,19 @@ struct code_cache;
  */
 int code_cache_open(
     struct code_cache **cp, const char *dir, char *err, size_t errlen);
+
+/*
+ * Load only code signed by a key in t (code_sign.h) from now on: a file
+ * F is loaded only if F.sig is a valid signature of the bytes read, by a
+ * trusted key; else code_load fails with LEDGE_EINVAL and "not signed by
+ * a trusted key: <why>".  t is borrowed until the cache is closed; NULL
+ * or an empty set loads any code.  Call it before the first code_load
+ * (code loaded before is not checked again).
+ */
+void code_cache_trust(struct code_cache *c, const struct code_trust *t);
+
+/* Whether the cache checks signatures (it was given a trust set). */
+bool code_cache_checks(const struct code_cache *c);
 
 /* Close; every code must have been released. */
 void code_cache_close(struct code_cache *c);

@@ -13,6 +13,7 @@
 #include "base/diag.h"
 #include "base/rlog.h"
 #include "base/sha256.h"
+#include "code/code_sign.h"
 #include "domain/agent_int.h"
 #include "net/msg.h"
 #include "net/reply.h"
@@ -40,12 +41,16 @@ code_path(struct agent *a, const char *hash, char *buf, size_t len)
 	snprintf(buf, len, "%s/code/%s.so", node_data_dir(a->n), hash);
 }
 
+/* Whether the code is here (with its signature, if the node checks
+ * them: it is fetched again for one). */
 static bool
 have_code(struct agent *a, const char *hash)
 {
-	char p[4096];
+	char p[4096], s[4200];
 	code_path(a, hash, p, sizeof p);
-	return access(p, R_OK) == 0;
+	snprintf(s, sizeof s, "%s" CODE_SIG_SUFFIX, p);
+	return access(p, R_OK) == 0 &&
+	    (!node_checks_code(a->n) || access(s, R_OK) == 0);
 }
 
 /* The hash of function f's code for this machine, from the deploy. */
@@ -361,15 +366,15 @@ struct fetch {
 	char hash[65];
 };
 
+/* Write a file whole, by a rename over it. */
 static int
-write_code(struct agent *a, const char *hash, const void *data, size_t len)
+write_whole(const char *p, const void *data, size_t len, mode_t mode)
 {
-	char p[4096], tmp[4200];
+	char tmp[4300];
 	int fd;
 	size_t done = 0;
-	code_path(a, hash, p, sizeof p);
 	snprintf(tmp, sizeof tmp, "%s.%d.part", p, (int)getpid());
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755)) <
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)) <
 	    0) {
 		return LEDGE_ESTORE;
 	}
@@ -389,6 +394,23 @@ write_code(struct agent *a, const char *hash, const void *data, size_t len)
 	return LEDGE_OK;
 }
 
+/* Keep fetched code as DATA/code/<hash>.so, its signature (if it came
+ * with one; never checked here: the node's code cache checks it when it
+ * loads the code) first beside it as <hash>.so.sig. */
+static int
+write_code(struct agent *a, const char *hash, const void *data, size_t len,
+    const char *sig, size_t siglen)
+{
+	char p[4096], s[4200];
+	code_path(a, hash, p, sizeof p);
+	snprintf(s, sizeof s, "%s" CODE_SIG_SUFFIX, p);
+	if (sig != NULL && siglen > 0 &&
+	    write_whole(s, sig, siglen, 0644) != LEDGE_OK) {
+		return LEDGE_ESTORE;
+	}
+	return write_whole(p, data, len, 0755);
+}
+
 static void
 on_code(void *arg, int err, const void *data, size_t len)
 {
@@ -397,7 +419,8 @@ on_code(void *arg, int err, const void *data, size_t len)
 	struct agent *a = j->a;
 	struct wire_r r;
 	const void *bytes;
-	size_t n;
+	const char *sig = NULL;
+	size_t n, siglen = 0;
 	char hex[65];
 
 	if (a->closed) {
@@ -417,6 +440,8 @@ on_code(void *arg, int err, const void *data, size_t len)
 		    "%s: could not fetch code %.12s from the orchestrator",
 		    node_name(j->a->n), f->hash);
 	} else {
+		(void)wire_as_str(
+		    wire_get(wire_root(&r), "sig"), &sig, &siglen);
 		if (!wire_as_bin(
 		        wire_get(wire_root(&r), "bytes"), &bytes, &n)) {
 			j->failed = true;
@@ -426,7 +451,8 @@ on_code(void *arg, int err, const void *data, size_t len)
 		} else {
 			sha256_hex(bytes, n, hex);
 			if (strcmp(hex, f->hash) != 0 ||
-			    write_code(j->a, f->hash, bytes, n) != 0) {
+			    write_code(j->a, f->hash, bytes, n, sig, siglen) !=
+			        0) {
 				j->failed = true;
 				snprintf(j->err, sizeof j->err,
 				    "%s: code %.12s arrived damaged or could "

@@ -122,6 +122,7 @@ start_orc(struct embed *e)
 {
 	char dir[4200], err[4500];
 	struct orc_opts oo = { .listen = e->o.listen,
+		.trust = e->o.node.trust,
 		.node_timeout_ms = 60000 };
 	struct agent_opts ao = { .orchestrator = e->o.listen,
 		.http = e->o.node.http_addr };

@@ -33,7 +33,7 @@ struct workflow;
 
 struct embed_opts {
 	/* The node (node/node.h).  Its strings and code cache are borrowed
-	 * until embed_free. */
+	 * until embed_free; its trust set is the own orchestrator's too. */
 	struct node_opts node;
 	/* The own orchestrator's address (e.g. tcp://127.0.0.1:7600; its
 	 * only listener, heartbeats included), or NULL for none.  Borrowed

@@ -13,6 +13,7 @@
 #include "base/clock.h"
 #include "base/strbuf.h"
 #include "code/code.h"
+#include "code/code_sign.h"
 #include "isolate/isolate.h"
 #include "node/commit.h"
 #include "node/ctl.h"
@@ -594,6 +595,14 @@ deploy_start_wf(struct node *n, struct node_wf *w, char *err, size_t errlen)
 			rlog_write(n->log, RLOG_WARN, n->name,
 			    "cannot watch %s for changes: %s",
 			    w->insts[i]->spec->code_path, strerror(errno));
+		}
+		/* Signed code: a new signature (written after the build) is
+		 * what makes a new file loadable. */
+		if (n->watch != NULL && code_cache_checks(n->codes)) {
+			char sig[4200];
+			snprintf(sig, sizeof sig, "%s" CODE_SIG_SUFFIX,
+			    w->insts[i]->spec->code_path);
+			(void)watch_add(n->watch, sig);
 		}
 	}
 	/* Each target's events, by prefix: no scan of other workflows'. */

@@ -119,6 +119,12 @@ node_data_dir(struct node *n)
 }
 
 bool
+node_checks_code(struct node *n)
+{
+	return code_cache_checks(n->codes);
+}
+
+bool
 node_stopping(struct node *n)
 {
 	return node_impl_stopping(n);
@@ -249,6 +255,9 @@ node_new(struct node **np, const struct node_opts *o, struct rlog *log,
 		goto fail;
 	} else {
 		n->own_codes = true;
+	}
+	if (o->trust != NULL) {
+		code_cache_trust(n->codes, o->trust);
 	}
 	rv = LEDGE_ENOMEM;
 	if (loop_new(&n->loop) != 0 || route_init(n) != LEDGE_OK) {

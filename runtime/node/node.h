@@ -60,17 +60,21 @@ struct node_opts {
 	                          none (http-ingress then cannot start) */
 	int workers;           /* 0: one per CPU, at least 2 */
 	struct store_opts store;
-	bool watch;                /* hot-reload code files when they change */
-	const char *name;          /* node name for logs (default: hostname) */
-	struct code_cache *codes;  /* borrowed code cache, or NULL: the node
-	                              opens DATA/code itself */
-	bool no_inline;            /* never run handlers on the loop thread */
-	const struct msg_tls *tls; /* for links to other nodes (tls+tcp://) */
-	const char *host_exe;      /* the ledge binary, run as the host of
-	                              `isolation: process` functions
-	                              (`ledge host`); borrowed for the node's
-	                              life.  NULL: such functions fail every
-	                              event (logged) */
+	bool watch;               /* hot-reload code files when they change */
+	const char *name;         /* node name for logs (default: hostname) */
+	struct code_cache *codes; /* borrowed code cache, or NULL: the node
+	                             opens DATA/code itself */
+	/* With keys in it, the node loads only code signed by one of them
+	 * (code_cache_trust, also on a borrowed cache); NULL: any code.
+	 * Borrowed for the node's life. */
+	const struct code_trust *trust;
+	bool no_inline;              /* never run handlers on the loop thread */
+	const struct msg_tls *tls;   /* for links to other nodes (tls+tcp://) */
+	const char *host_exe;        /* the ledge binary, run as the host of
+	                                `isolation: process` functions
+	                                (`ledge host`); borrowed for the node's
+	                                life.  NULL: such functions fail every
+	                                event (logged) */
 	uint32_t replica_timeout_ms; /* how long writes of a part with
 	                                replicas wait for a replica that does
 	                                not acknowledge before the node stops
@@ -249,6 +253,8 @@ uint64_t node_incarnation(struct node *n);
 struct http_server *node_http(struct node *n);
 /* The folder of the data directory. */
 const char *node_data_dir(struct node *n);
+/* Whether the node loads only signed code (node_opts.trust). */
+bool node_checks_code(struct node *n);
 
 /* True once a stop has begun (resources refuse new work then). */
 bool node_stopping(struct node *n);

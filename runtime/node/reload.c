@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "code/code.h"
+#include "code/code_sign.h"
 #include "node/ctl.h"
 #include "node/instance.h"
 #include "node/node_event.h"
@@ -123,9 +124,20 @@ void
 reload_on_file_changed(void *arg, const char *path)
 {
 	struct node *n = arg;
-	if (!node_impl_stopping(n)) {
-		node_reload(n, path);
+	size_t len = strlen(path), sl = strlen(CODE_SIG_SUFFIX);
+	if (node_impl_stopping(n)) {
+		return;
 	}
+	/* F.so.sig changed: F.so may be loadable now. */
+	if (len > sl && strcmp(path + len - sl, CODE_SIG_SUFFIX) == 0) {
+		char *code = strndup(path, len - sl);
+		if (code != NULL) {
+			node_reload(n, code);
+			free(code);
+		}
+		return;
+	}
+	node_reload(n, path);
 }
 
 void

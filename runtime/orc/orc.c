@@ -12,6 +12,7 @@
 #include <ledge.h>
 
 #include "base/rlog.h"
+#include "code/code_sign.h"
 #include "net/msg.h"
 #include "net/reply.h"
 #include "net/wire.h"
@@ -141,6 +142,7 @@ orc_start(struct orc **op, struct loop *l, struct store *store,
 	o->store = store;
 	o->log = log;
 	o->tls = opts->tls;
+	o->trust = code_trust_len(opts->trust) > 0 ? opts->trust : NULL;
 	o->node_timeout_ms =
 	    opts->node_timeout_ms ? opts->node_timeout_ms : NODE_TIMEOUT_MS;
 	orc_store_load(o);

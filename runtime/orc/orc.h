@@ -29,6 +29,10 @@ struct orc_opts {
 	const char *listen;       /* request address */
 	uint32_t node_timeout_ms; /* default 3000 */
 	const struct msg_tls *tls;
+	/* With keys in it, only code signed by one of them is started or
+	 * reloaded (code/code_sign.h); NULL or empty: any code.  Borrowed
+	 * until orc_free. */
+	const struct code_trust *trust;
 };
 
 /*

@@ -12,6 +12,8 @@
 
 #include <stddef.h>
 
+#include "net/wire.h"
+
 struct reply_route;
 
 /* wf.start, wf.stop, wf.list, wf.show (orc_api_wf.c); n of them. */
@@ -38,5 +40,28 @@ const struct reply_route *orc_api_node_routes(size_t *n);
 
 /* code.put, code.get (orc_api_code.c). */
 const struct reply_route *orc_api_code_routes(size_t *n);
+
+struct diag;
+struct owf;
+
+/*
+ * The signatures a wf.start brought (`sigs`: code hash -> signature
+ * text; may be absent), each kept with its code if it is a valid one;
+ * then, with a trust set, whether every code of w is signed by a trusted
+ * key: one message per function whose code is not, at its `code:` (e.g.
+ * "app.yaml:7:11: code 'x.so' is not signed by a trusted key: there is no
+ * signature").  Returns the number of such messages (0: all is well).
+ * orc_api_code.c.
+ */
+size_t orc_code_check_signed(
+    struct orc *o, const struct owf *w, wire_v sigs, struct diag *d);
+
+/*
+ * The same for one code (fn.reload): sig (may be NULL) is kept if valid;
+ * then, with a trust set, LEDGE_OK if it is a trusted signature of hash,
+ * else LEDGE_EINVAL with the reason in err.
+ */
+int orc_code_check_one(struct orc *o, const char *hash, const char *sig,
+    size_t siglen, char *err, size_t errlen);
 
 #endif

@@ -279,6 +279,20 @@ fn_reload(void *ctx, struct msg_req *req, wire_v root)
 		    "first (code.put)");
 		goto out;
 	}
+	{
+		const char *sig = NULL;
+		size_t siglen = 0;
+		char why[256];
+		(void)wire_as_str(wire_get(root, "sig"), &sig, &siglen);
+		if (orc_code_check_one(o, hash, sig, siglen, why, sizeof why) !=
+		    LEDGE_OK) {
+			reply_err(req, REPLY_INVALID,
+			    "%s/%s: code %.12s is not signed by a trusted key: "
+			    "%s; still running the old code",
+			    w->name, fn, hash, why);
+			goto out;
+		}
+	}
 	struct onode *n =
 	    w->place[i].node ? orc_find_node(o, w->place[i].node) : NULL;
 	if (n == NULL || n->health != H_UP ||

@@ -111,6 +111,29 @@ reply_placed(struct deploy_op *d)
 	reply_wire(d->req, &m);
 }
 
+/* A refusal with every message of d (file:line:col: ...). */
+static void
+reply_diag(struct msg_req *req, const struct diag *d, const char *none)
+{
+	struct wire_w m;
+	size_t shown = d->count < d->cap ? d->count : d->cap;
+	if (wire_w_init(&m) == 0) {
+		wire_map(&m, 4);
+		wire_str(&m, "ok");
+		wire_bool(&m, false);
+		wire_str(&m, "code");
+		wire_str(&m, REPLY_INVALID);
+		wire_str(&m, "error");
+		wire_str(&m, shown ? d->items[0].text : none);
+		wire_str(&m, "errors");
+		wire_array(&m, shown);
+		for (size_t i = 0; i < shown; i++) {
+			wire_str(&m, d->items[i].text);
+		}
+		reply_wire(req, &m);
+	}
+}
+
 static void
 wf_start(void *ctx, struct msg_req *req, wire_v root)
 {
@@ -163,25 +186,18 @@ wf_start(void *ctx, struct msg_req *req, wire_v root)
 	}
 	diag_init(&d);
 	w = orc_make_owf(name ? name : "", file, yaml, ylen, code, &d);
+	if (w != NULL &&
+	    orc_code_check_signed(o, w, wire_get(root, "sigs"), &d) > 0) {
+		rlog_write(o->log, RLOG_WARN, "orchestrator",
+		    "workflow %s refused: %s", w->wf->name,
+		    d.cap > 0 && d.items != NULL
+		        ? d.items[0].text
+		        : "code not signed by a trusted key");
+		orc_free_owf(w);
+		w = NULL;
+	}
 	if (w == NULL) {
-		struct wire_w m;
-		size_t shown = d.count < d.cap ? d.count : d.cap;
-		if (wire_w_init(&m) == 0) {
-			wire_map(&m, 4);
-			wire_str(&m, "ok");
-			wire_bool(&m, false);
-			wire_str(&m, "code");
-			wire_str(&m, REPLY_INVALID);
-			wire_str(&m, "error");
-			wire_str(
-			    &m, shown ? d.items[0].text : "invalid workflow");
-			wire_str(&m, "errors");
-			wire_array(&m, shown);
-			for (size_t i = 0; i < shown; i++) {
-				wire_str(&m, d.items[i].text);
-			}
-			reply_wire(req, &m);
-		}
+		reply_diag(req, &d, "invalid workflow");
 		diag_fini(&d);
 		free(name);
 		free(file);

@@ -155,6 +155,7 @@ struct orc {
 	struct store *store;
 	struct rlog *log;
 	const struct msg_tls *tls;
+	const struct code_trust *trust; /* NULL: any code is started */
 	uint32_t node_timeout_ms;
 	struct msg_server *server;
 	struct loop_timer *tick;

@@ -257,6 +257,55 @@ orc_store_put_code(struct orc *o, const char *hex, const void *bytes, size_t n)
 	return store_batch_commit(b);
 }
 
+/* A code's signature is kept beside it, under "<hash>.sig". */
+static size_t
+sig_key(char key[80], const char *hash)
+{
+	return (size_t)snprintf(key, 80, "%.64s.sig", hash);
+}
+
+int
+orc_store_put_sig(struct orc *o, const char *hex, const char *sig, size_t n)
+{
+	struct store_batch *b;
+	char key[80];
+	size_t klen = sig_key(key, hex);
+	int rv;
+	if ((rv = store_batch_begin(o->store, &b)) != LEDGE_OK) {
+		return rv;
+	}
+	if ((rv = store_batch_put(b, STORE_ORC_CODE, key, klen, sig, n)) !=
+	    LEDGE_OK) {
+		store_batch_abort(b);
+		return rv;
+	}
+	return store_batch_commit(b);
+}
+
+char *
+orc_store_get_sig(struct orc *o, const char *hash, size_t *n)
+{
+	struct store_reader *r;
+	ledge_bytes v;
+	char key[80];
+	size_t klen = sig_key(key, hash);
+	char *sig = NULL;
+	if (store_reader_open(o->store, &r) != LEDGE_OK) {
+		return NULL;
+	}
+	if (store_reader_begin(r) == LEDGE_OK) {
+		if (store_get(r, STORE_ORC_CODE, key, klen, &v) == LEDGE_OK &&
+		    v.len > 0 && (sig = malloc(v.len + 1)) != NULL) {
+			memcpy(sig, v.data, v.len);
+			sig[v.len] = '\0';
+			*n = v.len;
+		}
+		store_reader_end(r);
+	}
+	store_reader_close(r);
+	return sig;
+}
+
 int
 orc_store_read_code(struct orc *o, const char *hash,
     void (*fn)(void *arg, const void *bytes, size_t len), void *arg)

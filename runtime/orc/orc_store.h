@@ -45,6 +45,18 @@ int orc_store_put_code(
     struct orc *o, const char *hex, const void *bytes, size_t n);
 
 /*
+ * Keep sig (n bytes of a code_sign.h signature, checked by the caller)
+ * as the signature of code `hex`, replacing the one kept before.
+ * LEDGE_OK, or the store's error.
+ */
+int orc_store_put_sig(
+    struct orc *o, const char *hex, const char *sig, size_t n);
+
+/* The signature kept for code `hash` (malloc'd, NUL-terminated, length
+ * in *n; the caller frees it), or NULL if none. */
+char *orc_store_get_sig(struct orc *o, const char *hash, size_t *n);
+
+/*
  * Call fn(arg, bytes, len) with the code of `hash`, valid during the
  * call.  LEDGE_OK; LEDGE_ENOENT if it is not kept; LEDGE_ESTORE if the
  * store cannot be read (fn not called).

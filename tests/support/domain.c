@@ -1026,6 +1026,19 @@ dom_node(struct domain *d, const char *name, const char *const *labels,
 	return dom_node_in(d, name, labels, http, tls, NULL, NULL);
 }
 
+/* The domain's node_args, to p's command. */
+static int
+node_args(struct domain *d, struct dom_proc *p)
+{
+	for (size_t i = 0; d->node_args != NULL && d->node_args[i] != NULL;
+	     i++) {
+		if (arg(p, d->node_args[i]) != 0) {
+			return -1;
+		}
+	}
+	return 0;
+}
+
 struct dom_proc *
 dom_node_in(struct domain *d, const char *name, const char *const *labels,
     bool http, const struct dom_tls *tls, const char *netns, const char *host)
@@ -1068,6 +1081,9 @@ dom_node_in(struct domain *d, const char *name, const char *const *labels,
 	if (http && (arg(p, "-H") | arg(p, "127.0.0.1:0"))) {
 		return NULL;
 	}
+	if (node_args(d, p) != 0) {
+		return NULL;
+	}
 	/* Plain tcp on an address of the test's own namespaces. */
 	if (host != NULL && !d->tls && arg(p, "--insecure") != 0) {
 		return NULL;
@@ -1103,7 +1119,8 @@ dom_run(struct domain *d, const char *name, const char *const *files, bool http)
 	d->orc = p;
 	if (arg(p, bin()) | arg(p, "run") | arg(p, "-L") | arg(p, p->url) |
 	        arg(p, "-d") | arg(p, p->data) | arg(p, "-n") | arg(p, name) ||
-	    (http && (arg(p, "-H") | arg(p, "127.0.0.1:0")))) {
+	    (http && (arg(p, "-H") | arg(p, "127.0.0.1:0"))) ||
+	    node_args(d, p) != 0) {
 		return NULL;
 	}
 	for (size_t i = 0; files[i] != NULL; i++) {

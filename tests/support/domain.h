@@ -142,6 +142,9 @@ struct domain {
 	struct dom_proc *orc;
 	struct dom_proc *nodes[8];
 	size_t nnodes;
+	/* Arguments (NULL-terminated, borrowed; NULL: none) given to every
+	 * `ledge node` and `ledge run` started from now on. */
+	const char *const *node_args;
 };
 
 /*

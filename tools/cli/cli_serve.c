@@ -16,6 +16,7 @@
 #include "base/path.h"
 #include "base/rlog.h"
 #include "cli_serve.h"
+#include "code/code_sign.h"
 #include "domain/embed.h"
 #include "isolate/host_confine.h"
 #include "isolate/host_proc.h"
@@ -50,6 +51,9 @@ static const char usage_orc[] =
     "      --insecure          allow a plain tcp:// --listen that other\n"
     "                          hosts can reach (refused without: anyone\n"
     "                          who reaches it can run code on the nodes)\n"
+    "      --trust KEY.pub     start only workflows whose code is signed by\n"
+    "                          this key (`ledge function sign`; a file or\n"
+    "                          the key's hex; repeatable)\n"
     "      --log-level L       error, warn, info (default), debug\n"
     "  -h, --help              this text\n";
 
@@ -83,6 +87,8 @@ static const char usage_node[] =
     "                          certificates for tls+tcp:// (as above)\n"
     "      --insecure          allow a plain tcp:// --listen that other\n"
     "                          hosts can reach (refused without)\n"
+    "      --trust KEY.pub     load only code signed by this key, whatever\n"
+    "                          the orchestrator says (repeatable)\n"
     "      --log-level L       error, warn, info (default), debug\n"
     "  -h, --help              this text\n";
 
@@ -94,7 +100,8 @@ enum {
 	O_LABEL,
 	O_NOSYNC,
 	O_REPLICA_TIMEOUT,
-	O_INSECURE
+	O_INSECURE,
+	O_TRUST
 };
 
 int
@@ -119,6 +126,37 @@ cli_serve_check_listen(
 	    "it can deploy code and run it here",
 	    url);
 	return 0;
+}
+
+int
+cli_serve_trust_add(const char *prog, struct code_trust **t, const char *spec)
+{
+	char err[1024];
+	if (*t == NULL && code_trust_new(t) != LEDGE_OK) {
+		fprintf(stderr, "%s: out of memory\n", prog);
+		return 2;
+	}
+	if (code_trust_add(*t, spec, err, sizeof err) != LEDGE_OK) {
+		fprintf(stderr, "%s: --trust: %s\n", prog, err);
+		return 2;
+	}
+	return 0;
+}
+
+void
+cli_serve_trust_note(struct rlog *log, const struct code_trust *t)
+{
+	size_t n = code_trust_len(t);
+	if (n == 0) {
+		rlog_write(log, RLOG_WARN, NULL,
+		    "code is not checked for signatures: any code given to "
+		    "this process runs (--trust KEY.pub runs only code signed "
+		    "by KEY; `ledge function sign --help`)");
+	} else {
+		rlog_write(log, RLOG_INFO, NULL,
+		    "running only code signed by %s%zu trusted key%s",
+		    n == 1 ? "" : "one of ", n, n == 1 ? "" : "s");
+	}
 }
 
 static void
@@ -149,10 +187,12 @@ cli_serve_orchestrator(int argc, char **argv)
 		{ "tls-ca", required_argument, NULL, O_TLS_CA },
 		{ "log-level", required_argument, NULL, O_LOG },
 		{ "insecure", no_argument, NULL, O_INSECURE },
+		{ "trust", required_argument, NULL, O_TRUST },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct orc_opts oo = { .listen = "tcp://127.0.0.1:7600" };
+	struct code_trust *trust = NULL;
 	bool insecure = false;
 	struct msg_tls tls = { 0 };
 	const char *data = "./.ledge-orc", *http = NULL;
@@ -190,6 +230,13 @@ cli_serve_orchestrator(int argc, char **argv)
 		case O_INSECURE:
 			insecure = true;
 			break;
+		case O_TRUST:
+			if (cli_serve_trust_add(
+			        "ledge orchestrator", &trust, optarg) != 0) {
+				code_trust_free(trust);
+				return 2;
+			}
+			break;
 		case O_TLS_CERT:
 			tls.cert = optarg;
 			break;
@@ -205,14 +252,17 @@ cli_serve_orchestrator(int argc, char **argv)
 				    "ledge orchestrator: unknown log "
 				    "level '%s'\n",
 				    optarg);
+				code_trust_free(trust);
 				return 2;
 			}
 			break;
 		case 'h':
 			fputs(usage_orc, stdout);
+			code_trust_free(trust);
 			return 0;
 		default:
 			fputs(usage_orc, stderr);
+			code_trust_free(trust);
 			return 2;
 		}
 	}
@@ -220,15 +270,19 @@ cli_serve_orchestrator(int argc, char **argv)
 		fprintf(stderr,
 		    "ledge orchestrator: unexpected argument '%s'\n\n%s",
 		    argv[optind], usage_orc);
+		code_trust_free(trust);
 		return 2;
 	}
 	oo.tls = tls.cert ? &tls : NULL;
+	oo.trust = trust;
 	rlog_init(&log, stderr, level);
 	if (cli_serve_check_listen(
 	        "ledge orchestrator", oo.listen, insecure, &log) != 0) {
 		rlog_fini(&log);
+		code_trust_free(trust);
 		return 2;
 	}
+	cli_serve_trust_note(&log, trust);
 	snprintf(dir, sizeof dir, "%s/store", data);
 	if (path_mkdirs(data) != LEDGE_OK) {
 		fprintf(stderr, "ledge orchestrator: cannot create %s: %s\n",
@@ -270,6 +324,7 @@ out:
 	}
 	store_close(store);
 	rlog_fini(&log);
+	code_trust_free(trust);
 	return rc;
 }
 
@@ -292,10 +347,12 @@ cli_serve_node(int argc, char **argv)
 		{ "tls-ca", required_argument, NULL, O_TLS_CA },
 		{ "log-level", required_argument, NULL, O_LOG },
 		{ "insecure", no_argument, NULL, O_INSECURE },
+		{ "trust", required_argument, NULL, O_TRUST },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct agent_opts ao = { 0 };
+	struct code_trust *trust = NULL;
 	bool insecure = false;
 	struct node_opts no = { .data_dir = "./.ledge-node",
 		.host_exe = cli_serve_self_exe() };
@@ -357,6 +414,13 @@ cli_serve_node(int argc, char **argv)
 		case O_INSECURE:
 			insecure = true;
 			break;
+		case O_TRUST:
+			if (cli_serve_trust_add("ledge node", &trust, optarg) !=
+			    0) {
+				rc = 2;
+				goto out_labels;
+			}
+			break;
 		case O_REPLICA_TIMEOUT: {
 			char *end;
 			unsigned long ms = strtoul(optarg, &end, 10);
@@ -413,12 +477,14 @@ cli_serve_node(int argc, char **argv)
 	ao.label_values = lv;
 	ao.tls = tls.cert ? &tls : NULL;
 	no.tls = ao.tls;
+	no.trust = trust;
 	rlog_init(&log, stderr, level);
 	if (cli_serve_check_listen("ledge node", ao.listen, insecure, &log) !=
 	    0) {
 		rc = 2;
 		goto out;
 	}
+	cli_serve_trust_note(&log, trust);
 	eo = (struct embed_opts) { .node = no, .join = &ao };
 	if (embed_new(&e, &eo, NULL, 0, &log, err, sizeof err) != LEDGE_OK ||
 	    embed_start(e, err, sizeof err) != LEDGE_OK) {
@@ -435,6 +501,7 @@ out_labels:
 	for (size_t i = 0; i < nl; i++) {
 		free(labels[i]);
 	}
+	code_trust_free(trust);
 	return rc;
 }
 

@@ -37,6 +37,22 @@ const char *cli_serve_self_exe(void);
 int cli_serve_check_listen(
     const char *prog, const char *url, bool insecure, struct rlog *log);
 
+struct code_trust;
+
+/*
+ * --trust SPEC: add the public key SPEC (a file or its hex) to *t, made
+ * on first use.  0, or 2 after "PROG: ..." on stderr.
+ */
+int cli_serve_trust_add(
+    const char *prog, struct code_trust **t, const char *spec);
+
+/*
+ * Say once, at start, what code this process runs: only code signed by
+ * the keys of t, or (t NULL) any code, with a WARN saying how to change
+ * that.
+ */
+void cli_serve_trust_note(struct rlog *log, const struct code_trust *t);
+
 /* The --help texts (static strings). */
 const char *cli_serve_usage_orchestrator(void);
 const char *cli_serve_usage_node(void);

@@ -9,6 +9,7 @@
 #include "base/path.h"
 #include "base/sha256.h"
 #include "client.h"
+#include "code/code_sign.h"
 #include "text.h"
 
 void
@@ -136,6 +137,23 @@ req_code_put(struct wire_w *w, const char *hash, const void *p, size_t n)
 	wire_str(w, hash);
 	wire_str(w, "bytes");
 	wire_bin(w, p, n);
+}
+
+int
+client_read_sig(
+    const char *path, char **sig, size_t *len, char *err, size_t errlen)
+{
+	char p[4200];
+	snprintf(p, sizeof p, "%s" CODE_SIG_SUFFIX, path);
+	*sig = NULL;
+	*len = 0;
+	switch (code_sig_read(p, sig, len, err, errlen)) {
+	case LEDGE_OK:
+	case LEDGE_ENOENT:
+		return 0;
+	default:
+		return -1;
+	}
 }
 
 /* Upload one code file (checking that it still has the hash that was

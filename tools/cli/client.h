@@ -54,6 +54,15 @@ int client_call_show(const struct args *o, const struct view *v,
     struct wire_w *w, enum print_kind kind);
 
 /*
+ * The signature beside code file `path` (path.sig, code_sign.h), if there
+ * is one: *sig malloc'd (the caller frees) with its length, or NULL and 0
+ * when there is none.  0, or -1 with a reason in err (it is there but
+ * cannot be read, or is too large to be a signature).
+ */
+int client_read_sig(
+    const char *path, char **sig, size_t *len, char *err, size_t errlen);
+
+/*
  * Upload the code file at path, checking that it still has the hex
  * SHA-256 `hash` that was sent; its size goes to *bytes.  Says so on
  * stderr (unless v->json) before it sends.  Returns 0, or 1 after

@@ -35,6 +35,8 @@ struct code_file {
 	char *key;
 	char *path;
 	char hash[65];
+	char *sig; /* path.sig's text, or NULL */
+	size_t siglen;
 };
 
 struct codeset {
@@ -46,7 +48,20 @@ static void
 req_wf_start(struct wire_w *w, const struct workflow *wf, const char *file,
     const char *yaml, size_t ylen, const struct codeset *cs)
 {
-	wire_map(w, 5);
+	size_t nsig = 0;
+	for (size_t i = 0; i < cs->n; i++) {
+		nsig += cs->f[i].sig != NULL;
+	}
+	wire_map(w, 6);
+	/* The signatures beside the code files (FILE.so.sig), by hash. */
+	wire_str(w, "sigs");
+	wire_map(w, nsig);
+	for (size_t i = 0; i < cs->n; i++) {
+		if (cs->f[i].sig != NULL) {
+			wire_str(w, cs->f[i].hash);
+			wire_strn(w, cs->f[i].sig, cs->f[i].siglen);
+		}
+	}
 	wire_str(w, "t");
 	wire_str(w, "wf.start");
 	wire_str(w, "name");
@@ -140,6 +155,7 @@ codes_free(struct codeset *cs)
 	for (size_t i = 0; i < cs->n; i++) {
 		free(cs->f[i].key);
 		free(cs->f[i].path);
+		free(cs->f[i].sig);
 	}
 	free(cs->f);
 	memset(cs, 0, sizeof *cs);
@@ -173,11 +189,16 @@ codes_add(
 		snprintf(why, n, "code '%s' (%s): %s", key, path, err);
 		return -1;
 	}
+	if (client_read_sig(path, &f->sig, &f->siglen, err, sizeof err) != 0) {
+		snprintf(why, n, "code '%s': %s", key, err);
+		return -1;
+	}
 	f->key = strdup(key);
 	f->path = strdup(path);
 	if (f->key == NULL || f->path == NULL) {
 		free(f->key);
 		free(f->path);
+		free(f->sig);
 		snprintf(why, n, "out of memory");
 		return -1;
 	}

@@ -29,6 +29,7 @@
 #include "cmd_state.h"
 #include "cmd_workflow.h"
 #include "code/code.h"
+#include "code/code_sign.h"
 #include "domain/embed.h"
 #include "node/exec.h"
 #include "node/node.h"
@@ -54,6 +55,8 @@ static const char usage_main[] =
     "                               every problem as file:line:col\n"
     "  function build SRC.c... -o NAME.so\n"
     "                               compile a function with the right flags\n"
+    "  function keygen NAME, function sign --key NAME.key FILE.so...\n"
+    "                               a key pair for signing code; sign code\n"
     "\n"
     "  orchestrator [OPTIONS]       run the orchestrator of a domain\n"
     "  node --listen URL [OPTIONS]  run a node of a domain (joins the\n"
@@ -130,6 +133,11 @@ static const char usage_run[] =
     "                        reach it (plain tcp:// on an address that\n"
     "                        is not loopback) unless --insecure\n"
     "      --insecure        allow that (logged at every start)\n"
+    "      --trust KEY.pub   run only code signed by this key (F.so.sig\n"
+    "                        beside F.so, from `ledge function sign`),\n"
+    "                        also code given later by the domain\n"
+    "                        commands or a hot reload; a file or the\n"
+    "                        key's hex; repeatable\n"
     "  -h, --help            this text\n";
 
 static const char usage_validate[] =
@@ -380,10 +388,12 @@ cmd_run(int argc, char **argv)
 		{ "name", required_argument, NULL, 'n' },
 		{ "listen", required_argument, NULL, 'L' },
 		{ "insecure", no_argument, NULL, 'X' },
+		{ "trust", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *listen = getenv("LEDGE_ORCHESTRATOR");
+	struct code_trust *trust = NULL;
 	struct embed *e = NULL;
 	struct embed_opts eo;
 	struct node_opts o = { .host_exe = cli_serve_self_exe(),
@@ -453,16 +463,26 @@ cmd_run(int argc, char **argv)
 		case 'X':
 			insecure = true;
 			break;
+		case 'T':
+			if (cli_serve_trust_add("ledge run", &trust, optarg) !=
+			    0) {
+				code_trust_free(trust);
+				return 2;
+			}
+			break;
 		case 'h':
+			code_trust_free(trust);
 			fputs(usage_run, stdout);
 			return 0;
 		default:
+			code_trust_free(trust);
 			fputs(usage_run, stderr);
 			return 2;
 		}
 	}
 	nwf = argc - optind;
 	if (nwf < 1) {
+		code_trust_free(trust);
 		fprintf(
 		    stderr, "ledge run: no workflow given\n\n%s", usage_run);
 		return 2;
@@ -479,6 +499,10 @@ cmd_run(int argc, char **argv)
 		fprintf(stderr, "ledge run: %s\n", err);
 		goto out;
 	}
+	/* Unsigned code is refused already here, at its `code:`. */
+	code_cache_trust(cc.codes, trust);
+	o.trust = trust;
+	cli_serve_trust_note(&log, trust);
 	if ((wfs = calloc((size_t)nwf, sizeof *wfs)) == NULL) {
 		goto out;
 	}
@@ -553,6 +577,7 @@ out:
 	free(wfs);
 	check_release(&cc);
 	code_cache_close(cc.codes);
+	code_trust_free(trust);
 	rlog_fini(&log);
 	return rc;
 }
@@ -734,7 +759,9 @@ main(int argc, char **argv)
 	if (strcmp(cmd, "function") == 0) {
 		const char *sub = argc > 2 ? argv[2] : NULL;
 		if (sub != NULL &&
-		    (strcmp(sub, "move") == 0 || strcmp(sub, "reload") == 0)) {
+		    (strcmp(sub, "move") == 0 || strcmp(sub, "reload") == 0 ||
+		        strcmp(sub, "sign") == 0 ||
+		        strcmp(sub, "keygen") == 0)) {
 			return cmd_function_main(argc - 2, argv + 2);
 		}
 		if (sub == NULL || strcmp(sub, "--help") == 0 ||

@@ -110,13 +110,16 @@ const char usage_node_drain[] =
 const char usage_function[] =
     "usage: ledge function move [OPTIONS] WORKFLOW FUNCTION NODE\n"
     "       ledge function reload [OPTIONS] WORKFLOW FUNCTION FILE.so\n"
+    "       ledge function keygen NAME\n"
+    "       ledge function sign --key NAME.key FILE.so...\n"
     "\n"
     "  move     move a function, with its state, to node NODE\n"
     "  reload   upload new code for a function and hot-reload it on every\n"
     "           node that runs it\n"
+    "  keygen   make a key pair for signing code (NAME.key, NAME.pub)\n"
+    "  sign     sign code files (FILE.so.sig beside each)\n"
     "\n"
-    "`ledge function move --help` and `ledge function reload --help` tell "
-    "more.\n";
+    "`ledge function COMMAND --help` tells more.\n";
 
 const char usage_fn_move[] =
     "usage: ledge function move [OPTIONS] WORKFLOW FUNCTION NODE\n"
@@ -142,7 +145,8 @@ const char usage_fn_reload[] =
     "the function FUNCTION of WORKFLOW to it on every node that runs it.\n"
     "Each instance switches between two events, keeps its state and runs\n"
     "the new init; if that fails, it stays on the old code and the reason\n"
-    "is printed.\n";
+    "is printed.  FILE.so.sig, if there, goes with it: a domain started\n"
+    "with --trust takes only code signed by a key it trusts.\n";
 
 const char usage_invoke[] =
     "usage: ledge invoke [OPTIONS] WORKFLOW TARGET DATA\n"

@@ -5,7 +5,7 @@ set -eu
 
 PACKAGES="meson ninja-build pkg-config gcc libc6-dev python3 \
 libevent-dev liblmdb-dev libyaml-dev libcriterion-dev libnng-dev \
-libmsgpack-dev cmake curl openssl clang libclang-rt-14-dev iproute2 nftables"
+libmsgpack-dev libsodium-dev libseccomp-dev cmake curl openssl clang libclang-rt-14-dev iproute2 nftables"
 
 missing=""
 for p in $PACKAGES; do
