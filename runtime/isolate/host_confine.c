@@ -2,6 +2,8 @@
  * host_confine.c - what a function host gives up (host_confine.h).
  */
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -43,6 +45,45 @@ host_confine(const char *dir, char *why, size_t n)
 	}
 	if (dir != NULL && chdir(dir) != 0) {
 		snprintf(why, n, "cannot work in %s: %s", dir, strerror(errno));
+		return LEDGE_EFAIL;
+	}
+	return LEDGE_OK;
+}
+
+int
+host_confine_user(const char *user, char *why, size_t n)
+{
+	struct rlimit tasks = { HOST_MAX_TASKS, HOST_MAX_TASKS };
+	struct passwd *pw;
+
+	if (geteuid() != 0 && getuid() != 0) {
+		return LEDGE_OK;
+	}
+	if (user == NULL || (pw = getpwnam(user)) == NULL) {
+		snprintf(why, n,
+		    "no user '%s' to run as (the node runs as "
+		    "root; --host-user names another)",
+		    user ? user : "");
+		return LEDGE_EFAIL;
+	}
+	if (pw->pw_uid == 0) {
+		snprintf(why, n, "user '%s' is root: a host never runs as root",
+		    user);
+		return LEDGE_EFAIL;
+	}
+	if (setrlimit(RLIMIT_NPROC, &tasks) != 0) {
+		snprintf(why, n, "RLIMIT_NPROC: %s", strerror(errno));
+		return LEDGE_EFAIL;
+	}
+	if (setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 ||
+	    setuid(pw->pw_uid) != 0) {
+		snprintf(why, n, "cannot become user '%s': %s", user,
+		    strerror(errno));
+		return LEDGE_EFAIL;
+	}
+	/* Root is not coming back (setuid as root changes all three ids). */
+	if (setuid(0) == 0 || geteuid() == 0) {
+		snprintf(why, n, "still root after becoming '%s'", user);
 		return LEDGE_EFAIL;
 	}
 	return LEDGE_OK;

@@ -12,10 +12,13 @@
  * the node's business: isolate.c starts the host with only the
  * variables in host_confine_env_allowed.
  *
- * Not yet a sandbox: system calls are not filtered and the host runs as
- * the node's user (see README, Security).
+ * A host started by root then becomes an unprivileged user
+ * (host_confine_user), and its system calls are filtered
+ * (host_sandbox.h).
  *
- * Threads: call once, before any other thread starts.
+ * Threads: host_confine once, before any other thread starts;
+ * host_confine_user once, at any time (glibc applies a change of user
+ * to every thread).
  */
 #ifndef LEDGE_ISOLATE_HOST_CONFINE_H
 #define LEDGE_ISOLATE_HOST_CONFINE_H
@@ -26,6 +29,13 @@
 /* The most files a host may have open (its channel and the C library
  * need a few dozen). */
 #define HOST_MAX_FILES 256
+
+/* The most processes and threads the hosts' user may have (RLIMIT_NPROC:
+ * counted for the user, over every host running as it). */
+#define HOST_MAX_TASKS 4096
+
+/* The user a host started by root becomes unless told otherwise. */
+#define HOST_DEFAULT_USER "nobody"
 
 /*
  * Confine the calling process as above.  LEDGE_OK, or LEDGE_EFAIL with
@@ -40,5 +50,15 @@ int host_confine(const char *dir, char *why, size_t n);
  * nothing else of the node's environment (tokens, addresses, paths).
  */
 bool host_confine_env_allowed(const char *kv);
+
+/*
+ * If the process runs as root: become `user` (a name in the user
+ * database), with its group and no supplementary groups, hence no
+ * capabilities, and at most HOST_MAX_TASKS processes for that user.
+ * Not root: nothing changes (the host stays the node's user).  LEDGE_OK,
+ * or LEDGE_EFAIL with why (no such user, the user is root, a step
+ * failed).
+ */
+int host_confine_user(const char *user, char *why, size_t n);
 
 #endif

@@ -2,6 +2,8 @@
  * host_proc.c - `ledge host`: runs one function's callbacks for a node
  * that isolates it (see host_proc.h and isolate.h).
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,8 +12,10 @@
 
 #include "base/arena.h"
 #include "code/code.h"
+#include "isolate/host_confine.h"
 #include "isolate/host_proc.h"
 #include "isolate/host_rules.h"
+#include "isolate/host_sandbox.h"
 #include "isolate/isolate.h"
 #include "net/msg.h"
 #include "net/wire.h"
@@ -707,24 +711,55 @@ remove_socket(const char *url)
 	}
 }
 
+/* Become the host's user, then enter the sandbox: after the channel is
+ * up (its socket is the node's), before any code is loaded.  0, or -1
+ * with why. */
+static int
+lock_down(const struct host_args *a, char *why, size_t n)
+{
+	char e[400];
+	int fd = -1;
+
+	if (host_confine_user(a->user, e, sizeof e) != LEDGE_OK) {
+		snprintf(why, n, "cannot drop privileges: %s", e);
+		return -1;
+	}
+	if (!a->sandbox) {
+		return 0;
+	}
+	if (a->report != NULL &&
+	    (fd = open(a->report, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	         0600)) < 0) {
+		snprintf(
+		    why, n, "cannot open %s: %s", a->report, strerror(errno));
+		return -1;
+	}
+	if (host_sandbox_enter(a->allow, fd, e, sizeof e) != LEDGE_OK) {
+		snprintf(why, n, "cannot enter the sandbox: %s", e);
+		return -1;
+	}
+	return 0;
+}
+
 int
-host_proc_main(const char *url, const char *code, const char *name, int parent)
+host_proc_main(const struct host_args *a)
 {
 	struct hctx h = {
-		.pub.api = &host_api, .name = name, .parent = parent
+		.pub.api = &host_api, .name = a->name, .parent = a->parent
 	};
 	const ledge_function *fn = NULL;
-	char err[512];
+	char err[512], locked[512] = "";
 	void *dl = NULL, *data;
 	size_t len;
 	int status = 1;
 
 	arena_init(&h.arena, 16384);
-	if (msg_chan_dial(url, &h.ch, err, sizeof err) != 0) {
-		fprintf(stderr, "ledge host %s: %s\n", name, err);
+	if (msg_chan_dial(a->url, &h.ch, err, sizeof err) != 0) {
+		fprintf(stderr, "ledge host %s: %s\n", a->name, err);
 		arena_fini(&h.arena);
 		return 1;
 	}
+	(void)lock_down(a, locked, sizeof locked);
 	if ((data = recv_msg(&h, &len)) == NULL) {
 		status = 0; /* the node went before it said anything */
 		goto out;
@@ -735,7 +770,11 @@ host_proc_main(const char *url, const char *code, const char *name, int parent)
 		goto out;
 	}
 	free(data);
-	if (code_dlopen(code, &dl, &fn, err, sizeof err) != LEDGE_OK) {
+	if (locked[0] != '\0') {
+		send_hello(&h, locked);
+		goto out;
+	}
+	if (code_dlopen(a->code, &dl, &fn, err, sizeof err) != LEDGE_OK) {
 		send_hello(&h, err);
 		goto out;
 	}
@@ -768,6 +807,8 @@ out:
 	/* The code is not unloaded: the process ends here anyway, and a
 	 * function's destructors should not run after its node is gone. */
 	(void)dl;
-	remove_socket(url);
+	if (!a->sandbox) {
+		remove_socket(a->url); /* a sandboxed host may not */
+	}
 	return status;
 }

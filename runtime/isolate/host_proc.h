@@ -17,14 +17,29 @@
 #ifndef LEDGE_ISOLATE_HOST_PROC_H
 #define LEDGE_ISOLATE_HOST_PROC_H
 
+#include <stdbool.h>
+
+/* How a host is started (`ledge host`'s options). */
+struct host_args {
+	const char *url;  /* the node's channel (ipc://) */
+	const char *code; /* the code to load: an absolute path */
+	const char *name; /* "workflow/function", for messages */
+	int parent;       /* the node's process id (0: do not watch) */
+	const char *user; /* whom to become if started by root */
+	bool sandbox;     /* enter the seccomp sandbox before loading code */
+	unsigned allow;   /* what else it may do (host_sandbox.h) */
+	/* Where a sandbox violation is reported (a file the node reads when
+	 * the host died of SIGSYS), or NULL. */
+	const char *report;
+};
+
 /*
- * Run the host: dial `url`, load `code` (the node's private copy), serve
- * until the node goes.  `name` ("workflow/function") is for messages;
- * `parent` the node's process id (0: do not watch).  Returns the process
- * exit status: 0 when the node went away, 1 on a failure (reported on
- * stderr and, if the channel works, to the node).
+ * Run the host: dial the channel, become the unprivileged user
+ * (host_confine_user), enter the sandbox, load the code, serve until the
+ * node goes.  host_confine must have run.  Returns the process exit
+ * status: 0 when the node went away, 1 on a failure (reported on stderr
+ * and, if the channel works, to the node).
  */
-int host_proc_main(
-    const char *url, const char *code, const char *name, int parent);
+int host_proc_main(const struct host_args *a);
 
 #endif

@@ -4,12 +4,14 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -17,6 +19,7 @@
 #include "base/clock.h"
 #include "base/rlog.h"
 #include "isolate/host_confine.h"
+#include "isolate/host_sandbox.h"
 #include "isolate/isolate.h"
 #include "net/msg.h"
 #include "net/wire.h"
@@ -29,8 +32,11 @@ extern char **environ;
 struct isolate {
 	char *exe;
 	char *name;
+	char *user;
 	const ledge_config *config;
 	uint32_t timeout_ms, memory_mb;
+	bool sandbox;
+	unsigned allow;
 	struct rlog *log;
 
 	pid_t pid; /* 0: no host */
@@ -48,23 +54,31 @@ static const char *const fail_text[ISO_NFAIL] = {
 	[ISO_TIMEOUT] = "timed out",
 	[ISO_MEMORY] = "went over its memory limit",
 	[ISO_BROKEN] = "failed",
+	[ISO_SANDBOX] = "was stopped by its sandbox",
 };
 
+/* The files of a host's private folder the node makes or reads. */
+#define SOCK_FILE "h"
+#define CODE_FILE "code.so"
+
 struct isolate *
-isolate_new(const char *exe, const char *name, const ledge_config *config,
-    uint32_t timeout_ms, uint32_t memory_mb, struct rlog *log)
+isolate_new(const struct isolate_opts *o, struct rlog *log)
 {
 	struct isolate *iso = calloc(1, sizeof *iso);
+	const char *user = o->user ? o->user : HOST_DEFAULT_USER;
 
 	if (iso == NULL ||
-	    (name != NULL && (iso->name = strdup(name)) == NULL) ||
-	    (exe != NULL && (iso->exe = strdup(exe)) == NULL)) {
+	    (o->name != NULL && (iso->name = strdup(o->name)) == NULL) ||
+	    (o->exe != NULL && (iso->exe = strdup(o->exe)) == NULL) ||
+	    (iso->user = strdup(user)) == NULL) {
 		isolate_free(iso);
 		return NULL;
 	}
-	iso->config = config;
-	iso->timeout_ms = timeout_ms;
-	iso->memory_mb = memory_mb;
+	iso->config = o->config;
+	iso->timeout_ms = o->timeout_ms;
+	iso->memory_mb = o->memory_mb;
+	iso->sandbox = o->sandbox;
+	iso->allow = o->allow;
 	iso->log = log;
 	return iso;
 }
@@ -84,8 +98,13 @@ stop_host(struct isolate *iso)
 	msg_chan_free(iso->ch);
 	iso->ch = NULL;
 	if (iso->dir[0] != '\0') {
-		snprintf(path, sizeof path, "%s/h", iso->dir);
-		unlink(path);
+		static const char *const files[] = { SOCK_FILE, CODE_FILE,
+			HOST_REPORT_FILE };
+		for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+			snprintf(
+			    path, sizeof path, "%s/%s", iso->dir, files[i]);
+			unlink(path);
+		}
 		rmdir(iso->dir);
 		iso->dir[0] = '\0';
 	}
@@ -102,6 +121,7 @@ isolate_free(struct isolate *iso)
 	stop_host(iso);
 	free(iso->exe);
 	free(iso->name);
+	free(iso->user);
 	free(iso);
 }
 
@@ -114,15 +134,54 @@ isolate_stats(const struct isolate *iso, struct isolate_stats *st)
 	}
 }
 
-/* The host ended by itself?  Describes how into why. */
-static bool
+/* The system call a sandboxed host was stopped at, from its report
+ * (-1 if it wrote none). */
+static int
+stopped_at(const struct isolate *iso)
+{
+	char path[96], buf[24] = "";
+	int fd, nr = -1;
+	ssize_t n;
+	snprintf(path, sizeof path, "%s/%s", iso->dir, HOST_REPORT_FILE);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) >= 0) {
+		if ((n = read(fd, buf, sizeof buf - 1)) > 0) {
+			buf[n] = '\0';
+			if (buf[0] >= '0' && buf[0] <= '9') {
+				nr = atoi(buf);
+			}
+		}
+		close(fd);
+	}
+	return nr;
+}
+
+/* The host ended by itself?  Describes how into why: ISO_OK if it runs,
+ * else ISO_SANDBOX or ISO_CRASHED. */
+static enum iso_fail
 host_died(struct isolate *iso, char *why, size_t len)
 {
 	int st;
 	pid_t r = waitpid(iso->pid, &st, WNOHANG);
 
 	if (r == 0 || (r < 0 && errno == EINTR)) {
-		return false;
+		return ISO_OK;
+	}
+	if (r == iso->pid && WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS &&
+	    iso->sandbox) {
+		char name[64];
+		int nr = stopped_at(iso);
+		if (nr >= 0) {
+			snprintf(why, len,
+			    "it called %s, which its sandbox does not allow "
+			    "(killed by SIGSYS)",
+			    host_sandbox_call_name(nr, name, sizeof name));
+		} else {
+			snprintf(why, len,
+			    "it made a system call its sandbox does not "
+			    "allow (killed by SIGSYS)");
+		}
+		iso->pid = 0;
+		return ISO_SANDBOX;
 	}
 	if (r == iso->pid && WIFSIGNALED(st)) {
 		snprintf(why, len, "killed by signal %d (%s)", WTERMSIG(st),
@@ -133,7 +192,7 @@ host_died(struct isolate *iso, char *why, size_t len)
 		snprintf(why, len, "is gone");
 	}
 	iso->pid = 0; /* reaped */
-	return true;
+	return ISO_CRASHED;
 }
 
 /* Resident size of the host in MiB, or 0 if unknown. */
@@ -167,11 +226,70 @@ fail_log(struct isolate *iso, enum iso_fail f, const char *detail)
 	    fail_text[f], detail[0] ? ": " : "", detail);
 }
 
+/*
+ * The host's private folder is its own: owned by the user it will be
+ * (when the node is root), with a copy of its code in it - the node's
+ * data folder may be out of that user's reach, and the host needs no
+ * other file of the node's.  0, or -1 with why.
+ */
+static int
+prepare_dir(struct isolate *iso, const char *code, char *copy, size_t clen,
+    char *why, size_t n)
+{
+	char buf[65536];
+	int in, out;
+	ssize_t got = 0;
+
+	if (geteuid() == 0) {
+		struct passwd pw, *p = NULL;
+		char pwbuf[4096];
+		if (getpwnam_r(iso->user, &pw, pwbuf, sizeof pwbuf, &p) != 0 ||
+		    p == NULL) {
+			snprintf(why, n,
+			    "no user '%s' to run the host as (the node runs as "
+			    "root; --host-user names another)",
+			    iso->user);
+			return -1;
+		}
+		if (chown(iso->dir, p->pw_uid, p->pw_gid) != 0) {
+			snprintf(
+			    why, n, "chown %s: %s", iso->dir, strerror(errno));
+			return -1;
+		}
+	}
+	snprintf(copy, clen, "%s/%s", iso->dir, CODE_FILE);
+	if ((in = open(code, O_RDONLY | O_CLOEXEC)) < 0) {
+		snprintf(why, n, "cannot read %s: %s", code, strerror(errno));
+		return -1;
+	}
+	if ((out = open(copy, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) <
+	    0) {
+		snprintf(why, n, "cannot write %s: %s", copy, strerror(errno));
+		close(in);
+		return -1;
+	}
+	/* Readable by the host's user whatever the node's umask. */
+	(void)fchmod(out, 0644);
+	while ((got = read(in, buf, sizeof buf)) > 0) {
+		if (write(out, buf, (size_t)got) != got) {
+			got = -1;
+			break;
+		}
+	}
+	close(in);
+	if (close(out) != 0 || got < 0) {
+		snprintf(why, n, "cannot copy the code to %s: %s", copy,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 /* Start a host for the code at path; LEDGE_OK or a failure (logged). */
 static int
 start_host(struct isolate *iso, const char *path)
 {
-	char url[96], why[512], pid_s[24];
+	char url[96], why[512], pid_s[24], copy[128];
 	posix_spawn_file_actions_t fa;
 	struct wire_w w;
 	struct wire_r r;
@@ -195,7 +313,12 @@ start_host(struct isolate *iso, const char *path)
 		fail_log(iso, ISO_BROKEN, why);
 		return LEDGE_EFAIL;
 	}
-	snprintf(url, sizeof url, "ipc://%s/h", iso->dir);
+	if (prepare_dir(iso, path, copy, sizeof copy, why, sizeof why) != 0) {
+		fail_log(iso, ISO_BROKEN, why);
+		stop_host(iso);
+		return LEDGE_EFAIL;
+	}
+	snprintf(url, sizeof url, "ipc://%s/" SOCK_FILE, iso->dir);
 	if (msg_chan_listen(url, &iso->ch, why, sizeof why) != 0) {
 		fail_log(iso, ISO_BROKEN, why);
 		stop_host(iso);
@@ -212,10 +335,22 @@ start_host(struct isolate *iso, const char *path)
 			}
 		}
 		envp[ne] = NULL;
-		char *const argv[] = { "ledge", "host", "--connect", url,
-			"--code", (char *)path, "--name",
-			iso->name ? iso->name : "?", "--parent", pid_s, "--dir",
-			iso->dir, NULL };
+		char *argv[32] = { "ledge", "host", "--connect", url, "--code",
+			copy, "--name", iso->name ? iso->name : "?", "--parent",
+			pid_s, "--dir", iso->dir, "--user", iso->user, NULL };
+		size_t na = 14;
+		if (iso->sandbox) {
+			argv[na++] = "--sandbox";
+			for (unsigned b = 1; b <= HOST_ALLOW_ALL; b <<= 1) {
+				if ((iso->allow & b) &&
+				    host_sandbox_allow_name(b) != NULL) {
+					argv[na++] = "--allow";
+					argv[na++] =
+					    (char *)host_sandbox_allow_name(b);
+				}
+			}
+		}
+		argv[na] = NULL;
 		posix_spawn_file_actions_init(&fa);
 		posix_spawn_file_actions_addopen(
 		    &fa, 0, "/dev/null", O_RDONLY, 0);
@@ -268,7 +403,8 @@ start_host(struct isolate *iso, const char *path)
 		if (rv == 0) {
 			break;
 		}
-		if (rv != LEDGE_ETIMEDOUT || host_died(iso, why, sizeof why)) {
+		if (rv != LEDGE_ETIMEDOUT ||
+		    host_died(iso, why, sizeof why) != ISO_OK) {
 			if (rv != LEDGE_ETIMEDOUT) {
 				snprintf(why, sizeof why, "its channel broke");
 			}
@@ -562,8 +698,7 @@ check_host(struct isolate *iso, int64_t deadline, char *why, size_t len,
 {
 	uint64_t mb;
 
-	if (host_died(iso, why, len)) {
-		*fail = ISO_CRASHED;
+	if ((*fail = host_died(iso, why, len)) != ISO_OK) {
 		return true;
 	}
 	if (deadline > 0 && (int64_t)clock_mono_ms() >= deadline) {
@@ -599,14 +734,17 @@ isolate_run(struct isolate *iso, const char *code_path, ledge_ctx *ctx,
 	        strcmp(iso->code_path, code_path) != 0)) {
 		stop_host(iso); /* new code: a new host */
 	}
-	if (iso->pid > 0 && host_died(iso, why, sizeof why)) {
-		/* Between two events (killed from outside): this event runs
-		 * in a new host, nothing was in flight. */
-		atomic_fetch_add(&iso->fails[ISO_CRASHED], 1);
+	enum iso_fail died;
+	if (iso->pid > 0 &&
+	    (died = host_died(iso, why, sizeof why)) != ISO_OK) {
+		/* Between two events (killed from outside, or a thread of
+		 * its own): this event runs in a new host, nothing was in
+		 * flight. */
+		atomic_fetch_add(&iso->fails[died], 1);
 		rlog_write(iso->log, RLOG_ERROR, iso->name,
-		    "host process crashed between two events: %s; a new one "
+		    "host process %s between two events: %s; a new one "
 		    "takes the next event",
-		    why);
+		    fail_text[died], why);
 		stop_host(iso);
 	}
 	if (iso->pid == 0) {
@@ -618,10 +756,10 @@ isolate_run(struct isolate *iso, const char *code_path, ledge_ctx *ctx,
 		}
 	}
 	if (send_run(iso, ctx, kind, msg, len) != 0) {
-		if (!host_died(iso, why, sizeof why)) {
+		if ((*fail = host_died(iso, why, sizeof why)) == ISO_OK) {
 			snprintf(why, sizeof why, "cannot hand it the event");
+			*fail = ISO_CRASHED;
 		}
-		*fail = ISO_CRASHED;
 		goto failed;
 	}
 	if (iso->timeout_ms > 0) {

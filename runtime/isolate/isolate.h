@@ -63,6 +63,7 @@ enum iso_fail {
 	ISO_TIMEOUT, /* a callback ran past timeout_ms */
 	ISO_MEMORY,  /* resident size past memory_mb */
 	ISO_BROKEN,  /* could not start, or spoke nonsense */
+	ISO_SANDBOX, /* made a system call its sandbox does not allow */
 	ISO_NFAIL
 };
 
@@ -73,16 +74,27 @@ struct isolate_stats {
 
 struct isolate;
 
+/* How an instance's hosts run. */
+struct isolate_opts {
+	const char *exe;  /* the ledge binary to run as the host (NULL:
+	                     every run fails with LEDGE_ENOTSUP, logged) */
+	const char *name; /* "workflow/function" */
+	const ledge_config *config;     /* borrowed, must outlive the isolate */
+	uint32_t timeout_ms, memory_mb; /* 0: no limit */
+	bool sandbox;   /* filter its system calls (host_sandbox.h) */
+	unsigned allow; /* HOST_ALLOW_*: what it may do besides */
+	/* The user a host becomes when the node runs as root (NULL:
+	 * HOST_DEFAULT_USER); a node that is not root runs hosts as
+	 * itself. */
+	const char *user;
+};
+
 /*
- * An isolate for instance `name` ("workflow/function"): nothing starts
- * until the first callback.  `exe` is the ledge binary to run as the host
- * (NULL: every run fails with LEDGE_ENOTSUP, logged); `config` is the
- * instance's (borrowed, must outlive the isolate); `log` gets the
- * failures.  timeout_ms/memory_mb 0: no limit.  NULL when out of memory.
+ * An isolate for one instance: nothing starts until the first callback.
+ * The strings of o are copied; `log` gets the failures.  NULL when out of
+ * memory.
  */
-struct isolate *isolate_new(const char *exe, const char *name,
-    const ledge_config *config, uint32_t timeout_ms, uint32_t memory_mb,
-    struct rlog *log);
+struct isolate *isolate_new(const struct isolate_opts *o, struct rlog *log);
 
 /* Kill the host, if any, and free. */
 void isolate_free(struct isolate *iso);

@@ -14,6 +14,7 @@
 #include "base/strbuf.h"
 #include "code/code.h"
 #include "code/code_sign.h"
+#include "isolate/host_sandbox.h"
 #include "isolate/isolate.h"
 #include "node/commit.h"
 #include "node/ctl.h"
@@ -277,8 +278,22 @@ make_instance(struct node *n, struct node_wf *w, const struct wf_function *f,
 		return rv;
 	}
 	if (f->isolated) {
-		inst->iso = isolate_new(n->opts.host_exe, inst->target.name,
-		    &f->config.sdk, f->timeout_ms, f->memory_mb, n->log);
+		struct isolate_opts io = { .exe = n->opts.host_exe,
+			.name = inst->target.name,
+			.config = &f->config.sdk,
+			.timeout_ms = f->timeout_ms,
+			.memory_mb = f->memory_mb,
+			.sandbox = !f->sandbox_off,
+			.user = n->opts.host_user };
+		/* The workflow's words for what it may do are the
+		 * sandbox's. */
+		for (unsigned b = 1; b < 1u << WF_SANDBOX_NBITS; b <<= 1) {
+			if (f->sandbox_allow & b) {
+				io.allow |=
+				    host_sandbox_allow_bit(wf_sandbox_name(b));
+			}
+		}
+		inst->iso = isolate_new(&io, n->log);
 		if (inst->iso == NULL) {
 			return LEDGE_ENOMEM;
 		}

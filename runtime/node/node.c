@@ -460,6 +460,7 @@ node_foreach_instance(struct node *n,
 				st.host_timeout = is.fails[ISO_TIMEOUT];
 				st.host_memory = is.fails[ISO_MEMORY];
 				st.host_broken = is.fails[ISO_BROKEN];
+				st.host_sandbox = is.fails[ISO_SANDBOX];
 			}
 			fn(arg, &st);
 		}

@@ -68,8 +68,12 @@ struct node_opts {
 	 * (code_cache_trust, also on a borrowed cache); NULL: any code.
 	 * Borrowed for the node's life. */
 	const struct code_trust *trust;
-	bool no_inline;              /* never run handlers on the loop thread */
-	const struct msg_tls *tls;   /* for links to other nodes (tls+tcp://) */
+	bool no_inline;            /* never run handlers on the loop thread */
+	const struct msg_tls *tls; /* for links to other nodes (tls+tcp://) */
+	/* The user the hosts of `isolation: process` functions become when
+	 * the node runs as root (NULL: nobody); a node that is not root
+	 * runs them as its own user.  Borrowed for the node's life. */
+	const char *host_user;
 	const char *host_exe;        /* the ledge binary, run as the host of
 	                                `isolation: process` functions
 	                                (`ledge host`); borrowed for the node's
@@ -177,7 +181,8 @@ struct node_inst_stats {
 	 * start (isolate.h). */
 	bool isolated;
 	uint64_t host_starts;
-	uint64_t host_crashed, host_timeout, host_memory, host_broken;
+	uint64_t host_crashed, host_timeout, host_memory, host_broken,
+	    host_sandbox;
 };
 
 /*

@@ -66,9 +66,9 @@ host_series(void *arg, const struct node_inst_stats *st)
 {
 	struct render *r = arg;
 	static const char *const reasons[] = { "crash", "timeout", "memory",
-		"start" };
+		"start", "sandbox" };
 	const uint64_t v[] = { st->host_crashed, st->host_timeout,
-		st->host_memory, st->host_broken };
+		st->host_memory, st->host_broken, st->host_sandbox };
 
 	if (!st->isolated) {
 		return;
@@ -80,7 +80,7 @@ host_series(void *arg, const struct node_inst_stats *st)
 		    r->node, st->name, (unsigned long long)st->host_starts);
 		return;
 	}
-	for (size_t i = 0; i < 4; i++) {
+	for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
 		fprintf(r->fp,
 		    "ledge_host_failures_total{node=\"%s\",instance=\"%s\","
 		    "reason=\"%s\"} %llu\n",

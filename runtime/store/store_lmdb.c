@@ -247,11 +247,13 @@ store_open(struct store **sp, const char *dir, const struct store_opts *o,
 	pthread_mutex_init(&s->acct_mu, NULL);
 	hmap_init(&s->acct);
 	s->limit = (uint64_t)map_mb << 20;
+	/* Mode 0600: the state is its user's alone (a function host
+	 * running as another user cannot read it). */
 	if ((rc = mdb_env_create(&s->env)) != 0 ||
 	    (rc = mdb_env_set_maxdbs(s->env, STORE_NDB + 2)) != 0 ||
 	    (rc = mdb_env_set_maxreaders(s->env, 1024)) != 0 ||
 	    (rc = mdb_env_set_mapsize(s->env, start_mb << 20)) != 0 ||
-	    (rc = mdb_env_open(s->env, dir, flags, 0644)) != 0) {
+	    (rc = mdb_env_open(s->env, dir, flags, 0600)) != 0) {
 		snprintf(err, errlen, "cannot open store in '%s': %s", dir,
 		    mdb_strerror(rc));
 		goto fail;

@@ -130,7 +130,8 @@ load_function(
     struct wf_loader *ld, struct wf_function *f, yaml_node_t *k, yaml_node_t *v)
 {
 	static const char *const keys[] = { "code", "config", "outputs",
-		"placement", "state", "mailbox", "isolation", "limits" };
+		"placement", "state", "mailbox", "isolation", "limits",
+		"sandbox" };
 	struct wf_isolation own = { 0 };
 	char found[SHOW_SIZE];
 	yaml_node_t *mb;
@@ -163,6 +164,7 @@ load_function(
 	}
 	wf_load_isolation(ld, v, &own, "the limits of function", f->name);
 	wf_apply_isolation(ld, f, &own);
+	wf_load_sandbox(ld, wf_map_value(ld, v, "sandbox"), f);
 }
 
 void

@@ -230,6 +230,11 @@ void wf_load_isolation(struct wf_loader *ld, yaml_node_t *m,
 void wf_apply_isolation(struct wf_loader *ld, struct wf_function *f,
     const struct wf_isolation *own);
 
+/* `sandbox: off` or `sandbox: {allow: [socket, fork, exec, write]}` of
+ * function f (after wf_apply_isolation: it needs isolation: process). */
+void wf_load_sandbox(
+    struct wf_loader *ld, yaml_node_t *n, struct wf_function *f);
+
 /* ---- wf_resource.c: `resources:` ---------------------------------- */
 
 /* The resource type named by scalar `n`, or NULL after reporting (with

@@ -227,3 +227,85 @@ wf_apply_isolation(
 	f->timeout_ms = lim->timeout_ms;
 	f->memory_mb = lim->memory_mb;
 }
+
+static const char *const sandbox_names[WF_SANDBOX_NBITS] = { "socket", "fork",
+	"exec", "write" };
+
+const char *
+wf_sandbox_name(unsigned bit)
+{
+	for (unsigned i = 0; i < WF_SANDBOX_NBITS; i++) {
+		if (bit == 1u << i) {
+			return sandbox_names[i];
+		}
+	}
+	return NULL;
+}
+
+static void
+load_allow(struct wf_loader *ld, yaml_node_t *list, struct wf_function *f)
+{
+	char found[SHOW_SIZE];
+	if (list == NULL) {
+		return;
+	}
+	if (list->type != YAML_SEQUENCE_NODE) {
+		wf_report(ld, wf_pos_of(list),
+		    "'sandbox.allow' must be a list of what the function may "
+		    "do besides the default (socket, fork, exec, write), found "
+		    "%s",
+		    wf_describe(list, found, sizeof found));
+		return;
+	}
+	for (yaml_node_item_t *i = list->data.sequence.items.start;
+	     i < list->data.sequence.items.top; i++) {
+		yaml_node_t *it = wf_node_at(ld, *i);
+		unsigned k = 0;
+		while (k < WF_SANDBOX_NBITS &&
+		    !(wf_is_scalar(it) &&
+		        strcmp(wf_text_of(it), sandbox_names[k]) == 0)) {
+			k++;
+		}
+		if (k == WF_SANDBOX_NBITS) {
+			wf_report(ld, wf_pos_of(it),
+			    "function '%s': 'sandbox.allow' takes socket (new "
+			    "sockets), fork (processes), exec (running "
+			    "programs) or write (writing files), found %s",
+			    f->name, wf_describe(it, found, sizeof found));
+			continue;
+		}
+		f->sandbox_allow |= 1u << k;
+	}
+}
+
+void
+wf_load_sandbox(struct wf_loader *ld, yaml_node_t *n, struct wf_function *f)
+{
+	static const char *const keys[] = { "allow" };
+	char found[SHOW_SIZE];
+
+	if (n == NULL || wf_is_null(n)) {
+		return;
+	}
+	if (!f->isolated) {
+		wf_report(ld, wf_pos_of(n),
+		    "function '%s': 'sandbox' needs 'isolation: process' (code "
+		    "in the node's own process is as trusted as the node, and "
+		    "not sandboxed)",
+		    f->name);
+		return;
+	}
+	if (wf_is_scalar(n) && strcmp(wf_text_of(n), "off") == 0) {
+		f->sandbox_off = true;
+		return;
+	}
+	if (!wf_is_map(n)) {
+		wf_report(ld, wf_pos_of(n),
+		    "'sandbox' must be off or a mapping such as {allow: "
+		    "[socket]}, found %s",
+		    wf_describe(n, found, sizeof found));
+		return;
+	}
+	wf_check_keys(ld, n, keys, 1, "the sandbox of function", f->name);
+	load_allow(ld, wf_map_value(ld, n, "allow"), f);
+}

@@ -82,6 +82,11 @@ struct wf_function {
 	 * there only (0: none).  Either may come from the workflow's top
 	 * level, as the default for its functions. */
 	bool isolated;
+	/* `sandbox:` of an isolated function: what its host may do besides
+	 * the sandbox's default (WF_SANDBOX_* bits, from `allow: [...]`),
+	 * or off altogether (`sandbox: off`). */
+	unsigned sandbox_allow;
+	bool sandbox_off;
 	uint32_t timeout_ms; /* limits: {timeout_ms: N}: per callback */
 	uint32_t memory_mb;  /* limits: {memory_mb: N}: host's resident size */
 	/* limits: {state_mb: N}: the most state (keys + values, MiB) the
@@ -89,6 +94,20 @@ struct wf_function {
 	 * LEDGE_EQUOTA.  Either isolation.  0: no quota of its own. */
 	uint32_t state_mb;
 };
+
+/* What `sandbox: {allow: [...]}` may name (isolate/host_sandbox.h says
+ * what each lets a host do). */
+enum {
+	WF_SANDBOX_SOCKET = 1 << 0,
+	WF_SANDBOX_FORK = 1 << 1,
+	WF_SANDBOX_EXEC = 1 << 2,
+	WF_SANDBOX_WRITE = 1 << 3,
+	WF_SANDBOX_NBITS = 4
+};
+
+/* The name of one WF_SANDBOX_* bit ("socket", "fork", "exec", "write"),
+ * or NULL. */
+const char *wf_sandbox_name(unsigned bit);
 
 struct res_type;
 

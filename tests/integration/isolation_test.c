@@ -10,8 +10,10 @@
  * along and the function's next event runs in a new host process.
  */
 #include <pthread.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <sys/resource.h>
 
 #include "itest.h"
 
@@ -363,13 +365,28 @@ Test(isolation, the_host_is_confined_before_it_loads_code)
 	int nnp = -1, env = -1;
 	unsigned long long core = 1, files = 0;
 
+	int uid = -1, seccomp = -1;
+	long long tasks = 0;
 	setenv("LEDGE_SECRET_TOKEN", "not for functions", 1);
 	r = start("iso-where");
 	body = it_body(r->port, "POST", "/m", "where", 200);
 	cr_assert_eq(
-	    sscanf(body, "nnp=%d core=%llu files=%llu env=%d cwd=%255s", &nnp,
-	        &core, &files, &env, cwd),
-	    5, "answer: %s", body);
+	    sscanf(body,
+	        "nnp=%d core=%llu files=%llu env=%d cwd=%255s uid=%d "
+	        "seccomp=%d tasks=%lld",
+	        &nnp, &core, &files, &env, cwd, &uid, &seccomp, &tasks),
+	    8, "answer: %s", body);
+	/* A filter of its own (2: SECCOMP_MODE_FILTER). */
+	cr_expect_eq(seccomp, 2, "%s", body);
+	if (getuid() == 0) {
+		/* Started by root, it runs as nobody, at most 4096 tasks. */
+		struct passwd *pw = getpwnam("nobody");
+		cr_assert_not_null(pw);
+		cr_expect_eq(uid, (int)pw->pw_uid, "%s", body);
+		cr_expect(tasks > 0 && tasks <= 4096, "%s", body);
+	} else {
+		cr_expect_eq(uid, (int)getuid(), "%s", body);
+	}
 	cr_expect_eq(nnp, 1, "%s", body);
 	cr_expect_eq(core, 0, "%s", body);
 	cr_expect(files > 0 && files <= 256, "%s", body);
@@ -379,4 +396,110 @@ Test(isolation, the_host_is_confined_before_it_loads_code)
 	free(body);
 	other_answers(r);
 	unsetenv("LEDGE_SECRET_TOKEN");
+}
+
+/* ------------------------------------------------------------------ */
+/* the sandbox                                                         */
+
+/* What each hostile act of misbehave.so is stopped at. */
+static const struct {
+	const char *act, *call;
+} hostile[] = {
+	{ "execve", "execve" },
+	{ "fork", "clone" }, /* the C library's fork */
+	{ "socket", "socket" },
+	{ "write", "openat" },
+	{ "setuid", "setuid" },
+	{ "ptrace", "ptrace" },
+};
+
+Test(isolation, a_hostile_function_is_stopped_at_each_forbidden_call)
+{
+	struct lrun *r = start("iso-hostile");
+	char probe[64], msg[128];
+	long n, pid;
+
+	for (size_t i = 0; i < sizeof hostile / sizeof hostile[0]; i++) {
+		struct httpc_resp resp;
+		it_req(r->port, "POST", "/m", NULL, hostile[i].act, &resp);
+		cr_expect_eq(resp.status, 500, "%s: %d %s", hostile[i].act,
+		    resp.status, resp.body ? resp.body : "");
+		httpc_resp_free(&resp);
+		snprintf(msg, sizeof msg,
+		    "host process was stopped by its sandbox: during a call: "
+		    "it called %s, which its sandbox does not allow",
+		    hostile[i].call);
+		cr_expect_eq(log_count(r, msg), 1, "%s: want '%s' in the log",
+		    hostile[i].act, msg);
+		/* Its neighbours carry on, and so does it, in a new host. */
+		other_answers(r);
+		cr_expect_eq(misbehave(r, "ok", &n, &pid), 200);
+	}
+	cr_expect_eq(metric(r, FAILS("sandbox")),
+	    (long)(sizeof hostile / sizeof hostile[0]));
+	cr_expect_eq(metric(r, FAILS("crash")), 0);
+	/* Nothing it tried happened: no file was written. */
+	snprintf(probe, sizeof probe, "/tmp/ledge-probe-%ld", pid);
+	cr_expect_neq(access(probe, F_OK), 0, "%s exists", probe);
+}
+
+static const char *const allowed_wf =
+    "workflow: allowed\n"
+    "functions:\n"
+    "  m:\n"
+    "    code: @F/misbehave.so\n"
+    "    isolation: process\n"
+    "    sandbox: { allow: [socket, fork] }\n"
+    "  off:\n"
+    "    code: @F/misbehave.so\n"
+    "    isolation: process\n"
+    "    sandbox: off\n"
+    "resources:\n"
+    "  m_in:\n"
+    "    type: http-ingress\n"
+    "    config: { path: /m, methods: [POST] }\n"
+    "    outputs: { request: m }\n"
+    "  off_in:\n"
+    "    type: http-ingress\n"
+    "    config: { path: /off, methods: [POST] }\n"
+    "    outputs: { request: off }\n";
+
+Test(isolation, sandbox_allow_lets_a_function_do_only_what_it_names)
+{
+	struct lrun *r;
+	no_segv_reports();
+	r = it_lrun("iso-allow");
+	it_workflow(r, "allowed.yaml", allowed_wf);
+	cr_assert_eq(
+	    lrun_start(
+	        r, (const char *const[]) { "-n", "t", "-L", "none", NULL }),
+	    0, "ledge run did not become ready");
+
+	char *body = it_body(r->port, "POST", "/m", "socket", 200);
+	cr_expect_str_eq(body, "did socket\n");
+	free(body);
+	body = it_body(r->port, "POST", "/m", "fork", 200);
+	cr_expect_str_eq(body, "did fork\n");
+	free(body);
+	/* Not named: still stopped. */
+	struct httpc_resp resp;
+	it_req(r->port, "POST", "/m", NULL, "execve", &resp);
+	cr_expect_eq(resp.status, 500);
+	httpc_resp_free(&resp);
+	cr_expect_eq(log_count(r,
+	                 "it called execve, which its sandbox does "
+	                 "not allow"),
+	    1);
+	/* sandbox: off: no filter; still no privileges (as nobody, or the
+	 * node's user, setuid(0) is refused by the kernel, not by a
+	 * filter). */
+	body = it_body(r->port, "POST", "/off", "where", 200);
+	cr_expect(strstr(body, "seccomp=0") != NULL, "%s", body);
+	free(body);
+	if (getuid() == 0) {
+		body = it_body(r->port, "POST", "/off", "setuid", 200);
+		cr_expect_str_eq(
+		    body, "failed setuid: Operation not permitted\n");
+		free(body);
+	}
 }

@@ -20,6 +20,7 @@
 #include "domain/embed.h"
 #include "isolate/host_confine.h"
 #include "isolate/host_proc.h"
+#include "isolate/host_sandbox.h"
 #include "net/msg.h"
 #include "net/msg_addr.h"
 #include "node/node.h"
@@ -89,6 +90,9 @@ static const char usage_node[] =
     "                          hosts can reach (refused without)\n"
     "      --trust KEY.pub     load only code signed by this key, whatever\n"
     "                          the orchestrator says (repeatable)\n"
+    "      --host-user USER    the user the hosts of `isolation: process`\n"
+    "                          functions run as when the node runs as root\n"
+    "                          (default nobody)\n"
     "      --log-level L       error, warn, info (default), debug\n"
     "  -h, --help              this text\n";
 
@@ -101,7 +105,8 @@ enum {
 	O_NOSYNC,
 	O_REPLICA_TIMEOUT,
 	O_INSECURE,
-	O_TRUST
+	O_TRUST,
+	O_HOST_USER
 };
 
 int
@@ -348,6 +353,7 @@ cli_serve_node(int argc, char **argv)
 		{ "log-level", required_argument, NULL, O_LOG },
 		{ "insecure", no_argument, NULL, O_INSECURE },
 		{ "trust", required_argument, NULL, O_TRUST },
+		{ "host-user", required_argument, NULL, O_HOST_USER },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -420,6 +426,9 @@ cli_serve_node(int argc, char **argv)
 				rc = 2;
 				goto out_labels;
 			}
+			break;
+		case O_HOST_USER:
+			no.host_user = optarg;
 			break;
 		case O_REPLICA_TIMEOUT: {
 			char *end;
@@ -535,7 +544,7 @@ cli_serve_self_exe(void)
 
 static const char usage_host[] =
     "usage: ledge host --connect URL --code FILE.so --name WF/FN "
-    "[--parent PID] [--dir DIR]\n"
+    "[--parent PID] [--dir DIR] [--user USER] [--sandbox] [--allow WHAT]\n"
     "\n"
     "The host process of a function with `isolation: process`: a node\n"
     "starts it, it loads the function's code and runs its callbacks for\n"
@@ -551,30 +560,51 @@ cli_serve_host(int argc, char **argv)
 		{ "name", required_argument, NULL, 'n' },
 		{ "parent", required_argument, NULL, 'p' },
 		{ "dir", required_argument, NULL, 'd' },
+		{ "user", required_argument, NULL, 'u' },
+		{ "sandbox", no_argument, NULL, 's' },
+		{ "allow", required_argument, NULL, 'a' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *url = NULL, *code = NULL, *name = "?", *dir = NULL;
-	char abs_code[PATH_MAX];
-	int c, parent = 0, rc;
+	const char *code = NULL, *dir = NULL;
+	struct host_args ha = { .name = "?", .user = HOST_DEFAULT_USER };
+	char abs_code[PATH_MAX], report[PATH_MAX + 16];
+	int c, rc;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
-			url = optarg;
+			ha.url = optarg;
 			break;
 		case 'f':
 			code = optarg;
 			break;
 		case 'n':
-			name = optarg;
+			ha.name = optarg;
 			break;
 		case 'p':
-			parent = atoi(optarg);
+			ha.parent = atoi(optarg);
 			break;
 		case 'd':
 			dir = optarg;
 			break;
+		case 'u':
+			ha.user = optarg;
+			break;
+		case 's':
+			ha.sandbox = true;
+			break;
+		case 'a': {
+			unsigned bit = host_sandbox_allow_bit(optarg);
+			if (bit == 0) {
+				fprintf(stderr,
+				    "ledge host: --allow: unknown '%s' (%s)\n",
+				    optarg, host_sandbox_allow_names());
+				return 2;
+			}
+			ha.allow |= bit;
+			break;
+		}
 		case 'h':
 			fputs(usage_host, stdout);
 			return 0;
@@ -583,14 +613,14 @@ cli_serve_host(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (url == NULL || code == NULL) {
+	if (ha.url == NULL || code == NULL) {
 		fputs(usage_host, stderr);
 		return 2;
 	}
 	/* Nothing of the node's but stdout and stderr: its listening
 	 * sockets and store files are none of the host's business. */
 	close_range(3, ~0u, 0);
-	if (parent > 0 && getppid() != parent) {
+	if (ha.parent > 0 && getppid() != ha.parent) {
 		return 0; /* the node is gone already */
 	}
 	/* The code is named from where the node is, before the host works
@@ -602,14 +632,25 @@ cli_serve_host(int argc, char **argv)
 			    strerror(errno));
 			return 1;
 		}
-		code = abs_code;
+		ha.code = abs_code;
 		if (host_confine(dir, why, sizeof why) != LEDGE_OK) {
 			fprintf(stderr, "ledge host: cannot confine %s: %s\n",
-			    name, why);
+			    ha.name, why);
 			return 1;
 		}
 	}
-	rc = host_proc_main(url, code, name, parent);
+	if (ha.sandbox && dir != NULL) {
+		snprintf(report, sizeof report, "%s/%s", dir, HOST_REPORT_FILE);
+		ha.report = report;
+	}
+	rc = host_proc_main(&ha);
+	if (ha.sandbox) {
+		/* Nothing more: the C library's and the sanitizers' exit
+		 * work (a leak check stops the world with ptrace) is not for
+		 * a sandbox, nor are the function's destructors. */
+		fflush(NULL);
+		_exit(rc);
+	}
 	msg_fini();
 	return rc;
 }

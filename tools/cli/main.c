@@ -138,6 +138,9 @@ static const char usage_run[] =
     "                        also code given later by the domain\n"
     "                        commands or a hot reload; a file or the\n"
     "                        key's hex; repeatable\n"
+    "      --host-user USER  the user the hosts of `isolation: process`\n"
+    "                        functions run as when ledge runs as root\n"
+    "                        (default nobody)\n"
     "  -h, --help            this text\n";
 
 static const char usage_validate[] =
@@ -389,6 +392,7 @@ cmd_run(int argc, char **argv)
 		{ "listen", required_argument, NULL, 'L' },
 		{ "insecure", no_argument, NULL, 'X' },
 		{ "trust", required_argument, NULL, 'T' },
+		{ "host-user", required_argument, NULL, 'U' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -462,6 +466,9 @@ cmd_run(int argc, char **argv)
 			break;
 		case 'X':
 			insecure = true;
+			break;
+		case 'U':
+			o.host_user = optarg;
 			break;
 		case 'T':
 			if (cli_serve_trust_add("ledge run", &trust, optarg) !=

@@ -490,6 +490,50 @@ Test(workflow, state_quota_with_either_isolation)
 	    "1048576, found '0'");
 }
 
+Test(workflow, sandbox_allows_by_name_for_isolated_functions_only)
+{
+	struct workflow *wf =
+	    load("workflow: demo\n"
+	         "functions:\n"
+	         "  a: {code: a.so, isolation: process}\n"
+	         "  b:\n"
+	         "    code: b.so\n"
+	         "    isolation: process\n"
+	         "    sandbox: {allow: [socket, write]}\n"
+	         "  c: {code: c.so, isolation: process, sandbox: off}\n");
+	cr_assert_not_null(wf);
+	cr_expect_eq(wf->functions[0].sandbox_allow, 0);
+	cr_expect(!wf->functions[0].sandbox_off, "sandboxed by default");
+	cr_expect_eq(wf->functions[1].sandbox_allow,
+	    WF_SANDBOX_SOCKET | WF_SANDBOX_WRITE);
+	cr_expect(wf->functions[2].sandbox_off);
+	wf_free(wf);
+	EXPECT(
+	    load(
+	        "workflow: demo\n"
+	        "functions:\n"
+	        "  a: {code: a.so, sandbox: {allow: [socket]}}\n"
+	        "  b:\n"
+	        "    code: b.so\n"
+	        "    isolation: process\n"
+	        "    sandbox: {allow: [socket, ptrace], deny: [x]}\n"
+	        "  c: {code: c.so, isolation: process, sandbox: yes}\n"
+	        "  d: {code: d.so, isolation: process, sandbox: {allow: x}}\n"),
+	    "demo.yaml:3:28: function 'a': 'sandbox' needs 'isolation: "
+	    "process' (code in the node's own process is as trusted as the "
+	    "node, and not sandboxed)",
+	    "demo.yaml:7:40: unknown key 'deny' in the sandbox of function 'b' "
+	    "(known keys: allow)",
+	    "demo.yaml:7:31: function 'b': 'sandbox.allow' takes socket (new "
+	    "sockets), fork (processes), exec (running programs) or write "
+	    "(writing files), found 'ptrace'",
+	    "demo.yaml:8:48: 'sandbox' must be off or a mapping such as "
+	    "{allow: [socket]}, found 'yes'",
+	    "demo.yaml:9:56: 'sandbox.allow' must be a list of what the "
+	    "function may do besides the default (socket, fork, exec, "
+	    "write), found 'x'");
+}
+
 Test(workflow, unknown_function_and_resource_keys)
 {
 	EXPECT(load("workflow: demo\n"
