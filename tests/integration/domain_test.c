@@ -1733,11 +1733,21 @@ Test(domain, ledge_certs_makes_a_working_tls_domain)
 	scratch[nscratch++] = dir;
 	other = xfmt("%s/other", dir);
 	ledge_ok(ARGS("certs", "init", dir));
-	ledge_ok(ARGS(
-	    "certs", "issue", "--dir", dir, "--role", "orchestrator", "orc"));
-	ledge_ok(ARGS("certs", "issue", "--dir", dir, "--role", "node", "n1"));
-	ledge_ok(ARGS("certs", "issue", "--dir", dir, "--role", "node", "n2"));
-	ledge_ok(ARGS("certs", "issue", "-d", dir, "-r", "admin", "me"));
+	/* A bad name anywhere: nothing is made. */
+	rc = dom_exec(
+	    ARGS(test_ledge_bin(), "certs", "issue", "--dir", dir, "--role",
+	        "orchestrator", "orc", "-r", "node", "bad/name"),
+	    30000, &out, &err);
+	cr_expect_eq(rc, 2);
+	free(out);
+	free(err);
+	char *orc_crt = xfmt("%s/orc.crt", dir);
+	cr_expect_neq(access(orc_crt, F_OK), 0, "orc.crt was made");
+	free(orc_crt);
+	/* The whole domain in one command. */
+	ledge_ok(ARGS("certs", "issue", "--dir", dir, "--role", "orchestrator",
+	    "orc@127.0.0.1,localhost", "--role", "node", "n1", "n2", "-r",
+	    "admin", "me"));
 	ledge_ok(ARGS("certs", "init", other));
 	ledge_ok(
 	    ARGS("certs", "issue", "--dir", other, "--role", "node", "rogue"));

@@ -318,12 +318,18 @@ def b9(tree, args):
     hello = os.path.join(tree, "functions", "hello", "hello.so")
     counter = os.path.join(tree, "functions", "counter", "counter.so")
     wfs = []
-    for iso in ("node", "process"):
+    # "open": a host process without its sandbox (`sandbox: off`), to
+    # show what the seccomp filter costs.
+    for iso in ("node", "process", "open"):
         for name, code, methods in (("hello", hello, "[GET]"), ("counter", counter, "[GET, POST]")):
+            if iso == "open" and name != "hello":
+                continue
             wf = os.path.join(tmp, f"{name}-{iso}.yaml")
+            extra = "    sandbox: off\n" if iso == "open" else ""
             with open(wf, "w") as f:
                 f.write(f"workflow: {name}-{iso}\nfunctions:\n  f:\n    code: {code}\n"
-                        f"    isolation: {iso}\nresources:\n  http:\n    type: http-ingress\n"
+                        f"    isolation: {'node' if iso == 'node' else 'process'}\n{extra}"
+                        f"resources:\n  http:\n    type: http-ingress\n"
                         f"    config: {{ path: /{name}-{iso}, methods: {methods} }}\n"
                         f"    outputs: {{ request: f }}\n")
             wfs.append(wf)
@@ -335,7 +341,8 @@ def b9(tree, args):
         stop(p)
         shutil.rmtree(tmp, ignore_errors=True)
         return
-    res = {k: [] for k in ("hello-node", "hello-process", "counter-node", "counter-process")}
+    res = {k: [] for k in ("hello-node", "hello-process", "hello-open", "counter-node",
+                           "counter-process")}
     lat = {"node": [], "process": [], "nng": []}
     one = "-t1 -c1 -d2s" if args.quick else "-t1 -c1 -d3s"
     for _ in range(1 if args.quick else 3):
@@ -361,6 +368,11 @@ def b9(tree, args):
             med(f"{name}-node", "rps"), "the same in the node's process (same run)", ("show", 0),
             note=f"p50 {med(name + '-process', 'p50'):.3f} ms vs {med(name + '-node', 'p50'):.3f} ms",
             short=f"{name}, process isolation")
+    row("B9", "HTTP hello, isolation: process with its sandbox, req/s", med("hello-process", "rps"),
+        "req/s", med("hello-open", "rps"), "the same host without it, sandbox: off (same run)",
+        ("show", 0), note=f"p50 {med('hello-process', 'p50'):.3f} ms vs "
+        f"{med('hello-open', 'p50'):.3f} ms" if res["hello-open"] else "",
+        short="hello, sandbox on vs off")
     added = (statistics.median(lat["process"]) - statistics.median(lat["node"])
              if lat["process"] else None)
     row("B9", "HTTP hello, latency a host process adds (one client), p50, us", added, "us",
@@ -476,14 +488,28 @@ class Domain:
     it through $LEDGE_ORCHESTRATOR.  close() kills every process it started
     (and die_with_parent covers this script being killed)."""
 
-    def __init__(self, tree, tag, node_timeout=None):
+    def __init__(self, tree, tag, node_timeout=None, tls=False):
         self.bin = os.path.join(tree, "ledge")
         self.tmp = tempfile.mkdtemp(prefix=f"ledge-bench-{tag}-")
         self.procs = {}
-        self.url = f"tcp://127.0.0.1:{free_port()}"
+        self.scheme = "tls+tcp" if tls else "tcp"
+        self.tls = {}
+        if tls:
+            # A CA and a certificate per process, made as an operator
+            # would, for loopback.
+            pki = os.path.join(self.tmp, "pki")
+            subprocess.run([self.bin, "certs", "init", pki], check=True, capture_output=True)
+            subprocess.run([self.bin, "certs", "issue", "--dir", pki, "--role", "orchestrator",
+                            "orchestrator", "--role", "node", "n1", "n2", "n3", "--role",
+                            "admin", "cli"], check=True, capture_output=True)
+            for name in ("orchestrator", "n1", "n2", "n3", "cli"):
+                self.tls[name] = ["--tls-cert", os.path.join(pki, name + ".crt"),
+                                  "--tls-key", os.path.join(pki, name + ".key"),
+                                  "--tls-ca", os.path.join(pki, "ca.crt")]
+        self.url = f"{self.scheme}://127.0.0.1:{free_port()}"
         self.env = dict(os.environ, LEDGE_ORCHESTRATOR=self.url)
         cmd = [self.bin, "orchestrator", "--listen", self.url, "--log-level", "warn",
-               "--data", os.path.join(self.tmp, "orchestrator")]
+               "--data", os.path.join(self.tmp, "orchestrator")] + self.tls.get("orchestrator", [])
         if node_timeout is not None:
             cmd += ["--node-timeout", f"{node_timeout:g}"]
         self.spawn("orchestrator", cmd)
@@ -496,8 +522,8 @@ class Domain:
 
     def node(self, name, http=None, labels=()):
         cmd = [self.bin, "node", "--orchestrator", self.url, "--name", name,
-               "--listen", f"tcp://127.0.0.1:{free_port()}", "--log-level", "warn",
-               "--data", os.path.join(self.tmp, name)]
+               "--listen", f"{self.scheme}://127.0.0.1:{free_port()}", "--log-level", "warn",
+               "--data", os.path.join(self.tmp, name)] + self.tls.get(name, [])
         if http:
             cmd += ["--http", http]
         for l in labels:
@@ -531,7 +557,8 @@ class Domain:
 
     def cli(self, *args, timeout=30, check=True):
         """Run `ledge ARGS`; returns (exit status, stdout bytes, stderr text)."""
-        r = subprocess.run([self.bin] + list(args), capture_output=True, env=self.env,
+        r = subprocess.run([self.bin] + list(args) + self.tls.get("cli", []),
+                           capture_output=True, env=self.env,
                            stdin=subprocess.DEVNULL, timeout=timeout)
         err = r.stderr.decode(errors="replace").strip()
         if check and r.returncode != 0:
@@ -612,41 +639,47 @@ def b4(tree, args):
     RTT: a times K ledge_call()s to b with clock_gettime (inside the
     function, so neither the CLI nor the orchestrator is in the measure),
     alternating with the raw nng req/rep ceiling (bench_nng_rtt, two
-    processes over loopback TCP, the same 8-byte probe); medians of the
-    rounds.  Casts: a casts N events to b, CHUNK per handler run; b stores
-    the burst's start time (carried by the events) and the time it handled
-    each; rate = N / (last handled - start)."""
+    processes over loopback TCP, the same 8-byte probe) and with the same
+    calls in a second domain over tls+tcp:// (certificates from `ledge
+    certs`); medians of the rounds.  Casts: a casts N events to b, CHUNK
+    per handler run; b stores the burst's start time (carried by the
+    events) and the time it handled each; rate = N / (last handled -
+    start)."""
     xnode = os.path.join(tree, "tools", "bench", "xnode.so")
     k = 1000 if args.quick else 5000
     rounds = 1 if args.quick else 3
     n_casts, chunk = (50000, 1000) if args.quick else (200000, 1000)
-    d = None
+    d = t = None
     rtt, ceil, rate, why = [], [], None, ""
+    tls_rtt, tls_why = [], ""
     try:
         d = Domain(tree, "b4")
         d.node("n1")
         d.node("n2")
         d.wait_up(["n1", "n2"])
-        wf = d.file("b4.yaml", f"""workflow: b4
-functions:
-  a:
-    code: {xnode}
-    config: {{ role: caller }}
-    outputs: {{ peer: b, self: a }}
-    placement: {{ node: n1 }}
-  b:
-    code: {xnode}
-    placement: {{ node: n2 }}
-""")
-        d.cli("workflow", "start", wf)
+        d.cli("workflow", "start", d.file("b4.yaml", b4_workflow(xnode)))
+        try:
+            t = Domain(tree, "b4tls", tls=True)
+            t.node("n1")
+            t.node("n2")
+            t.wait_up(["n1", "n2"])
+            t.cli("workflow", "start", t.file("b4.yaml", b4_workflow(xnode)))
+        except Exception as e:
+            tls_why = domain_failed(t, "B4 over TLS", e)
+            if t is not None:
+                t.close(keep_logs=True)
+            t = None
         for _ in range(rounds):
             ceil.append(driver(tree, "nng_rtt", str(free_port()), str(k)))
-            _, out, _ = d.cli("invoke", "--timeout", "120000", "b4", "a", "--call", f"rtt {k}",
-                              timeout=130)
-            m = dict(re.findall(r"(\w+)=(\d+)", out.decode()))
-            if int(m.get("errors", 1)) != 0:
-                raise RuntimeError(f"calls failed: {out.decode().strip()}")
-            rtt.append({"p50_us": int(m["p50_ns"]) / 1e3, "p99_us": int(m["p99_ns"]) / 1e3})
+            rtt.append(b4_rtt(d, k))
+            if t is not None and not tls_why:
+                try:
+                    tls_rtt.append(b4_rtt(t, k))
+                except Exception as e:
+                    tls_why = domain_failed(t, "B4 over TLS", e)
+        if t is not None:
+            t.close(keep_logs=bool(tls_why))
+            t = None
         d.cli("invoke", "b4", "a", f"casts {n_casts} {chunk}")
         end = time.monotonic() + 120
         st = {}
@@ -661,8 +694,9 @@ functions:
     except Exception as e:
         why = domain_failed(d, "B4", e)
     finally:
-        if d is not None:
-            d.close(keep_logs=bool(why))
+        for x in (t, d):
+            if x is not None:
+                x.close(keep_logs=bool(why))
 
     def med(v, key):
         return statistics.median(x[key] for x in v) if v else None
@@ -675,9 +709,33 @@ functions:
     row("B4", "call between two nodes, RTT p99, us", med(rtt, "p99_us"), "us",
         med(ceil, "p99_us"), why or cname.format("p99"), ("ratiomax", 1.5),
         short="cross-node call RTT p99 vs nng")
+    tls_note = ""
+    if tls_rtt and rtt:
+        tls_note = f"p99 {med(tls_rtt, 'p99_us'):.0f} us vs {med(rtt, 'p99_us'):.0f} us"
+    row("B4", "call between two nodes over tls+tcp://, RTT p50, us", med(tls_rtt, "p50_us"),
+        "us", med(rtt, "p50_us"), tls_why or "the same over plain tcp:// (same run)",
+        ("show", 0), note=tls_note, short="cross-node call RTT, TLS vs plain")
     row("B4", "casts/s over one link (durable, in order, acked)", rate, "casts/s", None,
         why, ("min", 100000), note=f"{n_casts:,} casts, {chunk:,} per handler run" if rate else "",
         short="casts/s per link")
+
+
+def b4_workflow(xnode):
+    """a on n1 calls and casts to b on n2 (tools/bench/xnode.c)."""
+    return (f"workflow: b4\nfunctions:\n  a:\n    code: {xnode}\n"
+            f"    config: {{ role: caller }}\n    outputs: {{ peer: b, self: a }}\n"
+            f"    placement: {{ node: n1 }}\n  b:\n    code: {xnode}\n"
+            f"    placement: {{ node: n2 }}\n")
+
+
+def b4_rtt(d, k):
+    """K calls from a to b, timed inside a: {p50_us, p99_us}."""
+    _, out, _ = d.cli("invoke", "--timeout", "120000", "b4", "a", "--call", f"rtt {k}",
+                      timeout=130)
+    m = dict(re.findall(r"(\w+)=(\d+)", out.decode()))
+    if int(m.get("errors", 1)) != 0:
+        raise RuntimeError(f"calls failed: {out.decode().strip()}")
+    return {"p50_us": int(m["p50_ns"]) / 1e3, "p99_us": int(m["p99_ns"]) / 1e3}
 
 
 def b5c(tree, args):

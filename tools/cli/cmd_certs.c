@@ -21,18 +21,24 @@
 
 static const char usage[] =
     "usage: ledge certs init DIR\n"
-    "       ledge certs issue --dir DIR --role ROLE [--host H]... NAME\n"
+    "       ledge certs issue --dir DIR (--role ROLE [--host H]... "
+    "NAME[@H,...]...)...\n"
     "\n"
     "The certificates of a TLS domain (tls+tcp:// addresses), made with\n"
     "the openssl command.  `init` makes the domain's CA in DIR (ca.key,\n"
     "readable by you only, and ca.crt).  `issue` makes NAME.key and\n"
-    "NAME.crt in DIR, signed by that CA, for ROLE - orchestrator, node,\n"
-    "admin or viewer (written in the certificate; not yet enforced: any\n"
-    "certificate of the CA may do anything) - and usable as a client and\n"
-    "as a server on each --host H (an IP address or a DNS name; default\n"
-    "127.0.0.1 and localhost).  Give each process --tls-cert NAME.crt\n"
-    "--tls-key NAME.key --tls-ca ca.crt.  Existing files are never\n"
-    "overwritten.\n"
+    "NAME.crt in DIR for each NAME, signed by that CA, for the ROLE given\n"
+    "before it - orchestrator, node, admin or viewer (written in the\n"
+    "certificate; not yet enforced: any certificate of the CA may do\n"
+    "anything) - and usable as a client and as a server on the hosts\n"
+    "after its '@' (IP addresses or DNS names, separated by commas), else\n"
+    "on each --host H given before it, else on 127.0.0.1 and localhost.\n"
+    "One command can issue a whole domain:\n"
+    "  ledge certs issue -d pki -r orchestrator orc@10.0.0.1 \\\n"
+    "      -r node edge-1@10.0.0.5 edge-2@10.0.0.6 -r admin me\n"
+    "Give each process --tls-cert NAME.crt --tls-key NAME.key --tls-ca\n"
+    "ca.crt.  Every NAME is checked before any is made; existing files\n"
+    "are never overwritten.\n"
     "\n"
     "options:\n"
     "  -d, --dir DIR           where the CA is and the files go\n"
@@ -255,11 +261,87 @@ certs_issue(const char *dir, const char *role, const char *name,
 	return rc;
 }
 
+/* One certificate to issue: NAME or NAME@HOST[,HOST...], with the role
+ * and the --host list given before it. */
+#define MAX_ITEMS 32
+struct item {
+	const char *role, *arg;
+	const char *const *hosts; /* --host so far (a copy: below) */
+	size_t nhosts;
+	char name[72];
+	char hbuf[1024];
+	const char *h[32]; /* from @HOST,... (nh of them) or the defaults */
+	size_t nh;
+};
+
+static bool
+host_ok(const char *h)
+{
+	return name_ok(h) || (strchr(h, ':') != NULL && strlen(h) < 64);
+}
+
+/* Split NAME@HOST,... and check every part; 0, or -1 after saying why. */
+static int
+parse_item(struct item *it)
+{
+	const char *at = strchr(it->arg, '@');
+	size_t nl = at ? (size_t)(at - it->arg) : strlen(it->arg);
+
+	snprintf(it->name, sizeof it->name, "%.*s", (int)nl, it->arg);
+	if (nl >= sizeof it->name || !name_ok(it->name) ||
+	    strcmp(it->name, "ca") == 0) {
+		fprintf(stderr,
+		    "ledge certs issue: NAME '%.*s' must be 1 to 64 letters, "
+		    "digits, '-', '_' or '.', and not 'ca'\n",
+		    (int)nl, it->arg);
+		return -1;
+	}
+	if (at != NULL) {
+		char *save = NULL;
+		snprintf(it->hbuf, sizeof it->hbuf, "%s", at + 1);
+		for (char *t = strtok_r(it->hbuf, ",", &save);
+		     t != NULL && it->nh < 32; t = strtok_r(NULL, ",", &save)) {
+			it->h[it->nh++] = t;
+		}
+		if (it->nh == 0) {
+			fprintf(stderr,
+			    "ledge certs issue: '%s' names no host after "
+			    "'@'\n",
+			    it->arg);
+			return -1;
+		}
+	}
+	for (size_t i = 0; i < it->nh; i++) {
+		if (!host_ok(it->h[i])) {
+			fprintf(stderr,
+			    "ledge certs issue: '%s' is not a name or an "
+			    "address\n",
+			    it->h[i]);
+			return -1;
+		}
+	}
+	for (size_t i = 0; i < it->nhosts; i++) {
+		if (!host_ok(it->hosts[i])) {
+			fprintf(stderr,
+			    "ledge certs issue: --host '%s' is not a name or "
+			    "an address\n",
+			    it->hosts[i]);
+			return -1;
+		}
+	}
+	if (it->nh == 0 && it->nhosts == 0) {
+		it->h[it->nh++] = "127.0.0.1";
+		it->h[it->nh++] = "localhost";
+	}
+	return 0;
+}
+
 int
 cmd_certs_main(int argc, char **argv)
 {
-	const char *dir = NULL, *role = NULL, *name = NULL, *hosts[32];
-	size_t nhosts = 0;
+	const char *dir = NULL, *role = NULL, *hosts[32];
+	struct item items[MAX_ITEMS] = { 0 };
+	size_t nhosts = 0, nitems = 0;
 	bool role_ok = false;
 
 	if (argc < 1 || strcmp(argv[0], "-h") == 0 ||
@@ -298,11 +380,35 @@ cmd_certs_main(int argc, char **argv)
 		} else if ((strcmp(a, "-r") == 0 || strcmp(a, "--role") == 0) &&
 		    more) {
 			role = argv[++i];
+			role_ok = false;
+			for (size_t k = 0; k < 4; k++) {
+				role_ok =
+				    role_ok || strcmp(role, roles[k]) == 0;
+			}
+			if (!role_ok) {
+				fprintf(stderr,
+				    "ledge certs issue: --role must be "
+				    "orchestrator, node, admin or viewer, not "
+				    "'%s'\n\n%s",
+				    role, usage);
+				return 2;
+			}
 		} else if ((strcmp(a, "-H") == 0 || strcmp(a, "--host") == 0) &&
 		    more && nhosts < 32) {
 			hosts[nhosts++] = argv[++i];
-		} else if (a[0] != '-' && name == NULL) {
-			name = a;
+		} else if (a[0] != '-' && nitems < MAX_ITEMS) {
+			if (role == NULL) {
+				fprintf(stderr,
+				    "ledge certs issue: give --role before "
+				    "'%s'\n\n%s",
+				    a, usage);
+				return 2;
+			}
+			items[nitems].role = role;
+			items[nitems].arg = a;
+			items[nitems].hosts = hosts;
+			items[nitems].nhosts = nhosts;
+			nitems++;
 		} else {
 			fprintf(stderr,
 			    "ledge certs issue: unexpected '%s'\n\n%s", a,
@@ -310,40 +416,26 @@ cmd_certs_main(int argc, char **argv)
 			return 2;
 		}
 	}
-	for (size_t i = 0; role != NULL && i < 4; i++) {
-		role_ok = role_ok || strcmp(role, roles[i]) == 0;
-	}
-	if (dir == NULL || name == NULL || !role_ok) {
+	if (dir == NULL || nitems == 0) {
 		fprintf(stderr, "ledge certs issue: %s\n\n%s",
-		    dir == NULL ? "--dir DIR is required"
-		        : !role_ok
-		        ? "--role must be orchestrator, node, admin or "
-		          "viewer"
-		        : "NAME is required",
+		    dir == NULL ? "--dir DIR is required" : "NAME is required",
 		    usage);
 		return 2;
 	}
-	if (!name_ok(name) || strcmp(name, "ca") == 0) {
-		fprintf(stderr,
-		    "ledge certs issue: NAME '%s' must be 1 to 64 letters, "
-		    "digits, '-', '_' or '.', and not 'ca'\n",
-		    name);
-		return 2;
-	}
-	for (size_t i = 0; i < nhosts; i++) {
-		if (!name_ok(hosts[i]) && strchr(hosts[i], ':') == NULL) {
-			fprintf(stderr,
-			    "ledge certs issue: --host '%s' is not a name or "
-			    "an address\n",
-			    hosts[i]);
+	/* Everything is checked before anything is made. */
+	for (size_t i = 0; i < nitems; i++) {
+		if (parse_item(&items[i]) != 0) {
 			return 2;
 		}
 	}
-	if (nhosts == 0) {
-		hosts[nhosts++] = "127.0.0.1";
-		hosts[nhosts++] = "localhost";
+	for (size_t i = 0; i < nitems; i++) {
+		if (certs_issue(dir, items[i].role, items[i].name,
+		        items[i].nh ? items[i].h : items[i].hosts,
+		        items[i].nh ? items[i].nh : items[i].nhosts) != 0) {
+			return 1;
+		}
 	}
-	return certs_issue(dir, role, name, hosts, nhosts);
+	return 0;
 }
 
 void
