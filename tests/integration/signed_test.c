@@ -343,7 +343,9 @@ Test(signed, run_with_trust_starts_only_code_signed_by_a_trusted_key)
 	dom->node_args = args;
 	cr_assert_not_null(dom_run(dom, "vm", ARGS(wf), false));
 	answers("w", "e", "hello");
-	expect_in(dom_log(dom->orc), "running only code signed by 1 trusted");
+	char *log = dom_log(dom->orc);
+	expect_in(log, "running only code signed by 1 trusted");
+	free(log);
 
 	char *code2 = fixture_copy("echo.so", "echo2.so");
 	char *wf2 = wf_file("w2.yaml", "w2", "echo2.so");
