@@ -1,10 +1,7 @@
 /*
- * code_sign.c - Ed25519 keys and signatures of function code, with
- * libsodium (code_sign.h).
- *
- * libsodium rather than mbedtls (which nng already links): its Ed25519
- * is one call each way with no parameters to get wrong, and Debian 12's
- * mbedtls 2.28 has no Ed25519 at all.
+ * code_sign.c - Ed25519 keys and signatures of function code, their
+ * files and the trust set (code_sign.h); the signing itself is
+ * base/sign.c's.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,17 +12,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <sodium.h>
-
 #include "base/path.h"
+#include "base/sign.h"
 #include "code/code_sign.h"
 
-#define PUB_LEN crypto_sign_PUBLICKEYBYTES /* 32 */
-#define SEC_LEN crypto_sign_SECRETKEYBYTES /* 64 */
-#define SIG_LEN crypto_sign_BYTES          /* 64 */
+#define PUB_LEN SIGN_PUB_LEN
+#define SEC_LEN SIGN_SEC_LEN
+#define SIG_LEN SIGN_SIG_LEN
 
-#define KEY_TAG "ledge-key-v1 ed25519 "
-#define PUB_TAG "ledge-pub-v1 ed25519 "
+#define KEY_TAG SIGN_SEC_TAG
+#define PUB_TAG SIGN_PUB_TAG
 #define SIG_TAG "ledge-sig-v1 ed25519 "
 #define MSG_TAG "ledge-code-v1 "
 
@@ -37,37 +33,10 @@ struct code_trust {
 	unsigned char (*keys)[PUB_LEN];
 };
 
-/* libsodium's own set-up; safe to call again and from threads. */
-static int
-sodium_ready(char *err, size_t errlen)
-{
-	if (sodium_init() < 0) {
-		snprintf(err, errlen, "the crypto library cannot start");
-		return -1;
-	}
-	return 0;
-}
-
-/* n hex digits at s (exactly, then a space, newline or the end) into
- * out[n/2].  0, or -1. */
-static int
-unhex(const char *s, size_t n, unsigned char *out)
-{
-	size_t got = 0;
-	if (strlen(s) < n || (s[n] != '\0' && s[n] != ' ' && s[n] != '\n')) {
-		return -1;
-	}
-	if (sodium_hex2bin(out, n / 2, s, n, NULL, &got, NULL) != 0 ||
-	    got != n / 2) {
-		return -1;
-	}
-	return 0;
-}
-
 static void
 key_name(const unsigned char *pub, char keyid[17])
 {
-	sodium_bin2hex(keyid, 17, pub, 8);
+	sign_hex(keyid, pub, 8);
 }
 
 /* What is signed for code `hash`. */
@@ -80,35 +49,6 @@ message(const char *hash, char out[sizeof MSG_TAG + 64])
 	memcpy(out, MSG_TAG, sizeof MSG_TAG - 1);
 	memcpy(out + sizeof MSG_TAG - 1, hash, 65);
 	return 0;
-}
-
-/* A small text file, NUL-terminated.  LEDGE_OK, LEDGE_ENOENT or
- * LEDGE_EINVAL (reason in err). */
-static int
-read_small(const char *path, const char *what, char **text, size_t *len,
-    char *err, size_t errlen)
-{
-	int rv = path_read(path, KEY_FILE_MAX, text, len);
-	if (rv == LEDGE_ENOENT) {
-		snprintf(err, errlen, "cannot read %s %s: %s", what, path,
-		    strerror(errno));
-		return errno == ENOENT ? LEDGE_ENOENT : LEDGE_EINVAL;
-	}
-	if (rv != LEDGE_OK) {
-		snprintf(err, errlen, "%s %s: %s", what, path,
-		    rv == LEDGE_ETOOBIG ? "too large to be one"
-		                        : strerror(errno));
-		return LEDGE_EINVAL;
-	}
-	char *t = realloc(*text, *len + 1);
-	if (t == NULL) {
-		free(*text);
-		snprintf(err, errlen, "out of memory");
-		return LEDGE_EINVAL;
-	}
-	t[*len] = '\0';
-	*text = t;
-	return LEDGE_OK;
 }
 
 int
@@ -137,28 +77,12 @@ int
 code_trust_add(struct code_trust *t, const char *spec, char *err, size_t errlen)
 {
 	unsigned char pub[PUB_LEN];
-	char *text = NULL;
-	size_t len;
-	int rv;
 
-	if (sodium_ready(err, errlen) != 0) {
-		return LEDGE_EINVAL;
-	}
-	if (strlen(spec) == 2 * PUB_LEN && unhex(spec, 2 * PUB_LEN, pub) == 0) {
+	if (strlen(spec) == 2 * PUB_LEN && sign_unhex(spec, 2 * PUB_LEN, pub) == 0) {
 		/* The key itself. */
-	} else if ((rv = read_small(spec, "public key", &text, &len, err,
-	                errlen)) != LEDGE_OK) {
-		return rv;
-	} else if (strncmp(text, PUB_TAG, sizeof PUB_TAG - 1) != 0 ||
-	    unhex(text + sizeof PUB_TAG - 1, 2 * PUB_LEN, pub) != 0) {
-		snprintf(err, errlen,
-		    "%s is not a ledge public key (made by `ledge function "
-		    "keygen`: a line '%s<64 hex digits>')",
-		    spec, PUB_TAG);
-		free(text);
-		return LEDGE_EINVAL;
+	} else if (sign_read_pub(spec, pub, err, errlen) != 0) {
+		return errno == ENOENT ? LEDGE_ENOENT : LEDGE_EINVAL;
 	}
-	free(text);
 	for (size_t i = 0; i < t->n; i++) {
 		if (memcmp(t->keys[i], pub, PUB_LEN) == 0) {
 			return LEDGE_OK;
@@ -195,11 +119,11 @@ parse_sig(const char *sig, size_t len, unsigned char pub[PUB_LEN],
 		return -1;
 	}
 	p = buf + sizeof SIG_TAG - 1;
-	if (unhex(p, 2 * PUB_LEN, pub) != 0 || p[2 * PUB_LEN] != ' ') {
+	if (sign_unhex(p, 2 * PUB_LEN, pub) != 0 || p[2 * PUB_LEN] != ' ') {
 		return -1;
 	}
 	p += 2 * PUB_LEN + 1;
-	if (unhex(p, 2 * SIG_LEN, s) != 0) {
+	if (sign_unhex(p, 2 * SIG_LEN, s) != 0) {
 		return -1;
 	}
 	p += 2 * SIG_LEN;
@@ -214,9 +138,6 @@ code_sig_valid(const char *sig, size_t len, const char *hash, char keyid[17],
 	unsigned char pub[PUB_LEN], s[SIG_LEN];
 	char m[sizeof MSG_TAG + 64];
 
-	if (sodium_ready(err, errlen) != 0) {
-		return LEDGE_EINVAL;
-	}
 	if (parse_sig(sig, len, pub, s) != 0 || message(hash, m) != 0) {
 		snprintf(err, errlen, "malformed signature");
 		return LEDGE_EINVAL;
@@ -224,8 +145,7 @@ code_sig_valid(const char *sig, size_t len, const char *hash, char keyid[17],
 	if (keyid != NULL) {
 		key_name(pub, keyid);
 	}
-	if (crypto_sign_verify_detached(
-	        s, (const unsigned char *)m, strlen(m), pub) != 0) {
+	if (!sign_verify(s, m, strlen(m), pub)) {
 		snprintf(err, errlen,
 		    "the signature does not match the code's "
 		    "bytes");
@@ -293,47 +213,23 @@ code_sign(const char *keyfile, const char *hash, char *out, size_t outlen,
 	unsigned char sec[SEC_LEN], s[SIG_LEN];
 	char m[sizeof MSG_TAG + 64];
 	char pubhex[2 * PUB_LEN + 1], sighex[2 * SIG_LEN + 1];
-	char *text = NULL;
-	struct stat st;
-	size_t len;
-	int rv;
 
-	if (sodium_ready(err, errlen) != 0) {
-		return LEDGE_EINVAL;
-	}
 	if (message(hash, m) != 0) {
 		snprintf(err, errlen, "not a code hash");
 		return LEDGE_EINVAL;
 	}
-	if ((rv = read_small(keyfile, "key", &text, &len, err, errlen)) !=
-	    LEDGE_OK) {
-		return rv;
+	if (sign_read_sec(keyfile, sec, err, errlen) != 0) {
+		return errno == ENOENT ? LEDGE_ENOENT : LEDGE_EINVAL;
 	}
-	if (strncmp(text, KEY_TAG, sizeof KEY_TAG - 1) != 0 ||
-	    unhex(text + sizeof KEY_TAG - 1, 2 * SEC_LEN, sec) != 0) {
-		sodium_memzero(text, len);
-		free(text);
-		snprintf(err, errlen,
-		    "%s is not a ledge secret key (made by `ledge function "
-		    "keygen`)",
-		    keyfile);
+	if (sign_detached(s, m, strlen(m), sec) != 0) {
+		sign_wipe(sec, sizeof sec);
+		snprintf(err, errlen, "the crypto library cannot start");
 		return LEDGE_EINVAL;
 	}
-	sodium_memzero(text, len);
-	free(text);
-	if (stat(keyfile, &st) == 0 && (st.st_mode & 077) != 0) {
-		sodium_memzero(sec, sizeof sec);
-		snprintf(err, errlen,
-		    "%s can be read by others than its owner (mode %03o); "
-		    "`chmod 600 %s` if it is still secret",
-		    keyfile, (unsigned)(st.st_mode & 0777), keyfile);
-		return LEDGE_EINVAL;
-	}
-	crypto_sign_detached(s, NULL, (const unsigned char *)m, strlen(m), sec);
 	/* The public key is the secret key's second half. */
-	sodium_bin2hex(pubhex, sizeof pubhex, sec + SEC_LEN - PUB_LEN, PUB_LEN);
-	sodium_memzero(sec, sizeof sec);
-	sodium_bin2hex(sighex, sizeof sighex, s, SIG_LEN);
+	sign_hex(pubhex, sec + SEC_LEN - PUB_LEN, PUB_LEN);
+	sign_wipe(sec, sizeof sec);
+	sign_hex(sighex, s, SIG_LEN);
 	if ((size_t)snprintf(out, outlen, SIG_TAG "%s %s\n", pubhex, sighex) >=
 	    outlen) {
 		snprintf(err, errlen, "no room for the signature");
@@ -370,9 +266,6 @@ code_key_generate(const char *prefix, char keyid[17], char *err, size_t errlen)
 	char line[KEY_FILE_MAX];
 	char keyp[4096], pubp[4096];
 
-	if (sodium_ready(err, errlen) != 0) {
-		return LEDGE_EINVAL;
-	}
 	if ((size_t)snprintf(keyp, sizeof keyp, "%s.key", prefix) >=
 	        sizeof keyp ||
 	    (size_t)snprintf(pubp, sizeof pubp, "%s.pub", prefix) >=
@@ -385,19 +278,22 @@ code_key_generate(const char *prefix, char keyid[17], char *err, size_t errlen)
 		    access(keyp, F_OK) == 0 ? keyp : pubp);
 		return LEDGE_EINVAL;
 	}
-	crypto_sign_keypair(pub, sec);
-	sodium_bin2hex(hex, sizeof hex, sec, SEC_LEN);
+	if (sign_keypair(pub, sec) != 0) {
+		snprintf(err, errlen, "the crypto library cannot start");
+		return LEDGE_EINVAL;
+	}
+	sign_hex(hex, sec, SEC_LEN);
 	snprintf(line, sizeof line, KEY_TAG "%s\n", hex);
-	sodium_memzero(hex, sizeof hex);
-	sodium_memzero(sec, sizeof sec);
+	sign_wipe(hex, sizeof hex);
+	sign_wipe(sec, sizeof sec);
 	if (write_new(keyp, line, 0600) != 0) {
 		snprintf(
 		    err, errlen, "cannot write %s: %s", keyp, strerror(errno));
-		sodium_memzero(line, sizeof line);
+		sign_wipe(line, sizeof line);
 		return LEDGE_EINVAL;
 	}
-	sodium_memzero(line, sizeof line);
-	sodium_bin2hex(hex, sizeof hex, pub, PUB_LEN);
+	sign_wipe(line, sizeof line);
+	sign_hex(hex, pub, PUB_LEN);
 	snprintf(line, sizeof line, PUB_TAG "%s\n", hex);
 	if (write_new(pubp, line, 0644) != 0) {
 		snprintf(

@@ -18,6 +18,7 @@
 #include "domain/agent.h"
 #include "domain/agent_int.h"
 #include "net/msg.h"
+#include "net/msg_token.h"
 #include "net/reply.h"
 #include "net/wire.h"
 #include "node/links.h"
@@ -532,11 +533,11 @@ route_ping(void *ctx, struct msg_req *req, wire_v root)
 
 /* The links' requests and the agent's own. */
 static const struct reply_route routes[] = {
-	{ "ev", route_ev },
-	{ "call", route_call },
-	{ "fence", route_fence },
-	{ "fence.node", route_fence_node },
-	{ "ping", route_ping },
+	{ "ev", route_ev, MSG_ROLE_NODE },
+	{ "call", route_call, MSG_ROLE_NODE },
+	{ "fence", route_fence, MSG_ROLE_NODE | MSG_ROLE_ORCHESTRATOR },
+	{ "fence.node", route_fence_node, MSG_ROLE_ORCHESTRATOR },
+	{ "ping", route_ping, MSG_ROLE_ANY },
 };
 
 static const struct reply_route *

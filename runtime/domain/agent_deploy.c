@@ -16,6 +16,7 @@
 #include "code/code_sign.h"
 #include "domain/agent_int.h"
 #include "net/msg.h"
+#include "net/msg_token.h"
 #include "net/reply.h"
 #include "net/wire.h"
 #include "node/links.h"
@@ -691,9 +692,9 @@ agent_deploy_held(struct agent *a, bool stopping)
 }
 
 static const struct reply_route routes[] = {
-	{ "deploy", handle_deploy },
-	{ "undeploy", handle_undeploy },
-	{ "reload", handle_reload },
+	{ "deploy", handle_deploy, MSG_ROLE_ORCHESTRATOR },
+	{ "undeploy", handle_undeploy, MSG_ROLE_ORCHESTRATOR },
+	{ "reload", handle_reload, MSG_ROLE_ORCHESTRATOR },
 };
 
 const struct reply_route *

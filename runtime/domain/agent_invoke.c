@@ -9,6 +9,7 @@
 
 #include "domain/agent_int.h"
 #include "net/msg.h"
+#include "net/msg_token.h"
 #include "net/reply.h"
 #include "net/wire.h"
 #include "node/commit.h"
@@ -155,7 +156,7 @@ handle_invoke(void *ctx, struct msg_req *req, wire_v root)
 }
 
 static const struct reply_route routes[] = {
-	{ "invoke", handle_invoke },
+	{ "invoke", handle_invoke, MSG_ROLE_ORCHESTRATOR },
 };
 
 const struct reply_route *

@@ -10,6 +10,7 @@
 #include "base/rlog.h"
 #include "domain/agent_int.h"
 #include "net/msg.h"
+#include "net/msg_token.h"
 #include "net/reply.h"
 #include "net/wire.h"
 #include "node/commit.h"
@@ -303,10 +304,10 @@ handle_forget(void *ctx, struct msg_req *req, wire_v root)
 }
 
 static const struct reply_route routes[] = {
-	{ "state.get", handle_state },
-	{ "export", handle_export },
-	{ "import", handle_import },
-	{ "forget", handle_forget },
+	{ "state.get", handle_state, MSG_ROLE_ORCHESTRATOR },
+	{ "export", handle_export, MSG_ROLE_ORCHESTRATOR },
+	{ "import", handle_import, MSG_ROLE_ORCHESTRATOR },
+	{ "forget", handle_forget, MSG_ROLE_ORCHESTRATOR },
 };
 
 const struct reply_route *

@@ -66,6 +66,21 @@ int msg_server_new(struct loop *l, const char *url, const struct msg_tls *tls,
  * a timeout).  Loop thread. */
 void msg_server_free(struct msg_server *s);
 
+/*
+ * Who sent the request: MSG_ROLE_* (net/msg_token.h) of the token that
+ * came with it - 0 when it had none or an invalid one - on a server
+ * that checks roles; MSG_ROLE_ANY on one that does not.  A server checks
+ * roles when ca.sign.pub (the domain's key) is beside its tls->ca file;
+ * a client sends the token NAME.token beside its tls->cert NAME.crt.
+ */
+unsigned msg_req_role(const struct msg_req *r);
+
+/* The name in that token ("" if none). */
+const char *msg_req_who(const struct msg_req *r);
+
+/* Whether s checks roles (it knows the domain's key). */
+bool msg_server_checks_roles(const struct msg_server *s);
+
 /* The request's bytes (valid until msg_reply). */
 const void *msg_req_data(const struct msg_req *r, size_t *len);
 

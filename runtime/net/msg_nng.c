@@ -18,10 +18,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <ledge.h>
 
+#include "base/sign.h"
 #include "net/msg.h"
+#include "net/msg_token.h"
 #include "platform/loop.h"
 
 /* Requests a server handles at once. */
@@ -233,12 +237,117 @@ dial_to(nng_socket sock, const char *url, const struct msg_tls *tls, char *err,
 }
 
 /* ------------------------------------------------------------------ */
+/* who is asking: role tokens (msg_token.h)                           */
+
+/*
+ * Every request carries a trailer: the sender's token (maybe empty),
+ * its length (2 bytes, big-endian) and TRAILER_MAGIC.  Only the
+ * transport sees it; handlers get the request without it.
+ */
+#define TRAILER_MAGIC "LTK1"
+#define TRAILER_LEN   6
+
+/* Where a process's token and its domain's key are: NAME.token beside
+ * NAME.crt, ca.sign.pub beside the CA file. */
+static void
+auth_paths(const struct msg_tls *tls, char *tok, char *key, size_t n)
+{
+	const char *slash;
+	size_t cl;
+	tok[0] = key[0] = '\0';
+	if (tls == NULL || tls->cert == NULL || tls->ca == NULL) {
+		return;
+	}
+	cl = strlen(tls->cert);
+	if (cl > 4 && strcmp(tls->cert + cl - 4, ".crt") == 0) {
+		cl -= 4;
+	}
+	snprintf(tok, n, "%.*s.token", (int)cl, tls->cert);
+	slash = strrchr(tls->ca, '/');
+	snprintf(key, n, "%.*s%sca.sign.pub",
+	    slash ? (int)(slash - tls->ca) : 0, tls->ca, slash ? "/" : "");
+}
+
+/* The process's own token (malloc'd text, NULL if it has none). */
+static char *
+own_token(const struct msg_tls *tls, size_t *len)
+{
+	char tok[4200], key[4200];
+	char *text;
+	size_t n = 0;
+	FILE *fp;
+
+	*len = 0;
+	auth_paths(tls, tok, key, sizeof tok);
+	if (tok[0] == '\0' || (fp = fopen(tok, "re")) == NULL) {
+		return NULL;
+	}
+	if ((text = malloc(MSG_TOKEN_MAX + 1)) != NULL) {
+		n = fread(text, 1, MSG_TOKEN_MAX + 1, fp);
+		if (n == 0 || n > MSG_TOKEN_MAX) {
+			free(text);
+			text = NULL;
+			n = 0;
+		}
+	}
+	fclose(fp);
+	*len = n;
+	return text;
+}
+
+/* Append the trailer with token tok[0..n) to m.  0, or -1. */
+static int
+add_trailer(nng_msg *m, const char *tok, size_t n)
+{
+	unsigned char len[2] = { (unsigned char)(n >> 8), (unsigned char)n };
+	return (n > 0 && nng_msg_append(m, tok, n) != 0) ||
+	        nng_msg_append(m, len, 2) != 0 ||
+	        nng_msg_append(m, TRAILER_MAGIC, 4) != 0
+	    ? -1
+	    : 0;
+}
+
+/* Take the trailer off m: the token (inside m's buffer until the next
+ * change of m) and its length, or NULL if m has no trailer. */
+static const char *
+take_trailer(nng_msg *m, size_t *n)
+{
+	size_t len = nng_msg_len(m);
+	const unsigned char *b = nng_msg_body(m);
+	size_t tl;
+	*n = 0;
+	if (len < TRAILER_LEN ||
+	    memcmp(b + len - 4, TRAILER_MAGIC, 4) != 0) {
+		return NULL;
+	}
+	tl = (size_t)b[len - 6] << 8 | b[len - 5];
+	if (tl + TRAILER_LEN > len) {
+		return NULL;
+	}
+	nng_msg_chop(m, tl + TRAILER_LEN);
+	*n = tl;
+	return (const char *)b + len - TRAILER_LEN - tl;
+}
+
+/* ------------------------------------------------------------------ */
 /* server                                                              */
 
 enum { SC_RECV, SC_HANDLER, SC_SEND };
 
 struct msg_req {
 	struct srv_ctx *sc;
+	unsigned role;      /* MSG_ROLE_* of the sender */
+	char who[72];       /* the name in its token, "" if none */
+};
+
+/* Tokens seen valid lately: one Ed25519 check per token, not per
+ * request (events between nodes come by the thousand). */
+#define TOKEN_CACHE 16
+struct token_seen {
+	size_t len;
+	unsigned role;
+	char who[72];
+	char text[MSG_TOKEN_MAX];
 };
 
 struct srv_ctx {
@@ -255,6 +364,11 @@ struct msg_server {
 	nng_socket sock;
 	msg_handler fn;
 	void *arg;
+	/* Roles are checked when the domain's key is known. */
+	bool check_roles;
+	unsigned char domain_key[SIGN_PUB_LEN];
+	struct token_seen seen[TOKEN_CACHE]; /* loop thread */
+	unsigned next_seen;
 	struct srv_ctx ctxs[SERVER_CTXS];
 	int nctx;
 	atomic_int refs;
@@ -269,17 +383,52 @@ server_unref(struct msg_server *s)
 	}
 }
 
+/* The role a token gives (0: none), from the cache or checked. */
+static unsigned
+token_role(struct msg_server *s, const char *tok, size_t n, char *who,
+    size_t wn)
+{
+	struct token_seen *t;
+	if (tok == NULL || n == 0 || n > MSG_TOKEN_MAX) {
+		return 0;
+	}
+	for (unsigned i = 0; i < TOKEN_CACHE; i++) {
+		t = &s->seen[i];
+		if (t->len == n && memcmp(t->text, tok, n) == 0) {
+			snprintf(who, wn, "%s", t->who);
+			return t->role;
+		}
+	}
+	unsigned role = msg_token_role(
+	    s->domain_key, tok, n, (uint64_t)time(NULL), who, wn);
+	if (role != 0) {
+		t = &s->seen[s->next_seen++ % TOKEN_CACHE];
+		t->len = n;
+		t->role = role;
+		memcpy(t->text, tok, n);
+		snprintf(t->who, sizeof t->who, "%s", who);
+	}
+	return role;
+}
+
 static void
 deliver_request(void *arg)
 {
 	struct srv_ctx *sc = arg;
 	struct msg_server *s = sc->s;
+	const char *tok;
+	size_t n;
 	if (atomic_load(&s->closing)) {
 		nng_msg_free(sc->msg);
 		sc->msg = NULL;
 		server_unref(s);
 		return;
 	}
+	tok = take_trailer(sc->msg, &n);
+	sc->req.who[0] = '\0';
+	sc->req.role = s->check_roles ? token_role(s, tok, n, sc->req.who,
+	                                    sizeof sc->req.who)
+	                              : MSG_ROLE_ANY;
 	s->fn(s->arg, &sc->req);
 	server_unref(s);
 }
@@ -337,6 +486,17 @@ msg_server_new(struct loop *l, const char *url, const struct msg_tls *tls,
 	s->fn = fn;
 	s->arg = arg;
 	atomic_init(&s->refs, 1);
+	{
+		char tok[4200], key[4200];
+		auth_paths(tls, tok, key, sizeof tok);
+		if (key[0] != '\0' && access(key, F_OK) == 0) {
+			if (sign_read_pub(key, s->domain_key, err, errlen) != 0) {
+				free(s);
+				return LEDGE_EINVAL;
+			}
+			s->check_roles = true;
+		}
+	}
 	if ((rv = nng_rep0_open(&s->sock)) != 0) {
 		snprintf(err, errlen, "nng: %s", nng_strerror(rv));
 		free(s);
@@ -382,6 +542,24 @@ msg_server_free(struct msg_server *s)
 	server_unref(s);
 }
 
+bool
+msg_server_checks_roles(const struct msg_server *s)
+{
+	return s->check_roles;
+}
+
+unsigned
+msg_req_role(const struct msg_req *r)
+{
+	return r->role;
+}
+
+const char *
+msg_req_who(const struct msg_req *r)
+{
+	return r->who;
+}
+
 const void *
 msg_req_data(const struct msg_req *r, size_t *len)
 {
@@ -423,6 +601,8 @@ struct msg_client {
 	struct loop *loop;
 	nng_socket sock;
 	char *url;
+	char *token; /* sent with every request; NULL: none */
+	size_t ntoken;
 	atomic_int refs;
 	atomic_bool closing;
 };
@@ -444,6 +624,7 @@ client_unref(struct msg_client *c)
 {
 	if (atomic_fetch_sub(&c->refs, 1) == 1) {
 		free(c->url);
+		free(c->token);
 		free(c);
 	}
 }
@@ -531,9 +712,11 @@ msg_client_new(struct loop *l, const char *url, const struct msg_tls *tls,
 	}
 	c->loop = l;
 	atomic_init(&c->refs, 1);
+	c->token = own_token(tls, &c->ntoken);
 	if ((rv = nng_req0_open(&c->sock)) != 0) {
 		snprintf(err, errlen, "nng: %s", nng_strerror(rv));
 		free(c->url);
+		free(c->token);
 		free(c);
 		return from_nng(rv);
 	}
@@ -547,6 +730,7 @@ msg_client_new(struct loop *l, const char *url, const struct msg_tls *tls,
 	if ((rv = dial_to(c->sock, url, tls, err, errlen)) != 0) {
 		nng_close(c->sock);
 		free(c->url);
+		free(c->token);
 		free(c);
 		return rv;
 	}
@@ -592,7 +776,8 @@ msg_call(struct msg_client *c, const void *data, size_t len,
 	if (nng_ctx_open(&k->ctx, c->sock) != 0 ||
 	    nng_aio_alloc(&k->aio, call_cb, k) != 0 ||
 	    nng_msg_alloc(&m, 0) != 0 ||
-	    (len > 0 && nng_msg_append(m, data, len) != 0)) {
+	    (len > 0 && nng_msg_append(m, data, len) != 0) ||
+	    add_trailer(m, c->token, c->ntoken) != 0) {
 		if (m) {
 			nng_msg_free(m);
 		}
@@ -654,11 +839,29 @@ msg_call_sync(const char *url, const struct msg_tls *tls, const void *data,
 		nng_close(sock);
 		return rv == NNG_ETIMEDOUT ? MSG_ETIMEDOUT : MSG_EPROTO;
 	}
-	if ((rv = nng_send(sock, (void *)data, len, 0)) != 0) {
-		snprintf(err, errlen, "cannot send to %s: %s", url,
-		    nng_strerror(rv));
-		nng_close(sock);
-		return map_nng(rv);
+	{
+		size_t nt = 0;
+		char *tok = own_token(tls, &nt);
+		nng_msg *m = NULL;
+		if (nng_msg_alloc(&m, 0) != 0 ||
+		    (len > 0 && nng_msg_append(m, data, len) != 0) ||
+		    add_trailer(m, tok, nt) != 0) {
+			free(tok);
+			if (m != NULL) {
+				nng_msg_free(m);
+			}
+			snprintf(err, errlen, "out of memory");
+			nng_close(sock);
+			return MSG_ENOMEM;
+		}
+		free(tok);
+		if ((rv = nng_sendmsg(sock, m, 0)) != 0) {
+			nng_msg_free(m);
+			snprintf(err, errlen, "cannot send to %s: %s", url,
+			    nng_strerror(rv));
+			nng_close(sock);
+			return map_nng(rv);
+		}
 	}
 	char *buf = NULL;
 	size_t n = 0;

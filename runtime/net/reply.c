@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "net/msg_token.h"
 #include "net/reply.h"
 
 void
@@ -77,7 +78,13 @@ reply_dispatch(
 		const struct reply_route *table = tables[i](&n);
 		route = reply_route_find(table, n, t);
 	}
-	if (route != NULL) {
+	if (route != NULL && !(msg_req_role(req) & route->roles)) {
+		unsigned role = msg_req_role(req);
+		reply_err(req, REPLY_FORBIDDEN, "forbidden: %s may not %s",
+		    role == 0 ? "a peer without a valid role token"
+		              : msg_role_name(role),
+		    route->name);
+	} else if (route != NULL) {
 		route->fn(ctx, req, root);
 	} else {
 		reply_err(req, REPLY_INVALID, "unknown request type");

@@ -30,6 +30,7 @@
 #define REPLY_NO_NODE     "no-node"     /* no node can take it now */
 #define REPLY_FAILED      "failed"      /* a node refused or a move failed */
 #define REPLY_UNAVAILABLE "unavailable" /* its node was declared lost */
+#define REPLY_FORBIDDEN   "forbidden"   /* the sender's role may not */
 #define REPLY_NOT_DEPLOYED                                                     \
 	"not-deployed" /* placed, but its node has not deployed it yet */
 
@@ -51,13 +52,17 @@ void reply_err(struct msg_req *req, const char *code, const char *fmt, ...)
     DIAG_PRINTF(3, 4);
 
 /*
- * One entry of a dispatch table: requests whose `op` is `name` go to
+ * One entry of a dispatch table: requests whose `op` is `name` from a
+ * sender with one of `roles` (MSG_ROLE_* bits, net/msg_token.h) go to
  * `fn(ctx, req, root)`, where root is the parsed request map (valid
- * until fn returns; fn answers req, at once or later).
+ * until fn returns; fn answers req, at once or later).  Others are
+ * answered REPLY_FORBIDDEN ("forbidden: viewer may not wf.start") and
+ * change nothing.
  */
 struct reply_route {
 	const char *name;
 	void (*fn)(void *ctx, struct msg_req *req, wire_v root);
+	unsigned roles;
 };
 
 /* The entry of `table` (n entries) named `op`, or NULL. */

@@ -14,6 +14,7 @@
 #include "base/rlog.h"
 #include "code/code_sign.h"
 #include "net/msg.h"
+#include "net/msg_token.h"
 #include "net/reply.h"
 #include "net/wire.h"
 #include "orc/orc.h"
@@ -81,7 +82,7 @@ heartbeat(void *ctx, struct msg_req *req, wire_v root)
 }
 
 static const struct reply_route hb_routes[] = {
-	{ "hb", heartbeat },
+	{ "hb", heartbeat, MSG_ROLE_NODE },
 };
 
 static const struct reply_route *

@@ -14,6 +14,7 @@
 #include "base/sha256.h"
 #include "code/code_sign.h"
 #include "net/msg.h"
+#include "net/msg_token.h"
 #include "net/reply.h"
 #include "net/wire.h"
 #include "orc/orc_api.h"
@@ -100,8 +101,8 @@ code_get(void *ctx, struct msg_req *req, wire_v root)
 }
 
 static const struct reply_route routes[] = {
-	{ "code.put", code_put },
-	{ "code.get", code_get },
+	{ "code.put", code_put, MSG_ROLES_ADMIN },
+	{ "code.get", code_get, MSG_ROLE_NODE | MSG_ROLES_ADMIN },
 };
 
 const struct reply_route *

@@ -11,6 +11,7 @@
 
 #include "base/rlog.h"
 #include "net/msg.h"
+#include "net/msg_token.h"
 #include "net/reply.h"
 #include "net/wire.h"
 #include "orc/orc_api.h"
@@ -495,10 +496,10 @@ fn_state_get(void *ctx, struct msg_req *req, wire_v root)
 }
 
 static const struct reply_route routes[] = {
-	{ "invoke", fn_invoke },
-	{ "state.get", fn_state_get },
-	{ "fn.reload", fn_reload },
-	{ "fn.move", fn_move },
+	{ "invoke", fn_invoke, MSG_ROLES_ADMIN },
+	{ "state.get", fn_state_get, MSG_ROLES_ADMIN },
+	{ "fn.reload", fn_reload, MSG_ROLES_ADMIN },
+	{ "fn.move", fn_move, MSG_ROLES_ADMIN },
 };
 
 const struct reply_route *

@@ -9,6 +9,7 @@
 #include "base/clock.h"
 #include "base/rlog.h"
 #include "net/msg.h"
+#include "net/msg_token.h"
 #include "net/reply.h"
 #include "net/wire.h"
 #include "orc/orc_api.h"
@@ -226,8 +227,8 @@ node_drain(void *ctx, struct msg_req *req, wire_v root)
 }
 
 static const struct reply_route routes[] = {
-	{ "node.list", node_list },
-	{ "node.drain", node_drain },
+	{ "node.list", node_list, MSG_ROLES_READ },
+	{ "node.drain", node_drain, MSG_ROLES_ADMIN },
 };
 
 const struct reply_route *

@@ -9,6 +9,7 @@
 #include "base/diag.h"
 #include "base/rlog.h"
 #include "net/msg.h"
+#include "net/msg_token.h"
 #include "net/reply.h"
 #include "net/wire.h"
 #include "orc/orc_api.h"
@@ -467,10 +468,10 @@ wf_show(void *ctx, struct msg_req *req, wire_v root)
 }
 
 static const struct reply_route routes[] = {
-	{ "wf.start", wf_start },
-	{ "wf.stop", wf_stop },
-	{ "wf.list", wf_list },
-	{ "wf.show", wf_show },
+	{ "wf.start", wf_start, MSG_ROLES_ADMIN },
+	{ "wf.stop", wf_stop, MSG_ROLES_ADMIN },
+	{ "wf.list", wf_list, MSG_ROLES_READ },
+	{ "wf.show", wf_show, MSG_ROLES_READ },
 };
 
 const struct reply_route *

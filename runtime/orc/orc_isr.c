@@ -9,6 +9,7 @@
 #include <ledge.h>
 
 #include "base/rlog.h"
+#include "net/msg_token.h"
 #include "net/reply.h"
 #include "net/wire.h"
 #include "orc/orc_isr.h"
@@ -176,7 +177,7 @@ replica_drop(void *ctx, struct msg_req *req, wire_v root)
 }
 
 static const struct reply_route routes[] = {
-	{ "replica.drop", replica_drop },
+	{ "replica.drop", replica_drop, MSG_ROLE_NODE },
 };
 
 const struct reply_route *

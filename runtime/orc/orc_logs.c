@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "net/msg.h"
+#include "net/msg_token.h"
 #include "net/reply.h"
 #include "net/wire.h"
 #include "orc/orc_logs.h"
@@ -89,7 +90,7 @@ logs(void *ctx, struct msg_req *req, wire_v root)
 }
 
 static const struct reply_route routes[] = {
-	{ "logs", logs },
+	{ "logs", logs, MSG_ROLES_READ },
 };
 
 const struct reply_route *

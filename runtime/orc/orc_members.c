@@ -12,6 +12,7 @@
 #include "base/clock.h"
 #include "base/rlog.h"
 #include "net/msg.h"
+#include "net/msg_token.h"
 #include "net/reply.h"
 #include "net/wire.h"
 #include "orc/orc_deploy.h"
@@ -233,7 +234,7 @@ join(void *ctx, struct msg_req *req, wire_v root)
 }
 
 static const struct reply_route routes[] = {
-	{ "join", join },
+	{ "join", join, MSG_ROLE_NODE },
 };
 
 const struct reply_route *

@@ -13,11 +13,14 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <arpa/inet.h>
 
 #include "cmd_certs.h"
+#include "code/code_sign.h"
+#include "net/msg_token.h"
 
 static const char usage[] =
     "usage: ledge certs init DIR\n"
@@ -134,6 +137,59 @@ all_free(const char *const *paths)
 	return true;
 }
 
+/* The domain's signing key, for role tokens: DIR/ca.sign.key (0600) and
+ * ca.sign.pub, made if missing (a CA made before roles had none). */
+static int
+signing_key(const char *dir)
+{
+	char *key = join(dir, "ca.sign", ".key");
+	char *prefix = join(dir, "ca.sign", "");
+	char id[17], err[512];
+	int rc = 0;
+	if (key == NULL || prefix == NULL) {
+		fprintf(stderr, "ledge certs: out of memory\n");
+		rc = 1;
+	} else if (access(key, F_OK) != 0 &&
+	    code_key_generate(prefix, id, err, sizeof err) != LEDGE_OK) {
+		fprintf(stderr, "ledge certs: %s\n", err);
+		rc = 1;
+	}
+	free(key);
+	free(prefix);
+	return rc;
+}
+
+/* NAME.token: its role, signed with the domain's key. */
+static int
+write_token(const char *dir, const char *role, const char *name)
+{
+	char *key = join(dir, "ca.sign", ".key"), *path = join(dir, name, ".token");
+	char tok[MSG_TOKEN_MAX], err[512];
+	/* As long as the certificate (825 days). */
+	uint64_t expiry = (uint64_t)time(NULL) + 825ull * 86400;
+	int rc = 1, fd;
+	if (key == NULL || path == NULL) {
+		fprintf(stderr, "ledge certs: out of memory\n");
+	} else if (msg_token_make(key, msg_role_bit(role), name, expiry, tok,
+	               sizeof tok, err, sizeof err) != 0) {
+		fprintf(stderr, "ledge certs: %s\n", err);
+	} else if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+	                0600)) < 0) {
+		fprintf(stderr, "ledge certs: %s: %s\n", path, strerror(errno));
+	} else {
+		size_t n = strlen(tok);
+		rc = write(fd, tok, n) == (ssize_t)n ? 0 : 1;
+		if (close(fd) != 0 || rc != 0) {
+			fprintf(stderr, "ledge certs: %s: %s\n", path,
+			    strerror(errno));
+			rc = 1;
+		}
+	}
+	free(key);
+	free(path);
+	return rc;
+}
+
 static int
 certs_init(const char *dir)
 {
@@ -155,9 +211,13 @@ certs_init(const char *dir)
 		    "keyUsage=critical,keyCertSign,cRLSign", NULL });
 		umask(old);
 		if (rc == 0) {
+			rc = signing_key(dir);
+		}
+		if (rc == 0) {
 			chmod(crt, 0644);
-			printf(
-			    "CA made: %s (keep it secret) and %s\n", key, crt);
+			printf("CA made: %s and %s/ca.sign.key (keep them "
+			       "secret), %s and %s/ca.sign.pub\n",
+			    key, dir, crt, dir);
 		}
 	}
 	free(key);
@@ -216,20 +276,21 @@ certs_issue(const char *dir, const char *role, const char *name,
 	char *cak = join(dir, "ca", ".key"), *cac = join(dir, "ca", ".crt");
 	char *key = join(dir, name, ".key"), *crt = join(dir, name, ".crt");
 	char *csr = join(dir, name, ".csr"), *ext = join(dir, name, ".ext");
+	char *tok = join(dir, name, ".token");
 	char *srl = join(dir, "ca", ".srl");
 	char subj[200];
 	int rc = 1;
 
 	snprintf(subj, sizeof subj, "/O=ledge/OU=ledge-%s/CN=%s", role, name);
-	if (!cak || !cac || !key || !crt || !csr || !ext || !srl) {
+	if (!cak || !cac || !key || !crt || !csr || !ext || !srl || !tok) {
 		fprintf(stderr, "ledge certs: out of memory\n");
 	} else if (access(cak, R_OK) != 0 || access(cac, R_OK) != 0) {
 		fprintf(stderr,
 		    "ledge certs: no CA in %s (%s and ca.crt): make one with "
 		    "`ledge certs init %s`\n",
 		    dir, cak, dir);
-	} else if (all_free((const char *const[]) { key, crt, NULL }) &&
-	    write_ext(ext, hosts, nhosts) == 0) {
+	} else if (all_free((const char *const[]) { key, crt, tok, NULL }) &&
+	    signing_key(dir) == 0 && write_ext(ext, hosts, nhosts) == 0) {
 		mode_t old = umask(077);
 		rc = openssl((const char *const[]) { "req", "-new", "-newkey",
 		    "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
@@ -241,9 +302,11 @@ certs_issue(const char *dir, const char *role, const char *name,
 		          csr, "-CA", cac, "-CAkey", cak, "-CAserial", srl,
 		          "-CAcreateserial", "-out", crt, "-days", "825",
 		          "-extfile", ext, NULL });
+		rc = rc != 0 ? rc : write_token(dir, role, name);
 		if (rc == 0) {
 			chmod(crt, 0644);
-			printf("issued %s (role %s) and %s\n", crt, role, key);
+			printf("issued %s (role %s), %s and %s\n", crt, role, key,
+			    tok);
 		} else {
 			unlink(key);
 			unlink(crt);
@@ -258,6 +321,7 @@ certs_issue(const char *dir, const char *role, const char *name,
 	free(csr);
 	free(ext);
 	free(srl);
+	free(tok);
 	return rc;
 }
 
