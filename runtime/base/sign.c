@@ -31,8 +31,7 @@ int
 sign_detached(unsigned char sig[SIGN_SIG_LEN], const void *msg, size_t n,
     const unsigned char sec[SIGN_SEC_LEN])
 {
-	return ready() == 0 &&
-	        crypto_sign_detached(sig, NULL, msg, n, sec) == 0
+	return ready() == 0 && crypto_sign_detached(sig, NULL, msg, n, sec) == 0
 	    ? 0
 	    : -1;
 }
@@ -90,7 +89,8 @@ read_key(const char *path, const char *tag, unsigned char *out, size_t n,
 		return -1;
 	}
 	if (fgets(line, sizeof line, fp) == NULL ||
-	    strncmp(line, tag, tl) != 0 || sign_unhex(line + tl, 2 * n, out) != 0) {
+	    strncmp(line, tag, tl) != 0 ||
+	    sign_unhex(line + tl, 2 * n, out) != 0) {
 		fclose(fp);
 		sign_wipe(line, sizeof line);
 		snprintf(err, errlen,
@@ -105,16 +105,16 @@ read_key(const char *path, const char *tag, unsigned char *out, size_t n,
 }
 
 int
-sign_read_pub(const char *path, unsigned char pub[SIGN_PUB_LEN], char *err,
-    size_t errlen)
+sign_read_pub(
+    const char *path, unsigned char pub[SIGN_PUB_LEN], char *err, size_t errlen)
 {
 	return read_key(
 	    path, SIGN_PUB_TAG, pub, SIGN_PUB_LEN, "public key", err, errlen);
 }
 
 int
-sign_read_sec(const char *path, unsigned char sec[SIGN_SEC_LEN], char *err,
-    size_t errlen)
+sign_read_sec(
+    const char *path, unsigned char sec[SIGN_SEC_LEN], char *err, size_t errlen)
 {
 	struct stat st;
 	if (read_key(path, SIGN_SEC_TAG, sec, SIGN_SEC_LEN, "secret key", err,

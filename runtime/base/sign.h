@@ -16,7 +16,8 @@
 #define SIGN_SIG_LEN 64 /* signature */
 
 /* A new key pair.  0, or -1 if the library cannot start. */
-int sign_keypair(unsigned char pub[SIGN_PUB_LEN], unsigned char sec[SIGN_SEC_LEN]);
+int sign_keypair(
+    unsigned char pub[SIGN_PUB_LEN], unsigned char sec[SIGN_SEC_LEN]);
 
 /* The signature of msg[0..n) by sec.  0, or -1. */
 int sign_detached(unsigned char sig[SIGN_SIG_LEN], const void *msg, size_t n,

@@ -78,7 +78,8 @@ code_trust_add(struct code_trust *t, const char *spec, char *err, size_t errlen)
 {
 	unsigned char pub[PUB_LEN];
 
-	if (strlen(spec) == 2 * PUB_LEN && sign_unhex(spec, 2 * PUB_LEN, pub) == 0) {
+	if (strlen(spec) == 2 * PUB_LEN &&
+	    sign_unhex(spec, 2 * PUB_LEN, pub) == 0) {
 		/* The key itself. */
 	} else if (sign_read_pub(spec, pub, err, errlen) != 0) {
 		return errno == ENOENT ? LEDGE_ENOENT : LEDGE_EINVAL;

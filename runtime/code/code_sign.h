@@ -17,7 +17,7 @@
  * signature of these bytes at all?) and against a trust set (by a key
  * trusted here?).  A key is named to people by its first 16 hex digits.
  *
- * libsodium is used from this file only.
+ * The signing itself is base/sign.c's (libsodium).
  *
  * Threads: every function is safe from any thread; a trust set is
  * read-only once made, so one may be shared by threads that only check.

@@ -316,8 +316,7 @@ take_trailer(nng_msg *m, size_t *n)
 	const unsigned char *b = nng_msg_body(m);
 	size_t tl;
 	*n = 0;
-	if (len < TRAILER_LEN ||
-	    memcmp(b + len - 4, TRAILER_MAGIC, 4) != 0) {
+	if (len < TRAILER_LEN || memcmp(b + len - 4, TRAILER_MAGIC, 4) != 0) {
 		return NULL;
 	}
 	tl = (size_t)b[len - 6] << 8 | b[len - 5];
@@ -336,8 +335,8 @@ enum { SC_RECV, SC_HANDLER, SC_SEND };
 
 struct msg_req {
 	struct srv_ctx *sc;
-	unsigned role;      /* MSG_ROLE_* of the sender */
-	char who[72];       /* the name in its token, "" if none */
+	unsigned role; /* MSG_ROLE_* of the sender */
+	char who[72];  /* the name in its token, "" if none */
 };
 
 /* Tokens seen valid lately: one Ed25519 check per token, not per
@@ -385,8 +384,8 @@ server_unref(struct msg_server *s)
 
 /* The role a token gives (0: none), from the cache or checked. */
 static unsigned
-token_role(struct msg_server *s, const char *tok, size_t n, char *who,
-    size_t wn)
+token_role(
+    struct msg_server *s, const char *tok, size_t n, char *who, size_t wn)
 {
 	struct token_seen *t;
 	if (tok == NULL || n == 0 || n > MSG_TOKEN_MAX) {
@@ -426,9 +425,9 @@ deliver_request(void *arg)
 	}
 	tok = take_trailer(sc->msg, &n);
 	sc->req.who[0] = '\0';
-	sc->req.role = s->check_roles ? token_role(s, tok, n, sc->req.who,
-	                                    sizeof sc->req.who)
-	                              : MSG_ROLE_ANY;
+	sc->req.role = s->check_roles
+	    ? token_role(s, tok, n, sc->req.who, sizeof sc->req.who)
+	    : MSG_ROLE_ANY;
 	s->fn(s->arg, &sc->req);
 	server_unref(s);
 }
@@ -490,7 +489,8 @@ msg_server_new(struct loop *l, const char *url, const struct msg_tls *tls,
 		char tok[4200], key[4200];
 		auth_paths(tls, tok, key, sizeof tok);
 		if (key[0] != '\0' && access(key, F_OK) == 0) {
-			if (sign_read_pub(key, s->domain_key, err, errlen) != 0) {
+			if (sign_read_pub(key, s->domain_key, err, errlen) !=
+			    0) {
 				free(s);
 				return LEDGE_EINVAL;
 			}

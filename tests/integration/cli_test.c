@@ -528,3 +528,48 @@ Test(cli, run_listens_on_a_socket_for_its_user_only)
 	}
 	free(sock);
 }
+
+Test(cli, orchestrator_and_node_without_listen_stay_on_this_machine)
+{
+	const char *dir = it_tmpdir("cli-orcsock");
+	char *orclog = it_fmt("%s/orc.log", dir), *nodelog;
+	char *sock = it_fmt("%s/.ledge-orc/control.sock", dir), *out;
+	const char *orc[] = { test_ledge_bin(), "orchestrator", NULL };
+	const char *node[] = { test_ledge_bin(), "node", "--name", "solo",
+		"--data", ".ledge-solo", NULL };
+	const char *list[] = { "node", "list", NULL };
+	struct proc *o, *n;
+	struct stat st;
+
+	unsetenv("LEDGE_ORCHESTRATOR");
+	unsetenv("LEDGE_DATA");
+	/* Both started in dir, as an operator would in a folder of theirs;
+	 * the CLI run from there finds the orchestrator. */
+	cr_assert_eq(chdir(dir), 0);
+	o = proc_start(orc, orclog);
+	cr_assert_not_null(o);
+	it_procs[it_nprocs++] = o;
+	cr_assert_eq(proc_wait_log(o, "ready", 15000), 0, "orchestrator");
+	cr_assert_eq(stat(sock, &st), 0, "%s: %s", sock, strerror(errno));
+	cr_expect(S_ISSOCK(st.st_mode));
+	cr_expect_eq(st.st_mode & 0777, 0600, "mode %o", st.st_mode & 0777);
+	nodelog = it_fmt("%s/node.log", dir);
+	n = proc_start(node, nodelog);
+	cr_assert_not_null(n);
+	it_procs[it_nprocs++] = n;
+	cr_assert_eq(proc_wait_log(n, "joined the domain", 15000), 0, "node");
+	out = proc_log(n);
+	cr_expect_not_null(strstr(out, "/.ledge-solo/node.sock"), "%s", out);
+	free(out);
+	cr_expect_eq(ledge(list, &out), 0, "%s", out);
+	cr_expect_not_null(strstr(out, "solo"), "%s", out);
+	free(out);
+	/* Nothing listens on the network. */
+	out = proc_log(o);
+	cr_expect_not_null(strstr(out, "listening on ipc://"), "%s", out);
+	cr_expect_null(strstr(out, "tcp://"), "%s", out);
+	free(out);
+	free(nodelog);
+	free(sock);
+	free(orclog);
+}

@@ -70,25 +70,33 @@ args_control_url(const char *dir, char *buf, size_t n)
 	return 0;
 }
 
-/* `ledge run`'s control socket in the data folder, as a URL (in
- * o->sock_url), if one is there; else ARGS_DEFAULT_ORCHESTRATOR. */
-static const char *
-control_socket(struct args *o)
+const char *
+args_find_control(const char *dir, char *buf, size_t n)
 {
-	const char *dir = o->data;
 	struct stat st;
 
 	if (dir == NULL && (dir = getenv("LEDGE_DATA")) != NULL && !*dir) {
 		dir = NULL;
 	}
-	if (dir == NULL) {
-		dir = ARGS_DEFAULT_DATA;
+	/* Given a folder, that one; else `ledge run`'s, then `ledge
+	 * orchestrator`'s default. */
+	const char *dirs[] = { dir ? dir : ARGS_DEFAULT_DATA,
+		dir ? NULL : ARGS_ORC_DATA };
+	for (size_t i = 0; i < 2 && dirs[i] != NULL; i++) {
+		if (args_control_url(dirs[i], buf, n) == 0 &&
+		    stat(buf + 6, &st) == 0 && S_ISSOCK(st.st_mode)) {
+			return buf;
+		}
 	}
-	if (args_control_url(dir, o->sock_url, sizeof o->sock_url) != 0 ||
-	    stat(o->sock_url + 6, &st) != 0 || !S_ISSOCK(st.st_mode)) {
-		return ARGS_DEFAULT_ORCHESTRATOR;
-	}
-	return o->sock_url;
+	return ARGS_DEFAULT_ORCHESTRATOR;
+}
+
+/* The control socket to use, as a URL (in o->sock_url), if one is there;
+ * else ARGS_DEFAULT_ORCHESTRATOR. */
+static const char *
+control_socket(struct args *o)
+{
+	return args_find_control(o->data, o->sock_url, sizeof o->sock_url);
 }
 
 /* Long options with a value, and where the value goes. */

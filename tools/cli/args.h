@@ -32,6 +32,8 @@
  * ARGS_DEFAULT_DATA. */
 #define ARGS_CONTROL_SOCK "control.sock"
 #define ARGS_DEFAULT_DATA "./.ledge"
+/* `ledge orchestrator`'s data folder by default. */
+#define ARGS_ORC_DATA "./.ledge-orc"
 
 /*
  * The URL of the control socket in data folder `dir` (an existing
@@ -40,6 +42,15 @@
  * socket address (ENAMETOOLONG).
  */
 int args_control_url(const char *dir, char *buf, size_t n);
+
+/*
+ * The control socket a command talks to when no address is given: the
+ * one in `dir`, else in $LEDGE_DATA, else in ./.ledge (`ledge run`) or
+ * ./.ledge-orc (`ledge orchestrator`), the first that exists, as a URL
+ * in buf (n bytes); else ARGS_DEFAULT_ORCHESTRATOR.  Returns buf or that
+ * string.
+ */
+const char *args_find_control(const char *dir, char *buf, size_t n);
 
 /* Options besides the common ones, for args_spec.flags. */
 enum {

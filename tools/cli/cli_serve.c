@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "args.h"
 #include "base/path.h"
 #include "base/rlog.h"
 #include "cli_serve.h"
@@ -39,9 +40,11 @@ static const char usage_orc[] =
     "\n"
     "options:\n"
     "  -l, --listen URL        requests from the CLI and nodes, and the\n"
-    "                          nodes' heartbeats (default\n"
-    "                          tcp://127.0.0.1:7600; the only address the\n"
-    "                          orchestrator listens on)\n"
+    "                          nodes' heartbeats (the only address the\n"
+    "                          orchestrator listens on); default the\n"
+    "                          socket DIR/control.sock, for your user\n"
+    "                          only (mode 0600; the commands find it from\n"
+    "                          the folder it runs in, or by --data DIR)\n"
     "  -d, --data DIR          data folder (default ./.ledge-orc)\n"
     "  -H, --http ADDR         serve /metrics (Prometheus) on ADDR\n"
     "  -t, --node-timeout S    a node is lost after S seconds without\n"
@@ -59,7 +62,7 @@ static const char usage_orc[] =
     "  -h, --help              this text\n";
 
 static const char usage_node[] =
-    "usage: ledge node --orchestrator URL --listen URL [OPTIONS]\n"
+    "usage: ledge node --orchestrator URL [--listen URL] [OPTIONS]\n"
     "\n"
     "Run a node of a domain: it joins the orchestrator (and keeps trying\n"
     "until it answers), runs the parts placed on it, and talks to other\n"
@@ -67,9 +70,11 @@ static const char usage_node[] =
     "the orchestrator is away.\n"
     "\n"
     "options:\n"
-    "  -o, --orchestrator URL  the orchestrator (default $LEDGE_ORCHESTRATOR\n"
-    "                          or tcp://127.0.0.1:7600)\n"
-    "  -l, --listen URL        this node's address (required)\n"
+    "  -o, --orchestrator URL  the orchestrator (default $LEDGE_ORCHESTRATOR,\n"
+    "                          else the control socket in ./.ledge-orc or\n"
+    "                          ./.ledge, else tcp://127.0.0.1:7600)\n"
+    "  -l, --listen URL        this node's address (default the socket\n"
+    "                          DIR/node.sock: nodes of this machine only)\n"
     "  -d, --data DIR          data folder (default ./.ledge-node)\n"
     "  -n, --name NAME         node name, unique in the domain (default:\n"
     "                          the host name)\n"
@@ -196,11 +201,12 @@ cli_serve_orchestrator(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct orc_opts oo = { .listen = "tcp://127.0.0.1:7600" };
+	struct orc_opts oo = { 0 };
+	char sock_url[4200];
 	struct code_trust *trust = NULL;
 	bool insecure = false;
 	struct msg_tls tls = { 0 };
-	const char *data = "./.ledge-orc", *http = NULL;
+	const char *data = ARGS_ORC_DATA, *http = NULL;
 	struct rlog log;
 	struct loop *l = NULL;
 	struct store *store = NULL;
@@ -281,7 +287,8 @@ cli_serve_orchestrator(int argc, char **argv)
 	oo.tls = tls.cert ? &tls : NULL;
 	oo.trust = trust;
 	rlog_init(&log, stderr, level);
-	if (cli_serve_check_listen(
+	if (oo.listen != NULL &&
+	    cli_serve_check_listen(
 	        "ledge orchestrator", oo.listen, insecure, &log) != 0) {
 		rlog_fini(&log);
 		code_trust_free(trust);
@@ -294,15 +301,33 @@ cli_serve_orchestrator(int argc, char **argv)
 		    data, strerror(errno));
 		goto out;
 	}
+	if (oo.listen == NULL) {
+		/* No --listen: the control socket in the data folder, for this
+		 * user only (nodes of this machine may join there too). */
+		if (args_control_url(data, sock_url, sizeof sock_url) != 0) {
+			fprintf(stderr,
+			    "ledge orchestrator: no control socket in %s: %s; "
+			    "give --listen URL\n",
+			    data, strerror(errno));
+			goto out;
+		}
+		oo.listen = sock_url;
+	}
 	if (loop_new(&l) != 0) {
 		fprintf(stderr, "ledge orchestrator: out of memory\n");
 		goto out;
 	}
 	struct store_opts so = { 0 };
+	mode_t mask = umask(077);
 	if (store_open(&store, dir, &so, err, sizeof err) != 0 ||
 	    orc_start(&o, l, store, &log, &oo, err, sizeof err) != 0) {
+		umask(mask);
 		fprintf(stderr, "ledge orchestrator: %s\n", err);
 		goto out;
+	}
+	umask(mask);
+	if (oo.listen == sock_url) {
+		chmod(sock_url + 6, 0600);
 	}
 	if (http != NULL) {
 		if (http_server_new(l, http, &hs, err, sizeof err) != 0) {
@@ -359,6 +384,7 @@ cli_serve_node(int argc, char **argv)
 	};
 	struct agent_opts ao = { 0 };
 	struct code_trust *trust = NULL;
+	char node_url[PATH_MAX + 32];
 	bool insecure = false;
 	struct node_opts no = { .data_dir = "./.ledge-node",
 		.host_exe = cli_serve_self_exe() };
@@ -372,9 +398,12 @@ cli_serve_node(int argc, char **argv)
 	char err[1024];
 	int c, level = RLOG_INFO, rc = 1;
 
+	char orc_url[4200];
 	ao.orchestrator = getenv("LEDGE_ORCHESTRATOR");
 	if (ao.orchestrator == NULL || !*ao.orchestrator) {
-		ao.orchestrator = "tcp://127.0.0.1:7600";
+		/* An orchestrator of this machine on its control socket. */
+		ao.orchestrator =
+		    args_find_control(NULL, orc_url, sizeof orc_url);
 	}
 	optind = 1;
 	while (
@@ -473,13 +502,28 @@ cli_serve_node(int argc, char **argv)
 			goto out_labels;
 		}
 	}
-	if (ao.listen == NULL || optind != argc) {
-		fprintf(stderr, "ledge node: %s\n\n%s",
-		    ao.listen == NULL ? "--listen URL is required"
-		                      : "unexpected argument",
-		    usage_node);
+	if (optind != argc) {
+		fprintf(stderr, "ledge node: unexpected argument '%s'\n\n%s",
+		    argv[optind], usage_node);
 		rc = 2;
 		goto out_labels;
+	}
+	if (ao.listen == NULL) {
+		/* No --listen: a socket in the data folder, which only the
+		 * orchestrator and nodes of this machine can reach. */
+		char abs[PATH_MAX];
+		if (path_mkdirs(no.data_dir) != LEDGE_OK ||
+		    realpath(no.data_dir, abs) == NULL ||
+		    (size_t)snprintf(node_url, sizeof node_url,
+		        "ipc://%s/node.sock", abs) >= sizeof node_url) {
+			fprintf(stderr,
+			    "ledge node: no socket in %s: %s; give --listen "
+			    "URL\n",
+			    no.data_dir, strerror(errno));
+			rc = 2;
+			goto out_labels;
+		}
+		ao.listen = node_url;
 	}
 	ao.nlabels = nl;
 	ao.label_keys = lk;

@@ -28,12 +28,13 @@ static const char usage[] =
     "NAME[@H,...]...)...\n"
     "\n"
     "The certificates of a TLS domain (tls+tcp:// addresses), made with\n"
-    "the openssl command.  `init` makes the domain's CA in DIR (ca.key,\n"
-    "readable by you only, and ca.crt).  `issue` makes NAME.key and\n"
-    "NAME.crt in DIR for each NAME, signed by that CA, for the ROLE given\n"
-    "before it - orchestrator, node, admin or viewer (written in the\n"
-    "certificate; not yet enforced: any certificate of the CA may do\n"
-    "anything) - and usable as a client and as a server on the hosts\n"
+    "the openssl command.  `init` makes the domain's CA in DIR (ca.key\n"
+    "and ca.sign.key, readable by you only; ca.crt and ca.sign.pub, for\n"
+    "every box).  `issue` makes NAME.key, NAME.crt and NAME.token in DIR\n"
+    "for each NAME, signed by that CA, for the ROLE given before it -\n"
+    "orchestrator, node, admin or viewer (a process whose --tls-ca folder\n"
+    "has ca.sign.pub serves each request only for the roles that may make\n"
+    "it) - and usable as a client and as a server on the hosts\n"
     "after its '@' (IP addresses or DNS names, separated by commas), else\n"
     "on each --host H given before it, else on 127.0.0.1 and localhost.\n"
     "One command can issue a whole domain:\n"
@@ -163,7 +164,8 @@ signing_key(const char *dir)
 static int
 write_token(const char *dir, const char *role, const char *name)
 {
-	char *key = join(dir, "ca.sign", ".key"), *path = join(dir, name, ".token");
+	char *key = join(dir, "ca.sign", ".key"),
+	     *path = join(dir, name, ".token");
 	char tok[MSG_TOKEN_MAX], err[512];
 	/* As long as the certificate (825 days). */
 	uint64_t expiry = (uint64_t)time(NULL) + 825ull * 86400;
@@ -305,8 +307,8 @@ certs_issue(const char *dir, const char *role, const char *name,
 		rc = rc != 0 ? rc : write_token(dir, role, name);
 		if (rc == 0) {
 			chmod(crt, 0644);
-			printf("issued %s (role %s), %s and %s\n", crt, role, key,
-			    tok);
+			printf("issued %s (role %s), %s and %s\n", crt, role,
+			    key, tok);
 		} else {
 			unlink(key);
 			unlink(crt);
