@@ -34,17 +34,6 @@ fini(void)
 
 TestSuite(roles, .fini = fini, .timeout = 90);
 
-static char *
-xfmt(const char *f, ...)
-{
-	va_list ap;
-	char *s = NULL;
-	va_start(ap, f);
-	cr_assert_geq(vasprintf(&s, f, ap), 0);
-	va_end(ap);
-	return s;
-}
-
 /* The certificate files of NAME in the domain's pki folder. */
 struct who {
 	char *crt, *key, *ca;
@@ -53,9 +42,9 @@ struct who {
 static struct who
 who(const char *name)
 {
-	struct who w = { xfmt("%s/pki/%s.crt", dom->dir, name),
-		xfmt("%s/pki/%s.key", dom->dir, name),
-		xfmt("%s/pki/ca.crt", dom->dir) };
+	struct who w = { dom_fmt("%s/pki/%s.crt", dom->dir, name),
+		dom_fmt("%s/pki/%s.key", dom->dir, name),
+		dom_fmt("%s/pki/ca.crt", dom->dir) };
 	return w;
 }
 
@@ -76,7 +65,7 @@ as(const char *name, const char *const *args, char **said)
 	char *out = NULL, *err = NULL;
 	int rc = dom_cli_tls(
 	    dom, &(struct dom_tls) { w.crt, w.key, w.ca }, args, &out, &err);
-	*said = xfmt("%s%s", out ? out : "", err ? err : "");
+	*said = dom_fmt("%s%s", out ? out : "", err ? err : "");
 	free(out);
 	free(err);
 	who_free(&w);
@@ -102,7 +91,7 @@ static void
 may_not(
     const char *name, const char *role, const char *const *args, const char *op)
 {
-	char *said, *want = xfmt("forbidden: %s may not %s", role, op);
+	char *said, *want = dom_fmt("forbidden: %s may not %s", role, op);
 	int rc = as(name, args, &said);
 	cr_expect_eq(rc, 1, "%s: ledge %s %s: exit %d: %s", name, args[0],
 	    args[1], rc, said);
@@ -143,6 +132,87 @@ raw_refusal(const char *name, const char *url, struct wire_w *w)
 	return why;
 }
 
+/* Well-formed requests a wrong peer may try (the fields real senders
+ * use: orc_deploy.c, orc_move.c, orc_members.c, link_send.c). */
+enum {
+	ROGUE_UNDEPLOY,
+	ROGUE_FORGET,
+	ROGUE_FENCE,
+	ROGUE_EV,
+	ROGUE_JOIN,
+	NROGUE
+};
+
+static const char *const rogue_op[NROGUE] = { "undeploy", "forget",
+	"fence.node", "ev", "join" };
+
+static void
+rogue_request(struct wire_w *w, int m)
+{
+	wire_str(w, "t");
+	wire_str(w, rogue_op[m]);
+	switch (m) {
+	case ROGUE_UNDEPLOY:
+		wire_str(w, "wf");
+		wire_str(w, "rx");
+		break;
+	case ROGUE_FORGET:
+		wire_str(w, "wf");
+		wire_str(w, "rx");
+		wire_str(w, "part");
+		wire_str(w, "back");
+		break;
+	case ROGUE_FENCE:
+		wire_str(w, "node");
+		wire_str(w, "n1");
+		wire_str(w, "min_epoch");
+		wire_u64(w, 1000);
+		break;
+	case ROGUE_EV:
+		wire_str(w, "from");
+		wire_str(w, "n1");
+		wire_str(w, "inc");
+		wire_u64(w, 1);
+		wire_str(w, "epoch");
+		wire_u64(w, 1);
+		wire_str(w, "seq");
+		wire_u64(w, 1);
+		wire_str(w, "n");
+		wire_u64(w, 0);
+		wire_str(w, "events");
+		wire_array(w, 0);
+		break;
+	default:
+		wire_str(w, "name");
+		wire_str(w, "n1");
+		wire_str(w, "url");
+		wire_str(w, "tls+tcp://127.0.0.1:1");
+		break;
+	}
+}
+
+/* Request m from NAME (certificate for ROLE) to url is refused: "forbidden:
+ * ROLE may not OP". */
+static void
+expect_refused(const char *name, const char *role, const char *url, int m)
+{
+	static const size_t fields[NROGUE] = { 2, 3, 3, 7, 3 };
+	struct wire_w w;
+	char *why,
+	    *want = dom_fmt("forbidden: %s may not %s", role, rogue_op[m]);
+
+	cr_assert_eq(wire_w_init(&w), 0);
+	wire_map(&w, fields[m]);
+	rogue_request(&w, m);
+	why = raw_refusal(name, url, &w);
+	cr_expect(why != NULL && strcmp(why, want) == 0,
+	    "%s to %s: want '%s', got '%s'", name, url, want,
+	    why ? why : "(not refused)");
+	free(why);
+	free(want);
+	wire_w_fini(&w);
+}
+
 static uint64_t
 count(void)
 {
@@ -169,23 +239,8 @@ wait_count(uint64_t n)
 static void
 wait_up(const char *name)
 {
-	int64_t end = dom_now_ms() + WAIT_MS;
-	for (;;) {
-		int rc;
-		struct dj *v = dom_json(dom, ARGS("node", "list"), &rc, NULL);
-		const struct dj *n = dj_find(dj_get(v, "nodes"), "name", name);
-		const char *h = n ? dj_gets(n, "health") : NULL;
-		bool up = rc == 0 && h != NULL && strcmp(h, "up") == 0;
-		dj_free(v);
-		if (up) {
-			return;
-		}
-		if (dom_now_ms() > end) {
-			dom_dump(dom, stderr, 30);
-			cr_assert_fail("node %s never came up", name);
-		}
-		dom_nap_ms(50);
-	}
+	cr_assert_eq(dom_wait_health(dom, name, "up", WAIT_MS), 0,
+	    "node %s never came up", name);
 }
 
 static void
@@ -222,7 +277,7 @@ setup_domain(const char *tag)
 	char *pki;
 	dom = dom_new(tag, NULL);
 	cr_assert_not_null(dom);
-	pki = xfmt("%s/pki", dom->dir);
+	pki = dom_fmt("%s/pki", dom->dir);
 	ledge_ok(ARGS("certs", "init", pki));
 	ledge_ok(ARGS("certs", "issue", "--dir", pki, "--role", "orchestrator",
 	    "orc", "--role", "node", "n1", "n2", "--role", "admin", "me",
@@ -257,7 +312,7 @@ setup_domain(const char *tag)
 Test(roles, each_role_may_do_only_its_part)
 {
 	setup_domain("roles-cli");
-	char *wf = xfmt("%s/rx.yaml", dom->dir);
+	char *wf = dom_fmt("%s/rx.yaml", dom->dir);
 
 	/* A viewer lists, shows and reads logs; nothing else. */
 	may("v", ARGS("workflow", "list"));
@@ -290,24 +345,22 @@ Test(roles, well_formed_requests_from_the_wrong_peer_change_nothing)
 {
 	setup_domain("roles-raw");
 	struct dom_proc *n1 = dom->nodes[0], *n2 = dom->nodes[1];
-	struct wire_w w;
-	char *why;
 
 	/* A token-less certificate of the same CA: NAME.crt without
 	 * NAME.token. */
-	char *a = xfmt("%s/pki/me.crt", dom->dir), *b;
-	b = xfmt("%s/pki/anon.crt", dom->dir);
+	char *a = dom_fmt("%s/pki/me.crt", dom->dir), *b;
+	b = dom_fmt("%s/pki/anon.crt", dom->dir);
 	cr_assert_eq(link(a, b), 0);
 	free(a);
 	free(b);
-	a = xfmt("%s/pki/me.key", dom->dir);
-	b = xfmt("%s/pki/anon.key", dom->dir);
+	a = dom_fmt("%s/pki/me.key", dom->dir);
+	b = dom_fmt("%s/pki/anon.key", dom->dir);
 	cr_assert_eq(link(a, b), 0);
 	free(a);
 	free(b);
 	/* A forged token: the viewer's, its role changed to admin. */
-	a = xfmt("%s/pki/v.token", dom->dir);
-	b = xfmt("%s/pki/forged.token", dom->dir);
+	a = dom_fmt("%s/pki/v.token", dom->dir);
+	b = dom_fmt("%s/pki/forged.token", dom->dir);
 	FILE *in = fopen(a, "r"), *out = fopen(b, "w");
 	char line[512];
 	cr_assert(in && out && fgets(line, sizeof line, in));
@@ -332,101 +385,17 @@ Test(roles, well_formed_requests_from_the_wrong_peer_change_nothing)
 		{ "anon", "a peer without a valid role token" },
 		{ "forged", "a peer without a valid role token" },
 	};
+	/* To n2, as the orchestrator or n1 would send them: stop the
+	 * workflow, drop back's state, fence n1, deliver an event; to the
+	 * orchestrator, as a node: join under n1's name. */
 	for (size_t p = 0; p < sizeof peers / sizeof peers[0]; p++) {
-		char want[160];
-		/* To n2, as the orchestrator or n1 would send them: stop the
-		 * workflow, drop back's state, fence n1, deliver an event. */
-		cr_assert_eq(wire_w_init(&w), 0);
-		wire_map(&w, 2);
-		wire_str(&w, "t");
-		wire_str(&w, "undeploy");
-		wire_str(&w, "wf");
-		wire_str(&w, "rx");
-		why = raw_refusal(peers[p].who, n2->url, &w);
-		snprintf(want, sizeof want, "forbidden: %s may not undeploy",
-		    peers[p].role);
-		cr_expect(why && strcmp(why, want) == 0, "%s: %s", want, why);
-		free(why);
-		wire_w_fini(&w);
-
-		cr_assert_eq(wire_w_init(&w), 0);
-		wire_map(&w, 3);
-		wire_str(&w, "t");
-		wire_str(&w, "forget");
-		wire_str(&w, "wf");
-		wire_str(&w, "rx");
-		wire_str(&w, "part");
-		wire_str(&w, "back");
-		why = raw_refusal(peers[p].who, n2->url, &w);
-		cr_expect_not_null(
-		    why, "%s: forget was not refused", peers[p].who);
-		free(why);
-		wire_w_fini(&w);
-
-		cr_assert_eq(wire_w_init(&w), 0);
-		wire_map(&w, 3);
-		wire_str(&w, "t");
-		wire_str(&w, "fence.node");
-		wire_str(&w, "node");
-		wire_str(&w, "n1");
-		wire_str(&w, "min_epoch");
-		wire_u64(&w, 1000);
-		why = raw_refusal(peers[p].who, n2->url, &w);
-		cr_expect_not_null(
-		    why, "%s: fence.node was not refused", peers[p].who);
-		free(why);
-		wire_w_fini(&w);
-
-		cr_assert_eq(wire_w_init(&w), 0);
-		wire_map(&w, 7);
-		wire_str(&w, "t");
-		wire_str(&w, "ev");
-		wire_str(&w, "from");
-		wire_str(&w, "n1");
-		wire_str(&w, "inc");
-		wire_u64(&w, 1);
-		wire_str(&w, "epoch");
-		wire_u64(&w, 1);
-		wire_str(&w, "seq");
-		wire_u64(&w, 1);
-		wire_str(&w, "n");
-		wire_u64(&w, 0);
-		wire_str(&w, "events");
-		wire_array(&w, 0);
-		why = raw_refusal(peers[p].who, n2->url, &w);
-		snprintf(want, sizeof want, "forbidden: %s may not ev",
-		    peers[p].role);
-		cr_expect(why && strcmp(why, want) == 0, "%s: %s", want, why);
-		free(why);
-		wire_w_fini(&w);
-
-		/* To the orchestrator, as a node: join under n1's name. */
-		cr_assert_eq(wire_w_init(&w), 0);
-		wire_map(&w, 3);
-		wire_str(&w, "t");
-		wire_str(&w, "join");
-		wire_str(&w, "name");
-		wire_str(&w, "n1");
-		wire_str(&w, "url");
-		wire_str(&w, "tls+tcp://127.0.0.1:1");
-		why = raw_refusal(peers[p].who, dom->url, &w);
-		cr_expect_not_null(
-		    why, "%s: join was not refused", peers[p].who);
-		free(why);
-		wire_w_fini(&w);
+		for (int m = 0; m < NROGUE; m++) {
+			expect_refused(peers[p].who, peers[p].role,
+			    m == ROGUE_JOIN ? dom->url : n2->url, m);
+		}
 	}
 	/* A node may not act as the orchestrator either. */
-	cr_assert_eq(wire_w_init(&w), 0);
-	wire_map(&w, 2);
-	wire_str(&w, "t");
-	wire_str(&w, "undeploy");
-	wire_str(&w, "wf");
-	wire_str(&w, "rx");
-	why = raw_refusal("n1", n2->url, &w);
-	cr_expect(why && strcmp(why, "forbidden: node may not undeploy") == 0,
-	    "%s", why);
-	free(why);
-	wire_w_fini(&w);
+	expect_refused("n1", "node", n2->url, ROGUE_UNDEPLOY);
 
 	/* Nothing changed: rx runs where it ran, back kept its count,
 	 * n1's events still reach n2. */

@@ -34,17 +34,6 @@ fini(void)
 
 TestSuite(signed, .fini = fini, .timeout = 60);
 
-static char *
-xfmt(const char *f, ...)
-{
-	va_list ap;
-	char *s = NULL;
-	va_start(ap, f);
-	cr_assert_geq(vasprintf(&s, f, ap), 0);
-	va_end(ap);
-	return s;
-}
-
 /* `ledge ARGS...` (no orchestrator options): its exit status; stdout and
  * stderr (malloc'd) to *out and *err. */
 static int
@@ -74,9 +63,9 @@ ledge_ok(const char *const *args)
 static char *
 fixture_copy(const char *name, const char *as)
 {
-	char *src = xfmt(
+	char *src = dom_fmt(
 	    "%s/%s", test_path("LEDGE_FIXTURES", "build/tests/fixtures"), name);
-	char *dst = xfmt("%s/%s", dom->dir, as);
+	char *dst = dom_fmt("%s/%s", dom->dir, as);
 	char *out = NULL, *err = NULL;
 	cr_assert_eq(dom_exec(ARGS("/bin/cp", src, dst), 10000, &out, &err), 0,
 	    "cp %s %s: %s", src, dst, err);
@@ -107,8 +96,8 @@ flip_byte(const char *path)
 static char *
 keygen(const char *name)
 {
-	char *prefix = xfmt("%s/%s", dom->dir, name);
-	char *pub = xfmt("%s.pub", prefix);
+	char *prefix = dom_fmt("%s/%s", dom->dir, name);
+	char *pub = dom_fmt("%s.pub", prefix);
 	ledge_ok(ARGS("function", "keygen", prefix));
 	free(prefix);
 	return pub;
@@ -117,7 +106,7 @@ keygen(const char *name)
 static void
 sign(const char *key, const char *file)
 {
-	char *k = xfmt("%s/%s.key", dom->dir, key);
+	char *k = dom_fmt("%s/%s.key", dom->dir, key);
 	ledge_ok(ARGS("function", "sign", "--key", k, file));
 	free(k);
 }
@@ -135,7 +124,7 @@ cli_expect(int want, const char *const *args)
 	cr_assert_eq(rc, want,
 	    "%s ...: exit %d, want %d\nstdout: %s\nstderr: %s", args[0], rc,
 	    want, out, err);
-	char *both = xfmt("%s%s", out ? out : "", err ? err : "");
+	char *both = dom_fmt("%s%s", out ? out : "", err ? err : "");
 	free(out);
 	free(err);
 	return both;
@@ -193,32 +182,17 @@ refused(const char *wf, const char *fn)
 static void
 wait_up(const char *name)
 {
-	int64_t end = dom_now_ms() + WAIT_MS;
-	for (;;) {
-		int rc;
-		struct dj *v = dom_json(dom, ARGS("node", "list"), &rc, NULL);
-		const struct dj *n = dj_find(dj_get(v, "nodes"), "name", name);
-		const char *h = n ? dj_gets(n, "health") : NULL;
-		bool up = rc == 0 && h != NULL && strcmp(h, "up") == 0;
-		dj_free(v);
-		if (up) {
-			return;
-		}
-		if (dom_now_ms() > end) {
-			dom_dump(dom, stderr, 30);
-			cr_assert_fail("node %s never came up", name);
-		}
-		dom_nap_ms(50);
-	}
+	cr_assert_eq(dom_wait_health(dom, name, "up", WAIT_MS), 0,
+	    "node %s never came up", name);
 }
 
 static char *
 wf_file(const char *name, const char *wf, const char *code)
 {
-	char *text = xfmt("workflow: %s\n"
-	                  "functions:\n"
-	                  "  e:\n"
-	                  "    code: %s\n",
+	char *text = dom_fmt("workflow: %s\n"
+	                     "functions:\n"
+	                     "  e:\n"
+	                     "    code: %s\n",
 	    wf, code);
 	char *p = dom_file(dom, name, text);
 	cr_assert_not_null(p);
@@ -243,13 +217,13 @@ Test(signed, sign_writes_a_signature_that_names_its_key)
 	dom = dom_new("signed-cli", NULL);
 	cr_assert_not_null(dom);
 	free(keygen("k"));
-	key = xfmt("%s/k.key", dom->dir);
+	key = dom_fmt("%s/k.key", dom->dir);
 	struct stat st;
 	cr_assert_eq(stat(key, &st), 0);
 	cr_expect_eq(st.st_mode & 0777, 0600, "k.key is mode %o",
 	    (unsigned)(st.st_mode & 0777));
 	/* Never overwritten. */
-	char *prefix = xfmt("%s/k", dom->dir);
+	char *prefix = dom_fmt("%s/k", dom->dir);
 	rc = ledge(ARGS("function", "keygen", prefix), &out, &err);
 	cr_expect_eq(rc, 1);
 	expect_in(err, "exists already");
@@ -262,7 +236,7 @@ Test(signed, sign_writes_a_signature_that_names_its_key)
 	expect_in(out, "signed by key");
 	free(out);
 	free(err);
-	char *sig = xfmt("%s.sig", code);
+	char *sig = dom_fmt("%s.sig", code);
 	cr_expect_eq(access(sig, R_OK), 0);
 
 	/* A key others can read is not used. */
@@ -274,7 +248,7 @@ Test(signed, sign_writes_a_signature_that_names_its_key)
 	free(err);
 	/* A public key is not a secret key. */
 	chmod(key, 0600);
-	char *pub = xfmt("%s/k.pub", dom->dir);
+	char *pub = dom_fmt("%s/k.pub", dom->dir);
 	rc = ledge(ARGS("function", "sign", "--key", pub, code), &out, &err);
 	cr_expect_eq(rc, 1);
 	expect_in(err, "is not a ledge secret key");
@@ -303,7 +277,7 @@ Test(signed, run_with_trust_starts_only_code_signed_by_a_trusted_key)
 	free(keygen("other"));
 	char *code = fixture_copy("echo.so", "echo.so");
 	char *wf = wf_file("w.yaml", "w", "echo.so");
-	char *data = xfmt("%s/d", dom->dir);
+	char *data = dom_fmt("%s/d", dom->dir);
 	const char *const run[] = { test_ledge_bin(), "run", "-L", "none", "-d",
 		data, "--trust", pub, wf, NULL };
 

@@ -1228,6 +1228,43 @@ dom_json(struct domain *d, const char *const *args, int *rc, char **err)
 }
 
 int
+dom_wait_health(
+    struct domain *d, const char *name, const char *health, int timeout_ms)
+{
+	int64_t end = dom_now_ms() + timeout_ms;
+	for (;;) {
+		int rc;
+		const char *const args[] = { "node", "list", NULL };
+		struct dj *v = dom_json(d, args, &rc, NULL);
+		const struct dj *n = dj_find(dj_get(v, "nodes"), "name", name);
+		const char *h = n ? dj_gets(n, "health") : NULL;
+		bool ok = rc == 0 && h != NULL && strcmp(h, health) == 0;
+		dj_free(v);
+		if (ok) {
+			return 0;
+		}
+		if (dom_now_ms() > end) {
+			dom_dump(d, stderr, 30);
+			return -1;
+		}
+		dom_nap_ms(50);
+	}
+}
+
+char *
+dom_fmt(const char *f, ...)
+{
+	va_list ap;
+	char *s = NULL;
+	va_start(ap, f);
+	if (vasprintf(&s, f, ap) < 0) {
+		s = NULL;
+	}
+	va_end(ap);
+	return s;
+}
+
+int
 dom_state_u64(struct domain *d, const char *wf, const char *fn, const char *key,
     uint64_t *out)
 {

@@ -239,6 +239,16 @@ int dom_state_u64(struct domain *d, const char *wf, const char *fn,
     const char *key, uint64_t *out);
 
 /*
+ * Poll `node list` (every 50 ms, up to timeout_ms) until node `name` has
+ * health `health` ("up").  0, or -1 (then the domain's logs are printed).
+ */
+int dom_wait_health(
+    struct domain *d, const char *name, const char *health, int timeout_ms);
+
+/* printf into a malloc'd string (NULL only when out of memory). */
+char *dom_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
  * Write `text` into the domain's scratch folder as `name`, with @F/ and
  * @B/ replaced.  Returns its path (malloc'd), or NULL.
  */

@@ -53,7 +53,7 @@ url_ok(const char *u)
 }
 
 int
-args_control_url(const char *dir, char *buf, size_t n)
+args_socket_url(const char *dir, const char *name, char *buf, size_t n)
 {
 	char abs[PATH_MAX];
 	struct sockaddr_un sa;
@@ -61,13 +61,18 @@ args_control_url(const char *dir, char *buf, size_t n)
 	if (realpath(dir, abs) == NULL) {
 		return -1;
 	}
-	if (strlen(abs) + sizeof "/" ARGS_CONTROL_SOCK > sizeof sa.sun_path ||
-	    (size_t)snprintf(buf, n, "ipc://%s/%s", abs, ARGS_CONTROL_SOCK) >=
-	        n) {
+	if (strlen(abs) + 1 + strlen(name) + 1 > sizeof sa.sun_path ||
+	    (size_t)snprintf(buf, n, "ipc://%s/%s", abs, name) >= n) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
 	return 0;
+}
+
+int
+args_control_url(const char *dir, char *buf, size_t n)
+{
+	return args_socket_url(dir, ARGS_CONTROL_SOCK, buf, n);
 }
 
 const char *

@@ -43,6 +43,9 @@
  */
 int args_control_url(const char *dir, char *buf, size_t n);
 
+/* The same for the socket `name` in `dir` (a node's "node.sock"). */
+int args_socket_url(const char *dir, const char *name, char *buf, size_t n);
+
 /*
  * The control socket a command talks to when no address is given: the
  * one in `dir`, else in $LEDGE_DATA, else in ./.ledge (`ledge run`) or

@@ -511,11 +511,9 @@ cli_serve_node(int argc, char **argv)
 	if (ao.listen == NULL) {
 		/* No --listen: a socket in the data folder, which only the
 		 * orchestrator and nodes of this machine can reach. */
-		char abs[PATH_MAX];
 		if (path_mkdirs(no.data_dir) != LEDGE_OK ||
-		    realpath(no.data_dir, abs) == NULL ||
-		    (size_t)snprintf(node_url, sizeof node_url,
-		        "ipc://%s/node.sock", abs) >= sizeof node_url) {
+		    args_socket_url(no.data_dir, "node.sock", node_url,
+		        sizeof node_url) != 0) {
 			fprintf(stderr,
 			    "ledge node: no socket in %s: %s; give --listen "
 			    "URL\n",
