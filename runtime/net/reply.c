@@ -80,10 +80,17 @@ reply_dispatch(
 	}
 	if (route != NULL && !(msg_req_role(req) & route->roles)) {
 		unsigned role = msg_req_role(req);
-		reply_err(req, REPLY_FORBIDDEN, "forbidden: %s may not %s",
-		    role == 0 ? "a peer without a valid role token"
-		              : msg_role_name(role),
-		    route->name);
+		if (role == 0) {
+			reply_err(req, REPLY_FORBIDDEN,
+			    "forbidden: a peer without a valid role token may "
+			    "not %s (a process sends the NAME.token beside its "
+			    "NAME.crt; `ledge certs issue` makes both)",
+			    route->name);
+		} else {
+			reply_err(req, REPLY_FORBIDDEN,
+			    "forbidden: %s may not %s", msg_role_name(role),
+			    route->name);
+		}
 	} else if (route != NULL) {
 		route->fn(ctx, req, root);
 	} else {
