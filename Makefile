@@ -54,14 +54,18 @@ asan: deps
 # ThreadSanitizer: every node, orchestrator and `ledge run` they start is
 # checked for data races.  (Criterion itself cannot run under TSan, so the
 # test programs stay in the ordinary tree; LEDGE_TEST_BIN points them at
-# the other binary.)
+# the other binary; the domain tests' CLI commands stay on the ordinary
+# build.)  Every process runs several times slower (LEDGE_TEST_TIME_SCALE
+# stretches the tests' own waits), so meson's per-test timeouts are
+# stretched as much.
 tsan: build
 	@test -f $(TSAN_BUILD)/build.ninja || meson setup $(TSAN_BUILD) \
 		-Db_sanitize=thread -Db_lundef=false -Dtests=false
 	@ninja -C $(TSAN_BUILD) ledge
 	@LEDGE_TEST_BIN=$(CURDIR)/$(TSAN_BUILD)/ledge LEDGE_TEST_TIME_SCALE=3 \
 		TSAN_OPTIONS="suppressions=$(CURDIR)/tools/scripts/tsan.supp" \
-		MESON_TEST_ARGS="--suite integration" tools/scripts/run-tests.sh $(BUILD)
+		MESON_TEST_ARGS="--suite integration --timeout-multiplier 3" \
+		tools/scripts/run-tests.sh $(BUILD)
 
 # The long form of the guarantee tests (about an hour): tools/scripts/long.sh.
 long: build

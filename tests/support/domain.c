@@ -1176,7 +1176,7 @@ dom_cli_tls(struct domain *d, const struct dom_tls *tls,
 {
 	const char *argv[64];
 	size_t n = 0;
-	argv[n++] = bin();
+	argv[n++] = test_cli_bin();
 	for (size_t i = 0; args[i] != NULL && n < 52; i++) {
 		argv[n++] = args[i];
 	}

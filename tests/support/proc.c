@@ -543,6 +543,12 @@ test_ledge_bin(void)
 	                               : test_path("LEDGE_BIN", "build/ledge");
 }
 
+const char *
+test_cli_bin(void)
+{
+	return test_path("LEDGE_BIN", "build/ledge");
+}
+
 int
 copy_file(const char *from, const char *to)
 {

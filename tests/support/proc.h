@@ -125,6 +125,14 @@ const char *test_path(const char *var, const char *fallback);
 const char *test_ledge_bin(void);
 
 /*
+ * The ledge binary a domain test runs its CLI commands with: $LEDGE_BIN
+ * (the build under test), never $LEDGE_TEST_BIN - the CLI is a short
+ * client the other builds test, and under ThreadSanitizer each command
+ * takes long enough to outlast the node timeouts a test races against.
+ */
+const char *test_cli_bin(void);
+
+/*
  * Copy the file `from` to `to` atomically: write "<to>.tmp" with the mode
  * bits of `from`, then rename(2) it over `to`, so a process watching `to`
  * sees either the old or the complete new file.  Two copies to the same
