@@ -2,9 +2,12 @@
  * path.c - folders and whole files on the local file system (path.h).
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "base/path.h"
 
@@ -94,4 +97,49 @@ path_read(const char *path, size_t max, char **out, size_t *len)
 	fclose(fp);
 	errno = e;
 	return rc;
+}
+
+int
+path_write(const char *path, const void *data, size_t len, unsigned mode)
+{
+	char tmp[PATH_MKDIRS_MAX + 32];
+	size_t done = 0;
+	int fd, e;
+
+	if ((size_t)snprintf(tmp, sizeof tmp, "%s.%d.part", path,
+	        (int)getpid()) >= sizeof tmp) {
+		errno = ENAMETOOLONG;
+		return LEDGE_ESTORE;
+	}
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	         (mode_t)mode)) < 0) {
+		return LEDGE_ESTORE;
+	}
+	while (done < len) {
+		ssize_t n = write(fd, (const char *)data + done, len - done);
+		if (n <= 0) {
+			goto fail;
+		}
+		done += (size_t)n;
+	}
+	if (fsync(fd) != 0) {
+		goto fail;
+	}
+	if (close(fd) != 0) {
+		fd = -1;
+		goto fail;
+	}
+	if (rename(tmp, path) != 0) {
+		fd = -1;
+		goto fail;
+	}
+	return LEDGE_OK;
+fail:
+	e = errno ? errno : EIO;
+	if (fd >= 0) {
+		close(fd);
+	}
+	unlink(tmp);
+	errno = e;
+	return LEDGE_ESTORE;
 }

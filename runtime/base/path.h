@@ -37,6 +37,14 @@ int path_mkdirs(const char *path);
  */
 int path_read(const char *path, size_t max, char **out, size_t *len);
 
+/*
+ * Replace the file at `path` by data[0..len), whole or not at all: it is
+ * written (mode `mode`, less the umask) to PATH.PID.part, synced, and
+ * renamed over path.  Returns LEDGE_OK, or LEDGE_ESTORE with errno from
+ * the step that failed (the partial file is removed).
+ */
+int path_write(const char *path, const void *data, size_t len, unsigned mode);
+
 /* The same for what is left of an open stream (fp is not closed). */
 int path_read_stream(FILE *fp, size_t max, char **out, size_t *len);
 

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "base/diag.h"
+#include "base/path.h"
 #include "base/rlog.h"
 #include "base/sha256.h"
 #include "code/code_sign.h"
@@ -367,34 +368,6 @@ struct fetch {
 	char hash[65];
 };
 
-/* Write a file whole, by a rename over it. */
-static int
-write_whole(const char *p, const void *data, size_t len, mode_t mode)
-{
-	char tmp[4300];
-	int fd;
-	size_t done = 0;
-	snprintf(tmp, sizeof tmp, "%s.%d.part", p, (int)getpid());
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)) <
-	    0) {
-		return LEDGE_ESTORE;
-	}
-	while (done < len) {
-		ssize_t n = write(fd, (const char *)data + done, len - done);
-		if (n <= 0) {
-			close(fd);
-			unlink(tmp);
-			return LEDGE_ESTORE;
-		}
-		done += (size_t)n;
-	}
-	if (close(fd) != 0 || rename(tmp, p) != 0) {
-		unlink(tmp);
-		return LEDGE_ESTORE;
-	}
-	return LEDGE_OK;
-}
-
 /* Keep fetched code as DATA/code/<hash>.so, its signature (if it came
  * with one; never checked here: the node's code cache checks it when it
  * loads the code) first beside it as <hash>.so.sig. */
@@ -406,10 +379,10 @@ write_code(struct agent *a, const char *hash, const void *data, size_t len,
 	code_path(a, hash, p, sizeof p);
 	snprintf(s, sizeof s, "%s" CODE_SIG_SUFFIX, p);
 	if (sig != NULL && siglen > 0 &&
-	    write_whole(s, sig, siglen, 0644) != LEDGE_OK) {
+	    path_write(s, sig, siglen, 0644) != LEDGE_OK) {
 		return LEDGE_ESTORE;
 	}
-	return write_whole(p, data, len, 0755);
+	return path_write(p, data, len, 0755);
 }
 
 static void

@@ -78,7 +78,9 @@ reply_dispatch(
 		const struct reply_route *table = tables[i](&n);
 		route = reply_route_find(table, n, t);
 	}
-	if (route != NULL && !(msg_req_role(req) & route->roles)) {
+	/* A route for anyone is open to a sender without a token too. */
+	if (route != NULL && route->roles != MSG_ROLE_ANY &&
+	    !(msg_req_role(req) & route->roles)) {
 		unsigned role = msg_req_role(req);
 		if (role == 0) {
 			reply_err(req, REPLY_FORBIDDEN,

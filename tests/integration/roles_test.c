@@ -396,6 +396,16 @@ Test(roles, well_formed_requests_from_the_wrong_peer_change_nothing)
 			    m == ROGUE_JOIN ? dom->url : n2->url, m);
 		}
 	}
+	/* A liveness check is anyone's, without a token too. */
+	struct wire_w pw;
+	cr_assert_eq(wire_w_init(&pw), 0);
+	wire_map(&pw, 1);
+	wire_str(&pw, "t");
+	wire_str(&pw, "ping");
+	char *why = raw_refusal("anon", n2->url, &pw);
+	cr_expect_null(why, "ping refused: %s", why);
+	free(why);
+	wire_w_fini(&pw);
 	/* A node may not act as the orchestrator either. */
 	expect_refused("n1", "node", n2->url, ROGUE_UNDEPLOY);
 

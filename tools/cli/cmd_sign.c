@@ -10,6 +10,7 @@
 
 #include <ledge.h>
 
+#include "base/path.h"
 #include "cmd_sign.h"
 #include "code/code.h"
 #include "code/code_sign.h"
@@ -61,23 +62,11 @@ keygen(int argc, char **argv)
 static int
 write_sig(const char *file, const char *sig, char *err, size_t errlen)
 {
-	char path[4200], tmp[4300];
-	size_t n = strlen(sig);
-	int fd;
-
+	char path[4200];
 	snprintf(path, sizeof path, "%s" CODE_SIG_SUFFIX, file);
-	snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) <
-	    0) {
-		snprintf(
-		    err, errlen, "cannot write %s: %s", tmp, strerror(errno));
-		return -1;
-	}
-	if (write(fd, sig, n) != (ssize_t)n || fsync(fd) != 0 ||
-	    close(fd) != 0 || rename(tmp, path) != 0) {
+	if (path_write(path, sig, strlen(sig), 0644) != LEDGE_OK) {
 		snprintf(
 		    err, errlen, "cannot write %s: %s", path, strerror(errno));
-		unlink(tmp);
 		return -1;
 	}
 	return 0;

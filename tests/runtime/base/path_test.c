@@ -182,3 +182,27 @@ Test(path, read_a_stream)
 	free(data);
 	fclose(fp);
 }
+
+Test(path, write_replaces_a_file_whole_and_leaves_no_part)
+{
+	char p[256], part[300];
+	char *got = NULL;
+	size_t n = 0;
+	struct stat st;
+
+	snprintf(p, sizeof p, "%s/f", root);
+	cr_assert_eq(path_write(p, "first", 5, 0600), LEDGE_OK);
+	cr_assert_eq(path_write(p, "second!", 7, 0600), LEDGE_OK);
+	cr_assert_eq(path_read(p, 100, &got, &n), LEDGE_OK);
+	cr_expect_eq(n, 7);
+	cr_expect(memcmp(got, "second!", 7) == 0);
+	free(got);
+	cr_assert_eq(stat(p, &st), 0);
+	cr_expect_eq(st.st_mode & 077, 0, "mode %o", st.st_mode & 0777);
+	snprintf(part, sizeof part, "%s.%d.part", p, (int)getpid());
+	cr_expect_neq(access(part, F_OK), 0, "%s left behind", part);
+	/* A folder that is not there: an error, nothing made. */
+	snprintf(p, sizeof p, "%s/none/f", root);
+	cr_expect_eq(path_write(p, "x", 1, 0600), LEDGE_ESTORE);
+	cr_expect_eq(errno, ENOENT);
+}
