@@ -10,6 +10,7 @@
 #include "base/clock.h"
 #include "base/hmap.h"
 #include "node/commit.h"
+#include "node/commit_obx.h"
 #include "node/gate.h"
 #include "node/node_call.h"
 
@@ -35,9 +36,8 @@ struct commit {
 	struct commit_stats stats;
 	pthread_mutex_t stats_mu;
 	/* outbox numbering, committer thread only */
-	struct hmap obx_next; /* peer (4 bytes) -> struct obx_peer */
-	void (*on_outbox)(void *, uint32_t, uint64_t, const void *, size_t);
-	void *outbox_arg;
+	struct commit_obx obx;
+	bool early_ok; /* the next process's block is on disk */
 	/* what may add to a record before it is applied (replication) */
 	int (*on_expand)(void *, struct store_batch *, struct commit_rec *);
 	void *expand_arg;
@@ -56,14 +56,6 @@ struct commit {
 	_Atomic uint64_t released;
 };
 
-struct obx_peer {
-	unsigned char key[4];
-	uint64_t next;  /* last number handed out */
-	uint64_t base;  /* `next` as committed (before this batch) */
-	uint64_t saved; /* `next` before a record that may be undone */
-	bool touched;   /* in this batch */
-};
-
 /* An operation of a record, by position. */
 struct op_ref {
 	struct commit_rec *r;
@@ -76,8 +68,8 @@ void
 commit_set_outbox_hook(struct commit *c,
     void (*fn)(void *, uint32_t, uint64_t, const void *, size_t), void *arg)
 {
-	c->on_outbox = fn;
-	c->outbox_arg = arg;
+	c->obx.hook = fn;
+	c->obx.hook_arg = arg;
 }
 
 void
@@ -86,25 +78,6 @@ commit_set_expand_hook(struct commit *c,
 {
 	c->on_expand = fn;
 	c->expand_arg = arg;
-}
-
-/* The numbering state of a peer, loaded from meta on first use. */
-static struct obx_peer *
-obx_peer(struct commit *c, const unsigned char *peer)
-{
-	struct obx_peer *o = hmap_get(&c->obx_next, peer, 4);
-	if (o == NULL && (o = calloc(1, sizeof *o)) != NULL) {
-		char name[16];
-		memcpy(o->key, peer, 4);
-		snprintf(name, sizeof name, "obx%08x", store_rd32(peer));
-		o->next = store_meta_get_u64(c->store, name);
-		o->base = o->saved = o->next;
-		if (hmap_put(&c->obx_next, o->key, 4, o, NULL) != 0) {
-			free(o);
-			o = NULL;
-		}
-	}
-	return o;
 }
 
 struct del_prefix {
@@ -307,6 +280,7 @@ apply_rec(
 {
 	int rv = LEDGE_OK;
 
+	r->repl_whole = false;
 	if (c->on_expand != NULL &&
 	    (rv = c->on_expand(c->expand_arg, b, r)) != LEDGE_OK) {
 		return rv;
@@ -333,78 +307,53 @@ apply_rec(
 			rv = rv == LEDGE_OK ? d.rv : rv;
 			(*nops)++;
 		} else if (p[1] == REC_OUTBOX || p[1] == REC_OUTBOX_SYNC) {
-			struct obx_peer *o = obx_peer(c, key);
 			r->gated |= p[1] == REC_OUTBOX_SYNC;
-			if (o == NULL) {
-				rv = LEDGE_ENOMEM;
-			} else {
-				store_be64(key + 4, ++o->next);
-				o->touched = true;
-				rv = store_batch_put(b, STORE_OUTBOX, key, klen,
-				    key + klen, vlen);
-				(*nops)++;
-			}
+			rv = obx_number(&c->obx, b, key, key + klen, vlen);
+			(*nops)++;
 		}
 		off += OP_HDR + klen + vlen;
 	}
 	return rv;
 }
 
-/* The counters every batch keeps in meta, then the commit. */
+/* The counters every batch keeps in meta, then the commit; `early`: the
+ * batch, whose entries may go ahead of the commit (NULL: none may). */
 static int
-apply_end(struct commit *c, struct store_batch *b, uint64_t max_qid)
+apply_end(struct commit *c, struct store_batch *b, uint64_t max_qid,
+    struct commit_rec *early)
 {
+	uint64_t handed = 0;
 	int rv = LEDGE_OK;
 	/* Queue ids must never repeat, even once the queue is empty. */
 	if (max_qid > c->max_qid) {
 		rv = store_meta_put_u64(b, "next_qid", max_qid + 1);
 	}
 	/* Neither may outbox numbers, per peer. */
-	struct hmap_slot *sl;
-	size_t pos = 0;
-	while (rv == LEDGE_OK && (sl = hmap_next(&c->obx_next, &pos)) != NULL) {
-		struct obx_peer *o = sl->value;
-		if (o->touched) {
-			char name[16];
-			snprintf(
-			    name, sizeof name, "obx%08x", store_rd32(o->key));
-			rv = store_meta_put_u64(b, name, o->next);
-		}
+	if (rv == LEDGE_OK) {
+		rv = obx_save(&c->obx, b);
 	}
 	if (rv != LEDGE_OK) {
 		store_batch_abort(b);
 		return rv;
 	}
+	if (early != NULL && c->early_ok &&
+	    (handed = obx_hand_early(&c->obx, early)) > 0) {
+		pthread_mutex_lock(&c->stats_mu);
+		c->stats.early += handed;
+		pthread_mutex_unlock(&c->stats_mu);
+	}
 	if ((rv = store_batch_commit(b)) == LEDGE_OK) {
 		c->max_qid = max_qid;
+	} else if (handed > 0) {
+		/* Replicas may hold what this store now lacks: only a
+		 * restart (a new snapshot for each) sets that right. */
+		rlog_write(c->log, RLOG_ERROR, NULL,
+		    "store commit failed (%s) after %llu replication "
+		    "entries of it were sent ahead",
+		    ledge_strerror(rv), (unsigned long long)handed);
+		rv = LEDGE_ESTORE;
 	}
 	return rv;
-}
-
-/* Outbox numbers: keep before a record that may be undone (SAVE), take
- * back what it took (RESTORE), or settle once the batch is committed or
- * given up (SETTLE: back to the base if it was not committed). */
-enum obx_mark { OBX_SAVE, OBX_RESTORE, OBX_SETTLE };
-
-static void
-obx_mark(struct commit *c, enum obx_mark how, bool committed)
-{
-	struct hmap_slot *sl;
-	size_t pos = 0;
-	while ((sl = hmap_next(&c->obx_next, &pos)) != NULL) {
-		struct obx_peer *o = sl->value;
-		if (how == OBX_SAVE) {
-			o->saved = o->next;
-		} else if (how == OBX_RESTORE) {
-			o->next = o->saved;
-		} else {
-			if (!committed) {
-				o->next = o->base;
-			}
-			o->base = o->saved = o->next;
-			o->touched = false;
-		}
-	}
 }
 
 static int
@@ -428,11 +377,11 @@ apply(struct commit *c, struct commit_rec *batch, size_t *nops)
 	if (rv != LEDGE_OK) {
 		store_batch_abort(b);
 	} else {
-		rv = apply_end(c, b, max_qid);
+		rv = apply_end(c, b, max_qid, batch);
 	}
 	/* A batch that did not fit is tried again (apply_full): its outbox
 	 * numbers go back. */
-	obx_mark(c, OBX_SETTLE, rv == LEDGE_OK);
+	obx_mark(&c->obx, OBX_SETTLE, rv == LEDGE_OK);
 	return rv;
 }
 
@@ -571,7 +520,7 @@ apply_each(
 		if ((rv = store_batch_child(b, &child)) != LEDGE_OK) {
 			break;
 		}
-		obx_mark(c, OBX_SAVE, false);
+		obx_mark(&c->obx, OBX_SAVE, false);
 		size_t n = 0;
 		if ((rv = apply_rec(c, child, r, &n)) == LEDGE_OK) {
 			rv = store_batch_commit(child);
@@ -579,7 +528,7 @@ apply_each(
 			store_batch_abort(child);
 		}
 		if (rv == LEDGE_ENOSPC) {
-			obx_mark(c, OBX_RESTORE, false);
+			obx_mark(&c->obx, OBX_RESTORE, false);
 			note_failed(&failed, r);
 			fail_rec(c, r, LEDGE_ENOSPC);
 			rv = LEDGE_OK;
@@ -594,9 +543,9 @@ apply_each(
 	if (rv != LEDGE_OK) {
 		store_batch_abort(b);
 	} else {
-		rv = apply_end(c, b, max_qid);
+		rv = apply_end(c, b, max_qid, NULL);
 	}
-	obx_mark(c, OBX_SETTLE, rv == LEDGE_OK);
+	obx_mark(&c->obx, OBX_SETTLE, rv == LEDGE_OK);
 	return rv;
 }
 
@@ -669,27 +618,6 @@ apply_full(struct commit *c, struct commit_rec *batch, size_t *nops)
 	}
 	log_full(c);
 	return rv;
-}
-
-/* Hand the outbox entries of durable records to the links, in order. */
-static void
-hand_outbox(struct commit *c, struct commit_rec *list)
-{
-	for (struct commit_rec *r = list; r != NULL && c->on_outbox != NULL;
-	     r = r->next) {
-		for (size_t off = 0; off < r->len;) {
-			unsigned char *p = r->ops + off;
-			uint32_t klen = store_rd32(p + 2);
-			uint32_t vlen = store_rd32(p + 6);
-			if (p[1] == REC_OUTBOX || p[1] == REC_OUTBOX_SYNC) {
-				c->on_outbox(c->outbox_arg,
-				    store_rd32(p + OP_HDR),
-				    store_rd64(p + OP_HDR + 4),
-				    p + OP_HDR + klen, vlen);
-			}
-			off += OP_HDR + klen + vlen;
-		}
-	}
 }
 
 /* Run one record's completion and free it. */
@@ -826,7 +754,7 @@ release(struct commit *c, struct commit_rec *list, int err)
 		return;
 	}
 	atomic_store_explicit(&c->durable, last, memory_order_release);
-	hand_outbox(c, list);
+	obx_hand(&c->obx, list);
 	gate_enter(c->gate, list, clock_mono_ms());
 	gate_run(c, LEDGE_OK);
 	mark_finished(c, last);
@@ -961,7 +889,6 @@ commit_start(struct commit **cp, struct store *store, struct rlog *log,
 	uint64_t next = store_meta_get_u64(store, "next_qid");
 	c->max_qid = next ? next - 1 : 0;
 	hmap_init(&c->qputs);
-	hmap_init(&c->obx_next);
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_mutex_init(&c->stats_mu, NULL);
 	{
@@ -977,13 +904,20 @@ commit_start(struct commit **cp, struct store *store, struct rlog *log,
 	 * earlier one's (the orchestrator compares them across restarts,
 	 * whatever the clock says). */
 	c->gate_base = store_meta_get_u64(store, "gate_base");
+	/* And outbox numbers (commit.h): the block is on disk before any
+	 * entry numbered from it can leave. */
+	obx_init(&c->obx, store, store_meta_get_u64(store, "obx_floor"));
 	{
 		struct store_batch *b;
 		if (store_batch_begin(store, &b) == LEDGE_OK) {
 			if (store_meta_put_u64(b, "gate_base",
 			        c->gate_base + ((uint64_t)1 << 40)) ==
-			    LEDGE_OK) {
-				store_batch_commit(b);
+			        LEDGE_OK &&
+			    store_meta_put_u64(b, "obx_floor",
+			        c->obx.floor + OBX_BLOCK) == LEDGE_OK) {
+				c->early_ok =
+				    store_batch_commit(b) == LEDGE_OK &&
+				    store_sync(store) == LEDGE_OK;
 			} else {
 				store_batch_abort(b);
 			}
@@ -1045,12 +979,7 @@ commit_free(struct commit *c)
 	}
 	commit_stop(c);
 	hmap_fini(&c->qputs);
-	struct hmap_slot *sl;
-	size_t pos = 0;
-	while ((sl = hmap_next(&c->obx_next, &pos)) != NULL) {
-		free(sl->value);
-	}
-	hmap_fini(&c->obx_next);
+	obx_fini(&c->obx);
 	free(c->cancelled);
 	free(c->prelen);
 	gate_free(c->gate);

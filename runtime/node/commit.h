@@ -46,6 +46,28 @@
  * already built on it), so the committer reports it and the node exits;
  * a restart recovers the last durable state, exactly as after a crash.
  *
+ * Replication entries ahead of the commit.  The synchronous replication
+ * entries of a record whose every write is to a synchronously replicated
+ * part (the expand hook marks it `repl_whole`) are handed to the outbox
+ * hook as soon as the batch is applied, before its commit and sync, so
+ * that a replica stores them while this node's disk does: an answer
+ * waits for max(own sync, replica), not for their sum.  That is done
+ * only for a peer whose every entry in the batch is such, and whose
+ * earlier entries were all handed already (each link stays in order),
+ * and only while the store and its disk have room to spare (a commit
+ * that fails after such a hand stops the node: the replica may hold
+ * writes this node then lacks).  A replica may so get entries of a
+ * batch that a crash here undoes; they are writes of the part alone,
+ * never events, and the next process of this node sends each replica a
+ * new snapshot before anything else of the part (node_set_replicas).
+ *
+ * So that a later process never reuses a number an earlier one handed
+ * out ahead of its commit, each process numbers from a block of its own:
+ * before the first entry it numbers for a peer it writes a gap entry
+ * (commit_gap_entry) numbered above every earlier process's block, which
+ * tells the receiver that the numbers between the last durable entry
+ * (the gap's `prev`) and it do not exist.
+ *
  * Threads: commit_submit and commit_durable from any thread.
  */
 #ifndef LEDGE_NODE_COMMIT_H
@@ -83,6 +105,10 @@ struct commit_rec {
 	size_t len, cap;
 	uint64_t max_qid; /* highest queue id put by this record */
 	bool gated; /* has REC_OUTBOX_SYNC entries (set by the committer) */
+	/* Set by the expand hook: every write of the record is to a part it
+	 * replicates synchronously, so its replication entries may be handed
+	 * before they are durable (see above). */
+	bool repl_whole;
 	uint64_t durable_ms; /* when it became durable (committer thread) */
 	/* once durable (err = LEDGE_OK) or failed */
 	struct node_call *call; /* external call to complete (one ref) */
@@ -193,7 +219,8 @@ int commit_rec_del_if(struct commit_rec *r, enum store_db db, const void *key,
 /*
  * Append an event for another node to the outbox of peer `peer`.  The
  * committer numbers outbox entries per peer in commit order (1, 2, ...,
- * without gaps), stores them in STORE_OUTBOX under (peer, number), and once
+ * without gaps within a process; a gap entry before a later process's
+ * first), stores them in STORE_OUTBOX under (peer, number), and once
  * they are durable hands each to the outbox hook (commit_set_outbox_hook),
  * in that order.
  */
@@ -207,6 +234,25 @@ int commit_rec_outbox(
  */
 int commit_rec_outbox_sync(
     struct commit_rec *r, uint32_t peer, const void *data, size_t len);
+/*
+ * The gap entry (see "Replication entries ahead of the commit"): 0x00
+ * 0x00 0xFF and the 8-byte big-endian number `prev`.  A receiver that
+ * holds every entry up to `prev` takes it as the next one, whatever the
+ * numbers between.  commit_gap_entry says whether data (len bytes) is
+ * one, and sets *prev.
+ */
+#define COMMIT_GAP_LEN 11
+static inline bool
+commit_gap_entry(const void *data, size_t len, uint64_t *prev)
+{
+	const unsigned char *p = (const unsigned char *)data;
+	if (len != COMMIT_GAP_LEN || p[0] != 0 || p[1] != 0 || p[2] != 0xFF) {
+		return false;
+	}
+	*prev = store_rd64(p + 3);
+	return true;
+}
+
 /* Delete every key of `db` that starts with `prefix`, at commit time. */
 int commit_rec_del_prefix(
     struct commit_rec *r, enum store_db db, const void *prefix, size_t plen);
@@ -254,6 +300,7 @@ struct commit_stats {
 	uint64_t gate_waits;  /* records whose completion waited for replicas */
 	uint64_t gate_lagged; /* times a peer was marked lagging */
 	size_t gate_waiting;  /* records waiting now */
+	uint64_t early;       /* replication entries handed before durable */
 };
 void commit_get_stats(struct commit *c, struct commit_stats *out);
 

@@ -151,11 +151,26 @@ links_handle_ev(struct links *l, struct msg_req *req, wire_v msg)
 		char *target;
 		struct node_event *ev;
 		struct node_target *t;
+		uint64_t prev;
 
 		if (s < next) {
 			continue; /* a resend of what is applied */
 		}
-		if (s > next || !wire_as_bin(wire_at(events, i), &p, &len)) {
+		if (!wire_as_bin(wire_at(events, i), &p, &len)) {
+			break;
+		}
+		if (commit_gap_entry(p, len, &prev)) {
+			/* A new process of the sender numbers from here: the
+			 * numbers between what it had made durable and this
+			 * do not exist (commit.h) - once this node holds all
+			 * that it made durable. */
+			if (prev >= next) {
+				break;
+			}
+			next = s + 1;
+			continue;
+		}
+		if (s > next) {
 			break;
 		}
 		if (len == 2 && ((const unsigned char *)p)[0] == 0 &&

@@ -235,8 +235,11 @@ link_send_kick(struct peer *p)
 	if (p->inflight || p->client == NULL || p->head == NULL) {
 		return;
 	}
-	for (struct out_entry *e = p->head;
-	     e != NULL && n < BATCH_MAX && bytes < BATCH_BYTES; e = e->next) {
+	/* A batch is numbered from its first entry on, without gaps: it
+	 * ends before the gap entry of a new process (commit.h). */
+	for (struct out_entry *e = p->head; e != NULL && n < BATCH_MAX &&
+	     bytes < BATCH_BYTES && e->seq == p->head->seq + n;
+	     e = e->next) {
 		n++;
 		bytes += e->len;
 	}

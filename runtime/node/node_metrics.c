@@ -247,6 +247,10 @@ node_metrics_render(struct node *n, char **out, size_t *len)
 	    "for their replicas now.\n"
 	    "# TYPE ledge_commit_replica_waiting gauge\n"
 	    "ledge_commit_replica_waiting{node=\"%s\"} %zu\n"
+	    "# HELP ledge_commit_repl_ahead_total Replication entries sent "
+	    "to replicas while their commit here was still under way.\n"
+	    "# TYPE ledge_commit_repl_ahead_total counter\n"
+	    "ledge_commit_repl_ahead_total{node=\"%s\"} %llu\n"
 	    "# HELP ledge_replica_lagged_total Times a replica was marked "
 	    "lagging (no acknowledgement within the replica timeout, or lost)."
 	    "\n"
@@ -272,6 +276,7 @@ node_metrics_render(struct node *n, char **out, size_t *len)
 	    r.node, (unsigned long long)cs.batches, r.node,
 	    (unsigned long long)cs.records, r.node,
 	    (unsigned long long)cs.gate_waits, r.node, cs.gate_waiting, r.node,
+	    (unsigned long long)cs.early, r.node,
 	    (unsigned long long)cs.gate_lagged, r.node,
 	    (unsigned long long)store_size(node_store(n)), r.node,
 	    links_backlog(node_links(n)), r.node,

@@ -299,6 +299,7 @@ replica_expand(void *arg, struct store_batch *b, struct commit_rec *r)
 	struct repl_buf *bufs = NULL;
 	size_t nbufs = 0, end = r->len;
 	int rv = LEDGE_OK;
+	bool whole = true; /* every write is to a synchronous part */
 
 	if (atomic_load_explicit(&c->nrepl, memory_order_relaxed) == 0) {
 		return LEDGE_OK;
@@ -315,8 +316,10 @@ replica_expand(void *arg, struct store_batch *b, struct commit_rec *r)
 		if ((p[0] != STORE_STATE && p[0] != STORE_QUEUE &&
 		        p[0] != STORE_IDEM) ||
 		    klen < 4 || (t = hmap_get(&c->repl, key, 4)) == NULL) {
+			whole &= p[1] == REC_NOP;
 			continue;
 		}
+		whole &= t->sync;
 		if ((rb = rb_for(&bufs, &nbufs, t)) == NULL) {
 			rv = LEDGE_ENOMEM;
 			break;
@@ -366,6 +369,8 @@ replica_expand(void *arg, struct store_batch *b, struct commit_rec *r)
 		}
 		free(e);
 	}
+	/* Its entries may go ahead of its commit (commit.h). */
+	r->repl_whole = whole && nbufs > 0 && rv == LEDGE_OK;
 	pthread_mutex_unlock(&c->mu);
 	for (size_t i = 0; i < nbufs; i++) {
 		free(bufs[i].data);

@@ -139,6 +139,15 @@ void store_count_refused(struct store *s, enum store_refusal why);
  */
 bool store_fits(struct store *s, uint64_t growth);
 
+/*
+ * Whether a commit of about `bytes` cannot run out of room: it fits
+ * (store_fits) and the disk holding the store has that much and
+ * STORE_DISK_SPARE more free.  A hint, as store_fits; one fstatvfs.
+ * Any thread.
+ */
+#define STORE_DISK_SPARE ((uint64_t)64 << 20)
+bool store_has_room(struct store *s, uint64_t bytes);
+
 /* Bytes (keys without the prefix, plus values) of committed state of
  * target `id`.  Any thread. */
 uint64_t store_state_bytes(struct store *s, uint32_t id);

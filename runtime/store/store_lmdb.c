@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 
 #include "base/hmap.h"
@@ -378,6 +379,18 @@ store_fits(struct store *s, uint64_t growth)
 	psize = psize ? psize : 4096;
 	need = (growth + psize - 1) / psize * psize + 2 * psize;
 	return s->limit > STORE_RESERVE(s->limit) && used + need <= room;
+}
+
+bool
+store_has_room(struct store *s, uint64_t bytes)
+{
+	struct statvfs sv;
+	mdb_filehandle_t fd;
+	if (!store_fits(s, bytes) || mdb_env_get_fd(s->env, &fd) != 0 ||
+	    fstatvfs(fd, &sv) != 0) {
+		return false;
+	}
+	return (uint64_t)sv.f_bavail * sv.f_frsize >= bytes + STORE_DISK_SPARE;
 }
 
 uint64_t

@@ -1230,6 +1230,163 @@ small_store(void)
 	    "%s", err);
 }
 
+/* ------------------------------------------------------------------ */
+/* replication entries ahead of the commit                             */
+
+/* What the outbox hook was handed: number, whether it was a gap entry
+ * (and its prev), and how far the store was durable then. */
+struct ahead_seen {
+	pthread_mutex_t mu;
+	struct commit *c;
+	int n;
+	uint64_t seq[16], prev[16], durable[16];
+	bool gap[16];
+};
+
+static struct ahead_seen as = { .mu = PTHREAD_MUTEX_INITIALIZER };
+
+static void
+ahead_outbox(
+    void *arg, uint32_t peer, uint64_t seq, const void *data, size_t len)
+{
+	(void)arg;
+	cr_expect_eq(peer, 5);
+	pthread_mutex_lock(&as.mu);
+	if (as.n < 16) {
+		as.seq[as.n] = seq;
+		as.gap[as.n] = commit_gap_entry(data, len, &as.prev[as.n]);
+		as.durable[as.n] = commit_durable(as.c);
+		as.n++;
+	}
+	pthread_mutex_unlock(&as.mu);
+}
+
+/* The expand hook of a part replicated synchronously: a record whose
+ * only writes are its state and its entries for peer 5 is whole. */
+static int
+ahead_expand(void *arg, struct store_batch *b, struct commit_rec *r)
+{
+	(void)arg;
+	(void)b;
+	bool whole = r->len > 0;
+	for (size_t off = 0; off < r->len;) {
+		const unsigned char *p = r->ops + off;
+		whole &= p[0] == STORE_STATE || p[1] == REC_OUTBOX_SYNC;
+		off += COMMIT_OP_HDR + store_rd32(p + 2) + store_rd32(p + 6);
+	}
+	r->repl_whole = whole;
+	return LEDGE_OK;
+}
+
+static struct commit *
+ahead_start(void)
+{
+	struct commit *c = fx_commit_start();
+	pthread_mutex_lock(&as.mu);
+	as.c = c;
+	as.n = 0;
+	pthread_mutex_unlock(&as.mu);
+	commit_set_outbox_hook(c, ahead_outbox, NULL);
+	commit_set_expand_hook(c, ahead_expand, NULL);
+	commit_set_gate(c, 600000, NULL, NULL);
+	return c;
+}
+
+/* Record: a state write and an entry for peer 5, synchronous or an
+ * event; returns its sequence number. */
+static uint64_t
+ahead_rec(struct commit *c, bool sync)
+{
+	struct commit_rec *r = commit_rec_new();
+	unsigned char k[5] = { 0, 0, 0, 9, 'a' };
+	cr_assert_not_null(r);
+	cr_assert_eq(commit_rec_put(r, STORE_STATE, k, 5, "v", 1), LEDGE_OK);
+	cr_assert_eq(sync ? commit_rec_outbox_sync(r, 5, "e", 1)
+	                  : commit_rec_outbox(r, 5, "e", 1),
+	    LEDGE_OK);
+	return commit_submit(c, r);
+}
+
+static int
+ahead_n(void)
+{
+	pthread_mutex_lock(&as.mu);
+	int n = as.n;
+	pthread_mutex_unlock(&as.mu);
+	return n;
+}
+
+Test(commit, replication_entries_go_ahead_of_their_commit_and_events_do_not)
+{
+	struct commit *c = ahead_start();
+	struct gate g;
+
+	/* Alone in its batch: handed before it is durable. */
+	uint64_t s1 = ahead_rec(c, true);
+	WAIT_UNTIL(ahead_n() == 1);
+	cr_expect_eq(as.seq[0], 1);
+	cr_expect_lt(as.durable[0], s1, "handed only once durable");
+	commit_flush(c);
+	commit_replicated(c, 5, 1);
+	WAIT_UNTIL(commit_released(c) >= s1);
+
+	/* In one batch with an event for the same peer: both wait for the
+	 * commit (the event must never run ahead of its cause). */
+	gate_close(c, &g);
+	uint64_t s2 = ahead_rec(c, true);
+	uint64_t s3 = ahead_rec(c, false);
+	gate_open(&g);
+	WAIT_UNTIL(ahead_n() == 3);
+	cr_expect_eq(as.seq[1], 2);
+	cr_expect_eq(as.seq[2], 3);
+	cr_expect_geq(as.durable[1], s3, "went ahead with an event");
+	cr_expect_geq(as.durable[2], s3);
+	(void)s2;
+
+	struct commit_stats st;
+	commit_get_stats(c, &st);
+	cr_expect_eq(st.early, 1);
+	commit_replicated(c, 5, 3);
+	fx_commit_stop(c);
+	gate_fini(&g);
+}
+
+Test(commit, a_new_process_numbers_after_a_gap_above_what_went_ahead)
+{
+	/* The first process ever on the store numbers 1, 2, ... */
+	struct commit *c = ahead_start();
+	ahead_rec(c, true);
+	ahead_rec(c, true);
+	WAIT_UNTIL(ahead_n() == 2);
+	commit_flush(c);
+	cr_expect_eq(as.seq[1], 2);
+	fx_commit_stop(c);
+
+	/* Each later one from a block of its own, after a gap entry that
+	 * names the last durable number. */
+	uint64_t floor = 0;
+	for (int round = 0; round < 2; round++) {
+		c = ahead_start();
+		ahead_rec(c, true);
+		WAIT_UNTIL(ahead_n() == 2);
+		cr_expect(as.gap[0], "no gap entry first");
+		cr_expect(!as.gap[1]);
+		cr_expect_gt(as.seq[0], floor + ((uint64_t)1 << 32),
+		    "the gap is not above the last block");
+		cr_expect_eq(as.seq[1], as.seq[0] + 1);
+		cr_expect_eq(as.prev[0], round == 0 ? 2 : floor + 1,
+		    "the gap names %llu", (unsigned long long)as.prev[0]);
+		floor = as.seq[0];
+		commit_flush(c);
+		fx_commit_stop(c);
+	}
+	/* What is on disk: the gap entries too, so a restart resends
+	 * them. */
+	size_t n = 0;
+	store_scan(fx_store, STORE_OUTBOX, count_fn, &n);
+	cr_expect_eq(n, 6);
+}
+
 Test(commit, a_record_that_does_not_fit_fails_alone)
 {
 	struct commit *c;

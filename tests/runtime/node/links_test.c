@@ -553,10 +553,11 @@ Test(links, casts_arrive_in_order_exactly_once_across_a_dropped_link)
 /* the watermark, as a sender's batches reach it                      */
 
 /* An `ev` batch from sender "x" (incarnation inc) of the casts
- * seq..seq+n-1 (payload = seq); the receiver's answer. */
+ * seq..seq+n-1 (payload = seq), the first of them a gap entry naming
+ * *gap if gap is not NULL (commit.h); the receiver's answer. */
 static bool
-send_batch(struct side *s, uint64_t inc, uint64_t epoch, uint64_t seq, size_t n,
-    uint64_t *acked, char *code, size_t codelen)
+send_batch_gap(struct side *s, uint64_t inc, uint64_t epoch, uint64_t seq,
+    size_t n, const uint64_t *gap, uint64_t *acked, char *code, size_t codelen)
 {
 	struct wire_w w;
 	const void *d;
@@ -584,6 +585,12 @@ send_batch(struct side *s, uint64_t inc, uint64_t epoch, uint64_t seq, size_t n,
 	wire_array(&w, n);
 	for (size_t i = 0; i < n; i++) {
 		uint32_t k = (uint32_t)(seq + i);
+		if (i == 0 && gap != NULL) {
+			unsigned char g[COMMIT_GAP_LEN] = { 0, 0, 0xFF };
+			store_be64(g + 3, *gap);
+			wire_bin(&w, g, sizeof g);
+			continue;
+		}
 		struct node_event *ev =
 		    node_event_new(NE_CAST, 0, &k, sizeof k);
 		size_t en = link_entry_size(PART, ev);
@@ -613,6 +620,14 @@ send_batch(struct side *s, uint64_t inc, uint64_t epoch, uint64_t seq, size_t n,
 	wire_r_fini(&r);
 	free(reply);
 	return ok;
+}
+
+static bool
+send_batch(struct side *s, uint64_t inc, uint64_t epoch, uint64_t seq, size_t n,
+    uint64_t *acked, char *code, size_t codelen)
+{
+	return send_batch_gap(
+	    s, inc, epoch, seq, n, NULL, acked, code, codelen);
 }
 
 static void
@@ -679,6 +694,54 @@ Test(links, the_watermark_skips_resends_and_survives_a_restart)
 	cr_assert(send_batch(&b, 9, 5, 42, 1, &acked, code, sizeof code));
 	cr_expect_eq(acked, 42);
 	expect_got(&b, (const uint32_t[]) { 6, 1, 2, 40, 41, 42 }, 6);
+	side_close(&b, true);
+}
+
+Test(links, a_gap_entry_is_taken_only_by_a_receiver_that_holds_what_it_names)
+{
+	struct side b = { 0 };
+	uint64_t acked, prev;
+	char code[64];
+	const uint64_t far = ((uint64_t)1 << 40) + 1;
+
+	side_open(&b, "b", true);
+	cr_assert(send_batch(&b, 7, 1, 1, 3, &acked, code, sizeof code));
+	cr_expect_eq(acked, 3);
+
+	/* A new process of the sender made 5 durable: this node lacks 4
+	 * and 5, so it takes nothing past them. */
+	prev = 5;
+	cr_assert(
+	    send_batch_gap(&b, 7, 1, far, 3, &prev, &acked, code, sizeof code));
+	cr_expect_eq(acked, 3, "jumped over entries it never got");
+	expect_got(&b, (const uint32_t[]) { 1, 2, 3 }, 3);
+
+	/* Once it has them, the gap is the next entry, whatever the numbers
+	 * between; what follows it is delivered. */
+	cr_assert(send_batch(&b, 7, 1, 4, 2, &acked, code, sizeof code));
+	cr_expect_eq(acked, 5);
+	cr_assert(
+	    send_batch_gap(&b, 7, 1, far, 3, &prev, &acked, code, sizeof code));
+	cr_expect_eq(acked, far + 2);
+	expect_got(&b,
+	    (const uint32_t[]) {
+	        1, 2, 3, 4, 5, (uint32_t)(far + 1), (uint32_t)(far + 2) },
+	    7);
+
+	/* The same again (a resend): nothing twice.  A receiver that got
+	 * entries past `prev` ahead of a commit the sender then lost takes
+	 * the gap as well. */
+	cr_assert(
+	    send_batch_gap(&b, 7, 1, far, 3, &prev, &acked, code, sizeof code));
+	cr_expect_eq(acked, far + 2);
+	prev = far; /* below what it holds (far + 2) */
+	cr_assert(send_batch_gap(
+	    &b, 7, 1, 2 * far, 2, &prev, &acked, code, sizeof code));
+	cr_expect_eq(acked, 2 * far + 1);
+	expect_got(&b,
+	    (const uint32_t[]) { 1, 2, 3, 4, 5, (uint32_t)(far + 1),
+	        (uint32_t)(far + 2), (uint32_t)(2 * far + 1) },
+	    8);
 	side_close(&b, true);
 }
 
