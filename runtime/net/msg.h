@@ -102,10 +102,13 @@ enum msg_err {
 typedef void (*msg_reply_cb)(void *arg, int err, const void *data, size_t len);
 
 /*
- * A client for `url`.  It dials in the background and keeps reconnecting;
- * requests wait (up to their timeout) for a connection.  LEDGE_OK, or an
- * error above with a reason in err.
+ * A client for `url`.  It dials in the background and keeps reconnecting
+ * (backing off from 50 ms to MSG_REDIAL_MAX_MS between tries, so it is
+ * connected again at most that long after its server is back); requests
+ * wait (up to their timeout) for a connection.  LEDGE_OK, or an error
+ * above with a reason in err.
  */
+#define MSG_REDIAL_MAX_MS 1000
 int msg_client_new(struct loop *l, const char *url, const struct msg_tls *tls,
     struct msg_client **out, char *err, size_t errlen);
 

@@ -225,7 +225,7 @@ dial_to(nng_socket sock, const char *url, const struct msg_tls *tls, char *err,
 		}
 	}
 	nng_dialer_set_ms(d, NNG_OPT_RECONNMINT, 50);
-	nng_dialer_set_ms(d, NNG_OPT_RECONNMAXT, 1000);
+	nng_dialer_set_ms(d, NNG_OPT_RECONNMAXT, MSG_REDIAL_MAX_MS);
 	nng_socket_set_size(sock, NNG_OPT_RECVMAXSZ, MSG_MAX_BYTES);
 	if ((rv = nng_dialer_start(d, NNG_FLAG_NONBLOCK)) != 0) {
 		snprintf(

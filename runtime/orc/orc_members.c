@@ -325,7 +325,8 @@ orc_members_check(struct orc *o)
 	bool lost = false;
 	for (struct onode *n = o->nodes; n != NULL; n = n->next) {
 		if (n->health == H_UP && n->last_seen != 0 &&
-		    now - n->last_seen > o->node_timeout_ms) {
+		    now - n->last_seen > o->node_timeout_ms &&
+		    now >= n->grace_until) {
 			n->health = H_LOST;
 			lost = true;
 			orc_free_stats(n);

@@ -74,6 +74,9 @@ struct onode {
 	int health;
 	bool draining;
 	uint64_t last_seen; /* monotonic ms */
+	/* not lost before this (monotonic ms): loaded from the store, its
+	 * heartbeats may need time to find a restarted orchestrator */
+	uint64_t grace_until;
 	uint64_t last_hb_wall;
 	struct msg_client *client;
 	size_t nrunning;

@@ -11,6 +11,7 @@
 #include "base/clock.h"
 #include "base/diag.h"
 #include "base/rlog.h"
+#include "net/msg.h"
 #include "net/wire.h"
 #include "orc/orc_model.h"
 #include "orc/orc_store.h"
@@ -356,9 +357,11 @@ load_node(void *arg, ledge_bytes key, ledge_bytes val)
 	orc_set_strs(&n->lv, &nv, wire_get(root, "labels"), false);
 	orc_set_strs(&n->res, &n->nres, wire_get(root, "resources"), false);
 	/* Up until its heartbeats say otherwise: give it a full timeout
-	 * from now to be heard from. */
+	 * from now to be heard from, and the time its connection takes to
+	 * come back to this new process (a node redials with backoff). */
 	n->health = H_UP;
 	n->last_seen = clock_mono_ms();
+	n->grace_until = n->last_seen + o->node_timeout_ms + MSG_REDIAL_MAX_MS;
 	n->next = o->nodes;
 	o->nodes = n;
 	wire_r_fini(&r);
