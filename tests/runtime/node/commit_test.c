@@ -75,66 +75,6 @@ count_fn(void *arg, ledge_bytes key, ledge_bytes value)
 	return 0;
 }
 
-/*
- * A gate: an empty record whose completion blocks the committer thread
- * until opened, so that records submitted meanwhile are guaranteed to
- * land in one batch.
- */
-struct gate {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	bool entered, open;
-};
-
-static void
-gate_done(void *arg, int err)
-{
-	struct gate *g = arg;
-	(void)err;
-	pthread_mutex_lock(&g->mu);
-	g->entered = true;
-	pthread_cond_broadcast(&g->cv);
-	while (!g->open) {
-		pthread_cond_wait(&g->cv, &g->mu);
-	}
-	pthread_mutex_unlock(&g->mu);
-}
-
-static void
-gate_close(struct commit *c, struct gate *g)
-{
-	struct commit_rec *r = commit_rec_new();
-
-	cr_assert_not_null(r);
-	pthread_mutex_init(&g->mu, NULL);
-	pthread_cond_init(&g->cv, NULL);
-	g->entered = g->open = false;
-	r->done = gate_done;
-	r->arg = g;
-	commit_submit(c, r);
-	pthread_mutex_lock(&g->mu);
-	while (!g->entered) {
-		pthread_cond_wait(&g->cv, &g->mu);
-	}
-	pthread_mutex_unlock(&g->mu);
-}
-
-static void
-gate_open(struct gate *g)
-{
-	pthread_mutex_lock(&g->mu);
-	g->open = true;
-	pthread_cond_broadcast(&g->cv);
-	pthread_mutex_unlock(&g->mu);
-}
-
-static void
-gate_fini(struct gate *g)
-{
-	pthread_cond_destroy(&g->cv);
-	pthread_mutex_destroy(&g->mu);
-}
-
 Test(commit, records_commit_in_order)
 {
 	struct commit *c = fx_commit_start();
@@ -439,7 +379,7 @@ told_done(struct node_call *call, void *arg)
 Test(commit, external_reply_waits_for_the_commit)
 {
 	struct commit *c = fx_commit_start();
-	struct gate g;
+	struct fx_hold g;
 	struct told t = { 0 };
 	struct node_call *call = node_call_new(true, told_done, &t);
 	struct node_reply rep = { 0 };
@@ -447,7 +387,7 @@ Test(commit, external_reply_waits_for_the_commit)
 	struct timespec ts = { 0, 50 * 1000000L };
 
 	cr_assert_not_null(call);
-	gate_close(c, &g);
+	fx_hold_begin(c, &g);
 	rep.status = 202;
 	cr_assert(node_call_stage(call, &rep));
 	r->call = call;
@@ -455,7 +395,7 @@ Test(commit, external_reply_waits_for_the_commit)
 	nanosleep(&ts, NULL);
 	cr_expect_eq(atomic_load(&t.calls), 0,
 	    "the reply went out before its record committed");
-	gate_open(&g);
+	fx_hold_end(&g);
 	commit_flush(c);
 	cr_expect_eq(atomic_load(&t.calls), 1);
 	cr_expect(t.visible,
@@ -465,7 +405,7 @@ Test(commit, external_reply_waits_for_the_commit)
 	cr_expect_eq(call->reply.status, 202);
 	node_call_unref(call);
 	fx_commit_stop(c);
-	gate_fini(&g);
+	fx_hold_fini(&g);
 }
 
 static atomic_int done_count;
@@ -564,11 +504,11 @@ Test(commit, queue_put_and_delete_in_one_batch_cancel)
 {
 	struct commit *c = fx_commit_start();
 	struct commit_stats st;
-	struct gate g;
+	struct fx_hold g;
 	char v[16];
 
 	atomic_store(&done_count, 0);
-	gate_close(c, &g);
+	fx_hold_begin(c, &g);
 	/* All of these queue up behind the gate: one batch. */
 	{
 		struct commit_rec *put = rec_queue(REC_PUT, 5);
@@ -581,7 +521,7 @@ Test(commit, queue_put_and_delete_in_one_batch_cancel)
 		commit_submit(c, del);
 	}
 	commit_submit(c, rec_queue(REC_PUT, 4));
-	gate_open(&g);
+	fx_hold_end(&g);
 	commit_flush(c);
 
 	cr_expect_not(queue_has(5), "the consumed event is not in the store");
@@ -604,7 +544,7 @@ Test(commit, queue_put_and_delete_in_one_batch_cancel)
 	commit_get_stats(c, &st);
 	cr_expect_eq(st.cancelled, 2);
 	fx_commit_stop(c);
-	gate_fini(&g);
+	fx_hold_fini(&g);
 }
 
 /* Without a gate: the end state is the same whatever the batching. */
@@ -656,13 +596,13 @@ Test(commit, next_queue_id_survives_a_restart)
 	/* And a cancelled pair still moves the counter on. */
 	c = fx_commit_start();
 	{
-		struct gate g;
-		gate_close(c, &g);
+		struct fx_hold g;
+		fx_hold_begin(c, &g);
 		commit_submit(c, rec_queue(REC_PUT, 10));
 		commit_submit(c, rec_queue(REC_DEL, 10));
-		gate_open(&g);
+		fx_hold_end(&g);
 		commit_flush(c);
-		gate_fini(&g);
+		fx_hold_fini(&g);
 	}
 	fx_commit_stop(c);
 	cr_expect_eq(store_meta_get_u64(fx_store, "next_qid"), 11);
@@ -762,7 +702,7 @@ Test(commit, failed_commit_is_reported_and_fails_its_batch)
 	struct closed_probe p1 = { 0, -1 }, p2 = { 0, -1 };
 	struct commit_rec *good, *bad;
 	unsigned char k[700];
-	struct gate g;
+	struct fx_hold g;
 	uint64_t seq_bad;
 	char v[16];
 
@@ -772,7 +712,7 @@ Test(commit, failed_commit_is_reported_and_fails_its_batch)
 	cr_assert_eq(
 	    commit_start(&c, fx_store, &mlog, fx_on_fatal, NULL), LEDGE_OK);
 
-	gate_close(c, &g);
+	fx_hold_begin(c, &g);
 	good = fx_rec_put(10, "good", "x");
 	good->done = closed_done;
 	good->arg = &p1;
@@ -785,7 +725,7 @@ Test(commit, failed_commit_is_reported_and_fails_its_batch)
 	bad->arg = &p2;
 	commit_submit(c, good);
 	seq_bad = commit_submit(c, bad);
-	gate_open(&g);
+	fx_hold_end(&g);
 	commit_flush(c);
 
 	cr_expect_eq(atomic_load(&fx_fatal_calls), 1, "on_fatal called once");
@@ -797,7 +737,7 @@ Test(commit, failed_commit_is_reported_and_fails_its_batch)
 	cr_expect_not(read_state(10, "good", v, sizeof v),
 	    "nothing of the failed batch is in the store");
 	fx_commit_stop(c);
-	gate_fini(&g);
+	fx_hold_fini(&g);
 	fclose(fp);
 	cr_expect(logbuf != NULL && strstr(logbuf, "commit failed") != NULL,
 	    "the failure is logged: %s", logbuf ? logbuf : "");
@@ -928,271 +868,6 @@ Test(commit, delete_prefix_removes_only_that_target)
 	fx_commit_stop(c);
 }
 
-/* ------------------------------------------------------------------ */
-/* the gate of synchronous replication                                 */
-
-/* Completions in the order they ran, and what the lag hook was told. */
-struct gate_seen {
-	pthread_mutex_t mu;
-	int order[8], errs[8];
-	atomic_int n;
-	atomic_int handed; /* outbox entries handed to the hook */
-	int lag_n;
-	bool lag[8];
-	enum gate_state state[8];
-	uint64_t gen[8];
-};
-
-static struct gate_seen gs = { .mu = PTHREAD_MUTEX_INITIALIZER };
-
-struct seen_ref {
-	int id;
-};
-
-static void
-seen_done(void *arg, int err)
-{
-	struct seen_ref *ref = arg;
-	pthread_mutex_lock(&gs.mu);
-	int i = atomic_load(&gs.n);
-	gs.order[i] = ref->id;
-	gs.errs[i] = err;
-	atomic_store(&gs.n, i + 1);
-	pthread_mutex_unlock(&gs.mu);
-	free(ref);
-}
-
-static void
-seen_news(void *arg, const struct gate_news *nw)
-{
-	(void)arg;
-	cr_expect_eq(nw->peer, 5);
-	pthread_mutex_lock(&gs.mu);
-	if (gs.lag_n < 8) {
-		gs.state[gs.lag_n] = nw->state;
-		gs.gen[gs.lag_n] = nw->gen;
-		gs.lag[gs.lag_n++] = !nw->in_sync;
-	}
-	pthread_mutex_unlock(&gs.mu);
-}
-
-static void
-seen_outbox(
-    void *arg, uint32_t peer, uint64_t seq, const void *data, size_t len)
-{
-	(void)arg;
-	(void)seq;
-	(void)data;
-	(void)len;
-	cr_expect_eq(peer, 5);
-	atomic_fetch_add(&gs.handed, 1);
-}
-
-/* A committer with the gate at timeout_ms; `gs` reset. */
-static struct commit *
-gated(uint32_t timeout_ms)
-{
-	struct commit *c = fx_commit_start();
-	pthread_mutex_lock(&gs.mu);
-	atomic_store(&gs.n, 0);
-	atomic_store(&gs.handed, 0);
-	gs.lag_n = 0;
-	pthread_mutex_unlock(&gs.mu);
-	commit_set_gate(c, timeout_ms, seen_news, NULL);
-	commit_set_outbox_hook(c, seen_outbox, NULL);
-	return c;
-}
-
-/* Submit record `id`: a state write, and with `sync` an entry for peer 5
- * that it must wait for. */
-static uint64_t
-submit_rec(struct commit *c, int id, bool sync)
-{
-	struct commit_rec *r = commit_rec_new();
-	struct seen_ref *ref = malloc(sizeof *ref);
-	unsigned char k[5] = { 0, 0, 0, 9, 'a' };
-	cr_assert(r != NULL && ref != NULL);
-	ref->id = id;
-	cr_assert_eq(commit_rec_put(r, STORE_STATE, k, 5, "v", 1), LEDGE_OK);
-	if (sync) {
-		cr_assert_eq(commit_rec_outbox_sync(r, 5, "e", 1), LEDGE_OK);
-	}
-	r->done = seen_done;
-	r->arg = ref;
-	return commit_submit(c, r);
-}
-
-/* Poll (bounded) until cond holds. */
-#define WAIT_UNTIL(cond)                                                       \
-	do {                                                                   \
-		for (int w_ = 0; w_ < 10000 && !(cond); w_++) {                \
-			struct timespec ts_ = { 0, 1000000 };                  \
-			nanosleep(&ts_, NULL);                                 \
-		}                                                              \
-		cr_assert(cond, "waited 10 s for " #cond);                     \
-	} while (0)
-
-Test(commit, a_replicated_record_waits_for_its_replica_and_keeps_the_order)
-{
-	struct commit *c = gated(600000);
-	uint64_t s1 = submit_rec(c, 1, true);
-	uint64_t s2 = submit_rec(c, 2, false);
-
-	/* Durable here, and the entry went to the links; not answered. */
-	WAIT_UNTIL(commit_durable(c) >= s2);
-	WAIT_UNTIL(atomic_load(&gs.handed) == 1);
-	commit_flush(c); /* does not wait for the replica */
-	cr_expect_eq(atomic_load(&gs.n), 0, "answered before the replica");
-	cr_expect_lt(commit_released(c), s1);
-
-	/* The peer acknowledges entry 1: both complete, in order. */
-	commit_replicated(c, 5, 1);
-	WAIT_UNTIL(atomic_load(&gs.n) == 2);
-	cr_expect_eq(gs.order[0], 1);
-	cr_expect_eq(gs.order[1], 2);
-	cr_expect_eq(gs.errs[0], LEDGE_OK);
-	cr_expect_eq(gs.errs[1], LEDGE_OK);
-	cr_expect_eq(commit_released(c), s2);
-	cr_expect_eq(gs.lag_n, 0);
-	fx_commit_stop(c);
-}
-
-Test(commit, a_silent_replica_lags_after_the_timeout_until_it_catches_up)
-{
-	struct commit *c = gated(200);
-	struct commit_stats st;
-	uint64_t t0 = clock_mono_ms();
-
-	submit_rec(c, 1, true);
-	WAIT_UNTIL(atomic_load(&gs.n) == 1);
-	cr_expect_geq(clock_mono_ms() - t0, 200, "did not wait the timeout");
-	cr_expect_eq(gs.errs[0], LEDGE_OK);
-	WAIT_UNTIL(gs.lag_n == 1);
-	cr_expect(gs.lag[0], "the hook was not told it lags");
-
-	/* While it lags, nothing waits for it. */
-	submit_rec(c, 2, true);
-	WAIT_UNTIL(atomic_load(&gs.n) == 2);
-	commit_get_stats(c, &st);
-	cr_expect_eq(st.gate_lagged, 1);
-	cr_expect_eq(st.gate_waits, 2);
-
-	/* It acknowledges what was outstanding: it keeps pace again, and
-	 * the next record waits for it. */
-	commit_replicated(c, 5, 2);
-	WAIT_UNTIL(gs.lag_n == 2);
-	cr_expect(!gs.lag[1], "the hook was not told it caught up");
-	submit_rec(c, 3, true);
-	WAIT_UNTIL(commit_durable(c) >= 3);
-	commit_replicated(c, 5, 3);
-	WAIT_UNTIL(atomic_load(&gs.n) == 3);
-	fx_commit_stop(c);
-}
-
-Test(commit, a_lost_replica_is_not_waited_for)
-{
-	struct commit *c = gated(600000);
-	uint64_t s1 = submit_rec(c, 1, true);
-	WAIT_UNTIL(commit_durable(c) >= s1);
-	commit_replica_lost(c, 5);
-	WAIT_UNTIL(atomic_load(&gs.n) == 1);
-	cr_expect_eq(gs.errs[0], LEDGE_OK);
-	WAIT_UNTIL(gs.lag_n == 1);
-	fx_commit_stop(c);
-}
-
-Test(commit, with_an_arbiter_a_silent_replica_is_left_only_once_confirmed)
-{
-	struct commit *c = gated(100);
-	uint64_t gen;
-	gate_set_arbitrated(commit_gate(c), true);
-	uint64_t s1 = submit_rec(c, 1, true);
-
-	/* The timeout passes: the hook is asked, the record waits on. */
-	WAIT_UNTIL(gs.lag_n == 1);
-	cr_expect_eq(gs.state[0], GATE_DROPPING);
-	gen = gs.gen[0];
-	struct timespec ts = { 0, 400 * 1000000L };
-	nanosleep(&ts, NULL);
-	cr_expect_eq(atomic_load(&gs.n), 0,
-	    "answered before the drop was "
-	    "confirmed");
-	cr_expect_lt(commit_released(c), s1);
-
-	/* A stale confirmation changes nothing; the right one lets it out. */
-	commit_replica_dropped(c, 5, gen - 1);
-	nanosleep(&ts, NULL);
-	cr_expect_eq(atomic_load(&gs.n), 0, "a stale confirmation let it out");
-	commit_replica_dropped(c, 5, gen);
-	WAIT_UNTIL(atomic_load(&gs.n) == 1);
-	cr_expect_eq(gs.errs[0], LEDGE_OK);
-	WAIT_UNTIL(gs.lag_n == 2);
-	cr_expect_eq(gs.state[1], GATE_LAGGING);
-
-	/* A later drop has a later generation. */
-	commit_replicated(c, 5, 1);
-	WAIT_UNTIL(gs.lag_n == 3);
-	cr_expect(!gs.lag[2], "not in sync after acknowledging everything");
-	submit_rec(c, 2, true);
-	WAIT_UNTIL(gs.lag_n == 4);
-	cr_expect_eq(gs.state[3], GATE_DROPPING);
-	cr_expect_gt(gs.gen[3], gen);
-	/* It answers after all: back in sync, the record goes out. */
-	commit_replicated(c, 5, 2);
-	WAIT_UNTIL(atomic_load(&gs.n) == 2);
-	WAIT_UNTIL(gs.lag_n == 5);
-	cr_expect_eq(gs.state[4], GATE_SYNC);
-	cr_expect(!gs.lag[4]);
-	fx_commit_stop(c);
-}
-
-Test(commit, a_returning_replica_is_in_sync_only_once_it_holds_what_was_let_out)
-{
-	struct commit *c = gated(600000);
-	uint64_t gen, acked, need;
-	uint64_t s1 = submit_rec(c, 1, true);
-	WAIT_UNTIL(commit_durable(c) >= s1);
-	commit_replica_lost(c, 5);
-	WAIT_UNTIL(atomic_load(&gs.n) == 1);
-
-	/* Released without it: entries 2 and 3. */
-	submit_rec(c, 2, true);
-	submit_rec(c, 3, true);
-	WAIT_UNTIL(atomic_load(&gs.n) == 3);
-	cr_expect(!gate_peer_in_sync(commit_gate(c), 5, &gen, &acked, &need));
-	cr_expect_eq(need, 3);
-
-	/* It acknowledges entry 1 (what was outstanding when it was lost):
-	 * waited for again, but not in sync - 2 and 3 went out without it. */
-	commit_replicated(c, 5, 1);
-	uint64_t s4 = submit_rec(c, 4, true);
-	WAIT_UNTIL(commit_durable(c) >= s4);
-	struct timespec ts = { 0, 200 * 1000000L };
-	nanosleep(&ts, NULL);
-	cr_expect_eq(atomic_load(&gs.n), 3, "record 4 did not wait for it");
-	cr_expect(!gate_peer_in_sync(commit_gate(c), 5, &gen, &acked, &need),
-	    "in sync without entries 2 and 3");
-
-	/* Entries up to 3: in sync; 4 still waits for its own. */
-	commit_replicated(c, 5, 3);
-	WAIT_UNTIL(gate_peer_in_sync(commit_gate(c), 5, &gen, &acked, &need));
-	cr_expect_eq(atomic_load(&gs.n), 3);
-	commit_replicated(c, 5, 4);
-	WAIT_UNTIL(atomic_load(&gs.n) == 4);
-	fx_commit_stop(c);
-}
-
-Test(commit, stopping_fails_what_still_waits_for_a_replica)
-{
-	struct commit *c = gated(600000);
-	uint64_t s1 = submit_rec(c, 1, true);
-	WAIT_UNTIL(commit_durable(c) >= s1);
-	commit_stop(c);
-	cr_expect_eq(atomic_load(&gs.n), 1);
-	cr_expect_eq(gs.errs[0], LEDGE_ECLOSED);
-	commit_free(c);
-}
-
 /* --- a full store ------------------------------------------------------ */
 
 static atomic_int full_errs[8];
@@ -1230,167 +905,10 @@ small_store(void)
 	    "%s", err);
 }
 
-/* ------------------------------------------------------------------ */
-/* replication entries ahead of the commit                             */
-
-/* What the outbox hook was handed: number, whether it was a gap entry
- * (and its prev), and how far the store was durable then. */
-struct ahead_seen {
-	pthread_mutex_t mu;
-	struct commit *c;
-	int n;
-	uint64_t seq[16], prev[16], durable[16];
-	bool gap[16];
-};
-
-static struct ahead_seen as = { .mu = PTHREAD_MUTEX_INITIALIZER };
-
-static void
-ahead_outbox(
-    void *arg, uint32_t peer, uint64_t seq, const void *data, size_t len)
-{
-	(void)arg;
-	cr_expect_eq(peer, 5);
-	pthread_mutex_lock(&as.mu);
-	if (as.n < 16) {
-		as.seq[as.n] = seq;
-		as.gap[as.n] = commit_gap_entry(data, len, &as.prev[as.n]);
-		as.durable[as.n] = commit_durable(as.c);
-		as.n++;
-	}
-	pthread_mutex_unlock(&as.mu);
-}
-
-/* The expand hook of a part replicated synchronously: a record whose
- * only writes are its state and its entries for peer 5 is whole. */
-static int
-ahead_expand(void *arg, struct store_batch *b, struct commit_rec *r)
-{
-	(void)arg;
-	(void)b;
-	bool whole = r->len > 0;
-	for (size_t off = 0; off < r->len;) {
-		const unsigned char *p = r->ops + off;
-		whole &= p[0] == STORE_STATE || p[1] == REC_OUTBOX_SYNC;
-		off += COMMIT_OP_HDR + store_rd32(p + 2) + store_rd32(p + 6);
-	}
-	r->repl_whole = whole;
-	return LEDGE_OK;
-}
-
-static struct commit *
-ahead_start(void)
-{
-	struct commit *c = fx_commit_start();
-	pthread_mutex_lock(&as.mu);
-	as.c = c;
-	as.n = 0;
-	pthread_mutex_unlock(&as.mu);
-	commit_set_outbox_hook(c, ahead_outbox, NULL);
-	commit_set_expand_hook(c, ahead_expand, NULL);
-	commit_set_gate(c, 600000, NULL, NULL);
-	return c;
-}
-
-/* Record: a state write and an entry for peer 5, synchronous or an
- * event; returns its sequence number. */
-static uint64_t
-ahead_rec(struct commit *c, bool sync)
-{
-	struct commit_rec *r = commit_rec_new();
-	unsigned char k[5] = { 0, 0, 0, 9, 'a' };
-	cr_assert_not_null(r);
-	cr_assert_eq(commit_rec_put(r, STORE_STATE, k, 5, "v", 1), LEDGE_OK);
-	cr_assert_eq(sync ? commit_rec_outbox_sync(r, 5, "e", 1)
-	                  : commit_rec_outbox(r, 5, "e", 1),
-	    LEDGE_OK);
-	return commit_submit(c, r);
-}
-
-static int
-ahead_n(void)
-{
-	pthread_mutex_lock(&as.mu);
-	int n = as.n;
-	pthread_mutex_unlock(&as.mu);
-	return n;
-}
-
-Test(commit, replication_entries_go_ahead_of_their_commit_and_events_do_not)
-{
-	struct commit *c = ahead_start();
-	struct gate g;
-
-	/* Alone in its batch: handed before it is durable. */
-	uint64_t s1 = ahead_rec(c, true);
-	WAIT_UNTIL(ahead_n() == 1);
-	cr_expect_eq(as.seq[0], 1);
-	cr_expect_lt(as.durable[0], s1, "handed only once durable");
-	commit_flush(c);
-	commit_replicated(c, 5, 1);
-	WAIT_UNTIL(commit_released(c) >= s1);
-
-	/* In one batch with an event for the same peer: both wait for the
-	 * commit (the event must never run ahead of its cause). */
-	gate_close(c, &g);
-	uint64_t s2 = ahead_rec(c, true);
-	uint64_t s3 = ahead_rec(c, false);
-	gate_open(&g);
-	WAIT_UNTIL(ahead_n() == 3);
-	cr_expect_eq(as.seq[1], 2);
-	cr_expect_eq(as.seq[2], 3);
-	cr_expect_geq(as.durable[1], s3, "went ahead with an event");
-	cr_expect_geq(as.durable[2], s3);
-	(void)s2;
-
-	struct commit_stats st;
-	commit_get_stats(c, &st);
-	cr_expect_eq(st.early, 1);
-	commit_replicated(c, 5, 3);
-	fx_commit_stop(c);
-	gate_fini(&g);
-}
-
-Test(commit, a_new_process_numbers_after_a_gap_above_what_went_ahead)
-{
-	/* The first process ever on the store numbers 1, 2, ... */
-	struct commit *c = ahead_start();
-	ahead_rec(c, true);
-	ahead_rec(c, true);
-	WAIT_UNTIL(ahead_n() == 2);
-	commit_flush(c);
-	cr_expect_eq(as.seq[1], 2);
-	fx_commit_stop(c);
-
-	/* Each later one from a block of its own, after a gap entry that
-	 * names the last durable number. */
-	uint64_t floor = 0;
-	for (int round = 0; round < 2; round++) {
-		c = ahead_start();
-		ahead_rec(c, true);
-		WAIT_UNTIL(ahead_n() == 2);
-		cr_expect(as.gap[0], "no gap entry first");
-		cr_expect(!as.gap[1]);
-		cr_expect_gt(as.seq[0], floor + ((uint64_t)1 << 32),
-		    "the gap is not above the last block");
-		cr_expect_eq(as.seq[1], as.seq[0] + 1);
-		cr_expect_eq(as.prev[0], round == 0 ? 2 : floor + 1,
-		    "the gap names %llu", (unsigned long long)as.prev[0]);
-		floor = as.seq[0];
-		commit_flush(c);
-		fx_commit_stop(c);
-	}
-	/* What is on disk: the gap entries too, so a restart resends
-	 * them. */
-	size_t n = 0;
-	store_scan(fx_store, STORE_OUTBOX, count_fn, &n);
-	cr_expect_eq(n, 6);
-}
-
 Test(commit, a_record_that_does_not_fit_fails_alone)
 {
 	struct commit *c;
-	struct gate g;
+	struct fx_hold g;
 	char v[16];
 
 	small_store();
@@ -1401,7 +919,7 @@ Test(commit, a_record_that_does_not_fit_fails_alone)
 	commit_flush(c);
 	cr_assert(queue_has(21));
 
-	gate_close(c, &g);
+	fx_hold_begin(c, &g);
 	struct commit_rec *r[5];
 	r[0] = fx_rec_put(10, "a", "before");
 	r[1] = rec_big(11, "big", 20u << 20); /* over the whole limit */
@@ -1420,7 +938,7 @@ Test(commit, a_record_that_does_not_fit_fails_alone)
 		r[i]->arg = (void *)i;
 		commit_submit(c, r[i]);
 	}
-	gate_open(&g);
+	fx_hold_end(&g);
 	commit_flush(c);
 
 	cr_expect_eq(atomic_load(&full_errs[0]), 1, "the record before: ok");
@@ -1446,7 +964,7 @@ Test(commit, a_record_that_does_not_fit_fails_alone)
 	commit_flush(c);
 	cr_expect(read_state(12, "e", v, sizeof v));
 	fx_commit_stop(c);
-	gate_fini(&g);
+	fx_hold_fini(&g);
 }
 
 Test(commit, a_full_store_still_takes_deletes)

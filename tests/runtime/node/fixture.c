@@ -94,6 +94,55 @@ fx_commit_stop(struct commit *c)
 	commit_free(c);
 }
 
+static void
+hold_done(void *arg, int err)
+{
+	struct fx_hold *h = arg;
+	(void)err;
+	pthread_mutex_lock(&h->mu);
+	h->entered = true;
+	pthread_cond_broadcast(&h->cv);
+	while (!h->open) {
+		pthread_cond_wait(&h->cv, &h->mu);
+	}
+	pthread_mutex_unlock(&h->mu);
+}
+
+void
+fx_hold_begin(struct commit *c, struct fx_hold *h)
+{
+	struct commit_rec *r = commit_rec_new();
+
+	cr_assert_not_null(r);
+	pthread_mutex_init(&h->mu, NULL);
+	pthread_cond_init(&h->cv, NULL);
+	h->entered = h->open = false;
+	r->done = hold_done;
+	r->arg = h;
+	commit_submit(c, r);
+	pthread_mutex_lock(&h->mu);
+	while (!h->entered) {
+		pthread_cond_wait(&h->cv, &h->mu);
+	}
+	pthread_mutex_unlock(&h->mu);
+}
+
+void
+fx_hold_end(struct fx_hold *h)
+{
+	pthread_mutex_lock(&h->mu);
+	h->open = true;
+	pthread_cond_broadcast(&h->cv);
+	pthread_mutex_unlock(&h->mu);
+}
+
+void
+fx_hold_fini(struct fx_hold *h)
+{
+	pthread_cond_destroy(&h->cv);
+	pthread_mutex_destroy(&h->mu);
+}
+
 void
 fx_node_open(void)
 {

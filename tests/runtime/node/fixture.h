@@ -7,6 +7,7 @@
 #ifndef LEDGE_TESTS_NODE_FIXTURE_H
 #define LEDGE_TESTS_NODE_FIXTURE_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -48,6 +49,21 @@ void fx_on_fatal(void *arg, const char *why);
  * fx_commit_stop (which also frees it). */
 struct commit *fx_commit_start(void);
 void fx_commit_stop(struct commit *c);
+
+/*
+ * A hold on a committer: an empty record whose completion blocks the
+ * committer thread until fx_hold_end, so that records submitted
+ * meanwhile land in one batch.  fx_hold_begin returns once the thread is
+ * held; fx_hold_fini after the committer has moved on.
+ */
+struct fx_hold {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool entered, open;
+};
+void fx_hold_begin(struct commit *c, struct fx_hold *h);
+void fx_hold_end(struct fx_hold *h);
+void fx_hold_fini(struct fx_hold *h);
 
 /* Open fx_node "n1" on fx_dir (2 workers, 64 MiB map, no fsync);
  * asserts.  fx_node_close frees it (its committer writes out what was
