@@ -191,12 +191,32 @@ op_next(const unsigned char *ops, size_t off)
 	return off + OP_HDR + store_rd32(p + 2) + store_rd32(p + 6);
 }
 
+/* Hand every outbox entry of the records of list (but those handed
+ * already); returns how many it looked at. */
+static uint64_t
+hand_all(struct commit_obx *x, const struct commit_rec *list)
+{
+	const unsigned char *data;
+	uint64_t seq, n = 0;
+	uint32_t len;
+	for (const struct commit_rec *r = list; r != NULL; r = r->next) {
+		for (size_t off = 0; off < r->len; off = op_next(r->ops, off)) {
+			struct obx_peer *o =
+			    outbox_op(x, r->ops + off, &seq, &data, &len);
+			if (o != NULL) {
+				hand_entry(x, o, seq, data, len);
+				n++;
+			}
+		}
+	}
+	return n;
+}
+
 uint64_t
 obx_hand_early(struct commit_obx *x, const struct commit_rec *batch)
 {
 	struct hmap_slot *sl;
 	size_t pos = 0, bytes = 0;
-	uint64_t n = 0;
 	bool any = false, all;
 	const unsigned char *data;
 	uint64_t seq;
@@ -234,34 +254,13 @@ obx_hand_early(struct commit_obx *x, const struct commit_rec *batch)
 		o->first = 0;
 		o->late = false;
 	}
-	for (const struct commit_rec *r = batch; all && r != NULL;
-	     r = r->next) {
-		for (size_t off = 0; off < r->len; off = op_next(r->ops, off)) {
-			struct obx_peer *o =
-			    outbox_op(x, r->ops + off, &seq, &data, &len);
-			if (o != NULL) {
-				hand_entry(x, o, seq, data, len);
-				n++;
-			}
-		}
-	}
-	return n;
+	return all ? hand_all(x, batch) : 0;
 }
 
 void
 obx_hand(struct commit_obx *x, const struct commit_rec *list)
 {
-	const unsigned char *data;
-	uint64_t seq;
-	uint32_t len;
-	for (const struct commit_rec *r = list; r != NULL && x->hook != NULL;
-	     r = r->next) {
-		for (size_t off = 0; off < r->len; off = op_next(r->ops, off)) {
-			struct obx_peer *o =
-			    outbox_op(x, r->ops + off, &seq, &data, &len);
-			if (o != NULL) {
-				hand_entry(x, o, seq, data, len);
-			}
-		}
+	if (x->hook != NULL) {
+		hand_all(x, list);
 	}
 }

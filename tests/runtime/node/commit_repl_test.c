@@ -27,15 +27,6 @@ setup(void)
 
 TestSuite(commit, .init = setup, .fini = fx_end, .timeout = 120);
 
-static int
-count_fn(void *arg, ledge_bytes key, ledge_bytes value)
-{
-	(void)key;
-	(void)value;
-	(*(size_t *)arg)++;
-	return 0;
-}
-
 /* ------------------------------------------------------------------ */
 /* the gate of synchronous replication                                 */
 
@@ -454,6 +445,6 @@ Test(commit, a_new_process_numbers_after_a_gap_above_what_went_ahead)
 	/* What is on disk: the gap entries too, so a restart resends
 	 * them. */
 	size_t n = 0;
-	store_scan(fx_store, STORE_OUTBOX, count_fn, &n);
+	store_scan(fx_store, STORE_OUTBOX, fx_count, &n);
 	cr_expect_eq(n, 6);
 }

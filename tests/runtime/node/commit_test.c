@@ -66,15 +66,6 @@ queue_has(uint64_t qid)
 	return found;
 }
 
-static int
-count_fn(void *arg, ledge_bytes key, ledge_bytes value)
-{
-	(void)key;
-	(void)value;
-	(*(size_t *)arg)++;
-	return 0;
-}
-
 Test(commit, records_commit_in_order)
 {
 	struct commit *c = fx_commit_start();
@@ -179,7 +170,7 @@ watch_records(void *p)
 		}
 		for (uint32_t inst = 1; inst <= ATOM_RECS; inst++) {
 			size_t n = 0;
-			store_state_scan(r, inst, count_fn, &n);
+			store_state_scan(r, inst, fx_count, &n);
 			if (n != 0 && n != ATOM_KEYS) {
 				w->torn++;
 				w->last_torn_inst = (int)inst;
@@ -239,7 +230,7 @@ Test(commit, a_record_is_never_split)
 	    w.torn, w.last_torn_inst, w.last_torn_count);
 	cr_expect_gt(atomic_load(&w.snapshots), ATOM_RECS / 10,
 	    "the watcher took a snapshot at every tenth record");
-	cr_assert_eq(store_scan(fx_store, STORE_STATE, count_fn, &total), 0);
+	cr_assert_eq(store_scan(fx_store, STORE_STATE, fx_count, &total), 0);
 	cr_expect_eq(total, (size_t)ATOM_RECS * ATOM_KEYS);
 	fx_commit_stop(c);
 }
@@ -474,7 +465,7 @@ Test(commit, flush_waits_for_completions)
 		    "flush returned before the completions ran");
 	}
 	commit_flush(c); /* nothing pending: returns at once */
-	cr_assert_eq(store_scan(fx_store, STORE_STATE, count_fn, &n), 0);
+	cr_assert_eq(store_scan(fx_store, STORE_STATE, fx_count, &n), 0);
 	cr_expect_eq(n, 1000);
 	fx_commit_stop(c);
 }
@@ -628,7 +619,7 @@ Test(commit, stop_commits_what_is_queued)
 	commit_stop(c);
 	cr_expect_eq(atomic_load(&done_count), 300);
 	cr_expect_eq(atomic_load(&done_errs), 0);
-	cr_assert_eq(store_scan(fx_store, STORE_STATE, count_fn, &n), 0);
+	cr_assert_eq(store_scan(fx_store, STORE_STATE, fx_count, &n), 0);
 	cr_expect_eq(n, 300);
 	commit_free(c);
 }
@@ -829,7 +820,7 @@ Test(commit, many_threads_each_record_commits_once)
 		}
 	}
 	cr_expect_eq(bad, 0, "%zu records not completed exactly once", bad);
-	cr_assert_eq(store_scan(fx_store, STORE_STATE, count_fn, &n), 0);
+	cr_assert_eq(store_scan(fx_store, STORE_STATE, fx_count, &n), 0);
 	cr_expect_eq(n, (size_t)SUB_THREADS * SUB_RECS);
 	cr_expect_eq(commit_last_seq(c), (uint64_t)SUB_THREADS * SUB_RECS);
 	cr_expect_eq(commit_durable(c), commit_last_seq(c));

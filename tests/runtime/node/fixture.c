@@ -94,6 +94,15 @@ fx_commit_stop(struct commit *c)
 	commit_free(c);
 }
 
+int
+fx_count(void *arg, ledge_bytes key, ledge_bytes value)
+{
+	(void)key;
+	(void)value;
+	(*(size_t *)arg)++;
+	return 0;
+}
+
 static void
 hold_done(void *arg, int err)
 {

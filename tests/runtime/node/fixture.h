@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <ledge.h>
+
 #include "base/rlog.h"
 
 struct commit;
@@ -49,6 +51,9 @@ void fx_on_fatal(void *arg, const char *why);
  * fx_commit_stop (which also frees it). */
 struct commit *fx_commit_start(void);
 void fx_commit_stop(struct commit *c);
+
+/* A scan callback (store_scan) that counts into *(size_t *)arg. */
+int fx_count(void *arg, ledge_bytes key, ledge_bytes value);
 
 /*
  * A hold on a committer: an empty record whose completion blocks the
