@@ -238,10 +238,18 @@ int commit_rec_outbox_sync(
  * The gap entry (see "Replication entries ahead of the commit"): 0x00
  * 0x00 0xFF and the 8-byte big-endian number `prev`.  A receiver that
  * holds every entry up to `prev` takes it as the next one, whatever the
- * numbers between.  commit_gap_entry says whether data (len bytes) is
- * one, and sets *prev.
+ * numbers between.  commit_gap_make writes one into buf;
+ * commit_gap_entry says whether data (len bytes) is one, and sets *prev.
  */
 #define COMMIT_GAP_LEN 11
+static inline void
+commit_gap_make(unsigned char buf[COMMIT_GAP_LEN], uint64_t prev)
+{
+	buf[0] = buf[1] = 0;
+	buf[2] = 0xFF;
+	store_be64(buf + 3, prev);
+}
+
 static inline bool
 commit_gap_entry(const void *data, size_t len, uint64_t *prev)
 {

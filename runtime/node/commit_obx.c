@@ -81,10 +81,10 @@ obx_peer(struct commit_obx *x, const unsigned char *peer)
 static int
 put_gap(struct store_batch *b, struct obx_peer *o)
 {
-	unsigned char key[12], val[COMMIT_GAP_LEN] = { 0, 0, 0xFF };
+	unsigned char key[12], val[COMMIT_GAP_LEN];
 	memcpy(key, o->key, 4);
 	store_be64(key + 4, ++o->next);
-	store_be64(val + 3, o->gap_prev);
+	commit_gap_make(val, o->gap_prev);
 	return store_batch_put(
 	    b, STORE_OUTBOX, key, sizeof key, val, sizeof val);
 }
@@ -159,8 +159,8 @@ hand_entry(struct commit_obx *x, struct obx_peer *o, uint64_t seq,
 		return;
 	}
 	if (o->gap_at != 0 && o->handed < o->gap_at) {
-		unsigned char gap[COMMIT_GAP_LEN] = { 0, 0, 0xFF };
-		store_be64(gap + 3, o->gap_prev);
+		unsigned char gap[COMMIT_GAP_LEN];
+		commit_gap_make(gap, o->gap_prev);
 		x->hook(x->hook_arg, peer, o->gap_at, gap, sizeof gap);
 	}
 	x->hook(x->hook_arg, peer, seq, data, len);
@@ -217,12 +217,18 @@ obx_hand_early(struct commit_obx *x, const struct commit_rec *batch)
 {
 	struct hmap_slot *sl;
 	size_t pos = 0, bytes = 0;
-	bool any = false, all;
+	bool some = false, any = false, all;
 	const unsigned char *data;
 	uint64_t seq;
 	uint32_t len;
 
-	if (x->hook == NULL) {
+	/* Most batches have no record that may go ahead: nothing to look
+	 * at in their operations. */
+	for (const struct commit_rec *r = batch; r != NULL && !some;
+	     r = r->next) {
+		some = r->repl_whole;
+	}
+	if (x->hook == NULL || !some) {
 		return 0;
 	}
 	/* Which peers get only such entries, in order after the last. */

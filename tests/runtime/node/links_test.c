@@ -586,8 +586,8 @@ send_batch_gap(struct side *s, uint64_t inc, uint64_t epoch, uint64_t seq,
 	for (size_t i = 0; i < n; i++) {
 		uint32_t k = (uint32_t)(seq + i);
 		if (i == 0 && gap != NULL) {
-			unsigned char g[COMMIT_GAP_LEN] = { 0, 0, 0xFF };
-			store_be64(g + 3, *gap);
+			unsigned char g[COMMIT_GAP_LEN];
+			commit_gap_make(g, *gap);
 			wire_bin(&w, g, sizeof g);
 			continue;
 		}
