@@ -52,7 +52,10 @@ struct commit {
 	struct gate *gate;
 	uint64_t gate_base;        /* this process's block of generations */
 	bool gate_kick;            /* mu: an acknowledgement arrived */
-	uint64_t gate_deadline_ms; /* committer: the first wait's end, or 0 */
+	uint64_t gate_deadline_ms; /* mu: the first wait's end, or 0 */
+	/* gate_run: one thread at a time takes records out of the gate and
+	 * completes them, so completions keep the order of the records */
+	pthread_mutex_t gate_mu;
 	_Atomic uint64_t released;
 };
 
@@ -650,12 +653,16 @@ finish(struct commit_rec *batch, int err)
 /* the gate (node/gate.h)                                              */
 
 /* Complete the records the gate lets out, in order; with err != LEDGE_OK
- * (stopping) every waiting record completes with it. */
+ * (stopping) every waiting record completes with it.  Any thread: the
+ * committer after a commit, or the one that brought an acknowledgement
+ * (commit_replicated), so that an answer waits for neither the
+ * committer's wakeup nor its sync in progress. */
 static void
 gate_run(struct commit *c, int err)
 {
 	uint64_t now = clock_mono_ms();
 	int64_t wait;
+	pthread_mutex_lock(&c->gate_mu);
 	pthread_mutex_lock(&c->mu);
 	c->gate_kick = false;
 	pthread_mutex_unlock(&c->mu);
@@ -668,7 +675,16 @@ gate_run(struct commit *c, int err)
 		complete(r, err);
 		r = next;
 	}
+	pthread_mutex_lock(&c->mu);
+	uint64_t was = c->gate_deadline_ms;
 	c->gate_deadline_ms = wait < 0 ? 0 : now + (uint64_t)wait;
+	if (c->gate_deadline_ms != 0 &&
+	    (was == 0 || c->gate_deadline_ms < was)) {
+		/* The committer may be waiting without this deadline. */
+		pthread_cond_signal(&c->cv);
+	}
+	pthread_mutex_unlock(&c->mu);
+	pthread_mutex_unlock(&c->gate_mu);
 }
 
 /* Something may have opened: the committer looks again. */
@@ -706,7 +722,9 @@ commit_gate(struct commit *c)
 void
 commit_replicated(struct commit *c, uint32_t peer, uint64_t acked)
 {
-	gate_kick(c, gate_acked(c->gate, peer, acked));
+	if (gate_acked(c->gate, peer, acked)) {
+		gate_run(c, LEDGE_OK);
+	}
 }
 
 void
@@ -891,6 +909,7 @@ commit_start(struct commit **cp, struct store *store, struct rlog *log,
 	hmap_init(&c->qputs);
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_mutex_init(&c->stats_mu, NULL);
+	pthread_mutex_init(&c->gate_mu, NULL);
 	{
 		/* The gate's timeouts are on the monotonic clock. */
 		pthread_condattr_t ca;
@@ -933,6 +952,7 @@ commit_start(struct commit **cp, struct store *store, struct rlog *log,
 		pthread_cond_destroy(&c->cv);
 		pthread_mutex_destroy(&c->mu);
 		pthread_mutex_destroy(&c->stats_mu);
+		pthread_mutex_destroy(&c->gate_mu);
 		free(c);
 		return LEDGE_ENOMEM;
 	}
@@ -987,5 +1007,6 @@ commit_free(struct commit *c)
 	pthread_cond_destroy(&c->cv);
 	pthread_mutex_destroy(&c->mu);
 	pthread_mutex_destroy(&c->stats_mu);
+	pthread_mutex_destroy(&c->gate_mu);
 	free(c);
 }

@@ -110,7 +110,9 @@ struct commit_rec {
 	 * before they are durable (see above). */
 	bool repl_whole;
 	uint64_t durable_ms; /* when it became durable (committer thread) */
-	/* once durable (err = LEDGE_OK) or failed */
+	/* once durable (err = LEDGE_OK) or failed: on the committer thread,
+	 * or on the one that brought a replica's acknowledgement
+	 * (commit_replicated) */
 	struct node_call *call; /* external call to complete (one ref) */
 	void (*done)(void *arg, int err);
 	void *arg;
@@ -159,7 +161,8 @@ void commit_set_expand_hook(struct commit *c,
  * acknowledged a waiting entry for `timeout_ms` is dropped (at once, or
  * once its arbiter confirms: gate_set_arbitrated) and then lags (is not
  * waited for) until it has caught up.  fn(arg, news) is told each change
- * of a peer's state, on the committer thread; fn may be NULL.  Set before
+ * of a peer's state, on the committer thread (or commit_replicated's);
+ * fn may be NULL.  Set before
  * anything is submitted; the default timeout is COMMIT_GATE_TIMEOUT_MS.
  * LEDGE_OK or LEDGE_ENOMEM (the old gate stays).
  */
@@ -174,7 +177,11 @@ struct gate *commit_gate(struct commit *c);
 
 /*
  * Peer `peer` has acknowledged its outbox entries up to `acked`
- * (durable there).  Any thread.
+ * (durable there).  Any thread.  The records this lets out of the gate
+ * complete on the calling thread, before this returns (their `done` and
+ * call notifications run there, in sequence order with those the
+ * committer runs), so an answer waits neither for the committer to wake
+ * nor for a sync it has under way.  Must not be called from a `done`.
  */
 void commit_replicated(struct commit *c, uint32_t peer, uint64_t acked);
 

@@ -38,12 +38,30 @@
 #define RETRY_MIN_MS     50
 #define RETRY_MAX_MS     2000
 #define RETRY_NOT_YET_MS 50
+/* Batches a peer may have in flight at once, and their bytes (a first
+ * batch is always allowed).  More than one: while the peer commits a
+ * batch, the next is on its way, and its commit makes the one before
+ * durable (commit.c's held batches), so one link carries more than one
+ * batch per round trip and fsync. */
+#define LINK_INFLIGHT       2
+#define LINK_INFLIGHT_BYTES BATCH_BYTES
 
 struct out_entry {
 	struct out_entry *next;
 	uint64_t seq;
 	size_t len;
 	unsigned char data[];
+};
+
+/* A batch sent to a peer, waiting for its acknowledgement (link_send.c);
+ * the argument of its msg_call. */
+struct batch_out {
+	struct batch_out *next;
+	struct peer *p;       /* NULL: orphaned (the client was replaced, or the
+	                         links freed): its answer is ignored */
+	uint64_t first, last; /* the sequence numbers it carries */
+	size_t bytes;
+	uint64_t sent_us;
 };
 
 struct peer {
@@ -57,13 +75,24 @@ struct peer {
 	struct out_entry *head, *tail;
 	_Atomic size_t nq;
 	uint64_t acked;
-	bool inflight;
+	/* Batches in flight, in the order sent, and the first entry not
+	 * sent yet (NULL: all are).  Once a batch is not taken whole (an
+	 * error, a refusal, a gap), the link is stalled: nothing more is
+	 * sent until every batch in flight has answered, then sending
+	 * starts again from the first entry not acknowledged. */
+	struct batch_out *sent;
+	unsigned inflight;
+	size_t inflight_bytes;
+	struct out_entry *unsent;
+	bool stalled;
+	bool stall_failed;     /* an answer of the stall was an error */
+	bool stall_progressed; /* one acknowledged something */
+	bool stall_unknown;    /* one named a target not deployed there */
 	struct loop_timer *retry;
 	uint32_t backoff_ms;
 	bool fenced_logged;
 	/* statistics (loop thread; read under mu for metrics) */
 	uint64_t sent_hi; /* highest seq sent so far */
-	uint64_t sent_us; /* when the batch in flight left */
 	uint64_t batches, retransmits, rtt_us;
 	bool lagging; /* a replica the commit gate does not wait for (mu) */
 	/* incoming */
@@ -123,9 +152,14 @@ link_find_peer_locked(struct links *l, const char *name, uint32_t id)
 	return NULL;
 }
 
-/* link_send.c: send what p's queue holds (one batch in flight), if it
- * can.  Loop thread. */
+/* link_send.c: send what p's queue holds (up to LINK_INFLIGHT batches in
+ * flight), if it can.  Loop thread. */
 void link_send_kick(struct peer *p);
+
+/* link_send.c: forget p's batches in flight (their answers, if they come,
+ * are ignored) and send again from the first entry not acknowledged, on
+ * the next kick: when its client is replaced or freed.  Loop thread. */
+void link_send_orphan(struct peer *p);
 
 /* link_send.c: the callback of a peer's retry timer (arg: the peer). */
 void link_send_on_retry(void *arg);

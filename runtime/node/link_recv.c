@@ -137,11 +137,15 @@ links_handle_ev(struct links *l, struct msg_req *req, wire_v msg)
 		return;
 	}
 	uint64_t next = st->applied + 1;
-	if (st->applied == 0 && seq > 1) {
+	/* (absent in a batch of an older sender: as if it started there) */
+	uint64_t base = wire_as_u64(wire_get(msg, "base"), seq - 1);
+	if (st->applied == 0 && seq > 1 && seq - 1 <= base) {
 		/* Nothing from this sender was ever applied here, yet its
 		 * stream starts later: the earlier events were acknowledged
 		 * by an earlier store of this node (its data folder was
-		 * replaced).  Start where the sender is. */
+		 * replaced).  Start where the sender is - unless the batch
+		 * starts past what the sender knows acknowledged (`base`):
+		 * then an earlier batch, still on its way, comes first. */
 		next = seq;
 	}
 	for (size_t i = 0; i < n; i++) {

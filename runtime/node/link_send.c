@@ -1,6 +1,6 @@
 /*
  * link_send.c - the outgoing side of the links (links.h): each peer's
- * queue of durable outbox entries, sent in order in batches, one in
+ * queue of durable outbox entries, sent in order in batches, several in
  * flight, resent with backoff until acknowledged; and re-addressing the
  * entries waiting for a peer to where their targets run now.
  */
@@ -42,6 +42,9 @@ append_entry(struct peer *p, uint64_t seq, const void *data, size_t len)
 		p->head = e;
 	}
 	p->tail = e;
+	if (p->unsent == NULL && !p->stalled) {
+		p->unsent = e;
+	}
 	p->nq++;
 	atomic_fetch_add(&p->l->backlog, 1);
 }
@@ -159,6 +162,9 @@ drop_acked(struct peer *p, uint64_t acked)
 		if (p->head == NULL) {
 			p->tail = NULL;
 		}
+		if (p->unsent == e) {
+			p->unsent = e->next;
+		}
 		p->nq--;
 		atomic_fetch_sub(&p->l->backlog, 1);
 		free(e);
@@ -174,14 +180,66 @@ drop_acked(struct peer *p, uint64_t acked)
 	}
 }
 
+/* What to do once every batch of a stall has answered. */
+static void
+stall_settle(struct peer *p)
+{
+	if (p->stall_failed) {
+		schedule_retry(p);
+		return;
+	}
+	if (p->stall_progressed) {
+		p->backoff_ms = RETRY_MIN_MS;
+		link_send_kick(p);
+		return;
+	}
+	/* The peer took nothing: the first target is not deployed there
+	 * (yet, e.g. during a move; or any more: then this node may know
+	 * where it runs now).  Try again soon. */
+	if (p->stall_unknown && links_readdress(p->l, p->name, false) > 0) {
+		link_send_kick(p);
+		return;
+	}
+	loop_timer_start(p->retry, RETRY_NOT_YET_MS);
+}
+
+/* An answer that did not take its batch whole: stop sending more; once
+ * the batches still in flight have answered, settle. */
+static void
+stall(struct peer *p, bool failed, bool progressed, bool unknown)
+{
+	if (!p->stalled) {
+		p->stalled = true;
+		p->stall_failed = p->stall_progressed = p->stall_unknown =
+		    false;
+	}
+	p->stall_failed |= failed;
+	p->stall_progressed |= progressed;
+	p->stall_unknown |= unknown;
+	if (p->inflight == 0) {
+		stall_settle(p);
+	}
+}
+
 static void
 on_ack(void *arg, int err, const void *data, size_t len)
 {
-	struct peer *p = arg;
+	struct batch_out *f = arg, **fp;
+	struct peer *p = f->p;
 	struct wire_r r;
-	p->inflight = false;
+	uint64_t first = f->first, last = f->last, sent_us = f->sent_us;
+
+	if (p == NULL) {
+		free(f); /* orphaned */
+		return;
+	}
+	for (fp = &p->sent; *fp != f; fp = &(*fp)->next) { }
+	*fp = f->next;
+	p->inflight--;
+	p->inflight_bytes -= f->bytes;
+	free(f);
 	if (err != MSG_OK || wire_parse(&r, data, len) != 0) {
-		schedule_retry(p);
+		stall(p, true, false, false);
 		return;
 	}
 	wire_v root = wire_root(&r);
@@ -195,7 +253,7 @@ on_ack(void *arg, int err, const void *data, size_t len)
 			p->fenced_logged = true;
 		}
 		wire_r_fini(&r);
-		schedule_retry(p);
+		stall(p, true, false, false);
 		return;
 	}
 	p->fenced_logged = false;
@@ -203,22 +261,23 @@ on_ack(void *arg, int err, const void *data, size_t len)
 	bool progress = p->head == NULL || acked >= p->head->seq;
 	bool unknown = wire_str_eq(wire_get(root, "code"), "unknown-target");
 	{
-		uint64_t us = clock_mono_us() - p->sent_us;
+		uint64_t us = clock_mono_us() - sent_us;
 		pthread_mutex_lock(&p->l->mu);
 		p->rtt_us = p->rtt_us ? (p->rtt_us * 7 + us) / 8 : us;
 		pthread_mutex_unlock(&p->l->mu);
 	}
 	drop_acked(p, acked);
 	wire_r_fini(&r);
-	if (!progress) {
-		/* The peer took none of the batch: its target is not
-		 * deployed there (yet, e.g. during a move; or any more: then
-		 * this node may know where it runs now).  Try again soon. */
-		if (unknown && links_readdress(p->l, p->name, false) > 0) {
-			link_send_kick(p);
-			return;
-		}
-		loop_timer_start(p->retry, RETRY_NOT_YET_MS);
+	if (acked < last || p->stalled) {
+		/* Not taken whole, or answered during a stall: what was sent
+		 * after it is not taken either.  A batch that started past
+		 * the peer's watermark arrived before the one ahead of it
+		 * (each call is its own nng context): sending again from the
+		 * first entry not acknowledged is then right at once, as it
+		 * is after progress.  One that started at the watermark and
+		 * was not taken was refused (a target not there): wait. */
+		bool ahead = acked + 1 < first;
+		stall(p, false, progress || ahead || acked >= last, unknown);
 		return;
 	}
 	p->backoff_ms = RETRY_MIN_MS;
@@ -226,28 +285,45 @@ on_ack(void *arg, int err, const void *data, size_t len)
 }
 
 void
-link_send_kick(struct peer *p)
+link_send_orphan(struct peer *p)
 {
+	for (struct batch_out *f = p->sent; f != NULL; f = f->next) {
+		f->p = NULL;
+	}
+	p->sent = NULL;
+	p->inflight = 0;
+	p->inflight_bytes = 0;
+	p->stalled = false;
+	p->unsent = p->head;
+}
+
+/* Send one batch from p->unsent on.  0, or -1 when it could not (out of
+ * memory: the link stalls and retries). */
+static int
+send_batch(struct peer *p)
+{
+	struct out_entry *first = p->unsent, *e;
+	struct batch_out *f, **fp;
 	struct wire_w w;
 	size_t n = 0, bytes = 0, len;
 	const void *data;
 
-	if (p->inflight || p->client == NULL || p->head == NULL) {
-		return;
-	}
 	/* A batch is numbered from its first entry on, without gaps: it
 	 * ends before the gap entry of a new process (commit.h). */
-	for (struct out_entry *e = p->head; e != NULL && n < BATCH_MAX &&
-	     bytes < BATCH_BYTES && e->seq == p->head->seq + n;
+	for (e = first; e != NULL && n < BATCH_MAX && bytes < BATCH_BYTES &&
+	     e->seq == first->seq + n;
 	     e = e->next) {
 		n++;
 		bytes += e->len;
 	}
-	if (wire_w_init(&w) != 0) {
-		schedule_retry(p);
-		return;
+	if ((f = malloc(sizeof *f)) == NULL) {
+		return -1;
 	}
-	wire_map(&w, 7);
+	if (wire_w_init(&w) != 0) {
+		free(f);
+		return -1;
+	}
+	wire_map(&w, 8);
 	wire_str(&w, "t");
 	wire_str(&w, "ev");
 	wire_str(&w, "from");
@@ -257,36 +333,72 @@ link_send_kick(struct peer *p)
 	wire_str(&w, "epoch");
 	wire_u64(&w, atomic_load(&p->l->epoch));
 	wire_str(&w, "seq");
-	wire_u64(&w, p->head->seq);
+	wire_u64(&w, first->seq);
 	wire_str(&w, "n");
 	wire_u64(&w, n);
+	/* What this node knows the peer acknowledged: a batch that starts
+	 * past base + 1 follows another still in flight. */
+	wire_str(&w, "base");
+	wire_u64(&w, p->acked);
 	wire_str(&w, "events");
 	wire_array(&w, n);
-	size_t k = 0;
-	for (struct out_entry *e = p->head; e != NULL && k < n;
-	     e = e->next, k++) {
-		wire_bin(&w, e->data, e->len);
+	for (struct out_entry *x = first; x != e; x = x->next) {
+		wire_bin(&w, x->data, x->len);
 	}
 	if ((data = wire_data(&w, &len)) == NULL) {
 		wire_w_fini(&w);
-		schedule_retry(p);
-		return;
+		free(f);
+		return -1;
 	}
+	f->next = NULL;
+	f->p = p;
+	f->first = first->seq;
+	f->last = first->seq + n - 1;
+	f->bytes = bytes;
+	f->sent_us = clock_mono_us();
 	pthread_mutex_lock(&p->l->mu);
 	p->batches++;
-	if (p->head->seq <= p->sent_hi) {
-		uint64_t last = p->head->seq + n - 1;
+	if (f->first <= p->sent_hi) {
 		p->retransmits +=
-		    (last < p->sent_hi ? last : p->sent_hi) - p->head->seq + 1;
+		    (f->last < p->sent_hi ? f->last : p->sent_hi) - f->first +
+		    1;
 	}
-	if (p->head->seq + n - 1 > p->sent_hi) {
-		p->sent_hi = p->head->seq + n - 1;
+	if (f->last > p->sent_hi) {
+		p->sent_hi = f->last;
 	}
 	pthread_mutex_unlock(&p->l->mu);
-	p->sent_us = clock_mono_us();
-	p->inflight = true;
-	msg_call(p->client, data, len, ACK_TIMEOUT_MS, on_ack, p);
+	for (fp = &p->sent; *fp != NULL; fp = &(*fp)->next) { }
+	*fp = f;
+	p->inflight++;
+	p->inflight_bytes += bytes;
+	p->unsent = e;
+	msg_call(p->client, data, len, ACK_TIMEOUT_MS, on_ack, f);
 	wire_w_fini(&w);
+	return 0;
+}
+
+void
+link_send_kick(struct peer *p)
+{
+	if (p->client == NULL) {
+		return;
+	}
+	if (p->stalled) {
+		if (p->inflight > 0) {
+			return; /* settles when the last answers */
+		}
+		p->stalled = false;
+		p->unsent = p->head;
+	}
+	while (p->unsent != NULL && !p->stalled &&
+	    (p->inflight == 0 ||
+	        (p->inflight < LINK_INFLIGHT &&
+	            p->inflight_bytes < LINK_INFLIGHT_BYTES))) {
+		if (send_batch(p) != 0) {
+			stall(p, true, false, false);
+			return;
+		}
+	}
 }
 
 /* --- re-addressing ------------------------------------------------- */

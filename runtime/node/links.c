@@ -262,6 +262,7 @@ links_free(struct links *l)
 	while (l->peers != NULL) {
 		struct peer *p = l->peers;
 		l->peers = p->next;
+		link_send_orphan(p);
 		msg_client_free(p->client);
 		loop_timer_free(p->retry);
 		while (p->head != NULL) {
@@ -431,7 +432,7 @@ links_set_url(struct links *l, const char *name, const char *url)
 			free(p->url);
 			p->url = strdup(url);
 			p->client = c;
-			p->inflight = false;
+			link_send_orphan(p);
 		}
 		pthread_mutex_unlock(&l->mu);
 		msg_client_free(old);

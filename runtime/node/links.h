@@ -6,8 +6,11 @@
  * - a handler's cast to a remote part becomes an outbox entry in its
  *   commit record; the committer numbers the entries per peer in commit
  *   order (1, 2, ... no gaps) and stores them with the record;
- * - once durable they reach the link, which sends them in order, one
- *   batch in flight, and deletes them when the peer acknowledges;
+ * - once durable they reach the link, which sends them in order, in
+ *   batches, several in flight, and deletes them when the peer
+ *   acknowledges; a batch the peer did not take whole stops the link
+ *   until those in flight have answered, then it resends from the first
+ *   entry not acknowledged;
  * - the peer applies a batch only from its watermark + 1 on, in one commit
  *   with the new watermark, and acknowledges once that is durable.
  * A crash of either side loses nothing (the outbox and the watermark are
