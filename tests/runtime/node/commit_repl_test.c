@@ -1,8 +1,9 @@
 /*
  * commit_repl_test.c - the committer's side of state replication
  * (runtime/node/commit.h, gate.h, commit_obx.h) on a real store: the gate
- * that holds answers until the replicas acknowledge, lagging and catching
- * up, arbitrated drops; replication entries handed ahead of their commit,
+ * that holds answers until the replicas acknowledge (also when they do on
+ * another thread, racing the committer), lagging and catching up,
+ * arbitrated drops; replication entries handed ahead of their commit,
  * and outbox numbers of a later process after a gap.
  */
 #include <criterion/criterion.h>
@@ -290,6 +291,159 @@ Test(commit, stopping_fails_what_still_waits_for_a_replica)
 	cr_expect_eq(atomic_load(&gs.n), 1);
 	cr_expect_eq(gs.errs[0], LEDGE_ECLOSED);
 	commit_free(c);
+}
+
+/* Records completed while acknowledgements come from another thread
+ * than the committer's (as the links' loop brings them): each once, all
+ * in sequence order. */
+enum { RACE_N = 3000 };
+
+struct race_seen {
+	pthread_mutex_t mu;
+	uint64_t seqs[RACE_N];
+	int n, twice, bad_err;
+	atomic_uint_fast64_t handed_hi; /* highest entry number handed */
+	atomic_bool stop;
+	struct commit *c;
+	pthread_t acker;
+	int on_acker; /* completions run by the acknowledging thread */
+};
+
+static struct race_seen rs = { .mu = PTHREAD_MUTEX_INITIALIZER };
+
+struct race_ref {
+	uint64_t seq;
+	bool done;
+};
+
+static void
+race_done(void *arg, int err)
+{
+	struct race_ref *ref = arg;
+	pthread_mutex_lock(&rs.mu);
+	if (ref->done) {
+		rs.twice++;
+	}
+	ref->done = true;
+	if (err != LEDGE_OK) {
+		rs.bad_err++;
+	}
+	if (rs.n < RACE_N) {
+		rs.seqs[rs.n] = ref->seq;
+	}
+	rs.on_acker += pthread_equal(pthread_self(), rs.acker) != 0;
+	rs.n++;
+	pthread_mutex_unlock(&rs.mu);
+	/* A completion takes a while (an answer to write): long enough for
+	 * the other thread to let later records out meanwhile, if it could
+	 * complete them before this one's successors. */
+	struct timespec ts = { 0, 30000 };
+	nanosleep(&ts, NULL);
+}
+
+static void
+race_outbox(
+    void *arg, uint32_t peer, uint64_t seq, const void *data, size_t len)
+{
+	(void)arg;
+	(void)peer;
+	(void)data;
+	(void)len;
+	uint64_t hi = atomic_load(&rs.handed_hi);
+	while (seq > hi &&
+	    !atomic_compare_exchange_weak(&rs.handed_hi, &hi, seq)) { }
+}
+
+static int
+race_count(void)
+{
+	pthread_mutex_lock(&rs.mu);
+	int n = rs.n;
+	pthread_mutex_unlock(&rs.mu);
+	return n;
+}
+
+/* The replica: acknowledges around what was handed - now behind, now
+ * ahead (as when entries go ahead of their commit and the replica's
+ * answer beats this node's sync), so that both the committer and this
+ * thread let records out. */
+static void *
+race_acker(void *arg)
+{
+	(void)arg;
+	uint64_t acked = 0;
+	unsigned turn = 0;
+	while (!atomic_load(&rs.stop)) {
+		uint64_t hi = atomic_load(&rs.handed_hi);
+		if (hi + 8 > acked) {
+			acked = ++turn % 2 ? hi + 1 + turn % 16 : acked + 1;
+			commit_replicated(rs.c, 5, acked);
+		} else {
+			struct timespec ts = { 0, 20000 };
+			nanosleep(&ts, NULL);
+		}
+	}
+	return NULL;
+}
+
+Test(commit,
+    acknowledgements_from_another_thread_complete_each_record_once_in_order)
+{
+	struct commit *c = fx_commit_start();
+	pthread_t th;
+	struct race_ref *refs = calloc(RACE_N, sizeof *refs);
+	unsigned char k[5] = { 0, 0, 0, 9, 'a' };
+
+	cr_assert_not_null(refs);
+	commit_set_gate(c, 600000, NULL, NULL);
+	commit_set_outbox_hook(c, race_outbox, NULL);
+	rs.c = c;
+	rs.n = rs.twice = rs.bad_err = rs.on_acker = 0;
+	atomic_store(&rs.handed_hi, 0);
+	atomic_store(&rs.stop, false);
+	pthread_mutex_lock(&rs.mu);
+	cr_assert_eq(pthread_create(&th, NULL, race_acker, NULL), 0);
+	rs.acker = th;
+	pthread_mutex_unlock(&rs.mu);
+	for (int i = 0; i < RACE_N; i++) {
+		struct commit_rec *r = commit_rec_new();
+		cr_assert_not_null(r);
+		cr_assert_eq(
+		    commit_rec_put(r, STORE_STATE, k, 5, "v", 1), LEDGE_OK);
+		if (i % 3 != 2) {
+			cr_assert_eq(
+			    commit_rec_outbox_sync(r, 5, "e", 1), LEDGE_OK);
+		}
+		r->done = race_done;
+		r->arg = &refs[i];
+		/* the record's number is its completion's: set before it can
+		 * complete (commit_submit returns it after queueing) */
+		pthread_mutex_lock(&rs.mu);
+		refs[i].seq = commit_submit(c, r);
+		pthread_mutex_unlock(&rs.mu);
+		if (i % 64 == 0) {
+			struct timespec ts = { 0, 200000 };
+			nanosleep(&ts, NULL);
+		}
+	}
+	WAIT_UNTIL(race_count() == RACE_N);
+	atomic_store(&rs.stop, true);
+	pthread_join(th, NULL);
+	pthread_mutex_lock(&rs.mu);
+	cr_expect_eq(rs.twice, 0, "a record completed twice");
+	cr_expect_eq(rs.bad_err, 0);
+	cr_expect_gt(
+	    rs.on_acker, 0, "the acknowledging thread let nothing out");
+	for (int i = 1; i < RACE_N; i++) {
+		cr_assert_gt(rs.seqs[i], rs.seqs[i - 1],
+		    "completion %d is record %llu, after %llu", i,
+		    (unsigned long long)rs.seqs[i],
+		    (unsigned long long)rs.seqs[i - 1]);
+	}
+	pthread_mutex_unlock(&rs.mu);
+	cr_expect_eq(commit_released(c), refs[RACE_N - 1].seq);
+	fx_commit_stop(c);
+	free(refs);
 }
 
 /* ------------------------------------------------------------------ */
