@@ -498,6 +498,34 @@ keep_stats(void *arg, const struct link_stats *st)
 	}
 }
 
+/* Everything s sent is acknowledged: its outbox empties (bounded). */
+static void
+wait_all_acked(struct side *s)
+{
+	int64_t end = (int64_t)clock_mono_us() + 10 * 1000000;
+	while (links_backlog(s->links) > 0 && (int64_t)clock_mono_us() < end) {
+		usleep(2000);
+	}
+	cr_expect_eq(links_backlog(s->links), 0);
+}
+
+/* s got the casts 1..n, each once and in order, and holds each once in
+ * its durable queue. */
+static void
+expect_once_in_order(struct side *s, size_t n)
+{
+	usleep(200 * 1000); /* a duplicate would arrive by now */
+	pthread_mutex_lock(&s->mu);
+	cr_assert_eq(
+	    s->ngot, n, "%zu casts delivered for %zu sent", s->ngot, n);
+	for (size_t i = 0; i < n; i++) {
+		cr_assert_eq(
+		    s->got[i], i + 1, "cast %zu is %u", i + 1, s->got[i]);
+	}
+	pthread_mutex_unlock(&s->mu);
+	cr_expect_eq(queued(s), n, "each once in the receiver's queue");
+}
+
 Test(links, casts_arrive_in_order_exactly_once_across_a_dropped_link)
 {
 	struct side a = { 0 }, b = { 0 };
@@ -524,11 +552,7 @@ Test(links, casts_arrive_in_order_exactly_once_across_a_dropped_link)
 	}
 	wait_got(&b, N, 30000);
 	/* Everything acknowledged: the sender's outbox empties. */
-	int64_t end = (int64_t)clock_mono_us() + 10 * 1000000;
-	while (links_backlog(a.links) > 0 && (int64_t)clock_mono_us() < end) {
-		usleep(2000);
-	}
-	cr_expect_eq(links_backlog(a.links), 0);
+	wait_all_acked(&a);
 	/* The batch that went nowhere was sent again. */
 	struct link_stats st = { 0 };
 	struct links_totals tot;
@@ -537,15 +561,7 @@ Test(links, casts_arrive_in_order_exactly_once_across_a_dropped_link)
 	cr_expect_geq(st.retransmits, 1, "nothing was sent twice");
 	cr_expect_eq(st.queued, 0);
 	cr_expect_eq(st.acked, N);
-	usleep(200 * 1000); /* a duplicate would arrive by now */
-	pthread_mutex_lock(&b.mu);
-	cr_assert_eq(b.ngot, N, "%zu casts delivered for %d sent", b.ngot, N);
-	for (size_t i = 0; i < N; i++) {
-		cr_assert_eq(
-		    b.got[i], i + 1, "cast %zu is %u", i + 1, b.got[i]);
-	}
-	pthread_mutex_unlock(&b.mu);
-	cr_expect_eq(queued(&b), N, "each once in the receiver's queue");
+	expect_once_in_order(&b, N);
 	side_close(&a, true);
 	side_close(&b, true);
 }
@@ -709,26 +725,14 @@ Test(links, batches_in_flight_that_arrive_out_of_order_are_taken_once_in_order)
 		}
 	}
 	wait_got(&b, N, 30000);
-	end = (int64_t)clock_mono_us() + 10 * 1000000;
-	while (links_backlog(a.links) > 0 && (int64_t)clock_mono_us() < end) {
-		usleep(2000);
-	}
-	cr_expect_eq(links_backlog(a.links), 0);
+	wait_all_acked(&a);
 	struct link_stats st = { 0 };
 	struct links_totals tot;
 	links_stats(a.links, &tot, keep_stats, &st);
 	/* b took the second batch's cast only after the first: sent again. */
 	cr_expect_geq(st.retransmits, 1, "nothing was sent twice");
 	cr_expect_eq(st.acked, N);
-	usleep(200 * 1000); /* a duplicate would arrive by now */
-	pthread_mutex_lock(&b.mu);
-	cr_assert_eq(b.ngot, N, "%zu casts delivered for %d sent", b.ngot, N);
-	for (size_t i = 0; i < N; i++) {
-		cr_assert_eq(
-		    b.got[i], i + 1, "cast %zu is %u", i + 1, b.got[i]);
-	}
-	pthread_mutex_unlock(&b.mu);
-	cr_expect_eq(queued(&b), N, "each once in the receiver's queue");
+	expect_once_in_order(&b, N);
 	side_close(&a, true);
 	on_loop(relay_close_on_loop, &r);
 	side_close(&b, true);
