@@ -88,6 +88,8 @@ struct peer {
 	bool stall_failed;     /* an answer of the stall was an error */
 	bool stall_progressed; /* one acknowledged something */
 	bool stall_unknown;    /* one named a target not deployed there */
+	uint64_t stall_ahead;  /* lowest first seq of a batch that arrived
+	                          before the one ahead of it, or 0 */
 	struct loop_timer *retry;
 	uint32_t backoff_ms;
 	bool fenced_logged;

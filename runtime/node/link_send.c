@@ -188,7 +188,10 @@ stall_settle(struct peer *p)
 		schedule_retry(p);
 		return;
 	}
-	if (p->stall_progressed) {
+	if (p->stall_progressed ||
+	    (p->stall_ahead != 0 && p->acked + 1 >= p->stall_ahead)) {
+		/* Something was taken, or a batch that overtook another may
+		 * be taken now that the one ahead of it was. */
 		p->backoff_ms = RETRY_MIN_MS;
 		link_send_kick(p);
 		return;
@@ -204,18 +207,24 @@ stall_settle(struct peer *p)
 }
 
 /* An answer that did not take its batch whole: stop sending more; once
- * the batches still in flight have answered, settle. */
+ * the batches still in flight have answered, settle.  `ahead`: the first
+ * seq of a batch that arrived before the one ahead of it (0: none). */
 static void
-stall(struct peer *p, bool failed, bool progressed, bool unknown)
+stall(
+    struct peer *p, bool failed, bool progressed, bool unknown, uint64_t ahead)
 {
 	if (!p->stalled) {
 		p->stalled = true;
 		p->stall_failed = p->stall_progressed = p->stall_unknown =
 		    false;
+		p->stall_ahead = 0;
 	}
 	p->stall_failed |= failed;
 	p->stall_progressed |= progressed;
 	p->stall_unknown |= unknown;
+	if (ahead != 0 && (p->stall_ahead == 0 || ahead < p->stall_ahead)) {
+		p->stall_ahead = ahead;
+	}
 	if (p->inflight == 0) {
 		stall_settle(p);
 	}
@@ -239,7 +248,7 @@ on_ack(void *arg, int err, const void *data, size_t len)
 	p->inflight_bytes -= f->bytes;
 	free(f);
 	if (err != MSG_OK || wire_parse(&r, data, len) != 0) {
-		stall(p, true, false, false);
+		stall(p, true, false, false, 0);
 		return;
 	}
 	wire_v root = wire_root(&r);
@@ -253,7 +262,7 @@ on_ack(void *arg, int err, const void *data, size_t len)
 			p->fenced_logged = true;
 		}
 		wire_r_fini(&r);
-		stall(p, true, false, false);
+		stall(p, true, false, false, 0);
 		return;
 	}
 	p->fenced_logged = false;
@@ -272,12 +281,13 @@ on_ack(void *arg, int err, const void *data, size_t len)
 		/* Not taken whole, or answered during a stall: what was sent
 		 * after it is not taken either.  A batch that started past
 		 * the peer's watermark arrived before the one ahead of it
-		 * (each call is its own nng context): sending again from the
-		 * first entry not acknowledged is then right at once, as it
-		 * is after progress.  One that started at the watermark and
-		 * was not taken was refused (a target not there): wait. */
-		bool ahead = acked + 1 < first;
-		stall(p, false, progress || ahead || acked >= last, unknown);
+		 * (each call is its own nng context): it tells nothing of
+		 * its own; sending it again helps once the one ahead of it
+		 * was taken (stall_settle).  One that started at the
+		 * watermark and was not taken was refused (a target not
+		 * there): wait. */
+		stall(p, false, progress || acked >= last, unknown,
+		    acked + 1 < first ? first : 0);
 		return;
 	}
 	p->backoff_ms = RETRY_MIN_MS;
@@ -395,7 +405,7 @@ link_send_kick(struct peer *p)
 	        (p->inflight < LINK_INFLIGHT &&
 	            p->inflight_bytes < LINK_INFLIGHT_BYTES))) {
 		if (send_batch(p) != 0) {
-			stall(p, true, false, false);
+			stall(p, true, false, false, 0);
 			return;
 		}
 	}

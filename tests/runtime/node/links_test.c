@@ -7,7 +7,8 @@
  *
  * Checked: casts arrive in order and exactly once across a dropped
  * connection (and are in the receiver's durable queue once each), and
- * when two batches in flight reach the receiver in reverse order; the
+ * when two batches in flight reach the receiver in reverse order; batches
+ * refused for a part not deployed there yet are retried after a pause; the
  * receiver's watermark per sender incarnation skips resends, survives a
  * restart, and starts late for a sender it never heard of; a fenced
  * sender is refused; a remote call is answered, refused for an unknown
@@ -735,6 +736,41 @@ Test(links, batches_in_flight_that_arrive_out_of_order_are_taken_once_in_order)
 	expect_once_in_order(&b, N);
 	side_close(&a, true);
 	on_loop(relay_close_on_loop, &r);
+	side_close(&b, true);
+}
+
+static void
+serve_on_loop(void *arg)
+{
+	((struct side *)arg)->serves = true;
+}
+
+Test(links, batches_refused_for_a_part_not_there_yet_are_retried_after_a_pause)
+{
+	struct side a = { 0 }, b = { 0 };
+	enum { N = 600 }; /* more than two batches' worth (BATCH_MAX) */
+
+	side_open(&b, "b", false); /* the part is not deployed on b yet */
+	side_open(&a, "a", false);
+	uint32_t pb = side_peer(&a, "b", b.url);
+	for (uint32_t k = 1; k <= N; k++) {
+		cast_to(&a, pb, k);
+	}
+	usleep(600 * 1000);
+	struct link_stats st = { 0 };
+	struct links_totals tot;
+	links_stats(a.links, &tot, keep_stats, &st);
+	/* Each refusal waits RETRY_NOT_YET_MS (50 ms) before the next try,
+	 * also when a second batch was in flight behind the refused one:
+	 * some tens of batches in 0.6 s, not thousands. */
+	cr_expect_leq(st.batches, 80, "%llu batches in 0.6 s: a busy loop",
+	    (unsigned long long)st.batches);
+	cr_expect_eq(ngot(&b), 0);
+	on_loop(serve_on_loop, &b);
+	wait_got(&b, N, 30000);
+	wait_all_acked(&a);
+	expect_once_in_order(&b, N);
+	side_close(&a, true);
 	side_close(&b, true);
 }
 
