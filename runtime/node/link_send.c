@@ -286,8 +286,8 @@ on_ack(void *arg, int err, const void *data, size_t len)
 		 * was taken (stall_settle).  One that started at the
 		 * watermark and was not taken was refused (a target not
 		 * there): wait. */
-		stall(p, false, progress || acked >= last, unknown,
-		    acked + 1 < first ? first : 0);
+		stall(
+		    p, false, progress, unknown, acked + 1 < first ? first : 0);
 		return;
 	}
 	p->backoff_ms = RETRY_MIN_MS;
