@@ -73,11 +73,77 @@ static const struct res_param params[] = {
 	    .max = 30 * 86400,
 	    .help =
 	        "how long Idempotency-Key answers are kept (default 86400)" },
+	{ .name = "key",
+	    .kind = RP_STR,
+	    .help = "a keyed function's key: path (the rest after prefix), "
+	            "header:NAME or query:NAME" },
 	{ .name = NULL },
 };
 
 static const char *const known_methods[] = { "GET", "POST", "PUT", "DELETE",
 	"PATCH", "HEAD", "OPTIONS", NULL };
+
+/* The function of workflow wf called `name`, or NULL. */
+static const struct wf_function *
+function_named(const struct workflow *wf, const char *name)
+{
+	for (size_t i = 0; i < wf->nfunctions; i++) {
+		if (strcmp(wf->functions[i].name, name) == 0) {
+			return &wf->functions[i];
+		}
+	}
+	return NULL;
+}
+
+/* `key:`: well formed, and there exactly when a keyed function is wired
+ * to the route. */
+static int
+check_key(const struct workflow *wf, const struct wf_resource *spec,
+    bool prefix, struct diag *d)
+{
+	const char *key = wf_config_get(&spec->config, "key");
+	struct wf_pos pos = spec->pos;
+	int errs = 0;
+
+	for (size_t i = 0; i < spec->config.count; i++) {
+		if (strcmp(spec->config.keys[i], "key") == 0) {
+			pos = spec->config.pos[i];
+		}
+	}
+	if (key != NULL && strcmp(key, "path") == 0 && !prefix) {
+		diag_add(d, wf->file, pos.line, pos.col,
+		    "http-ingress '%s': 'key: path' takes the rest of the path "
+		    "after 'prefix', and this route has an exact 'path'",
+		    spec->name);
+		errs++;
+	} else if (key != NULL && strcmp(key, "path") != 0 &&
+	    !((strncmp(key, "header:", 7) == 0 && key[7] != '\0') ||
+	        (strncmp(key, "query:", 6) == 0 && key[6] != '\0'))) {
+		diag_add(d, wf->file, pos.line, pos.col,
+		    "http-ingress '%s': 'key' must be path, header:NAME or "
+		    "query:NAME, found '%s'",
+		    spec->name, key);
+		errs++;
+	}
+	for (size_t o = 0; o < spec->noutputs; o++) {
+		const struct wf_output *out = &spec->outputs[o];
+		for (size_t t = 0; t < out->ntargets; t++) {
+			const struct wf_function *f =
+			    function_named(wf, out->targets[t]);
+			if (f != NULL && f->keyed && key == NULL) {
+				diag_add(d, wf->file, out->target_pos[t].line,
+				    out->target_pos[t].col,
+				    "http-ingress '%s' sends to '%s', which is "
+				    "keyed: say where its key comes from with "
+				    "'key: path', 'key: header:NAME' or 'key: "
+				    "query:NAME' in the config",
+				    spec->name, f->name);
+				errs++;
+			}
+		}
+	}
+	return errs;
+}
 
 static int
 check(const struct workflow *wf, const struct wf_resource *spec, struct diag *d)
@@ -106,6 +172,7 @@ check(const struct workflow *wf, const struct wf_resource *spec, struct diag *d)
 			errs++;
 		}
 	}
+	errs += check_key(wf, spec, prefix != NULL, d);
 	n = wf_config_list(&spec->config, "methods", m, 16);
 	for (i = 0; i < n && i < 16; i++) {
 		size_t j;
@@ -147,6 +214,10 @@ struct route {
 	size_t max_body;
 	uint32_t timeout_ms;
 	uint32_t idem_ttl_s;
+	/* `key:` of a keyed target: the path's rest, a header, a query
+	 * parameter (key_name: the header or parameter) */
+	enum { KEY_NONE, KEY_PATH, KEY_HEADER, KEY_QUERY } key;
+	const char *key_name;
 };
 
 /* Per node: the routes of every http-ingress on its listener. */
@@ -407,6 +478,109 @@ replay_idem(struct router *rt, const struct route *ro, const char *key,
 	return found;
 }
 
+static int
+hexval(int c)
+{
+	return c >= '0' && c <= '9' ? c - '0'
+	    : c >= 'a' && c <= 'f'  ? c - 'a' + 10
+	    : c >= 'A' && c <= 'F'  ? c - 'A' + 10
+	                            : -1;
+}
+
+/* Decode %XX and '+' of n bytes at s into out (at most cap bytes); the
+ * length, or -1 when it does not fit or a %XX is malformed. */
+static long
+query_decode(const char *s, size_t n, char *out, size_t cap)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < n; i++) {
+		int c = (unsigned char)s[i];
+		if (c == '%') {
+			int hi = i + 2 < n ? hexval(s[i + 1]) : -1;
+			int lo = hi >= 0 ? hexval(s[i + 2]) : -1;
+			if (hi < 0 || lo < 0) {
+				return -1;
+			}
+			c = hi << 4 | lo;
+			i += 2;
+		} else if (c == '+') {
+			c = ' ';
+		}
+		if (o == cap) {
+			return -1;
+		}
+		out[o++] = (char)c;
+	}
+	return (long)o;
+}
+
+/*
+ * The key of a request for a keyed target into buf (LEDGE_KEY_MAX bytes):
+ * its length, or 0 with a reason for a 400 in why.
+ */
+static size_t
+request_key(const struct route *ro, struct http_req *req, char *buf, char *why,
+    size_t wlen)
+{
+	const char *v = NULL;
+	size_t n = 0;
+
+	if (ro->key == KEY_PATH) {
+		v = http_req_path(req) + strlen(ro->path);
+		n = strlen(v);
+		if (n == 0) {
+			snprintf(why, wlen,
+			    "no key: the path must go on after %s\n", ro->path);
+			return 0;
+		}
+	} else if (ro->key == KEY_HEADER) {
+		if ((v = http_req_header(req, ro->key_name)) == NULL ||
+		    (n = strlen(v)) == 0) {
+			snprintf(why, wlen, "no key: header %s is missing\n",
+			    ro->key_name);
+			return 0;
+		}
+	} else if (ro->key == KEY_QUERY) {
+		size_t nl = strlen(ro->key_name);
+		for (const char *p = http_req_query(req); *p != '\0';) {
+			size_t seg = strcspn(p, "&");
+			const char *eq = memchr(p, '=', seg);
+			char name[256];
+			long kl = query_decode(
+			    p, eq ? (size_t)(eq - p) : seg, name, sizeof name);
+			if (eq != NULL && kl == (long)nl &&
+			    memcmp(name, ro->key_name, nl) == 0) {
+				long vl = query_decode(eq + 1,
+				    seg - (size_t)(eq + 1 - p), buf,
+				    LEDGE_KEY_MAX);
+				if (vl <= 0) {
+					snprintf(why, wlen,
+					    vl == 0
+					        ? "no key: query "
+					          "parameter %s is empty\n"
+					        : "bad key: query parameter "
+					          "%s is malformed or over "
+					          "256 bytes\n",
+					    ro->key_name);
+					return 0;
+				}
+				return (size_t)vl;
+			}
+			p += seg + (p[seg] == '&');
+		}
+		snprintf(why, wlen, "no key: query parameter %s is missing\n",
+		    ro->key_name);
+		return 0;
+	}
+	if (n > LEDGE_KEY_MAX) {
+		snprintf(why, wlen, "bad key: %zu bytes, the most is %d\n", n,
+		    LEDGE_KEY_MAX);
+		return 0;
+	}
+	memcpy(buf, v, n);
+	return n;
+}
+
 static struct node_event *
 make_event(const struct route *ro, struct node_target *t, struct http_req *req)
 {
@@ -537,6 +711,19 @@ on_request(void *arg, struct http_req *req)
 		respond_text(req, 503, "no function is wired to this route\n");
 		return;
 	}
+	char kbuf[LEDGE_KEY_MAX], why[256];
+	size_t klen = 0;
+	if (ro->key != KEY_NONE &&
+	    (klen = request_key(ro, req, kbuf, why, sizeof why)) == 0) {
+		respond_text(req, 400, why);
+		return;
+	}
+	if (klen == 0 && t->kind == NT_INSTANCE && t->inst->keyed != NULL) {
+		respond_text(req, 400,
+		    "no key: the function is keyed and this route has no "
+		    "'key:'\n");
+		return;
+	}
 	if ((p = calloc(1, sizeof *p)) == NULL) {
 		respond_text(req, 503, "service unavailable\n");
 		return;
@@ -569,7 +756,9 @@ on_request(void *arg, struct http_req *req)
 		                      : "service unavailable\n");
 		return;
 	}
-	if ((ev = make_event(ro, t, req)) == NULL) {
+	if ((ev = make_event(ro, t, req)) == NULL ||
+	    (klen > 0 && node_event_set_key(ev, kbuf, klen) != LEDGE_OK)) {
+		node_event_free(ev);
 		if (t->kind == NT_INSTANCE) {
 			mb_unreserve(&t->inst->mb);
 		}
@@ -712,6 +901,16 @@ start(struct res *r, char *err, size_t errlen)
 	ro->max_body = (size_t)cfg_u64(r, "max_body", 1u << 20);
 	ro->timeout_ms = (uint32_t)cfg_u64(r, "timeout_ms", 5000);
 	ro->idem_ttl_s = (uint32_t)cfg_u64(r, "idempotency_ttl_s", 86400);
+	const char *key = wf_config_get(&r->spec->config, "key");
+	if (key != NULL && strcmp(key, "path") == 0) {
+		ro->key = KEY_PATH;
+	} else if (key != NULL && strncmp(key, "header:", 7) == 0) {
+		ro->key = KEY_HEADER;
+		ro->key_name = key + 7;
+	} else if (key != NULL && strncmp(key, "query:", 6) == 0) {
+		ro->key = KEY_QUERY;
+		ro->key_name = key + 6;
+	}
 	for (struct route *o = rt->routes; o != NULL; o = o->next) {
 		if (o->prefix == ro->prefix && strcmp(o->path, ro->path) == 0 &&
 		    (o->methods == 0 || ro->methods == 0 ||

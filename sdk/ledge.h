@@ -187,7 +187,20 @@ typedef struct ledge_host_api {
 	    const void *body, size_t len);
 	int (*http_fetch)(ledge_ctx *, const char *output,
 	    const ledge_http_request *req, ledge_http_response *resp);
+	/* Added after ABI 1 (check `size`): keyed functions. */
+	ledge_bytes (*key)(ledge_ctx *);
+	int (*cast_key)(ledge_ctx *, const char *output, const void *key,
+	    size_t klen, const void *data, size_t len);
+	int (*call_key)(ledge_ctx *, const char *output, const void *key,
+	    size_t klen, const void *data, size_t len, uint32_t timeout_ms,
+	    ledge_bytes *reply);
 } ledge_host_api;
+
+/** True if the host's table has member `m` (a newer host than the one
+ *  a function was built for has all of them; an older one may not). */
+#define LEDGE_HOST_HAS(ctx, m)                                                 \
+	((ctx)->api->size >=                                                   \
+	    offsetof(ledge_host_api, m) + sizeof((ctx)->api->m))
 
 /**
  * What a function sees of its context: only the table.  The host's own
@@ -318,6 +331,59 @@ ledge_call(ledge_ctx *ctx, const char *output, const void *data, size_t len,
     uint32_t timeout_ms, ledge_bytes *reply)
 {
 	return ctx->api->call(ctx, output, data, len, timeout_ms, reply);
+}
+
+/* ------------------------------------------------------------------ */
+/* Keys: one instance per key (`keyed:` in the workflow)                */
+
+/** Longest key of a keyed function, in bytes (keys are 1..256 bytes). */
+#define LEDGE_KEY_MAX 256
+
+/**
+ * The key of the instance being run: the bytes it was addressed by (an
+ * HTTP path, header or query parameter, or the key a sender named).
+ * Empty (len 0) in a function that is not keyed, and on a host too old to
+ * know keys.  Borrowed until the callback returns.
+ */
+static inline ledge_bytes
+ledge_key(ledge_ctx *ctx)
+{
+	ledge_bytes none = { NULL, 0 };
+	return LEDGE_HOST_HAS(ctx, key) ? ctx->api->key(ctx) : none;
+}
+
+/**
+ * ledge_cast to the instance of key `key` (1..LEDGE_KEY_MAX bytes) of the
+ * keyed function(s) wired to `output`.  A plain ledge_cast from a keyed
+ * instance to a keyed target keeps the sender's own key; from a function
+ * that is not keyed it fails with LEDGE_EINVAL, since the target would
+ * not know which instance is meant.  Targets that are not keyed ignore
+ * the key.
+ *
+ * @return as ledge_cast; LEDGE_EINVAL for a key of 0 or more than
+ * LEDGE_KEY_MAX bytes; LEDGE_ENOTSUP on a host too old to know keys.
+ */
+static inline int
+ledge_cast_key(ledge_ctx *ctx, const char *output, const void *key, size_t klen,
+    const void *data, size_t len)
+{
+	return LEDGE_HOST_HAS(ctx, cast_key)
+	    ? ctx->api->cast_key(ctx, output, key, klen, data, len)
+	    : LEDGE_ENOTSUP;
+}
+
+/**
+ * ledge_call to the instance of key `key` of the keyed function wired to
+ * `output`; otherwise as ledge_call (and as ledge_cast_key about keys).
+ */
+static inline int
+ledge_call_key(ledge_ctx *ctx, const char *output, const void *key, size_t klen,
+    const void *data, size_t len, uint32_t timeout_ms, ledge_bytes *reply)
+{
+	return LEDGE_HOST_HAS(ctx, call_key)
+	    ? ctx->api->call_key(
+	          ctx, output, key, klen, data, len, timeout_ms, reply)
+	    : LEDGE_ENOTSUP;
 }
 
 /**

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -555,8 +556,10 @@ h_http_fetch(ledge_ctx *ctx, const char *output, const ledge_http_request *req,
 	return rv;
 }
 
+/* Keyed functions run in the node's process only (wf_keyed.c): a host
+ * offers the table up to the key calls, which then say LEDGE_ENOTSUP. */
 static const ledge_host_api host_api = {
-	.size = sizeof(ledge_host_api),
+	.size = offsetof(ledge_host_api, key),
 	.abi = LEDGE_ABI_VERSION,
 	.cast = h_cast,
 	.call = h_call,

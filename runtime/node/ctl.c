@@ -10,6 +10,7 @@
 #include "code/code.h"
 #include "node/ctl.h"
 #include "node/instance.h"
+#include "node/keyed.h"
 #include "node/node_event.h"
 #include "node/node_impl.h"
 #include "node/route.h"
@@ -124,9 +125,40 @@ ctl_wf_inited(void *arg)
 	startup_check(n);
 }
 
+/* The control events of a key instance concern its key alone; its
+ * part's stop ends with the last of them (keyed.h). */
+static void
+key_done(struct node *n, struct node_instance *k, int kind, int rv)
+{
+	switch (kind) {
+	case NE_INIT:
+		keyed_inited(k, rv);
+		break;
+	case NE_RELOAD:
+		if (rv != LEDGE_OK) {
+			rlog_write(n->log, RLOG_ERROR, k->target.name,
+			    "reload failed for a key: init of the new code "
+			    "returned %s (%d); that key runs code %.12s",
+			    ledge_strerror(rv), rv, k->code->hash);
+		} else {
+			keyed_inited(k, rv);
+		}
+		break;
+	case NE_STOP:
+		if (keyed_stopped(k)) {
+			ctl_done(n, k->part, NE_STOP, LEDGE_OK);
+		}
+		break;
+	}
+}
+
 void
 ctl_done(struct node *n, struct node_instance *inst, int kind, int rv)
 {
+	if (inst->part != NULL) {
+		key_done(n, inst, kind, rv);
+		return;
+	}
 	switch (kind) {
 	case NE_INIT: {
 		struct node_wf *w = inst->owner;

@@ -22,6 +22,7 @@
 #include "node/enqueue.h"
 #include "node/exec.h"
 #include "node/instance.h"
+#include "node/keyed.h"
 #include "node/links.h"
 #include "node/node_event.h"
 #include "node/node_impl.h"
@@ -153,6 +154,7 @@ free_instance(struct node_instance *inst)
 	if (inst == NULL) {
 		return;
 	}
+	keyed_free(inst);
 	isolate_free(inst->iso);
 	mb_fini(&inst->mb);
 	instance_dirty_clear(inst);
@@ -275,6 +277,9 @@ make_instance(struct node *n, struct node_wf *w, const struct wf_function *f,
 	         sizeof why)) != LEDGE_OK) {
 		snprintf(err, errlen, "%s:%d:%d: code '%s': %s", w->wf->file,
 		    f->code_pos.line, f->code_pos.col, f->code, why);
+		return rv;
+	}
+	if (f->keyed && (rv = keyed_new(n, inst)) != LEDGE_OK) {
 		return rv;
 	}
 	if (f->isolated) {

@@ -23,6 +23,7 @@
 #include "node/exec_ctx.h"
 #include "node/idem.h"
 #include "node/instance.h"
+#include "node/keyed.h"
 #include "node/links.h"
 #include "node/node.h"
 #include "node/node_call.h"
@@ -31,6 +32,9 @@
 #include "store/store.h"
 #include "workflow/resource.h"
 #include "workflow/workflow.h"
+
+/* Where an instance's counters go: a key instance counts in its part. */
+#define COUNTS(i) ((i)->part != NULL ? (i)->part : (i))
 
 static _Thread_local const char *current_name;
 
@@ -299,7 +303,8 @@ replay_linked(
 	rec->call = ev->call;
 	ev->call = NULL;
 	commit_submit(w->env->commit, rec);
-	atomic_fetch_add_explicit(&inst->n_events, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(
+	    &COUNTS(inst)->n_events, 1, memory_order_relaxed);
 	return true;
 }
 
@@ -392,7 +397,7 @@ finish(struct host_ctx *c, int rv)
 			}
 		}
 		atomic_fetch_add_explicit(
-		    &inst->n_errors, 1, memory_order_relaxed);
+		    &COUNTS(inst)->n_errors, 1, memory_order_relaxed);
 	}
 
 	if (is_call) {
@@ -490,7 +495,7 @@ finish(struct host_ctx *c, int rv)
 		e = next;
 	}
 	atomic_fetch_add_explicit(
-	    &inst->n_emitted, c->nemits, memory_order_relaxed);
+	    &COUNTS(inst)->n_emitted, c->nemits, memory_order_relaxed);
 	c->emits = c->emits_tail = NULL;
 	c->nemits = 0;
 }
@@ -565,6 +570,41 @@ run_isolated(struct host_ctx *c, struct node_code *code, ledge_bytes msg)
 	return rv;
 }
 
+/*
+ * A keyed part runs no callback: its init and stop are its keys' (each
+ * key instance runs its own), its reload is handed to them (keyed.h).
+ */
+static void
+part_ctl(struct node_instance *part, struct node_event *ev)
+{
+	switch (ev->kind) {
+	case NE_INIT:
+		ctl_done(part->node, part, NE_INIT, LEDGE_OK);
+		break;
+	case NE_RELOAD: {
+		struct node_code *code = ev->ctl, *old = part->code;
+		ev->ctl = NULL;
+		if (code != old) {
+			keyed_reload(part, code_ref(code));
+			part->code = code;
+			code_release(old);
+		} else {
+			code_release(code);
+		}
+		ctl_done(part->node, part, NE_RELOAD, LEDGE_OK);
+		break;
+	}
+	case NE_STOP:
+		if (keyed_stop_all(part)) {
+			ctl_done(part->node, part, NE_STOP, LEDGE_OK);
+		}
+		break;
+	default:
+		break; /* routing gives its keys the casts and calls */
+	}
+	node_event_free(ev);
+}
+
 static void
 exec_event(
     struct node_worker *w, struct node_instance *inst, struct node_event *ev)
@@ -576,6 +616,10 @@ exec_event(
 	uint64_t t0 = clock_mono_us();
 	int rv = LEDGE_OK;
 
+	if (inst->keyed != NULL) {
+		part_ctl(inst, ev);
+		return;
+	}
 	if (ev->kind == NE_RELOAD) {
 		code = ev->ctl;
 		if (code == inst->code) {
@@ -594,7 +638,10 @@ exec_event(
 	fn = code->fn;
 	ctx_reset(c, inst, ev, code);
 	current_name = inst->target.name;
-	if (inst->iso != NULL) {
+	if (atomic_load_explicit(&inst->kfailed, memory_order_relaxed) &&
+	    (ev->kind == NE_CAST || ev->kind == NE_CALL)) {
+		rv = LEDGE_EFAIL; /* its key's init failed */
+	} else if (inst->iso != NULL) {
 		rv = run_isolated(c, code, msg);
 	} else {
 		switch (ev->kind) {
@@ -644,16 +691,18 @@ exec_event(
 		}
 	}
 	finish(c, rv);
-	atomic_fetch_add_explicit(&inst->n_events, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(
+	    &COUNTS(inst)->n_events, 1, memory_order_relaxed);
 	{
 		static const uint32_t le[NODE_HIST_N] = NODE_HIST_BOUNDS;
 		uint64_t dt = clock_mono_us() - t0;
 		atomic_fetch_add_explicit(
-		    &inst->n_busy_us, dt, memory_order_relaxed);
+		    &COUNTS(inst)->n_busy_us, dt, memory_order_relaxed);
 		for (size_t b = 0; b < NODE_HIST_N; b++) {
 			if (dt <= le[b]) {
 				atomic_fetch_add_explicit(
-				    &inst->n_hist[b], 1, memory_order_relaxed);
+				    &COUNTS(inst)->n_hist[b], 1,
+				    memory_order_relaxed);
 				break;
 			}
 		}

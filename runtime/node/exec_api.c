@@ -23,6 +23,7 @@
 #include "node/exec_ctx.h"
 #include "node/idem.h"
 #include "node/instance.h"
+#include "node/keyed.h"
 #include "node/links.h"
 #include "node/node.h"
 #include "node/node_call.h"
@@ -128,19 +129,39 @@ wset_put(struct host_ctx *c, const void *key, size_t klen, const void *val,
 /* ------------------------------------------------------------------ */
 /* host API: state                                                     */
 
+/*
+ * A key instance's state is its key's alone: under its part's id, each of
+ * its state keys is stored as [u16 key length][the key][the state key]
+ * (exec_api.h).  The whole must fit in LEDGE_STATE_MAX_KEY.  Elsewhere
+ * the state key is as given.  *k and *klen become the stored key (in buf,
+ * of LEDGE_STATE_MAX_KEY bytes, when composed).
+ */
 static int
-api_state_get(ledge_ctx *ctx, const void *key, size_t klen, ledge_bytes *out)
+state_key(struct host_ctx *c, const void **k, size_t *klen, unsigned char *buf)
 {
-	struct host_ctx *c = HC(ctx);
+	const struct node_instance *inst = c->inst;
+	if (*klen == 0 || *k == NULL) {
+		return LEDGE_EINVAL;
+	}
+	if (inst->key == NULL) {
+		return *klen > LEDGE_STATE_MAX_KEY ? LEDGE_ETOOBIG : LEDGE_OK;
+	}
+	if (2 + (size_t)inst->klen + *klen > LEDGE_STATE_MAX_KEY) {
+		return LEDGE_ETOOBIG;
+	}
+	keyed_state_key(buf, inst->key, inst->klen, *k, *klen);
+	*k = buf;
+	*klen += 2 + inst->klen;
+	return LEDGE_OK;
+}
+
+/* A stored key's value as the handler sees it (state_key done). */
+static int
+state_get(struct host_ctx *c, const void *key, size_t klen, ledge_bytes *out)
+{
 	const struct node_dirty *d;
 	long i;
 
-	if (klen == 0 || key == NULL || out == NULL) {
-		return LEDGE_EINVAL;
-	}
-	if (klen > LEDGE_STATE_MAX_KEY) {
-		return LEDGE_ETOOBIG;
-	}
 	if ((i = wset_find(c, key, klen)) >= 0) {
 		if (c->writes[i].del) {
 			return LEDGE_ENOENT;
@@ -161,13 +182,29 @@ api_state_get(ledge_ctx *ctx, const void *key, size_t klen, ledge_bytes *out)
 	    c->w->reader, c->inst->target.id, key, klen, out);
 }
 
+static int
+api_state_get(ledge_ctx *ctx, const void *key, size_t klen, ledge_bytes *out)
+{
+	struct host_ctx *c = HC(ctx);
+	unsigned char buf[LEDGE_STATE_MAX_KEY];
+	int rv;
+
+	if (out == NULL) {
+		return LEDGE_EINVAL;
+	}
+	if ((rv = state_key(c, &key, &klen, buf)) != LEDGE_OK) {
+		return rv;
+	}
+	return state_get(c, key, klen, out);
+}
+
 /* Bytes key + its value count for now as the handler sees it (0 when
- * absent). */
+ * absent); a stored key. */
 static int64_t
 state_bytes_of(struct host_ctx *c, const void *key, size_t klen)
 {
 	ledge_bytes v;
-	if (api_state_get(&c->pub, key, klen, &v) != LEDGE_OK) {
+	if (state_get(c, key, klen, &v) != LEDGE_OK) {
 		return 0;
 	}
 	return (int64_t)(klen + v.len);
@@ -244,9 +281,11 @@ api_state_put(
     ledge_ctx *ctx, const void *key, size_t klen, const void *val, size_t vlen)
 {
 	struct host_ctx *c = HC(ctx);
+	unsigned char buf[LEDGE_STATE_MAX_KEY];
 	int64_t growth;
 	int rv = host_check_put(key, klen, val, vlen);
-	if (rv != LEDGE_OK) {
+	if (rv != LEDGE_OK ||
+	    (rv = state_key(c, &key, &klen, buf)) != LEDGE_OK) {
 		return rv;
 	}
 	growth = (int64_t)(klen + vlen) - state_bytes_of(c, key, klen);
@@ -263,9 +302,11 @@ static int
 api_state_del(ledge_ctx *ctx, const void *key, size_t klen)
 {
 	struct host_ctx *c = HC(ctx);
+	unsigned char buf[LEDGE_STATE_MAX_KEY];
 	int64_t old;
 	int rv = host_check_key(key, klen);
-	if (rv != LEDGE_OK) {
+	if (rv != LEDGE_OK ||
+	    (rv = state_key(c, &key, &klen, buf)) != LEDGE_OK) {
 		return rv;
 	}
 	old = state_bytes_of(c, key, klen);
@@ -298,9 +339,48 @@ exec_api_free_emits(struct host_ctx *c, struct node_event **link)
 	}
 }
 
+/* Is t a keyed part?  (One on another node: its spec says.) */
+static bool
+target_keyed(const struct host_ctx *c, const struct node_target *t)
+{
+	if (t->kind == NT_INSTANCE) {
+		return t->inst->keyed != NULL;
+	}
+	if (t->kind == NT_REMOTE) {
+		const char *slash = strchr(t->name, '/');
+		const struct workflow *wf = c->inst->wf;
+		for (size_t i = 0; slash != NULL && i < wf->nfunctions; i++) {
+			if (strcmp(wf->functions[i].name, slash + 1) == 0) {
+				return wf->functions[i].keyed;
+			}
+		}
+	}
+	return false;
+}
+
+/* The key an event to t carries: the one named, else a keyed sender's
+ * own; none for a target that is not keyed.  LEDGE_EINVAL: a keyed
+ * target and no key. */
 static int
-api_cast(ledge_ctx *ctx, const char *output, const void *data, size_t len,
-    uint32_t delay_ms)
+key_for(const struct host_ctx *c, const struct node_target *t, const void *key,
+    size_t klen, struct node_event *ev)
+{
+	if (!target_keyed(c, t)) {
+		return LEDGE_OK;
+	}
+	if (key == NULL) {
+		key = c->inst->key;
+		klen = c->inst->klen;
+	}
+	if (key == NULL) {
+		return LEDGE_EINVAL;
+	}
+	return node_event_set_key(ev, key, klen);
+}
+
+static int
+cast_to(ledge_ctx *ctx, const char *output, const void *key, size_t klen,
+    const void *data, size_t len, uint32_t delay_ms)
 {
 	struct host_ctx *c = HC(ctx);
 	const struct node_output *out;
@@ -308,6 +388,9 @@ api_cast(ledge_ctx *ctx, const char *output, const void *data, size_t len,
 	int rv = LEDGE_OK;
 
 	if (output == NULL || (data == NULL && len > 0)) {
+		return LEDGE_EINVAL;
+	}
+	if (key != NULL && (klen == 0 || klen > LEDGE_KEY_MAX)) {
 		return LEDGE_EINVAL;
 	}
 	if ((out = instance_output(c->inst, output)) == NULL) {
@@ -344,6 +427,13 @@ api_cast(ledge_ctx *ctx, const char *output, const void *data, size_t len,
 			break;
 		}
 		ev->flags = NEF_DURABLE | (reserve ? NEF_RESERVED : 0);
+		if ((rv = key_for(c, t, key, klen, ev)) != LEDGE_OK) {
+			if (reserve) {
+				mb_unreserve(&t->inst->mb);
+			}
+			node_event_free(ev);
+			break;
+		}
 		ev->qid = node_next_qid(c->inst->node);
 		ev->source = c->inst->target.id;
 		ev->to = t;
@@ -363,6 +453,23 @@ api_cast(ledge_ctx *ctx, const char *output, const void *data, size_t len,
 		exec_api_free_emits(c, start);
 	}
 	return rv;
+}
+
+static int
+api_cast(ledge_ctx *ctx, const char *output, const void *data, size_t len,
+    uint32_t delay_ms)
+{
+	return cast_to(ctx, output, NULL, 0, data, len, delay_ms);
+}
+
+static int
+api_cast_key(ledge_ctx *ctx, const char *output, const void *key, size_t klen,
+    const void *data, size_t len)
+{
+	if (key == NULL) {
+		return LEDGE_EINVAL;
+	}
+	return cast_to(ctx, output, key, klen, data, len, 0);
 }
 
 /* Would `self` calling `target` close a cycle of blocked callers? */
@@ -385,7 +492,8 @@ closes_cycle(struct node_instance *self, struct node_instance *target)
  */
 static int
 do_call(struct host_ctx *c, const char *output, struct node_event *ev,
-    uint32_t timeout_ms, bool http, struct node_call **callp)
+    const void *key, size_t klen, uint32_t timeout_ms, bool http,
+    struct node_call **callp)
 {
 	const struct node_output *out = instance_output(c->inst, output);
 	struct node_target *t;
@@ -415,6 +523,10 @@ do_call(struct host_ctx *c, const char *output, struct node_event *ev,
 	        (http != (strcmp(t->res->type->name, "http-egress") == 0)))) {
 		node_event_free(ev);
 		return LEDGE_EINVAL;
+	}
+	if ((rv = key_for(c, t, key, klen, ev)) != LEDGE_OK) {
+		node_event_free(ev);
+		return rv;
 	}
 	if ((call = node_call_new(false, NULL, NULL)) == NULL) {
 		node_event_free(ev);
@@ -465,8 +577,8 @@ do_call(struct host_ctx *c, const char *output, struct node_event *ev,
 }
 
 static int
-api_call(ledge_ctx *ctx, const char *output, const void *data, size_t len,
-    uint32_t timeout_ms, ledge_bytes *reply)
+call_to(ledge_ctx *ctx, const char *output, const void *key, size_t klen,
+    const void *data, size_t len, uint32_t timeout_ms, ledge_bytes *reply)
 {
 	struct host_ctx *c = HC(ctx);
 	struct node_event *ev;
@@ -476,20 +588,48 @@ api_call(ledge_ctx *ctx, const char *output, const void *data, size_t len,
 	if (output == NULL || reply == NULL || (data == NULL && len > 0)) {
 		return LEDGE_EINVAL;
 	}
+	if (key != NULL && (klen == 0 || klen > LEDGE_KEY_MAX)) {
+		return LEDGE_EINVAL;
+	}
 	if (len > NODE_EVENT_MAX) {
 		return LEDGE_ETOOBIG;
 	}
 	if ((ev = node_event_new(NE_CALL, 0, data, len)) == NULL) {
 		return LEDGE_ENOMEM;
 	}
-	if ((rv = do_call(c, output, ev, timeout_ms, false, &call)) !=
-	    LEDGE_OK) {
+	if ((rv = do_call(c, output, ev, key, klen, timeout_ms, false,
+	         &call)) != LEDGE_OK) {
 		return rv;
 	}
 	reply->len = call->reply.len;
 	reply->data = arena_dup(&c->w->arena, call->reply.body, reply->len);
 	node_call_unref(call);
 	return reply->data ? LEDGE_OK : LEDGE_ENOMEM;
+}
+
+static int
+api_call(ledge_ctx *ctx, const char *output, const void *data, size_t len,
+    uint32_t timeout_ms, ledge_bytes *reply)
+{
+	return call_to(ctx, output, NULL, 0, data, len, timeout_ms, reply);
+}
+
+static int
+api_call_key(ledge_ctx *ctx, const char *output, const void *key, size_t klen,
+    const void *data, size_t len, uint32_t timeout_ms, ledge_bytes *reply)
+{
+	if (key == NULL) {
+		return LEDGE_EINVAL;
+	}
+	return call_to(ctx, output, key, klen, data, len, timeout_ms, reply);
+}
+
+static ledge_bytes
+api_key(ledge_ctx *ctx)
+{
+	const struct node_instance *inst = HC(ctx)->inst;
+	ledge_bytes k = { inst->key, inst->klen };
+	return k;
 }
 
 static int
@@ -743,7 +883,7 @@ api_http_fetch(ledge_ctx *ctx, const char *output,
 	/* The resource applies the request's own timeout; wait a little
 	 * longer so that its answer, not ours, reports the deadline. */
 	uint32_t wait = req->timeout_ms ? req->timeout_ms : 0;
-	if ((rv = do_call(c, output, ev, wait ? wait + 1000 : 0, true,
+	if ((rv = do_call(c, output, ev, NULL, 0, wait ? wait + 1000 : 0, true,
 	         &call)) != LEDGE_OK) {
 		return rv;
 	}
@@ -787,6 +927,9 @@ static const ledge_host_api host_api = {
 	.http_set_header = api_http_set_header,
 	.http_respond = api_http_respond,
 	.http_fetch = api_http_fetch,
+	.key = api_key,
+	.cast_key = api_cast_key,
+	.call_key = api_call_key,
 };
 
 const ledge_host_api *

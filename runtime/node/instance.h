@@ -119,7 +119,20 @@ struct node_instance {
 	 * refusal is logged at most once a minute per instance. */
 	atomic_uint_fast64_t store_warned_ms;
 
-	/* counters (relaxed atomics, read by metrics) */
+	/* keyed: a part's table of keys (keyed.h), or NULL.  A key
+	 * instance has `part` set instead: its part, its key (owned), and
+	 * what the part's table keeps of it (under the table's mutex). */
+	struct keyed *keyed;
+	struct node_instance *part;
+	unsigned char *key;
+	uint16_t klen;
+	uint8_t kstate;
+	atomic_bool kfailed; /* its init failed: its events fail */
+	uint64_t kused_ms;   /* when its last event came (monotonic) */
+	struct node_instance *lru_prev, *lru_next;
+
+	/* counters (relaxed atomics, read by metrics; a key instance counts
+	 * in its part's) */
 	atomic_uint_fast64_t n_events, n_errors, n_emitted, n_busy_us;
 	atomic_uint_fast64_t n_hist[NODE_HIST_N]; /* handler times */
 };

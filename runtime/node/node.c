@@ -24,6 +24,7 @@
 #include "node/exec.h"
 #include "node/idem.h"
 #include "node/instance.h"
+#include "node/keyed.h"
 #include "node/links.h"
 #include "node/node.h"
 #include "node/node_impl.h"
@@ -461,6 +462,14 @@ node_foreach_instance(struct node *n,
 				st.host_memory = is.fails[ISO_MEMORY];
 				st.host_broken = is.fails[ISO_BROKEN];
 				st.host_sandbox = is.fails[ISO_SANDBOX];
+			}
+			if (inst->keyed != NULL) {
+				struct keyed_stats ks;
+				keyed_stats(inst, &ks);
+				st.keyed = true;
+				st.keys_active = ks.active;
+				st.key_activations = ks.activations;
+				st.key_passivations = ks.passivations;
 			}
 			fn(arg, &st);
 		}

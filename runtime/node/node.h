@@ -183,6 +183,10 @@ struct node_inst_stats {
 	uint64_t host_starts;
 	uint64_t host_crashed, host_timeout, host_memory, host_broken,
 	    host_sandbox;
+	/* keyed: only: key instances in memory, and since deploy how many
+	 * were activated and passivated (node/keyed.h) */
+	bool keyed;
+	uint64_t keys_active, key_activations, key_passivations;
 };
 
 /*

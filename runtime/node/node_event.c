@@ -28,6 +28,23 @@ node_event_new(uint8_t kind, uint32_t target, const void *data, size_t len)
 	return ev;
 }
 
+int
+node_event_set_key(struct node_event *ev, const void *key, size_t klen)
+{
+	unsigned char *k;
+	if (klen == 0 || klen > LEDGE_KEY_MAX || key == NULL) {
+		return LEDGE_EINVAL;
+	}
+	if ((k = malloc(klen)) == NULL) {
+		return LEDGE_ENOMEM;
+	}
+	memcpy(k, key, klen);
+	free(ev->key);
+	ev->key = k;
+	ev->klen = (uint16_t)klen;
+	return LEDGE_OK;
+}
+
 void
 node_event_free(struct node_event *ev)
 {
@@ -39,6 +56,7 @@ node_event_free(struct node_event *ev)
 		node_call_unref(ev->call);
 	}
 	node_http_free(ev->http);
+	free(ev->key);
 	free(ev);
 }
 
@@ -133,8 +151,13 @@ node_http_header(const struct node_http *h, const char *name)
  *   u8 version, u8 kind, u8 flags, u8 has_http, u32 target, u32 source,
  *   u64 due_ms, u32 len, payload,
  *   if has_http: u32 timeout_ms, 4 strings, u32 nheaders, 2*n strings,
- *   each string as u32 length + bytes.
+ *   each string as u32 length + bytes;
+ *   if has_http & HAS_KEY: u16 key length + the key (of a keyed target).
+ * has_http's low bits: 0 none, 1 HTTP metadata, 2 with the
+ * Idempotency-Key answer's lifetime.
  */
+#define HAS_KEY 4
+
 static size_t
 str_size(const char *s)
 {
@@ -144,7 +167,7 @@ str_size(const char *s)
 size_t
 node_event_encoded_size(const struct node_event *ev)
 {
-	size_t n = 4 + 4 + 4 + 8 + 4 + ev->len;
+	size_t n = 4 + 4 + 4 + 8 + 4 + ev->len + (ev->key ? 2u + ev->klen : 0);
 	const struct node_http *h = ev->http;
 	if (h != NULL) {
 		n += 4 + (h->idem_ttl_s ? 4 : 0) + str_size(h->method) +
@@ -177,7 +200,10 @@ node_event_encode(const struct node_event *ev, unsigned char *p)
 	p[1] = ev->kind;
 	p[2] = ev->flags & NEF_STORED;
 	/* 1: HTTP metadata; 2: with the Idempotency-Key answer's lifetime */
-	p[3] = h == NULL ? 0 : h->idem_ttl_s ? 2 : 1;
+	p[3] = (unsigned char)((h == NULL              ? 0
+	                               : h->idem_ttl_s ? 2
+	                                               : 1) |
+	    (ev->key ? HAS_KEY : 0));
 	store_be32(p + 4, ev->target);
 	store_be32(p + 8, ev->source);
 	store_be64(p + 12, ev->due_ms);
@@ -204,6 +230,11 @@ node_event_encode(const struct node_event *ev, unsigned char *p)
 			p = enc_str(p, h->headers[i].name);
 			p = enc_str(p, h->headers[i].value);
 		}
+	}
+	if (ev->key != NULL) {
+		p[0] = (unsigned char)(ev->klen >> 8);
+		p[1] = (unsigned char)ev->klen;
+		memcpy(p + 2, ev->key, ev->klen);
 	}
 }
 
@@ -310,10 +341,19 @@ node_event_decode(const void *data, size_t len)
 	ev->source = store_rd32(p + 8);
 	ev->due_ms = store_rd64(p + 12);
 	r.p = p + 24 + plen;
-	if (p[3] > 2) {
+	if ((p[3] & ~HAS_KEY) > 2) {
 		r.bad = true;
-	} else if (p[3]) {
-		ev->http = decode_http(&r, p[3] == 2);
+	} else if (p[3] & ~HAS_KEY) {
+		ev->http = decode_http(&r, (p[3] & ~HAS_KEY) == 2);
+	}
+	if (!r.bad && (p[3] & HAS_KEY)) {
+		size_t kl = r.end - r.p >= 2 ? (size_t)r.p[0] << 8 | r.p[1] : 0;
+		if (kl == 0 || kl > (size_t)(r.end - r.p) - 2 ||
+		    node_event_set_key(ev, r.p + 2, kl) != LEDGE_OK) {
+			r.bad = true;
+		} else {
+			r.p += 2 + kl;
+		}
 	}
 	if (r.bad || r.p != r.end ||
 	    (ev->kind != NE_CAST && ev->kind != NE_CALL)) {

@@ -67,6 +67,8 @@ struct node_event {
 	struct node_call *call; /* one reference, for NE_CALL */
 	void *ctl;              /* control payload (NE_RELOAD: new code) */
 	struct node_target *to; /* destination while being routed */
+	unsigned char *key;     /* owned: a keyed target's key, or NULL */
+	uint16_t klen;          /* 1..LEDGE_KEY_MAX when key is set */
 	size_t len;
 	unsigned char data[]; /* payload */
 };
@@ -81,6 +83,12 @@ struct node_event {
  */
 struct node_event *node_event_new(
     uint8_t kind, uint32_t target, const void *data, size_t len);
+
+/*
+ * Give ev a copy of `key` (1..LEDGE_KEY_MAX bytes), replacing any it had.
+ * LEDGE_OK, LEDGE_EINVAL (a length out of range), LEDGE_ENOMEM.
+ */
+int node_event_set_key(struct node_event *ev, const void *key, size_t klen);
 
 /*
  * Free an event and what it owns (its HTTP metadata; a pending call is
@@ -103,7 +111,7 @@ const char *node_http_header(const struct node_http *h, const char *name);
 
 /*
  * Durable encoding of an event (kind, flags, target, source, due time,
- * HTTP metadata, payload).  node_event_encoded_size gives the exact size
+ * HTTP metadata, payload, key).  node_event_encoded_size gives the exact size
  * node_event_encode writes.
  */
 size_t node_event_encoded_size(const struct node_event *ev);

@@ -88,6 +88,23 @@ host_series(void *arg, const struct node_inst_stats *st)
 	}
 }
 
+/* keyed: keys in memory, activations, passivations. */
+static void
+key_series(void *arg, const struct node_inst_stats *st)
+{
+	struct render *r = arg;
+	static const char *const names[] = { "ledge_keys_active",
+		"ledge_key_activations_total", "ledge_key_passivations_total" };
+	const uint64_t v[] = { st->keys_active, st->key_activations,
+		st->key_passivations };
+
+	if (st->keyed) {
+		fprintf(r->fp, "%s{node=\"%s\",instance=\"%s\"} %llu\n",
+		    names[r->which], r->node, st->name,
+		    (unsigned long long)v[r->which]);
+	}
+}
+
 static void
 link_series(void *arg, const struct link_stats *st)
 {
@@ -201,6 +218,19 @@ node_metrics_render(struct node *n, char **out, size_t *len)
 	    "# TYPE ledge_host_failures_total counter\n");
 	r.which = 1;
 	node_foreach_instance(n, host_series, &r);
+	static const char *const khelp[][3] = {
+		{ "ledge_keys_active", "gauge",
+		    "Key instances of a keyed function in memory." },
+		{ "ledge_key_activations_total", "counter",
+		    "Key instances activated (init run for a key)." },
+		{ "ledge_key_passivations_total", "counter",
+		    "Key instances passivated (stop run, memory freed)." },
+	};
+	for (r.which = 0; r.which < 3; r.which++) {
+		fprintf(fp, "# HELP %s %s\n# TYPE %s %s\n", khelp[r.which][0],
+		    khelp[r.which][2], khelp[r.which][0], khelp[r.which][1]);
+		node_foreach_instance(n, key_series, &r);
+	}
 	static const char *const lhelp[][3] = {
 		{ "ledge_link_queued", "gauge",
 		    "Events for the peer not acknowledged yet." },

@@ -12,6 +12,7 @@
 #include "node/commit.h"
 #include "node/enqueue.h"
 #include "node/instance.h"
+#include "node/keyed.h"
 #include "node/links.h"
 #include "node/node_call.h"
 #include "node/node_event.h"
@@ -194,6 +195,21 @@ send_remote(struct node *n, struct node_target *t, struct node_event *ev)
 	}
 }
 
+/* A cast or call for a keyed part without a key: no instance can take
+ * it.  Logged; a call fails with LEDGE_EINVAL; a durable event is
+ * dropped from the queue by nobody, so it is left for an operator. */
+static void
+unkeyed(struct node *n, struct node_target *t, struct node_event *ev)
+{
+	rlog_write(n->log, RLOG_WARN, t->name,
+	    "a %s without a key for a keyed function was dropped",
+	    ev->kind == NE_CALL ? "call" : "cast");
+	if (ev->call != NULL) {
+		node_call_fail(ev->call, LEDGE_EINVAL);
+	}
+	node_event_free(ev);
+}
+
 void
 node_send(struct node *n, struct node_target *t, struct node_event *ev)
 {
@@ -202,6 +218,15 @@ node_send(struct node *n, struct node_target *t, struct node_event *ev)
 	if (ev->due_ms != 0 && ev->due_ms > clock_wall_ms()) {
 		if (loop_post(n->loop, post_delayed, ev) != LEDGE_OK) {
 			drop(n, t, ev, NODE_DROP_DELAYED);
+		}
+		return;
+	}
+	if (t->kind == NT_INSTANCE && t->inst->keyed != NULL &&
+	    ev->kind < NE_INIT) {
+		if (ev->key == NULL) {
+			unkeyed(n, t, ev);
+		} else {
+			keyed_route(n, t->inst, ev);
 		}
 		return;
 	}
@@ -230,7 +255,18 @@ node_send_inline(struct node *n, struct node_target *t, struct node_event *ev)
 	    ev->due_ms == 0 && loop_on_thread(n->loop)) {
 		ev->to = t;
 		ev->target = t->id;
-		if (n->run_inline(n->inline_worker, t->inst, ev)) {
+		if (t->inst->keyed != NULL && ev->kind < NE_INIT &&
+		    ev->key != NULL) {
+			/* Its key's instance, which may take it right here. */
+			struct node_instance *k = keyed_claim(n, t->inst, ev);
+			if (k != NULL &&
+			    !n->run_inline(n->inline_worker, k, ev)) {
+				keyed_push(n, k, ev);
+			}
+			return;
+		}
+		if (t->inst->keyed == NULL &&
+		    n->run_inline(n->inline_worker, t->inst, ev)) {
 			return;
 		}
 	}

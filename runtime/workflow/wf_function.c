@@ -131,7 +131,7 @@ load_function(
 {
 	static const char *const keys[] = { "code", "config", "outputs",
 		"placement", "state", "mailbox", "isolation", "limits",
-		"sandbox" };
+		"sandbox", "keyed" };
 	struct wf_isolation own = { 0 };
 	char found[SHOW_SIZE];
 	yaml_node_t *mb;
@@ -165,6 +165,7 @@ load_function(
 	wf_load_isolation(ld, v, &own, "the limits of function", f->name);
 	wf_apply_isolation(ld, f, &own);
 	wf_load_sandbox(ld, wf_map_value(ld, v, "sandbox"), f);
+	wf_load_keyed(ld, wf_map_value(ld, v, "keyed"), f);
 }
 
 void

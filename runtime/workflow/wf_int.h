@@ -235,6 +235,12 @@ void wf_apply_isolation(struct wf_loader *ld, struct wf_function *f,
 void wf_load_sandbox(
     struct wf_loader *ld, yaml_node_t *n, struct wf_function *f);
 
+/* ---- wf_keyed.c: `keyed:` ------------------------------------------ */
+
+/* `keyed: true` or `keyed: {idle_s, max_active}` of function f (after
+ * wf_apply_isolation: keyed functions run in the node's process). */
+void wf_load_keyed(struct wf_loader *ld, yaml_node_t *n, struct wf_function *f);
+
 /* ---- wf_resource.c: `resources:` ---------------------------------- */
 
 /* The resource type named by scalar `n`, or NULL after reporting (with

@@ -93,6 +93,14 @@ struct wf_function {
 	 * function may keep on a node; ledge_state_put past it says
 	 * LEDGE_EQUOTA.  Either isolation.  0: no quota of its own. */
 	uint32_t state_mb;
+	/* `keyed:`: one instance per key (its own state, mailbox and init),
+	 * activated by the key's first event, passivated after idle_s
+	 * without events or, past max_active active keys, the least
+	 * recently used idle ones first. */
+	bool keyed;
+	struct wf_pos keyed_pos;
+	uint32_t idle_s;
+	uint32_t max_active;
 };
 
 /* What `sandbox: {allow: [...]}` may name (isolate/host_sandbox.h says

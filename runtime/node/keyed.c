@@ -1,0 +1,529 @@
+/*
+ * keyed.c - one instance per key: the key table of a keyed part
+ * (keyed.h).
+ *
+ * The table maps a key's bytes to its instance and keeps every key
+ * instance on one list, least recently used first, so that the timer
+ * finds the idle ones from the front without looking at the rest.  A key
+ * instance is in one of three states:
+ *
+ *   K_ACTIVE    running, or waiting for events
+ *   K_STOPPING  its stop is queued (the timer chose it, or the part
+ *               stops); events that come meanwhile queue behind the stop
+ *               and revive it when the stop has run
+ *   K_STOPPED   stop ran; freed by the timer once no worker holds it and
+ *               all it wrote is durable (its cache is then empty), or
+ *               revived by the next event
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "code/code.h"
+#include "node/commit.h"
+#include "node/exec.h"
+#include "node/instance.h"
+#include "node/keyed.h"
+#include "node/node_event.h"
+#include "node/node_impl.h"
+#include "node/sched.h"
+#include "platform/loop.h"
+#include "workflow/workflow.h"
+
+#include "base/clock.h"
+
+enum { K_ACTIVE = 0, K_STOPPING, K_STOPPED };
+
+/* The timer's period: a quarter of idle_s, between these. */
+#define TICK_MIN_MS 50
+#define TICK_MAX_MS 5000
+
+struct keyed {
+	pthread_mutex_t mu;
+	struct node *node;
+	struct node_instance *part;
+	struct hmap keys; /* key bytes -> key instance */
+	struct node_instance *lru_head, *lru_tail;
+	struct node_code *code; /* what new key instances run */
+	uint64_t idle_ms;
+	size_t max_active;
+	bool closed;         /* the part stops: no activations */
+	size_t stopping_all; /* keyed_stop_all: stops still to run */
+	bool armed;          /* the timer runs (or its arming is posted) */
+	struct loop_timer *timer;
+	uint64_t tick_ms;
+	_Atomic uint64_t activations, passivations;
+};
+
+static void tick(void *arg);
+
+int
+keyed_new(struct node *n, struct node_instance *part)
+{
+	struct keyed *kd = calloc(1, sizeof *kd);
+	const struct wf_function *f = part->spec;
+
+	if (kd == NULL) {
+		return LEDGE_ENOMEM;
+	}
+	pthread_mutex_init(&kd->mu, NULL);
+	hmap_init(&kd->keys);
+	kd->node = n;
+	kd->part = part;
+	kd->code = code_ref(part->code);
+	kd->idle_ms = (uint64_t)(f->idle_s ? f->idle_s : 300) * 1000;
+	kd->max_active = f->max_active ? f->max_active : SIZE_MAX;
+	kd->tick_ms = kd->idle_ms / 4;
+	kd->tick_ms = kd->tick_ms < TICK_MIN_MS ? TICK_MIN_MS
+	    : kd->tick_ms > TICK_MAX_MS         ? TICK_MAX_MS
+	                                        : kd->tick_ms;
+	if ((kd->timer = loop_timer_new(n->loop, tick, kd)) == NULL) {
+		code_release(kd->code);
+		hmap_fini(&kd->keys);
+		pthread_mutex_destroy(&kd->mu);
+		free(kd);
+		return LEDGE_ENOMEM;
+	}
+	part->keyed = kd;
+	return LEDGE_OK;
+}
+
+static void
+key_free(struct node_instance *k)
+{
+	mb_fini(&k->mb);
+	instance_dirty_clear(k);
+	hmap_fini(&k->dirty);
+	code_release(k->code);
+	free(k->key);
+	free(k);
+}
+
+void
+keyed_free(struct node_instance *part)
+{
+	struct keyed *kd = part->keyed;
+	struct node_instance *k, *next;
+
+	if (kd == NULL) {
+		return;
+	}
+	loop_timer_free(kd->timer);
+	for (k = kd->lru_head; k != NULL; k = next) {
+		next = k->lru_next;
+		key_free(k);
+	}
+	hmap_fini(&kd->keys);
+	code_release(kd->code);
+	pthread_mutex_destroy(&kd->mu);
+	free(kd);
+	part->keyed = NULL;
+}
+
+/* --- the list, least recently used first (mu) ---------------------- */
+
+static void
+lru_unlink(struct keyed *kd, struct node_instance *k)
+{
+	if (k->lru_prev != NULL) {
+		k->lru_prev->lru_next = k->lru_next;
+	} else {
+		kd->lru_head = k->lru_next;
+	}
+	if (k->lru_next != NULL) {
+		k->lru_next->lru_prev = k->lru_prev;
+	} else {
+		kd->lru_tail = k->lru_prev;
+	}
+	k->lru_prev = k->lru_next = NULL;
+}
+
+static void
+lru_append(struct keyed *kd, struct node_instance *k)
+{
+	k->lru_next = NULL;
+	k->lru_prev = kd->lru_tail;
+	if (kd->lru_tail != NULL) {
+		kd->lru_tail->lru_next = k;
+	} else {
+		kd->lru_head = k;
+	}
+	kd->lru_tail = k;
+}
+
+/* --- activation ------------------------------------------------------ */
+
+static void
+arm_posted(void *arg)
+{
+	struct keyed *kd = arg;
+	loop_timer_start(kd->timer, kd->tick_ms);
+}
+
+/* The timer runs while the table holds keys (mu). */
+static void
+arm(struct keyed *kd)
+{
+	if (kd->armed) {
+		return;
+	}
+	kd->armed = true;
+	if (loop_on_thread(kd->node->loop)) {
+		loop_timer_start(kd->timer, kd->tick_ms);
+	} else if (loop_post(kd->node->loop, arm_posted, kd) != LEDGE_OK) {
+		kd->armed = false; /* the next activation tries again */
+	}
+}
+
+/* Queue the control event `kind` on k, first in line when `front`
+ * (mu).  LEDGE_OK or LEDGE_ENOMEM. */
+static int
+queue_ctl(struct node_instance *k, int kind, void *ctl, bool front)
+{
+	struct node_event *ev =
+	    node_event_new((uint8_t)kind, k->target.id, NULL, 0);
+	if (ev == NULL) {
+		return LEDGE_ENOMEM;
+	}
+	ev->ctl = ctl;
+	ev->to = &k->target;
+	ev->enq_us = clock_mono_us();
+	if (front) {
+		mb_push_front(&k->mb, ev);
+	} else if (mb_push(&k->mb, ev)) {
+		sched_enqueue(k->node->sched, k);
+	}
+	return LEDGE_OK;
+}
+
+/* Its init first: a plain one, or a reload if the part's code moved on
+ * since k last ran (mu). */
+static int
+queue_start(struct keyed *kd, struct node_instance *k, bool front)
+{
+	if (k->code != kd->code) {
+		return queue_ctl(k, NE_RELOAD, code_ref(kd->code), front);
+	}
+	return queue_ctl(k, NE_INIT, NULL, front);
+}
+
+static struct node_instance *
+activate(struct keyed *kd, const struct node_event *ev)
+{
+	struct node_instance *part = kd->part;
+	struct node_instance *k = calloc(1, sizeof *k);
+
+	if (k == NULL || (k->key = malloc(ev->klen)) == NULL) {
+		free(k);
+		return NULL;
+	}
+	memcpy(k->key, ev->key, ev->klen);
+	k->klen = ev->klen;
+	k->node = part->node;
+	k->owner = part->owner;
+	k->wf = part->wf;
+	k->spec = part->spec;
+	k->outputs = part->outputs;
+	k->noutputs = part->noutputs;
+	k->code = code_ref(kd->code);
+	mb_init(&k->mb, part->mb.cap);
+	hmap_init(&k->dirty);
+	atomic_init(&k->inline_ok, false);
+	k->streak_needed = EXEC_INLINE_STREAK;
+	k->target = part->target; /* id, kind, name (the part's) */
+	k->target.inst = k;
+	k->part = part;
+	k->kstate = K_ACTIVE;
+	if (hmap_put(&kd->keys, k->key, k->klen, k, NULL) != LEDGE_OK ||
+	    queue_ctl(k, NE_INIT, NULL, false) != LEDGE_OK) {
+		hmap_del(&kd->keys, k->key, k->klen);
+		key_free(k);
+		return NULL;
+	}
+	lru_append(kd, k);
+	atomic_fetch_add(&kd->activations, 1);
+	arm(kd);
+	return k;
+}
+
+/* The key instance for ev, found, revived or made (mu).  NULL: ev cannot
+ * go anywhere. */
+static struct node_instance *
+find(struct keyed *kd, const struct node_event *ev)
+{
+	struct node_instance *k = hmap_get(&kd->keys, ev->key, ev->klen);
+
+	if (k == NULL) {
+		return kd->closed ? NULL : activate(kd, ev);
+	}
+	if (k->kstate == K_STOPPED) {
+		if (kd->closed || queue_start(kd, k, false) != LEDGE_OK) {
+			return NULL;
+		}
+		k->kstate = K_ACTIVE;
+		atomic_store(&k->status, NI_STARTING);
+	}
+	lru_unlink(kd, k);
+	lru_append(kd, k);
+	return k;
+}
+
+/* ev can go nowhere: a call fails with LEDGE_ECLOSED (node_event_free);
+ * a durable event stays in the store for the next start. */
+static void
+refuse(struct node_event *ev)
+{
+	node_event_free(ev);
+}
+
+/* A slot ev holds in the part's mailbox is the key's now. */
+static void
+move_slot(struct node_instance *part, struct node_event *ev)
+{
+	if (ev->flags & NEF_RESERVED) {
+		mb_unreserve(&part->mb);
+		ev->flags &= (uint8_t)~NEF_RESERVED;
+	}
+}
+
+struct node_instance *
+keyed_route(struct node *n, struct node_instance *part, struct node_event *ev)
+{
+	struct keyed *kd = part->keyed;
+	struct node_instance *k;
+	bool wake;
+
+	move_slot(part, ev);
+	pthread_mutex_lock(&kd->mu);
+	if ((k = find(kd, ev)) == NULL) {
+		pthread_mutex_unlock(&kd->mu);
+		refuse(ev);
+		return NULL;
+	}
+	k->kused_ms = clock_mono_ms();
+	ev->to = &k->target;
+	ev->enq_us = clock_mono_us();
+	wake = mb_push(&k->mb, ev);
+	pthread_mutex_unlock(&kd->mu);
+	if (wake) {
+		sched_enqueue(n->sched, k);
+	}
+	return k;
+}
+
+struct node_instance *
+keyed_claim(struct node *n, struct node_instance *part, struct node_event *ev)
+{
+	struct keyed *kd = part->keyed;
+	struct node_instance *k;
+
+	(void)n;
+	move_slot(part, ev);
+	pthread_mutex_lock(&kd->mu);
+	if ((k = find(kd, ev)) == NULL) {
+		pthread_mutex_unlock(&kd->mu);
+		refuse(ev);
+		return NULL;
+	}
+	k->kused_ms = clock_mono_ms();
+	ev->to = &k->target;
+	pthread_mutex_unlock(&kd->mu);
+	return k;
+}
+
+void
+keyed_push(struct node *n, struct node_instance *k, struct node_event *ev)
+{
+	struct keyed *kd = k->part->keyed;
+	bool wake;
+
+	pthread_mutex_lock(&kd->mu);
+	if (k->kstate == K_STOPPED && queue_start(kd, k, false) == LEDGE_OK) {
+		k->kstate = K_ACTIVE;
+		atomic_store(&k->status, NI_STARTING);
+	}
+	ev->enq_us = clock_mono_us();
+	wake = mb_push(&k->mb, ev);
+	pthread_mutex_unlock(&kd->mu);
+	if (wake) {
+		sched_enqueue(n->sched, k);
+	}
+}
+
+/* --- stopping and freeing ------------------------------------------- */
+
+/* Nothing queued, no worker on it (mu, then its mailbox's). */
+static bool
+idle(struct node_instance *k)
+{
+	bool yes;
+	pthread_mutex_lock(&k->mb.mu);
+	yes = !k->mb.scheduled && k->mb.head == NULL;
+	pthread_mutex_unlock(&k->mb.mu);
+	return yes;
+}
+
+bool
+keyed_stop_all(struct node_instance *part)
+{
+	struct keyed *kd = part->keyed;
+	bool done;
+
+	pthread_mutex_lock(&kd->mu);
+	kd->closed = true;
+	for (struct node_instance *k = kd->lru_head; k != NULL;
+	     k = k->lru_next) {
+		if (k->kstate == K_ACTIVE) {
+			if (queue_ctl(k, NE_STOP, NULL, false) != LEDGE_OK) {
+				continue; /* out of memory: no stop for it */
+			}
+			k->kstate = K_STOPPING;
+		}
+		if (k->kstate == K_STOPPING) {
+			kd->stopping_all++;
+		}
+	}
+	done = kd->stopping_all == 0;
+	pthread_mutex_unlock(&kd->mu);
+	return done;
+}
+
+bool
+keyed_stopped(struct node_instance *k)
+{
+	struct keyed *kd = k->part->keyed;
+	bool last = false;
+
+	pthread_mutex_lock(&kd->mu);
+	atomic_store(&k->status, NI_STOPPED);
+	k->kstate = K_STOPPED;
+	if (!kd->closed) {
+		bool queued;
+		pthread_mutex_lock(&k->mb.mu);
+		queued = k->mb.head != NULL;
+		pthread_mutex_unlock(&k->mb.mu);
+		/* Events came while it stopped: it starts again before
+		 * them, the same instance with the same cache. */
+		if (queued && queue_start(kd, k, true) == LEDGE_OK) {
+			k->kstate = K_ACTIVE;
+			atomic_store(&k->status, NI_STARTING);
+		}
+	} else if (kd->stopping_all > 0) {
+		last = --kd->stopping_all == 0;
+	}
+	pthread_mutex_unlock(&kd->mu);
+	return last;
+}
+
+void
+keyed_inited(struct node_instance *k, int rv)
+{
+	atomic_store(&k->kfailed, rv != LEDGE_OK);
+	atomic_store(&k->status, rv == LEDGE_OK ? NI_RUNNING : NI_FAILED);
+}
+
+void
+keyed_reload(struct node_instance *part, struct node_code *code)
+{
+	struct keyed *kd = part->keyed;
+	struct node_code *old;
+
+	pthread_mutex_lock(&kd->mu);
+	old = kd->code;
+	kd->code = code;
+	for (struct node_instance *k = kd->lru_head; k != NULL;
+	     k = k->lru_next) {
+		/* A stopped one starts on the new code when it revives. */
+		if (k->kstate == K_ACTIVE) {
+			struct node_code *ref = code_ref(code);
+			if (queue_ctl(k, NE_RELOAD, ref, false) != LEDGE_OK) {
+				code_release(ref);
+			}
+		}
+	}
+	pthread_mutex_unlock(&kd->mu);
+	code_release(old);
+}
+
+void
+keyed_stats(struct node_instance *part, struct keyed_stats *out)
+{
+	struct keyed *kd = part->keyed;
+	memset(out, 0, sizeof *out);
+	if (kd == NULL) {
+		return;
+	}
+	pthread_mutex_lock(&kd->mu);
+	out->active = kd->keys.count;
+	pthread_mutex_unlock(&kd->mu);
+	out->activations = atomic_load(&kd->activations);
+	out->passivations = atomic_load(&kd->passivations);
+}
+
+/* Free k if nothing holds it any more and its cache has nothing the
+ * store lacks (mu).  True if freed. */
+static bool
+reap(struct keyed *kd, struct node_instance *k, uint64_t durable)
+{
+	if (!idle(k) || k->last_seq > durable) {
+		return false;
+	}
+	hmap_del(&kd->keys, k->key, k->klen);
+	lru_unlink(kd, k);
+	key_free(k);
+	atomic_fetch_add(&kd->passivations, 1);
+	return true;
+}
+
+/* Loop thread: stop the keys idle too long, or the least recently used
+ * idle ones past max_active; free the stopped ones. */
+static void
+tick(void *arg)
+{
+	struct keyed *kd = arg;
+	uint64_t now = clock_mono_ms();
+	uint64_t durable = commit_durable(kd->node->commit);
+	struct node_instance *k, *next;
+	size_t live;
+
+	pthread_mutex_lock(&kd->mu);
+	live = kd->keys.count;
+	for (k = kd->lru_head; k != NULL; k = next) {
+		bool old = now - k->kused_ms >= kd->idle_ms;
+		next = k->lru_next;
+		if (k->kstate == K_STOPPING) {
+			live--;
+			continue;
+		}
+		if (k->kstate == K_STOPPED) {
+			live--;
+			reap(kd, k, durable);
+			continue;
+		}
+		if (!old && live <= kd->max_active) {
+			break; /* the rest came later */
+		}
+		if (k->kstate == K_ACTIVE && !kd->closed && idle(k) &&
+		    queue_ctl(k, NE_STOP, NULL, false) == LEDGE_OK) {
+			k->kstate = K_STOPPING;
+			live--;
+		}
+	}
+	kd->armed = kd->keys.count > 0;
+	if (kd->armed) {
+		loop_timer_start(kd->timer, kd->tick_ms);
+	}
+	pthread_mutex_unlock(&kd->mu);
+}
+
+size_t
+keyed_state_key(unsigned char *out, const void *key, size_t klen,
+    const void *skey, size_t sklen)
+{
+	out[0] = (unsigned char)(klen >> 8);
+	out[1] = (unsigned char)klen;
+	memcpy(out + 2, key, klen);
+	if (sklen > 0) {
+		memcpy(out + 2 + klen, skey, sklen);
+	}
+	return 2 + klen + sklen;
+}

@@ -1,0 +1,373 @@
+/*
+ * keyed_test.c - keyed functions: one instance per key, over real HTTP.
+ *
+ * keyed.so counts per key (tests/fixtures/keyed.c) and logs its init and
+ * stop with the key; routes take the key from the path, a header or a
+ * query parameter.
+ */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "itest.h"
+
+TestSuite(keyed, .fini = it_fini, .timeout = 120);
+
+static struct lrun *
+start(const char *tag, const char *keyed)
+{
+	char *wf = it_fmt("workflow: kw\n"
+	                  "functions:\n"
+	                  "  k:\n"
+	                  "    code: @F/keyed.so\n"
+	                  "    keyed: %s\n"
+	                  "    outputs: { out: k }\n"
+	                  "resources:\n"
+	                  "  by_path:\n"
+	                  "    type: http-ingress\n"
+	                  "    config: { prefix: /k/, key: path }\n"
+	                  "    outputs: { request: k }\n"
+	                  "  by_header:\n"
+	                  "    type: http-ingress\n"
+	                  "    config: { path: /h, key: \"header:X-User\" }\n"
+	                  "    outputs: { request: k }\n"
+	                  "  by_query:\n"
+	                  "    type: http-ingress\n"
+	                  "    config: { path: /q, key: \"query:user\" }\n"
+	                  "    outputs: { request: k }\n",
+	    keyed);
+	struct lrun *r = it_run1(tag, wf, true);
+	free(wf);
+	return r;
+}
+
+/* POST body to /k/<key>; asserts 200 and returns the body (malloc'd). */
+static char *
+post_key(struct lrun *r, const char *key, const char *body)
+{
+	char path[400];
+	snprintf(path, sizeof path, "/k/%s", key);
+	return it_body(r->port, "POST", path, body, 200);
+}
+
+static long
+metric(struct lrun *r, const char *name)
+{
+	char *text = it_body(r->port, "GET", "/metrics", NULL, 200);
+	char *series = it_fmt("\n%s{node=\"", name);
+	char *at = strstr(text, series);
+	long v = -1;
+	/* name{node="...",instance="kw/k"} v */
+	if (at != NULL && (at = strstr(at, "instance=\"kw/k\"} ")) != NULL) {
+		v = strtol(at + strlen("instance=\"kw/k\"} "), NULL, 10);
+	}
+	free(series);
+	free(text);
+	return v;
+}
+
+Test(keyed, every_key_has_its_own_count)
+{
+	struct lrun *r = start("keyed-count", "true");
+	char key[32], want[64];
+
+	/* 2,000 keys once each, then 20 keys ten times: each count is
+	 * its key's alone. */
+	for (int i = 0; i < 2000; i++) {
+		snprintf(key, sizeof key, "u%d", i);
+		char *b = post_key(r, key, "inc");
+		snprintf(want, sizeof want, "key=%s n=1\n", key);
+		cr_assert_str_eq(b, want);
+		free(b);
+	}
+	for (int round = 2; round <= 10; round++) {
+		for (int i = 0; i < 20; i++) {
+			snprintf(key, sizeof key, "u%d", i);
+			char *b = post_key(r, key, "inc");
+			snprintf(
+			    want, sizeof want, "key=%s n=%d\n", key, round);
+			cr_assert_str_eq(b, want);
+			free(b);
+		}
+	}
+	char *b = post_key(r, "u1999", "get");
+	cr_expect_str_eq(b, "key=u1999 n=1\n");
+	free(b);
+	cr_expect_eq(metric(r, "ledge_key_activations_total"), 2000);
+	cr_expect_eq(metric(r, "ledge_keys_active"), 2000);
+}
+
+Test(keyed, the_key_comes_from_path_header_or_query)
+{
+	struct lrun *r = start("keyed-where", "true");
+	const char *hs[] = { "X-User: ann", NULL };
+	struct httpc_resp resp;
+
+	char *b = post_key(r, "ann", "inc");
+	cr_expect_str_eq(b, "key=ann n=1\n");
+	free(b);
+	it_req(r->port, "POST", "/h", hs, "inc", &resp);
+	cr_expect_eq(resp.status, 200);
+	cr_expect_str_eq(resp.body, "key=ann n=2\n");
+	httpc_resp_free(&resp);
+	b = it_body(r->port, "POST", "/q?x=1&user=ann", "inc", 200);
+	cr_expect_str_eq(b, "key=ann n=3\n");
+	free(b);
+	/* URL-decoded, in the path and in the query. */
+	b = post_key(r, "b%20o", "inc");
+	cr_expect_str_eq(b, "key=b o n=1\n");
+	free(b);
+	b = it_body(r->port, "POST", "/q?user=b+o", "get", 200);
+	cr_expect_str_eq(b, "key=b o n=1\n");
+	free(b);
+}
+
+Test(keyed, a_request_without_its_key_is_400_and_changes_nothing)
+{
+	struct lrun *r = start("keyed-nokey", "true");
+	struct httpc_resp resp;
+	char big[400];
+
+	it_req(r->port, "POST", "/k/", NULL, "inc", &resp);
+	cr_expect_eq(resp.status, 400);
+	cr_expect(strstr(resp.body, "no key") != NULL, "%s", resp.body);
+	httpc_resp_free(&resp);
+	it_req(r->port, "POST", "/h", NULL, "inc", &resp);
+	cr_expect_eq(resp.status, 400);
+	cr_expect(strstr(resp.body, "X-User") != NULL, "%s", resp.body);
+	httpc_resp_free(&resp);
+	it_req(r->port, "POST", "/q?other=1", NULL, "inc", &resp);
+	cr_expect_eq(resp.status, 400);
+	cr_expect(strstr(resp.body, "user") != NULL, "%s", resp.body);
+	httpc_resp_free(&resp);
+	/* Longer than LEDGE_KEY_MAX (256). */
+	memset(big, 'a', 300);
+	big[300] = '\0';
+	char *path = it_fmt("/k/%s", big);
+	it_req(r->port, "POST", path, NULL, "inc", &resp);
+	free(path);
+	cr_expect_eq(resp.status, 400);
+	httpc_resp_free(&resp);
+	cr_expect_eq(metric(r, "ledge_key_activations_total"), 0);
+}
+
+/* Ask key `key` "get" until it answers `text` (5 s). */
+static bool
+poll_key(struct lrun *r, const char *key, const char *text)
+{
+	for (int i = 0; i < 500; i++) {
+		char *b = post_key(r, key, "get");
+		bool ok = strcmp(b, text) == 0;
+		free(b);
+		if (ok) {
+			return true;
+		}
+		it_sleep_ms(10);
+	}
+	return false;
+}
+
+/* Poll a metric until it is at least `want` (10 s). */
+static long
+wait_metric(struct lrun *r, const char *name, long want)
+{
+	long v = -1;
+	for (int i = 0; i < 200 && (v = metric(r, name)) < want; i++) {
+		it_sleep_ms(50);
+	}
+	return v;
+}
+
+Test(keyed, a_key_sends_to_another_key_and_keeps_its_own_by_default)
+{
+	struct lrun *r = start("keyed-send", "true");
+
+	/* a casts to b: b counts once, a not at all. */
+	char *b = post_key(r, "a", "to:b");
+	cr_expect_str_eq(b, "sent\n");
+	free(b);
+	cr_assert(poll_key(r, "b", "key=b n=1\n"));
+	/* A plain cast from a keyed sender keeps its key. */
+	b = post_key(r, "c", "fwd");
+	cr_expect_str_eq(b, "sent\n");
+	free(b);
+	cr_assert(poll_key(r, "c", "key=c n=1\n"));
+	/* A call to another key answers with that key's state. */
+	b = post_key(r, "a", "ask:b");
+	cr_expect_str_eq(b, "key=b n=1\n");
+	free(b);
+	b = post_key(r, "a", "get");
+	cr_expect_str_eq(b, "key=a n=0\n");
+	free(b);
+}
+
+Test(keyed, a_passivated_key_keeps_its_state_and_runs_init_and_stop_in_order)
+{
+	struct lrun *r = start("keyed-idle", "{ idle_s: 1 }");
+
+	for (int i = 1; i <= 3; i++) {
+		char *b = post_key(r, "p", "inc");
+		free(b);
+	}
+	cr_assert(it_wait_log(r, "keyed stop key=p", 10000),
+	    "the idle key was not passivated");
+	cr_assert_geq(wait_metric(r, "ledge_key_passivations_total", 1), 1);
+	cr_expect_eq(metric(r, "ledge_keys_active"), 0);
+	/* Back: init again, from the count it had. */
+	char *b = post_key(r, "p", "inc");
+	cr_expect_str_eq(b, "key=p n=4\n");
+	free(b);
+	char *log = lrun_logtext(r);
+	const char *i1 = strstr(log, "keyed init key=p n=0");
+	const char *s1 = strstr(log, "keyed stop key=p");
+	const char *i2 = strstr(log, "keyed init key=p n=3");
+	cr_expect(i1 != NULL && s1 != NULL && i2 != NULL, "%s", log);
+	cr_expect(i1 < s1 && s1 < i2, "init, stop, init out of order");
+	free(log);
+	cr_expect_eq(metric(r, "ledge_key_activations_total"), 2);
+}
+
+Test(keyed, max_active_passivates_the_least_recently_used)
+{
+	struct lrun *r = start("keyed-lru", "{ idle_s: 3600, max_active: 10 }");
+	char key[32], want[64];
+
+	for (int i = 0; i < 50; i++) {
+		snprintf(key, sizeof key, "m%d", i);
+		free(post_key(r, key, "inc"));
+	}
+	/* The timer brings it down to 10; the most recent ones stay. */
+	long pass = wait_metric(r, "ledge_key_passivations_total", 40);
+	cr_expect_geq(pass, 40);
+	cr_expect_leq(metric(r, "ledge_keys_active"), 10);
+	cr_expect_eq(it_count(lrun_logtext(r), "keyed stop key=m49\n"), 0);
+	/* Every key still has its count. */
+	for (int i = 0; i < 50; i++) {
+		snprintf(key, sizeof key, "m%d", i);
+		char *b = post_key(r, key, "inc");
+		snprintf(want, sizeof want, "key=%s n=2\n", key);
+		cr_expect_str_eq(b, want);
+		free(b);
+	}
+}
+
+/* --- kill -9 under keyed load ---------------------------------------- */
+
+#define KC_CLIENTS  4
+#define KC_KEYS     25 /* per client */
+#define KC_PER_KEY  8
+
+struct kc_shared {
+	atomic_int port; /* 0 while the node is down */
+	atomic_int acked;
+	atomic_int retried;
+};
+
+struct kc_client {
+	struct kc_shared *sh;
+	int id;
+};
+
+/* Each client casts KC_PER_KEY increments to each of its keys, round
+ * robin, each with its own Idempotency-Key, retried until answered. */
+static void *
+kc_main(void *arg)
+{
+	struct kc_client *c = arg;
+	struct kc_shared *sh = c->sh;
+
+	for (int round = 0; round < KC_PER_KEY; round++) {
+		for (int k = 0; k < KC_KEYS; k++) {
+			char path[64], hdr[96];
+			const char *hs[] = { hdr, NULL };
+			snprintf(path, sizeof path, "/c/c%d-k%d", c->id, k);
+			snprintf(hdr, sizeof hdr,
+			    "Idempotency-Key: c%d-k%d-r%d", c->id, k, round);
+			for (int attempt = 0; attempt < 4000; attempt++) {
+				struct httpc_resp resp;
+				int port = atomic_load(&sh->port);
+				if (port == 0) {
+					it_sleep_ms(5);
+					continue;
+				}
+				int rv = httpc_once(IT_HOST, port, 5000,
+				    "POST", path, hs, "inc", 3, &resp);
+				bool ok = rv == HTTPC_OK && resp.status == 202;
+				if (rv == HTTPC_OK) {
+					httpc_resp_free(&resp);
+				}
+				if (ok) {
+					atomic_fetch_add(&sh->acked, 1);
+					break;
+				}
+				atomic_fetch_add(&sh->retried, 1);
+				it_sleep_ms(5);
+			}
+		}
+	}
+	return NULL;
+}
+
+Test(keyed, kill9_under_keyed_load_keeps_every_key_exact, .timeout = 240)
+{
+	static const char *const wf =
+	    "workflow: kw\n"
+	    "functions:\n"
+	    "  k:\n"
+	    "    code: @F/keyed.so\n"
+	    "    keyed: { idle_s: 1 }\n"
+	    "resources:\n"
+	    "  in:\n"
+	    "    type: http-ingress\n"
+	    "    config: { prefix: /c/, key: path, mode: cast }\n"
+	    "    outputs: { request: k }\n"
+	    "  ask:\n"
+	    "    type: http-ingress\n"
+	    "    config: { prefix: /k/, key: path }\n"
+	    "    outputs: { request: k }\n";
+	struct lrun *r = it_run1("keyed-kill9", wf, true);
+	struct kc_shared sh = { 0 };
+	struct kc_client cl[KC_CLIENTS];
+	pthread_t th[KC_CLIENTS];
+	int total = KC_CLIENTS * KC_KEYS * KC_PER_KEY;
+
+	atomic_store(&sh.port, r->port);
+	for (int i = 0; i < KC_CLIENTS; i++) {
+		cl[i] = (struct kc_client) { &sh, i };
+		cr_assert_eq(pthread_create(&th[i], NULL, kc_main, &cl[i]), 0);
+	}
+	for (int kill = 1; kill <= 2; kill++) {
+		int target = total * kill / 3;
+		for (int w = 0; w < 4000 && atomic_load(&sh.acked) < target;
+		     w++) {
+			it_sleep_ms(5);
+		}
+		cr_assert_neq(lrun_stop(r, SIGKILL, 5000), -1);
+		atomic_store(&sh.port, 0);
+		cr_assert_eq(lrun_start(r, NULL), 0, "restart %d failed", kill);
+		atomic_store(&sh.port, r->port);
+	}
+	for (int i = 0; i < KC_CLIENTS; i++) {
+		pthread_join(th[i], NULL);
+	}
+	cr_assert_eq(atomic_load(&sh.acked), total);
+	/* Every key counted each of its casts once: none lost in the
+	 * queue across the kills, none applied twice. */
+	for (int c = 0; c < KC_CLIENTS; c++) {
+		for (int k = 0; k < KC_KEYS; k++) {
+			char key[32], want[64];
+			snprintf(key, sizeof key, "c%d-k%d", c, k);
+			snprintf(want, sizeof want, "key=%s n=%d\n", key,
+			    KC_PER_KEY);
+			cr_expect(poll_key(r, key, want),
+			    "key %s did not reach %d", key, KC_PER_KEY);
+		}
+	}
+	fprintf(stderr, "keyed kill -9: %d acked, %d attempts retried\n",
+	    atomic_load(&sh.acked), atomic_load(&sh.retried));
+}
