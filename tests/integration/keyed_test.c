@@ -245,7 +245,9 @@ Test(keyed, max_active_passivates_the_least_recently_used)
 	long pass = wait_metric(r, "ledge_key_passivations_total", 40);
 	cr_expect_geq(pass, 40);
 	cr_expect_leq(metric(r, "ledge_keys_active"), 10);
-	cr_expect_eq(it_count(lrun_logtext(r), "keyed stop key=m49\n"), 0);
+	char *log = lrun_logtext(r);
+	cr_expect_eq(it_count(log, "keyed stop key=m49\n"), 0);
+	free(log);
 	/* Every key still has its count. */
 	for (int i = 0; i < 50; i++) {
 		snprintf(key, sizeof key, "m%d", i);
@@ -258,9 +260,9 @@ Test(keyed, max_active_passivates_the_least_recently_used)
 
 /* --- kill -9 under keyed load ---------------------------------------- */
 
-#define KC_CLIENTS  4
-#define KC_KEYS     25 /* per client */
-#define KC_PER_KEY  8
+#define KC_CLIENTS 4
+#define KC_KEYS    25 /* per client */
+#define KC_PER_KEY 8
 
 struct kc_shared {
 	atomic_int port; /* 0 while the node is down */
@@ -295,8 +297,8 @@ kc_main(void *arg)
 					it_sleep_ms(5);
 					continue;
 				}
-				int rv = httpc_once(IT_HOST, port, 5000,
-				    "POST", path, hs, "inc", 3, &resp);
+				int rv = httpc_once(IT_HOST, port, 5000, "POST",
+				    path, hs, "inc", 3, &resp);
 				bool ok = rv == HTTPC_OK && resp.status == 202;
 				if (rv == HTTPC_OK) {
 					httpc_resp_free(&resp);

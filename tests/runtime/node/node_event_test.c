@@ -115,6 +115,10 @@ expect_same_event(const struct node_event *a, const struct node_event *b)
 	cr_expect(a->len == 0 || memcmp(a->data, b->data, a->len) == 0,
 	    "payload intact");
 	cr_expect_null(b->call);
+	cr_assert_eq(b->klen, a->klen);
+	cr_expect((a->key == NULL) == (b->key == NULL), "key kept");
+	cr_expect(a->key == NULL || memcmp(a->key, b->key, a->klen) == 0,
+	    "key intact");
 	if (a->http == NULL) {
 		cr_expect_null(b->http);
 	} else {
@@ -625,4 +629,66 @@ Test(node_event, free_after_reply_keeps_the_reply)
 	cr_expect_eq(c->reply.err, LEDGE_OK, "a reply already given stands");
 	cr_expect_eq(c->reply.len, 2);
 	node_call_unref(c);
+}
+
+Test(node_event, round_trip_with_a_key)
+{
+	struct node_event *ev = sample_event(10, 2, true);
+	unsigned char k[LEDGE_KEY_MAX];
+
+	for (size_t i = 0; i < sizeof k; i++) {
+		k[i] = (unsigned char)i; /* bytes, NUL included */
+	}
+	cr_assert_eq(node_event_set_key(ev, "user-1", 6), LEDGE_OK);
+	round_trip(ev);
+	/* The longest key, and a key without HTTP metadata. */
+	cr_assert_eq(node_event_set_key(ev, k, sizeof k), LEDGE_OK);
+	round_trip(ev);
+	node_http_free(ev->http);
+	ev->http = NULL;
+	round_trip(ev);
+	node_event_free(ev);
+}
+
+Test(node_event, set_key_refuses_empty_and_oversized_keys)
+{
+	struct node_event *ev = node_event_new(NE_CAST, 1, "x", 1);
+	unsigned char big[LEDGE_KEY_MAX + 1] = { 0 };
+
+	cr_assert_not_null(ev);
+	cr_expect_eq(node_event_set_key(ev, "a", 0), LEDGE_EINVAL);
+	cr_expect_eq(node_event_set_key(ev, big, sizeof big), LEDGE_EINVAL);
+	cr_expect_null(ev->key);
+	cr_expect_eq(node_event_set_key(ev, "a", 1), LEDGE_OK);
+	cr_expect_eq(node_event_set_key(ev, big, sizeof big), LEDGE_EINVAL);
+	cr_expect_eq(ev->klen, 1, "a refused key changes nothing");
+	node_event_free(ev);
+}
+
+Test(node_event, decode_rejects_a_bad_key)
+{
+	struct node_event *ev = node_event_new(NE_CAST, 1, "pay", 3);
+	size_t len;
+	unsigned char *buf;
+
+	cr_assert_eq(node_event_set_key(ev, "abc", 3), LEDGE_OK);
+	buf = encode(ev, &len);
+	/* Every truncation fails. */
+	for (size_t n = 0; n < len; n++) {
+		struct node_event *back = node_event_decode(buf, n);
+		cr_expect_null(back, "truncated to %zu of %zu", n, len);
+		node_event_free(back);
+	}
+	/* A key length past the end, and a zero length. */
+	buf[len - 5] = 0;
+	buf[len - 4] = 4;
+	cr_expect_null(node_event_decode(buf, len));
+	buf[len - 4] = 0;
+	cr_expect_null(node_event_decode(buf, len));
+	/* Unknown bits in the flags byte beside the key's. */
+	buf[len - 4] = 3;
+	buf[3] |= 8;
+	cr_expect_null(node_event_decode(buf, len));
+	free(buf);
+	node_event_free(ev);
 }

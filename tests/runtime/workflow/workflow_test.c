@@ -534,6 +534,68 @@ Test(workflow, sandbox_allows_by_name_for_isolated_functions_only)
 	    "write), found 'x'");
 }
 
+Test(workflow, keyed_functions_and_where_their_keys_come_from)
+{
+	struct workflow *wf =
+	    load("workflow: demo\n"
+	         "functions:\n"
+	         "  a: {code: a.so, keyed: true}\n"
+	         "  b: {code: b.so, keyed: {idle_s: 5, max_active: 7}}\n"
+	         "  c: {code: c.so, keyed: false}\n"
+	         "resources:\n"
+	         "  in:\n"
+	         "    type: http-ingress\n"
+	         "    config: {prefix: /a/, key: path}\n"
+	         "    outputs: {request: a}\n"
+	         "  h:\n"
+	         "    type: http-ingress\n"
+	         "    config: {path: /b, key: \"header:X-User\"}\n"
+	         "    outputs: {request: b}\n");
+	cr_assert_not_null(wf);
+	cr_expect(wf->functions[0].keyed);
+	cr_expect_eq(wf->functions[0].idle_s, 300, "the default");
+	cr_expect_eq(wf->functions[0].max_active, 100000, "the default");
+	cr_expect(wf->functions[1].keyed);
+	cr_expect_eq(wf->functions[1].idle_s, 5);
+	cr_expect_eq(wf->functions[1].max_active, 7);
+	cr_expect(!wf->functions[2].keyed);
+	wf_free(wf);
+	EXPECT(load("workflow: demo\n"
+	            "functions:\n"
+	            "  a: {code: a.so, keyed: maybe}\n"
+	            "  b: {code: b.so, keyed: {idle_s: 0, max: 3}}\n"
+	            "  c: {code: c.so, keyed: true, isolation: process}\n"
+	            "  d: {code: d.so, keyed: true}\n"
+	            "resources:\n"
+	            "  in:\n"
+	            "    type: http-ingress\n"
+	            "    config: {path: /d}\n"
+	            "    outputs: {request: d}\n"
+	            "  p:\n"
+	            "    type: http-ingress\n"
+	            "    config: {path: /p, key: path}\n"
+	            "    outputs: {request: d}\n"
+	            "  q:\n"
+	            "    type: http-ingress\n"
+	            "    config: {prefix: /q/, key: \"cookie:x\"}\n"
+	            "    outputs: {request: d}\n"),
+	    "demo.yaml:3:26: 'keyed' must be true, false or a mapping "
+	    "{idle_s, max_active}, found 'maybe'",
+	    "demo.yaml:4:38: unknown key 'max' in 'keyed' of function 'b' "
+	    "(known keys: idle_s, max_active)",
+	    "demo.yaml:4:35: 'idle_s' must be an integer between 1 and 604800, "
+	    "found '0'",
+	    "demo.yaml:5:26: function 'c': 'keyed' cannot be combined with "
+	    "'isolation: process' yet",
+	    "demo.yaml:11:24: http-ingress 'in' sends to 'd', which is keyed: "
+	    "say where its key comes from with 'key: path', 'key: "
+	    "header:NAME' or 'key: query:NAME' in the config",
+	    "demo.yaml:14:29: http-ingress 'p': 'key: path' takes the rest of "
+	    "the path after 'prefix', and this route has an exact 'path'",
+	    "demo.yaml:18:32: http-ingress 'q': 'key' must be path, "
+	    "header:NAME or query:NAME, found 'cookie:x'");
+}
+
 Test(workflow, unknown_function_and_resource_keys)
 {
 	EXPECT(load("workflow: demo\n"
