@@ -99,6 +99,10 @@ handle_invoke(void *ctx, struct msg_req *req, wire_v root)
 	struct node_event *ev;
 	struct invoke *iv;
 
+	const void *key = NULL;
+	size_t klen = 0;
+	bool has_key = wire_as_bin(wire_get(root, "key"), &key, &klen);
+
 	wire_as_bin(wire_get(root, "data"), &data, &len);
 	snprintf(
 	    name, sizeof name, "%s/%s", wf ? wf : "", target ? target : "");
@@ -109,8 +113,25 @@ handle_invoke(void *ctx, struct msg_req *req, wire_v root)
 		    node_name(a->n));
 		return;
 	}
+	bool keyed = t->kind == NT_INSTANCE && t->inst->keyed != NULL;
+	if (keyed && !has_key) {
+		reply_err(req, REPLY_INVALID,
+		    "%s is keyed: name the instance with --key", name);
+		return;
+	}
+	if (has_key && t->kind == NT_INSTANCE && !keyed) {
+		reply_err(req, REPLY_INVALID,
+		    "%s is not keyed: it takes no --key", name);
+		return;
+	}
+	if (has_key && (klen == 0 || klen > LEDGE_KEY_MAX)) {
+		reply_err(req, REPLY_INVALID,
+		    "a key has 1 to %d bytes, not %zu", LEDGE_KEY_MAX, klen);
+		return;
+	}
 	if ((ev = node_event_new(call ? NE_CALL : NE_CAST, t->id, data, len)) ==
 	        NULL ||
+	    (has_key && node_event_set_key(ev, key, klen) != LEDGE_OK) ||
 	    (iv = calloc(1, sizeof *iv)) == NULL) {
 		node_event_free(ev);
 		reply_err(req, REPLY_BUSY, "out of memory");

@@ -15,6 +15,7 @@
 #include "net/wire.h"
 #include "node/commit.h"
 #include "node/instance.h"
+#include "node/keyed.h"
 #include "node/node.h"
 #include "platform/loop.h"
 #include "store/store.h"
@@ -25,12 +26,23 @@ struct scan {
 	const char *key;
 	size_t klen;
 	bool counting;
+	/* a keyed function's instance key: only its entries, shown
+	 * without the prefix that is its key (node/keyed.h) */
+	const unsigned char *pre;
+	size_t plen;
 };
 
 static int
 scan_state(void *arg, ledge_bytes key, ledge_bytes value)
 {
 	struct scan *s = arg;
+	if (s->pre != NULL) {
+		if (key.len <= s->plen || memcmp(key.data, s->pre, s->plen)) {
+			return 0;
+		}
+		key.data = (const unsigned char *)key.data + s->plen;
+		key.len -= s->plen;
+	}
 	if (s->key &&
 	    (key.len != s->klen || memcmp(key.data, s->key, s->klen))) {
 		return 0;
@@ -47,6 +59,36 @@ scan_state(void *arg, ledge_bytes key, ledge_bytes value)
 	return 0;
 }
 
+/*
+ * A request about a function with an instance key `inst` (or NULL): a
+ * keyed one needs it, one that is not keyed has none.  False after
+ * replying.
+ */
+static bool
+keyed_request_ok(struct msg_req *req, const struct node_target *t,
+    const char *name, const char *inst, size_t ilen)
+{
+	bool keyed = t->inst->keyed != NULL;
+	if (keyed && inst == NULL) {
+		reply_err(req, REPLY_INVALID,
+		    "%s is keyed: name the key (--key), or list them with "
+		    "`ledge state keys`",
+		    name);
+		return false;
+	}
+	if (!keyed && inst != NULL) {
+		reply_err(req, REPLY_INVALID,
+		    "%s is not keyed: it takes no --key", name);
+		return false;
+	}
+	if (inst != NULL && (ilen == 0 || ilen > LEDGE_KEY_MAX)) {
+		reply_err(req, REPLY_INVALID,
+		    "a key has 1 to %d bytes, not %zu", LEDGE_KEY_MAX, ilen);
+		return false;
+	}
+	return true;
+}
+
 static void
 handle_state(void *ctx, struct msg_req *req, wire_v root)
 {
@@ -59,10 +101,12 @@ handle_state(void *ctx, struct msg_req *req, wire_v root)
 	struct wire_w w;
 	const void *d;
 	size_t len;
-	const char *key = NULL;
-	size_t klen = 0;
+	const char *key = NULL, *inst = NULL;
+	size_t klen = 0, ilen = 0;
+	unsigned char pre[2 + LEDGE_KEY_MAX];
 
 	wire_as_str(wire_get(root, "key"), &key, &klen);
+	wire_as_str(wire_get(root, "inst"), &inst, &ilen);
 	snprintf(name, sizeof name, "%s/%s", wf ? wf : "", fn ? fn : "");
 	free(wf);
 	free(fn);
@@ -70,6 +114,9 @@ handle_state(void *ctx, struct msg_req *req, wire_v root)
 	    t->kind != NT_INSTANCE) {
 		reply_err(req, REPLY_NOT_FOUND, "no function %s on node %s",
 		    name, node_name(a->n));
+		return;
+	}
+	if (!keyed_request_ok(req, t, name, inst, ilen)) {
 		return;
 	}
 	/* Committed state: what a crash now would keep. */
@@ -80,7 +127,11 @@ handle_state(void *ctx, struct msg_req *req, wire_v root)
 		reply_err(req, REPLY_BUSY, "cannot read the store");
 		return;
 	}
-	struct scan s = { &w, 0, key, klen, true };
+	struct scan s = { &w, 0, key, klen, true, NULL, 0 };
+	if (inst != NULL) {
+		s.pre = pre;
+		s.plen = keyed_state_key(pre, inst, ilen, NULL, 0);
+	}
 	store_state_scan(r, t->id, scan_state, &s);
 	wire_map(&w, 2);
 	wire_str(&w, "ok");
@@ -93,6 +144,129 @@ handle_state(void *ctx, struct msg_req *req, wire_v root)
 	store_reader_close(r);
 	d = wire_data(&w, &len);
 	msg_reply(req, d, d ? len : 0);
+	wire_w_fini(&w);
+}
+
+/*
+ * state.keys: the keys of a keyed function that have state, in the
+ * store's order, from `after` (exclusive) or the first, at most `limit`
+ * (default 100, at most 10000), those starting with `prefix` only; `more`
+ * says whether others follow (ask again with after = the last).
+ */
+struct key_scan {
+	struct wire_w *w; /* NULL: counting */
+	const char *prefix, *after;
+	size_t plen, alen, limit, n;
+	bool more;
+	unsigned char last[2 + LEDGE_KEY_MAX]; /* the last key taken */
+	size_t last_len;
+};
+
+static int
+scan_keys(void *arg, ledge_bytes key, ledge_bytes value)
+{
+	struct key_scan *k = arg;
+	const unsigned char *p = key.data;
+	size_t kl;
+	(void)value;
+	if (key.len < 2 || (kl = (size_t)p[0] << 8 | p[1]) == 0 ||
+	    kl > key.len - 2 || kl > LEDGE_KEY_MAX) {
+		return 0; /* not a key instance's entry */
+	}
+	if (k->last_len == 2 + kl && memcmp(k->last, p, 2 + kl) == 0) {
+		return 0; /* the same key's next entry */
+	}
+	memcpy(k->last, p, 2 + kl);
+	k->last_len = 2 + kl;
+	if ((k->plen > kl || memcmp(p + 2, k->prefix, k->plen) != 0)) {
+		return 0;
+	}
+	if (k->after != NULL) {
+		/* Store order: by length, then bytes. */
+		int c = kl != k->alen ? (kl < k->alen ? -1 : 1)
+		                      : memcmp(p + 2, k->after, kl);
+		if (c <= 0) {
+			return 0;
+		}
+	}
+	if (k->n == k->limit) {
+		k->more = true;
+		return 1;
+	}
+	if (k->w != NULL) {
+		wire_bin(k->w, p + 2, kl);
+	}
+	k->n++;
+	return 0;
+}
+
+static void
+handle_keys(void *ctx, struct msg_req *req, wire_v root)
+{
+	struct agent *a = ctx;
+	char *wf = wire_str_dup(wire_get(root, "wf"));
+	char *fn = wire_str_dup(wire_get(root, "fn"));
+	char name[512];
+	struct node_target *t;
+	struct store_reader *r = NULL;
+	struct wire_w w;
+	struct key_scan k = { .prefix = "" };
+	const void *d;
+	size_t len;
+
+	snprintf(name, sizeof name, "%s/%s", wf ? wf : "", fn ? fn : "");
+	free(wf);
+	free(fn);
+	wire_as_str(wire_get(root, "prefix"), &k.prefix, &k.plen);
+	wire_as_str(wire_get(root, "after"), &k.after, &k.alen);
+	k.limit = (size_t)wire_as_u64(wire_get(root, "limit"), 100);
+	if (k.prefix == NULL) {
+		k.prefix = "";
+		k.plen = 0;
+	}
+	if ((t = node_find_target(a->n, name)) == NULL ||
+	    t->kind != NT_INSTANCE) {
+		reply_err(req, REPLY_NOT_FOUND, "no function %s on node %s",
+		    name, node_name(a->n));
+		return;
+	}
+	if (t->inst->keyed == NULL) {
+		reply_err(req, REPLY_INVALID,
+		    "%s is not keyed: it has one state, no keys", name);
+		return;
+	}
+	if (k.limit == 0 || k.limit > 10000) {
+		reply_err(req, REPLY_INVALID,
+		    "limit must be 1 to 10000, not %llu",
+		    (unsigned long long)k.limit);
+		return;
+	}
+	commit_flush(node_commit(a->n));
+	if (store_reader_open(node_store(a->n), &r) != LEDGE_OK ||
+	    store_reader_begin(r) != LEDGE_OK || wire_w_init(&w) != 0) {
+		store_reader_close(r);
+		reply_err(req, REPLY_BUSY, "cannot read the store");
+		return;
+	}
+	struct key_scan count = k;
+	store_state_scan(r, t->id, scan_keys, &count);
+	wire_map(&w, 3);
+	wire_str(&w, "ok");
+	wire_bool(&w, true);
+	wire_str(&w, "more");
+	wire_bool(&w, count.more);
+	wire_str(&w, "keys");
+	wire_array(&w, count.n);
+	k.w = &w;
+	store_state_scan(r, t->id, scan_keys, &k);
+	store_reader_end(r);
+	store_reader_close(r);
+	d = wire_data(&w, &len);
+	if (d == NULL) {
+		reply_err(req, REPLY_BUSY, "out of memory");
+	} else {
+		msg_reply(req, d, len);
+	}
 	wire_w_fini(&w);
 }
 
@@ -148,7 +322,7 @@ handle_export(void *ctx, struct msg_req *req, wire_v root)
 		reply_err(req, REPLY_BUSY, "out of memory");
 		return;
 	}
-	struct scan s = { &w, 0, NULL, 0, true };
+	struct scan s = { &w, 0, NULL, 0, true, NULL, 0 };
 	bool have = node_registry_lookup(a->n, name, &id) &&
 	    store_reader_open(node_store(a->n), &r) == LEDGE_OK &&
 	    store_reader_begin(r) == LEDGE_OK;
@@ -305,6 +479,7 @@ handle_forget(void *ctx, struct msg_req *req, wire_v root)
 
 static const struct reply_route routes[] = {
 	{ "state.get", handle_state, MSG_ROLE_ORCHESTRATOR },
+	{ "state.keys", handle_keys, MSG_ROLE_ORCHESTRATOR },
 	{ "export", handle_export, MSG_ROLE_ORCHESTRATOR },
 	{ "import", handle_import, MSG_ROLE_ORCHESTRATOR },
 	{ "forget", handle_forget, MSG_ROLE_ORCHESTRATOR },

@@ -498,6 +498,7 @@ fn_state_get(void *ctx, struct msg_req *req, wire_v root)
 static const struct reply_route routes[] = {
 	{ "invoke", fn_invoke, MSG_ROLES_ADMIN },
 	{ "state.get", fn_state_get, MSG_ROLES_ADMIN },
+	{ "state.keys", fn_state_get, MSG_ROLES_ADMIN },
 	{ "fn.reload", fn_reload, MSG_ROLES_ADMIN },
 	{ "fn.move", fn_move, MSG_ROLES_ADMIN },
 };

@@ -373,3 +373,81 @@ Test(keyed, kill9_under_keyed_load_keeps_every_key_exact, .timeout = 240)
 	fprintf(stderr, "keyed kill -9: %d acked, %d attempts retried\n",
 	    atomic_load(&sh.acked), atomic_load(&sh.retried));
 }
+
+/* --- the command line ------------------------------------------------ */
+
+/* `ledge ARGS... --data DATA`; its status, and its output in *out. */
+static int
+cli(struct lrun *r, const char *const *args, char **out)
+{
+	const char *argv[32];
+	size_t n = 0;
+	for (; args[n] != NULL && n < 28; n++) {
+		argv[n] = args[n];
+	}
+	argv[n++] = "--data";
+	argv[n++] = r->data;
+	argv[n] = NULL;
+	return lrun_exec(argv, out);
+}
+
+#define ARGS(...) ((const char *const[]) { __VA_ARGS__, NULL })
+
+Test(keyed, invoke_state_get_and_state_keys_name_the_key)
+{
+	struct lrun *r = start("keyed-cli", "true");
+	char *out = NULL;
+
+	/* invoke --key: a cast, then a call, to one key's instance. */
+	cr_assert_eq(
+	    cli(r, ARGS("invoke", "kw", "k", "--key", "zed", "x"), &out), 0,
+	    "%s", out);
+	free(out);
+	cr_assert(poll_key(r, "zed", "key=zed n=1\n"));
+	cr_assert_eq(
+	    cli(r, ARGS("invoke", "kw", "k", "--key", "zed", "--call", "inc"),
+	        &out),
+	    0, "%s", out);
+	cr_expect_str_eq(out, "key=zed n=2\n");
+	free(out);
+	/* A keyed function without --key: a clear refusal. */
+	cr_expect_eq(cli(r, ARGS("invoke", "kw", "k", "x"), &out), 1);
+	cr_expect(strstr(out, "keyed") != NULL, "%s", out);
+	free(out);
+	cr_expect_eq(cli(r, ARGS("state", "get", "kw", "k"), &out), 1);
+	cr_expect(strstr(out, "--key") != NULL, "%s", out);
+	free(out);
+	/* state get --key: that key's state, by its own names. */
+	cr_assert_eq(
+	    cli(r, ARGS("state", "get", "kw", "k", "--key", "zed", "n"), &out),
+	    0, "%s", out);
+	cr_expect_str_eq(out, "n = \\x02\\x00\\x00\\x00\\x00\\x00\\x00\\x00\n");
+	free(out);
+	/* state keys: those with state, paged, by prefix. */
+	for (int i = 0; i < 5; i++) {
+		char key[16];
+		snprintf(key, sizeof key, "a%d", i);
+		free(post_key(r, key, "inc"));
+	}
+	cr_assert_eq(
+	    cli(r, ARGS("state", "keys", "kw", "k"), &out), 0, "%s", out);
+	cr_expect_str_eq(out, "a0\na1\na2\na3\na4\nzed\n");
+	free(out);
+	cr_assert_eq(cli(r,
+	                 ARGS("state", "keys", "kw", "k", "--prefix", "a",
+	                     "--limit", "2"),
+	                 &out),
+	    0, "%s", out);
+	cr_expect_str_eq(out, "a0\na1\nmore keys follow: --after 'a1'\n");
+	free(out);
+	cr_assert_eq(cli(r,
+	                 ARGS("state", "keys", "kw", "k", "--prefix", "a",
+	                     "--after", "a3"),
+	                 &out),
+	    0, "%s", out);
+	cr_expect_str_eq(out, "a4\n");
+	free(out);
+	cr_expect_eq(
+	    cli(r, ARGS("state", "keys", "kw", "k", "--limit", "0"), &out), 2);
+	free(out);
+}

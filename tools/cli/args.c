@@ -106,7 +106,7 @@ control_socket(struct args *o)
 
 /* Long options with a value, and where the value goes. */
 static const char **
-valued(struct args *o, const char *name, const char **tbuf)
+valued(struct args *o, unsigned flags, const char *name, const char **tbuf)
 {
 	if (strcmp(name, "orchestrator") == 0) {
 		return &o->url;
@@ -125,6 +125,18 @@ valued(struct args *o, const char *name, const char **tbuf)
 	}
 	if (strcmp(name, "timeout") == 0) {
 		return tbuf;
+	}
+	if ((flags & ARGS_KEY) && strcmp(name, "key") == 0) {
+		return &o->key;
+	}
+	if ((flags & ARGS_PAGE) && strcmp(name, "prefix") == 0) {
+		return &o->prefix;
+	}
+	if ((flags & ARGS_PAGE) && strcmp(name, "after") == 0) {
+		return &o->after;
+	}
+	if ((flags & ARGS_PAGE) && strcmp(name, "limit") == 0) {
+		return &o->limit;
 	}
 	return NULL;
 }
@@ -181,7 +193,7 @@ args_parse(const struct args_spec *s, int argc, char **argv, struct args *o)
 		snprintf(name, sizeof name, "%.*s",
 		    (int)(val ? (size_t)(val - a - 2) : strlen(a + 2)),
 		    a[1] == '-' ? a + 2 : "");
-		slot = a[1] == '-' ? valued(o, name, &timeout) : NULL;
+		slot = a[1] == '-' ? valued(o, s->flags, name, &timeout) : NULL;
 		if (slot == NULL) {
 			return args_usage_error(s,
 			    "unknown option '%s' (an argument that starts "

@@ -60,6 +60,8 @@ enum {
 	ARGS_CALL = 1 << 0,   /* -c, --call */
 	ARGS_FOLLOW = 1 << 1, /* -f, --follow */
 	ARGS_LOSSY = 1 << 2,  /* --accept-loss */
+	ARGS_KEY = 1 << 3,    /* --key K (a keyed function's instance) */
+	ARGS_PAGE = 1 << 4,   /* --prefix P, --limit N, --after K */
 };
 
 #define ARGS_MAX_POS 4
@@ -83,6 +85,10 @@ struct args_spec {
 struct args {
 	const char *url;     /* the orchestrator */
 	const char *data;    /* --data, or NULL */
+	const char *key;     /* --key (ARGS_KEY), escapes as text.h reads */
+	const char *prefix;  /* --prefix (ARGS_PAGE) */
+	const char *after;   /* --after (ARGS_PAGE) */
+	const char *limit;   /* --limit (ARGS_PAGE), checked by the command */
 	char sock_url[4200]; /* url, when it is a control socket found */
 	struct msg_tls tls;  /* the --tls-* files (for tls+tcp:// only) */
 	bool json, call, follow, accept_loss;

@@ -44,6 +44,8 @@ static const struct {
 	    NAMES("reply") },
 	[PRINT_STATE_GET] = { print_human_state, print_json_state,
 	    NAMES("entries") },
+	[PRINT_STATE_KEYS] = { print_human_keys, print_json_keys,
+	    NAMES("keys", "more") },
 	[PRINT_LOGS] = { print_human_logs, print_json_logs,
 	    NAMES("lines", "next") },
 };

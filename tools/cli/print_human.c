@@ -364,6 +364,43 @@ print_human_state(wire_v r, const struct view *v, FILE *out)
 	return 0;
 }
 
+/* `state keys`: a key per line; when more follow, stderr says how to
+ * get them. */
+int
+print_human_keys(wire_v r, const struct view *v, FILE *out)
+{
+	wire_v ks = wire_get(r, "keys");
+	struct strbuf b = { 0 };
+	char *text, *last = NULL;
+
+	(void)v;
+	for (size_t i = 0; i < wire_len(ks); i++) {
+		const void *p;
+		size_t n;
+		if (!wire_as_bin(wire_at(ks, i), &p, &n)) {
+			continue;
+		}
+		text_put_escaped(&b, p, n, true);
+		strbuf_str(&b, "\n");
+		if (i + 1 == wire_len(ks)) {
+			free(last);
+			last = text_escape(p, n, true);
+		}
+	}
+	if ((text = strbuf_take(&b)) == NULL) {
+		free(last);
+		return -1;
+	}
+	fputs(text, out);
+	free(text);
+	if (wire_as_bool(wire_get(r, "more"), false) && last != NULL) {
+		fflush(out); /* the keys, then the note */
+		fprintf(stderr, "more keys follow: --after '%s'\n", last);
+	}
+	free(last);
+	return 0;
+}
+
 /* One log line: TIME NODE LEVEL [WHO] LINE. */
 static int
 log_line(wire_v it, FILE *out)

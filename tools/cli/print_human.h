@@ -37,6 +37,7 @@ int print_human_reload(wire_v r, const struct view *v, FILE *out);
 int print_human_invoke(wire_v r, const struct view *v, FILE *out);
 /* state.get: `key = value` lines (v->key: only that entry). */
 int print_human_state(wire_v r, const struct view *v, FILE *out);
+int print_human_keys(wire_v r, const struct view *v, FILE *out);
 /* logs: TIME NODE LEVEL [WHO] LINE, one per log line. */
 int print_human_logs(wire_v r, const struct view *v, FILE *out);
 

@@ -236,6 +236,25 @@ json_log_line(struct json_out *j, wire_v it)
 }
 
 void
+print_json_keys(struct json_out *j, wire_v r, const struct view *v)
+{
+	wire_v ks = wire_get(r, "keys");
+	(void)v;
+	json_key(j, "keys");
+	json_arr_begin(j);
+	for (size_t i = 0; i < wire_len(ks); i++) {
+		const void *p;
+		size_t n;
+		if (wire_as_bin(wire_at(ks, i), &p, &n)) {
+			json_base64(j, p, n);
+		}
+	}
+	json_arr_end(j);
+	json_key(j, "more");
+	json_bool(j, wire_as_bool(wire_get(r, "more"), false));
+}
+
+void
 print_json_logs(struct json_out *j, wire_v r, const struct view *v)
 {
 	wire_v lines = wire_get(r, "lines");

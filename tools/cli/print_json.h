@@ -38,6 +38,7 @@ void print_json_reload(struct json_out *j, wire_v r, const struct view *v);
 void print_json_invoke(struct json_out *j, wire_v r, const struct view *v);
 /* state.get: entries (key and value as base64). */
 void print_json_state(struct json_out *j, wire_v r, const struct view *v);
+void print_json_keys(struct json_out *j, wire_v r, const struct view *v);
 /* logs: lines (seq, ms, time, node, who, level, line) and next. */
 void print_json_logs(struct json_out *j, wire_v r, const struct view *v);
 

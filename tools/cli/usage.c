@@ -161,13 +161,34 @@ const char usage_invoke[] =
     "status 3), also one already waiting; one to a part placed but not\n"
     "yet deployed on its node says \"not deployed yet\" (try again).\n"
     "\n"
+    "A keyed function (`keyed:` in its workflow) has an instance per key:\n"
+    "--key names the one DATA goes to (bytes as for `ledge state get`).\n"
+    "\n"
     "options:\n"
-    "  -c, --call              wait for the reply and print it\n";
+    "  -c, --call              wait for the reply and print it\n"
+    "  --key K                 the instance of a keyed function\n";
 
 const char usage_state[] =
     "usage: ledge state get [OPTIONS] WORKFLOW FUNCTION [KEY]\n"
+    "       ledge state keys [OPTIONS] WORKFLOW FUNCTION\n"
     "\n"
-    "The state of a function (`ledge state get --help` tells more).\n";
+    "The state of a function, and the keys of a keyed one (`ledge state\n"
+    "get --help`, `ledge state keys --help` tell more).\n";
+
+const char usage_state_keys[] =
+    "usage: ledge state keys [OPTIONS] WORKFLOW FUNCTION\n"
+    "\n"
+    "Print the keys of the keyed function FUNCTION of WORKFLOW that have\n"
+    "state, one per line (escaped as `ledge state get` shows keys), in the\n"
+    "store's order: shorter keys first, then by bytes.  At most --limit of\n"
+    "them (default 100, at most 10000); when more follow, stderr says so\n"
+    "and --after LAST gives the next page.  With --json:\n"
+    "{\"ok\":true,\"keys\":[\"base64\",...],\"more\":false}.\n"
+    "\n"
+    "options:\n"
+    "  --prefix P              only keys that start with P\n"
+    "  --limit N               at most N keys\n"
+    "  --after K               the keys after K (the last of a page)\n";
 
 const char usage_state_get[] =
     "usage: ledge state get [OPTIONS] WORKFLOW FUNCTION [KEY]\n"
@@ -177,7 +198,11 @@ const char usage_state_get[] =
     "\\xNN and a backslash as \\\\; KEY may be written the same way (e.g.\n"
     "'user\\x00id').  With --json, keys and values are base64 (RFC 4648):\n"
     "{\"ok\":true,\"entries\":[{\"key\":\"bg==\",\"value\":\"AQ==\"}]}.\n"
-    "Exit status 1 if KEY is not there.\n";
+    "Exit status 1 if KEY is not there.  A keyed function's state is per\n"
+    "key: --key K names whose (`ledge state keys` lists them).\n"
+    "\n"
+    "options:\n"
+    "  --key K                 the instance of a keyed function\n";
 
 const char usage_logs[] =
     "usage: ledge logs [OPTIONS] WORKFLOW\n"

@@ -31,6 +31,7 @@ extern const char usage_fn_move[];
 extern const char usage_fn_reload[];
 extern const char usage_invoke[];
 extern const char usage_state_get[];
+extern const char usage_state_keys[];
 extern const char usage_logs[];
 
 /*
