@@ -41,8 +41,49 @@ static const struct res_param params[] = {
 	    .min = 0,
 	    .max = 1LL << 40,
 	    .help = "stop after this many ticks (default 0: never)" },
+	{ .name = "key",
+	    .kind = RP_STR,
+	    .help = "the key of the instance a keyed function's ticks go to" },
 	{ .name = NULL },
 };
+
+/* A keyed function on `tick` needs `key`; a key is 1..LEDGE_KEY_MAX
+ * bytes. */
+static int
+check(const struct workflow *wf, const struct wf_resource *spec, struct diag *d)
+{
+	const char *key = wf_config_get(&spec->config, "key");
+	int errs = 0;
+
+	if (key != NULL && (key[0] == '\0' || strlen(key) > LEDGE_KEY_MAX)) {
+		diag_add(d, wf->file, spec->pos.line, spec->pos.col,
+		    "timer '%s': 'key' must have 1 to %d bytes", spec->name,
+		    LEDGE_KEY_MAX);
+		errs++;
+	}
+	for (size_t o = 0; o < spec->noutputs; o++) {
+		const struct wf_output *out = &spec->outputs[o];
+		for (size_t t = 0; t < out->ntargets; t++) {
+			for (size_t f = 0; f < wf->nfunctions; f++) {
+				const struct wf_function *fn =
+				    &wf->functions[f];
+				if (fn->keyed && key == NULL &&
+				    strcmp(fn->name, out->targets[t]) == 0) {
+					diag_add(d, wf->file,
+					    out->target_pos[t].line,
+					    out->target_pos[t].col,
+					    "timer '%s' ticks to '%s', which "
+					    "is "
+					    "keyed: say which key's instance "
+					    "with 'key: K' in the config",
+					    spec->name, fn->name);
+					errs++;
+				}
+			}
+		}
+	}
+	return errs;
+}
 
 struct timer {
 	struct res *r;
@@ -52,6 +93,7 @@ struct timer {
 	uint64_t next;       /* monotonic ms of the next tick */
 	uint64_t rng;        /* xorshift state for jitter */
 	const char *payload; /* NULL: the tick number */
+	const char *key;     /* a keyed target's key, or NULL */
 };
 
 static uint64_t
@@ -99,7 +141,8 @@ on_tick(void *arg)
 		    (size_t)snprintf(num, sizeof num, "%" PRIu64, t->sent + 1);
 		data = num;
 	}
-	if (node_res_cast(t->r, "tick", data, len) == 0 &&
+	if (node_res_cast_key(t->r, "tick", t->key, t->key ? strlen(t->key) : 0,
+	        data, len) == 0 &&
 	    node_res_output(t->r, "tick", 0) != NULL) {
 		if (t->skipped++ % 100 == 0) {
 			rlog_write(node_log(t->r->node), RLOG_WARN, t->r->name,
@@ -129,6 +172,7 @@ start(struct res *r, char *err, size_t errlen)
 	t->jitter = cfg_u64(r, "jitter_ms", 0);
 	t->count = cfg_u64(r, "count", 0);
 	t->payload = wf_config_get(&r->spec->config, "payload");
+	t->key = wf_config_get(&r->spec->config, "key");
 	t->rng =
 	    clock_mono_us() ^ ((uint64_t)r->id << 32) ^ 0x9e3779b97f4a7c15ull;
 	t->next = clock_mono_ms();
@@ -162,6 +206,7 @@ const struct res_type res_timer = {
 	.summary = "casts a tick on its output every period_ms",
 	.params = params,
 	.outputs = outputs,
+	.check = check,
 	.start = start,
 	.stop = stop,
 	.describe = describe,

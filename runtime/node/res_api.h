@@ -31,6 +31,11 @@ struct node_target *node_res_output(struct res *r, const char *name, size_t i);
 size_t node_res_cast(
     struct res *r, const char *name, const void *data, size_t len);
 
+/* node_res_cast with a key (1..LEDGE_KEY_MAX bytes) for the keyed
+ * functions among the targets; the others ignore it.  key NULL: none. */
+size_t node_res_cast_key(struct res *r, const char *name, const void *key,
+    size_t klen, const void *data, size_t len);
+
 /*
  * A resource is finished with an event it was given: a durable event's
  * queue entry is deleted (committed), then the event is freed.  `err` is

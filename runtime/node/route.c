@@ -354,6 +354,13 @@ node_res_output(struct res *r, const char *name, size_t i)
 size_t
 node_res_cast(struct res *r, const char *name, const void *data, size_t len)
 {
+	return node_res_cast_key(r, name, NULL, 0, data, len);
+}
+
+size_t
+node_res_cast_key(struct res *r, const char *name, const void *key, size_t klen,
+    const void *data, size_t len)
+{
 	struct node_target *t;
 	size_t reached = 0;
 	for (size_t i = 0; (t = node_res_output(r, name, i)) != NULL; i++) {
@@ -361,7 +368,10 @@ node_res_cast(struct res *r, const char *name, const void *data, size_t len)
 		if (node_admit(t) != LEDGE_OK) {
 			continue;
 		}
-		if ((ev = node_event_new(NE_CAST, t->id, data, len)) == NULL) {
+		if ((ev = node_event_new(NE_CAST, t->id, data, len)) == NULL ||
+		    (key != NULL &&
+		        node_event_set_key(ev, key, klen) != LEDGE_OK)) {
+			node_event_free(ev);
 			if (t->kind == NT_INSTANCE) {
 				mb_unreserve(&t->inst->mb);
 			}

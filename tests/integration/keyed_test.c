@@ -451,3 +451,29 @@ Test(keyed, invoke_state_get_and_state_keys_name_the_key)
 	    cli(r, ARGS("state", "keys", "kw", "k", "--limit", "0"), &out), 2);
 	free(out);
 }
+
+Test(keyed, a_timer_ticks_to_the_key_it_names)
+{
+	static const char *const wf =
+	    "workflow: kw\n"
+	    "functions:\n"
+	    "  k:\n"
+	    "    code: @F/keyed.so\n"
+	    "    keyed: true\n"
+	    "resources:\n"
+	    "  clock:\n"
+	    "    type: timer\n"
+	    "    config: { period_ms: 20, count: 5, key: dev1 }\n"
+	    "    outputs: { tick: k }\n"
+	    "  ask:\n"
+	    "    type: http-ingress\n"
+	    "    config: { prefix: /k/, key: path }\n"
+	    "    outputs: { request: k }\n";
+	struct lrun *r = it_run1("keyed-timer", wf, true);
+
+	cr_assert(poll_key(r, "dev1", "key=dev1 n=5\n"));
+	it_sleep_ms(100);
+	char *b = post_key(r, "dev1", "get");
+	cr_expect_str_eq(b, "key=dev1 n=5\n", "exactly count ticks");
+	free(b);
+}

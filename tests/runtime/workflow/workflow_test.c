@@ -578,7 +578,11 @@ Test(workflow, keyed_functions_and_where_their_keys_come_from)
 	            "  q:\n"
 	            "    type: http-ingress\n"
 	            "    config: {prefix: /q/, key: \"cookie:x\"}\n"
-	            "    outputs: {request: d}\n"),
+	            "    outputs: {request: d}\n"
+	            "  t:\n"
+	            "    type: timer\n"
+	            "    config: {period_ms: 10}\n"
+	            "    outputs: {tick: d}\n"),
 	    "demo.yaml:3:26: 'keyed' must be true, false or a mapping "
 	    "{idle_s, max_active}, found 'maybe'",
 	    "demo.yaml:4:38: unknown key 'max' in 'keyed' of function 'b' "
@@ -593,7 +597,9 @@ Test(workflow, keyed_functions_and_where_their_keys_come_from)
 	    "demo.yaml:14:29: http-ingress 'p': 'key: path' takes the rest of "
 	    "the path after 'prefix', and this route has an exact 'path'",
 	    "demo.yaml:18:32: http-ingress 'q': 'key' must be path, "
-	    "header:NAME or query:NAME, found 'cookie:x'");
+	    "header:NAME or query:NAME, found 'cookie:x'",
+	    "demo.yaml:23:21: timer 't' ticks to 'd', which is keyed: say "
+	    "which key's instance with 'key: K' in the config");
 }
 
 Test(workflow, unknown_function_and_resource_keys)
