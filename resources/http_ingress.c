@@ -696,12 +696,24 @@ on_request(void *arg, struct http_req *req)
 		respond_text(req, 431, "too many headers\n");
 		return;
 	}
+	char kbuf[LEDGE_KEY_MAX], why[256], ikey[IDEM_MAX_KEY + 1];
+	size_t klen = 0;
+	if (ro->key != KEY_NONE &&
+	    (klen = request_key(ro, req, kbuf, why, sizeof why)) == 0) {
+		respond_text(req, 400, why);
+		return;
+	}
 	key = ro->idem_ttl_s ? http_req_header(req, "Idempotency-Key") : NULL;
 	if (key != NULL) {
-		if (key[0] == '\0' || strlen(key) > IDEM_MAX_KEY) {
+		if (key[0] == '\0' || strlen(key) > IDEM_HEADER_MAX) {
 			respond_text(req, 400,
 			    "Idempotency-Key must have 1 to 200 characters\n");
 			return;
+		}
+		if (klen > 0) {
+			/* Per key: the same Idempotency-Key sent to two keys
+			 * is two requests. */
+			key = idem_key_for(ikey, key, kbuf, klen);
 		}
 		if (replay_idem(rt, ro, key, req)) {
 			return;
@@ -709,13 +721,6 @@ on_request(void *arg, struct http_req *req)
 	}
 	if ((t = node_res_output(ro->r, "request", 0)) == NULL) {
 		respond_text(req, 503, "no function is wired to this route\n");
-		return;
-	}
-	char kbuf[LEDGE_KEY_MAX], why[256];
-	size_t klen = 0;
-	if (ro->key != KEY_NONE &&
-	    (klen = request_key(ro, req, kbuf, why, sizeof why)) == 0) {
-		respond_text(req, 400, why);
 		return;
 	}
 	if (klen == 0 && t->kind == NT_INSTANCE && t->inst->keyed != NULL) {

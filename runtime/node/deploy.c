@@ -162,6 +162,7 @@ free_instance(struct node_instance *inst)
 	free_outputs(inst->outputs, inst->noutputs);
 	code_release(inst->code);
 	free((char *)inst->target.name);
+	free(inst->counts);
 	free(inst);
 }
 
@@ -260,6 +261,9 @@ make_instance(struct node *n, struct node_wf *w, const struct wf_function *f,
 		return LEDGE_ENOMEM;
 	}
 	*out = inst;
+	if ((inst->counts = calloc(1, sizeof *inst->counts)) == NULL) {
+		return LEDGE_ENOMEM;
+	}
 	inst->node = n;
 	inst->owner = w;
 	inst->wf = w->wf;

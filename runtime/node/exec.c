@@ -33,9 +33,6 @@
 #include "workflow/resource.h"
 #include "workflow/workflow.h"
 
-/* Where an instance's counters go: a key instance counts in its part. */
-#define COUNTS(i) ((i)->part != NULL ? (i)->part : (i))
-
 static _Thread_local const char *current_name;
 
 const char *
@@ -233,9 +230,14 @@ add_idem(
 	const struct node_http *h = exec_req_http(c);
 	const char *key = h ? node_http_header(h, "Idempotency-Key") : NULL;
 	struct idem_answer a;
+	char ikey[IDEM_MAX_KEY + 1];
 
 	if (key == NULL || h->idem_ttl_s == 0 || !c->ev->call->external) {
 		return LEDGE_OK;
+	}
+	if (c->inst->key != NULL) {
+		/* A key instance's answers are its key's (idem.h). */
+		key = idem_key_for(ikey, key, c->inst->key, c->inst->klen);
 	}
 	if (*rec == NULL && (*rec = commit_rec_new()) == NULL) {
 		return LEDGE_ENOMEM;
@@ -270,12 +272,18 @@ replay_linked(
 	struct node_reply r;
 	struct commit_rec *rec;
 	static const char hname[] = "Idempotent-Replayed", hval[] = "true";
+	char ikey[IDEM_MAX_KEY + 1];
 
 	if (ev->kind != NE_CALL || !(ev->flags & NEF_LINKED) ||
 	    ev->call == NULL || ev->http == NULL || ev->http->idem_ttl_s == 0 ||
-	    (key = node_http_header(ev->http, "Idempotency-Key")) == NULL ||
-	    idem_get(w->reader, inst->target.id, key, clock_wall_ms(), &a) !=
-	        LEDGE_OK) {
+	    (key = node_http_header(ev->http, "Idempotency-Key")) == NULL) {
+		return false;
+	}
+	if (inst->key != NULL) {
+		key = idem_key_for(ikey, key, inst->key, inst->klen);
+	}
+	if (idem_get(w->reader, inst->target.id, key, clock_wall_ms(), &a) !=
+	    LEDGE_OK) {
 		return false;
 	}
 	memset(&r, 0, sizeof r);
@@ -304,7 +312,7 @@ replay_linked(
 	ev->call = NULL;
 	commit_submit(w->env->commit, rec);
 	atomic_fetch_add_explicit(
-	    &COUNTS(inst)->n_events, 1, memory_order_relaxed);
+	    &inst->counts->n_events, 1, memory_order_relaxed);
 	return true;
 }
 
@@ -397,7 +405,7 @@ finish(struct host_ctx *c, int rv)
 			}
 		}
 		atomic_fetch_add_explicit(
-		    &COUNTS(inst)->n_errors, 1, memory_order_relaxed);
+		    &inst->counts->n_errors, 1, memory_order_relaxed);
 	}
 
 	if (is_call) {
@@ -495,7 +503,7 @@ finish(struct host_ctx *c, int rv)
 		e = next;
 	}
 	atomic_fetch_add_explicit(
-	    &COUNTS(inst)->n_emitted, c->nemits, memory_order_relaxed);
+	    &inst->counts->n_emitted, c->nemits, memory_order_relaxed);
 	c->emits = c->emits_tail = NULL;
 	c->nemits = 0;
 }
@@ -692,16 +700,16 @@ exec_event(
 	}
 	finish(c, rv);
 	atomic_fetch_add_explicit(
-	    &COUNTS(inst)->n_events, 1, memory_order_relaxed);
+	    &inst->counts->n_events, 1, memory_order_relaxed);
 	{
 		static const uint32_t le[NODE_HIST_N] = NODE_HIST_BOUNDS;
 		uint64_t dt = clock_mono_us() - t0;
 		atomic_fetch_add_explicit(
-		    &COUNTS(inst)->n_busy_us, dt, memory_order_relaxed);
+		    &inst->counts->n_busy_us, dt, memory_order_relaxed);
 		for (size_t b = 0; b < NODE_HIST_N; b++) {
 			if (dt <= le[b]) {
 				atomic_fetch_add_explicit(
-				    &COUNTS(inst)->n_hist[b], 1,
+				    &inst->counts->n_hist[b], 1,
 				    memory_order_relaxed);
 				break;
 			}

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "base/clock.h"
+#include "base/sha256.h"
 #include "node/commit.h"
 #include "node/idem.h"
 #include "platform/loop.h"
@@ -173,4 +174,25 @@ idem_pruner_free(struct idem_pruner *p)
 		store_reader_close(p->reader);
 		free(p);
 	}
+}
+
+char *
+idem_key_for(char *out, const char *key, const void *inst, size_t inst_len)
+{
+	static const char hex[] = "0123456789abcdef";
+	struct sha256 h;
+	unsigned char d[32];
+	size_t n = strnlen(key, IDEM_HEADER_MAX);
+
+	sha256_init(&h);
+	sha256_update(&h, inst, inst_len);
+	sha256_final(&h, d);
+	memcpy(out, key, n);
+	out[n++] = 0x1f;
+	for (int i = 0; i < 16; i++) {
+		out[n++] = hex[d[i] >> 4];
+		out[n++] = hex[d[i] & 15];
+	}
+	out[n] = '\0';
+	return out;
 }

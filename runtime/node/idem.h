@@ -27,7 +27,11 @@ struct commit_rec;
 struct store_reader;
 
 /* Longest Idempotency-Key accepted (longer ones get 400). */
-#define IDEM_MAX_KEY 200
+#define IDEM_HEADER_MAX 200
+
+/* Longest key stored: a header's, with a key instance's suffix
+ * (idem_key_for). */
+#define IDEM_MAX_KEY (IDEM_HEADER_MAX + 33)
 
 struct idem_answer {
 	uint64_t expires_ms; /* wall clock */
@@ -38,6 +42,16 @@ struct idem_answer {
 	const void *body;
 	size_t len;
 };
+
+/*
+ * The key under which the answer to Idempotency-Key `key` (at most
+ * IDEM_HEADER_MAX) sent to the instance of key `inst` (inst_len bytes)
+ * of a keyed function is kept: `key`, a 0x1f, and 32 hex digits of the
+ * SHA-256 of the instance key.  Written to out (IDEM_MAX_KEY + 1
+ * bytes); returns out.
+ */
+char *idem_key_for(
+    char *out, const char *key, const void *inst, size_t inst_len);
 
 /*
  * Add the entry and its expiry index to a record.

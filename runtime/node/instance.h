@@ -72,6 +72,12 @@ struct node_dirty {
 	unsigned char bytes[]; /* key, then value */
 };
 
+/* What metrics read of an instance (relaxed atomics). */
+struct node_counts {
+	atomic_uint_fast64_t n_events, n_errors, n_emitted, n_busy_us;
+	atomic_uint_fast64_t n_hist[NODE_HIST_N]; /* handler times */
+};
+
 struct node_instance {
 	struct node_target target; /* id, name; target.inst == this */
 	struct node *node;
@@ -120,8 +126,9 @@ struct node_instance {
 	atomic_uint_fast64_t store_warned_ms;
 
 	/* keyed: a part's table of keys (keyed.h), or NULL.  A key
-	 * instance has `part` set instead: its part, its key (owned), and
-	 * what the part's table keeps of it (under the table's mutex). */
+	 * instance has `part` set instead: its part, its key (in the same
+	 * allocation, after the struct), and what the part's table keeps of it
+	 * (under the table's mutex). */
 	struct keyed *keyed;
 	struct node_instance *part;
 	unsigned char *key;
@@ -131,10 +138,8 @@ struct node_instance {
 	uint64_t kused_ms;   /* when its last event came (monotonic) */
 	struct node_instance *lru_prev, *lru_next;
 
-	/* counters (relaxed atomics, read by metrics; a key instance counts
-	 * in its part's) */
-	atomic_uint_fast64_t n_events, n_errors, n_emitted, n_busy_us;
-	atomic_uint_fast64_t n_hist[NODE_HIST_N]; /* handler times */
+	/* counters: the part's own; a key instance's point to its part's */
+	struct node_counts *counts;
 };
 
 /* --- backpressure ---------------------------------------------------- */

@@ -94,7 +94,6 @@ key_free(struct node_instance *k)
 	instance_dirty_clear(k);
 	hmap_fini(&k->dirty);
 	code_release(k->code);
-	free(k->key);
 	free(k);
 }
 
@@ -210,13 +209,14 @@ static struct node_instance *
 activate(struct keyed *kd, const struct node_event *ev)
 {
 	struct node_instance *part = kd->part;
-	struct node_instance *k = calloc(1, sizeof *k);
+	struct node_instance *k = calloc(1, sizeof *k + ev->klen);
 
-	if (k == NULL || (k->key = malloc(ev->klen)) == NULL) {
-		free(k);
+	if (k == NULL) {
 		return NULL;
 	}
+	k->key = (unsigned char *)(k + 1); /* allocated with it */
 	memcpy(k->key, ev->key, ev->klen);
+	k->counts = part->counts;
 	k->klen = ev->klen;
 	k->node = part->node;
 	k->owner = part->owner;

@@ -435,10 +435,12 @@ node_foreach_instance(struct node *n,
 			struct node_instance *inst = w->insts[i];
 			struct node_inst_stats st = {
 				.name = inst->target.name,
-				.events = atomic_load(&inst->n_events),
-				.errors = atomic_load(&inst->n_errors),
-				.emitted = atomic_load(&inst->n_emitted),
-				.busy_us = atomic_load(&inst->n_busy_us),
+				.events = atomic_load(&inst->counts->n_events),
+				.errors = atomic_load(&inst->counts->n_errors),
+				.emitted =
+				    atomic_load(&inst->counts->n_emitted),
+				.busy_us =
+				    atomic_load(&inst->counts->n_busy_us),
 				.mailbox = mb_depth(&inst->mb),
 				.status = atomic_load(&inst->status),
 				.id = inst->target.id,
@@ -450,7 +452,8 @@ node_foreach_instance(struct node *n,
 			}
 			st.repl_deploy = inst->repl_deploy;
 			for (size_t b = 0; b < NODE_HIST_N; b++) {
-				st.hist[b] = atomic_load(&inst->n_hist[b]);
+				st.hist[b] =
+				    atomic_load(&inst->counts->n_hist[b]);
 			}
 			if (inst->iso != NULL) {
 				struct isolate_stats is;

@@ -477,3 +477,29 @@ Test(keyed, a_timer_ticks_to_the_key_it_names)
 	cr_expect_str_eq(b, "key=dev1 n=5\n", "exactly count ticks");
 	free(b);
 }
+
+Test(keyed, an_idempotency_key_is_per_key)
+{
+	struct lrun *r = start("keyed-idem", "true");
+	const char *hs[] = { "Idempotency-Key: same-one", NULL };
+	struct httpc_resp resp;
+	char b[8];
+
+	/* The same Idempotency-Key to two keys: two requests. */
+	it_req(r->port, "POST", "/k/a", hs, "inc", &resp);
+	cr_expect_str_eq(resp.body, "key=a n=1\n");
+	httpc_resp_free(&resp);
+	it_req(r->port, "POST", "/k/b", hs, "inc", &resp);
+	cr_expect_str_eq(resp.body, "key=b n=1\n");
+	cr_expect(!httpc_resp_header(&resp, "Idempotent-Replayed", b, sizeof b),
+	    "b was answered with a's answer");
+	httpc_resp_free(&resp);
+	/* A retry to the same key: its stored answer, not a second count. */
+	it_req(r->port, "POST", "/k/a", hs, "inc", &resp);
+	cr_expect_str_eq(resp.body, "key=a n=1\n");
+	cr_expect(httpc_resp_header(&resp, "Idempotent-Replayed", b, sizeof b));
+	httpc_resp_free(&resp);
+	char *body = post_key(r, "a", "get");
+	cr_expect_str_eq(body, "key=a n=1\n");
+	free(body);
+}

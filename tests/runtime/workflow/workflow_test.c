@@ -627,7 +627,7 @@ Test(workflow, unknown_function_and_resource_keys)
 	    "demo.yaml:11:14: unknown key 'perod_ms' in the config of timer "
 	    "'t' (did you mean 'period_ms'?)",
 	    "demo.yaml:11:27: unknown key 'period' in the config of timer "
-	    "'t' (known keys: period_ms, payload, jitter_ms, count)");
+	    "'t' (known keys: period_ms, payload, jitter_ms, count, key)");
 }
 
 Test(workflow, unknown_resource_type)
