@@ -22,16 +22,19 @@ build: deps
 
 run: build
 	@echo
-	@echo "  starting hello and counter; try, from another terminal:"
+	@echo "  starting hello, counter and sessions; try, from another terminal:"
 	@echo "    curl http://$(HTTP)/hello"
 	@echo "    curl -X POST http://$(HTTP)/counter"
 	@echo "    curl http://$(HTTP)/counter"
 	@echo "    $(BUILD)/ledge workflow show counter"
+	@echo "    curl -X POST --data 'apple 3' http://$(HTTP)/cart/ann   (a cart per user)"
+	@echo "    curl http://$(HTTP)/cart/ann"
 	@echo "  Ctrl-C stops; the counter keeps its value in ./.ledge"
 	@echo
 	@./$(BUILD)/ledge run --http $(HTTP) \
 		$(BUILD)/functions/hello/workflow.yaml \
-		$(BUILD)/functions/counter/workflow.yaml
+		$(BUILD)/functions/counter/workflow.yaml \
+		$(BUILD)/functions/sessions/workflow.yaml
 
 # Fuzzing first (tools/scripts/fuzz.sh: each libFuzzer target for FUZZ_SECONDS in
 # build-fuzz, clang with ASan+UBSan), then the suite; the summary counts

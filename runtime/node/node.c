@@ -359,6 +359,10 @@ print_summary(struct node *n)
 				}
 				snprintf(iso, sizeof iso,
 				    ", isolation: process%s%s", t, m);
+			} else if (f->keyed) {
+				snprintf(iso, sizeof iso,
+				    ", keyed (idle_s %u, max_active %u)",
+				    f->idle_s, f->max_active);
 			}
 			rlog_write(n->log, RLOG_INFO, n->name,
 			    "  function %s: %s, code %.12s%s", f->name, f->code,

@@ -192,3 +192,34 @@ Test(examples, ping_pong_keeps_playing_without_deadlock)
 	    "pong got %" PRIu64 " of %" PRIu64 " shots", last.peer_hits,
 	    last.shots);
 }
+
+Test(examples, sessions_keeps_a_cart_per_user_as_in_its_readme)
+{
+	struct lrun *r = it_lrun("ex-sessions");
+	char *wf = example("sessions", "workflow.yaml");
+	struct httpc_resp resp;
+
+	it_workflow_file(r, wf);
+	free(wf);
+	it_start(r, true);
+	it_expect(r->port, "POST", "/cart/ann", "apple 3", 200, "3\n");
+	it_expect(r->port, "POST", "/cart/ann", "pear", 200, "1\n");
+	it_expect(r->port, "POST", "/cart/ann", "apple 2", 200, "5\n");
+	it_expect(r->port, "GET", "/cart/ann", NULL, 200, "pear 1\napple 5\n");
+	/* bob's cart is his own. */
+	it_expect(r->port, "GET", "/cart/bob", NULL, 200, "");
+	it_expect(r->port, "POST", "/visits/ann", NULL, 200, "1\n");
+	it_expect(r->port, "POST", "/visits/bob", NULL, 200, "1\n");
+	it_expect(r->port, "POST", "/visits/ann", NULL, 200, "2\n");
+	/* No user: 400. */
+	it_req(r->port, "GET", "/cart/", NULL, NULL, &resp);
+	cr_expect_eq(resp.status, 400);
+	httpc_resp_free(&resp);
+	/* Across a clean restart. */
+	cr_assert_neq(lrun_stop(r, SIGINT, 10000), -1);
+	it_start(r, true);
+	it_expect(r->port, "GET", "/cart/ann", NULL, 200, "pear 1\napple 5\n");
+	it_expect(r->port, "DELETE", "/cart/ann", NULL, 200, "emptied\n");
+	it_expect(r->port, "GET", "/cart/ann", NULL, 200, "");
+	it_expect(r->port, "GET", "/visits/ann", NULL, 200, "2\n");
+}
