@@ -681,6 +681,9 @@ exec_event(
 		exec_api_free_emits(c, &c->emits);
 		c->nwrites = 0;
 		mb_push_front(&inst->mb, ev);
+		if (inst->part != NULL) {
+			keyed_took(inst, -1); /* queued again */
+		}
 		return;
 	}
 	if (ev->kind == NE_CAST || ev->kind == NE_CALL) {
@@ -761,6 +764,13 @@ maybe_park(
 	if (target == NULL) {
 		return false;
 	}
+	if (inst->part != NULL) {
+		long back = 0;
+		for (struct node_event *e = *rest; e != NULL; e = e->next) {
+			back++;
+		}
+		keyed_took(inst, -back); /* queued again */
+	}
 	mb_push_front_list(&inst->mb, *rest);
 	*rest = NULL;
 	return instance_park(inst, target);
@@ -809,6 +819,9 @@ exec_run(struct node_worker *w, struct node_instance *inst)
 
 	if (n == 0) {
 		return;
+	}
+	if (inst->part != NULL) {
+		keyed_took(inst, (long)n);
 	}
 	/* Writes up to `durable` are in the snapshot taken after reading
 	 * it, so their cached copies can go. */

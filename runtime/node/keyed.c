@@ -52,6 +52,9 @@ struct keyed {
 	struct loop_timer *timer;
 	uint64_t tick_ms;
 	_Atomic uint64_t activations, passivations;
+	/* events in the key instances' mailboxes, all keys together: what
+	 * admission bounds (keyed_admit) */
+	atomic_long queued;
 };
 
 static void tick(void *arg);
@@ -186,6 +189,8 @@ queue_ctl(struct node_instance *k, int kind, void *ctl, bool front)
 	ev->ctl = ctl;
 	ev->to = &k->target;
 	ev->enq_us = clock_mono_us();
+	atomic_fetch_add_explicit(
+	    &k->part->keyed->queued, 1, memory_order_relaxed);
 	if (front) {
 		mb_push_front(&k->mb, ev);
 	} else if (mb_push(&k->mb, ev)) {
@@ -302,6 +307,7 @@ keyed_route(struct node *n, struct node_instance *part, struct node_event *ev)
 	k->kused_ms = clock_mono_ms();
 	ev->to = &k->target;
 	ev->enq_us = clock_mono_us();
+	atomic_fetch_add_explicit(&kd->queued, 1, memory_order_relaxed);
 	wake = mb_push(&k->mb, ev);
 	pthread_mutex_unlock(&kd->mu);
 	if (wake) {
@@ -342,11 +348,26 @@ keyed_push(struct node *n, struct node_instance *k, struct node_event *ev)
 		atomic_store(&k->status, NI_STARTING);
 	}
 	ev->enq_us = clock_mono_us();
+	atomic_fetch_add_explicit(&kd->queued, 1, memory_order_relaxed);
 	wake = mb_push(&k->mb, ev);
 	pthread_mutex_unlock(&kd->mu);
 	if (wake) {
 		sched_enqueue(n->sched, k);
 	}
+}
+
+bool
+keyed_admit(struct node_instance *part)
+{
+	return atomic_load_explicit(&part->keyed->queued,
+	           memory_order_relaxed) < (long)part->mb.cap;
+}
+
+void
+keyed_took(struct node_instance *k, long n)
+{
+	atomic_fetch_sub_explicit(
+	    &k->part->keyed->queued, n, memory_order_relaxed);
 }
 
 /* --- stopping and freeing ------------------------------------------- */

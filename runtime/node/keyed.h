@@ -71,6 +71,17 @@ struct node_instance *keyed_route(
 struct node_instance *keyed_claim(
     struct node *n, struct node_instance *part, struct node_event *ev);
 
+/*
+ * Admission to a keyed part: false while the events queued for all its
+ * keys together reach its `mailbox` (the caller answers 503, skips a
+ * tick).  Any thread.
+ */
+bool keyed_admit(struct node_instance *part);
+
+/* A worker took n events (casts, calls, control) from key instance k's
+ * mailbox (negative: it put them back). */
+void keyed_took(struct node_instance *k, long n);
+
 /* Queue ev on key instance k (from keyed_claim) and schedule k. */
 void keyed_push(struct node *n, struct node_instance *k, struct node_event *ev);
 

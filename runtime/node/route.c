@@ -277,6 +277,9 @@ int
 node_admit(struct node_target *t)
 {
 	if (t->kind == NT_INSTANCE) {
+		if (t->inst->keyed != NULL && !keyed_admit(t->inst)) {
+			return LEDGE_EFULL;
+		}
 		return mb_reserve(&t->inst->mb, t->inst->mb.cap);
 	}
 	if (t->kind == NT_REMOTE) {

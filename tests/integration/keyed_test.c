@@ -503,3 +503,60 @@ Test(keyed, an_idempotency_key_is_per_key)
 	cr_expect_str_eq(body, "key=a n=1\n");
 	free(body);
 }
+
+Test(keyed, a_busy_keyed_function_answers_503_and_counts_what_it_took)
+{
+	static const char *const wf =
+	    "workflow: kw\n"
+	    "functions:\n"
+	    "  k:\n"
+	    "    code: @F/keyed.so\n"
+	    "    keyed: true\n"
+	    "    mailbox: 3\n"
+	    "resources:\n"
+	    "  in:\n"
+	    "    type: http-ingress\n"
+	    "    config: { prefix: /c/, key: path, mode: cast }\n"
+	    "    outputs: { request: k }\n"
+	    "  ask:\n"
+	    "    type: http-ingress\n"
+	    "    config: { prefix: /k/, key: path }\n"
+	    "    outputs: { request: k }\n";
+	struct lrun *r = it_run1("keyed-busy", wf, true);
+	int accepted = 0, busy = 0;
+
+	/* Casts are answered once queued, far faster than a key that
+	 * sleeps 100 ms per event takes them: the function's mailbox (3,
+	 * over all its keys) fills, and the rest get 503. */
+	for (int i = 0; i < 20; i++) {
+		struct httpc_resp resp;
+		char path[32];
+		snprintf(path, sizeof path, "/c/s%d", i % 2);
+		it_req(r->port, "POST", path, NULL, "sleep:100", &resp);
+		accepted += resp.status == 202;
+		busy += resp.status == 503;
+		httpc_resp_free(&resp);
+	}
+	cr_expect_eq(accepted + busy, 20);
+	cr_expect_gt(busy, 0, "nothing was refused");
+	cr_expect_geq(accepted, 3);
+	/* Every accepted one counts, once (asking may be refused too
+	 * while the queue is full). */
+	long n[2] = { -1, -1 };
+	for (int i = 0; i < 500 && n[0] + n[1] != accepted; i++) {
+		for (int k = 0; k < 2; k++) {
+			struct httpc_resp resp;
+			char path[16];
+			snprintf(path, sizeof path, "/k/s%d", k);
+			it_req(r->port, "POST", path, NULL, "get", &resp);
+			if (resp.status == 200) {
+				n[k] = strtol(
+				    strstr(resp.body, "n=") + 2, NULL, 10);
+			}
+			httpc_resp_free(&resp);
+		}
+		it_sleep_ms(20);
+	}
+	cr_expect_eq(n[0] + n[1], accepted, "counted %ld + %ld, accepted %d",
+	    n[0], n[1], accepted);
+}
