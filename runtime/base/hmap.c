@@ -62,20 +62,14 @@ hmap_get(const struct hmap *m, const void *key, size_t klen)
 	return s ? s->value : NULL;
 }
 
-/* Room for one more entry: LEDGE_OK, or LEDGE_ENOMEM (map unchanged). */
+/* Move every entry into a table of ncap slots: LEDGE_OK, or
+ * LEDGE_ENOMEM (map unchanged). */
 static int
-grow(struct hmap *m)
+rehash(struct hmap *m, size_t ncap)
 {
-	size_t ncap = m->cap ? m->cap : 8;
 	struct hmap_slot *old = m->slots;
 	size_t ocap = m->cap;
 
-	while (ncap * 3 / 4 <= m->count + 1) {
-		ncap *= 2;
-	}
-	if (ncap == m->cap && m->used * 4 < m->cap * 3) {
-		return LEDGE_OK;
-	}
 	m->slots = calloc(ncap, sizeof *m->slots);
 	if (m->slots == NULL) {
 		m->slots = old;
@@ -94,6 +88,38 @@ grow(struct hmap *m)
 	}
 	free(old);
 	return LEDGE_OK;
+}
+
+/* Room for one more entry: LEDGE_OK, or LEDGE_ENOMEM (map unchanged). */
+static int
+grow(struct hmap *m)
+{
+	size_t ncap = m->cap ? m->cap : 8;
+
+	while (ncap * 3 / 4 <= m->count + 1) {
+		ncap *= 2;
+	}
+	if (ncap == m->cap && m->used * 4 < m->cap * 3) {
+		return LEDGE_OK;
+	}
+	return rehash(m, ncap);
+}
+
+void
+hmap_shrink(struct hmap *m)
+{
+	size_t ncap = 8;
+
+	if (m->count == 0) {
+		hmap_fini(m);
+		return;
+	}
+	while (ncap * 3 / 4 <= m->count + 1) {
+		ncap *= 2;
+	}
+	if (ncap < m->cap) {
+		rehash(m, ncap); /* out of memory: it stays as it was */
+	}
 }
 
 int

@@ -49,6 +49,10 @@ void *hmap_del(struct hmap *m, const void *key, size_t klen);
 /* Remove everything (keeps the table). */
 void hmap_clear(struct hmap *m);
 
+/* Give back the room the entries do not need: the smallest table that
+ * holds them (none when empty).  Out of memory leaves it as it was. */
+void hmap_shrink(struct hmap *m);
+
 /*
  * Iterate: `*pos` starts at 0; returns the next live slot or NULL at the
  * end.  Removing the returned entry during iteration is allowed.

@@ -529,11 +529,17 @@ learn_speed(struct node_worker *w, struct node_instance *inst, uint64_t us)
 			    w->on_loop ? " on the loop thread" : "",
 			    inst->streak_needed);
 		}
+		if (inst->part != NULL) {
+			keyed_learned(inst);
+		}
 		return;
 	}
 	if (inst->fast_streak < inst->streak_needed &&
 	    ++inst->fast_streak == inst->streak_needed) {
 		atomic_store(&inst->inline_ok, true);
+		if (inst->part != NULL) {
+			keyed_learned(inst);
+		}
 	}
 }
 
@@ -803,6 +809,9 @@ exec_run_inline(
 	}
 	exec_event(w, inst, ev);
 	store_reader_end(w->reader);
+	if (inst->part != NULL) {
+		keyed_ran(inst);
+	}
 	struct node_event *none = NULL;
 	if (!maybe_park(w, inst, &none) && mb_more(&inst->mb)) {
 		sched_enqueue(w->sched, inst);
@@ -842,6 +851,9 @@ exec_run(struct node_worker *w, struct node_instance *inst)
 	}
 	store_reader_end(w->reader);
 	wake_parked(w, inst);
+	if (inst->part != NULL) {
+		keyed_ran(inst);
+	}
 	if (mb_more(&inst->mb)) {
 		sched_enqueue(w->sched, inst);
 	}

@@ -504,6 +504,9 @@ do_call(struct host_ctx *c, const char *output, struct node_event *ev,
 	 * inline, it is abandoned and redone by a worker. */
 	c->inst->blocks = true;
 	atomic_store(&c->inst->inline_ok, false);
+	if (c->inst->part != NULL) {
+		keyed_learned(c->inst);
+	}
 	if (c->w->on_loop) {
 		c->aborted = true;
 		node_event_free(ev);

@@ -103,6 +103,11 @@ instance_dirty_evict(struct node_instance *inst, uint64_t durable)
 	}
 	if (inst->last_seq <= durable) {
 		instance_dirty_clear(inst);
+		if (inst->part != NULL) {
+			/* A key instance holds no table while idle: there
+			 * may be a million of them. */
+			hmap_shrink(&inst->dirty);
+		}
 		return;
 	}
 	while ((s = hmap_next(&inst->dirty, &pos)) != NULL) {

@@ -126,9 +126,9 @@ struct node_instance {
 	atomic_uint_fast64_t store_warned_ms;
 
 	/* keyed: a part's table of keys (keyed.h), or NULL.  A key
-	 * instance has `part` set instead: its part, its key (in the same
-	 * allocation, after the struct), and what the part's table keeps of it
-	 * (under the table's mutex). */
+	 * instance has `part` set instead: its part, its key (in its slot
+	 * after the struct when short, keyslab.h), and what the part's table
+	 * keeps of it (under the table's mutex). */
 	struct keyed *keyed;
 	struct node_instance *part;
 	unsigned char *key;
@@ -137,6 +137,10 @@ struct node_instance {
 	atomic_bool kfailed; /* its init failed: its events fail */
 	uint64_t kused_ms;   /* when its last event came (monotonic) */
 	struct node_instance *lru_prev, *lru_next;
+	struct kslab *kslab; /* the slab its memory is in (keyslab.h) */
+	/* on its part's list of keys whose cache the timer empties */
+	bool on_dirty_list;
+	struct node_instance *dirty_next;
 
 	/* counters: the part's own; a key instance's point to its part's */
 	struct node_counts *counts;

@@ -17,12 +17,17 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "code/code.h"
 #include "node/commit.h"
 #include "node/exec.h"
 #include "node/instance.h"
 #include "node/keyed.h"
+#include "node/keyslab.h"
+#include "node/keytab.h"
 #include "node/node_event.h"
 #include "node/node_impl.h"
 #include "node/sched.h"
@@ -33,6 +38,15 @@
 
 enum { K_ACTIVE = 0, K_STOPPING, K_STOPPED };
 
+/* Keys up to this long live in their instance's slot. */
+#define KEY_INLINE 32
+
+/* How soon the timer comes back while key caches wait to be emptied. */
+#define EVICT_MS 100
+
+/* Passivations in one tick after which the heap is trimmed. */
+#define TRIM_AFTER 1024
+
 /* The timer's period: a quarter of idle_s, between these. */
 #define TICK_MIN_MS 50
 #define TICK_MAX_MS 5000
@@ -41,7 +55,8 @@ struct keyed {
 	pthread_mutex_t mu;
 	struct node *node;
 	struct node_instance *part;
-	struct hmap keys; /* key bytes -> key instance */
+	struct keytab keys;  /* key bytes -> key instance */
+	struct keyslab slab; /* their memory */
 	struct node_instance *lru_head, *lru_tail;
 	struct node_code *code; /* what new key instances run */
 	uint64_t idle_ms;
@@ -55,6 +70,12 @@ struct keyed {
 	/* events in the key instances' mailboxes, all keys together: what
 	 * admission bounds (keyed_admit) */
 	atomic_long queued;
+	/* one of its keys made a blocking call: none runs inline (exec.h) */
+	atomic_bool blocks;
+	/* keys whose write-behind cache holds something: the timer empties
+	 * them once it is durable, so that an idle key holds no cache */
+	struct node_instance *dirty;
+	uint64_t trimmed_ms; /* the last malloc_trim (loop thread) */
 };
 
 static void tick(void *arg);
@@ -69,7 +90,8 @@ keyed_new(struct node *n, struct node_instance *part)
 		return LEDGE_ENOMEM;
 	}
 	pthread_mutex_init(&kd->mu, NULL);
-	hmap_init(&kd->keys);
+	keytab_init(&kd->keys);
+	keyslab_init(&kd->slab, sizeof(struct node_instance) + KEY_INLINE);
 	kd->node = n;
 	kd->part = part;
 	kd->code = code_ref(part->code);
@@ -81,7 +103,7 @@ keyed_new(struct node *n, struct node_instance *part)
 	                                        : kd->tick_ms;
 	if ((kd->timer = loop_timer_new(n->loop, tick, kd)) == NULL) {
 		code_release(kd->code);
-		hmap_fini(&kd->keys);
+		keytab_fini(&kd->keys);
 		pthread_mutex_destroy(&kd->mu);
 		free(kd);
 		return LEDGE_ENOMEM;
@@ -91,13 +113,16 @@ keyed_new(struct node *n, struct node_instance *part)
 }
 
 static void
-key_free(struct node_instance *k)
+key_free(struct keyed *kd, struct node_instance *k)
 {
 	mb_fini(&k->mb);
 	instance_dirty_clear(k);
 	hmap_fini(&k->dirty);
 	code_release(k->code);
-	free(k);
+	if (k->key != (unsigned char *)(k + 1)) {
+		free(k->key); /* longer than KEY_INLINE */
+	}
+	keyslab_free(&kd->slab, k->kslab, k);
 }
 
 void
@@ -112,9 +137,9 @@ keyed_free(struct node_instance *part)
 	loop_timer_free(kd->timer);
 	for (k = kd->lru_head; k != NULL; k = next) {
 		next = k->lru_next;
-		key_free(k);
+		key_free(kd, k);
 	}
-	hmap_fini(&kd->keys);
+	keytab_fini(&kd->keys);
 	code_release(kd->code);
 	pthread_mutex_destroy(&kd->mu);
 	free(kd);
@@ -154,11 +179,19 @@ lru_append(struct keyed *kd, struct node_instance *k)
 
 /* --- activation ------------------------------------------------------ */
 
+/* When the timer comes first after arming: soon, as a new key's first
+ * writes leave a cache to empty. */
+static uint64_t
+first_tick(const struct keyed *kd)
+{
+	return kd->tick_ms > EVICT_MS ? EVICT_MS : kd->tick_ms;
+}
+
 static void
 arm_posted(void *arg)
 {
 	struct keyed *kd = arg;
-	loop_timer_start(kd->timer, kd->tick_ms);
+	loop_timer_start(kd->timer, first_tick(kd));
 }
 
 /* The timer runs while the table holds keys (mu). */
@@ -170,10 +203,23 @@ arm(struct keyed *kd)
 	}
 	kd->armed = true;
 	if (loop_on_thread(kd->node->loop)) {
-		loop_timer_start(kd->timer, kd->tick_ms);
+		loop_timer_start(kd->timer, first_tick(kd));
 	} else if (loop_post(kd->node->loop, arm_posted, kd) != LEDGE_OK) {
 		kd->armed = false; /* the next activation tries again */
 	}
+}
+
+/* The control event `kind` for k, or NULL when out of memory. */
+static struct node_event *
+ctl_event(struct node_instance *k, int kind, void *ctl)
+{
+	struct node_event *ev =
+	    node_event_new((uint8_t)kind, k->target.id, NULL, 0);
+	if (ev != NULL) {
+		ev->ctl = ctl;
+		ev->to = &k->target;
+	}
+	return ev;
 }
 
 /* Queue the control event `kind` on k, first in line when `front`
@@ -181,13 +227,10 @@ arm(struct keyed *kd)
 static int
 queue_ctl(struct node_instance *k, int kind, void *ctl, bool front)
 {
-	struct node_event *ev =
-	    node_event_new((uint8_t)kind, k->target.id, NULL, 0);
+	struct node_event *ev = ctl_event(k, kind, ctl);
 	if (ev == NULL) {
 		return LEDGE_ENOMEM;
 	}
-	ev->ctl = ctl;
-	ev->to = &k->target;
 	ev->enq_us = clock_mono_us();
 	atomic_fetch_add_explicit(
 	    &k->part->keyed->queued, 1, memory_order_relaxed);
@@ -200,26 +243,48 @@ queue_ctl(struct node_instance *k, int kind, void *ctl, bool front)
 }
 
 /* Its init first: a plain one, or a reload if the part's code moved on
- * since k last ran (mu). */
+ * since k last ran (mu).  With `out`, the event is handed back instead
+ * of queued (the loop runs it inline first). */
 static int
-queue_start(struct keyed *kd, struct node_instance *k, bool front)
+queue_start(struct keyed *kd, struct node_instance *k, bool front,
+    struct node_event **out)
 {
-	if (k->code != kd->code) {
-		return queue_ctl(k, NE_RELOAD, code_ref(kd->code), front);
+	bool reload = k->code != kd->code;
+	void *ctl = reload ? code_ref(kd->code) : NULL;
+	if (out != NULL) {
+		if ((*out = ctl_event(k, reload ? NE_RELOAD : NE_INIT, ctl)) ==
+		    NULL) {
+			code_release(ctl);
+			return LEDGE_ENOMEM;
+		}
+		return LEDGE_OK;
 	}
-	return queue_ctl(k, NE_INIT, NULL, front);
+	int rv = queue_ctl(k, reload ? NE_RELOAD : NE_INIT, ctl, front);
+	if (rv != LEDGE_OK) {
+		code_release(ctl);
+	}
+	return rv;
 }
 
 static struct node_instance *
-activate(struct keyed *kd, const struct node_event *ev)
+activate(
+    struct keyed *kd, const struct node_event *ev, struct node_event **start)
 {
 	struct node_instance *part = kd->part;
-	struct node_instance *k = calloc(1, sizeof *k + ev->klen);
+	struct kslab *slab;
+	struct node_instance *k = keyslab_alloc(&kd->slab, &slab);
 
 	if (k == NULL) {
 		return NULL;
 	}
-	k->key = (unsigned char *)(k + 1); /* allocated with it */
+	k->kslab = slab;
+	/* A short key lives in the slot, after the instance. */
+	k->key = ev->klen <= KEY_INLINE ? (unsigned char *)(k + 1)
+	                                : malloc(ev->klen);
+	if (k->key == NULL) {
+		keyslab_free(&kd->slab, slab, k);
+		return NULL;
+	}
 	memcpy(k->key, ev->key, ev->klen);
 	k->counts = part->counts;
 	k->klen = ev->klen;
@@ -232,16 +297,23 @@ activate(struct keyed *kd, const struct node_event *ev)
 	k->code = code_ref(kd->code);
 	mb_init(&k->mb, part->mb.cap);
 	hmap_init(&k->dirty);
-	atomic_init(&k->inline_ok, false);
+	/* Its part's keys have shown how quick they are: a new one starts
+	 * where they are (exec.h). */
+	k->blocks = atomic_load(&kd->blocks);
 	k->streak_needed = EXEC_INLINE_STREAK;
+	atomic_init(&k->inline_ok, !k->blocks && atomic_load(&part->inline_ok));
+	k->fast_streak = atomic_load(&k->inline_ok) ? k->streak_needed : 0;
 	k->target = part->target; /* id, kind, name (the part's) */
 	k->target.inst = k;
 	k->part = part;
 	k->kstate = K_ACTIVE;
-	if (hmap_put(&kd->keys, k->key, k->klen, k, NULL) != LEDGE_OK ||
-	    queue_ctl(k, NE_INIT, NULL, false) != LEDGE_OK) {
-		hmap_del(&kd->keys, k->key, k->klen);
-		key_free(k);
+	if (keytab_put(&kd->keys, k) != LEDGE_OK ||
+	    (start != NULL ? (*start = ctl_event(k, NE_INIT, NULL)) == NULL
+	                   : queue_ctl(k, NE_INIT, NULL, false) != LEDGE_OK)) {
+		if (keytab_get(&kd->keys, k->key, k->klen) == k) {
+			keytab_del(&kd->keys, k);
+		}
+		key_free(kd, k);
 		return NULL;
 	}
 	lru_append(kd, k);
@@ -250,18 +322,20 @@ activate(struct keyed *kd, const struct node_event *ev)
 	return k;
 }
 
-/* The key instance for ev, found, revived or made (mu).  NULL: ev cannot
- * go anywhere. */
+/* The key instance for ev, found, revived or made (mu); with `start`,
+ * the init it must run first is handed back there (else queued).  NULL:
+ * ev cannot go anywhere. */
 static struct node_instance *
-find(struct keyed *kd, const struct node_event *ev)
+find(struct keyed *kd, const struct node_event *ev, struct node_event **start)
 {
-	struct node_instance *k = hmap_get(&kd->keys, ev->key, ev->klen);
+	struct node_instance *k = keytab_get(&kd->keys, ev->key, ev->klen);
 
 	if (k == NULL) {
-		return kd->closed ? NULL : activate(kd, ev);
+		return kd->closed ? NULL : activate(kd, ev, start);
 	}
 	if (k->kstate == K_STOPPED) {
-		if (kd->closed || queue_start(kd, k, false) != LEDGE_OK) {
+		if (kd->closed ||
+		    queue_start(kd, k, false, start) != LEDGE_OK) {
 			return NULL;
 		}
 		k->kstate = K_ACTIVE;
@@ -299,7 +373,7 @@ keyed_route(struct node *n, struct node_instance *part, struct node_event *ev)
 
 	move_slot(part, ev);
 	pthread_mutex_lock(&kd->mu);
-	if ((k = find(kd, ev)) == NULL) {
+	if ((k = find(kd, ev, NULL)) == NULL) {
 		pthread_mutex_unlock(&kd->mu);
 		refuse(ev);
 		return NULL;
@@ -317,15 +391,17 @@ keyed_route(struct node *n, struct node_instance *part, struct node_event *ev)
 }
 
 struct node_instance *
-keyed_claim(struct node *n, struct node_instance *part, struct node_event *ev)
+keyed_claim(struct node *n, struct node_instance *part, struct node_event *ev,
+    struct node_event **start)
 {
 	struct keyed *kd = part->keyed;
 	struct node_instance *k;
 
 	(void)n;
+	*start = NULL;
 	move_slot(part, ev);
 	pthread_mutex_lock(&kd->mu);
-	if ((k = find(kd, ev)) == NULL) {
+	if ((k = find(kd, ev, start)) == NULL) {
 		pthread_mutex_unlock(&kd->mu);
 		refuse(ev);
 		return NULL;
@@ -343,7 +419,8 @@ keyed_push(struct node *n, struct node_instance *k, struct node_event *ev)
 	bool wake;
 
 	pthread_mutex_lock(&kd->mu);
-	if (k->kstate == K_STOPPED && queue_start(kd, k, false) == LEDGE_OK) {
+	if (k->kstate == K_STOPPED &&
+	    queue_start(kd, k, false, NULL) == LEDGE_OK) {
 		k->kstate = K_ACTIVE;
 		atomic_store(&k->status, NI_STARTING);
 	}
@@ -354,6 +431,17 @@ keyed_push(struct node *n, struct node_instance *k, struct node_event *ev)
 	if (wake) {
 		sched_enqueue(n->sched, k);
 	}
+}
+
+void
+keyed_learned(struct node_instance *k)
+{
+	struct keyed *kd = k->part->keyed;
+	if (k->blocks) {
+		atomic_store(&kd->blocks, true);
+	}
+	atomic_store(&k->part->inline_ok,
+	    !atomic_load(&kd->blocks) && atomic_load(&k->inline_ok));
 }
 
 bool
@@ -424,7 +512,7 @@ keyed_stopped(struct node_instance *k)
 		pthread_mutex_unlock(&k->mb.mu);
 		/* Events came while it stopped: it starts again before
 		 * them, the same instance with the same cache. */
-		if (queued && queue_start(kd, k, true) == LEDGE_OK) {
+		if (queued && queue_start(kd, k, true, NULL) == LEDGE_OK) {
 			k->kstate = K_ACTIVE;
 			atomic_store(&k->status, NI_STARTING);
 		}
@@ -485,14 +573,64 @@ keyed_stats(struct node_instance *part, struct keyed_stats *out)
 static bool
 reap(struct keyed *kd, struct node_instance *k, uint64_t durable)
 {
-	if (!idle(k) || k->last_seq > durable) {
+	if (k->on_dirty_list || !idle(k) || k->last_seq > durable) {
 		return false;
 	}
-	hmap_del(&kd->keys, k->key, k->klen);
+	keytab_del(&kd->keys, k);
 	lru_unlink(kd, k);
-	key_free(k);
+	key_free(kd, k);
 	atomic_fetch_add(&kd->passivations, 1);
 	return true;
+}
+
+void
+keyed_ran(struct node_instance *k)
+{
+	struct keyed *kd = k->part->keyed;
+	if (k->dirty.count == 0 || k->on_dirty_list) {
+		return; /* the flag is the owner's to set, under mu */
+	}
+	pthread_mutex_lock(&kd->mu);
+	k->on_dirty_list = true;
+	k->dirty_next = kd->dirty;
+	kd->dirty = k;
+	pthread_mutex_unlock(&kd->mu);
+}
+
+/* Empty the caches of the keys on the list that are idle, as a worker
+ * would before their next event (mu).  A key that runs, or whose writes
+ * are not all durable yet, stays on the list.  Returns how many caches
+ * were emptied. */
+static size_t
+evict_idle(struct keyed *kd, uint64_t durable)
+{
+	struct node_instance *k = kd->dirty, *next, *keep = NULL;
+	size_t emptied = 0;
+
+	kd->dirty = NULL;
+	for (; k != NULL; k = next) {
+		bool left = true;
+		next = k->dirty_next;
+		if (mb_try_claim(&k->mb)) {
+			/* No worker can take it now: its cache is ours, until
+			 * mb_more lets it go. */
+			instance_dirty_evict(k, durable);
+			left = k->dirty.count > 0;
+			if (!left) {
+				k->on_dirty_list = false;
+				emptied++;
+			}
+			if (mb_more(&k->mb)) {
+				sched_enqueue(kd->node->sched, k);
+			}
+		}
+		if (left) {
+			k->dirty_next = keep;
+			keep = k;
+		}
+	}
+	kd->dirty = keep;
+	return emptied;
 }
 
 /* Loop thread: stop the keys idle too long, or the least recently used
@@ -504,9 +642,10 @@ tick(void *arg)
 	uint64_t now = clock_mono_ms();
 	uint64_t durable = commit_durable(kd->node->commit);
 	struct node_instance *k, *next;
-	size_t live;
+	size_t live, freed = 0, emptied;
 
 	pthread_mutex_lock(&kd->mu);
+	emptied = evict_idle(kd, durable);
 	live = kd->keys.count;
 	for (k = kd->lru_head; k != NULL; k = next) {
 		bool old = now - k->kused_ms >= kd->idle_ms;
@@ -517,7 +656,7 @@ tick(void *arg)
 		}
 		if (k->kstate == K_STOPPED) {
 			live--;
-			reap(kd, k, durable);
+			freed += reap(kd, k, durable);
 			continue;
 		}
 		if (!old && live <= kd->max_active) {
@@ -529,11 +668,27 @@ tick(void *arg)
 			live--;
 		}
 	}
-	kd->armed = kd->keys.count > 0;
+	if (freed > 0 && kd->keys.count < kd->keys.cap / 8) {
+		keytab_shrink(&kd->keys); /* after a wave of passivations */
+	}
+	kd->armed = kd->keys.count > 0 || kd->dirty != NULL;
 	if (kd->armed) {
-		loop_timer_start(kd->timer, kd->tick_ms);
+		/* Caches to empty: soon, so that a wave of new keys does not
+		 * hold a cache each (and the memory is reused). */
+		loop_timer_start(kd->timer,
+		    kd->dirty != NULL && kd->tick_ms > EVICT_MS ? EVICT_MS
+		                                                : kd->tick_ms);
 	}
 	pthread_mutex_unlock(&kd->mu);
+#ifdef __GLIBC__
+	if (freed + emptied >= TRIM_AFTER && now - kd->trimmed_ms >= 1000) {
+		/* A wave of keys came or went: give the memory their caches
+		 * and events took back to the system (at most once a
+		 * second; the instances' own is in slabs). */
+		kd->trimmed_ms = now;
+		malloc_trim(0);
+	}
+#endif
 }
 
 size_t

@@ -64,12 +64,31 @@ struct node_instance *keyed_route(
     struct node *n, struct node_instance *part, struct node_event *ev);
 
 /*
- * As keyed_route, but not scheduled: for the loop thread to run ev inline
- * on the instance returned (NULL: as keyed_route).  If the instance
- * cannot take it inline, the caller hands ev to keyed_push.
+ * As keyed_route, but nothing queued: for the loop thread to run ev
+ * inline on the instance returned (NULL: as keyed_route).  *start is set
+ * to the init (or reload) the instance must run first when it was just
+ * activated or revived, else NULL: the caller runs that inline too, or
+ * hands it to keyed_push, before ev.  Whatever cannot run inline goes to
+ * keyed_push, in order.
  */
-struct node_instance *keyed_claim(
-    struct node *n, struct node_instance *part, struct node_event *ev);
+struct node_instance *keyed_claim(struct node *n, struct node_instance *part,
+    struct node_event *ev, struct node_event **start);
+
+/*
+ * Key instance k's worker is done with a run of its events (before it
+ * lets k go): if its write-behind cache holds writes, the part's timer
+ * empties it once they are durable and k is idle, so that an idle key
+ * costs no cache.  The worker running k.
+ */
+void keyed_ran(struct node_instance *k);
+
+/*
+ * Key instance k's speed or blocking changed (exec.h: whether events run
+ * inline): its part keeps the latest verdict, and new keys start from
+ * it; once a key made a blocking call, none of the part's keys runs
+ * inline.  The worker running k.
+ */
+void keyed_learned(struct node_instance *k);
 
 /*
  * Admission to a keyed part: false while the events queued for all its

@@ -257,10 +257,19 @@ node_send_inline(struct node *n, struct node_target *t, struct node_event *ev)
 		ev->target = t->id;
 		if (t->inst->keyed != NULL && ev->kind < NE_INIT &&
 		    ev->key != NULL) {
-			/* Its key's instance, which may take it right here. */
-			struct node_instance *k = keyed_claim(n, t->inst, ev);
-			if (k != NULL &&
-			    !n->run_inline(n->inline_worker, k, ev)) {
+			/* Its key's instance, which may take it right here -
+			 * after its init, when it was just activated. */
+			struct node_event *start;
+			struct node_instance *k =
+			    keyed_claim(n, t->inst, ev, &start);
+			if (k == NULL) {
+				return;
+			}
+			if (start != NULL &&
+			    !n->run_inline(n->inline_worker, k, start)) {
+				keyed_push(n, k, start);
+			}
+			if (!n->run_inline(n->inline_worker, k, ev)) {
 				keyed_push(n, k, ev);
 			}
 			return;

@@ -36,7 +36,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 OUT = os.path.join(ROOT, "tools", "bench", "out")
 PEERS = os.environ.get("LEDGE_PEERS", os.path.join(os.path.dirname(ROOT), "shared", "peers"))
 PEERS_CACHE = os.environ.get("PEERS_CACHE", os.path.expanduser("~/.cache/peers"))
-ALL = ["B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B9"]
+ALL = ["B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B9", "B10"]
 # How the nodes of the domain rows run; printed under the table.  Like the
 # single-node rows (`ledge run` and the drivers' nodes), they fsync.
 DOMAIN_NOTE = ("domain rows (B2 replicas, B4, B5c, B8): `ledge orchestrator` and `ledge node` processes on "
@@ -83,11 +83,11 @@ def to_ms(v):
     return float(v)
 
 
-def wrk(url, args, script=None):
+def wrk(url, args, script=None, script_args=()):
     cmd = ["wrk"] + args.split() + ["--latency"]
     if script:
         cmd += ["-s", script]
-    out = run(cmd + [url])
+    out = run(cmd + [url] + (["--"] + list(script_args) if script_args else []))
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     p50 = to_ms(re.search(r"\s50%\s+(\S+)", out).group(1))
     p99 = to_ms(re.search(r"\s99%\s+(\S+)", out).group(1))
@@ -425,7 +425,8 @@ def b6(tree, args):
         short="node baseline RSS")
 
 
-def workerd_rss():
+def start_workerd():
+    """workerd with its Durable Object counters on port 8788: (process, folder), or None."""
     binary = os.path.join(PEERS_CACHE, "node_modules", "@cloudflare", "workerd-linux-64", "bin",
                           "workerd")
     cfg = os.path.join(PEERS, "workerd")
@@ -437,13 +438,28 @@ def workerd_rss():
     os.makedirs(os.path.join(tmp, "do-data"), exist_ok=True)
     p = subprocess.Popen([binary, "serve", "config.capnp", "--experimental"], cwd=tmp,
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    rss = None
-    if wait_http("http://127.0.0.1:8788/"):
-        time.sleep(1.0)
-        rss = rss_kib(p.pid)
+    if not wait_http("http://127.0.0.1:8788/"):
+        p.kill()
+        p.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
+        return None
+    return p, tmp
+
+
+def stop_workerd(wd):
+    p, tmp = wd
     p.kill()
     p.wait()
     shutil.rmtree(tmp, ignore_errors=True)
+
+
+def workerd_rss():
+    wd = start_workerd()
+    if wd is None:
+        return None
+    time.sleep(1.0)
+    rss = rss_kib(wd[0].pid)
+    stop_workerd(wd)
     return rss
 
 
@@ -456,6 +472,173 @@ def b7(tree, args):
     row("B7", "events lost / duplicated across the reload", r["lost"] + r["duplicated"], "",
         None, f"{int(r['sent']):,} sent, {int(r['handled']):,} handled, counter "
         f"{int(r['state']):,}", ("max", 0), short="reload: lost + duplicated = 0")
+
+
+# --------------------------------------------------------------------------
+# keyed functions (B10)
+
+def rss_anon_kib(pid):
+    """Anonymous resident memory (heap, stacks): not the store's file pages LMDB maps."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1])
+    return None
+
+
+def metric_value(port, name, instance):
+    import urllib.request
+    try:
+        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    except Exception:
+        return None
+    m = re.search(r"^" + re.escape(name) + r'\{node="[^"]*",instance="' + re.escape(instance) +
+                  r'"\} (\d+)', text, re.M)
+    return int(m.group(1)) if m else None
+
+
+# Each request a key never used before: k<thread>-<n>.
+FRESH_KEYS_LUA = """
+local n, id = 0, 0
+local threads = 0
+function setup(thread) thread:set("id", threads); threads = threads + 1 end
+function request()
+  n = n + 1
+  return wrk.format("POST", "/visits/t" .. id .. "-" .. n)
+end
+"""
+
+
+def b10(tree, args):
+    tmp = tempfile.mkdtemp(prefix="ledge-bench-keyed-")
+    keys_lua = os.path.join(PEERS, "keys.lua")
+    post = os.path.join(tmp, "post.lua")
+    with open(post, "w") as f:
+        f.write('wrk.method = "POST"\n')
+    fresh = os.path.join(tmp, "fresh.lua")
+    with open(fresh, "w") as f:
+        f.write(FRESH_KEYS_LUA)
+    visits = os.path.join(tree, "functions", "sessions", "visits.so")
+    counter = os.path.join(tree, "functions", "counter", "workflow.yaml")
+    route = ("resources:\n  counts:\n    type: http-ingress\n"
+             "    config: { prefix: /visits/, key: path, methods: [GET, POST] }\n"
+             "    outputs: { request: visits }\n")
+
+    def keyed_wf(name, keyed):
+        path = os.path.join(tmp, name + ".yaml")
+        with open(path, "w") as f:
+            f.write(f"workflow: sessions\nfunctions:\n  visits:\n    code: {visits}\n"
+                    f"    keyed: {keyed}\n" + route)
+        return path
+
+    # B10a: the keyed durable counter over 10,000 keys against the unkeyed one, same process.
+    port = 8797
+    ledge = start_ledge(tree, [counter, keyed_wf("a", "true")], port, os.path.join(tmp, "a"))
+    res = {"counter": [], "keyed": []}
+    if wait_http(f"http://127.0.0.1:{port}/counter"):
+        for _ in range(1 if args.quick else 3):
+            res["counter"].append(wrk(f"http://127.0.0.1:{port}/counter", args.wrk, post))
+            res["keyed"].append(wrk(f"http://127.0.0.1:{port}", args.wrk, keys_lua,
+                                    ["/visits/", "10000", "POST"]))
+    else:
+        log("B10a: ledge did not start")
+    stop(ledge)
+    wd = start_workerd()
+    wdo = None
+    if wd:
+        wdo = wrk("http://127.0.0.1:8788", args.wrk, keys_lua, ["/counter/", "10000"])
+        stop_workerd(wd)
+
+    def med(k, f):
+        return statistics.median(r[f] for r in res[k]) if res[k] else None
+
+    k = med("keyed", "rps")
+    row("B10a", "HTTP keyed durable counter, 10,000 keys, req/s", k, "req/s", med("counter", "rps"),
+        "the unkeyed durable counter (same run)", ("ratio", 0.9),
+        note=f"p50 {fmt(med('keyed', 'p50'))} ms", short="keyed counter vs unkeyed")
+    row("B10a", "HTTP keyed durable counter vs workerd, one DO per key, req/s", k, "req/s",
+        wdo and wdo["rps"], "workerd, a Durable Object per key, 10,000 keys" if wdo
+        else "workerd: not started", ("ratio", 20), short="keyed counter vs workerd DO per key")
+
+    # B10b, B10d: the in-process driver.
+    fdir = os.path.join(tree, "tools", "bench")
+    n = "30000" if args.quick else "100000"
+    one = keyed_driver(tree, "--workers", "1", "--work-us", "50", "--events", n, fdir)
+    two = keyed_driver(tree, "--workers", "2", "--work-us", "50", "--events", n, fdir)
+    row("B10b", "keyed events/s (1,000 keys, 50 us of work each), 2 workers", two["events_per_s"],
+        "events/s", one["events_per_s"], "1 worker (same run)", ("ratio", 1.7),
+        short="keyed: 2 workers vs 1")
+    act = keyed_driver(tree, "--workers", "2", "--state", "--events", n, fdir)
+    row("B10d", "activation of a passivated key with state + its event, p50, us",
+        act["act_p50_us"], "us", None, "", ("max", 20),
+        note=f"p99 {act['act_p99_us']:.1f} us, {int(act['passivated']):,} keys passivated first",
+        short="key activation p50")
+
+    # B10c: memory per key, active and passivated, and start time with many keys stored.
+    dur = "5s" if args.quick else "45s"
+    per = {}
+    for phase, keyed in (("active", "{ idle_s: 86400, max_active: 10000000 }"),
+                         ("passive", "{ idle_s: 1, max_active: 10000000 }")):
+        port = 8798
+        data = os.path.join(tmp, "c-" + phase)
+        p = start_ledge(tree, [keyed_wf("c" + phase, keyed)], port, data, ["--no-watch"])
+        if not wait_http(f"http://127.0.0.1:{port}/visits/warm", 300):
+            log(f"B10c: ledge did not start ({phase})")
+            stop(p)
+            continue
+        time.sleep(1.0)
+        base = rss_anon_kib(p.pid)
+        wrk(f"http://127.0.0.1:{port}", f"-t2 -c32 -d{dur}", fresh)
+        keys = metric_value(port, "ledge_key_activations_total", "sessions/visits") or 0
+        if phase == "passive":
+            for _ in range(600):
+                if metric_value(port, "ledge_keys_active", "sessions/visits") == 0:
+                    break
+                time.sleep(0.2)
+        else:
+            time.sleep(3.0)  # idle: caches emptied, the heap trimmed
+        after = rss_anon_kib(p.pid)
+        per[phase] = ((after - base) * 1024 / keys if keys else None, keys)
+        stop(p)
+        if phase == "passive":
+            # Start again on the store with every key: does it look at them?
+            t0 = time.monotonic()
+            p = start_ledge(tree, [keyed_wf("c" + phase, keyed)], port, data, ["--no-watch"])
+            ok = wait_http(f"http://127.0.0.1:{port}/visits/warm", 600)
+            many = time.monotonic() - t0 if ok else None
+            stop(p)
+            p = start_ledge(tree, [keyed_wf("c" + phase, keyed)], port,
+                            os.path.join(tmp, "c-ten"), ["--no-watch"])
+            if wait_http(f"http://127.0.0.1:{port}/visits/warm", 600):
+                import urllib.request
+                for i in range(10):
+                    urllib.request.urlopen(urllib.request.Request(
+                        f"http://127.0.0.1:{port}/visits/k{i}", data=b"", method="POST"),
+                        timeout=5).read()
+            stop(p)
+            t0 = time.monotonic()
+            p = start_ledge(tree, [keyed_wf("c" + phase, keyed)], port,
+                            os.path.join(tmp, "c-ten"), ["--no-watch"])
+            ok = wait_http(f"http://127.0.0.1:{port}/visits/warm", 600)
+            ten = time.monotonic() - t0 if ok else None
+            stop(p)
+            row("B10c", f"node start with {keys:,} keys stored, s", many, "s", ten,
+                "with 10 keys stored (same run)", ("ratiomax", 2), short="start with many keys")
+    shutil.rmtree(tmp, ignore_errors=True)
+    if "active" in per:
+        b, keys = per["active"]
+        row("B10c", f"RSS per idle active key ({keys:,} keys), bytes", b, "B", None, "",
+            ("max", 512), note="anonymous RSS growth / keys", short="RSS per active key")
+    if "passive" in per:
+        b, keys = per["passive"]
+        row("B10c", f"RSS per passivated key ({keys:,} keys), bytes", b, "B", None, "",
+            ("max", 64), note="after all were passivated", short="RSS per passivated key")
+
+
+def keyed_driver(tree, *args):
+    out = run([os.path.join(tree, "tools", "bench", "bench_keyed")] + list(args))
+    line = [l for l in out.splitlines() if l.startswith("B10 ")][-1]
+    return {k: float(v) for k, v in re.findall(r"(\w+)=([\d.]+)", line)}
 
 
 # --------------------------------------------------------------------------
@@ -1147,7 +1330,7 @@ plot "{data}" using 2:1:({lo}):2:($1-0.35):($1+0.35):3 with boxxyerror lc rgb va
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("scenarios", nargs="*",
-                    help="B1 .. B9, or B5c (B5's workflow start row alone); "
+                    help="B1 .. B10, or B5c (B5's workflow start row alone); "
                     "spaces or commas (default: all)")
     ap.add_argument("--build", default=os.path.join(ROOT, "build-bench"),
                     help="release build tree (default build-bench)")
@@ -1160,7 +1343,7 @@ def main():
     which = [w.upper() for s in args.scenarios for w in s.replace(",", " ").split()] or ALL
     bad = [s for s in which if s not in ALL + ["B5C"]]
     if bad:
-        ap.error(f"unknown scenario {bad[0]} (B1..B9, B5c)")
+        ap.error(f"unknown scenario {bad[0]} (B1..B10, B5c)")
     # Ctrl-C and SIGTERM both unwind through the scenarios' cleanup.
     signal.signal(signal.SIGTERM, lambda sig, frame: sys.exit(128 + sig))
     ensure_tools()
@@ -1200,6 +1383,9 @@ def main():
     if "B9" in which:
         log("B9 isolation: process against in-node")
         b9(args.build, args)
+    if "B10" in which:
+        log("B10 keyed functions")
+        b10(args.build, args)
     report(args, which)
 
 

@@ -40,6 +40,12 @@ parse(struct bnode *b, const char *yaml)
 void
 bnode_start(struct bnode *b, const char *yaml)
 {
+	bnode_start_workers(b, yaml, 0);
+}
+
+void
+bnode_start_workers(struct bnode *b, const char *yaml, int workers)
+{
 	struct node_opts o = { 0 };
 	char err[1024];
 
@@ -51,6 +57,7 @@ bnode_start(struct bnode *b, const char *yaml)
 	rlog_init(&b->log, stderr, RLOG_WARN);
 	o.data_dir = b->dir;
 	o.watch = false;
+	o.workers = workers;
 	if (node_new(&b->node, &o, &b->log, err, sizeof err) != 0) {
 		fprintf(stderr, "node: %s\n", err);
 		exit(1);
@@ -99,6 +106,22 @@ bnode_inject(
 		sched_yield();
 	}
 	if ((ev = node_event_new(NE_CAST, t->id, data, len)) == NULL) {
+		abort();
+	}
+	node_admitted(t, ev);
+	node_send(b->node, t, ev);
+}
+
+void
+bnode_inject_key(struct bnode *b, struct node_target *t, const void *key,
+    size_t klen, const void *data, size_t len)
+{
+	struct node_event *ev;
+	while (node_admit(t) != 0) {
+		sched_yield();
+	}
+	if ((ev = node_event_new(NE_CAST, t->id, data, len)) == NULL ||
+	    node_event_set_key(ev, key, klen) != 0) {
 		abort();
 	}
 	node_admitted(t, ev);

@@ -24,6 +24,9 @@ struct bnode {
  * NULL: no workflow).  Exits the process with a message on failure. */
 void bnode_start(struct bnode *b, const char *yaml);
 
+/* bnode_start with `workers` worker threads (0: the node's default). */
+void bnode_start_workers(struct bnode *b, const char *yaml, int workers);
+
 /* Deploy one more workflow into the running node; returns its status. */
 int bnode_deploy(struct bnode *b, const char *yaml);
 
@@ -33,6 +36,11 @@ struct node_target *bnode_target(struct bnode *b, const char *name);
 /* Cast `len` bytes to an instance, waiting while its mailbox is full. */
 void bnode_inject(
     struct bnode *b, struct node_target *t, const void *data, size_t len);
+
+/* bnode_inject for a keyed target: the event goes to key `key`'s
+ * instance. */
+void bnode_inject_key(struct bnode *b, struct node_target *t, const void *key,
+    size_t klen, const void *data, size_t len);
 
 /* Stop the node, free it and remove its folder. */
 void bnode_stop(struct bnode *b);

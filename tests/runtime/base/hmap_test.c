@@ -296,3 +296,38 @@ Test(hmap, clear_keeps_working)
 		cr_expect_null(hmap_get(&m, "7", 1));
 	}
 }
+
+Test(hmap, shrink_keeps_every_entry_in_a_smaller_table)
+{
+	struct hmap m;
+	static char keys[1000][8];
+	hmap_init(&m);
+	for (int i = 0; i < 1000; i++) {
+		snprintf(keys[i], sizeof keys[i], "k%d", i);
+		cr_assert_eq(hmap_put(&m, keys[i], strlen(keys[i]),
+		                 (void *)(intptr_t)(i + 1), NULL),
+		    LEDGE_OK);
+	}
+	size_t big = m.cap;
+	for (int i = 10; i < 1000; i++) {
+		cr_assert_not_null(hmap_del(&m, keys[i], strlen(keys[i])));
+	}
+	hmap_shrink(&m);
+	cr_expect_lt(
+	    m.cap, big / 8, "cap %zu after shrinking from %zu", m.cap, big);
+	cr_expect_eq(m.count, 10);
+	for (int i = 0; i < 10; i++) {
+		cr_expect_eq(hmap_get(&m, keys[i], strlen(keys[i])),
+		    (void *)(intptr_t)(i + 1));
+	}
+	cr_expect_null(hmap_get(&m, keys[500], strlen(keys[500])));
+	/* Empty: no table at all, and it works as before after. */
+	for (int i = 0; i < 10; i++) {
+		hmap_del(&m, keys[i], strlen(keys[i]));
+	}
+	hmap_shrink(&m);
+	cr_expect_null(m.slots);
+	cr_expect_eq(hmap_put(&m, "x", 1, &m, NULL), LEDGE_OK);
+	cr_expect_eq(hmap_get(&m, "x", 1), &m);
+	hmap_fini(&m);
+}

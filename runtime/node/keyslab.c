@@ -1,0 +1,105 @@
+/*
+ * keyslab.c - slabs for key instances (keyslab.h).
+ */
+#include <string.h>
+#include <sys/mman.h>
+
+#include "node/keyslab.h"
+
+/* A slab: this header, then `per` slots. */
+#define SLAB_BYTES (128u << 10)
+
+struct kslab {
+	struct kslab *prev, *next; /* on avail while it has a free slot */
+	void *free;                /* free slots, linked through themselves */
+	size_t used;               /* slots given out */
+	size_t fresh;              /* slots never given out yet: from here */
+	unsigned char *slots;
+};
+
+void
+keyslab_init(struct keyslab *s, size_t size)
+{
+	memset(s, 0, sizeof *s);
+	s->size = (size + 15) & ~(size_t)15;
+	s->per = (SLAB_BYTES - sizeof(struct kslab) - 16) / s->size;
+}
+
+static void
+avail_unlink(struct keyslab *s, struct kslab *b)
+{
+	if (b->prev != NULL) {
+		b->prev->next = b->next;
+	} else {
+		s->avail = b->next;
+	}
+	if (b->next != NULL) {
+		b->next->prev = b->prev;
+	}
+	b->prev = b->next = NULL;
+}
+
+static void
+avail_push(struct keyslab *s, struct kslab *b)
+{
+	b->prev = NULL;
+	b->next = s->avail;
+	if (s->avail != NULL) {
+		s->avail->prev = b;
+	}
+	s->avail = b;
+}
+
+void *
+keyslab_alloc(struct keyslab *s, struct kslab **slab)
+{
+	struct kslab *b = s->avail;
+	void *p;
+
+	if (b == NULL) {
+		void *m = mmap(NULL, SLAB_BYTES, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (m == MAP_FAILED) {
+			return NULL;
+		}
+		b = m; /* zeroed by the system */
+		b->slots =
+		    (unsigned char *)m + ((sizeof *b + 15) & ~(size_t)15);
+		avail_push(s, b);
+		s->slabs++;
+	}
+	if (b->free != NULL) {
+		p = b->free;
+		memcpy(&b->free, p, sizeof b->free);
+		memset(p, 0, s->size);
+	} else {
+		p = b->slots + b->fresh++ * s->size; /* still zero */
+	}
+	if (++b->used == s->per) {
+		avail_unlink(s, b);
+	}
+	*slab = b;
+	return p;
+}
+
+void
+keyslab_free(struct keyslab *s, struct kslab *b, void *p)
+{
+	if (b->used-- == s->per) {
+		avail_push(s, b); /* it was full */
+	}
+	if (b->used == 0) {
+		avail_unlink(s, b);
+		munmap(b, SLAB_BYTES);
+		s->slabs--;
+		return;
+	}
+	memcpy(p, &b->free, sizeof b->free);
+	b->free = p;
+}
+
+size_t
+keyslab_bytes(const struct keyslab *s)
+{
+	return s->slabs * SLAB_BYTES;
+}
