@@ -512,6 +512,10 @@ finish(struct host_ctx *c, int rv)
 static void
 learn_speed(struct node_worker *w, struct node_instance *inst, uint64_t us)
 {
+	if (inst->part != NULL) {
+		keyed_speed(inst, us); /* learned over all the part's keys */
+		return;
+	}
 	if (inst->blocks) {
 		return;
 	}
@@ -529,17 +533,11 @@ learn_speed(struct node_worker *w, struct node_instance *inst, uint64_t us)
 			    w->on_loop ? " on the loop thread" : "",
 			    inst->streak_needed);
 		}
-		if (inst->part != NULL) {
-			keyed_learned(inst);
-		}
 		return;
 	}
 	if (inst->fast_streak < inst->streak_needed &&
 	    ++inst->fast_streak == inst->streak_needed) {
 		atomic_store(&inst->inline_ok, true);
-		if (inst->part != NULL) {
-			keyed_learned(inst);
-		}
 	}
 }
 
@@ -793,8 +791,9 @@ exec_run_inline(
 	bool eligible = inst->iso == NULL &&
 	    (ev->kind == NE_INIT ||
 	        ((ev->kind == NE_CAST || ev->kind == NE_CALL) &&
-	            atomic_load_explicit(
-	                &inst->inline_ok, memory_order_relaxed)));
+	            (inst->part != NULL ? keyed_inline_ok(inst)
+	                                : atomic_load_explicit(&inst->inline_ok,
+	                                      memory_order_relaxed))));
 	if (!eligible || !mb_try_claim(&inst->mb)) {
 		return false;
 	}

@@ -505,7 +505,7 @@ do_call(struct host_ctx *c, const char *output, struct node_event *ev,
 	c->inst->blocks = true;
 	atomic_store(&c->inst->inline_ok, false);
 	if (c->inst->part != NULL) {
-		keyed_learned(c->inst);
+		keyed_blocked(c->inst);
 	}
 	if (c->w->on_loop) {
 		c->aborted = true;

@@ -72,6 +72,9 @@ struct keyed {
 	atomic_long queued;
 	/* one of its keys made a blocking call: none runs inline (exec.h) */
 	atomic_bool blocks;
+	/* how quick its keys' handlers are, all keys together (exec.h):
+	 * fast runs in a row, and how many earn running inline */
+	atomic_uint streak, needed;
 	/* keys whose write-behind cache holds something: the timer empties
 	 * them once it is durable, so that an idle key holds no cache */
 	struct node_instance *dirty;
@@ -97,6 +100,7 @@ keyed_new(struct node *n, struct node_instance *part)
 	kd->code = code_ref(part->code);
 	kd->idle_ms = (uint64_t)(f->idle_s ? f->idle_s : 300) * 1000;
 	kd->max_active = f->max_active ? f->max_active : SIZE_MAX;
+	atomic_init(&kd->needed, EXEC_INLINE_STREAK);
 	kd->tick_ms = kd->idle_ms / 4;
 	kd->tick_ms = kd->tick_ms < TICK_MIN_MS ? TICK_MIN_MS
 	    : kd->tick_ms > TICK_MAX_MS         ? TICK_MAX_MS
@@ -297,12 +301,10 @@ activate(
 	k->code = code_ref(kd->code);
 	mb_init(&k->mb, part->mb.cap);
 	hmap_init(&k->dirty);
-	/* Its part's keys have shown how quick they are: a new one starts
-	 * where they are (exec.h). */
+	/* Whether it runs inline is its part's verdict (keyed_speed). */
 	k->blocks = atomic_load(&kd->blocks);
 	k->streak_needed = EXEC_INLINE_STREAK;
-	atomic_init(&k->inline_ok, !k->blocks && atomic_load(&part->inline_ok));
-	k->fast_streak = atomic_load(&k->inline_ok) ? k->streak_needed : 0;
+	atomic_init(&k->inline_ok, false);
 	k->target = part->target; /* id, kind, name (the part's) */
 	k->target.inst = k;
 	k->part = part;
@@ -434,14 +436,43 @@ keyed_push(struct node *n, struct node_instance *k, struct node_event *ev)
 }
 
 void
-keyed_learned(struct node_instance *k)
+keyed_blocked(struct node_instance *k)
 {
 	struct keyed *kd = k->part->keyed;
-	if (k->blocks) {
-		atomic_store(&kd->blocks, true);
+	atomic_store(&kd->blocks, true);
+	atomic_store(&k->part->inline_ok, false);
+}
+
+void
+keyed_speed(struct node_instance *k, uint64_t us)
+{
+	struct keyed *kd = k->part->keyed;
+	struct node_instance *part = k->part;
+
+	if (atomic_load_explicit(&kd->blocks, memory_order_relaxed)) {
+		return;
 	}
-	atomic_store(&k->part->inline_ok,
-	    !atomic_load(&kd->blocks) && atomic_load(&k->inline_ok));
+	if (us > EXEC_INLINE_MAX_US) {
+		unsigned need = atomic_load(&kd->needed);
+		atomic_store(&kd->streak, 0);
+		if (need < (1u << 20)) {
+			atomic_compare_exchange_strong(
+			    &kd->needed, &need, need * 2);
+		}
+		atomic_store(&part->inline_ok, false);
+		return;
+	}
+	if (atomic_fetch_add(&kd->streak, 1) + 1 == atomic_load(&kd->needed)) {
+		atomic_store(&part->inline_ok, true);
+	}
+}
+
+bool
+keyed_inline_ok(const struct node_instance *k)
+{
+	return !atomic_load_explicit(
+	           &k->part->keyed->blocks, memory_order_relaxed) &&
+	    atomic_load_explicit(&k->part->inline_ok, memory_order_relaxed);
 }
 
 bool

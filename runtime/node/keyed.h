@@ -83,12 +83,17 @@ struct node_instance *keyed_claim(struct node *n, struct node_instance *part,
 void keyed_ran(struct node_instance *k);
 
 /*
- * Key instance k's speed or blocking changed (exec.h: whether events run
- * inline): its part keeps the latest verdict, and new keys start from
- * it; once a key made a blocking call, none of the part's keys runs
- * inline.  The worker running k.
+ * Whether a keyed part's events run inline (exec.h) is learned over all
+ * its keys together, since each key alone sees too few events to earn
+ * it: keyed_speed scores one handler run of key k (us long), a streak of
+ * fast runs over any keys earns it, a slow one ends it and doubles the
+ * streak needed; keyed_blocked says k made a blocking call, after which
+ * none of the part's keys runs inline.  keyed_inline_ok is the verdict.
+ * Any thread.
  */
-void keyed_learned(struct node_instance *k);
+void keyed_speed(struct node_instance *k, uint64_t us);
+void keyed_blocked(struct node_instance *k);
+bool keyed_inline_ok(const struct node_instance *k);
 
 /*
  * Admission to a keyed part: false while the events queued for all its
