@@ -42,6 +42,8 @@
 
 struct state_size {
 	uint64_t bytes;
+	uint64_t keys; /* a keyed part: its keys with state (as far as the
+	                  bounded scan went) */
 	char name[];
 };
 
@@ -233,13 +235,29 @@ on_join_timer(void *arg)
 
 struct sum {
 	uint64_t bytes, keys;
+	bool keyed;
+	uint64_t instances; /* keyed: distinct instance keys */
+	unsigned char last[2 + LEDGE_KEY_MAX];
+	size_t last_len;
 };
 
 static int
 sum_entry(void *arg, ledge_bytes key, ledge_bytes value)
 {
 	struct sum *s = arg;
+	const unsigned char *p = key.data;
 	s->bytes += key.len + value.len;
+	if (s->keyed && key.len >= 2) {
+		/* [u16 length][instance key][state key] (node/keyed.h): in
+		 * the store's order, a key's entries come together. */
+		size_t kl = (size_t)p[0] << 8 | p[1];
+		if (kl <= key.len - 2 && kl <= LEDGE_KEY_MAX &&
+		    (s->last_len != 2 + kl || memcmp(s->last, p, 2 + kl))) {
+			memcpy(s->last, p, 2 + kl);
+			s->last_len = 2 + kl;
+			s->instances++;
+		}
+	}
 	return ++s->keys >= STATE_SIZE_MAX_KEYS;
 }
 
@@ -248,7 +266,7 @@ static void
 measure_inst(void *arg, const struct node_inst_stats *st)
 {
 	struct agent *a = arg;
-	struct sum s = { 0, 0 };
+	struct sum s = { .keyed = st->keyed };
 	size_t nlen = strlen(st->name);
 	struct state_size *z = hmap_get(&a->sizes, st->name, nlen);
 	if (a->size_reader == NULL) {
@@ -264,6 +282,7 @@ measure_inst(void *arg, const struct node_inst_stats *st)
 	}
 	if (z != NULL) {
 		z->bytes = s.bytes;
+		z->keys = s.instances;
 	}
 }
 
@@ -278,7 +297,18 @@ write_inst(void *arg, const struct node_inst_stats *st)
 	for (uint32_t i = 0; i < st->replicas && i < LINKS_REPLICAS_MAX; i++) {
 		nin += st->reps[i].in_sync;
 	}
-	wire_map(w, 11);
+	wire_map(w, st->keyed ? 15 : 11);
+	if (st->keyed) {
+		/* keyed: its keys (node/keyed.h) */
+		wire_str(w, "keys_active");
+		wire_u64(w, st->keys_active);
+		wire_str(w, "keys_stored");
+		wire_u64(w, z ? z->keys : 0);
+		wire_str(w, "key_activations");
+		wire_u64(w, st->key_activations);
+		wire_str(w, "key_passivations");
+		wire_u64(w, st->key_passivations);
+	}
 	wire_str(w, "state_bytes");
 	wire_u64(w, z ? z->bytes : 0);
 	wire_str(w, "replicas");

@@ -394,7 +394,18 @@ wf_show(void *ctx, struct msg_req *req, wire_v root)
 		uint64_t lagging = p->nrep > in_sync ? p->nrep - in_sync : 0;
 		bool degraded = fn && replicas > 0 && in_sync < replicas;
 		char note[256];
-		wire_map(&m, 16);
+		bool keyed = st != NULL && st->keyed;
+		wire_map(&m, keyed ? 20 : 16);
+		if (keyed) {
+			wire_str(&m, "keys_active");
+			wire_u64(&m, st->keys_active);
+			wire_str(&m, "keys_stored");
+			wire_u64(&m, st->keys_stored);
+			wire_str(&m, "key_activations");
+			wire_u64(&m, st->key_activations);
+			wire_str(&m, "key_passivations");
+			wire_u64(&m, st->key_passivations);
+		}
 		wire_str(&m, "waiting");
 		wire_bool(&m, p->waiting);
 		wire_str(&m, "replicas_in_sync");

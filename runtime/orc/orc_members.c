@@ -279,6 +279,15 @@ orc_members_heartbeat(struct orc *o, struct onode *n, wire_v root)
 			    wire_as_u64(wire_get(s, "replicas"), 0);
 			n->stats[i].replicas_lagging =
 			    wire_as_u64(wire_get(s, "replicas_lagging"), 0);
+			n->stats[i].keyed = wire_ok(wire_get(s, "keys_active"));
+			n->stats[i].keys_active =
+			    wire_as_u64(wire_get(s, "keys_active"), 0);
+			n->stats[i].keys_stored =
+			    wire_as_u64(wire_get(s, "keys_stored"), 0);
+			n->stats[i].key_activations =
+			    wire_as_u64(wire_get(s, "key_activations"), 0);
+			n->stats[i].key_passivations =
+			    wire_as_u64(wire_get(s, "key_passivations"), 0);
 			n->nstats = i + 1;
 		}
 		orc_isr_heartbeat(o, n, inst);

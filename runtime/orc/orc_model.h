@@ -55,6 +55,10 @@ struct part_stat {
 	uint64_t events, errors, emitted, mailbox, state_bytes;
 	/* replicas its node streams it to, and how many of them lag */
 	uint64_t replicas, replicas_lagging;
+	/* a keyed function: keys in memory, keys with state, activations
+	 * and passivations since deploy */
+	bool keyed;
+	uint64_t keys_active, keys_stored, key_activations, key_passivations;
 };
 
 /* A node that joined (or was loaded from the store). */

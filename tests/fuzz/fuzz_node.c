@@ -33,6 +33,7 @@ static const char wf_text[] =
     "  echo: { code: " FUZZ_FIXTURES "/echo.so }\n"
     "  tally: { code: " FUZZ_FIXTURES "/tally.so }\n"
     "  sdk: { code: " FUZZ_FIXTURES "/sdk_http.so }\n"
+    "  keyed: { code: " FUZZ_FIXTURES "/keyed.so, keyed: { idle_s: 1 } }\n"
     "resources:\n"
     "  web:\n"
     "    type: http-ingress\n"
@@ -45,7 +46,19 @@ static const char wf_text[] =
     "  sdkweb:\n"
     "    type: http-ingress\n"
     "    config: { path: /sdk, methods: [GET, POST] }\n"
-    "    outputs: { request: sdk }\n";
+    "    outputs: { request: sdk }\n"
+    "  bykey:\n"
+    "    type: http-ingress\n"
+    "    config: { prefix: /k/, key: path }\n"
+    "    outputs: { request: keyed }\n"
+    "  byheader:\n"
+    "    type: http-ingress\n"
+    "    config: { path: /kh, key: \"header:X-Key\", mode: cast }\n"
+    "    outputs: { request: keyed }\n"
+    "  byquery:\n"
+    "    type: http-ingress\n"
+    "    config: { path: /kq, key: \"query:k\" }\n"
+    "    outputs: { request: keyed }\n";
 
 /* The one node of the process (a fuzz target has no other place to keep
  * it: libFuzzer calls a plain function). */

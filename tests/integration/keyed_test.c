@@ -560,3 +560,34 @@ Test(keyed, a_busy_keyed_function_answers_503_and_counts_what_it_took)
 	cr_expect_eq(n[0] + n[1], accepted, "counted %ld + %ld, accepted %d",
 	    n[0], n[1], accepted);
 }
+
+Test(keyed, workflow_show_counts_the_keys)
+{
+	struct lrun *r = start("keyed-show", "true");
+	char *out = NULL;
+	bool seen = false;
+
+	free(post_key(r, "x1", "inc"));
+	free(post_key(r, "x2", "inc"));
+	free(post_key(r, "x3", "get")); /* active, no state */
+	/* The orchestrator hears it with the next heartbeats. */
+	for (int i = 0; i < 100 && !seen; i++) {
+		free(out);
+		out = NULL;
+		cr_assert_eq(
+		    cli(r, ARGS("workflow", "show", "kw"), &out), 0, "%s", out);
+		seen = strstr(out,
+		           "keyed: 3 keys active, 2 with state; 3 "
+		           "activations, 0 passivations") != NULL;
+		if (!seen) {
+			it_sleep_ms(100);
+		}
+	}
+	cr_expect(seen, "%s", out);
+	free(out);
+	cr_assert_eq(cli(r, ARGS("workflow", "show", "kw", "--json"), &out), 0,
+	    "%s", out);
+	cr_expect(strstr(out, "\"keys_active\":3") != NULL, "%s", out);
+	cr_expect(strstr(out, "\"keys_stored\":2") != NULL, "%s", out);
+	free(out);
+}

@@ -113,6 +113,22 @@ show_notes(wire_v parts, struct table *notes)
 		const char *s;
 		size_t n;
 
+		if (wire_ok(wire_get(it, "keys_active"))) {
+			/* keyed: one instance per key */
+			table_val(notes, wire_get(it, "part"));
+			table_fmt(notes,
+			    "keyed: %llu keys active, %llu with state; %llu "
+			    "activations, %llu passivations",
+			    (unsigned long long)wire_as_u64(
+			        wire_get(it, "keys_active"), 0),
+			    (unsigned long long)wire_as_u64(
+			        wire_get(it, "keys_stored"), 0),
+			    (unsigned long long)wire_as_u64(
+			        wire_get(it, "key_activations"), 0),
+			    (unsigned long long)wire_as_u64(
+			        wire_get(it, "key_passivations"), 0));
+		}
+
 		if (wire_as_str(note, &s, &n) && n > 0) {
 			table_val(notes, wire_get(it, "part"));
 			table_val(notes, note);
