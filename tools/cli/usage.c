@@ -75,7 +75,8 @@ const char usage_wf_show[] =
     "runs on, its state size, events in and out, errors, and its state\n"
     "replicas.  A function without replicas keeps its state only on its\n"
     "node: if that node is lost, the function starts again elsewhere with\n"
-    "empty state.\n";
+    "empty state.  A keyed function (one instance per key) also shows its\n"
+    "keys in memory and with state, activations and passivations.\n";
 
 const char usage_node[] =
     "usage: ledge node COMMAND [OPTIONS] [ARGS]\n"
