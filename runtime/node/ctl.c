@@ -145,7 +145,7 @@ key_done(struct node *n, struct node_instance *k, int kind, int rv)
 		}
 		break;
 	case NE_STOP:
-		if (keyed_stopped(k)) {
+		for (size_t i = keyed_stopped(k); i > 0; i--) {
 			ctl_done(n, k->part, NE_STOP, LEDGE_OK);
 		}
 		break;

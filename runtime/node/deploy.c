@@ -1012,7 +1012,8 @@ wf_unreferenced(struct node *n, struct node_wf *w)
 		pthread_mutex_unlock(&inst->mb.mu);
 		if (!idle || atomic_load(&inst->waiters) != NULL ||
 		    atomic_load(&inst->parked_on) != NULL ||
-		    atomic_load(&inst->waiting_on) != NULL) {
+		    atomic_load(&inst->waiting_on) != NULL ||
+		    (inst->keyed != NULL && keyed_busy(inst))) {
 			return false;
 		}
 	}

@@ -495,8 +495,10 @@ finish(struct host_ctx *c, int rv)
 			continue;
 		}
 		node_send(node, t, e);
+		/* (A keyed part's own mailbox holds nothing to drain: its
+		 * keys' admission is keyed_admit.) */
 		if (c->park_on == NULL && t->kind == NT_INSTANCE &&
-		    t->inst != inst &&
+		    t->inst != inst && t->inst->keyed == NULL &&
 		    mb_depth(&t->inst->mb) > t->inst->mb.cap) {
 			c->park_on = t->inst;
 		}
@@ -819,6 +821,44 @@ exec_run_inline(
 }
 
 void
+exec_run_claimed(struct node_worker *w, struct node_instance *inst,
+    struct node_event *first, struct node_event *ev)
+{
+	uint64_t durable = commit_durable(w->env->commit);
+	bool began = store_reader_begin(w->reader) == LEDGE_OK;
+	bool aborted;
+
+	if (began) {
+		instance_dirty_evict(inst, durable);
+	}
+	exec_event(w, inst, first);
+	aborted = w->ctx.aborted; /* it went back to the mailbox */
+	if (!aborted && keyed_inline_ok(inst)) {
+		exec_event(w, inst, ev);
+	} else {
+		/* In line right after its init. */
+		struct node_event *init = NULL;
+		if (aborted && mb_take(&inst->mb, &init, 1) == 1) {
+			keyed_took(inst, 1);
+		}
+		mb_push_front(&inst->mb, ev);
+		keyed_took(inst, -1);
+		if (init != NULL) {
+			mb_push_front(&inst->mb, init);
+			keyed_took(inst, -1);
+		}
+	}
+	if (began) {
+		store_reader_end(w->reader);
+	}
+	keyed_ran(inst);
+	struct node_event *none = NULL;
+	if (!maybe_park(w, inst, &none) && mb_more(&inst->mb)) {
+		sched_enqueue(w->sched, inst);
+	}
+}
+
+void
 exec_run(struct node_worker *w, struct node_instance *inst)
 {
 	struct node_event *list;
@@ -841,6 +881,20 @@ exec_run(struct node_worker *w, struct node_instance *inst)
 	while (list != NULL) {
 		struct node_event *next = list->next;
 		list->next = NULL;
+		if (inst->part != NULL && list->kind == NE_STOP &&
+		    next != NULL) {
+			/* A key stops: what came after its stop goes back to
+			 * the mailbox, where its stop finds it and starts the
+			 * key again before it (keyed_stopped). */
+			long back = 0;
+			for (struct node_event *e = next; e != NULL;
+			     e = e->next) {
+				back++;
+			}
+			keyed_took(inst, -back);
+			mb_push_front_list(&inst->mb, next);
+			next = NULL;
+		}
 		exec_event(w, inst, list);
 		list = next;
 		if (w->ctx.park_on != NULL && maybe_park(w, inst, &list)) {

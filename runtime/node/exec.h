@@ -97,6 +97,17 @@ bool exec_run_inline(
     struct node_worker *w, struct node_instance *inst, struct node_event *ev);
 
 /*
+ * A key instance (keyed.h) the loop thread has just activated or revived
+ * and holds (its mailbox claimed): run `first`, its init, then ev on the
+ * loop thread - or, if the key's events do not run inline or the init
+ * could not, queue ev right after the init for a worker.  Lets the
+ * instance go (scheduling it if events came meanwhile).  Loop thread,
+ * with the inline worker.
+ */
+void exec_run_claimed(struct node_worker *w, struct node_instance *inst,
+    struct node_event *first, struct node_event *ev);
+
+/*
  * The instance whose code the calling thread is running, or NULL; for the
  * crash reporter, which names the function that brought the node down.
  */

@@ -63,6 +63,7 @@ struct keyed {
 	size_t max_active;
 	bool closed;         /* the part stops: no activations */
 	size_t stopping_all; /* keyed_stop_all: stops still to run */
+	size_t stop_calls;   /* part stops that wait for stopping_all */
 	bool armed;          /* the timer runs (or its arming is posted) */
 	struct loop_timer *timer;
 	uint64_t tick_ms;
@@ -246,26 +247,26 @@ queue_ctl(struct node_instance *k, int kind, void *ctl, bool front)
 	return LEDGE_OK;
 }
 
-/* Its init first: a plain one, or a reload if the part's code moved on
- * since k last ran (mu).  With `out`, the event is handed back instead
- * of queued (the loop runs it inline first). */
+/* A stopped key starts again (mu): on its part's code now (no worker
+ * uses k's code once its stop ran), with its init first - queued, or
+ * handed back in *out.  Out of memory: its events fail instead. */
 static int
 queue_start(struct keyed *kd, struct node_instance *k, bool front,
     struct node_event **out)
 {
-	bool reload = k->code != kd->code;
-	void *ctl = reload ? code_ref(kd->code) : NULL;
-	if (out != NULL) {
-		if ((*out = ctl_event(k, reload ? NE_RELOAD : NE_INIT, ctl)) ==
-		    NULL) {
-			code_release(ctl);
-			return LEDGE_ENOMEM;
-		}
-		return LEDGE_OK;
+	int rv = LEDGE_OK;
+	if (k->code != kd->code) {
+		code_release(k->code);
+		k->code = code_ref(kd->code);
 	}
-	int rv = queue_ctl(k, reload ? NE_RELOAD : NE_INIT, ctl, front);
+	if (out != NULL) {
+		rv = (*out = ctl_event(k, NE_INIT, NULL)) ? LEDGE_OK
+		                                          : LEDGE_ENOMEM;
+	} else {
+		rv = queue_ctl(k, NE_INIT, NULL, front);
+	}
 	if (rv != LEDGE_OK) {
-		code_release(ctl);
+		atomic_store(&k->kfailed, true);
 	}
 	return rv;
 }
@@ -335,9 +336,11 @@ find(struct keyed *kd, const struct node_event *ev, struct node_event **start)
 	if (k == NULL) {
 		return kd->closed ? NULL : activate(kd, ev, start);
 	}
+	if (kd->closed) {
+		return NULL; /* the part stops: no key takes more */
+	}
 	if (k->kstate == K_STOPPED) {
-		if (kd->closed ||
-		    queue_start(kd, k, false, start) != LEDGE_OK) {
+		if (queue_start(kd, k, false, start) != LEDGE_OK) {
 			return NULL;
 		}
 		k->kstate = K_ACTIVE;
@@ -366,13 +369,25 @@ move_slot(struct node_instance *part, struct node_event *ev)
 	}
 }
 
+/* Queue ev on k and schedule it (mu). */
+static void
+push(struct keyed *kd, struct node_instance *k, struct node_event *ev)
+{
+	ev->to = &k->target;
+	ev->enq_us = clock_mono_us();
+	atomic_fetch_add_explicit(&kd->queued, 1, memory_order_relaxed);
+	if (mb_push(&k->mb, ev)) {
+		sched_enqueue(kd->node->sched, k);
+	}
+}
+
 struct node_instance *
 keyed_route(struct node *n, struct node_instance *part, struct node_event *ev)
 {
 	struct keyed *kd = part->keyed;
 	struct node_instance *k;
-	bool wake;
 
+	(void)n;
 	move_slot(part, ev);
 	pthread_mutex_lock(&kd->mu);
 	if ((k = find(kd, ev, NULL)) == NULL) {
@@ -381,14 +396,8 @@ keyed_route(struct node *n, struct node_instance *part, struct node_event *ev)
 		return NULL;
 	}
 	k->kused_ms = clock_mono_ms();
-	ev->to = &k->target;
-	ev->enq_us = clock_mono_us();
-	atomic_fetch_add_explicit(&kd->queued, 1, memory_order_relaxed);
-	wake = mb_push(&k->mb, ev);
+	push(kd, k, ev);
 	pthread_mutex_unlock(&kd->mu);
-	if (wake) {
-		sched_enqueue(n->sched, k);
-	}
 	return k;
 }
 
@@ -398,11 +407,14 @@ keyed_claim(struct node *n, struct node_instance *part, struct node_event *ev,
 {
 	struct keyed *kd = part->keyed;
 	struct node_instance *k;
+	bool was_active;
 
 	(void)n;
 	*start = NULL;
 	move_slot(part, ev);
 	pthread_mutex_lock(&kd->mu);
+	k = keytab_get(&kd->keys, ev->key, ev->klen);
+	was_active = k != NULL && k->kstate == K_ACTIVE;
 	if ((k = find(kd, ev, start)) == NULL) {
 		pthread_mutex_unlock(&kd->mu);
 		refuse(ev);
@@ -410,6 +422,22 @@ keyed_claim(struct node *n, struct node_instance *part, struct node_event *ev,
 	}
 	k->kused_ms = clock_mono_ms();
 	ev->to = &k->target;
+	if (*start != NULL) {
+		/* Just activated or revived: its mailbox is ours while the
+		 * loop runs its init and ev, so that nothing sent to it
+		 * meanwhile runs before them; if a worker still holds it
+		 * (finishing the stop), both go in line instead. */
+		if (!mb_try_claim(&k->mb)) {
+			push(kd, k, *start);
+			*start = NULL;
+			push(kd, k, ev);
+			k = NULL;
+		}
+	} else if (!was_active) {
+		/* Stopping: in line behind its stop, which starts it again. */
+		push(kd, k, ev);
+		k = NULL;
+	}
 	pthread_mutex_unlock(&kd->mu);
 	return k;
 }
@@ -418,21 +446,21 @@ void
 keyed_push(struct node *n, struct node_instance *k, struct node_event *ev)
 {
 	struct keyed *kd = k->part->keyed;
-	bool wake;
 
+	(void)n;
 	pthread_mutex_lock(&kd->mu);
-	if (k->kstate == K_STOPPED &&
-	    queue_start(kd, k, false, NULL) == LEDGE_OK) {
+	if (kd->closed) {
+		pthread_mutex_unlock(&kd->mu);
+		refuse(ev);
+		return;
+	}
+	if (k->kstate == K_STOPPED) {
+		queue_start(kd, k, false, NULL); /* failed: kfailed */
 		k->kstate = K_ACTIVE;
 		atomic_store(&k->status, NI_STARTING);
 	}
-	ev->enq_us = clock_mono_us();
-	atomic_fetch_add_explicit(&kd->queued, 1, memory_order_relaxed);
-	wake = mb_push(&k->mb, ev);
+	push(kd, k, ev);
 	pthread_mutex_unlock(&kd->mu);
-	if (wake) {
-		sched_enqueue(n->sched, k);
-	}
 }
 
 void
@@ -509,29 +537,37 @@ keyed_stop_all(struct node_instance *part)
 	bool done;
 
 	pthread_mutex_lock(&kd->mu);
-	kd->closed = true;
-	for (struct node_instance *k = kd->lru_head; k != NULL;
-	     k = k->lru_next) {
-		if (k->kstate == K_ACTIVE) {
-			if (queue_ctl(k, NE_STOP, NULL, false) != LEDGE_OK) {
-				continue; /* out of memory: no stop for it */
+	if (!kd->closed) {
+		kd->closed = true;
+		for (struct node_instance *k = kd->lru_head; k != NULL;
+		     k = k->lru_next) {
+			if (k->kstate == K_ACTIVE) {
+				if (queue_ctl(k, NE_STOP, NULL, false) !=
+				    LEDGE_OK) {
+					continue; /* out of memory: no stop */
+				}
+				k->kstate = K_STOPPING;
 			}
-			k->kstate = K_STOPPING;
-		}
-		if (k->kstate == K_STOPPING) {
-			kd->stopping_all++;
+			if (k->kstate == K_STOPPING) {
+				kd->stopping_all++;
+			}
 		}
 	}
+	/* A second stop of the part (a node stopping while the workflow is
+	 * undeployed) ends with the first. */
 	done = kd->stopping_all == 0;
+	if (!done) {
+		kd->stop_calls++;
+	}
 	pthread_mutex_unlock(&kd->mu);
 	return done;
 }
 
-bool
+size_t
 keyed_stopped(struct node_instance *k)
 {
 	struct keyed *kd = k->part->keyed;
-	bool last = false;
+	size_t done = 0;
 
 	pthread_mutex_lock(&kd->mu);
 	atomic_store(&k->status, NI_STOPPED);
@@ -542,16 +578,45 @@ keyed_stopped(struct node_instance *k)
 		queued = k->mb.head != NULL;
 		pthread_mutex_unlock(&k->mb.mu);
 		/* Events came while it stopped: it starts again before
-		 * them, the same instance with the same cache. */
-		if (queued && queue_start(kd, k, true, NULL) == LEDGE_OK) {
+		 * them, the same instance with the same cache (or, out of
+		 * memory, they fail). */
+		if (queued) {
+			queue_start(kd, k, true, NULL);
 			k->kstate = K_ACTIVE;
 			atomic_store(&k->status, NI_STARTING);
 		}
-	} else if (kd->stopping_all > 0) {
-		last = --kd->stopping_all == 0;
+	} else {
+		/* The part stops: what is still queued for the key is not
+		 * run (a durable event stays for the next start). */
+		size_t n;
+		struct node_event *list = mb_drain(&k->mb, &n);
+		atomic_fetch_sub(&kd->queued, (long)n);
+		while (list != NULL) {
+			struct node_event *next = list->next;
+			refuse(list);
+			list = next;
+		}
+		if (kd->stopping_all > 0 && --kd->stopping_all == 0) {
+			done = kd->stop_calls;
+			kd->stop_calls = 0;
+		}
 	}
 	pthread_mutex_unlock(&kd->mu);
-	return last;
+	return done;
+}
+
+bool
+keyed_busy(struct node_instance *part)
+{
+	struct keyed *kd = part->keyed;
+	bool busy = false;
+	pthread_mutex_lock(&kd->mu);
+	for (struct node_instance *k = kd->lru_head; k != NULL && !busy;
+	     k = k->lru_next) {
+		busy = !idle(k);
+	}
+	pthread_mutex_unlock(&kd->mu);
+	return busy;
 }
 
 void

@@ -64,12 +64,12 @@ struct node_instance *keyed_route(
     struct node *n, struct node_instance *part, struct node_event *ev);
 
 /*
- * As keyed_route, but nothing queued: for the loop thread to run ev
- * inline on the instance returned (NULL: as keyed_route).  *start is set
- * to the init (or reload) the instance must run first when it was just
- * activated or revived, else NULL: the caller runs that inline too, or
- * hands it to keyed_push, before ev.  Whatever cannot run inline goes to
- * keyed_push, in order.
+ * As keyed_route, for the loop thread to run ev inline.  NULL: ev was
+ * refused or queued (as keyed_route would).  Otherwise the key's
+ * instance, and either *start is its init (it was just activated or
+ * revived) and the caller holds its mailbox - exec_run_claimed runs both
+ * and lets it go - or *start is NULL and the caller tries
+ * exec_run_inline, else keyed_push.
  */
 struct node_instance *keyed_claim(struct node *n, struct node_instance *part,
     struct node_event *ev, struct node_event **start);
@@ -118,10 +118,20 @@ bool keyed_stop_all(struct node_instance *part);
 
 /*
  * Key instance k's stop ran (worker).  Revives it if events came
- * meanwhile, else leaves it to be freed.  True if it was the last of its
- * part's keys to stop in keyed_stop_all: the part is stopped now.
+ * meanwhile, else leaves it to be freed; when its part stops, drops what
+ * is queued for it instead (calls fail, durable events stay for the next
+ * start).  Returns how many of the part's stops (keyed_stop_all that
+ * returned false) end now, with the last of its keys: 0 if others are
+ * still stopping.
  */
-bool keyed_stopped(struct node_instance *k);
+size_t keyed_stopped(struct node_instance *k);
+
+/*
+ * Whether a worker holds one of part's keys or has events queued for
+ * one (an undeployed workflow is freed only once none has).  Loop
+ * thread.
+ */
+bool keyed_busy(struct node_instance *part);
 
 /*
  * Key instance k's init answered `rv` (worker).  A failed init fails the

@@ -176,3 +176,20 @@ mb_push_front_list(struct node_mailbox *mb, struct node_event *list)
 	mb->depth += (uint32_t)n;
 	pthread_mutex_unlock(&mb->mu);
 }
+
+struct node_event *
+mb_drain(struct node_mailbox *mb, size_t *n)
+{
+	struct node_event *list;
+	size_t count = 0;
+	pthread_mutex_lock(&mb->mu);
+	list = mb->head;
+	for (struct node_event *e = list; e != NULL; e = e->next) {
+		count++;
+	}
+	mb->head = mb->tail = NULL;
+	mb->depth -= (uint32_t)count;
+	pthread_mutex_unlock(&mb->mu);
+	*n = count;
+	return list;
+}

@@ -72,4 +72,11 @@ uint32_t mb_depth(struct node_mailbox *mb);
  * short).  The instance is scheduled or claimed. */
 void mb_push_front_list(struct node_mailbox *mb, struct node_event *list);
 
+/*
+ * Take every queued event (a list, linked by next) and say how many in
+ * *n, leaving `scheduled` as it is: for the worker that holds the
+ * instance and will not run them.
+ */
+struct node_event *mb_drain(struct node_mailbox *mb, size_t *n);
+
 #endif

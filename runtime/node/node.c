@@ -301,6 +301,7 @@ node_new(struct node **np, const struct node_opts *o, struct rlog *log,
 		goto fail;
 	}
 	n->run_inline = exec_run_inline;
+	n->run_claimed = exec_run_claimed;
 	if (o->http_addr != NULL &&
 	    http_server_new(n->loop, o->http_addr, &n->http, err, errlen) !=
 	        0) {

@@ -2,6 +2,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "code/code.h"
 #include "node/node_call.h"
 #include "node/node_event.h"
 #include "store/store.h"
@@ -54,6 +55,9 @@ node_event_free(struct node_event *ev)
 	if (ev->call != NULL) {
 		node_call_fail(ev->call, LEDGE_ECLOSED);
 		node_call_unref(ev->call);
+	}
+	if (ev->kind == NE_RELOAD && ev->ctl != NULL) {
+		code_release(ev->ctl); /* a reload that never ran */
 	}
 	node_http_free(ev->http);
 	free(ev->key);

@@ -91,8 +91,9 @@ struct node_event *node_event_new(
 int node_event_set_key(struct node_event *ev, const void *key, size_t klen);
 
 /*
- * Free an event and what it owns (its HTTP metadata; a pending call is
- * failed with LEDGE_ECLOSED first, so a waiter never hangs).
+ * Free an event and what it owns (its HTTP metadata, its key, the code
+ * reference of a reload that did not run; a pending call is failed with
+ * LEDGE_ECLOSED first, so a waiter never hangs).
  */
 void node_event_free(struct node_event *ev);
 

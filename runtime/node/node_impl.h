@@ -88,6 +88,8 @@ struct node {
 	 * runs an event on the loop thread through it */
 	bool (*run_inline)(struct node_worker *w, struct node_instance *inst,
 	    struct node_event *ev);
+	void (*run_claimed)(struct node_worker *w, struct node_instance *inst,
+	    struct node_event *first, struct node_event *ev);
 	struct links *links;
 	uint64_t incarnation;
 	struct http_server *http;

@@ -265,11 +265,9 @@ node_send_inline(struct node *n, struct node_target *t, struct node_event *ev)
 			if (k == NULL) {
 				return;
 			}
-			if (start != NULL &&
-			    !n->run_inline(n->inline_worker, k, start)) {
-				keyed_push(n, k, start);
-			}
-			if (!n->run_inline(n->inline_worker, k, ev)) {
+			if (start != NULL) {
+				n->run_claimed(n->inline_worker, k, start, ev);
+			} else if (!n->run_inline(n->inline_worker, k, ev)) {
 				keyed_push(n, k, ev);
 			}
 			return;

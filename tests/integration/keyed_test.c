@@ -591,3 +591,40 @@ Test(keyed, workflow_show_counts_the_keys)
 	cr_expect(strstr(out, "\"keys_stored\":2") != NULL, "%s", out);
 	free(out);
 }
+
+Test(keyed, a_clean_stop_runs_every_active_keys_stop_and_a_restart_keeps_counts)
+{
+	struct lrun *r = start("keyed-stop", "true");
+	char key[16], want[64], *out = NULL;
+
+	for (int i = 0; i < 50; i++) {
+		snprintf(key, sizeof key, "s%d", i);
+		free(post_key(r, key, "inc"));
+	}
+	int status = lrun_stop(r, SIGINT, 20000);
+	cr_assert(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "status %#x", status);
+	char *log = lrun_logtext(r);
+	cr_expect_eq(it_count(log, "keyed stop key=s"), 50, "%s", log);
+	free(log);
+	it_start(r, true);
+	for (int i = 0; i < 50; i += 7) {
+		snprintf(key, sizeof key, "s%d", i);
+		char *b = post_key(r, key, "inc");
+		snprintf(want, sizeof want, "key=%s n=2\n", key);
+		cr_expect_str_eq(b, want);
+		free(b);
+	}
+	/* Undeployed with keys active, deployed again: the same counts. */
+	cr_assert_eq(
+	    cli(r, ARGS("workflow", "stop", "kw"), &out), 0, "%s", out);
+	free(out);
+	char *wf = it_fmt("%s/wf.yaml", r->dir);
+	cr_assert_eq(cli(r, ARGS("workflow", "start", wf), &out), 0, "%s", out);
+	free(out);
+	free(wf);
+	cr_assert(poll_key(r, "s0", "key=s0 n=2\n"));
+	char *b = post_key(r, "s1", "inc");
+	cr_expect_str_eq(b, "key=s1 n=2\n");
+	free(b);
+}
