@@ -89,12 +89,32 @@ keyed_request_ok(struct msg_req *req, const struct node_target *t,
 	return true;
 }
 
+/* The function `wf`/`fn` of a request (its name in name), or NULL after
+ * replying that it does not run here. */
+static struct node_target *
+function_of(
+    struct agent *a, struct msg_req *req, wire_v root, char *name, size_t len)
+{
+	char *wf = wire_str_dup(wire_get(root, "wf"));
+	char *fn = wire_str_dup(wire_get(root, "fn"));
+	struct node_target *t;
+
+	snprintf(name, len, "%s/%s", wf ? wf : "", fn ? fn : "");
+	free(wf);
+	free(fn);
+	if ((t = node_find_target(a->n, name)) == NULL ||
+	    t->kind != NT_INSTANCE) {
+		reply_err(req, REPLY_NOT_FOUND, "no function %s on node %s",
+		    name, node_name(a->n));
+		return NULL;
+	}
+	return t;
+}
+
 static void
 handle_state(void *ctx, struct msg_req *req, wire_v root)
 {
 	struct agent *a = ctx;
-	char *wf = wire_str_dup(wire_get(root, "wf"));
-	char *fn = wire_str_dup(wire_get(root, "fn"));
 	char name[512];
 	struct node_target *t;
 	struct store_reader *r = NULL;
@@ -107,13 +127,7 @@ handle_state(void *ctx, struct msg_req *req, wire_v root)
 
 	wire_as_str(wire_get(root, "key"), &key, &klen);
 	wire_as_str(wire_get(root, "inst"), &inst, &ilen);
-	snprintf(name, sizeof name, "%s/%s", wf ? wf : "", fn ? fn : "");
-	free(wf);
-	free(fn);
-	if ((t = node_find_target(a->n, name)) == NULL ||
-	    t->kind != NT_INSTANCE) {
-		reply_err(req, REPLY_NOT_FOUND, "no function %s on node %s",
-		    name, node_name(a->n));
+	if ((t = function_of(a, req, root, name, sizeof name)) == NULL) {
 		return;
 	}
 	if (!keyed_request_ok(req, t, name, inst, ilen)) {
@@ -204,8 +218,6 @@ static void
 handle_keys(void *ctx, struct msg_req *req, wire_v root)
 {
 	struct agent *a = ctx;
-	char *wf = wire_str_dup(wire_get(root, "wf"));
-	char *fn = wire_str_dup(wire_get(root, "fn"));
 	char name[512];
 	struct node_target *t;
 	struct store_reader *r = NULL;
@@ -214,9 +226,6 @@ handle_keys(void *ctx, struct msg_req *req, wire_v root)
 	const void *d;
 	size_t len;
 
-	snprintf(name, sizeof name, "%s/%s", wf ? wf : "", fn ? fn : "");
-	free(wf);
-	free(fn);
 	wire_as_str(wire_get(root, "prefix"), &k.prefix, &k.plen);
 	wire_as_str(wire_get(root, "after"), &k.after, &k.alen);
 	k.limit = (size_t)wire_as_u64(wire_get(root, "limit"), 100);
@@ -224,10 +233,7 @@ handle_keys(void *ctx, struct msg_req *req, wire_v root)
 		k.prefix = "";
 		k.plen = 0;
 	}
-	if ((t = node_find_target(a->n, name)) == NULL ||
-	    t->kind != NT_INSTANCE) {
-		reply_err(req, REPLY_NOT_FOUND, "no function %s on node %s",
-		    name, node_name(a->n));
+	if ((t = function_of(a, req, root, name, sizeof name)) == NULL) {
 		return;
 	}
 	if (t->inst->keyed == NULL) {

@@ -46,6 +46,32 @@ start(const char *tag, const char *keyed)
 	return r;
 }
 
+/* keyed.so with `keyed: KEYED` (and `extra` lines), casts in at /c/KEY,
+ * calls at /k/KEY. */
+static struct lrun *
+start_cast(const char *tag, const char *keyed, const char *extra)
+{
+	char *wf = it_fmt("workflow: kw\n"
+	                  "functions:\n"
+	                  "  k:\n"
+	                  "    code: @F/keyed.so\n"
+	                  "    keyed: %s\n"
+	                  "%s"
+	                  "resources:\n"
+	                  "  in:\n"
+	                  "    type: http-ingress\n"
+	                  "    config: { prefix: /c/, key: path, mode: cast }\n"
+	                  "    outputs: { request: k }\n"
+	                  "  ask:\n"
+	                  "    type: http-ingress\n"
+	                  "    config: { prefix: /k/, key: path }\n"
+	                  "    outputs: { request: k }\n",
+	    keyed, extra);
+	struct lrun *r = it_run1(tag, wf, true);
+	free(wf);
+	return r;
+}
+
 /* POST body to /k/<key>; asserts 200 and returns the body (malloc'd). */
 static char *
 post_key(struct lrun *r, const char *key, const char *body)
@@ -317,22 +343,7 @@ kc_main(void *arg)
 
 Test(keyed, kill9_under_keyed_load_keeps_every_key_exact, .timeout = 240)
 {
-	static const char *const wf =
-	    "workflow: kw\n"
-	    "functions:\n"
-	    "  k:\n"
-	    "    code: @F/keyed.so\n"
-	    "    keyed: { idle_s: 1 }\n"
-	    "resources:\n"
-	    "  in:\n"
-	    "    type: http-ingress\n"
-	    "    config: { prefix: /c/, key: path, mode: cast }\n"
-	    "    outputs: { request: k }\n"
-	    "  ask:\n"
-	    "    type: http-ingress\n"
-	    "    config: { prefix: /k/, key: path }\n"
-	    "    outputs: { request: k }\n";
-	struct lrun *r = it_run1("keyed-kill9", wf, true);
+	struct lrun *r = start_cast("keyed-kill9", "{ idle_s: 1 }", "");
 	struct kc_shared sh = { 0 };
 	struct kc_client cl[KC_CLIENTS];
 	pthread_t th[KC_CLIENTS];
@@ -506,23 +517,7 @@ Test(keyed, an_idempotency_key_is_per_key)
 
 Test(keyed, a_busy_keyed_function_answers_503_and_counts_what_it_took)
 {
-	static const char *const wf =
-	    "workflow: kw\n"
-	    "functions:\n"
-	    "  k:\n"
-	    "    code: @F/keyed.so\n"
-	    "    keyed: true\n"
-	    "    mailbox: 3\n"
-	    "resources:\n"
-	    "  in:\n"
-	    "    type: http-ingress\n"
-	    "    config: { prefix: /c/, key: path, mode: cast }\n"
-	    "    outputs: { request: k }\n"
-	    "  ask:\n"
-	    "    type: http-ingress\n"
-	    "    config: { prefix: /k/, key: path }\n"
-	    "    outputs: { request: k }\n";
-	struct lrun *r = it_run1("keyed-busy", wf, true);
+	struct lrun *r = start_cast("keyed-busy", "true", "    mailbox: 3\n");
 	int accepted = 0, busy = 0;
 
 	/* Casts are answered once queued, far faster than a key that
