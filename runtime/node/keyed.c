@@ -145,6 +145,7 @@ keyed_free(struct node_instance *part)
 		key_free(kd, k);
 	}
 	keytab_fini(&kd->keys);
+	keyslab_fini(&kd->slab);
 	code_release(kd->code);
 	pthread_mutex_destroy(&kd->mu);
 	free(kd);

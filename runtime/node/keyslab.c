@@ -88,7 +88,9 @@ keyslab_free(struct keyslab *s, struct kslab *b, void *p)
 	if (b->used-- == s->per) {
 		avail_push(s, b); /* it was full */
 	}
-	if (b->used == 0) {
+	if (b->used == 0 && s->slabs > 1) {
+		/* Empty: back to the system - but the last one stays, so that
+		 * one key coming and going does not map a slab each time. */
 		avail_unlink(s, b);
 		munmap(b, SLAB_BYTES);
 		s->slabs--;
@@ -96,6 +98,17 @@ keyslab_free(struct keyslab *s, struct kslab *b, void *p)
 	}
 	memcpy(p, &b->free, sizeof b->free);
 	b->free = p;
+}
+
+void
+keyslab_fini(struct keyslab *s)
+{
+	while (s->avail != NULL) {
+		struct kslab *b = s->avail;
+		avail_unlink(s, b);
+		munmap(b, SLAB_BYTES);
+	}
+	s->slabs = 0;
 }
 
 size_t

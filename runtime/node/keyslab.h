@@ -33,8 +33,12 @@ void keyslab_init(struct keyslab *s, size_t size);
  * to what keyslab_free needs back. */
 void *keyslab_alloc(struct keyslab *s, struct kslab **slab);
 
-/* Give slot p (from slab) back; an empty slab goes back to the system. */
+/* Give slot p (from slab) back; an empty slab goes back to the system
+ * (but for the last one, kept until keyslab_fini). */
 void keyslab_free(struct keyslab *s, struct kslab *slab, void *p);
+
+/* Give back the slab kept empty (every slot must be free). */
+void keyslab_fini(struct keyslab *s);
 
 /* Bytes held from the system. */
 size_t keyslab_bytes(const struct keyslab *s);
