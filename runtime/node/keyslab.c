@@ -6,6 +6,25 @@
 
 #include "node/keyslab.h"
 
+/* LeakSanitizer looks for pointers in the heap, stacks and globals, not
+ * in memory a program maps itself: a slab's instances point at heap
+ * memory (caches, code), so under ASan each slab is a root region. */
+#if defined(__SANITIZE_ADDRESS__)
+#define KS_LSAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define KS_LSAN 1
+#endif
+#endif
+#ifdef KS_LSAN
+#include <sanitizer/lsan_interface.h>
+#define ROOT_ADD(p, n) __lsan_register_root_region((p), (n))
+#define ROOT_DEL(p, n) __lsan_unregister_root_region((p), (n))
+#else
+#define ROOT_ADD(p, n) ((void)(p), (void)(n))
+#define ROOT_DEL(p, n) ((void)(p), (void)(n))
+#endif
+
 /* A slab: this header, then `per` slots. */
 #define SLAB_BYTES (128u << 10)
 
@@ -62,6 +81,7 @@ keyslab_alloc(struct keyslab *s, struct kslab **slab)
 		if (m == MAP_FAILED) {
 			return NULL;
 		}
+		ROOT_ADD(m, SLAB_BYTES);
 		b = m; /* zeroed by the system */
 		b->slots =
 		    (unsigned char *)m + ((sizeof *b + 15) & ~(size_t)15);
@@ -92,6 +112,7 @@ keyslab_free(struct keyslab *s, struct kslab *b, void *p)
 		/* Empty: back to the system - but the last one stays, so that
 		 * one key coming and going does not map a slab each time. */
 		avail_unlink(s, b);
+		ROOT_DEL(b, SLAB_BYTES);
 		munmap(b, SLAB_BYTES);
 		s->slabs--;
 		return;
@@ -106,6 +127,7 @@ keyslab_fini(struct keyslab *s)
 	while (s->avail != NULL) {
 		struct kslab *b = s->avail;
 		avail_unlink(s, b);
+		ROOT_DEL(b, SLAB_BYTES);
 		munmap(b, SLAB_BYTES);
 	}
 	s->slabs = 0;
