@@ -83,18 +83,6 @@ static const struct res_param params[] = {
 static const char *const known_methods[] = { "GET", "POST", "PUT", "DELETE",
 	"PATCH", "HEAD", "OPTIONS", NULL };
 
-/* The function of workflow wf called `name`, or NULL. */
-static const struct wf_function *
-function_named(const struct workflow *wf, const char *name)
-{
-	for (size_t i = 0; i < wf->nfunctions; i++) {
-		if (strcmp(wf->functions[i].name, name) == 0) {
-			return &wf->functions[i];
-		}
-	}
-	return NULL;
-}
-
 /* `key:`: well formed, and there exactly when a keyed function is wired
  * to the route. */
 static int
@@ -125,22 +113,16 @@ check_key(const struct workflow *wf, const struct wf_resource *spec,
 		    spec->name, key);
 		errs++;
 	}
-	for (size_t o = 0; o < spec->noutputs; o++) {
-		const struct wf_output *out = &spec->outputs[o];
-		for (size_t t = 0; t < out->ntargets; t++) {
-			const struct wf_function *f =
-			    function_named(wf, out->targets[t]);
-			if (f != NULL && f->keyed && key == NULL) {
-				diag_add(d, wf->file, out->target_pos[t].line,
-				    out->target_pos[t].col,
-				    "http-ingress '%s' sends to '%s', which is "
-				    "keyed: say where its key comes from with "
-				    "'key: path', 'key: header:NAME' or 'key: "
-				    "query:NAME' in the config",
-				    spec->name, f->name);
-				errs++;
-			}
-		}
+	const struct wf_function *f;
+	if (key == NULL && (f = wf_keyed_target(wf, spec, &pos)) != NULL) {
+		diag_add(d, wf->file, pos.line, pos.col,
+		    "http-ingress '%s' sends to '%s', which is keyed: say "
+		    "where "
+		    "its key comes from with 'key: path', 'key: header:NAME' "
+		    "or "
+		    "'key: query:NAME' in the config",
+		    spec->name, f->name);
+		errs++;
 	}
 	return errs;
 }

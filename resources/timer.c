@@ -61,26 +61,14 @@ check(const struct workflow *wf, const struct wf_resource *spec, struct diag *d)
 		    LEDGE_KEY_MAX);
 		errs++;
 	}
-	for (size_t o = 0; o < spec->noutputs; o++) {
-		const struct wf_output *out = &spec->outputs[o];
-		for (size_t t = 0; t < out->ntargets; t++) {
-			for (size_t f = 0; f < wf->nfunctions; f++) {
-				const struct wf_function *fn =
-				    &wf->functions[f];
-				if (fn->keyed && key == NULL &&
-				    strcmp(fn->name, out->targets[t]) == 0) {
-					diag_add(d, wf->file,
-					    out->target_pos[t].line,
-					    out->target_pos[t].col,
-					    "timer '%s' ticks to '%s', which "
-					    "is "
-					    "keyed: say which key's instance "
-					    "with 'key: K' in the config",
-					    spec->name, fn->name);
-					errs++;
-				}
-			}
-		}
+	const struct wf_function *fn;
+	struct wf_pos pos;
+	if (key == NULL && (fn = wf_keyed_target(wf, spec, &pos)) != NULL) {
+		diag_add(d, wf->file, pos.line, pos.col,
+		    "timer '%s' ticks to '%s', which is keyed: say which key's "
+		    "instance with 'key: K' in the config",
+		    spec->name, fn->name);
+		errs++;
 	}
 	return errs;
 }

@@ -65,3 +65,24 @@ wf_load_keyed(struct wf_loader *ld, yaml_node_t *n, struct wf_function *f)
 		    f->name);
 	}
 }
+
+const struct wf_function *
+wf_keyed_target(const struct workflow *wf, const struct wf_resource *spec,
+    struct wf_pos *pos)
+{
+	for (size_t o = 0; o < spec->noutputs; o++) {
+		const struct wf_output *out = &spec->outputs[o];
+		for (size_t t = 0; t < out->ntargets; t++) {
+			for (size_t f = 0; f < wf->nfunctions; f++) {
+				const struct wf_function *fn =
+				    &wf->functions[f];
+				if (fn->keyed &&
+				    strcmp(fn->name, out->targets[t]) == 0) {
+					*pos = out->target_pos[t];
+					return fn;
+				}
+			}
+		}
+	}
+	return NULL;
+}

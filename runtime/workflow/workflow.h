@@ -175,6 +175,15 @@ void wf_free(struct workflow *wf);
 const char *wf_config_get(const struct wf_config *c, const char *key);
 
 /*
+ * The first keyed function (`keyed:`) an output of resource `spec` goes
+ * to, with where that output names it in *pos; NULL if none does.  For
+ * resource checks: a resource that sends to a keyed function must say
+ * which key.
+ */
+const struct wf_function *wf_keyed_target(const struct workflow *wf,
+    const struct wf_resource *spec, struct wf_pos *pos);
+
+/*
  * The items of a list (or a single scalar) under `key`: for key "methods"
  * and config {methods: [GET, POST]} fills out[0]="GET", out[1]="POST".
  * Returns the number of items (may exceed max; only max are stored).
