@@ -241,6 +241,11 @@ void wf_load_sandbox(
  * wf_apply_isolation: keyed functions run in the node's process). */
 void wf_load_keyed(struct wf_loader *ld, yaml_node_t *n, struct wf_function *f);
 
+/* Split each keyed function of a validated workflow into its slots
+ * (workflow.h, `nslots`).  LEDGE_OK, or LEDGE_ENOMEM (wf is still whole
+ * enough for wf_free). */
+int wf_split_slots(struct workflow *wf);
+
 /* ---- wf_resource.c: `resources:` ---------------------------------- */
 
 /* The resource type named by scalar `n`, or NULL after reporting (with

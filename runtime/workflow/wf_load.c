@@ -245,6 +245,9 @@ wf_load_mem(const char *name, const char *text, size_t len,
 	free(ld.names);
 	free(ld.name_list);
 	free(ld.res_clean);
+	if (!wf_failed(&ld) && wf_split_slots(ld.wf) != LEDGE_OK) {
+		diag_add(d, name, 0, 0, "out of memory");
+	}
 	if (wf_failed(&ld)) {
 		wf_free(ld.wf);
 		return NULL;

@@ -42,6 +42,11 @@ free_function(struct wf_function *f)
 	struct wf_placement *pl = &f->placement;
 
 	free(f->name);
+	free(f->group);
+	if (f->slot > 0) {
+		free(f->code_path); /* the rest is slot 0's */
+		return;
+	}
 	free(f->code);
 	free(f->code_path);
 	free_strv(f->code_arch, f->ncode_arch);
@@ -88,6 +93,42 @@ wf_find_function(const struct workflow *wf, const char *name)
 		}
 	}
 	return NULL;
+}
+
+const char *
+wf_function_name(const struct wf_function *f)
+{
+	return f->group != NULL ? f->group : f->name;
+}
+
+const struct wf_function *
+wf_find_slots(const struct workflow *wf, const char *name, size_t *n)
+{
+	for (size_t i = 0; i < wf->nfunctions; i++) {
+		const struct wf_function *f = &wf->functions[i];
+		if (strcmp(wf_function_name(f), name) == 0) {
+			*n = f->group != NULL ? f->nslots : 1;
+			return f;
+		}
+	}
+	*n = 0;
+	return NULL;
+}
+
+uint32_t
+wf_key_slot(const void *key, size_t klen, uint32_t nslots)
+{
+	const unsigned char *p = key;
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (size_t i = 0; i < klen; i++) {
+		h = (h ^ p[i]) * 0x100000001b3ull;
+	}
+	/* FNV's low bits are weak; mix the high ones in. */
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	return nslots <= 1 ? 0 : (uint32_t)(h % nslots);
 }
 
 const struct wf_resource *

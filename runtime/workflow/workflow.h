@@ -101,7 +101,26 @@ struct wf_function {
 	struct wf_pos keyed_pos;
 	uint32_t idle_s;
 	uint32_t max_active;
+	/* `keyed: {slots: N}` (default WF_SLOTS_DEFAULT): the key space is
+	 * cut into N hash slots (wf_key_slot), and each slot is a function
+	 * of its own in `functions`, named "NAME#i" - placed, moved,
+	 * replicated and failed over like any function, so that the keys
+	 * spread over the nodes of a domain.  For each of them `group` is
+	 * NAME and `slot` is i; they lie next to each other, slot 0 first
+	 * (wf_find_slots).  Outputs, routes and requests name NAME.  A
+	 * function that is not split (not keyed, or slots: 1) has group
+	 * NULL, slot 0, nslots 1.  The slots share slot 0's strings (its
+	 * config, outputs, placement, code variants); each owns its name,
+	 * group and code_path. */
+	uint32_t nslots;
+	uint32_t slot;
+	char *group;
 };
+
+/* Hash slots of a keyed function unless `slots:` says otherwise, and the
+ * most it may ask for. */
+#define WF_SLOTS_DEFAULT 16
+#define WF_SLOTS_MAX     1024
 
 /* What `sandbox: {allow: [...]}` may name (isolate/host_sandbox.h says
  * what each lets a host do). */
@@ -191,7 +210,26 @@ const struct wf_function *wf_keyed_target(const struct workflow *wf,
 size_t wf_config_list(
     const struct wf_config *c, const char *key, const char **out, size_t max);
 
-/* Find a function or a resource by name; NULL if absent. */
+/*
+ * The slot (0..nslots-1) of an instance key: the same on every node and
+ * every run (FNV-1a over the bytes, mixed).  nslots 0 counts as 1.
+ */
+uint32_t wf_key_slot(const void *key, size_t klen, uint32_t nslots);
+
+/*
+ * The functions that are the slots of keyed function `name` (group):
+ * the first, and their number in *n (contiguous in wf->functions).
+ * A function that is not split is its own only slot (*n = 1).  NULL (and
+ * *n = 0) if there is no function or group called `name`.
+ */
+const struct wf_function *wf_find_slots(
+    const struct workflow *wf, const char *name, size_t *n);
+
+/* The name requests and outputs use for f: its group, else its own. */
+const char *wf_function_name(const struct wf_function *f);
+
+/* Find a function or a resource by name; NULL if absent.  A slot is
+ * found by its own name ("NAME#3"), not by its group's. */
 const struct wf_function *wf_find_function(
     const struct workflow *wf, const char *name);
 const struct wf_resource *wf_find_resource(

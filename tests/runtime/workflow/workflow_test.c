@@ -552,13 +552,21 @@ Test(workflow, keyed_functions_and_where_their_keys_come_from)
 	         "    config: {path: /b, key: \"header:X-User\"}\n"
 	         "    outputs: {request: b}\n");
 	cr_assert_not_null(wf);
-	cr_expect(wf->functions[0].keyed);
-	cr_expect_eq(wf->functions[0].idle_s, 300, "the default");
-	cr_expect_eq(wf->functions[0].max_active, 100000, "the default");
-	cr_expect(wf->functions[1].keyed);
-	cr_expect_eq(wf->functions[1].idle_s, 5);
-	cr_expect_eq(wf->functions[1].max_active, 7);
-	cr_expect(!wf->functions[2].keyed);
+	size_t ns;
+	const struct wf_function *fa = wf_find_slots(wf, "a", &ns);
+	cr_assert_not_null(fa);
+	cr_expect_eq(ns, WF_SLOTS_DEFAULT, "split into the default slots");
+	cr_expect(fa->keyed);
+	cr_expect_eq(fa->idle_s, 300, "the default");
+	cr_expect_eq(fa->max_active, 100000, "the default");
+	const struct wf_function *fb = wf_find_slots(wf, "b", &ns);
+	cr_assert_not_null(fb);
+	cr_expect(fb->keyed);
+	cr_expect_eq(fb->idle_s, 5);
+	cr_expect_eq(fb->max_active, 7);
+	cr_expect(!wf_find_function(wf, "c")->keyed);
+	cr_expect_eq(ns, 7, "no more slots than max_active");
+	cr_expect_eq(wf->nfunctions, WF_SLOTS_DEFAULT + 7 + 1);
 	wf_free(wf);
 	EXPECT(load("workflow: demo\n"
 	            "functions:\n"
@@ -584,9 +592,9 @@ Test(workflow, keyed_functions_and_where_their_keys_come_from)
 	            "    config: {period_ms: 10}\n"
 	            "    outputs: {tick: d}\n"),
 	    "demo.yaml:3:26: 'keyed' must be true, false or a mapping "
-	    "{idle_s, max_active}, found 'maybe'",
+	    "{idle_s, max_active, slots}, found 'maybe'",
 	    "demo.yaml:4:38: unknown key 'max' in 'keyed' of function 'b' "
-	    "(known keys: idle_s, max_active)",
+	    "(known keys: idle_s, max_active, slots)",
 	    "demo.yaml:4:35: 'idle_s' must be an integer between 1 and 604800, "
 	    "found '0'",
 	    "demo.yaml:5:26: function 'c': 'keyed' cannot be combined with "
@@ -1290,4 +1298,81 @@ Test(workflow, state_ack_is_replicas_or_primary)
 	    "acknowledged once its replicas hold it, the default) or primary "
 	    "(once this node holds it: a failover may lose the last ones), "
 	    "found 'maybe'");
+}
+
+Test(workflow, a_keyed_function_is_split_into_its_slots)
+{
+	struct workflow *wf = load("workflow: demo\n"
+	                           "functions:\n"
+	                           "  pre: {code: a.so}\n"
+	                           "  k:\n"
+	                           "    code: a.so\n"
+	                           "    keyed: {slots: 3, idle_s: 9}\n"
+	                           "    state: {replicas: 1}\n"
+	                           "    outputs: {out: post}\n"
+	                           "  one: {code: a.so, keyed: {slots: 1}}\n"
+	                           "  post: {code: a.so}\n");
+	cr_assert_not_null(wf);
+	cr_assert_eq(wf->nfunctions, 6, "pre, k#0..k#2, one, post");
+	cr_expect_str_eq(wf->functions[0].name, "pre");
+	for (int i = 0; i < 3; i++) {
+		const struct wf_function *f = &wf->functions[1 + i];
+		char name[16];
+		snprintf(name, sizeof name, "k#%d", i);
+		cr_expect_str_eq(f->name, name);
+		cr_expect_str_eq(f->group, "k");
+		cr_expect_eq(f->slot, (uint32_t)i);
+		cr_expect_eq(f->nslots, 3);
+		cr_expect_eq(f->idle_s, 9);
+		cr_expect_eq(f->replicas, 1, "replicas per slot");
+		cr_expect_eq(f->noutputs, 1);
+		cr_expect_str_eq(f->outputs[0].targets[0], "post");
+		cr_expect_str_eq(wf_function_name(f), "k");
+	}
+	cr_expect_str_eq(wf->functions[4].name, "one", "slots: 1 is whole");
+	cr_expect_null(wf->functions[4].group);
+	cr_expect_str_eq(wf->functions[5].name, "post");
+	size_t n;
+	cr_expect_eq(wf_find_slots(wf, "k", &n), &wf->functions[1]);
+	cr_expect_eq(n, 3);
+	cr_expect_eq(wf_find_slots(wf, "one", &n), &wf->functions[4]);
+	cr_expect_eq(n, 1);
+	cr_expect_null(wf_find_slots(wf, "nope", &n));
+	cr_expect_eq(n, 0);
+	cr_expect_null(wf_find_function(wf, "k"), "a slot has its own name");
+	cr_expect_not_null(wf_find_function(wf, "k#2"));
+	wf_free(wf);
+	EXPECT(load("workflow: demo\n"
+	            "functions:\n"
+	            "  k: {code: a.so, keyed: {slots: 0}}\n"),
+	    "demo.yaml:3:34: 'slots' must be an integer between 1 and 1024, "
+	    "found '0'");
+	diag_fini(&d);
+	EXPECT(load("workflow: demo\n"
+	            "functions:\n"
+	            "  k: {code: a.so, keyed: {slots: 5000}}\n"),
+	    "demo.yaml:3:34: 'slots' must be an integer between 1 and 1024, "
+	    "found '5000'");
+}
+
+Test(workflow, a_key_has_the_same_slot_everywhere_and_keys_spread)
+{
+	unsigned count[16] = { 0 };
+	char key[32];
+	cr_expect_eq(wf_key_slot("x", 1, 1), 0);
+	cr_expect_eq(wf_key_slot("x", 1, 0), 0);
+	for (int i = 0; i < 16000; i++) {
+		int len = snprintf(key, sizeof key, "user-%d", i);
+		uint32_t s = wf_key_slot(key, (size_t)len, 16);
+		cr_assert_lt(s, 16);
+		cr_expect_eq(s, wf_key_slot(key, (size_t)len, 16));
+		count[s]++;
+	}
+	for (int s = 0; s < 16; s++) {
+		/* 1,000 expected per slot; a fair hash stays well within. */
+		cr_expect(count[s] > 800 && count[s] < 1200,
+		    "slot %d has %u of 16,000 keys", s, count[s]);
+	}
+	/* Fixed for good: nodes and restarts must agree. */
+	cr_expect_eq(wf_key_slot("ann", 3, 16), wf_key_slot("ann", 3, 16));
 }
