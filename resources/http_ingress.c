@@ -705,10 +705,17 @@ on_request(void *arg, struct http_req *req)
 		respond_text(req, 503, "no function is wired to this route\n");
 		return;
 	}
-	if (klen == 0 && t->kind == NT_INSTANCE && t->inst->keyed != NULL) {
+	if (klen == 0 && node_target_keyed(t)) {
 		respond_text(req, 400,
 		    "no key: the function is keyed and this route has no "
 		    "'key:'\n");
+		return;
+	}
+	if ((t = node_target_for_key(t, kbuf, klen)) == NULL) {
+		/* A keyed function's slot that is placed nowhere now. */
+		respond_text(req, 503,
+		    "service unavailable: no node runs "
+		    "this key's slot now\n");
 		return;
 	}
 	if ((p = calloc(1, sizeof *p)) == NULL) {

@@ -95,7 +95,9 @@ find_remote(struct node *n, struct node_wf *w, const char *part)
 			free(name);
 			return NULL;
 		}
+		const struct wf_function *rf = wf_find_function(w->wf, part);
 		t->kind = NT_REMOTE;
+		t->keyed = rf != NULL && rf->keyed;
 		t->name = name;
 		t->rem->peer = links_peer(n->links, pl->remote_node[i]);
 		t->rem->links = n->links;
@@ -105,6 +107,53 @@ find_remote(struct node *n, struct node_wf *w, const char *part)
 		return t;
 	}
 	return NULL;
+}
+
+/* A keyed function split into slots (NT_SLOTS), by its name: made on
+ * first use from the slots' targets here and on other nodes (a slot
+ * placed nowhere now stays NULL).  NULL if `name` is not one (or memory
+ * ran out). */
+static struct node_target *
+find_group(struct node *n, struct node_wf *w, const char *name)
+{
+	const struct wf_function *f;
+	struct node_target *g = NULL, **grown;
+	size_t ns;
+
+	for (size_t i = 0; i < w->ngroups; i++) {
+		if (strcmp(w->groups[i]->name + strlen(w->wf->name) + 1,
+		        name) == 0) {
+			return w->groups[i];
+		}
+	}
+	if ((f = wf_find_slots(w->wf, name, &ns)) == NULL || f->group == NULL) {
+		return NULL;
+	}
+	if ((g = calloc(1, sizeof *g)) == NULL ||
+	    (g->slots = calloc(ns, sizeof *g->slots)) == NULL ||
+	    (g->name = join_path(w->wf->name, name)) == NULL ||
+	    (grown = realloc(w->groups, (w->ngroups + 1) * sizeof *grown)) ==
+	        NULL) {
+		if (g != NULL) {
+			free(g->slots);
+			free((char *)g->name);
+		}
+		free(g);
+		return NULL;
+	}
+	g->kind = NT_SLOTS;
+	g->id = UINT32_MAX; /* no part: never a target of an event */
+	g->nslots = (uint32_t)ns;
+	g->keyed = true;
+	for (size_t i = 0; i < ns; i++) {
+		const char *sn = f[i].name;
+		if ((g->slots[i] = find_local(w, sn)) == NULL) {
+			g->slots[i] = find_remote(n, w, sn);
+		}
+	}
+	w->groups = grown;
+	w->groups[w->ngroups++] = g;
+	return g;
 }
 
 static int
@@ -131,6 +180,8 @@ resolve_outputs(struct node *node, struct node_wf *w,
 			if ((o[i].targets[k] = find_local(
 			         w, spec[i].targets[k])) == NULL &&
 			    (o[i].targets[k] = find_remote(
+			         node, w, spec[i].targets[k])) == NULL &&
+			    (o[i].targets[k] = find_group(
 			         node, w, spec[i].targets[k])) == NULL) {
 				return LEDGE_EINVAL;
 			}
@@ -196,6 +247,12 @@ deploy_free_wf(struct node_wf *w)
 		free(w->remotes[i]);
 	}
 	free(w->remotes);
+	for (size_t i = 0; i < w->ngroups; i++) {
+		free(w->groups[i]->slots);
+		free((char *)w->groups[i]->name);
+		free(w->groups[i]);
+	}
+	free(w->groups);
 	free(w->insts);
 	free(w->res);
 	wf_free(w->wf);
@@ -442,6 +499,17 @@ node_deploy_placed(struct node *n, struct workflow *wf,
 		if (find_remote(n, w, pl->remote_part[i]) == NULL) {
 			snprintf(err, errlen, "%s: cannot reach part %s",
 			    wf->name, pl->remote_part[i]);
+			rv = LEDGE_ENOMEM;
+			goto fail;
+		}
+	}
+	/* And every keyed function split into slots its group, also one
+	 * no output here names (requests name it). */
+	for (size_t i = 0; i < wf->nfunctions; i++) {
+		const struct wf_function *f = &wf->functions[i];
+		if (f->group != NULL && f->slot == 0 &&
+		    find_group(n, w, f->group) == NULL) {
+			snprintf(err, errlen, "out of memory");
 			rv = LEDGE_ENOMEM;
 			goto fail;
 		}

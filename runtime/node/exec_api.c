@@ -339,23 +339,28 @@ exec_api_free_emits(struct host_ctx *c, struct node_event **link)
 	}
 }
 
-/* Is t a keyed part?  (One on another node: its spec says.) */
-static bool
-target_keyed(const struct host_ctx *c, const struct node_target *t)
+/* t, or for a keyed function split into slots the slot of the event's
+ * key (the one named, else the sender's own).  NULL with *rv set: no key
+ * (LEDGE_EINVAL) or that slot is placed nowhere now (LEDGE_EUNAVAIL). */
+static struct node_target *
+slot_for(const struct host_ctx *c, struct node_target *t, const void *key,
+    size_t klen, int *rv)
 {
-	if (t->kind == NT_INSTANCE) {
-		return t->inst->keyed != NULL;
+	if (t->kind != NT_SLOTS) {
+		return t;
 	}
-	if (t->kind == NT_REMOTE) {
-		const char *slash = strchr(t->name, '/');
-		const struct workflow *wf = c->inst->wf;
-		for (size_t i = 0; slash != NULL && i < wf->nfunctions; i++) {
-			if (strcmp(wf->functions[i].name, slash + 1) == 0) {
-				return wf->functions[i].keyed;
-			}
-		}
+	if (key == NULL) {
+		key = c->inst->key;
+		klen = c->inst->klen;
 	}
-	return false;
+	if (key == NULL) {
+		*rv = LEDGE_EINVAL;
+		return NULL;
+	}
+	if ((t = node_target_for_key(t, key, klen)) == NULL) {
+		*rv = LEDGE_EUNAVAIL;
+	}
+	return t;
 }
 
 /* The key an event to t carries: the one named, else a keyed sender's
@@ -365,7 +370,7 @@ static int
 key_for(const struct host_ctx *c, const struct node_target *t, const void *key,
     size_t klen, struct node_event *ev)
 {
-	if (!target_keyed(c, t)) {
+	if (!node_target_keyed(t)) {
 		return LEDGE_OK;
 	}
 	if (key == NULL) {
@@ -401,8 +406,12 @@ cast_to(ledge_ctx *ctx, const char *output, const void *key, size_t klen,
 	}
 	start = c->emits_tail ? &c->emits_tail->next : &c->emits;
 	for (size_t i = 0; i < out->ntargets && rv == LEDGE_OK; i++) {
-		struct node_target *t = out->targets[i];
+		struct node_target *t =
+		    slot_for(c, out->targets[i], key, klen, &rv);
 		struct node_event *ev;
+		if (t == NULL) {
+			break;
+		}
 		bool reserve = delay_ms == 0 && t->kind == NT_INSTANCE;
 
 		if (t->kind == NT_RESOURCE && !t->res->type->accepts_cast) {
@@ -520,7 +529,10 @@ do_call(struct host_ctx *c, const char *output, struct node_event *ev,
 		node_event_free(ev);
 		return LEDGE_EINVAL;
 	}
-	t = out->targets[0];
+	if ((t = slot_for(c, out->targets[0], key, klen, &rv)) == NULL) {
+		node_event_free(ev);
+		return rv;
+	}
 	if (t->kind == NT_RESOURCE &&
 	    (!t->res->type->accepts_call ||
 	        (http != (strcmp(t->res->type->name, "http-egress") == 0)))) {

@@ -32,7 +32,15 @@ struct res;
 struct wf_function;
 struct workflow;
 
-enum node_target_kind { NT_INSTANCE = 1, NT_RESOURCE = 2, NT_REMOTE = 3 };
+/* NT_SLOTS: a keyed function split into hash slots (workflow.h,
+ * `nslots`): no part itself, it stands for its slots, each a target of
+ * its own (here or on another node); routing picks the key's. */
+enum node_target_kind {
+	NT_INSTANCE = 1,
+	NT_RESOURCE = 2,
+	NT_REMOTE = 3,
+	NT_SLOTS = 4
+};
 
 /* A part of a workflow that runs on another node. */
 struct node_remote {
@@ -49,6 +57,11 @@ struct node_target {
 	struct res *res;            /* NT_RESOURCE */
 	struct node_remote *rem;    /* NT_REMOTE */
 	atomic_uint pending; /* events handed to a resource, unfinished */
+	/* NT_SLOTS: its slots by number (an entry is NULL while that slot
+	 * is placed nowhere) */
+	struct node_target **slots;
+	uint32_t nslots;
+	bool keyed; /* NT_REMOTE: the part is a keyed function */
 };
 
 struct node_output {

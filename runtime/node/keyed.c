@@ -100,7 +100,11 @@ keyed_new(struct node *n, struct node_instance *part)
 	kd->part = part;
 	kd->code = code_ref(part->code);
 	kd->idle_ms = (uint64_t)(f->idle_s ? f->idle_s : 300) * 1000;
-	kd->max_active = f->max_active ? f->max_active : SIZE_MAX;
+	/* A function split into slots: each bounds its share (the loader
+	 * makes no more slots than max_active). */
+	kd->max_active = f->max_active
+	    ? f->max_active / (f->nslots > 1 ? f->nslots : 1)
+	    : SIZE_MAX;
 	atomic_init(&kd->needed, EXEC_INLINE_STREAK);
 	kd->tick_ms = kd->idle_ms / 4;
 	kd->tick_ms = kd->tick_ms < TICK_MIN_MS ? TICK_MIN_MS

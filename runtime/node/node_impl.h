@@ -52,6 +52,9 @@ struct node_wf {
 	/* parts placed on other nodes that outputs here go to */
 	struct node_target **remotes;
 	size_t nremotes;
+	/* keyed functions split into slots (NT_SLOTS), by name */
+	struct node_target **groups;
+	size_t ngroups;
 	const struct node_placement *placement; /* during node_deploy */
 	struct undeploy *undeploying;           /* while it stops */
 	void (*stopped)(void *w); /* while undeploying: an instance of it

@@ -6,6 +6,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "node/commit.h"
 #include "node/links.h"
@@ -19,6 +20,79 @@ struct render {
 	const char *node;
 	int which;
 };
+
+/*
+ * The slots of a keyed function (instances "wf/NAME#i", next to each
+ * other in the node's order) are shown as one instance, "wf/NAME", their
+ * figures summed: a function is what its user named.  Each series'
+ * callback goes through `by_function`, which adds up a run of slots and
+ * hands the sum on when the run ends (and at by_function_end).
+ */
+struct agg {
+	void (*emit)(void *arg, const struct node_inst_stats *st);
+	void *arg;
+	bool have;
+	char name[512];
+	size_t nlen;
+	struct node_inst_stats sum;
+};
+
+static void
+by_function_end(struct agg *g)
+{
+	if (g->have) {
+		g->sum.name = g->name;
+		g->emit(g->arg, &g->sum);
+		g->have = false;
+	}
+}
+
+static void
+by_function(void *arg, const struct node_inst_stats *st)
+{
+	struct agg *g = arg;
+	const char *hash = strchr(st->name, '#');
+	size_t nlen = hash != NULL ? (size_t)(hash - st->name) : 0;
+
+	if (hash == NULL || nlen >= sizeof g->name) {
+		by_function_end(g);
+		g->emit(g->arg, st);
+		return;
+	}
+	if (g->have &&
+	    (g->nlen != nlen || memcmp(g->name, st->name, nlen) != 0)) {
+		by_function_end(g);
+	}
+	if (!g->have) {
+		g->sum = *st;
+		memcpy(g->name, st->name, nlen);
+		g->name[nlen] = '\0';
+		g->nlen = nlen;
+		g->have = true;
+		return;
+	}
+	g->sum.events += st->events;
+	g->sum.errors += st->errors;
+	g->sum.emitted += st->emitted;
+	g->sum.busy_us += st->busy_us;
+	g->sum.mailbox += st->mailbox;
+	for (size_t b = 0; b < NODE_HIST_N; b++) {
+		g->sum.hist[b] += st->hist[b];
+	}
+	g->sum.keys_active += st->keys_active;
+	g->sum.key_activations += st->key_activations;
+	g->sum.key_passivations += st->key_passivations;
+}
+
+/* node_foreach_instance, slots summed per function (struct agg). */
+static void
+foreach_function(struct node *n,
+    void (*emit)(void *arg, const struct node_inst_stats *st), void *arg)
+{
+	struct agg g = { .emit = emit, .arg = arg };
+	node_foreach_instance(n, by_function, &g);
+	by_function_end(&g);
+}
 
 static void
 series(void *arg, const struct node_inst_stats *st)
@@ -200,12 +274,12 @@ node_metrics_render(struct node *n, char **out, size_t *len)
 	for (r.which = 0; r.which < 5; r.which++) {
 		fprintf(fp, "# HELP %s %s\n# TYPE %s %s\n", help[r.which][0],
 		    help[r.which][2], help[r.which][0], help[r.which][1]);
-		node_foreach_instance(n, series, &r);
+		foreach_function(n, series, &r);
 	}
 	fprintf(fp,
 	    "# HELP ledge_handler_seconds Time of each handler run.\n"
 	    "# TYPE ledge_handler_seconds histogram\n");
-	node_foreach_instance(n, histogram, &r);
+	foreach_function(n, histogram, &r);
 	fprintf(fp,
 	    "# HELP ledge_host_starts_total Host processes started for an "
 	    "instance with isolation: process.\n"
@@ -229,7 +303,7 @@ node_metrics_render(struct node *n, char **out, size_t *len)
 	for (r.which = 0; r.which < 3; r.which++) {
 		fprintf(fp, "# HELP %s %s\n# TYPE %s %s\n", khelp[r.which][0],
 		    khelp[r.which][2], khelp[r.which][0], khelp[r.which][1]);
-		node_foreach_instance(n, key_series, &r);
+		foreach_function(n, key_series, &r);
 	}
 	static const char *const lhelp[][3] = {
 		{ "ledge_link_queued", "gauge",

@@ -19,18 +19,13 @@
 #include "workflow/resource.h"
 #include "workflow/workflow.h"
 
-int
-node_reload_instance(struct node *n, const char *name, const char *path,
+static int
+reload_one(struct node *n, struct node_instance *inst, const char *path,
     char *err, size_t errlen)
 {
-	struct node_target *t = node_find_target(n, name);
+	const char *name = inst->target.name;
 	struct node_code *code;
 	char why[512];
-	if (t == NULL || t->kind != NT_INSTANCE) {
-		snprintf(err, errlen, "no function %s runs on node %s", name,
-		    n->name);
-		return LEDGE_ENOENT;
-	}
 	if (code_load(n->codes, path, &code, why, sizeof why) != LEDGE_OK) {
 		snprintf(err, errlen,
 		    "%s: code '%s': %s; still running the "
@@ -40,7 +35,7 @@ node_reload_instance(struct node *n, const char *name, const char *path,
 		return LEDGE_EINVAL;
 	}
 	rlog_write(n->log, RLOG_INFO, name, "reloading code %.12s", code->hash);
-	if (ctl_send(n, t->inst, NE_RELOAD, code, false) != LEDGE_OK) {
+	if (ctl_send(n, inst, NE_RELOAD, code, false) != LEDGE_OK) {
 		code_release(code);
 		snprintf(err, errlen,
 		    "%s: out of memory queueing the reload; still running the "
@@ -50,6 +45,33 @@ node_reload_instance(struct node *n, const char *name, const char *path,
 		return LEDGE_ENOMEM;
 	}
 	return LEDGE_OK;
+}
+
+int
+node_reload_instance(struct node *n, const char *name, const char *path,
+    char *err, size_t errlen)
+{
+	struct node_target *t = node_find_target(n, name);
+	int rv = LEDGE_ENOENT;
+	if (t != NULL && t->kind == NT_INSTANCE) {
+		return reload_one(n, t->inst, path, err, errlen);
+	}
+	/* A keyed function split into slots: each of its slots here (the
+	 * first failure stops it; the code is the same for all). */
+	for (uint32_t i = 0; t != NULL && t->kind == NT_SLOTS && i < t->nslots;
+	     i++) {
+		struct node_target *s = t->slots[i];
+		if (s != NULL && s->kind == NT_INSTANCE &&
+		    (rv = reload_one(n, s->inst, path, err, errlen)) !=
+		        LEDGE_OK) {
+			return rv;
+		}
+	}
+	if (rv == LEDGE_ENOENT) {
+		snprintf(err, errlen, "no function %s runs on node %s", name,
+		    n->name);
+	}
+	return rv;
 }
 
 void

@@ -23,6 +23,7 @@
 #include "platform/loop.h"
 #include "store/store.h"
 #include "workflow/resource.h"
+#include "workflow/workflow.h"
 
 /* Transport ceiling of a remote call (callers time out earlier). */
 #define REMOTE_CALL_MAX_MS 60000
@@ -210,9 +211,56 @@ unkeyed(struct node *n, struct node_target *t, struct node_event *ev)
 	node_event_free(ev);
 }
 
+struct node_target *
+node_target_for_key(struct node_target *t, const void *key, size_t klen)
+{
+	if (t == NULL || t->kind != NT_SLOTS) {
+		return t;
+	}
+	if (key == NULL || klen == 0) {
+		return NULL;
+	}
+	return t->slots[wf_key_slot(key, klen, t->nslots)];
+}
+
+bool
+node_target_keyed(const struct node_target *t)
+{
+	return t->kind == NT_SLOTS || t->keyed ||
+	    (t->kind == NT_INSTANCE && t->inst->keyed != NULL);
+}
+
+/* An event for a keyed function split into slots whose key's slot is
+ * placed nowhere now (or that has no key). */
+static void
+no_slot(struct node *n, struct node_target *t, struct node_event *ev)
+{
+	if (ev->key == NULL) {
+		unkeyed(n, t, ev);
+		return;
+	}
+	rlog_write(n->log, RLOG_WARN, t->name,
+	    "a %s for slot %u, which is placed nowhere now, was dropped",
+	    ev->kind == NE_CALL ? "call" : "cast",
+	    (unsigned)wf_key_slot(ev->key, ev->klen, t->nslots));
+	if (ev->call != NULL) {
+		node_call_fail(ev->call, LEDGE_EUNAVAIL);
+	}
+	node_event_free(ev);
+}
+
 void
 node_send(struct node *n, struct node_target *t, struct node_event *ev)
 {
+	if (t->kind == NT_SLOTS) {
+		struct node_target *s =
+		    node_target_for_key(t, ev->key, ev->klen);
+		if (s == NULL) {
+			no_slot(n, t, ev);
+			return;
+		}
+		t = s;
+	}
 	ev->to = t;
 	ev->target = t->id;
 	if (ev->due_ms != 0 && ev->due_ms > clock_wall_ms()) {
@@ -251,6 +299,15 @@ node_send(struct node *n, struct node_target *t, struct node_event *ev)
 void
 node_send_inline(struct node *n, struct node_target *t, struct node_event *ev)
 {
+	if (t->kind == NT_SLOTS) {
+		struct node_target *s =
+		    node_target_for_key(t, ev->key, ev->klen);
+		if (s == NULL) {
+			node_send(n, t, ev); /* no slot: dropped there */
+			return;
+		}
+		t = s;
+	}
 	if (t->kind == NT_INSTANCE && n->inline_worker != NULL &&
 	    ev->due_ms == 0 && loop_on_thread(n->loop)) {
 		ev->to = t;
@@ -375,6 +432,9 @@ node_res_cast_key(struct res *r, const char *name, const void *key, size_t klen,
 	size_t reached = 0;
 	for (size_t i = 0; (t = node_res_output(r, name, i)) != NULL; i++) {
 		struct node_event *ev;
+		if ((t = node_target_for_key(t, key, klen)) == NULL) {
+			continue; /* its slot is placed nowhere now */
+		}
 		if (node_admit(t) != LEDGE_OK) {
 			continue;
 		}
@@ -429,6 +489,11 @@ node_find_target(struct node *n, const char *name)
 		for (size_t i = 0; i < w->nremotes; i++) {
 			if (strcmp(w->remotes[i]->name, name) == 0) {
 				return w->remotes[i];
+			}
+		}
+		for (size_t i = 0; i < w->ngroups; i++) {
+			if (strcmp(w->groups[i]->name, name) == 0) {
+				return w->groups[i];
 			}
 		}
 	}

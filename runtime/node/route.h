@@ -14,6 +14,7 @@
 #define LEDGE_NODE_ROUTE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct node;
@@ -44,7 +45,22 @@ void node_send_inline(
 int node_admit(struct node_target *t);
 void node_admitted(struct node_target *t, struct node_event *ev);
 
-/* The target called "workflow/name", or NULL.  Any thread, once deployed. */
+/*
+ * The target an event with instance key `key` goes to: for a keyed
+ * function split into slots (NT_SLOTS) the slot of the key, or NULL when
+ * there is no key or that slot is placed nowhere now; any other target
+ * is itself.  Any thread, once deployed.
+ */
+struct node_target *node_target_for_key(
+    struct node_target *t, const void *key, size_t klen);
+
+/* Whether events to t need an instance key: a keyed function (here or on
+ * another node) or its slots. */
+bool node_target_keyed(const struct node_target *t);
+
+/* The target called "workflow/name", or NULL.  Any thread, once deployed.
+ * A keyed function split into slots is found by its name (NT_SLOTS) and
+ * each slot by its own ("workflow/name#3"). */
 struct node_target *node_find_target(struct node *n, const char *name);
 
 /* The name ("workflow/name") of target `id`, or NULL. */
