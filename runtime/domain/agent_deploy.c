@@ -61,7 +61,7 @@ hash_for(wire_v code, const struct wf_function *f)
 {
 	char key[4200];
 	/* A function reloaded across the domain has code of its own. */
-	snprintf(key, sizeof key, "@fn:%s", f->name);
+	snprintf(key, sizeof key, "@fn:%s", wf_function_name(f));
 	if (wire_ok(wire_get(code, key))) {
 		return wire_str_dup(wire_get(code, key));
 	}

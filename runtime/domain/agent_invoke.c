@@ -20,6 +20,7 @@
 #include "node/node_event.h"
 #include "platform/loop.h"
 #include "store/store.h"
+#include "workflow/workflow.h"
 
 struct invoke {
 	struct agent *a;
@@ -113,13 +114,13 @@ handle_invoke(void *ctx, struct msg_req *req, wire_v root)
 		    node_name(a->n));
 		return;
 	}
-	bool keyed = t->kind == NT_INSTANCE && t->inst->keyed != NULL;
+	bool keyed = node_target_keyed(t);
 	if (keyed && !has_key) {
 		reply_err(req, REPLY_INVALID,
 		    "%s is keyed: name the instance with --key", name);
 		return;
 	}
-	if (has_key && t->kind == NT_INSTANCE && !keyed) {
+	if (has_key && t->kind != NT_RESOURCE && !keyed) {
 		reply_err(req, REPLY_INVALID,
 		    "%s is not keyed: it takes no --key", name);
 		return;
@@ -128,6 +129,18 @@ handle_invoke(void *ctx, struct msg_req *req, wire_v root)
 		reply_err(req, REPLY_INVALID,
 		    "a key has 1 to %d bytes, not %zu", LEDGE_KEY_MAX, klen);
 		return;
+	}
+	if (t->kind == NT_SLOTS) {
+		struct node_target *s = node_target_for_key(t, key, klen);
+		if (s == NULL) {
+			reply_err(req, REPLY_UNAVAILABLE,
+			    "%s: the slot of this key (%u of %u) is placed "
+			    "nowhere now",
+			    name, (unsigned)wf_key_slot(key, klen, t->nslots),
+			    (unsigned)t->nslots);
+			return;
+		}
+		t = s;
 	}
 	if ((ev = node_event_new(call ? NE_CALL : NE_CAST, t->id, data, len)) ==
 	        NULL ||

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/keylist.h"
 #include "base/rlog.h"
 #include "domain/agent_int.h"
 #include "net/msg.h"
@@ -17,8 +18,10 @@
 #include "node/instance.h"
 #include "node/keyed.h"
 #include "node/node.h"
+#include "node/route.h"
 #include "platform/loop.h"
 #include "store/store.h"
+#include "workflow/workflow.h"
 
 struct scan {
 	struct wire_w *w;
@@ -68,7 +71,7 @@ static bool
 keyed_request_ok(struct msg_req *req, const struct node_target *t,
     const char *name, const char *inst, size_t ilen)
 {
-	bool keyed = t->inst->keyed != NULL;
+	bool keyed = node_target_keyed(t);
 	if (keyed && inst == NULL) {
 		reply_err(req, REPLY_INVALID,
 		    "%s is keyed: name the key (--key), or list them with "
@@ -89,8 +92,9 @@ keyed_request_ok(struct msg_req *req, const struct node_target *t,
 	return true;
 }
 
-/* The function `wf`/`fn` of a request (its name in name), or NULL after
- * replying that it does not run here. */
+/* The function `wf`/`fn` of a request (its name in name): an instance, or
+ * a keyed function split into slots (NT_SLOTS); NULL after replying that
+ * it does not run here. */
 static struct node_target *
 function_of(
     struct agent *a, struct msg_req *req, wire_v root, char *name, size_t len)
@@ -103,7 +107,7 @@ function_of(
 	free(wf);
 	free(fn);
 	if ((t = node_find_target(a->n, name)) == NULL ||
-	    t->kind != NT_INSTANCE) {
+	    (t->kind != NT_INSTANCE && t->kind != NT_SLOTS)) {
 		reply_err(req, REPLY_NOT_FOUND, "no function %s on node %s",
 		    name, node_name(a->n));
 		return NULL;
@@ -132,6 +136,18 @@ handle_state(void *ctx, struct msg_req *req, wire_v root)
 	}
 	if (!keyed_request_ok(req, t, name, inst, ilen)) {
 		return;
+	}
+	if (t->kind == NT_SLOTS) {
+		struct node_target *g = t;
+		t = node_target_for_key(g, inst, ilen);
+		if (t == NULL || t->kind != NT_INSTANCE) {
+			reply_err(req, REPLY_NOT_FOUND,
+			    "%s: slot %u, which holds this key, does not run "
+			    "on node %s",
+			    name, (unsigned)wf_key_slot(inst, ilen, g->nslots),
+			    node_name(a->n));
+			return;
+		}
 	}
 	/* Committed state: what a crash now would keep. */
 	commit_flush(node_commit(a->n));
@@ -168,10 +184,9 @@ handle_state(void *ctx, struct msg_req *req, wire_v root)
  * says whether others follow (ask again with after = the last).
  */
 struct key_scan {
-	struct wire_w *w; /* NULL: counting */
+	struct keylist *out;
 	const char *prefix, *after;
 	size_t plen, alen, limit, n;
-	bool more;
 	unsigned char last[2 + LEDGE_KEY_MAX]; /* the last key taken */
 	size_t last_len;
 };
@@ -195,21 +210,15 @@ scan_keys(void *arg, ledge_bytes key, ledge_bytes value)
 	if ((k->plen > kl || memcmp(p + 2, k->prefix, k->plen) != 0)) {
 		return 0;
 	}
-	if (k->after != NULL) {
-		/* Store order: by length, then bytes. */
-		int c = kl != k->alen ? (kl < k->alen ? -1 : 1)
-		                      : memcmp(p + 2, k->after, kl);
-		if (c <= 0) {
-			return 0;
-		}
+	if (k->after != NULL &&
+	    keylist_cmp(p + 2, kl, k->after, k->alen) <= 0) {
+		return 0;
 	}
 	if (k->n == k->limit) {
-		k->more = true;
+		k->out->more = true;
 		return 1;
 	}
-	if (k->w != NULL) {
-		wire_bin(k->w, p + 2, kl);
-	}
+	keylist_add(k->out, p + 2, kl);
 	k->n++;
 	return 0;
 }
@@ -222,7 +231,8 @@ handle_keys(void *ctx, struct msg_req *req, wire_v root)
 	struct node_target *t;
 	struct store_reader *r = NULL;
 	struct wire_w w;
-	struct key_scan k = { .prefix = "" };
+	struct keylist kl = { 0 };
+	struct key_scan k = { .prefix = "", .out = &kl };
 	const void *d;
 	size_t len;
 
@@ -236,7 +246,7 @@ handle_keys(void *ctx, struct msg_req *req, wire_v root)
 	if ((t = function_of(a, req, root, name, sizeof name)) == NULL) {
 		return;
 	}
-	if (t->inst->keyed == NULL) {
+	if (!node_target_keyed(t)) {
 		reply_err(req, REPLY_INVALID,
 		    "%s is not keyed: it has one state, no keys", name);
 		return;
@@ -254,25 +264,39 @@ handle_keys(void *ctx, struct msg_req *req, wire_v root)
 		reply_err(req, REPLY_BUSY, "cannot read the store");
 		return;
 	}
-	struct key_scan count = k;
-	store_state_scan(r, t->id, scan_keys, &count);
+	/* Each slot that runs here gives its first `limit`; the page is
+	 * the first `limit` of them all. */
+	uint32_t nparts = t->kind == NT_SLOTS ? t->nslots : 1;
+	for (uint32_t i = 0; i < nparts; i++) {
+		struct node_target *p = t->kind == NT_SLOTS ? t->slots[i] : t;
+		if (p == NULL || p->kind != NT_INSTANCE) {
+			continue;
+		}
+		k.n = 0;
+		k.last_len = 0;
+		store_state_scan(r, p->id, scan_keys, &k);
+	}
+	store_reader_end(r);
+	store_reader_close(r);
+	keylist_sort(&kl);
+	size_t n = kl.n < k.limit ? kl.n : k.limit;
 	wire_map(&w, 3);
 	wire_str(&w, "ok");
 	wire_bool(&w, true);
 	wire_str(&w, "more");
-	wire_bool(&w, count.more);
+	wire_bool(&w, kl.more || kl.n > k.limit);
 	wire_str(&w, "keys");
-	wire_array(&w, count.n);
-	k.w = &w;
-	store_state_scan(r, t->id, scan_keys, &k);
-	store_reader_end(r);
-	store_reader_close(r);
+	wire_array(&w, n);
+	for (size_t i = 0; i < n; i++) {
+		wire_bin(&w, kl.v[i].p, kl.v[i].len);
+	}
 	d = wire_data(&w, &len);
-	if (d == NULL) {
+	if (d == NULL || kl.oom) {
 		reply_err(req, REPLY_BUSY, "out of memory");
 	} else {
 		msg_reply(req, d, len);
 	}
+	keylist_fini(&kl);
 	wire_w_fini(&w);
 }
 

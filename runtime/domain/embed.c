@@ -60,10 +60,15 @@ copy_adopt(struct embed *e, struct workflow *const *wfs, size_t nwf)
 			return false;
 		}
 		for (size_t k = 0; k < wf->nfunctions; k++) {
-			r->fn[k] = strdup(wf->functions[k].name);
-			r->code[k] = strdup(wf->functions[k].code_path);
-			r->nfn = k + 1; /* freed by embed_free, even if NULL */
-			if (r->fn[k] == NULL || r->code[k] == NULL) {
+			const struct wf_function *f = &wf->functions[k];
+			size_t j = r->nfn;
+			if (f->slot > 0) {
+				continue; /* a keyed function's code, once */
+			}
+			r->fn[j] = strdup(wf_function_name(f));
+			r->code[j] = strdup(f->code_path);
+			r->nfn = j + 1; /* freed by embed_free, even if NULL */
+			if (r->fn[j] == NULL || r->code[j] == NULL) {
 				return false;
 			}
 		}
