@@ -196,7 +196,8 @@ orc_code_check_signed(
 		bad++;
 		for (size_t k = 0; k < wf->nfunctions; k++) {
 			struct wf_pos p;
-			if (names_code_of(w->ck[i], &wf->functions[k], &p)) {
+			if (wf->functions[k].slot == 0 &&
+			    names_code_of(w->ck[i], &wf->functions[k], &p)) {
 				diag_add(d, wf->file, p.line, p.col,
 				    "code '%s' is not signed by a trusted key: "
 				    "%s",

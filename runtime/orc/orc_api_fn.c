@@ -9,6 +9,7 @@
 
 #include <ledge.h>
 
+#include "base/keylist.h"
 #include "base/rlog.h"
 #include "net/msg.h"
 #include "net/msg_token.h"
@@ -16,6 +17,7 @@
 #include "net/wire.h"
 #include "orc/orc_api.h"
 #include "orc/orc_deploy.h"
+#include "orc/orc_fanout.h"
 #include "orc/orc_model.h"
 #include "orc/orc_move.h"
 #include "orc/orc_store.h"
@@ -69,38 +71,43 @@ on_relayed(void *arg, int err, const void *data, size_t len)
 	free(rl);
 }
 
+/* Relay req as it is to node n (which runs wn/pn) and answer with its
+ * answer (orc_api_fn_node_lost answers for a node declared lost). */
 static void
-relay(struct orc *o, struct msg_req *req, wire_v root, const char *part_key)
+relay_to(struct orc *o, struct msg_req *req, struct onode *n, const char *wn,
+    const char *pn)
 {
-	char *wfn = wire_str_dup(wire_get(root, "wf"));
-	char *part = wire_str_dup(wire_get(root, part_key));
-	struct owf *w = wfn ? orc_find_wf(o, wfn) : NULL;
-	struct oplace *pl = NULL;
-	struct onode *n = NULL;
-	struct orc_relay *rl;
+	struct orc_relay *rl = calloc(1, sizeof *rl);
 	size_t len;
 	const void *data = msg_req_data(req, &len);
-	const char *wn = wfn ? wfn : "?", *pn = part ? part : "?";
 
-	for (size_t i = 0; w && part && i < w->nparts; i++) {
-		if (strcmp(orc_part_name(w, i), part) == 0) {
-			pl = &w->place[i];
-		}
+	if (rl == NULL) {
+		reply_err(req, REPLY_BUSY,
+		    "cannot relay to node %s, which runs %s/%s (out of memory)",
+		    n->name, wn, pn);
+		return;
 	}
-	if (pl != NULL && pl->node != NULL) {
-		n = orc_find_node(o, pl->node);
+	rl->o = o;
+	rl->req = req;
+	snprintf(rl->wf, sizeof rl->wf, "%s", wn);
+	snprintf(rl->part, sizeof rl->part, "%s", pn);
+	snprintf(rl->node, sizeof rl->node, "%s", n->name);
+	if ((rl->next = o->relays) != NULL) {
+		rl->next->prev = rl;
 	}
-	if (w == NULL) {
-		reply_err(req, REPLY_NOT_FOUND,
-		    "%s/%s is not running anywhere: no workflow '%s' in this "
-		    "domain",
-		    wn, pn, wn);
-	} else if (pl == NULL) {
-		reply_err(req, REPLY_NOT_FOUND,
-		    "%s/%s is not running anywhere: workflow %s has no part "
-		    "'%s'",
-		    wn, pn, wn, pn);
-	} else if (pl->node == NULL || n == NULL) {
+	o->relays = rl;
+	msg_call(n->client, data, len, 30000, on_relayed, rl);
+}
+
+/* The node that runs part `pl` (pn, of workflow wn) and answers for it
+ * now, or NULL after replying why not. */
+static struct onode *
+relay_node(struct orc *o, struct msg_req *req, struct oplace *pl,
+    const char *wn, const char *pn)
+{
+	struct onode *n = pl->node != NULL ? orc_find_node(o, pl->node) : NULL;
+
+	if (pl->node == NULL || n == NULL) {
 		reply_err(req, REPLY_NOT_FOUND,
 		    "%s/%s is not running anywhere: it is pending (%s)", wn, pn,
 		    pl->why ? pl->why : "no node fits");
@@ -122,22 +129,185 @@ relay(struct orc *o, struct msg_req *req, wire_v root, const char *part_key)
 		    "%s/%s is not deployed yet: it is placed on node %s, which "
 		    "has not confirmed its deploy; try again in a moment",
 		    wn, pn, n->name);
-	} else if (orc_node_client(o, n) != LEDGE_OK ||
-	    (rl = calloc(1, sizeof *rl)) == NULL) {
+	} else if (orc_node_client(o, n) != LEDGE_OK) {
 		reply_err(req, REPLY_BUSY,
 		    "cannot relay to node %s, which runs %s/%s (out of memory)",
 		    n->name, wn, pn);
 	} else {
-		rl->o = o;
-		rl->req = req;
-		snprintf(rl->wf, sizeof rl->wf, "%s", wn);
-		snprintf(rl->part, sizeof rl->part, "%s", pn);
-		snprintf(rl->node, sizeof rl->node, "%s", n->name);
-		if ((rl->next = o->relays) != NULL) {
-			rl->next->prev = rl;
+		return n;
+	}
+	return NULL;
+}
+
+/* ---- state.keys of a keyed function whose slots are on many nodes -- */
+
+struct keys_fan {
+	struct msg_req *req;
+	size_t limit;
+};
+
+static void
+on_keys(void *arg, const struct orc_fan_ans *ans, size_t n)
+{
+	struct keys_fan *kf = arg;
+	struct keylist kl = { 0 };
+	struct wire_w m;
+
+	for (size_t i = 0; i < n; i++) {
+		struct wire_r r;
+		wire_v root, keys;
+		if (ans[i].err != MSG_OK ||
+		    wire_parse(&r, ans[i].data, ans[i].len) != 0) {
+			reply_err(kf->req, REPLY_UNREACHABLE,
+			    "node %s, which runs slots of this function, did "
+			    "not answer (%s)",
+			    ans[i].node,
+			    ans[i].err == MSG_ETIMEDOUT ? "timed out"
+			                                : "connection failed");
+			goto out;
 		}
-		o->relays = rl;
-		msg_call(n->client, data, len, 30000, on_relayed, rl);
+		root = wire_root(&r);
+		if (!wire_as_bool(wire_get(root, "ok"), false)) {
+			/* Its own error, as it gave it. */
+			msg_reply(kf->req, ans[i].data, ans[i].len);
+			wire_r_fini(&r);
+			goto out;
+		}
+		keys = wire_get(root, "keys");
+		for (size_t k = 0; k < wire_len(keys); k++) {
+			const void *p;
+			size_t len;
+			if (wire_as_bin(wire_at(keys, k), &p, &len)) {
+				keylist_add(&kl, p, len);
+			}
+		}
+		kl.more |= wire_as_bool(wire_get(root, "more"), false);
+		wire_r_fini(&r);
+	}
+	keylist_sort(&kl);
+	if (kl.oom || wire_w_init(&m) != 0) {
+		reply_err(kf->req, REPLY_BUSY, "out of memory");
+		goto out;
+	}
+	size_t page = kl.n < kf->limit ? kl.n : kf->limit;
+	wire_map(&m, 3);
+	wire_str(&m, "ok");
+	wire_bool(&m, true);
+	wire_str(&m, "more");
+	wire_bool(&m, kl.more || kl.n > kf->limit);
+	wire_str(&m, "keys");
+	wire_array(&m, page);
+	for (size_t i = 0; i < page; i++) {
+		wire_bin(&m, kl.v[i].p, kl.v[i].len);
+	}
+	reply_wire(kf->req, &m);
+out:
+	keylist_fini(&kl);
+	free(kf);
+}
+
+/*
+ * A request about keyed function `fn`, split into ns slots from part
+ * `first` on: to the node of the key's slot (invoke: `key`, state.get:
+ * `inst`); without a key, to slot 0's (which says a key is needed);
+ * state.keys to every node that runs some of its slots, answers merged.
+ */
+static void
+relay_slots(struct orc *o, struct msg_req *req, wire_v root, struct owf *w,
+    size_t first, size_t ns, const char *wn, const char *fn)
+{
+	const void *key = NULL, *data;
+	size_t klen = 0, len, nn = 0;
+	struct onode **nodes = NULL;
+	struct keys_fan *kf = NULL;
+	const char *t = NULL;
+	size_t tlen = 0;
+
+	wire_as_str(wire_get(root, "t"), &t, &tlen);
+	bool keys = t != NULL && tlen == 10 && memcmp(t, "state.keys", 10) == 0;
+	if (!keys) {
+		if (!wire_as_bin(wire_get(root, "key"), &key, &klen)) {
+			wire_as_bin(wire_get(root, "inst"), &key, &klen);
+		}
+		size_t i = first +
+		    (key != NULL ? wf_key_slot(key, klen, (uint32_t)ns) : 0);
+		struct oplace *pl = &w->place[i];
+		struct onode *n =
+		    relay_node(o, req, pl, wn, orc_part_name(w, i));
+		if (n != NULL) {
+			relay_to(o, req, n, wn, orc_part_name(w, i));
+		}
+		return;
+	}
+	if ((nodes = calloc(ns, sizeof *nodes)) == NULL ||
+	    (kf = calloc(1, sizeof *kf)) == NULL) {
+		reply_err(req, REPLY_BUSY, "out of memory");
+		goto out;
+	}
+	for (size_t i = first; i < first + ns; i++) {
+		struct onode *n =
+		    relay_node(o, req, &w->place[i], wn, orc_part_name(w, i));
+		size_t k;
+		if (n == NULL) {
+			goto out; /* answered: a slot cannot be listed now */
+		}
+		for (k = 0; k < nn && nodes[k] != n; k++) { }
+		if (k == nn) {
+			nodes[nn++] = n;
+		}
+	}
+	if (nn == 1) {
+		relay_to(o, req, nodes[0], wn, fn);
+		goto out;
+	}
+	kf->req = req;
+	kf->limit = (size_t)wire_as_u64(wire_get(root, "limit"), 100);
+	data = msg_req_data(req, &len);
+	if (orc_fanout(nodes, nn, data, len, 30000, on_keys, kf) != LEDGE_OK) {
+		reply_err(req, REPLY_BUSY, "out of memory");
+		goto out;
+	}
+	kf = NULL; /* on_keys frees it */
+out:
+	free(kf);
+	free(nodes);
+}
+
+static void
+relay(struct orc *o, struct msg_req *req, wire_v root, const char *part_key)
+{
+	char *wfn = wire_str_dup(wire_get(root, "wf"));
+	char *part = wire_str_dup(wire_get(root, part_key));
+	struct owf *w = wfn ? orc_find_wf(o, wfn) : NULL;
+	struct oplace *pl = NULL;
+	struct onode *n;
+	const char *wn = wfn ? wfn : "?", *pn = part ? part : "?";
+	const struct wf_function *slots = NULL;
+	size_t ns = 0;
+
+	for (size_t i = 0; w && part && i < w->nparts; i++) {
+		if (strcmp(orc_part_name(w, i), part) == 0) {
+			pl = &w->place[i];
+		}
+	}
+	if (w != NULL && part != NULL && pl == NULL) {
+		slots = wf_find_slots(w->wf, part, &ns);
+	}
+	if (w == NULL) {
+		reply_err(req, REPLY_NOT_FOUND,
+		    "%s/%s is not running anywhere: no workflow '%s' in this "
+		    "domain",
+		    wn, pn, wn);
+	} else if (slots != NULL) {
+		relay_slots(o, req, root, w, (size_t)(slots - w->wf->functions),
+		    ns, wn, pn);
+	} else if (pl == NULL) {
+		reply_err(req, REPLY_NOT_FOUND,
+		    "%s/%s is not running anywhere: workflow %s has no part "
+		    "'%s'",
+		    wn, pn, wn, pn);
+	} else if ((n = relay_node(o, req, pl, wn, pn)) != NULL) {
+		relay_to(o, req, n, wn, pn);
 	}
 	free(wfn);
 	free(part);
@@ -254,6 +424,150 @@ on_reloaded(void *arg, int err, const void *data, size_t len)
 	free(r);
 }
 
+/* The reload message for wf/fn, into m (LEDGE_OK or LEDGE_ENOMEM). */
+static int
+reload_message(
+    struct wire_w *m, const char *wf, const char *fn, const char *hash)
+{
+	if (wire_w_init(m) != 0) {
+		return LEDGE_ENOMEM;
+	}
+	wire_map(m, 4);
+	wire_str(m, "t");
+	wire_str(m, "reload");
+	wire_str(m, "wf");
+	wire_str(m, wf);
+	wire_str(m, "fn");
+	wire_str(m, fn);
+	wire_str(m, "hash");
+	wire_str(m, hash);
+	return LEDGE_OK;
+}
+
+/* Reloads of a keyed function's slots on several nodes. */
+static void
+on_slots_reloaded(void *arg, const struct orc_fan_ans *ans, size_t n)
+{
+	struct reload_op *r = arg;
+	struct wire_w m;
+
+	for (size_t i = 0; i < n; i++) {
+		struct wire_r wr;
+		bool ok = false;
+		char *why = NULL;
+		if (ans[i].err == MSG_OK &&
+		    wire_parse(&wr, ans[i].data, ans[i].len) == 0) {
+			ok =
+			    wire_as_bool(wire_get(wire_root(&wr), "ok"), false);
+			why = wire_str_dup(wire_get(wire_root(&wr), "error"));
+			wire_r_fini(&wr);
+		}
+		if (!ok) {
+			/* The nodes before it run the new code already;
+			 * it is not remembered for later deploys. */
+			reply_err(r->req, REPLY_FAILED, "%s%s%s",
+			    why ? why : "node ", why ? "" : ans[i].node,
+			    why ? ""
+			        : (ans[i].err == MSG_ETIMEDOUT
+			                  ? " did not answer in time"
+			                  : " cannot be reached"));
+			free(why);
+			goto out;
+		}
+		free(why);
+	}
+	struct owf *w = orc_find_wf(r->o, r->wf);
+	if (w != NULL) {
+		set_fn_code(r->o, w, r->fn, r->hash);
+	}
+	if (wire_w_init(&m) == 0) {
+		wire_map(&m, 2);
+		wire_str(&m, "ok");
+		wire_bool(&m, true);
+		wire_str(&m, "nodes");
+		wire_array(&m, n);
+		for (size_t i = 0; i < n; i++) {
+			wire_str(&m, ans[i].node);
+		}
+		reply_wire(r->req, &m);
+	}
+out:
+	free(r->wf);
+	free(r->fn);
+	free(r->hash);
+	free(r);
+}
+
+/* fn.reload of a keyed function split into slots from part `first` on:
+ * every node that runs some of them reloads those. */
+static void
+reload_slots(struct orc *o, struct msg_req *req, struct owf *w, size_t first,
+    const char *fn, const char *hash)
+{
+	size_t ns = w->wf->functions[first].nslots, nn = 0;
+	struct onode **nodes = calloc(ns, sizeof *nodes);
+	struct reload_op *r = calloc(1, sizeof *r);
+	struct wire_w m = { 0 };
+	bool msg = false;
+
+	for (size_t i = first; nodes != NULL && i < first + ns; i++) {
+		struct onode *n = w->place[i].node
+		    ? orc_find_node(o, w->place[i].node)
+		    : NULL;
+		size_t k;
+		if (n == NULL || n->health != H_UP ||
+		    orc_node_client(o, n) != LEDGE_OK) {
+			continue; /* it gets the code when it is placed */
+		}
+		for (k = 0; k < nn && nodes[k] != n; k++) { }
+		if (k == nn) {
+			nodes[nn++] = n;
+		}
+	}
+	if (nodes == NULL || r == NULL ||
+	    (nn > 0 &&
+	        (msg = reload_message(&m, w->name, fn, hash) == LEDGE_OK) ==
+	            false)) {
+		reply_err(req, REPLY_BUSY, "out of memory");
+		goto fail;
+	}
+	r->o = o;
+	r->req = req;
+	r->wf = strdup(w->name);
+	r->fn = strdup(fn);
+	r->hash = strdup(hash);
+	if (nn == 0) {
+		/* Runs nowhere now: the code is its own from its next
+		 * placement. */
+		struct orc_fan_ans none;
+		on_slots_reloaded(r, &none, 0);
+		free(nodes);
+		return;
+	}
+	size_t len;
+	const void *data = wire_data(&m, &len);
+	if (orc_fanout(nodes, nn, data, data ? len : 0, ORC_DEPLOY_TIMEOUT_MS,
+	        on_slots_reloaded, r) != LEDGE_OK) {
+		reply_err(req, REPLY_BUSY, "out of memory");
+		free(r->wf);
+		free(r->fn);
+		free(r->hash);
+		goto fail;
+	}
+	rlog_write(o->log, RLOG_INFO, "orchestrator",
+	    "reloading %s/%s (%zu slots) with code %.12s on %zu nodes", w->name,
+	    fn, ns, hash, nn);
+	wire_w_fini(&m);
+	free(nodes);
+	return;
+fail:
+	if (msg) {
+		wire_w_fini(&m);
+	}
+	free(r);
+	free(nodes);
+}
+
 static void
 fn_reload(void *ctx, struct msg_req *req, wire_v root)
 {
@@ -293,6 +607,10 @@ fn_reload(void *ctx, struct msg_req *req, wire_v root)
 			    w->name, fn, hash, why);
 			goto out;
 		}
+	}
+	if (w->wf->functions[i].group != NULL) {
+		reload_slots(o, req, w, (size_t)i, fn, hash);
+		goto out;
 	}
 	struct onode *n =
 	    w->place[i].node ? orc_find_node(o, w->place[i].node) : NULL;
@@ -432,6 +750,13 @@ fn_move(void *ctx, struct msg_req *req, wire_v root)
 	} else if ((i = orc_fn_index(w, fn)) < 0) {
 		reply_err(req, REPLY_NOT_FOUND,
 		    "workflow %s has no function '%s'", w->name, fn ? fn : "");
+	} else if (strcmp(w->wf->functions[i].name, fn) != 0) {
+		const struct wf_function *f = &w->wf->functions[i];
+		reply_err(req, REPLY_INVALID,
+		    "%s/%s is keyed, split into %u slots (%s#0 to %s#%u): "
+		    "move one slot at a time",
+		    w->name, fn, (unsigned)f->nslots, fn, fn,
+		    (unsigned)f->nslots - 1);
 	} else if (n == NULL) {
 		reply_err(req, REPLY_NOT_FOUND, "no node '%s' in the domain",
 		    to ? to : "");

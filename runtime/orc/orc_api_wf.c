@@ -348,6 +348,76 @@ stat_of(struct orc *o, const char *node, const char *part)
 	return NULL;
 }
 
+/*
+ * The `keyed` rows of wf.show: per keyed function and node, its slots
+ * there and their keys summed (a function split into slots has a part
+ * per slot; people ask about the function).  With m NULL, only counts
+ * the rows.
+ */
+static size_t
+keyed_rows(struct orc *o, const struct owf *w, struct wire_w *m)
+{
+	size_t rows = 0;
+
+	for (size_t i = 0; i < w->wf->nfunctions; i++) {
+		const struct wf_function *f = &w->wf->functions[i];
+		size_t ns = f->nslots > 0 ? f->nslots : 1;
+		if (!f->keyed || f->slot != 0 || i + ns > w->wf->nfunctions) {
+			continue;
+		}
+		for (size_t a = i; a < i + ns; a++) {
+			const char *node = w->place[a].node;
+			bool first = node != NULL;
+			for (size_t b = i; first && b < a; b++) {
+				first = w->place[b].node == NULL ||
+				    strcmp(w->place[b].node, node) != 0;
+			}
+			if (!first) {
+				continue; /* the row of an earlier slot */
+			}
+			rows++;
+			if (m == NULL) {
+				continue;
+			}
+			uint64_t slots = 0, act = 0, sto = 0, on = 0, off = 0;
+			for (size_t b = a; b < i + ns; b++) {
+				const char *nb = w->place[b].node;
+				if (nb == NULL || strcmp(nb, node) != 0) {
+					continue;
+				}
+				char full[512];
+				snprintf(full, sizeof full, "%s/%s", w->name,
+				    orc_part_name(w, b));
+				const struct part_stat *st =
+				    stat_of(o, node, full);
+				slots++;
+				if (st != NULL && st->keyed) {
+					act += st->keys_active;
+					sto += st->keys_stored;
+					on += st->key_activations;
+					off += st->key_passivations;
+				}
+			}
+			wire_map(m, 7);
+			wire_str(m, "function");
+			wire_str(m, wf_function_name(f));
+			wire_str(m, "node");
+			wire_str(m, node);
+			wire_str(m, "slots");
+			wire_u64(m, slots);
+			wire_str(m, "keys_active");
+			wire_u64(m, act);
+			wire_str(m, "keys_stored");
+			wire_u64(m, sto);
+			wire_str(m, "key_activations");
+			wire_u64(m, on);
+			wire_str(m, "key_passivations");
+			wire_u64(m, off);
+		}
+	}
+	return rows;
+}
+
 static void
 wf_show(void *ctx, struct msg_req *req, wire_v root)
 {
@@ -371,11 +441,14 @@ wf_show(void *ctx, struct msg_req *req, wire_v root)
 	for (size_t i = 0; i < w->nparts; i++) {
 		npend += w->place[i].node == NULL;
 	}
-	wire_map(&m, 5);
+	wire_map(&m, 6);
 	wire_str(&m, "ok");
 	wire_bool(&m, true);
 	wire_str(&m, "name");
 	wire_str(&m, w->name);
+	wire_str(&m, "keyed");
+	wire_array(&m, keyed_rows(o, w, NULL));
+	keyed_rows(o, w, &m);
 	wire_str(&m, "file");
 	wire_str(&m, w->file);
 	wire_str(&m, "parts");

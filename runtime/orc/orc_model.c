@@ -102,6 +102,12 @@ orc_fn_index(struct owf *w, const char *fn)
 			return (ssize_t)i;
 		}
 	}
+	/* A keyed function split into slots: its first slot. */
+	for (size_t i = 0; fn && i < w->wf->nfunctions; i++) {
+		if (strcmp(wf_function_name(&w->wf->functions[i]), fn) == 0) {
+			return (ssize_t)i;
+		}
+	}
 	return -1;
 }
 

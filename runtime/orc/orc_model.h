@@ -202,7 +202,9 @@ bool orc_part_is_fn(const struct owf *w, size_t i);
 struct onode *orc_find_node(struct orc *o, const char *name);
 struct owf *orc_find_wf(struct orc *o, const char *name);
 
-/* Index of function fn (may be NULL) in w, or -1 if it has none such. */
+/* Index of function fn (may be NULL) in w, or -1 if it has none such.  A
+ * keyed function split into slots is found by its name too: its first
+ * slot (the others follow it). */
 ssize_t orc_fn_index(struct owf *w, const char *fn);
 
 /* Take w off o's list of workflows (not freed; nothing if absent). */

@@ -38,6 +38,7 @@ struct ctx {
 	unsigned long long *load; /* per node: parts it will run */
 	bool *sel;                /* per node: scratch for pick_least */
 	bool *show;               /* per node: scratch for reasons */
+	size_t *count;            /* per node: scratch for balance_slots */
 };
 
 static bool
@@ -531,6 +532,64 @@ replica_note(struct ctx *c, const struct wf_function *f,
 
 /* --- placing --- */
 
+/*
+ * Rule 3b: the slots of a keyed function that stay where they are are
+ * evened out over the nodes that fit it: a node keeps at most its share
+ * (slots / fitting nodes, rounded up), and the slots past it - the
+ * highest numbers first - go to the fitting nodes with the fewest of
+ * them (ties: the least loaded).  So the N-th node to join gets about
+ * 1/N of the slots and only those move.
+ */
+static void
+balance_slots(struct ctx *c, struct orc_place_choice *out)
+{
+	const struct workflow *wf = c->wf;
+
+	for (size_t g = 0; g < wf->nfunctions; g++) {
+		const struct wf_function *f = &wf->functions[g];
+		size_t nfit = 0, share;
+		if (f->group == NULL || f->slot != 0) {
+			continue;
+		}
+		for (size_t j = 0; j < c->nnodes; j++) {
+			c->count[j] = 0;
+			nfit += fn_fails(f, &c->nodes[j]) == 0;
+		}
+		if (nfit < 2) {
+			continue;
+		}
+		for (size_t s = g; s < g + f->nslots; s++) {
+			if (out[s].node >= 0) {
+				c->count[out[s].node]++;
+			}
+		}
+		share = (f->nslots + nfit - 1) / nfit;
+		for (size_t s = g + f->nslots; s-- > g;) {
+			int from = out[s].node, to = -1;
+			if (from < 0 || c->count[from] <= share) {
+				continue;
+			}
+			for (size_t j = 0; j < c->nnodes; j++) {
+				if (fn_fails(f, &c->nodes[j]) != 0) {
+					continue;
+				}
+				if (to < 0 || c->count[j] < c->count[to] ||
+				    (c->count[j] == c->count[to] &&
+				        lighter(c, j, (size_t)to))) {
+					to = (int)j;
+				}
+			}
+			if (to < 0 || c->count[to] + 1 > share) {
+				continue;
+			}
+			c->count[from]--;
+			c->load[from]--;
+			c->count[to]++;
+			place_on(c, &out[s], to);
+		}
+	}
+}
+
 static const struct orc_place_current *
 cur_of(const struct orc_place_current *current, size_t part)
 {
@@ -649,7 +708,8 @@ wired_function(const struct workflow *wf, const struct wf_resource *r)
 
 	for (size_t o = 0; o < r->noutputs; o++) {
 		for (size_t t = 0; t < r->outputs[o].ntargets; t++) {
-			f = wf_find_function(wf, r->outputs[o].targets[t]);
+			size_t ns;
+			f = wf_find_slots(wf, r->outputs[o].targets[t], &ns);
 			if (f != NULL) {
 				return f;
 			}
@@ -761,7 +821,9 @@ orc_place_workflow(const struct workflow *wf,
 	c.load = calloc(nnodes + 1, sizeof *c.load);
 	c.sel = calloc(nnodes + 1, sizeof *c.sel);
 	c.show = calloc(nnodes + 1, sizeof *c.show);
-	if (c.load == NULL || c.sel == NULL || c.show == NULL) {
+	c.count = calloc(nnodes + 1, sizeof *c.count);
+	if (c.load == NULL || c.sel == NULL || c.show == NULL ||
+	    c.count == NULL) {
 		rv = LEDGE_ENOMEM;
 		goto done;
 	}
@@ -791,6 +853,7 @@ orc_place_workflow(const struct workflow *wf,
 			place_on(&c, &out[p], node);
 		}
 	}
+	balance_slots(&c, out);
 	for (size_t i = 0; i < nf && rv == LEDGE_OK; i++) {
 		if (out[i].node < 0) {
 			rv = place_function(&c, i, cur_of(current, i), &out[i]);
@@ -811,6 +874,7 @@ done:
 	if (rv != LEDGE_OK) {
 		orc_place_choices_free(out, nparts);
 	}
+	free(c.count);
 	free(c.show);
 	free(c.sel);
 	free(c.load);

@@ -24,6 +24,12 @@
  *  3. A part stays where it is (`current`) while that node is still
  *     feasible for it: no needless moves.  Parts kept are decided first,
  *     so they count in the load the other parts see.
+ *  3b. The hash slots of a keyed function ("NAME#0".."NAME#N-1", see
+ *     wf_split_slots) are spread: once rules 3 and 4 have placed them, no
+ *     feasible node keeps more than ceil(N / feasible nodes) of them.
+ *     The extra slots of a node (highest slot first) go to the feasible
+ *     node with the fewest, so when the k-th node joins about N/k slots
+ *     move, each to it, and none move between the others.
  *  4. A function that must move (or is new) goes, if it has state
  *     replicas on feasible nodes, to the least loaded of those (its state
  *     is already there); otherwise to the least loaded feasible node.

@@ -1185,3 +1185,119 @@ Test(orc_place, invalid_arguments)
 	orc_place_choices_free(NULL, 0);
 	cr_assert_eq(c[0].node, -1);
 }
+
+/* How many slots of the 16-slot keyed function `k` are on node i. */
+static unsigned
+slots_on(int i)
+{
+	unsigned n = 0;
+	for (size_t s = 0; s < 16; s++) {
+		n += out[s].node == i;
+	}
+	return n;
+}
+
+static const char keyed16[] = "workflow: w\n"
+                              "functions:\n"
+                              "  k: {code: /x.so, keyed: {slots: 16}}\n";
+
+Test(orc_place, the_slots_of_a_keyed_function_are_spread)
+{
+	node("a", "x86_64", 1, 0);
+	node("b", "x86_64", 1, 0);
+	node("c", "x86_64", 1, 0);
+	load(keyed16);
+	cr_assert_eq(wf->nfunctions, 16);
+	place(NULL);
+	for (int i = 0; i < 3; i++) {
+		cr_expect_leq(
+		    slots_on(i), 6, "%s has %u", nodes[i].name, slots_on(i));
+		cr_expect_geq(
+		    slots_on(i), 5, "%s has %u", nodes[i].name, slots_on(i));
+	}
+}
+
+Test(orc_place, a_node_joining_takes_about_its_share_of_slots_from_the_others)
+{
+	struct orc_place_current cur[16];
+	int before[16];
+
+	node("a", "x86_64", 1, 0);
+	node("b", "x86_64", 1, 0);
+	node("c", "x86_64", 1, 0);
+	load(keyed16);
+	place(NULL);
+	for (size_t s = 0; s < 16; s++) {
+		before[s] = out[s].node;
+		cur[s] =
+		    (struct orc_place_current) { .node =
+			                             nodes[out[s].node].name };
+	}
+	/* Each node counts the slots it runs as load, as a real one does. */
+	for (int i = 0; i < 3; i++) {
+		nodes[i].instances = slots_on(i);
+	}
+	node("d", "x86_64", 1, 0);
+	place(cur);
+	unsigned moved = 0;
+	for (size_t s = 0; s < 16; s++) {
+		if (out[s].node != before[s]) {
+			moved++;
+			cr_expect_str_eq(nodes[out[s].node].name, "d",
+			    "slot %zu moved between old nodes", s);
+		}
+	}
+	for (int i = 0; i < 4; i++) {
+		cr_expect_leq(
+		    slots_on(i), 4, "%s has %u", nodes[i].name, slots_on(i));
+	}
+	cr_expect_eq(moved, 4, "16 slots over 4 nodes: 4 move to the new one");
+	cr_expect_eq(slots_on(3), 4);
+}
+
+Test(orc_place, slots_stay_put_when_the_domain_does_not_change)
+{
+	struct orc_place_current cur[16];
+	int before[16];
+
+	node("a", "x86_64", 1, 0);
+	node("b", "x86_64", 1, 0);
+	load(keyed16);
+	place(NULL);
+	for (size_t s = 0; s < 16; s++) {
+		before[s] = out[s].node;
+		cur[s] =
+		    (struct orc_place_current) { .node =
+			                             nodes[out[s].node].name };
+	}
+	nodes[0].instances = slots_on(0);
+	nodes[1].instances = slots_on(1);
+	place(cur);
+	for (size_t s = 0; s < 16; s++) {
+		cr_expect_eq(out[s].node, before[s], "slot %zu moved", s);
+	}
+}
+
+Test(orc_place, a_drained_node_gives_its_slots_to_the_others)
+{
+	struct orc_place_current cur[16];
+
+	node("a", "x86_64", 1, 0);
+	node("b", "x86_64", 1, 0);
+	node("c", "x86_64", 1, 0);
+	load(keyed16);
+	place(NULL);
+	for (size_t s = 0; s < 16; s++) {
+		cur[s] =
+		    (struct orc_place_current) { .node =
+			                             nodes[out[s].node].name };
+	}
+	for (int i = 0; i < 3; i++) {
+		nodes[i].instances = slots_on(i);
+	}
+	nodes[2].draining = true;
+	place(cur);
+	cr_expect_eq(slots_on(2), 0);
+	cr_expect_eq(slots_on(0), 8);
+	cr_expect_eq(slots_on(1), 8);
+}
