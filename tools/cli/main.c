@@ -359,10 +359,13 @@ cmd_validate(int argc, char **argv)
 	failed = load_all(argc, argv, &cc, wfs);
 	for (int i = 0; i < argc; i++) {
 		if (wfs[i] != NULL) {
+			size_t nf = 0;
+			for (size_t k = 0; k < wfs[i]->nfunctions; k++) {
+				nf += wfs[i]->functions[k].slot == 0;
+			}
 			printf("%s: ok (workflow %s: %zu functions, %zu "
 			       "resources)\n",
-			    argv[i], wfs[i]->name, wfs[i]->nfunctions,
-			    wfs[i]->nresources);
+			    argv[i], wfs[i]->name, nf, wfs[i]->nresources);
 			wf_free(wfs[i]);
 		}
 	}

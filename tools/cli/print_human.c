@@ -3,6 +3,7 @@
  * print_human.h): sentences and aligned tables, every value escaped.
  */
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -100,9 +101,92 @@ print_human_wf_list(wire_v r, const struct view *v, FILE *out)
 	return rc;
 }
 
+/* The length of the group name of a slot part "NAME#3", 0 if not a
+ * slot (function names have no '#'). */
+static size_t
+slot_group(wire_v part, const char **name)
+{
+	size_t n;
+	if (!wire_as_str(part, name, &n)) {
+		return 0;
+	}
+	const char *h = memchr(*name, '#', n);
+	return h ? (size_t)(h - *name) : 0;
+}
+
+static bool
+same_str(wire_v a, wire_v b)
+{
+	const char *x, *y;
+	size_t nx, ny;
+	return wire_as_str(a, &x, &nx) && wire_as_str(b, &y, &ny) && nx == ny &&
+	    memcmp(x, y, nx) == 0;
+}
+
+/* Whether part i is a slot whose note its group's slot 0 already says
+ * for every slot (then it is said once, under the group's name). */
+static bool
+note_of_group(wire_v parts, size_t i, bool *whole)
+{
+	const char *s, *s0;
+	size_t g = slot_group(wire_get(wire_at(parts, i), "part"), &s);
+	size_t first = i;
+	*whole = false;
+	if (g == 0) {
+		return false;
+	}
+	while (first > 0) {
+		size_t g0 = slot_group(
+		    wire_get(wire_at(parts, first - 1), "part"), &s0);
+		if (g0 != g || memcmp(s0, s, g) != 0) {
+			break;
+		}
+		first--;
+	}
+	wire_v note0 = wire_get(wire_at(parts, first), "note");
+	*whole = true;
+	for (size_t j = first + 1; j < wire_len(parts); j++) {
+		wire_v it = wire_at(parts, j);
+		size_t gj = slot_group(wire_get(it, "part"), &s0);
+		if (gj != g || memcmp(s0, s, g) != 0) {
+			break;
+		}
+		*whole = *whole && same_str(wire_get(it, "note"), note0);
+	}
+	return first != i && *whole;
+}
+
+/* The keyed functions' lines under `workflow show`: per function and
+ * node, its slots there and their keys. */
+static void
+show_keyed(wire_v keyed, struct table *notes)
+{
+	for (size_t i = 0; i < wire_len(keyed); i++) {
+		wire_v it = wire_at(keyed, i);
+		char *fn = text_wire(wire_get(it, "function"));
+		char *node = text_wire(wire_get(it, "node"));
+		uint64_t slots = wire_as_u64(wire_get(it, "slots"), 0);
+		table_fmt(notes, "%s on %s", fn ? fn : "?", node ? node : "?");
+		table_fmt(notes,
+		    "keyed: %llu keys active, %llu with state; %llu "
+		    "activations, %llu passivations (%llu slot%s)",
+		    (unsigned long long)wire_as_u64(
+		        wire_get(it, "keys_active"), 0),
+		    (unsigned long long)wire_as_u64(
+		        wire_get(it, "keys_stored"), 0),
+		    (unsigned long long)wire_as_u64(
+		        wire_get(it, "key_activations"), 0),
+		    (unsigned long long)wire_as_u64(
+		        wire_get(it, "key_passivations"), 0),
+		    (unsigned long long)slots, slots == 1 ? "" : "s");
+		free(fn);
+		free(node);
+	}
+}
+
 /* The sentences under `workflow show`: the orchestrator's note on a part,
  * or if it has none, what a node loss does to a function without
- * replicas. */
+ * replicas.  A note every slot of a keyed function has is said once. */
 static void
 show_notes(wire_v parts, struct table *notes)
 {
@@ -110,27 +194,20 @@ show_notes(wire_v parts, struct table *notes)
 		wire_v it = wire_at(parts, i);
 		wire_v node = wire_get(it, "node");
 		wire_v note = wire_get(it, "note");
-		const char *s;
+		const char *s, *pn;
 		size_t n;
+		bool whole;
 
-		if (wire_ok(wire_get(it, "keys_active"))) {
-			/* keyed: one instance per key */
-			table_val(notes, wire_get(it, "part"));
-			table_fmt(notes,
-			    "keyed: %llu keys active, %llu with state; %llu "
-			    "activations, %llu passivations",
-			    (unsigned long long)wire_as_u64(
-			        wire_get(it, "keys_active"), 0),
-			    (unsigned long long)wire_as_u64(
-			        wire_get(it, "keys_stored"), 0),
-			    (unsigned long long)wire_as_u64(
-			        wire_get(it, "key_activations"), 0),
-			    (unsigned long long)wire_as_u64(
-			        wire_get(it, "key_passivations"), 0));
+		if (note_of_group(parts, i, &whole)) {
+			continue;
 		}
-
+		size_t g = slot_group(wire_get(it, "part"), &pn);
 		if (wire_as_str(note, &s, &n) && n > 0) {
-			table_val(notes, wire_get(it, "part"));
+			if (g > 0 && whole) {
+				table_fmt(notes, "%.*s", (int)g, pn);
+			} else {
+				table_val(notes, wire_get(it, "part"));
+			}
 			table_val(notes, note);
 		} else if (value_is_function(it) &&
 		    wire_as_u64(wire_get(it, "replicas"), 0) == 0) {
@@ -210,6 +287,7 @@ print_human_wf_show(wire_v r, const struct view *v, FILE *out)
 		}
 		rc |= table_print(&p, out, "  ");
 	}
+	show_keyed(wire_get(r, "keyed"), &notes);
 	show_notes(parts, &notes);
 	if (notes.n > 0) {
 		fputs("notes:\n", out);
