@@ -670,8 +670,12 @@ gate_run(struct commit *c, int err)
 	while (r != NULL) {
 		struct commit_rec *next = r->next;
 		r->next = NULL;
-		atomic_store_explicit(
-		    &c->released, r->seq, memory_order_release);
+		if (!r->ahead) {
+			/* (one let out ahead says nothing of the records
+			 * before it) */
+			atomic_store_explicit(
+			    &c->released, r->seq, memory_order_release);
+		}
 		complete(r, err);
 		r = next;
 	}

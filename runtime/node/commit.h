@@ -109,6 +109,14 @@ struct commit_rec {
 	 * replicates synchronously, so its replication entries may be handed
 	 * before they are durable (see above). */
 	bool repl_whole;
+	/* Set by its submitter: its completion says only that it is durable
+	 * here (a link's acknowledgement of a batch, link_recv.c), so it
+	 * need not wait behind earlier records that wait for their
+	 * replicas - only behind earlier `unordered` ones (node/gate.h).
+	 * Without it two nodes that replicate to each other would each
+	 * hold back the acknowledgement the other waits for. */
+	bool unordered;
+	bool ahead; /* released ahead of an earlier record (by the gate) */
 	uint64_t durable_ms; /* when it became durable (committer thread) */
 	/* once durable (err = LEDGE_OK) or failed: on the committer thread,
 	 * or on the one that brought a replica's acknowledgement

@@ -30,6 +30,7 @@ struct gate {
 	struct hmap peers; /* peer (4 bytes) -> struct gate_peer */
 	struct commit_rec *head, *tail;
 	size_t nwaiting;
+	size_t nunordered; /* of those, `unordered` (commit.h) */
 	uint32_t timeout_ms;
 	bool arbitrated;
 	bool untold; /* a peer's `told` is false */
@@ -205,6 +206,7 @@ gate_enter(struct gate *g, struct commit_rec *list, uint64_t now_ms)
 		g->waits += r->gated;
 		g->tail = r;
 		g->nwaiting++;
+		g->nunordered += r->unordered;
 	}
 	pthread_mutex_unlock(&g->mu);
 }
@@ -242,6 +244,41 @@ tell(struct gate *g)
 	}
 }
 
+/*
+ * Behind a head that waits: take the unordered records that may go, in
+ * order among themselves - up to the first that may not (a later one may
+ * acknowledge what that one applied).  Their peers time out only as the
+ * head's do.  mu held.
+ */
+static void
+take_unordered(struct gate *g, uint64_t now_ms, struct commit_rec ***tail)
+{
+	struct commit_rec **rp = &g->head->next, *prev = g->head;
+	bool timed = false;
+	(void)now_ms;
+	while (*rp != NULL && g->nunordered > 0) {
+		struct commit_rec *r = *rp;
+		if (!r->unordered) {
+			prev = r;
+			rp = &r->next;
+			continue;
+		}
+		if (!rec_open(g, r, false, &timed)) {
+			break;
+		}
+		*rp = r->next;
+		if (g->tail == r) {
+			g->tail = prev;
+		}
+		g->nwaiting--;
+		g->nunordered--;
+		r->next = NULL;
+		r->ahead = true;
+		**tail = r;
+		*tail = &r->next;
+	}
+}
+
 struct commit_rec *
 gate_take(struct gate *g, int err, uint64_t now_ms, int64_t *wait_ms)
 {
@@ -264,9 +301,13 @@ gate_take(struct gate *g, int err, uint64_t now_ms, int64_t *wait_ms)
 			g->tail = NULL;
 		}
 		g->nwaiting--;
+		g->nunordered -= r->unordered;
 		r->next = NULL;
 		*tail = r;
 		tail = &r->next;
+	}
+	if (err == LEDGE_OK && g->head != NULL && g->nunordered > 0) {
+		take_unordered(g, now_ms, &tail);
 	}
 	/* A peer dropped or lagging is told before the answers it lets
 	 * out. */

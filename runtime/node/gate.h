@@ -6,7 +6,10 @@
  * A record waits for each peer it has synchronous outbox entries for
  * (REC_OUTBOX_SYNC) until the peer has acknowledged the entry.  Records
  * are released in sequence order, so a record waiting for a replica holds
- * back the ones after it.
+ * back the ones after it - except `unordered` records (commit.h: a link's
+ * acknowledgement, which says only that its batch is durable here): those
+ * are released as soon as they may be, in order among themselves, ahead
+ * of other waiting records (marked `ahead`).
  *
  * Each peer is in one of three states:
  *   GATE_SYNC      waited for.  "In sync" (it holds everything released)

@@ -244,6 +244,7 @@ links_handle_ev(struct links *l, struct msg_req *req, wire_v msg)
 	a->unknown = unknown;
 	rec->done = ack_durable;
 	rec->arg = a;
+	rec->unordered = true;
 	commit_submit(l->env.commit, rec);
 	while (ready != NULL) {
 		struct node_event *ev = ready;

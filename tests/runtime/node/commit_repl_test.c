@@ -157,6 +157,63 @@ Test(commit, a_replicated_record_waits_for_its_replica_and_keeps_the_order)
 	fx_commit_stop(c);
 }
 
+/* Submit record `id` like submit_rec, marked unordered (a link's
+ * acknowledgement). */
+static uint64_t
+submit_unordered(struct commit *c, int id, bool sync)
+{
+	struct commit_rec *r = commit_rec_new();
+	struct seen_ref *ref = malloc(sizeof *ref);
+	unsigned char k[5] = { 0, 0, 0, 9, 'b' };
+	cr_assert(r != NULL && ref != NULL);
+	ref->id = id;
+	cr_assert_eq(commit_rec_put(r, STORE_STATE, k, 5, "w", 1), LEDGE_OK);
+	if (sync) {
+		cr_assert_eq(commit_rec_outbox_sync(r, 5, "e", 1), LEDGE_OK);
+	}
+	r->done = seen_done;
+	r->arg = ref;
+	r->unordered = true;
+	return commit_submit(c, r);
+}
+
+/*
+ * Two nodes that replicate to each other: each one's acknowledgement of
+ * the other's entries must not wait behind its own records that wait for
+ * the other's acknowledgement.  An unordered record goes ahead of records
+ * waiting for replicas, but not ahead of an earlier unordered one that
+ * waits (it may acknowledge what that one applied), and the released
+ * watermark does not pass the record still waiting.
+ */
+Test(commit, an_acknowledgement_goes_ahead_of_records_waiting_for_replicas)
+{
+	struct commit *c = gated(600000);
+	uint64_t s1 = submit_rec(c, 1, true);
+	uint64_t s2 = submit_unordered(c, 2, false);
+	WAIT_UNTIL(commit_durable(c) >= s2);
+	WAIT_UNTIL(atomic_load(&gs.n) == 1);
+	cr_expect_eq(gs.order[0], 2, "the acknowledgement waited");
+	cr_expect_lt(commit_released(c), s1);
+
+	/* An unordered record that itself waits holds back the unordered
+	 * ones after it, not the other way round. */
+	uint64_t s3 = submit_unordered(c, 3, true);
+	uint64_t s4 = submit_unordered(c, 4, false);
+	WAIT_UNTIL(commit_durable(c) >= s4);
+	commit_flush(c);
+	cr_expect_eq(atomic_load(&gs.n), 1, "went ahead of a waiting one");
+	(void)s3;
+
+	/* The peer acknowledges both entries: the rest, in order. */
+	commit_replicated(c, 5, 2);
+	WAIT_UNTIL(atomic_load(&gs.n) == 4);
+	cr_expect_eq(gs.order[1], 1);
+	cr_expect_eq(gs.order[2], 3);
+	cr_expect_eq(gs.order[3], 4);
+	cr_expect_eq(commit_released(c), s4);
+	fx_commit_stop(c);
+}
+
 Test(commit, a_silent_replica_lags_after_the_timeout_until_it_catches_up)
 {
 	struct commit *c = gated(200);
