@@ -533,15 +533,21 @@ replica_note(struct ctx *c, const struct wf_function *f,
 /* --- placing --- */
 
 /*
- * Rule 3b: the slots of a keyed function that stay where they are are
- * evened out over the nodes that fit it: a node keeps at most its share
- * (slots / fitting nodes, rounded up), and the slots past it - the
- * highest numbers first - go to the fitting nodes with the fewest of
- * them (ties: the least loaded).  So the N-th node to join gets about
- * 1/N of the slots and only those move.
+ * Rule 3b: the slots of a keyed function are evened out over the nodes
+ * that fit it: a node keeps at most its share (slots / fitting nodes,
+ * rounded up), and the slots past it - the highest numbers first - go to
+ * the fitting nodes with the fewest of them (ties: the least loaded).  So
+ * the N-th node to join gets about 1/N of the slots and only those move.
+ *
+ * It runs twice: on the slots kept where they are (`kept`), and once
+ * the others are placed (rule 4 sends a slot to its replica's node, so a
+ * drained node's slots may all land on one node) on those that move
+ * from a node still up, or are new - their state can go with them.  A
+ * slot of a lost node stays with its replica: its state is only there.
  */
 static void
-balance_slots(struct ctx *c, struct orc_place_choice *out)
+balance_slots(struct ctx *c, struct orc_place_choice *out,
+    const struct orc_place_current *current, bool kept)
 {
 	const struct workflow *wf = c->wf;
 
@@ -566,8 +572,13 @@ balance_slots(struct ctx *c, struct orc_place_choice *out)
 		share = (f->nslots + nfit - 1) / nfit;
 		for (size_t s = g + f->nslots; s-- > g;) {
 			int from = out[s].node, to = -1;
+			int was = find_node(c, current ? current[s].node : NULL);
 			if (from < 0 || c->count[from] <= share) {
 				continue;
+			}
+			if (!kept && (from == was ||
+			                 (was >= 0 && !c->nodes[was].up))) {
+				continue; /* kept (done), or its state is here */
 			}
 			for (size_t j = 0; j < c->nnodes; j++) {
 				if (fn_fails(f, &c->nodes[j]) != 0) {
@@ -585,6 +596,11 @@ balance_slots(struct ctx *c, struct orc_place_choice *out)
 			c->count[from]--;
 			c->load[from]--;
 			c->count[to]++;
+			if (!kept) {
+				/* placed by rule 4: start again from nothing */
+				free(out[s].why);
+				out[s].why = NULL;
+			}
 			place_on(c, &out[s], to);
 		}
 	}
@@ -853,11 +869,14 @@ orc_place_workflow(const struct workflow *wf,
 			place_on(&c, &out[p], node);
 		}
 	}
-	balance_slots(&c, out);
+	balance_slots(&c, out, current, true);
 	for (size_t i = 0; i < nf && rv == LEDGE_OK; i++) {
 		if (out[i].node < 0) {
 			rv = place_function(&c, i, cur_of(current, i), &out[i]);
 		}
+	}
+	if (rv == LEDGE_OK) {
+		balance_slots(&c, out, current, false);
 	}
 	for (size_t i = 0; i < nf && rv == LEDGE_OK; i++) {
 		if (out[i].node >= 0 && wf->functions[i].replicas > 0) {

@@ -1186,12 +1186,13 @@ Test(orc_place, invalid_arguments)
 	cr_assert_eq(c[0].node, -1);
 }
 
-/* How many slots of the 16-slot keyed function `k` are on node i. */
+/* How many slots of the keyed function `k` (the workflow's only
+ * function) are on node i. */
 static unsigned
 slots_on(int i)
 {
 	unsigned n = 0;
-	for (size_t s = 0; s < 16; s++) {
+	for (size_t s = 0; s < wf->nfunctions; s++) {
 		n += out[s].node == i;
 	}
 	return n;
@@ -1300,4 +1301,54 @@ Test(orc_place, a_drained_node_gives_its_slots_to_the_others)
 	cr_expect_eq(slots_on(2), 0);
 	cr_expect_eq(slots_on(0), 8);
 	cr_expect_eq(slots_on(1), 8);
+}
+
+/* A drained node's slots go to their replicas' node by rule 4; they are
+ * then spread, since their state can go anywhere from the drained node.
+ * A lost node's slots stay with their replicas (their state is there). */
+Test(orc_place, a_drained_nodes_slots_are_spread_a_lost_nodes_stay_with_state)
+{
+	static const char yaml[] = "workflow: w\n"
+	                           "functions:\n"
+	                           "  k:\n"
+	                           "    code: /x.so\n"
+	                           "    keyed: {slots: 12}\n"
+	                           "    state: {replicas: 1}\n";
+	struct orc_place_current cur[12];
+	const char *rep[12][1];
+
+	for (int round = 0; round < 2; round++) {
+		nnodes = 0;
+		node("a", "x86_64", 1, 3);
+		node("b", "x86_64", 1, 3);
+		node("c", "x86_64", 1, 3);
+		node("d", "x86_64", 1, 3);
+		load(yaml);
+		/* 3 slots each; every slot of a has its replica on b */
+		for (size_t s = 0; s < 12; s++) {
+			static const char *const on[4] = { "a", "b", "c", "d" };
+			rep[s][0] = s < 3 ? "b" : on[(s / 3 + 1) % 4];
+			cur[s] = (struct orc_place_current) { .node = on[s / 3],
+				.nreplicas = 1,
+				.replicas = rep[s],
+				.nsync = 1,
+				.sync = rep[s] };
+		}
+		if (round == 0) {
+			nodes[0].draining = true;
+		} else {
+			nodes[0].up = false;
+		}
+		place(cur);
+		cr_expect_eq(slots_on(0), 0);
+		if (round == 0) {
+			for (int i = 1; i < 4; i++) {
+				cr_expect_eq(slots_on(i), 4, "drain: %s has %u",
+				    nodes[i].name, slots_on(i));
+			}
+		} else {
+			cr_expect_eq(slots_on(1), 6,
+			    "lost: a's slots go where their state is");
+		}
+	}
 }
